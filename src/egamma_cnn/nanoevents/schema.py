@@ -1,0 +1,136 @@
+"""The coffea NanoEvents schema of egamma-cnn sample files: how branches become collections.
+
+This module is the "schema" half of coffea's schema/behaviour split (compare
+``coffea.nanoevents.schemas.nanoaod``); what the collections can do lives in
+:mod:`egamma_cnn.nanoevents.methods`.
+
+The sample files (SPEC.md, "Sample files") are NanoAOD-style: a TTree ``Events`` with
+counters ``nX`` and flat branches ``X_field``. :class:`EGammaSchema` reuses coffea's
+``NanoAODSchema`` machinery and declares only what differs:
+
+* the cross-reference table (``*Idx`` branch → target collection), turned into global
+  indices (suffix ``G``) so that links resolve on any slice of the events;
+* the nested indices built from fixed slots: ``Electron_trackIdx1..5`` →
+  ``Electron_matchedTracksIdxG`` and ``Photon_trackIdx1..2`` → ``Photon_tracksIdxG``;
+* the columns that 4-vector behaviour needs and the file does not carry:
+  ``Photon_charge = 0`` and ``Track_mass = 0``;
+* the mixins of our collections.
+
+Files of real data have no ``GenPart`` and no truth branches; the truth links are then
+skipped silently (coffea's rule for ``Gen*`` targets), and the collections simply lack
+those fields.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from coffea.nanoevents import transforms
+from coffea.nanoevents.schemas.nanoaod import NanoAODSchema
+
+__all__ = ["EGammaSchema"]
+
+#: Number of fixed matched-track slots of an electron (``Electron_trackIdx1..5``, seed 000 §4).
+N_ELECTRON_TRACK_SLOTS = 5
+#: Number of conversion-track slots of a photon (``Photon_trackIdx1..2``).
+N_PHOTON_TRACK_SLOTS = 2
+
+
+class EGammaSchema(NanoAODSchema):
+    """NanoEvents schema for egamma-cnn sample files.
+
+    Use it as any coffea schema::
+
+        from coffea.nanoevents import NanoEventsFactory
+        events = NanoEventsFactory.from_root(
+            {path: "Events"}, schemaclass=EGammaSchema, mode="eager"  # or "dask"
+        ).events()
+        events.Electron.matched_tracks.pt
+
+    Collections: ``Electron``, ``Photon``, ``Track``, ``CaloCell``, ``GenPart`` (simulation
+    only) and the event-level records ``Pileup`` and ``PV``; the singletons ``run``,
+    ``luminosityBlock``, ``event`` and ``genWeight`` (simulation only). Cross-references
+    (see :mod:`egamma_cnn.nanoevents.methods`): ``Electron.track``,
+    ``Electron.matched_tracks``, ``Electron.photon``, ``Photon.tracks``,
+    ``Photon.electron``, ``Electron/Photon/Track.genPart``, ``GenPart.parent``/``children``.
+
+    Parameters
+    ----------
+    base_form : dict
+        The form of the flat branches, given by the ``NanoEventsFactory``.
+    version : str
+        Only ``"latest"``: the egamma-cnn format has a single version, and the NanoAOD
+        versions of the parent class (``v5``, ``v6``, ``v7``) do not apply.
+
+    Raises
+    ------
+    ValueError
+        For any ``version`` other than ``"latest"``.
+    """
+
+    mixins: dict[str, str] = {  # noqa: RUF012 - class-level table, as in coffea
+        "Electron": "Electron",
+        "Photon": "Photon",
+        "Track": "Track",
+        "CaloCell": "CaloCell",
+        "GenPart": "GenParticle",
+    }
+    """Mixin (behaviour) name of each collection, implemented in ``methods``."""
+
+    all_cross_references: dict[str, str] = {  # noqa: RUF012
+        "Electron_trackIdx": "Track",
+        **{f"Electron_trackIdx{i}": "Track" for i in range(1, N_ELECTRON_TRACK_SLOTS + 1)},
+        "Electron_photonIdx": "Photon",
+        "Electron_genPartIdx": "GenPart",
+        **{f"Photon_trackIdx{i}": "Track" for i in range(1, N_PHOTON_TRACK_SLOTS + 1)},
+        "Photon_electronIdx": "Electron",
+        "Photon_genPartIdx": "GenPart",
+        "Track_genPartIdx": "GenPart",
+        "GenPart_genPartIdxMother": "GenPart",
+    }
+    """Local index branch → target collection; each becomes a global index ``<branch>G``."""
+
+    nested_items: dict[str, list[str]] = {  # noqa: RUF012
+        "Electron_matchedTracksIdxG": [
+            f"Electron_trackIdx{i}G" for i in range(1, N_ELECTRON_TRACK_SLOTS + 1)
+        ],
+        "Photon_tracksIdxG": [f"Photon_trackIdx{i}G" for i in range(1, N_PHOTON_TRACK_SLOTS + 1)],
+    }
+    """Lists of global indices built from fixed slots (empty slots hold -1, in slot order)."""
+
+    nested_index_items: dict[str, tuple[str, str]] = {}  # noqa: RUF012
+    """No count-based nested collections in our files."""
+
+    # special_items: NanoAODSchema's GenPart parent/children indices are kept as they are.
+
+    full_like_items: dict[str, tuple[Any, tuple[str, float]]] = {  # noqa: RUF012
+        "Photon_charge": (transforms.full_like_from_offsets_form, ("oPhoton", 0.0)),
+        "Track_mass": (transforms.full_like_from_offsets_form, ("oTrack", 0.0)),
+    }
+    """Constant columns that 4-vector candidates need (photon charge, massless tracks)."""
+
+    rename_items: dict[str, str] = {}  # noqa: RUF012
+    alias_items: dict[str, str] = {}  # noqa: RUF012
+
+    def __init__(self, base_form: dict[str, Any], version: str = "latest") -> None:
+        if version != "latest":
+            raise ValueError(
+                f"EGammaSchema has a single format version; got version={version!r} "
+                "(the NanoAOD versions v5/v6/v7 of NanoAODSchema do not apply)"
+            )
+        nested = sorted(set(self.mixins) & set(base_form.get("fields", ())))
+        if nested:
+            raise ValueError(
+                f"EGammaSchema expects flat NanoAOD branches (n{nested[0]}, {nested[0]}_pt, ...) "
+                f"but the input has a record field {nested[0]!r}: it is probably an RNTuple "
+                "(uproot >= 5.7 writes one on file['Events'] = {...}); write the TTree with "
+                "file.mktree('Events', {...}) instead"
+            )
+        super().__init__(base_form, version="latest")
+
+    @classmethod
+    def behavior(cls) -> dict[Any, Any]:
+        """Behaviours that implement this schema's mixins (dict)."""
+        from egamma_cnn.nanoevents import methods
+
+        return methods.behavior

@@ -1,0 +1,426 @@
+"""The whole production chain: generator → pile-up → material → calorimeter and tracker →
+reconstruction → truth → NanoAOD-style columns → ROOT file.
+
+Determinism and parallelism: a job of N events with seed S is cut into fixed blocks of
+``BLOCK_SIZE`` events; block b draws every random number from
+``SeedSequence([S, b])``. The output is therefore identical for any number of worker
+processes, which only decide who computes which block; blocks are written in order.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+
+from egamma_cnn.sim.calibration import ClusterCalibration, load_default_calibration
+from egamma_cnn.sim.calorimeter import propagate_to_calorimeter, simulate_calorimeter
+from egamma_cnn.sim.candidates import build_candidates, leading_particles, matching_variables
+from egamma_cnn.sim.detector import DetectorConfig
+from egamma_cnn.sim.material import apply_material
+from egamma_cnn.sim.particles import ParticleBatch, VertexTable
+from egamma_cnn.sim.reconstruction import ReconstructionConfig, find_clusters, roi_cells
+from egamma_cnn.sim.truth import classify_electrons, photon_is_prompt
+from egamma_cnn.sim.writer import write_events
+
+__all__ = ["BLOCK_SIZE", "ProductionConfig", "produce", "simulate_events"]
+
+#: Events per independently seeded block.
+BLOCK_SIZE = 100
+#: Minimum-bias events generated per block for the pile-up pool (reused with random
+#: φ rotations and vertex positions).
+PILEUP_POOL_SIZE = 300
+_RUN_MC = 410000
+_RUN_DATA = 500000
+
+
+@dataclass(frozen=True)
+class ProductionConfig:
+    """What to produce.
+
+    Attributes
+    ----------
+    process
+        A process of :data:`egamma_cnn.sim.generator.PROCESSES`.
+    n_events
+        Number of events written (after generator filters), > 0.
+    seed
+        Master seed, ≥ 0.
+    data_like
+        Use :meth:`DetectorConfig.data_like` and write no truth branches.
+    pileup_mu
+        Mean number of pile-up interactions ⟨μ⟩ (0: none). Per event μ is drawn from a
+        Gaussian of width 0.15⟨μ⟩ (MC) or uniform in ±30 % (data-like, another profile).
+    """
+
+    process: str
+    n_events: int
+    seed: int = 1
+    data_like: bool = False
+    pileup_mu: float = 0.0
+    detector: DetectorConfig = field(default_factory=DetectorConfig.mc)
+
+    def __post_init__(self) -> None:
+        from egamma_cnn.sim.generator import PROCESSES
+
+        if self.process not in PROCESSES:
+            raise ValueError(
+                f"unknown process {self.process!r}; choose from {', '.join(sorted(PROCESSES))}"
+            )
+        if self.n_events <= 0:
+            raise ValueError(f"n_events must be > 0, got {self.n_events}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be ≥ 0, got {self.seed}")
+        if self.pileup_mu < 0:
+            raise ValueError(f"pileup_mu must be ≥ 0, got {self.pileup_mu}")
+        if self.data_like and self.detector.name != "data-like":
+            object.__setattr__(self, "detector", DetectorConfig.data_like())
+
+
+@dataclass
+class BlockTimes:
+    """Seconds spent per stage in one block."""
+
+    generator: float = 0.0
+    pileup: float = 0.0
+    detector: float = 0.0
+    reconstruction: float = 0.0
+    output: float = 0.0
+
+    def __add__(self, other: BlockTimes) -> BlockTimes:
+        return BlockTimes(**{k: getattr(self, k) + getattr(other, k) for k in vars(self)})
+
+
+def _jagged(flat: np.ndarray, offsets: np.ndarray) -> ak.Array:
+    return ak.unflatten(np.ascontiguousarray(flat), np.diff(offsets))
+
+
+def _local(index: np.ndarray, owner_offsets: np.ndarray, event_of: np.ndarray) -> np.ndarray:
+    """Flat indices → indices local to the event (keeping -1)."""
+    return np.where(index >= 0, index - owner_offsets[event_of], -1).astype(np.int32)
+
+
+def simulate_events(
+    particles: ParticleBatch,
+    vertices: VertexTable,
+    detector: DetectorConfig,
+    rng: np.random.Generator,
+    calibration: ClusterCalibration | None = None,
+    reco: ReconstructionConfig = ReconstructionConfig(),
+    with_truth: bool = True,
+    genpart_offsets: np.ndarray | None = None,
+) -> tuple[dict[str, ak.Array], BlockTimes]:
+    """Detector simulation and reconstruction of generator-level events.
+
+    Returns the NanoAOD-style collections (``Electron``, ``Photon``, ``Track``,
+    ``CaloCell`` as jagged records, and event-level ``PV_*``) and the stage timings.
+    Usable without Pythia (e.g. with :func:`egamma_cnn.sim.gun.particle_gun`).
+    """
+    from egamma_cnn.sim.tracker import TrackerConfig, reconstruct_tracks
+
+    calibration = calibration or load_default_calibration()
+    times = BlockTimes()
+    n_ev = particles.n_events
+    t0 = time.perf_counter()
+    mat = apply_material(particles, detector, rng)
+    p = mat.particles
+    reaches, impact_eta, impact_phi = propagate_to_calorimeter(
+        mat.start_x, mat.start_y, mat.start_z, mat.start_phi, p.pt, p.pz, p.charge
+    )
+    seeds = rng.integers(0, 2**63 - 1, n_ev, dtype=np.int64).astype(np.uint64)
+    deposits = simulate_calorimeter(p, reaches, impact_eta, impact_phi, detector, seeds)
+    tracker_config = TrackerConfig(hadron_efficiency_scale=detector.hadron_track_efficiency)
+    tracks = reconstruct_tracks(p, vertices, mat.momentum_loss, rng, tracker_config)
+    t1 = time.perf_counter()
+    times.detector = t1 - t0
+
+    noise = detector.noise_gev * detector.noise_scale
+    clusters = find_clusters(deposits, noise, calibration, reco)
+    cands = build_candidates(clusters, tracks, reco)
+    el_cl, ph_cl = cands.electron_cluster, cands.photon_cluster
+    el_ev = np.repeat(np.arange(n_ev), np.diff(cands.electron_offsets))
+    ph_ev = np.repeat(np.arange(n_ev), np.diff(cands.photon_offsets))
+    # cells around every candidate cluster (a cluster that is both e and γ counts once)
+    roi_cl = np.unique(np.concatenate([el_cl, ph_cl]))
+    cl_ev = np.repeat(np.arange(n_ev), np.diff(clusters.offsets))
+    roi_off = np.concatenate([[0], np.cumsum(np.bincount(cl_ev[roi_cl], minlength=n_ev))])
+    cell_off, cells, cell_e = roi_cells(roi_off, clusters.eta[roi_cl], clusters.phi[roi_cl],
+                                        deposits, noise, detector.roi_radius,
+                                        detector.cell_threshold_sigma)
+    times.reconstruction = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    from egamma_cnn.geometry import cell_centers
+
+    centres = cell_centers(cells)
+    out: dict[str, ak.Array] = {}
+    out["CaloCell"] = ak.zip(
+        {
+            "eta": _jagged(centres["eta"].astype(np.float32), cell_off),
+            "phi": _jagged(centres["phi"].astype(np.float32), cell_off),
+            "energy": _jagged(cell_e.astype(np.float32), cell_off),
+            "sampling": _jagged(centres["sampling"].astype(np.int16), cell_off),
+        }
+    )
+    tr_ev = np.repeat(np.arange(n_ev), np.diff(tracks.offsets))
+    track_fields = {
+        "pt": tracks.pt, "eta": tracks.eta, "phi": tracks.phi, "charge": tracks.charge,
+        "d0": tracks.d0, "d0Err": tracks.d0_err, "z0": tracks.z0, "z0Err": tracks.z0_err,
+        "chi2": tracks.chi2, "ndof": tracks.ndof, "nBLayerHits": tracks.n_blayer_hits,
+        "nPixelHits": tracks.n_pixel_hits, "nSCTHits": tracks.n_sct_hits,
+        "nTRTHits": tracks.n_trt_hits, "nTRTHTHits": tracks.n_trt_ht_hits,
+        "eProbabilityHT": tracks.e_probability_ht, "deltaPOverP": tracks.delta_p_over_p,
+        "etaCalo": tracks.eta_calo, "phiCalo": tracks.phi_calo, "vtxIdx": tracks.vertex_index,
+        "isTRTStandalone": tracks.is_trt_standalone,
+    }
+    float_fields = {"pt", "eta", "phi", "d0", "d0Err", "z0", "z0Err", "chi2", "eProbabilityHT",
+                    "deltaPOverP", "etaCalo", "phiCalo"}
+    int16_fields = {"ndof", "nBLayerHits", "nPixelHits", "nSCTHits", "nTRTHits", "nTRTHTHits",
+                    "vtxIdx"}
+    trk_cols = {}
+    for name, arr in track_fields.items():
+        arr = np.asarray(arr)
+        if name in float_fields:
+            arr = arr.astype(np.float32)
+        elif name in int16_fields:
+            arr = arr.astype(np.int16)
+        elif name == "charge":
+            arr = arr.astype(np.int8)
+        elif name == "isTRTStandalone":
+            arr = arr.astype(np.bool_)
+        trk_cols[name] = arr
+    part_of_track = np.asarray(tracks.particle_index, np.int64)
+    if with_truth:
+        gi = p.gen_index[part_of_track] if len(part_of_track) else np.zeros(0, np.int32)
+        trk_cols["genPartIdx"] = gi.astype(np.int32)
+    out["Track"] = ak.zip({k: _jagged(v, tracks.offsets) for k, v in trk_cols.items()})
+
+    # electrons
+    best = cands.electron_best_track
+    trk_eta = np.asarray(tracks.eta)[best]
+    trk_phi = np.asarray(tracks.phi)[best]
+    e_cl = clusters.energy[el_cl]
+    deta1, dphi_res = matching_variables(clusters, el_cl, tracks, best)
+    el = {
+        "pt": (e_cl / np.cosh(trk_eta)).astype(np.float32),
+        "eta": trk_eta.astype(np.float32),
+        "phi": trk_phi.astype(np.float32),
+        "mass": np.full(len(el_cl), 0.000511, np.float32),
+        "charge": np.asarray(tracks.charge)[best].astype(np.int8),
+        "clusterEta": clusters.eta[el_cl].astype(np.float32),
+        "clusterPhi": clusters.phi[el_cl].astype(np.float32),
+        "clusterE": e_cl.astype(np.float32),
+        "trackIdx": _local(best, tracks.offsets, el_ev),
+    }
+    for k in range(cands.electron_tracks.shape[1]):
+        el[f"trackIdx{k + 1}"] = _local(cands.electron_tracks[:, k], tracks.offsets, el_ev)
+    el["nTracks"] = cands.electron_n_tracks.astype(np.int16)
+    el["photonIdx"] = _local(cands.electron_photon, cands.photon_offsets, el_ev)
+    el["deltaEta1"] = deta1.astype(np.float32)
+    el["deltaPhiRescaled2"] = dphi_res.astype(np.float32)
+
+    # photons
+    ph_cl_eta = clusters.eta[ph_cl]
+    ph = {
+        "pt": (clusters.energy[ph_cl] / np.cosh(ph_cl_eta)).astype(np.float32),
+        "eta": ph_cl_eta.astype(np.float32),
+        "phi": clusters.phi[ph_cl].astype(np.float32),
+        "mass": np.zeros(len(ph_cl), np.float32),
+        "clusterEta": ph_cl_eta.astype(np.float32),
+        "clusterPhi": clusters.phi[ph_cl].astype(np.float32),
+        "clusterE": clusters.energy[ph_cl].astype(np.float32),
+        "conversionType": cands.photon_conversion_type,
+        "trackIdx1": _local(cands.photon_tracks[:, 0], tracks.offsets, ph_ev),
+        "trackIdx2": _local(cands.photon_tracks[:, 1], tracks.offsets, ph_ev),
+        "electronIdx": _local(cands.photon_electron, cands.electron_offsets, ph_ev),
+    }
+    # conversion radius estimate: the innermost layer radius where the leading track has
+    # hits (reconstruction-level; -1 when unconverted)
+    lead = cands.photon_tracks[:, 0]
+    conv_r = np.full(len(ph_cl), -1.0)
+    if len(lead) and len(tracks.pt):
+        safe = np.maximum(lead, 0)
+        npix = np.asarray(tracks.n_pixel_hits)[safe]
+        nsct = np.asarray(tracks.n_sct_hits)[safe]
+        r_first = np.where(npix >= 3, 50.5, np.where(npix >= 1, 122.5,
+                           np.where(nsct >= 6, 299.0, np.where(nsct >= 1, 443.0, 554.0))))
+        conv_r = np.where(lead >= 0, r_first, -1.0)
+    ph["conversionRadius"] = conv_r.astype(np.float32)
+
+    if with_truth:
+        lead_p = leading_particles(clusters, p.offsets, impact_eta, impact_phi, p.energy,
+                                   reaches)
+        part = part_of_track[best] if len(best) else np.zeros(0, np.int64)
+        lp_el = lead_p[el_cl]
+        safe_lp = np.maximum(lp_el, 0)
+        el["truthClass"] = classify_electrons(
+            p.pdg_id[part], p.origin[part], p.true_charge[part], el["charge"],
+            np.where(lp_el >= 0, p.pdg_id[safe_lp], 0),
+            np.where(lp_el >= 0, p.origin[safe_lp], 0),
+        )
+        gen_pt = p.pt[part]
+        el["truthPt"] = gen_pt.astype(np.float32)
+        el["truthEta"] = p.eta[part].astype(np.float32)
+        el["truthPhi"] = p.phi[part].astype(np.float32)
+        el["truthPdgId"] = p.pdg_id[part].astype(np.int32)
+        el["truthCharge"] = p.true_charge[part].astype(np.int8)
+        el["truthOrigin"] = p.origin[part].astype(np.int8)
+        el["genPartIdx"] = p.gen_index[part].astype(np.int32)
+        lp_ph = lead_p[ph_cl]
+        safe = np.maximum(lp_ph, 0)
+        has = lp_ph >= 0
+        is_leg = (np.abs(p.pdg_id[safe]) == 11) & (np.hypot(p.vx[safe], p.vy[safe]) > 20.0)
+        ph["isPrompt"] = has & photon_is_prompt(p.pdg_id[safe], p.origin[safe], is_leg)
+        ph["truthPt"] = np.where(has, p.pt[safe], -1).astype(np.float32)
+        ph["truthEta"] = np.where(has, p.eta[safe], 0).astype(np.float32)
+        ph["truthPhi"] = np.where(has, p.phi[safe], 0).astype(np.float32)
+        ph["truthPdgId"] = np.where(has, p.pdg_id[safe], 0).astype(np.int32)
+        ph["truthOrigin"] = np.where(has, p.origin[safe], 0).astype(np.int8)
+        ph["genPartIdx"] = np.where(has, p.gen_index[safe], -1).astype(np.int32)
+    out["Electron"] = ak.zip({k: _jagged(v, cands.electron_offsets) for k, v in el.items()})
+    out["Photon"] = ak.zip({k: _jagged(v, cands.photon_offsets) for k, v in ph.items()})
+    n_vtx = np.bincount(tr_ev[np.asarray(tracks.vertex_index) >= 0], minlength=n_ev)
+    out["PV_z"] = vertices.z[vertices.offsets[:-1]].astype(np.float32)
+    out["PV_npvs"] = np.minimum(np.diff(vertices.offsets), np.maximum(n_vtx, 1)).astype(np.int32)
+    times.output = time.perf_counter() - t2
+    return out, times
+
+
+def _block_seed(seed: int, block: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence([seed, block])
+
+
+def _simulate_block(cfg: ProductionConfig, block: int, n_events: int,
+                    first_event: int) -> tuple[dict[str, ak.Array], BlockTimes, dict]:
+    from egamma_cnn.sim.generator import EventGenerator
+    from egamma_cnn.sim.pileup import MinBiasPool, mu_profile, overlay
+
+    ss = _block_seed(cfg.seed, block)
+    gen_seed, pu_seed, det_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(3))
+    times = BlockTimes()
+    t0 = time.perf_counter()
+    gen = EventGenerator(cfg.process, gen_seed % 900_000_000 + 1).generate(n_events)
+    times.generator = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    particles, vertices = gen.particles, gen.vertices
+    rng_pu = np.random.default_rng(pu_seed)
+    if cfg.pileup_mu > 0:
+        pool = MinBiasPool.generate(PILEUP_POOL_SIZE, seed=pu_seed % 900_000_000 + 1)
+        kind = "uniform" if cfg.data_like else "gaussian"
+        mu = mu_profile(n_events, cfg.pileup_mu, rng_pu, kind=kind)
+        particles, vertices, n_pu = overlay((particles, vertices), pool, mu, rng_pu)
+    else:
+        mu = np.zeros(n_events)
+        n_pu = np.zeros(n_events, np.int64)
+    times.pileup = time.perf_counter() - t0
+    cols, sim_times = simulate_events(
+        particles, vertices, cfg.detector, np.random.default_rng(det_seed),
+        with_truth=not cfg.data_like,
+    )
+    times = times + sim_times
+    t0 = time.perf_counter()
+    ev = np.arange(first_event + 1, first_event + n_events + 1, dtype=np.uint64)
+    run = _RUN_DATA if cfg.data_like else _RUN_MC
+    out = {
+        "run": np.full(n_events, run, np.uint32),
+        "luminosityBlock": (1 + (ev - 1) // 1000).astype(np.uint32),
+        "event": ev,
+        "Pileup_nTrueInt": mu.astype(np.float32),
+        "Pileup_nPU": np.asarray(n_pu).astype(np.int32),
+    }
+    if not cfg.data_like:
+        out["genWeight"] = np.asarray(gen.weight, np.float32)
+        g = gen.genpart
+        out["GenPart"] = ak.zip(
+            {
+                "pt": _jagged(g.pt.astype(np.float32), g.offsets),
+                "eta": _jagged(g.eta.astype(np.float32), g.offsets),
+                "phi": _jagged(g.phi.astype(np.float32), g.offsets),
+                "mass": _jagged(g.mass.astype(np.float32), g.offsets),
+                "pdgId": _jagged(g.pdg_id.astype(np.int32), g.offsets),
+                "status": _jagged(g.status.astype(np.int32), g.offsets),
+                "genPartIdxMother": _jagged(g.mother_index.astype(np.int32), g.offsets),
+            }
+        )
+    out.update(cols)
+    times.output += time.perf_counter() - t0
+    stats = {"n_tried": int(gen.n_tried), "cross_section_pb": float(gen.cross_section_pb)}
+    return out, times, stats
+
+
+def _blocks(n_events: int) -> list[tuple[int, int, int]]:
+    out = []
+    first = 0
+    b = 0
+    while first < n_events:
+        n = min(BLOCK_SIZE, n_events - first)
+        out.append((b, n, first))
+        first += n
+        b += 1
+    return out
+
+
+def produce(cfg: ProductionConfig, out: str | Path, workers: int = 1, progress: bool = True,
+            command: str = "") -> dict:
+    """Produce a sample file; returns a summary (events, timings, filter efficiency).
+
+    The file is written under a temporary name and renamed when complete. Raises
+    ``ValueError`` for bad settings and ``OSError`` when ``out`` cannot be written.
+    """
+    from tqdm import tqdm
+
+    out = Path(out)
+    if not out.parent.exists():
+        raise OSError(f"output folder {out.parent} does not exist")
+    blocks = _blocks(cfg.n_events)
+    totals = {"times": BlockTimes(), "n_tried": 0, "xsec": []}
+    bar = tqdm(total=cfg.n_events, unit="ev", desc=f"{cfg.process}", disable=not progress)
+
+    def results():
+        if workers <= 1:
+            for b, n, first in blocks:
+                yield _simulate_block(cfg, b, n, first)
+        else:
+            with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+                futures = [pool.submit(_simulate_block, cfg, b, n, f) for b, n, f in blocks]
+                for fut in futures:
+                    yield fut.result()
+
+    def stream():
+        for cols, times, stats in results():
+            totals["times"] = totals["times"] + times
+            totals["n_tried"] += stats["n_tried"]
+            totals["xsec"].append(stats["cross_section_pb"])
+            bar.update(len(cols["event"]))
+            yield cols
+
+    t0 = time.perf_counter()
+    metadata = {
+        "producer": "egamma-cnn",
+        "process": cfg.process,
+        "seed": cfg.seed,
+        "is_data": cfg.data_like,
+        "detector": cfg.detector.as_dict(),
+        "pileup_mu": cfg.pileup_mu,
+        "block_size": BLOCK_SIZE,
+        "command": command,
+    }
+    try:
+        n = write_events(out, stream(), metadata)
+    finally:
+        bar.close()
+    wall = time.perf_counter() - t0
+    t = totals["times"]
+    return {
+        "n_events": n,
+        "n_tried": totals["n_tried"],
+        "filter_efficiency": n / max(totals["n_tried"], 1),
+        "cross_section_pb": float(np.mean(totals["xsec"])) if totals["xsec"] else 0.0,
+        "wall_s": wall,
+        "times": vars(t),
+        "path": str(out),
+    }
