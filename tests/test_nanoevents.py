@@ -299,6 +299,12 @@ def test_links_survive_slicing_and_selection(mc_events: ak.Array) -> None:
     assert ak.to_list(one.matched_tracks.pt) == [38.0, 12.0, 10.0]
 
 
+def _jagged(lists: list[list[Any]], dtype: type) -> ak.Array:
+    """A jagged array of ``dtype`` (also when every list is empty)."""
+    flat = np.array([x for sub in lists for x in sub], dtype=dtype)
+    return ak.unflatten(flat, [len(sub) for sub in lists])
+
+
 @st.composite
 def _random_events(draw: st.DrawFn) -> list[tuple[int, list[list[int]]]]:
     """Events as (number of tracks, matched-track lists of the electrons in ΔR order)."""
@@ -313,7 +319,7 @@ def _random_events(draw: st.DrawFn) -> list[tuple[int, list[list[int]]]]:
     return events
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(_random_events())
 def test_matched_tracks_property(events: list[tuple[int, list[list[int]]]]) -> None:
     # a track's pt encodes (event, index), so every resolved link can be traced back
@@ -322,17 +328,22 @@ def test_matched_tracks_property(events: list[tuple[int, list[list[int]]]]) -> N
     n_electrons = [len(electrons) for _, electrons in events]
     electron = {f"trackIdx{i + 1}": [[s[i] for s in ev] for ev in slots] for i in range(5)}
     electron["trackIdx"] = [[s[0] for s in ev] for ev in slots]
-    electron["pt"] = [[10.0] * n for n in n_electrons]
+    for field, value in (("pt", 10.0), ("eta", 0.0), ("phi", 0.0), ("mass", ELECTRON_MASS)):
+        electron[field] = [[value] * n for n in n_electrons]
+    electron["charge"] = [[-1] * n for n in n_electrons]
+    zeros = [[0.0] * n for n, _ in events]
     columns = {
         "run": np.ones(len(events), np.uint32),
         "luminosityBlock": np.ones(len(events), np.uint32),
         "event": np.arange(len(events), dtype=np.uint64),
-        "Track": ak.zip({"pt": ak.values_astype(ak.Array(track_pt), np.float32)}),
-        "Electron": ak.zip(
+        "Track": ak.zip(
             {
-                k: ak.values_astype(ak.Array(v), np.float32 if k == "pt" else np.int32)
-                for k, v in electron.items()
+                k: _jagged(v, np.float32)
+                for k, v in (("pt", track_pt), ("eta", zeros), ("phi", zeros), ("charge", zeros))
             }
+        ),
+        "Electron": ak.zip(
+            {k: _jagged(v, np.int32 if "Idx" in k else np.float32) for k, v in electron.items()}
         ),
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -395,6 +406,8 @@ def test_calocell_behaviour(mc_events: ak.Array) -> None:
         [],
         ["EMB2", "TileExt2"],
     ]
+    assert cells[2, 1].sampling_name == "TileExt2"
+    assert cells[0, 2].et == pytest.approx(3.0 / math.cosh(-0.3), rel=1e-6)
     assert ak.to_list(cells.is_em) == [[True, True, False], [], [True, False]]
     assert ak.to_list(cells.is_hadronic) == [[False, False, True], [], [False, True]]
     assert ak.to_list(cells.is_strip) == [[False, True, False], [], [False, False]]
@@ -441,15 +454,6 @@ def _observables(events: Any) -> dict[str, Any]:
     }
 
 
-# dask-awkward 2025.3.0 (the version installed with dask 2026.8) cannot run its
-# layer-chain fusion ("Cannot fuse tasks with multiple outputs"), nor its column
-# projection on graphs of several partitions ("Missing dependency"), even for plain
-# uproot.dask arrays; see test_dask_with_default_optimizations. The dask tests therefore
-# keep column projection on one partition and switch optimization off across partitions.
-COLUMNS_ONLY = {"awkward.optimization.which": ["columns"]}
-NO_OPTIMIZATION = {"awkward.optimization.enabled": False}
-
-
 def _assert_same(computed: dict[str, Any], eager: dict[str, Any]) -> None:
     assert computed.keys() == eager.keys()
     for key, value in eager.items():
@@ -457,9 +461,8 @@ def _assert_same(computed: dict[str, Any], eager: dict[str, Any]) -> None:
 
 
 def test_dask_equals_eager(mc_file: Path, mc_events: ak.Array) -> None:
-    with dask.config.set(COLUMNS_ONLY):
-        lazy = open_events(mc_file, mode="dask")
-        (computed,) = dask.compute(_observables(lazy))
+    lazy = open_events(mc_file, mode="dask")
+    (computed,) = dask.compute(_observables(lazy))
     _assert_same(computed, _observables(mc_events))
 
 
@@ -470,30 +473,17 @@ def test_virtual_equals_eager(mc_file: Path, mc_events: ak.Array) -> None:
 def test_dask_across_partitions(mc_file: Path, mc_events: ak.Array) -> None:
     # event 2 sits alone in the second partition: its local indices must resolve there
     source = {str(mc_file): {"object_path": "Events", "steps": [[0, 2], [2, 3]]}}
-    with dask.config.set(NO_OPTIMIZATION):
-        lazy = NanoEventsFactory.from_root(source, schemaclass=EGammaSchema, mode="dask").events()
-        assert lazy.npartitions == 2
-        (computed,) = dask.compute(_observables(lazy))
+    lazy = NanoEventsFactory.from_root(source, schemaclass=EGammaSchema, mode="dask").events()
+    assert lazy.npartitions == 2
+    (computed,) = dask.compute(_observables(lazy))
     _assert_same(computed, _observables(mc_events))
 
 
 def test_dask_data_file(data_file: Path) -> None:
-    with dask.config.set(COLUMNS_ONLY):
-        lazy = open_events(data_file, mode="dask")
-        assert "GenPart" not in lazy.fields
-        with pytest.raises(AttributeError):
-            lazy.Electron.genPart  # noqa: B018
-        assert ak.to_list(lazy.Electron.track.pt.compute()) == [[38.0, None], [], [21.0]]
-
-
-@pytest.mark.xfail(
-    reason="dask-awkward 2025.3.0 layer-chain fusion fails under dask 2026.8 "
-    "(ValueError: Cannot fuse tasks with multiple outputs), independently of this schema",
-    raises=ValueError,
-    strict=False,
-)
-def test_dask_with_default_optimizations(mc_file: Path) -> None:
-    lazy = open_events(mc_file, mode="dask")
+    lazy = open_events(data_file, mode="dask")
+    assert "GenPart" not in lazy.fields
+    with pytest.raises(AttributeError):
+        lazy.Electron.genPart  # noqa: B018
     assert ak.to_list(lazy.Electron.track.pt.compute()) == [[38.0, None], [], [21.0]]
 
 

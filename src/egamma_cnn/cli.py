@@ -57,22 +57,31 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     gen = sub.add_parser("generate", help="produce a simulated sample (NanoAOD-style ROOT)")
-    gen.add_argument("--process", required=True, choices=sorted(PROCESSES),
-                     help="physics process")
+    gen.add_argument("--process", required=True, choices=sorted(PROCESSES), help="physics process")
     gen.add_argument("--events", required=True, type=_positive_int, help="events to write")
     gen.add_argument("--seed", type=_non_negative_int, default=1, help="master seed")
     gen.add_argument("--out", required=True, type=Path, help="output ROOT file")
-    gen.add_argument("--data-like", action="store_true",
-                     help="data-like detector response, no truth branches")
-    gen.add_argument("--pileup", type=_non_negative_float, default=0.0, metavar="MU",
-                     help="mean number of pile-up interactions (default 0)")
+    gen.add_argument(
+        "--data-like", action="store_true", help="data-like detector response, no truth branches"
+    )
+    gen.add_argument(
+        "--pileup",
+        type=_non_negative_float,
+        default=0.0,
+        metavar="MU",
+        help="mean number of pile-up interactions (default 0)",
+    )
     gen.add_argument("--workers", type=_positive_int, default=1, help="worker processes")
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     val = sub.add_parser("validate", help="validation plots and summary of sample files")
     val.add_argument("files", nargs="+", type=Path, help="sample files (MC)")
-    val.add_argument("--out-dir", type=Path, default=Path("validation"),
-                     help="folder for the PNGs and summary.json")
+    val.add_argument(
+        "--out-dir",
+        type=Path,
+        default=Path("validation"),
+        help="folder for the PNGs and summary.json",
+    )
 
     demo = sub.add_parser("demo", help="the README's main job on the embedded default")
     demo.add_argument("--out-dir", type=Path, default=Path("egamma-cnn-demo"))
@@ -95,11 +104,17 @@ def _generate(args, parser) -> int:
     from egamma_cnn.sim.production import ProductionConfig, produce
 
     _check_writable(parser, args.out)
-    cfg = ProductionConfig(process=args.process, n_events=args.events, seed=args.seed,
-                           data_like=args.data_like, pileup_mu=args.pileup)
+    cfg = ProductionConfig(
+        process=args.process,
+        n_events=args.events,
+        seed=args.seed,
+        data_like=args.data_like,
+        pileup_mu=args.pileup,
+    )
     command = "egamma-cnn " + shlex.join(sys.argv[1:])
-    summary = produce(cfg, args.out, workers=args.workers, progress=not args.no_progress,
-                      command=command)
+    summary = produce(
+        cfg, args.out, workers=args.workers, progress=not args.no_progress, command=command
+    )
     t = summary["times"]
     print(
         f"wrote {summary['n_events']} events to {summary['path']} in {summary['wall_s']:.1f} s "
@@ -130,8 +145,12 @@ def _demo(args, parser) -> int:
     for process, n, mu in (("zee", args.events, 20.0), ("jf17", args.events // 2, 20.0)):
         path = args.out_dir / f"{process}.root"
         print(f"generating {n} {process} events (<mu> = {mu}) -> {path}")
-        produce(ProductionConfig(process=process, n_events=n, seed=1, pileup_mu=mu), path,
-                workers=args.workers, command=f"egamma-cnn demo --events {args.events}")
+        produce(
+            ProductionConfig(process=process, n_events=n, seed=1, pileup_mu=mu),
+            path,
+            workers=args.workers,
+            command=f"egamma-cnn demo --events {args.events}",
+        )
         files.append(path)
     summary = validate(files, args.out_dir / "validation")
     print(json.dumps(summary, indent=1))

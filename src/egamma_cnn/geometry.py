@@ -42,11 +42,11 @@ __all__ = [
     "EM_SAMPLINGS",
     "FIRST_HADRONIC_SAMPLINGS",
     "HADRONIC_SAMPLINGS",
+    "LAYER_RADIUS_MM",
+    "LAYER_Z_MM",
     "N_CELLS",
     "REGIONS",
     "STRIP_SAMPLINGS",
-    "LAYER_RADIUS_MM",
-    "LAYER_Z_MM",
     "CaloSampling",
     "LayerRegion",
     "cell_center",
@@ -166,6 +166,15 @@ for _k, (_region, _side) in enumerate((r, s) for r in REGIONS for s in (1, -1)):
     _base += _region.n_eta * _region.n_phi
 _REG_BASE[_n_tab] = _base
 
+# Rows of the region table of each sampling, so that look-ups scan only those.
+_SAMP_FIRST = np.zeros(32, np.int64)
+_SAMP_LAST = np.zeros(32, np.int64)
+for _s in range(32):
+    _rows = np.flatnonzero(_REG_SAMPLING == _s)
+    if len(_rows):
+        _SAMP_FIRST[_s] = _rows.min()
+        _SAMP_LAST[_s] = _rows.max() + 1
+
 #: Total number of calorimeter cells (both sides, all layers).
 N_CELLS: int = int(_base)
 
@@ -202,10 +211,12 @@ def cell_id(sampling: int, eta: float, phi: float) -> int:
     A point exactly on an inner region edge belongs to the outer region (half-open
     intervals ``[abs_eta_min, abs_eta_max)``).
     """
+    if sampling < 0 or sampling >= 32:
+        return -1
     abs_eta = abs(eta)
     side = 1 if eta >= 0.0 else -1
-    for k in range(_REG_SAMPLING.shape[0]):
-        if _REG_SAMPLING[k] != sampling or _REG_SIDE[k] != side:
+    for k in range(_SAMP_FIRST[sampling], _SAMP_LAST[sampling]):
+        if _REG_SIDE[k] != side:
             continue
         if abs_eta < _REG_ETA_MIN[k] or abs_eta >= _REG_ETA_MAX[k]:
             continue
@@ -213,7 +224,7 @@ def cell_id(sampling: int, eta: float, phi: float) -> int:
         if i_eta >= _REG_NETA[k]:
             i_eta = _REG_NETA[k] - 1
         n_phi = _REG_NPHI[k]
-        i_phi = int(math.floor((wrap_phi(phi) + _PI) / (2.0 * _PI / n_phi)))
+        i_phi = math.floor((wrap_phi(phi) + _PI) / (2.0 * _PI / n_phi))
         if i_phi >= n_phi:
             i_phi = n_phi - 1
         return _REG_BASE[k] + i_eta * n_phi + i_phi

@@ -110,8 +110,9 @@ def _kernel(cell_off, c_eta, c_phi, c_e, c_s, cand_off, k_eta, k_phi, out):
             out[k, 7] = e_em
 
 
-def shower_shapes_flat(cell_offsets, cell_eta, cell_phi, cell_energy, cell_sampling,
-                       cand_offsets, cand_eta, cand_phi) -> np.ndarray:
+def shower_shapes_flat(
+    cell_offsets, cell_eta, cell_phi, cell_energy, cell_sampling, cand_offsets, cand_eta, cand_phi
+) -> np.ndarray:
     """Shower shapes over flat buffers: an (n_candidates, 8) array in
     :data:`SHOWER_SHAPE_NAMES` order. ``cell_offsets`` and ``cand_offsets`` group cells and
     candidates by event (same number of events)."""
@@ -125,9 +126,17 @@ def shower_shapes_flat(cell_offsets, cell_eta, cell_phi, cell_energy, cell_sampl
     if not np.all(np.isfinite(energy)):
         raise ValueError("CaloCell_energy contains NaN or infinite values")
     out = np.zeros((int(cand_offsets[-1]), len(SHOWER_SHAPE_NAMES)))
-    _kernel(cell_offsets, np.asarray(cell_eta, np.float64), np.asarray(cell_phi, np.float64),
-            energy, np.asarray(cell_sampling, np.int64), cand_offsets,
-            np.asarray(cand_eta, np.float64), np.asarray(cand_phi, np.float64), out)
+    _kernel(
+        cell_offsets,
+        np.asarray(cell_eta, np.float64),
+        np.asarray(cell_phi, np.float64),
+        energy,
+        np.asarray(cell_sampling, np.int64),
+        cand_offsets,
+        np.asarray(cand_eta, np.float64),
+        np.asarray(cand_phi, np.float64),
+        out,
+    )
     return out
 
 
@@ -141,10 +150,13 @@ def shower_shapes(cells: ak.Array, cluster_eta: ak.Array, cluster_phi: ak.Array)
     n_cand = ak.to_numpy(ak.num(cluster_eta, axis=1))
     flat = shower_shapes_flat(
         np.concatenate([[0], np.cumsum(n_cells)]),
-        ak.to_numpy(ak.flatten(cells.eta)), ak.to_numpy(ak.flatten(cells.phi)),
-        ak.to_numpy(ak.flatten(cells.energy)), ak.to_numpy(ak.flatten(cells.sampling)),
+        ak.to_numpy(ak.flatten(cells.eta)),
+        ak.to_numpy(ak.flatten(cells.phi)),
+        ak.to_numpy(ak.flatten(cells.energy)),
+        ak.to_numpy(ak.flatten(cells.sampling)),
         np.concatenate([[0], np.cumsum(n_cand)]),
-        ak.to_numpy(ak.flatten(cluster_eta)), ak.to_numpy(ak.flatten(cluster_phi)),
+        ak.to_numpy(ak.flatten(cluster_eta)),
+        ak.to_numpy(ak.flatten(cluster_phi)),
     )
     return ak.unflatten(
         ak.zip({name: flat[:, j] for j, name in enumerate(SHOWER_SHAPE_NAMES)}), n_cand

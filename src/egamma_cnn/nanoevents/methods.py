@@ -90,9 +90,9 @@ def _resolve(collection: Any, target: str, index_field: str, drop_missing: bool)
     """
     if index_field not in collection.fields:
         raise AttributeError(
-            f"{collection._collection_name()} has no branch behind {index_field!r}: "
-            f"the file lacks the index or the {target} collection it points to "
-            "(files of real data carry no truth information)"
+            f"cannot resolve {target}: no field {index_field!r}, because the file lacks "
+            f"the index branch or the {target} collection (files of real data carry no "
+            "truth information)"
         )
     index = collection[index_field]
     if drop_missing:
@@ -289,8 +289,11 @@ def _sampling_names(sampling: Any) -> Any:
 
     The position of each number in :class:`~egamma_cnn.geometry.CaloSampling` is found
     with element-wise comparisons, then the positions become an option-indexed view of
-    the names; only operations that also run on dask-awkward's typetracer are used.
+    the names; only operations that also run on dask-awkward's typetracer are used. A
+    single number (the field of one cell record) gives a ``str`` or ``None``.
     """
+    if not isinstance(sampling, ak.Array):
+        return next((s.name for s in _SAMPLINGS if s == int(sampling)), None)
     position = functools.reduce(
         operator.add,
         ((sampling == int(s)) * (k + 1) for k, s in enumerate(_SAMPLINGS)),

@@ -5,8 +5,12 @@ This module is the "schema" half of coffea's schema/behaviour split (compare
 :mod:`egamma_cnn.nanoevents.methods`.
 
 The sample files (SPEC.md, "Sample files") are NanoAOD-style: a TTree ``Events`` with
-counters ``nX`` and flat branches ``X_field``. :class:`EGammaSchema` reuses coffea's
-``NanoAODSchema`` machinery and declares only what differs:
+counters ``nX`` and flat branches ``X_field``. uproot >= 5.7 writes an RNTuple, not a
+TTree, on ``file["Events"] = {...}``; writers must call ``file.mktree("Events", {...})``,
+and the schema rejects an RNTuple input with a message that says so.
+
+:class:`EGammaSchema` reuses coffea's ``NanoAODSchema`` machinery and declares only what
+differs:
 
 * the cross-reference table (``*Idx`` branch → target collection), turned into global
   indices (suffix ``G``) so that links resolve on any slice of the events;

@@ -43,9 +43,9 @@ import numpy as np
 from egamma_cnn.geometry import N_CELLS, cell_center, cell_id, transverse_distance_mm
 from egamma_cnn.sim.detector import (
     BARREL_STACK,
+    CRACK_EXTRA_X0,
     ENDCAP_STACK,
     FALLBACK_SAMPLING,
-    CRACK_EXTRA_X0,
     DetectorConfig,
     id_material_x0,
 )
@@ -90,7 +90,9 @@ def _stack_tables():
         lam[k, :n] = st.lam
         is_em = st.lam < 0.1 * st.x0
         mip[k, :n] = np.where(
-            st.sampling < 0, 0.0, np.where(is_em, _MIP_PER_X0_EM * st.x0, _MIP_PER_LAMBDA_HAD * st.lam)
+            st.sampling < 0,
+            0.0,
+            np.where(is_em, _MIP_PER_X0_EM * st.x0, _MIP_PER_LAMBDA_HAD * st.lam),
         )
     return samp, x0, lam, mip
 
@@ -104,12 +106,8 @@ _FALLBACK = FALLBACK_SAMPLING
 def _splitmix64(x: np.uint64) -> np.uint64:
     x = (x + np.uint64(0x9E3779B97F4A7C15)) & np.uint64(0xFFFFFFFFFFFFFFFF)
     z = x
-    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(
-        0xFFFFFFFFFFFFFFFF
-    )
-    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(
-        0xFFFFFFFFFFFFFFFF
-    )
+    z = ((z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)) & np.uint64(0xFFFFFFFFFFFFFFFF)
+    z = ((z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)) & np.uint64(0xFFFFFFFFFFFFFFFF)
     return z ^ (z >> np.uint64(31))
 
 
@@ -281,10 +279,109 @@ def _row_at(cum, n_rows, depth):
 
 
 @numba.njit(cache=True)
+def _gamma_p(a, x):
+    """Regularised lower incomplete gamma function P(a, x) (series / continued fraction,
+    Numerical Recipes §6.2)."""
+    if x <= 0.0:
+        return 0.0
+    gln = math.lgamma(a)
+    if x < a + 1.0:
+        ap = a
+        term = 1.0 / a
+        total = term
+        for _ in range(500):
+            ap += 1.0
+            term *= x / ap
+            total += term
+            if abs(term) < abs(total) * 1e-12:
+                break
+        return min(total * math.exp(-x + a * math.log(x) - gln), 1.0)
+    b = x + 1.0 - a
+    c = 1.0e300
+    d = 1.0 / b
+    h = d
+    for i in range(1, 500):
+        an = -i * (i - a)
+        b += 2.0
+        d = an * d + b
+        if abs(d) < 1e-300:
+            d = 1e-300
+        c = b + an / c
+        if abs(c) < 1e-300:
+            c = 1e-300
+        d = 1.0 / d
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-12:
+            break
+    return max(1.0 - math.exp(-x + a * math.log(x) - gln) * h, 0.0)
+
+
+@numba.njit(cache=True)
+def _lateral_spot(
+    acc,
+    touched_flag,
+    touched,
+    n_touched,
+    sampling,
+    eta,
+    phi,
+    e_spot,
+    tau,
+    z1,
+    z2,
+    k1,
+    k2,
+    k3,
+    k4,
+    p1,
+    p2,
+    p3,
+    moliere,
+    lat_scale,
+):
+    """Deposit one spot at a radius drawn from the Grindhammer–Peters lateral profile."""
+    tau = min(tau, 4.0)
+    r_core = z1 + z2 * tau
+    r_tail = k1 * (math.exp(k3 * (tau - k2)) + math.exp(k4 * (tau - k2)))
+    u = (p2 - tau) / p3
+    p_core = p1 * math.exp(u - math.exp(u))
+    radius = r_core if np.random.random() < p_core else r_tail
+    v = min(np.random.random(), 0.995)
+    r_mm = radius * math.sqrt(v / (1.0 - v)) * moliere * lat_scale
+    psi = 2.0 * math.pi * np.random.random()
+    rt = transverse_distance_mm(sampling, eta)
+    return _deposit(
+        acc,
+        touched_flag,
+        touched,
+        n_touched,
+        sampling,
+        eta + r_mm * math.cos(psi) / rt,
+        phi + r_mm * math.sin(psi) / rt,
+        e_spot,
+    )
+
+
+@numba.njit(cache=True)
 def _em_shower(
-    acc, touched_flag, touched, n_touched,
-    stack, cum_x0, n_rows, start_x0, energy, eta, phi, is_photon,
-    moliere, lat_scale, depth_scale, ec, response,
+    acc,
+    touched_flag,
+    touched,
+    n_touched,
+    stack,
+    cum_x0,
+    n_rows,
+    start_x0,
+    energy,
+    eta,
+    phi,
+    is_photon,
+    moliere,
+    lat_scale,
+    depth_scale,
+    ec,
+    response,
 ):
     """Deposit one EM shower of ``energy`` starting at depth ``start_x0`` (X0)."""
     if energy <= 0.0:
@@ -303,12 +400,17 @@ def _em_shower(
     t_max = t_hom * math.exp(s_t * g1) * depth_scale
     alpha = max(a_hom * math.exp(s_a * g2), 1.05)
     beta = (alpha - 1.0) / max(t_max, 0.1)
-    n_spots = int(5.0 + 4.0 * energy**0.8)
-    if n_spots > 500:
-        n_spots = 500
+    # Spots sample the lateral profile: with N spots the window containment fluctuates by
+    # √(f(1−f)/N), so N must be large enough not to add an unphysical lateral term
+    # (≈0.9 % at 45 GeV for a 5 % leakage).
+    if energy > 2.0:
+        n_spots = int(10.0 + 30.0 * energy**0.8)
+    else:  # soft (mostly pile-up) showers: their shape fluctuations do not matter
+        n_spots = int(4.0 + 8.0 * energy)
+    if n_spots > 4000:
+        n_spots = 4000
     if energy < 0.1:
         n_spots = 1
-    e_spot = energy * response / n_spots
     lne = math.log(max(energy, 0.01))
     z1 = 0.0251 + 0.00319 * lne
     z2 = 0.1162 - 0.000381 * Z_ABSORBER
@@ -322,37 +424,109 @@ def _em_shower(
     if is_photon:
         # pair production first: ~ Exp(9/7 X0)
         start_x0 = start_x0 + np.random.exponential(9.0 / 7.0)
-    for _ in range(n_spots):
-        t = np.random.gamma(alpha, 1.0 / beta)
-        depth = start_x0 + t
-        row = _row_at(cum_x0, n_rows, depth)
-        if row < 0:
-            continue  # longitudinal leakage out of the back
+    if energy <= 2.0:
+        # Soft showers (mostly pile-up): each spot draws its own depth from the profile.
+        e_spot = energy * response / n_spots
+        for _ in range(n_spots):
+            t = np.random.gamma(alpha, 1.0 / beta)
+            row = _row_at(cum_x0, n_rows, start_x0 + t)
+            if row < 0 or stack[row] < 0:
+                continue
+            n_touched = _lateral_spot(
+                acc,
+                touched_flag,
+                touched,
+                n_touched,
+                stack[row],
+                eta,
+                phi,
+                e_spot,
+                t / max(t_max, 0.1),
+                z1,
+                z2,
+                k1,
+                k2,
+                k3,
+                k4,
+                p1,
+                p2,
+                p3,
+                moliere,
+                lat_scale,
+            )
+        return n_touched
+    # Energy per layer from the integrated profile (continuous, so thin layers such as the
+    # presampler and EM layer 3 get their share), then lateral spots within each layer.
+    prev_cdf = 0.0
+    for row in range(n_rows):
+        if prev_cdf > 1.0 - 1e-7:
+            break
+        hi = cum_x0[row + 1] - start_x0
+        if hi <= 0.0:
+            continue
+        lo = max(cum_x0[row] - start_x0, 0.0)
+        cdf = _gamma_p(alpha, beta * hi)
+        frac = cdf - prev_cdf
+        prev_cdf = cdf
         sampling = stack[row]
-        if sampling < 0:
+        if sampling < 0 or frac <= 0.0:
             continue  # dead material
-        tau = t / max(t_max, 0.1)
-        r_core = z1 + z2 * tau
-        r_tail = k1 * (math.exp(k3 * (tau - k2)) + math.exp(k4 * (tau - k2)))
-        u = (p2 - tau) / p3
-        p_core = p1 * math.exp(u - math.exp(u))
-        radius = r_core if np.random.random() < p_core else r_tail
-        v = min(np.random.random(), 0.995)
-        r_mm = radius * math.sqrt(v / (1.0 - v)) * moliere * lat_scale
-        psi = 2.0 * math.pi * np.random.random()
-        rt = transverse_distance_mm(sampling, eta)
-        n_touched = _deposit(
-            acc, touched_flag, touched, n_touched, sampling,
-            eta + r_mm * math.cos(psi) / rt, phi + r_mm * math.sin(psi) / rt, e_spot,
+        n_layer = int(n_spots * frac + 0.5)
+        if n_layer < 1:
+            n_layer = 1
+        e_spot = energy * response * frac / n_layer
+        # energy-weighted mean depth of the layer: E[t | lo < t < hi] for Gamma(α, β)
+        mean_t = (
+            (alpha / beta)
+            * (_gamma_p(alpha + 1.0, beta * hi) - _gamma_p(alpha + 1.0, beta * lo))
+            / frac
         )
+        tau = min(max(mean_t, lo), hi) / max(t_max, 0.1)
+        for _ in range(n_layer):
+            n_touched = _lateral_spot(
+                acc,
+                touched_flag,
+                touched,
+                n_touched,
+                sampling,
+                eta,
+                phi,
+                e_spot,
+                tau,
+                z1,
+                z2,
+                k1,
+                k2,
+                k3,
+                k4,
+                p1,
+                p2,
+                p3,
+                moliere,
+                lat_scale,
+            )
     return n_touched
 
 
 @numba.njit(cache=True)
 def _simulate_kernel(
-    offsets, kind, energy, eta, phi, front_x0, event_seeds,
-    moliere, lat_scale, depth_scale, ec, em_scale, h_over_e, sampling_term,
-    out_cells, out_energy, out_offsets,
+    offsets,
+    kind,
+    energy,
+    eta,
+    phi,
+    front_x0,
+    event_seeds,
+    moliere,
+    lat_scale,
+    depth_scale,
+    ec,
+    em_scale,
+    h_over_e,
+    sampling_term,
+    out_cells,
+    out_energy,
+    out_offsets,
 ):
     """Shower every particle; write sorted (cell, energy) per event.
 
@@ -392,8 +566,23 @@ def _simulate_kernel(
             e = energy[i]
             if k == 1 or k == 2:
                 n_t = _em_shower(
-                    acc, flag, touched, n_t, stack, cum_x0, n_rows, 0.0, e, eta[i], phi[i],
-                    k == 2, moliere, lat_scale, depth_scale, ec, em_scale,
+                    acc,
+                    flag,
+                    touched,
+                    n_t,
+                    stack,
+                    cum_x0,
+                    n_rows,
+                    0.0,
+                    e,
+                    eta[i],
+                    phi[i],
+                    k == 2,
+                    moliere,
+                    lat_scale,
+                    depth_scale,
+                    ec,
+                    em_scale,
                 )
             elif k == 5:
                 for r in range(n_rows):
@@ -412,7 +601,9 @@ def _simulate_kernel(
                 if row_int < 0:
                     continue  # punch-through
                 # position of the interaction in X0 units
-                frac = (depth - cum_lam[row_int]) / max(cum_lam[row_int + 1] - cum_lam[row_int], 1e-9)
+                frac = (depth - cum_lam[row_int]) / max(
+                    cum_lam[row_int + 1] - cum_lam[row_int], 1e-9
+                )
                 start_x0 = cum_x0[row_int] + frac * (cum_x0[row_int + 1] - cum_x0[row_int])
                 mean_fem = 1.0 - max(e, 1.0) ** (0.82 - 1.0)
                 mean_fem = min(max(mean_fem, 0.05), 0.9)
@@ -427,11 +618,30 @@ def _simulate_kernel(
                     remaining -= share
                     off = np.random.exponential(25.0)
                     psi = 2.0 * math.pi * np.random.random()
-                    rt = transverse_distance_mm(stack[min(row_int, n_rows - 1)] if stack[min(row_int, n_rows - 1)] >= 0 else 2, eta[i])
+                    rt = transverse_distance_mm(
+                        stack[min(row_int, n_rows - 1)]
+                        if stack[min(row_int, n_rows - 1)] >= 0
+                        else 2,
+                        eta[i],
+                    )
                     n_t = _em_shower(
-                        acc, flag, touched, n_t, stack, cum_x0, n_rows, start_x0, share,
-                        eta[i] + off * math.cos(psi) / rt, phi[i] + off * math.sin(psi) / rt,
-                        True, moliere, lat_scale, depth_scale, ec, em_scale,
+                        acc,
+                        flag,
+                        touched,
+                        n_t,
+                        stack,
+                        cum_x0,
+                        n_rows,
+                        start_x0,
+                        share,
+                        eta[i] + off * math.cos(psi) / rt,
+                        phi[i] + off * math.sin(psi) / rt,
+                        True,
+                        moliere,
+                        lat_scale,
+                        depth_scale,
+                        ec,
+                        em_scale,
                     )
                 # non-EM part
                 e_had = (1.0 - f_em) * e * h_over_e
@@ -452,8 +662,13 @@ def _simulate_kernel(
                     psi = 2.0 * math.pi * np.random.random()
                     rt = transverse_distance_mm(stack[row], eta[i])
                     n_t = _deposit(
-                        acc, flag, touched, n_t, stack[row],
-                        eta[i] + r_mm * math.cos(psi) / rt, phi[i] + r_mm * math.sin(psi) / rt,
+                        acc,
+                        flag,
+                        touched,
+                        n_t,
+                        stack[row],
+                        eta[i] + r_mm * math.cos(psi) / rt,
+                        phi[i] + r_mm * math.sin(psi) / rt,
                         e_spot,
                     )
         # sampling fluctuations, then emit sorted sparse cells

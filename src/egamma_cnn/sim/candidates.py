@@ -15,15 +15,23 @@ from egamma_cnn.sim.calorimeter import propagate_to_calorimeter
 from egamma_cnn.sim.cells import delta_phi
 from egamma_cnn.sim.reconstruction import ClusterBatch, ReconstructionConfig
 
-__all__ = ["Candidates", "build_candidates", "leading_particles", "match_tracks"]
+__all__ = [
+    "Candidates",
+    "best_tracks",
+    "build_candidates",
+    "leading_particles",
+    "match_tracks",
+    "matching_variables",
+]
 
 ELECTRON_MASS = 0.000511
 MAX_TRACK_SLOTS = 5
 
 
 @numba.njit(cache=True)
-def _match_kernel(cl_off, cl_eta, cl_phi, tr_off, tr_eta, tr_phi, max_deta, max_dphi,
-                  out_off, out_track, out_dr):
+def _match_kernel(
+    cl_off, cl_eta, cl_phi, tr_off, tr_eta, tr_phi, max_deta, max_dphi, out_off, out_track, out_dr
+):
     n = 0
     out_off[0] = 0
     for ev in range(cl_off.shape[0] - 1):
@@ -47,8 +55,13 @@ def _match_kernel(cl_off, cl_eta, cl_phi, tr_off, tr_eta, tr_phi, max_deta, max_
     return n
 
 
-def match_tracks(clusters: ClusterBatch, track_offsets, track_eta_calo, track_phi_calo,
-                 config: ReconstructionConfig):
+def match_tracks(
+    clusters: ClusterBatch,
+    track_offsets,
+    track_eta_calo,
+    track_phi_calo,
+    config: ReconstructionConfig,
+):
     """Tracks matched to every cluster, ordered by ΔR (flat track indices, offsets)."""
     n_cl = len(clusters.eta)
     counts = np.diff(track_offsets)
@@ -57,11 +70,19 @@ def match_tracks(clusters: ClusterBatch, track_offsets, track_eta_calo, track_ph
     off = np.zeros(n_cl + 1, np.int64)
     trk = np.empty(cap, np.int64)
     dr = np.empty(cap)
-    n = _match_kernel(clusters.offsets, clusters.eta, clusters.phi,
-                      np.asarray(track_offsets, np.int64),
-                      np.asarray(track_eta_calo, np.float64),
-                      np.asarray(track_phi_calo, np.float64), config.match_deta,
-                      config.match_dphi, off, trk, dr)
+    n = _match_kernel(
+        clusters.offsets,
+        clusters.eta,
+        clusters.phi,
+        np.asarray(track_offsets, np.int64),
+        np.asarray(track_eta_calo, np.float64),
+        np.asarray(track_phi_calo, np.float64),
+        config.match_deta,
+        config.match_dphi,
+        off,
+        trk,
+        dr,
+    )
     return off, trk[:n], dr[:n]
 
 
@@ -81,18 +102,26 @@ def _leading_kernel(cl_off, cl_eta, cl_phi, p_off, p_eta, p_phi, p_energy, p_ok,
             out[c] = best
 
 
-def leading_particles(clusters: ClusterBatch, particle_offsets, impact_eta, impact_phi,
-                      energy, reaches) -> np.ndarray:
+def leading_particles(
+    clusters: ClusterBatch, particle_offsets, impact_eta, impact_phi, energy, reaches
+) -> np.ndarray:
     """Flat index of the most energetic particle hitting each cluster (-1 if none).
 
     A particle "hits" the cluster when its calorimeter impact point is within
     |Δη| < 0.05 and |Δφ| < 0.1 of the cluster position.
     """
     out = np.full(len(clusters.eta), -1, np.int64)
-    _leading_kernel(clusters.offsets, clusters.eta, clusters.phi,
-                    np.asarray(particle_offsets, np.int64), np.asarray(impact_eta, np.float64),
-                    np.asarray(impact_phi, np.float64), np.asarray(energy, np.float64),
-                    np.asarray(reaches, np.bool_), out)
+    _leading_kernel(
+        clusters.offsets,
+        clusters.eta,
+        clusters.phi,
+        np.asarray(particle_offsets, np.int64),
+        np.asarray(impact_eta, np.float64),
+        np.asarray(impact_phi, np.float64),
+        np.asarray(energy, np.float64),
+        np.asarray(reaches, np.bool_),
+        out,
+    )
     return out
 
 
@@ -119,27 +148,49 @@ class Candidates:
     photon_electron: np.ndarray  # flat electron index or -1
 
 
-def build_candidates(clusters: ClusterBatch, tracks, config: ReconstructionConfig) -> Candidates:
-    """Apply the electron and photon definitions of :mod:`.reconstruction`."""
-    n_cl = len(clusters.eta)
-    m_off, m_trk, _ = match_tracks(clusters, tracks.offsets, tracks.eta_calo, tracks.phi_calo,
-                                   config)
-    n_match = np.diff(m_off)
-    # standard (silicon) tracks only make electrons
+def best_tracks(matches, tracks) -> np.ndarray:
+    """Best track of each cluster: the matched silicon (not TRT-standalone) track with the
+    smallest ΔR; -1 when there is none. ``matches`` is the output of :func:`match_tracks`."""
+    m_off, m_trk, _ = matches
+    n_cl = len(m_off) - 1
     standard = ~np.asarray(tracks.is_trt_standalone, bool)
     m_standard = standard[m_trk] if len(m_trk) else np.zeros(0, bool)
-    cl_of_match = np.repeat(np.arange(n_cl), n_match)
-    # best track: first (smallest ΔR) standard matched track
+    cl_of_match = np.repeat(np.arange(n_cl), np.diff(m_off))
     best = np.full(n_cl, -1, np.int64)
     sel = np.flatnonzero(m_standard)
     if sel.size:
         first = sel[np.concatenate([[True], np.diff(cl_of_match[sel]) > 0])]
         best[cl_of_match[first]] = m_trk[first]
+    return best
+
+
+def build_candidates(
+    clusters: ClusterBatch,
+    tracks,
+    config: ReconstructionConfig,
+    matches=None,
+    electron_energy: np.ndarray | None = None,
+) -> Candidates:
+    """Apply the electron and photon definitions of :mod:`.reconstruction`.
+
+    ``matches`` (from :func:`match_tracks`) is computed when not given;
+    ``electron_energy`` (per cluster) is the energy an electron candidate made from the
+    cluster would have (brem recovery and electron calibration), used for the p_T cut;
+    the cluster energy when not given.
+    """
+    n_cl = len(clusters.eta)
+    if matches is None:
+        matches = match_tracks(clusters, tracks.offsets, tracks.eta_calo, tracks.phi_calo, config)
+    m_off, m_trk, _ = matches
+    n_match = np.diff(m_off)
+    cl_of_match = np.repeat(np.arange(n_cl), n_match)
+    best = best_tracks(matches, tracks)
     has_best = best >= 0
     abs_eta = np.abs(clusters.eta)
     safe_best = np.where(has_best, best, 0)
     trk_eta = np.asarray(tracks.eta)[safe_best] if len(tracks.eta) else np.zeros(n_cl)
-    el_pt = clusters.energy / np.cosh(trk_eta)
+    e_el = clusters.energy if electron_energy is None else electron_energy
+    el_pt = e_el / np.cosh(trk_eta)
     is_electron = has_best & (el_pt > config.electron_min_pt) & (abs_eta < config.max_abs_eta)
     no_blayer = np.ones(n_cl, bool)
     if len(tracks.eta):
@@ -163,8 +214,10 @@ def build_candidates(clusters: ClusterBatch, tracks, config: ReconstructionConfi
             k2 = rank < 2
             ph_tracks[ccl[k2], rank[k2]] = m_trk[conv_idx[k2]]
             q = np.asarray(tracks.charge)
-            two = (ph_tracks[:, 1] >= 0)
-            opposite = two & (q[np.maximum(ph_tracks[:, 0], 0)] != q[np.maximum(ph_tracks[:, 1], 0)])
+            two = ph_tracks[:, 1] >= 0
+            opposite = two & (
+                q[np.maximum(ph_tracks[:, 0], 0)] != q[np.maximum(ph_tracks[:, 1], 0)]
+            )
             conv_type = np.where(opposite, 2, np.where(ph_tracks[:, 0] >= 0, 1, 0)).astype(np.int8)
             ph_tracks[:, 1] = np.where(opposite, ph_tracks[:, 1], -1)
 
@@ -193,7 +246,9 @@ def build_candidates(clusters: ClusterBatch, tracks, config: ReconstructionConfi
     )
 
 
-def matching_variables(clusters: ClusterBatch, cluster_index, tracks, track_index):
+def matching_variables(
+    clusters: ClusterBatch, cluster_index, tracks, track_index, energy: np.ndarray
+):
     """Δη1 and Δφ_res (seed 000 Table 4) of candidates with their best track.
 
     Δη1 = η_cluster(strips) − η_track at the calorimeter; Δφ_res = q·(φ_cluster(middle)
@@ -205,10 +260,10 @@ def matching_variables(clusters: ClusterBatch, cluster_index, tracks, track_inde
     q = np.asarray(tracks.charge)[track_index].astype(np.int64)
     z0 = np.asarray(tracks.z0)[track_index]
     deta1 = clusters.eta1[cluster_index] - np.asarray(tracks.eta_calo)[track_index]
-    e = clusters.energy[cluster_index]
-    pt_resc = e / np.cosh(trk_eta)
+    pt_resc = energy / np.cosh(trk_eta)
     zeros = np.zeros(len(track_index))
-    ok, _, phi_resc = propagate_to_calorimeter(zeros, zeros, z0, trk_phi, pt_resc,
-                                               pt_resc * np.sinh(trk_eta), q)
+    ok, _, phi_resc = propagate_to_calorimeter(
+        zeros, zeros, z0, trk_phi, pt_resc, pt_resc * np.sinh(trk_eta), q
+    )
     dphi = (clusters.phi[cluster_index] - phi_resc + np.pi) % (2 * np.pi) - np.pi
     return deta1, np.where(ok, q * dphi, 0.0)

@@ -36,7 +36,7 @@ def window_cells(sampling, eta_c, phi_c, half_eta, half_phi, out):
         if c < 0:
             eta += _MIN_DETA
             continue
-        s, ce, cp, de, dp = cell_center(c)
+        _s, ce, cp, de, dp = cell_center(c)
         if abs(ce - eta_c) < half_eta:
             m = int(half_phi / dp) + 2
             for k in range(-m, m + 1):

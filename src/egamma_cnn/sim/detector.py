@@ -234,9 +234,7 @@ class DetectorConfig:
     name: str = "mc"
     noise_gev: np.ndarray = field(default_factory=lambda: _per_sampling(_NOISE_GEV, 0.05))
     noise_scale: float = 1.0
-    sampling_term: np.ndarray = field(
-        default_factory=lambda: _per_sampling(_SAMPLING_TERM, 0.1)
-    )
+    sampling_term: np.ndarray = field(default_factory=lambda: _per_sampling(_SAMPLING_TERM, 0.1))
     moliere_radius_mm: float = 39.0
     lateral_scale: float = 1.0
     depth_scale: float = 1.0

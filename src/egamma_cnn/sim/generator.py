@@ -26,7 +26,9 @@ interface of ``pythia8mc``), which translates the whole event record in C++. Mea
 Z→ee (about 1200 record entries per event): ``next()`` alone 6.1 ms/event; ``next()``
 plus a Python loop over ``pythia.event`` reading 12 attributes per particle 13.4 ms/event
 (indexed access ``event[i]``: 17.2 ms/event); ``nextBatch`` plus conversion to flat numpy
-arrays 7.8 ms/event. Everything after the batch is vectorised numpy or numba.
+arrays 7.0-7.8 ms/event, i.e. the translation costs under 1 ms/event (one shared CPU core,
+timings reproducible to ≈ 10%). Everything after the batch is vectorised numpy or numba:
+origins, GenPart and the output containers add ≈ 0.8 ms/event.
 
 Truth origins
 -------------
@@ -58,6 +60,7 @@ __all__ = [
     "ECM_GEV",
     "JF_ETA_MAX",
     "JF_GRID_STEP",
+    "JF_PTHAT_FRACTION",
     "JF_WINDOW",
     "PROCESSES",
     "EventGenerator",
@@ -65,6 +68,7 @@ __all__ = [
     "GeneratedEvents",
     "ProcessConfig",
     "classify_origins",
+    "derive_seeds",
     "jf_filter",
     "jf_max_window_et",
 ]
@@ -138,15 +142,21 @@ _ZEE_SETTINGS = (
     "PhaseSpace:mHatMin = 60.",
 )
 
-# JF samples: pTHatMin choice. The JF filter needs E_T > threshold in a 0.1×0.1 window,
-# i.e. a leading hadron/π0 cluster that carries a large share of a jet's E_T, so the
-# filter efficiency rises slowly with pTHat. pTHatMin is set at the value below which the
-# hard process contributes less than ~1% of the events accepted by the filter (measured
-# with pTHatMin lowered to ~0.5 × threshold): 0.85 × threshold. ATLAS used the same
-# ratio for its DC14-era JF17 (pTHatMin = 15 GeV). The residual bias is a ≲1% deficit of
-# accepted events right above threshold. Filter efficiencies (200 accepted events each,
-# 13.6 TeV, A14): see EventGenerator.generate docstring / the module tests.
-_JF_PTHAT_FRACTION = 0.85
+#: JF samples: PhaseSpace:pTHatMin as a fraction of the filter threshold.
+#:
+#: The JF filter wants E_T above threshold in one 0.1×0.1 window, i.e. a leading hadron or
+#: π0 cluster carrying a large share of a jet's E_T, so the filter efficiency rises slowly
+#: with pTHat and a pTHatMin at the threshold would cut away accepted events. Measured at
+#: 13.6 TeV with A14 by generating with pTHatMin lowered to 0.5-0.6 × threshold (60k JF17,
+#: 10k JF35, 40k JF50 events), the fraction of filter-accepted events with pTHat below
+#: f × threshold is, for f = 0.7 / 0.75 / 0.8 / 0.85 / 1.0:
+#: JF17 0.8% / 1.4% / 1.8% / 2.4% / 6.5%; JF35 0 / 1.0% / 1.9% / 1.9% / 8.7% (±1.4%);
+#: JF50 0.6% / 1.2% / 2.3% / 3.0% / 8.9% (statistical uncertainty 0.2-0.8% for JF17 and
+#: JF50). With f = 0.8 about 2% of the events the filter would accept are never generated
+#: (a deficit of the filtered sample at low window E_T), and the filter efficiency is
+#: ≈ 4.2% (JF17), 5.6% (JF35), 8.3% (JF50), against ≈ 3.3%, 4.5%, 6.6% at f = 0.75.
+#: ATLAS's DC14-era JF17 used pTHatMin = 15 GeV (f = 0.88).
+JF_PTHAT_FRACTION = 0.8
 
 
 def _jf_settings(threshold: float) -> tuple[str, ...]:
@@ -154,7 +164,7 @@ def _jf_settings(threshold: float) -> tuple[str, ...]:
         _A14,
         "HardQCD:all = on",
         "PromptPhoton:all = on",
-        f"PhaseSpace:pTHatMin = {_JF_PTHAT_FRACTION * threshold:.1f}",
+        f"PhaseSpace:pTHatMin = {JF_PTHAT_FRACTION * threshold:.1f}",
     )
 
 
@@ -164,7 +174,7 @@ def _jf_config(threshold: int) -> ProcessConfig:
         description=(
             f"JF{threshold} (seed 000 §3.2): Pythia8 A14 2→2 QCD (HardQCD:all) plus "
             "qg→qγ and qq̄→gγ (PromptPhoton:all) with pTHatMin = "
-            f"{_JF_PTHAT_FRACTION * threshold:.1f} GeV, filtered on Σ E_T > "
+            f"{JF_PTHAT_FRACTION * threshold:.1f} GeV, filtered on Σ E_T > "
             f"{threshold} GeV of final-state particles (no μ, ν) in a 0.1×0.1 η×φ "
             "window, |η| < 2.7. Source of light-flavour hadron fakes, light-flavour "
             "e/γ and heavy-flavour electrons."
@@ -815,6 +825,24 @@ def _hepmc_status(
 # ----------------------------------------------------------------------------------------
 
 
+def derive_seeds(seed: int) -> tuple[int, np.random.Generator]:
+    """Pythia ``Random:seed`` and the beam-spot random generator derived from ``seed``.
+
+    Both come from ``numpy.random.SeedSequence([seed, "egam"])`` spawned twice, so nearby
+    seeds give unrelated streams. The Pythia seed lies in 1..900000000 (Pythia's range).
+
+    Raises
+    ------
+    ValueError
+        If ``seed`` is negative.
+    """
+    if int(seed) < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed}")
+    pythia_ss, vertex_ss = np.random.SeedSequence([int(seed), 0x6567616D]).spawn(2)
+    pythia_seed = int(pythia_ss.generate_state(1)[0]) % _PYTHIA_SEED_MAX + 1
+    return pythia_seed, np.random.default_rng(vertex_ss)
+
+
 class EventGenerator:
     """Pythia8 generator for one of :data:`PROCESSES`, with its filter and truth.
 
@@ -836,11 +864,8 @@ class EventGenerator:
     sequence. Events generated past the last one needed are discarded (not counted in
     ``n_tried``).
 
-    Measured cost on one CPU core (13.6 TeV, 200 accepted events; generation only /
-    full :meth:`generate` incl. filter, truth and containers, ms per accepted event):
-    see the table in the package benchmarks; JF samples are dominated by the filter
-    rejection (efficiencies ≈ 0.2 for JF17, ≈ 0.3 for JF35/JF50 with pTHatMin at
-    0.85 × threshold).
+    The cost of the JF samples is dominated by the filter rejection (efficiencies
+    ≈ 4%, 6% and 8% for JF17, JF35 and JF50; see ``JF_PTHAT_FRACTION``).
     """
 
     def __init__(self, process: str, seed: int, max_batch: int = 500) -> None:
@@ -848,19 +873,14 @@ class EventGenerator:
             raise ValueError(
                 f"unknown process {process!r}; valid processes are: {', '.join(PROCESSES)}"
             )
-        if int(seed) < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed}")
         if max_batch < 1:
             raise ValueError(f"max_batch must be ≥ 1, got {max_batch}")
-        import pythia8mc  # the 'sim' extra; imported here so the module loads without it
-
         self.config = PROCESSES[process]
         self.seed = int(seed)
+        self.pythia_seed, self._rng = derive_seeds(self.seed)
         self.max_batch = int(max_batch)
-        ss = np.random.SeedSequence([self.seed, 0x6567616D])  # "egam"
-        pythia_ss, vertex_ss = ss.spawn(2)
-        self.pythia_seed = int(pythia_ss.generate_state(1)[0]) % _PYTHIA_SEED_MAX + 1
-        self._rng = np.random.default_rng(vertex_ss)
+
+        import pythia8mc  # the 'sim' extra; imported here so the module loads without it
 
         self._pythia = pythia8mc.Pythia("", False)
         settings = (
@@ -908,9 +928,7 @@ class EventGenerator:
         n_tried = 0
         while n_acc < n_events:
             remaining = n_events - n_acc
-            eff = max(self._n_accepted_total, 0.5) / max(self._n_tried_total, 1)
-            eff = min(eff, 1.0) if self._n_tried_total else 1.0
-            size = int(min(self.max_batch, max(1, math.ceil(1.1 * remaining / eff))))
+            size = min(self.max_batch, self._batch_size(remaining))
             record = _Record.from_awkward(self._pythia.nextBatch(size))
             accept, origins = self._apply_filter(record)
             idx = np.flatnonzero(accept)
@@ -924,9 +942,10 @@ class EventGenerator:
             self._n_accepted_total += len(idx)
             if len(idx) == 0:
                 continue
-            rows = _ranges(record.offsets[idx], np.diff(record.offsets)[idx])
-            record = record.select_events(idx)
-            origins = origins[rows] if origins is not None else None
+            if len(idx) < record.n_events:
+                if origins is not None:
+                    origins = origins[_ranges(record.offsets[idx], np.diff(record.offsets)[idx])]
+                record = record.select_events(idx)
             p, g = self._build(record, origins)
             particles.append(p)
             genparts.append(g)
@@ -964,6 +983,19 @@ class EventGenerator:
         )
 
     # -- internals ----------------------------------------------------------------------
+
+    @property
+    def _filtered(self) -> bool:
+        return self.config.jet_filter_et is not None or self.config.photon_filter_pt is not None
+
+    def _batch_size(self, remaining: int) -> int:
+        """Events to ask Pythia for: the expected number needed, +10% for filters."""
+        if not self._filtered:
+            return remaining
+        if self._n_tried_total == 0:
+            return remaining
+        eff = max(self._n_accepted_total, 0.5) / self._n_tried_total
+        return max(1, math.ceil(1.1 * remaining / min(eff, 1.0)))
 
     def _origins(self, record: _Record) -> np.ndarray:
         start = record.event_start()

@@ -37,7 +37,9 @@ def particle_gun(
         raise ValueError(f"energy, eta, phi lengths differ: {n}, {len(eta)}, {len(phi)}")
     unknown = set(np.unique(pdg).tolist()) - set(_CHARGE)
     if unknown:
-        raise ValueError(f"particle_gun: unknown pdg id(s) {sorted(unknown)}; known {sorted(_CHARGE)}")
+        raise ValueError(
+            f"particle_gun: unknown pdg id(s) {sorted(unknown)}; known {sorted(_CHARGE)}"
+        )
     mass = np.array([_MASS[abs(int(p))] for p in pdg]) if n else np.zeros(0)
     charge = np.array([_CHARGE[int(p)] for p in pdg], np.int8) if n else np.zeros(0, np.int8)
     p = np.sqrt(np.maximum(energy**2 - mass**2, 0.0))

@@ -72,6 +72,18 @@ class MaterialOutput:
     conversion_radius: np.ndarray
 
 
+#: Half-length of the tracker (mm): forward particles leave it through its end, so the
+#: radial material distribution is compressed to the transverse reach min(1, L/(R sinh|η|)).
+TRACKER_HALF_LENGTH_MM = 2700.0
+
+
+def _reach_scale(eta: np.ndarray) -> np.ndarray:
+    """Fraction of the tracker radius a particle at η crosses before leaving through the end."""
+    return np.minimum(
+        1.0, TRACKER_HALF_LENGTH_MM / (np.sinh(np.abs(eta)) * TRACKER_RADIUS_MM + 1e-9)
+    )
+
+
 def _curvature_radius_mm(pt: np.ndarray) -> np.ndarray:
     """Helix radius R = pT / (0.3 B) in mm (pT in GeV, B in T)."""
     return 1000.0 * pt / (0.3 * B_FIELD_T)
@@ -136,7 +148,8 @@ def _brem(rng, cols, loss_out, start, mat_scale, first_event_col):
     q = cols["charge"][idx].astype(np.float64)
     r0 = np.hypot(cols["vx"][idx], cols["vy"][idx])
     x_total = id_material_x0(np.abs(eta)) * mat_scale
-    f0 = material_radius_cdf(r0)
+    reach = _reach_scale(eta)
+    f0 = material_radius_cdf(r0 / reach)
     f_mid = f0 + 0.5 * (1.0 - f0)
     photons = []
     photon_rows = []
@@ -147,10 +160,12 @@ def _brem(rng, cols, loss_out, start, mat_scale, first_event_col):
         shape = np.maximum(t / np.log(2.0), 1e-9)
         loss = 1.0 - np.exp(-rng.gamma(shape, 1.0))
         loss = np.where(t > 0, loss, 0.0)
-        r_emit = _sample_in_material(rng, lo, hi)
+        r_emit = _sample_in_material(rng, lo, hi) * reach
         e_now = en * remaining
         e_gamma = e_now * loss
-        emit = (e_gamma > MIN_BREM_PHOTON_GEV) & (r_emit > r0) & (r_emit < TRACKER_RADIUS_MM)
+        emit = (
+            (e_gamma > MIN_BREM_PHOTON_GEV) & (r_emit > r0) & (r_emit < TRACKER_RADIUS_MM * reach)
+        )
         pt_now = pt * remaining
         dir_phi, pos_phi = _tangent_phi(phi0, q, pt_now, r_emit)
         k = np.flatnonzero(emit)
@@ -219,7 +234,8 @@ def _convert(rng, cols, mat_scale):
     eta = np.arcsinh(pz / np.maximum(pt, 1e-9))
     phi = np.arctan2(py, px)
     r0 = np.hypot(cols["vx"][idx], cols["vy"][idx])
-    f0 = material_radius_cdf(r0)
+    reach = _reach_scale(eta)
+    f0 = material_radius_cdf(r0 / reach)
     x_rem = id_material_x0(np.abs(eta)) * mat_scale * (1.0 - f0)
     mu = 7.0 / 9.0
     p_conv = 1.0 - np.exp(-mu * x_rem)
@@ -231,7 +247,7 @@ def _convert(rng, cols, mat_scale):
     v = rng.uniform(size=k.size)
     depth = -np.log(1.0 - v * p_conv[k]) / mu
     frac = f0[k] + (1.0 - f0[k]) * np.clip(depth / np.maximum(x_rem[k], 1e-12), 0.0, 1.0)
-    r_conv = np.maximum(material_radius_quantile(frac), r0[k])
+    r_conv = np.maximum(material_radius_quantile(frac) * reach[k], r0[k])
     # energy sharing x with density ∝ 1 − 4/3 x(1−x) (rejection sampling, vectorised)
     x = rng.uniform(size=k.size)
     bad = rng.uniform(size=k.size) * 1.0 > 1.0 - 4.0 / 3.0 * x * (1.0 - x)
@@ -330,11 +346,23 @@ def apply_material(
     )
     pieces = [
         (cols, event_of, loss, start, conv_radius, keep[:n]),
-        (g_cols, event_of[g_rows], np.zeros(len(g_rows)), g_start, np.full(len(g_rows), -1.0),
-         keep[n:]),
+        (
+            g_cols,
+            event_of[g_rows],
+            np.zeros(len(g_rows)),
+            g_start,
+            np.full(len(g_rows), -1.0),
+            keep[n:],
+        ),
         (legs, leg_event, leg_loss, leg_start, leg_r, np.ones(len(leg_event), bool)),
-        (lg_cols, lg_event, np.zeros(len(lg_event)), lg_start, np.full(len(lg_event), -1.0),
-         np.ones(len(lg_event), bool)),
+        (
+            lg_cols,
+            lg_event,
+            np.zeros(len(lg_event)),
+            lg_start,
+            np.full(len(lg_event), -1.0),
+            np.ones(len(lg_event), bool),
+        ),
     ]
     # parents refer to rows of the first piece (generator electrons); remember them.
     merged = {k: np.concatenate([p[0][k][p[5]] for p in pieces]) for k in cols}

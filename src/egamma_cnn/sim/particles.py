@@ -83,8 +83,7 @@ class ParticleBatch:
             arr = getattr(self, f.name)
             if len(arr) != n:
                 raise ValueError(
-                    f"ParticleBatch.{f.name} has length {len(arr)}, expected {n} "
-                    "(offsets[-1])"
+                    f"ParticleBatch.{f.name} has length {len(arr)}, expected {n} (offsets[-1])"
                 )
 
     @property
@@ -137,12 +136,15 @@ class ParticleBatch:
                 continue
             if f.name == "parent":
                 kw[f.name] = np.concatenate(
-                    [np.where(b.parent >= 0, b.parent + s, -1) for b, s in zip(batches, shift)]
+                    [
+                        np.where(b.parent >= 0, b.parent + s, -1)
+                        for b, s in zip(batches, shift, strict=True)
+                    ]
                 )
             else:
                 kw[f.name] = np.concatenate([getattr(b, f.name) for b in batches])
         offsets = np.concatenate(
-            [[0]] + [b.offsets[1:] + s for b, s in zip(batches, shift)]
+            [[0]] + [b.offsets[1:] + s for b, s in zip(batches, shift, strict=True)]
         ).astype(np.int64)
         return cls(offsets=offsets, **kw)
 

@@ -10,6 +10,7 @@ processes, which only decide who computes which block; blocks are written in ord
 from __future__ import annotations
 
 import concurrent.futures as cf
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,23 +18,42 @@ from pathlib import Path
 import awkward as ak
 import numpy as np
 
-from egamma_cnn.sim.calibration import ClusterCalibration, load_default_calibration
+from egamma_cnn.sim.calibration import Calibrations, load_default_calibration
 from egamma_cnn.sim.calorimeter import propagate_to_calorimeter, simulate_calorimeter
-from egamma_cnn.sim.candidates import build_candidates, leading_particles, matching_variables
+from egamma_cnn.sim.candidates import (
+    best_tracks,
+    build_candidates,
+    leading_particles,
+    match_tracks,
+    matching_variables,
+)
 from egamma_cnn.sim.detector import DetectorConfig
 from egamma_cnn.sim.material import apply_material
 from egamma_cnn.sim.particles import ParticleBatch, VertexTable
-from egamma_cnn.sim.reconstruction import ReconstructionConfig, find_clusters, roi_cells
+from egamma_cnn.sim.reconstruction import (
+    ReconstructionConfig,
+    brem_recovery_energy,
+    find_clusters,
+    roi_cells,
+)
 from egamma_cnn.sim.truth import classify_electrons, photon_is_prompt
 from egamma_cnn.sim.writer import write_events
 
-__all__ = ["BLOCK_SIZE", "ProductionConfig", "produce", "simulate_events"]
+__all__ = [
+    "BLOCK_SIZE",
+    "ProductionConfig",
+    "ReconstructedEvents",
+    "produce",
+    "reconstruct_events",
+    "simulate_events",
+]
 
 #: Events per independently seeded block.
 BLOCK_SIZE = 100
-#: Minimum-bias events generated per block for the pile-up pool (reused with random
+#: Minimum-bias events generated once per job for the pile-up pool (reused with random
 #: φ rotations and vertex positions).
-PILEUP_POOL_SIZE = 300
+PILEUP_POOL_SIZE = 1000
+_DEFAULT_RECO = ReconstructionConfig()
 _RUN_MC = 410000
 _RUN_DATA = 500000
 
@@ -104,23 +124,44 @@ def _local(index: np.ndarray, owner_offsets: np.ndarray, event_of: np.ndarray) -
     return np.where(index >= 0, index - owner_offsets[event_of], -1).astype(np.int32)
 
 
-def simulate_events(
+@dataclass
+class ReconstructedEvents:
+    """Everything the detector simulation and reconstruction of a batch produce.
+
+    ``electron_raw``/``photon_raw`` are the uncalibrated candidate energies (electron:
+    window + brem recovery), ``electron_energy``/``photon_energy`` the calibrated ones.
+    """
+
+    material: object
+    reaches: np.ndarray
+    impact_eta: np.ndarray
+    impact_phi: np.ndarray
+    deposits: object
+    tracks: object
+    clusters: object
+    cands: object
+    electron_raw: np.ndarray
+    electron_energy: np.ndarray
+    photon_raw: np.ndarray
+    photon_energy: np.ndarray
+    noise: np.ndarray
+    times: BlockTimes
+
+
+def reconstruct_events(
     particles: ParticleBatch,
     vertices: VertexTable,
     detector: DetectorConfig,
     rng: np.random.Generator,
-    calibration: ClusterCalibration | None = None,
-    reco: ReconstructionConfig = ReconstructionConfig(),
-    with_truth: bool = True,
-    genpart_offsets: np.ndarray | None = None,
-) -> tuple[dict[str, ak.Array], BlockTimes]:
-    """Detector simulation and reconstruction of generator-level events.
-
-    Returns the NanoAOD-style collections (``Electron``, ``Photon``, ``Track``,
-    ``CaloCell`` as jagged records, and event-level ``PV_*``) and the stage timings.
-    Usable without Pythia (e.g. with :func:`egamma_cnn.sim.gun.particle_gun`).
-    """
-    from egamma_cnn.sim.tracker import TrackerConfig, reconstruct_tracks
+    calibration: Calibrations | None = None,
+    reco: ReconstructionConfig = _DEFAULT_RECO,
+) -> ReconstructedEvents:
+    """Material, calorimeter, tracker, clusters and candidates of a batch of events."""
+    from egamma_cnn.sim.tracker import (
+        TrackerConfig,
+        extrapolate_to_calorimeter_array,
+        reconstruct_tracks,
+    )
 
     calibration = calibration or load_default_calibration()
     times = BlockTimes()
@@ -133,14 +174,89 @@ def simulate_events(
     )
     seeds = rng.integers(0, 2**63 - 1, n_ev, dtype=np.int64).astype(np.uint64)
     deposits = simulate_calorimeter(p, reaches, impact_eta, impact_phi, detector, seeds)
-    tracker_config = TrackerConfig(hadron_efficiency_scale=detector.hadron_track_efficiency)
+    base = TrackerConfig()
+    tracker_config = dataclasses.replace(
+        base,
+        hadron_track_efficiency=base.hadron_track_efficiency * detector.hadron_track_efficiency,
+    )
     tracks = reconstruct_tracks(p, vertices, mat.momentum_loss, rng, tracker_config)
     t1 = time.perf_counter()
     times.detector = t1 - t0
 
     noise = detector.noise_gev * detector.noise_scale
-    clusters = find_clusters(deposits, noise, calibration, reco)
-    cands = build_candidates(clusters, tracks, reco)
+    clusters = find_clusters(deposits, noise, None, reco)
+    matches = match_tracks(clusters, tracks.offsets, tracks.eta_calo, tracks.phi_calo, reco)
+    best = best_tracks(matches, tracks)
+    # electron energy of every cluster with a best track: window + brem recovery
+    with_track = np.flatnonzero(best >= 0)
+    bt = best[with_track]
+    dpp = np.clip(np.asarray(tracks.delta_p_over_p, np.float64)[bt], 0.0, 0.95)
+    rem_eta, rem_phi = extrapolate_to_calorimeter_array(
+        np.asarray(tracks.pt)[bt] * (1.0 - dpp),
+        np.asarray(tracks.eta)[bt],
+        np.asarray(tracks.phi)[bt],
+        np.asarray(tracks.charge)[bt],
+        np.asarray(tracks.z0)[bt],
+    )
+    cl_ev = np.repeat(np.arange(n_ev), np.diff(clusters.offsets))
+    recovered = brem_recovery_energy(
+        cl_ev[with_track],
+        clusters.eta[with_track],
+        clusters.phi[with_track],
+        rem_eta,
+        rem_phi,
+        deposits,
+        noise,
+    )
+    el_raw_all = clusters.energy_raw.copy()
+    el_raw_all[with_track] += recovered
+    el_energy_all = calibration.electron(np.abs(clusters.eta), el_raw_all)
+    cands = build_candidates(clusters, tracks, reco, matches=matches, electron_energy=el_energy_all)
+    ph_raw = clusters.energy_raw[cands.photon_cluster]
+    times.reconstruction = time.perf_counter() - t1
+    return ReconstructedEvents(
+        material=mat,
+        reaches=reaches,
+        impact_eta=impact_eta,
+        impact_phi=impact_phi,
+        deposits=deposits,
+        tracks=tracks,
+        clusters=clusters,
+        cands=cands,
+        electron_raw=el_raw_all[cands.electron_cluster],
+        electron_energy=el_energy_all[cands.electron_cluster],
+        photon_raw=ph_raw,
+        photon_energy=calibration.photon(np.abs(clusters.eta[cands.photon_cluster]), ph_raw),
+        noise=noise,
+        times=times,
+    )
+
+
+def simulate_events(
+    particles: ParticleBatch,
+    vertices: VertexTable,
+    detector: DetectorConfig,
+    rng: np.random.Generator,
+    calibration: Calibrations | None = None,
+    reco: ReconstructionConfig = _DEFAULT_RECO,
+    with_truth: bool = True,
+    genpart=None,
+) -> tuple[dict[str, ak.Array], BlockTimes]:
+    """Detector simulation and reconstruction of generator-level events, as columns.
+
+    Returns the NanoAOD-style collections (``Electron``, ``Photon``, ``Track``,
+    ``CaloCell`` as jagged records, and event-level ``PV_*``) and the stage timings.
+    Usable without Pythia (e.g. with :func:`egamma_cnn.sim.gun.particle_gun`). With
+    ``genpart`` (the generator's slimmed record) the truth kinematics are the generator
+    particle's; otherwise those of the particle that made the track.
+    """
+    r = reconstruct_events(particles, vertices, detector, rng, calibration, reco)
+    times = r.times
+    p = r.material.particles
+    tracks, clusters, cands, deposits, noise = r.tracks, r.clusters, r.cands, r.deposits, r.noise
+    reaches, impact_eta, impact_phi = r.reaches, r.impact_eta, r.impact_phi
+    n_ev = particles.n_events
+    t1 = time.perf_counter()
     el_cl, ph_cl = cands.electron_cluster, cands.photon_cluster
     el_ev = np.repeat(np.arange(n_ev), np.diff(cands.electron_offsets))
     ph_ev = np.repeat(np.arange(n_ev), np.diff(cands.photon_offsets))
@@ -148,10 +264,16 @@ def simulate_events(
     roi_cl = np.unique(np.concatenate([el_cl, ph_cl]))
     cl_ev = np.repeat(np.arange(n_ev), np.diff(clusters.offsets))
     roi_off = np.concatenate([[0], np.cumsum(np.bincount(cl_ev[roi_cl], minlength=n_ev))])
-    cell_off, cells, cell_e = roi_cells(roi_off, clusters.eta[roi_cl], clusters.phi[roi_cl],
-                                        deposits, noise, detector.roi_radius,
-                                        detector.cell_threshold_sigma)
-    times.reconstruction = time.perf_counter() - t1
+    cell_off, cells, cell_e = roi_cells(
+        roi_off,
+        clusters.eta[roi_cl],
+        clusters.phi[roi_cl],
+        deposits,
+        noise,
+        detector.roi_radius,
+        detector.cell_threshold_sigma,
+    )
+    times.reconstruction += time.perf_counter() - t1
 
     t2 = time.perf_counter()
     from egamma_cnn.geometry import cell_centers
@@ -168,19 +290,51 @@ def simulate_events(
     )
     tr_ev = np.repeat(np.arange(n_ev), np.diff(tracks.offsets))
     track_fields = {
-        "pt": tracks.pt, "eta": tracks.eta, "phi": tracks.phi, "charge": tracks.charge,
-        "d0": tracks.d0, "d0Err": tracks.d0_err, "z0": tracks.z0, "z0Err": tracks.z0_err,
-        "chi2": tracks.chi2, "ndof": tracks.ndof, "nBLayerHits": tracks.n_blayer_hits,
-        "nPixelHits": tracks.n_pixel_hits, "nSCTHits": tracks.n_sct_hits,
-        "nTRTHits": tracks.n_trt_hits, "nTRTHTHits": tracks.n_trt_ht_hits,
-        "eProbabilityHT": tracks.e_probability_ht, "deltaPOverP": tracks.delta_p_over_p,
-        "etaCalo": tracks.eta_calo, "phiCalo": tracks.phi_calo, "vtxIdx": tracks.vertex_index,
+        "pt": tracks.pt,
+        "eta": tracks.eta,
+        "phi": tracks.phi,
+        "charge": tracks.charge,
+        "d0": tracks.d0,
+        "d0Err": tracks.d0_err,
+        "z0": tracks.z0,
+        "z0Err": tracks.z0_err,
+        "chi2": tracks.chi2,
+        "ndof": tracks.ndof,
+        "nBLayerHits": tracks.n_blayer_hits,
+        "nPixelHits": tracks.n_pixel_hits,
+        "nSCTHits": tracks.n_sct_hits,
+        "nTRTHits": tracks.n_trt_hits,
+        "nTRTHTHits": tracks.n_trt_ht_hits,
+        "eProbabilityHT": tracks.e_probability_ht,
+        "deltaPOverP": tracks.delta_p_over_p,
+        "etaCalo": tracks.eta_calo,
+        "phiCalo": tracks.phi_calo,
+        "vtxIdx": tracks.vertex_index,
         "isTRTStandalone": tracks.is_trt_standalone,
     }
-    float_fields = {"pt", "eta", "phi", "d0", "d0Err", "z0", "z0Err", "chi2", "eProbabilityHT",
-                    "deltaPOverP", "etaCalo", "phiCalo"}
-    int16_fields = {"ndof", "nBLayerHits", "nPixelHits", "nSCTHits", "nTRTHits", "nTRTHTHits",
-                    "vtxIdx"}
+    float_fields = {
+        "pt",
+        "eta",
+        "phi",
+        "d0",
+        "d0Err",
+        "z0",
+        "z0Err",
+        "chi2",
+        "eProbabilityHT",
+        "deltaPOverP",
+        "etaCalo",
+        "phiCalo",
+    }
+    int16_fields = {
+        "ndof",
+        "nBLayerHits",
+        "nPixelHits",
+        "nSCTHits",
+        "nTRTHits",
+        "nTRTHTHits",
+        "vtxIdx",
+    }
     trk_cols = {}
     for name, arr in track_fields.items():
         arr = np.asarray(arr)
@@ -203,8 +357,8 @@ def simulate_events(
     best = cands.electron_best_track
     trk_eta = np.asarray(tracks.eta)[best]
     trk_phi = np.asarray(tracks.phi)[best]
-    e_cl = clusters.energy[el_cl]
-    deta1, dphi_res = matching_variables(clusters, el_cl, tracks, best)
+    e_cl = r.electron_energy
+    deta1, dphi_res = matching_variables(clusters, el_cl, tracks, best, e_cl)
     el = {
         "pt": (e_cl / np.cosh(trk_eta)).astype(np.float32),
         "eta": trk_eta.astype(np.float32),
@@ -226,13 +380,13 @@ def simulate_events(
     # photons
     ph_cl_eta = clusters.eta[ph_cl]
     ph = {
-        "pt": (clusters.energy[ph_cl] / np.cosh(ph_cl_eta)).astype(np.float32),
+        "pt": (r.photon_energy / np.cosh(ph_cl_eta)).astype(np.float32),
         "eta": ph_cl_eta.astype(np.float32),
         "phi": clusters.phi[ph_cl].astype(np.float32),
         "mass": np.zeros(len(ph_cl), np.float32),
         "clusterEta": ph_cl_eta.astype(np.float32),
         "clusterPhi": clusters.phi[ph_cl].astype(np.float32),
-        "clusterE": clusters.energy[ph_cl].astype(np.float32),
+        "clusterE": r.photon_energy.astype(np.float32),
         "conversionType": cands.photon_conversion_type,
         "trackIdx1": _local(cands.photon_tracks[:, 0], tracks.offsets, ph_ev),
         "trackIdx2": _local(cands.photon_tracks[:, 1], tracks.offsets, ph_ev),
@@ -246,26 +400,33 @@ def simulate_events(
         safe = np.maximum(lead, 0)
         npix = np.asarray(tracks.n_pixel_hits)[safe]
         nsct = np.asarray(tracks.n_sct_hits)[safe]
-        r_first = np.where(npix >= 3, 50.5, np.where(npix >= 1, 122.5,
-                           np.where(nsct >= 6, 299.0, np.where(nsct >= 1, 443.0, 554.0))))
+        r_first = np.where(
+            npix >= 3,
+            50.5,
+            np.where(
+                npix >= 1, 122.5, np.where(nsct >= 6, 299.0, np.where(nsct >= 1, 443.0, 554.0))
+            ),
+        )
         conv_r = np.where(lead >= 0, r_first, -1.0)
     ph["conversionRadius"] = conv_r.astype(np.float32)
 
     if with_truth:
-        lead_p = leading_particles(clusters, p.offsets, impact_eta, impact_phi, p.energy,
-                                   reaches)
+        lead_p = leading_particles(clusters, p.offsets, impact_eta, impact_phi, p.energy, reaches)
         part = part_of_track[best] if len(best) else np.zeros(0, np.int64)
         lp_el = lead_p[el_cl]
         safe_lp = np.maximum(lp_el, 0)
         el["truthClass"] = classify_electrons(
-            p.pdg_id[part], p.origin[part], p.true_charge[part], el["charge"],
+            p.pdg_id[part],
+            p.origin[part],
+            p.true_charge[part],
+            el["charge"],
             np.where(lp_el >= 0, p.pdg_id[safe_lp], 0),
             np.where(lp_el >= 0, p.origin[safe_lp], 0),
         )
-        gen_pt = p.pt[part]
-        el["truthPt"] = gen_pt.astype(np.float32)
-        el["truthEta"] = p.eta[part].astype(np.float32)
-        el["truthPhi"] = p.phi[part].astype(np.float32)
+        t_pt, t_eta, t_phi = _truth_kinematics(p, part, genpart, el_ev)
+        el["truthPt"] = t_pt.astype(np.float32)
+        el["truthEta"] = t_eta.astype(np.float32)
+        el["truthPhi"] = t_phi.astype(np.float32)
         el["truthPdgId"] = p.pdg_id[part].astype(np.int32)
         el["truthCharge"] = p.true_charge[part].astype(np.int8)
         el["truthOrigin"] = p.origin[part].astype(np.int8)
@@ -275,9 +436,10 @@ def simulate_events(
         has = lp_ph >= 0
         is_leg = (np.abs(p.pdg_id[safe]) == 11) & (np.hypot(p.vx[safe], p.vy[safe]) > 20.0)
         ph["isPrompt"] = has & photon_is_prompt(p.pdg_id[safe], p.origin[safe], is_leg)
-        ph["truthPt"] = np.where(has, p.pt[safe], -1).astype(np.float32)
-        ph["truthEta"] = np.where(has, p.eta[safe], 0).astype(np.float32)
-        ph["truthPhi"] = np.where(has, p.phi[safe], 0).astype(np.float32)
+        t_pt, t_eta, t_phi = _truth_kinematics(p, safe, genpart, ph_ev)
+        ph["truthPt"] = np.where(has, t_pt, -1).astype(np.float32)
+        ph["truthEta"] = np.where(has, t_eta, 0).astype(np.float32)
+        ph["truthPhi"] = np.where(has, t_phi, 0).astype(np.float32)
         ph["truthPdgId"] = np.where(has, p.pdg_id[safe], 0).astype(np.int32)
         ph["truthOrigin"] = np.where(has, p.origin[safe], 0).astype(np.int8)
         ph["genPartIdx"] = np.where(has, p.gen_index[safe], -1).astype(np.int32)
@@ -290,14 +452,33 @@ def simulate_events(
     return out, times
 
 
+def _truth_kinematics(p: ParticleBatch, index: np.ndarray, genpart, event: np.ndarray):
+    """(pt, eta, phi) of the generator particle behind each particle (before material
+    effects); the particle's own when it has no generator entry or no record is given."""
+    pt, eta, phi = p.pt[index], p.eta[index], p.phi[index]
+    if genpart is None or len(index) == 0:
+        return pt, eta, phi
+    gi = p.gen_index[index].astype(np.int64)
+    ok = gi >= 0
+    flat = np.where(ok, genpart.offsets[event] + gi, 0)
+    if len(genpart.pt) == 0:
+        return pt, eta, phi
+    return (
+        np.where(ok, genpart.pt[flat], pt),
+        np.where(ok, genpart.eta[flat], eta),
+        np.where(ok, genpart.phi[flat], phi),
+    )
+
+
 def _block_seed(seed: int, block: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, block])
 
 
-def _simulate_block(cfg: ProductionConfig, block: int, n_events: int,
-                    first_event: int) -> tuple[dict[str, ak.Array], BlockTimes, dict]:
+def _simulate_block(
+    cfg: ProductionConfig, block: int, n_events: int, first_event: int
+) -> tuple[dict[str, ak.Array], BlockTimes, dict]:
     from egamma_cnn.sim.generator import EventGenerator
-    from egamma_cnn.sim.pileup import MinBiasPool, mu_profile, overlay
+    from egamma_cnn.sim.pileup import mu_profile, overlay
 
     ss = _block_seed(cfg.seed, block)
     gen_seed, pu_seed, det_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(3))
@@ -309,7 +490,7 @@ def _simulate_block(cfg: ProductionConfig, block: int, n_events: int,
     particles, vertices = gen.particles, gen.vertices
     rng_pu = np.random.default_rng(pu_seed)
     if cfg.pileup_mu > 0:
-        pool = MinBiasPool.generate(PILEUP_POOL_SIZE, seed=pu_seed % 900_000_000 + 1)
+        pool = _pileup_pool(cfg.seed)
         kind = "uniform" if cfg.data_like else "gaussian"
         mu = mu_profile(n_events, cfg.pileup_mu, rng_pu, kind=kind)
         particles, vertices, n_pu = overlay((particles, vertices), pool, mu, rng_pu)
@@ -318,8 +499,12 @@ def _simulate_block(cfg: ProductionConfig, block: int, n_events: int,
         n_pu = np.zeros(n_events, np.int64)
     times.pileup = time.perf_counter() - t0
     cols, sim_times = simulate_events(
-        particles, vertices, cfg.detector, np.random.default_rng(det_seed),
+        particles,
+        vertices,
+        cfg.detector,
+        np.random.default_rng(det_seed),
         with_truth=not cfg.data_like,
+        genpart=None if cfg.data_like else gen.genpart,
     )
     times = times + sim_times
     t0 = time.perf_counter()
@@ -352,6 +537,25 @@ def _simulate_block(cfg: ProductionConfig, block: int, n_events: int,
     return out, times, stats
 
 
+_POOL_CACHE: dict[int, object] = {}
+
+
+def _pileup_pool(seed: int):
+    """The job's minimum-bias pool, generated once per process from the master seed.
+
+    Every block of a job draws from the same pool (with its own random choices, vertex
+    positions and φ rotations), so the output does not depend on how blocks are spread
+    over worker processes. This per-process cache is the module's only global state.
+    """
+    from egamma_cnn.sim.pileup import MinBiasPool
+
+    if seed not in _POOL_CACHE:
+        pool_seed = int(np.random.SeedSequence([seed, 0x9E37]).generate_state(1)[0])
+        _POOL_CACHE.clear()
+        _POOL_CACHE[seed] = MinBiasPool.generate(PILEUP_POOL_SIZE, seed=pool_seed % 900_000_000 + 1)
+    return _POOL_CACHE[seed]
+
+
 def _blocks(n_events: int) -> list[tuple[int, int, int]]:
     out = []
     first = 0
@@ -364,8 +568,13 @@ def _blocks(n_events: int) -> list[tuple[int, int, int]]:
     return out
 
 
-def produce(cfg: ProductionConfig, out: str | Path, workers: int = 1, progress: bool = True,
-            command: str = "") -> dict:
+def produce(
+    cfg: ProductionConfig,
+    out: str | Path,
+    workers: int = 1,
+    progress: bool = True,
+    command: str = "",
+) -> dict:
     """Produce a sample file; returns a summary (events, timings, filter efficiency).
 
     The file is written under a temporary name and renamed when complete. Raises

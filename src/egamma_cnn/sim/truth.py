@@ -67,24 +67,33 @@ def classify_electrons(
     is_e = np.abs(track_pdg_id) == 11
     prompt_chain = np.isin(track_origin, [Origin.BOSON_DECAY, Origin.PROMPT_LEPTON_FSR])
     cls = np.full(len(track_pdg_id), ElectronClass.LIGHT_FLAVOUR_HADRON, np.int8)
-    cls = np.where(is_e & np.isin(track_origin, [Origin.LIGHT_HADRON_DECAY, Origin.PILEUP,
-                                                  Origin.UNKNOWN, Origin.HADRON]),
-                   ElectronClass.LIGHT_FLAVOUR_EGAMMA, cls)
-    cls = np.where(is_e & (track_origin == Origin.HEAVY_FLAVOUR), ElectronClass.HEAVY_FLAVOUR,
-                   cls)
+    cls = np.where(
+        is_e
+        & np.isin(
+            track_origin, [Origin.LIGHT_HADRON_DECAY, Origin.PILEUP, Origin.UNKNOWN, Origin.HADRON]
+        ),
+        ElectronClass.LIGHT_FLAVOUR_EGAMMA,
+        cls,
+    )
+    cls = np.where(is_e & (track_origin == Origin.HEAVY_FLAVOUR), ElectronClass.HEAVY_FLAVOUR, cls)
     leading_prompt_photon = (np.abs(leading_pdg_id) == 22) & (
         leading_origin == Origin.PROMPT_PHOTON
     )
-    cls = np.where((is_e & (track_origin == Origin.PROMPT_PHOTON)) | (
-        ~(is_e & prompt_chain) & leading_prompt_photon), ElectronClass.PHOTON_CONVERSION, cls)
+    cls = np.where(
+        (is_e & (track_origin == Origin.PROMPT_PHOTON))
+        | (~(is_e & prompt_chain) & leading_prompt_photon),
+        ElectronClass.PHOTON_CONVERSION,
+        cls,
+    )
     flip = reco_charge != track_true_charge
     cls = np.where(is_e & prompt_chain & ~flip, ElectronClass.PROMPT, cls)
     cls = np.where(is_e & prompt_chain & flip, ElectronClass.CHARGE_FLIP, cls)
     return cls.astype(np.int8)
 
 
-def photon_is_prompt(leading_pdg_id: np.ndarray, leading_origin: np.ndarray,
-                     leading_is_conversion_leg: np.ndarray) -> np.ndarray:
+def photon_is_prompt(
+    leading_pdg_id: np.ndarray, leading_origin: np.ndarray, leading_is_conversion_leg: np.ndarray
+) -> np.ndarray:
     """Prompt-photon truth flag from the leading truth particle in the cluster."""
     photon_like = (np.abs(leading_pdg_id) == 22) | leading_is_conversion_leg
     return photon_like & np.isin(leading_origin, [Origin.PROMPT_PHOTON, Origin.PROMPT_LEPTON_FSR])

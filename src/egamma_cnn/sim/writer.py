@@ -57,10 +57,12 @@ def write_events(
             for block in blocks:
                 n_block = len(next(iter(block.values())))
                 if first:
-                    fout[tree_name] = block
+                    # mktree: a TTree (``fout[name] = ...`` writes an RNTuple in uproot ≥ 5.7)
+                    fout.mktree(tree_name, {k: v.type for k, v in _as_arrays(block).items()})
+                    fout[tree_name].extend(_as_arrays(block))
                     first = False
                 else:
-                    fout[tree_name].extend(block)
+                    fout[tree_name].extend(_as_arrays(block))
                 n_events += n_block
             if first:
                 raise ValueError("write_events: no blocks to write")
@@ -70,6 +72,10 @@ def write_events(
         tmp.unlink(missing_ok=True)
         raise
     return n_events
+
+
+def _as_arrays(block: dict) -> dict[str, ak.Array]:
+    return {k: ak.Array(v) if not isinstance(v, ak.Array) else v for k, v in block.items()}
 
 
 def read_metadata(path: str | os.PathLike) -> dict:

@@ -1,0 +1,155 @@
+"""Showers: energy bookkeeping, longitudinal and lateral behaviour, noise, clustering."""
+
+import numpy as np
+import pytest
+
+from egamma_cnn import geometry as g
+from egamma_cnn.sim.calibration import ClusterCalibration, load_default_calibration
+from egamma_cnn.sim.calorimeter import (
+    cell_noise,
+    propagate_to_calorimeter,
+    simulate_calorimeter,
+)
+from egamma_cnn.sim.detector import DetectorConfig
+from egamma_cnn.sim.gun import particle_gun
+from egamma_cnn.sim.material import apply_material
+from egamma_cnn.sim.reconstruction import find_clusters
+
+
+def _shoot(pdg, energy, eta, phi=0.3, config=None, n=200, seed=3, material=False):
+    config = config or DetectorConfig.mc()
+    gun = particle_gun(pdg, np.full(n, energy), np.full(n, eta), np.full(n, phi))
+    if material:
+        out = apply_material(gun, config, np.random.default_rng(seed))
+        gun = out.particles
+        start = (out.start_x, out.start_y, out.start_z, out.start_phi)
+    else:
+        start = (gun.vx, gun.vy, gun.vz, gun.phi)
+    ok, ie, ip = propagate_to_calorimeter(*start, gun.pt, gun.pz, gun.charge)
+    seeds = np.arange(n, dtype=np.uint64) + np.uint64(seed * 1000)
+    return gun, simulate_calorimeter(gun, ok, ie, ip, config, seeds)
+
+
+def _layer_fractions(dep, n, energy):
+    s = g.cell_centers(dep.cells)["sampling"]
+    ev = np.repeat(np.arange(n), np.diff(dep.offsets))
+    return {
+        int(k): np.bincount(ev, weights=dep.energy * (s == k), minlength=n) / energy
+        for k in np.unique(s)
+    }
+
+
+def test_photon_energy_bookkeeping_barrel():
+    """A 50 GeV photon deposits ~all its energy (minus dead material) in the EM layers."""
+    n, e = 300, 50.0
+    _, dep = _shoot(22, e, 0.4, n=n)
+    ev = np.repeat(np.arange(n), np.diff(dep.offsets))
+    total = np.bincount(ev, weights=dep.energy, minlength=n) / e
+    assert 0.90 < total.mean() < 1.0
+    frac = _layer_fractions(dep, n, e)
+    assert frac[2].mean() > 0.5  # most in the middle layer
+    assert 0.1 < frac[1].mean() < 0.45  # strips
+    assert frac[3].mean() < 0.05
+    had = sum(frac.get(s, 0) for s in g.HADRONIC_SAMPLINGS)
+    assert np.mean(had) < 0.02
+
+
+def test_pion_is_wider_and_deeper_than_electron():
+    n = 300
+    _, dep_e = _shoot(11, 20.0, 0.2, n=n)
+    _, dep_pi = _shoot(211, 20.0, 0.2, n=n)
+    fe = _layer_fractions(dep_e, n, 20.0)
+    fp = _layer_fractions(dep_pi, n, 20.0)
+    had_e = sum(fe.get(s, 0) for s in g.HADRONIC_SAMPLINGS)
+    had_p = sum(fp.get(s, 0) for s in g.HADRONIC_SAMPLINGS)
+    assert np.mean(had_p) > 0.2
+    assert np.mean(had_p) > 10 * np.mean(had_e)
+
+
+def test_muon_is_a_mip():
+    n = 100
+    _, dep = _shoot(13, 50.0, 0.3, n=n)
+    ev = np.repeat(np.arange(n), np.diff(dep.offsets))
+    total = np.bincount(ev, weights=dep.energy, minlength=n)
+    assert 1.0 < np.median(total) < 6.0
+
+
+def test_no_energy_outside_the_covered_region():
+    _, dep = _shoot(22, 30.0, 3.5, n=20)
+    assert len(dep.cells) == 0
+    assert dep.offsets.tolist() == [0] * 21
+
+
+def test_determinism_for_seeds():
+    _, a = _shoot(11, 30.0, 1.0, n=50, seed=5)
+    _, b = _shoot(11, 30.0, 1.0, n=50, seed=5)
+    _, c = _shoot(11, 30.0, 1.0, n=50, seed=6)
+    np.testing.assert_array_equal(a.cells, b.cells)
+    np.testing.assert_array_equal(a.energy, b.energy)
+    assert len(a.cells) != len(c.cells) or not np.array_equal(a.energy, c.energy)
+
+
+def test_cell_noise_is_standard_normal_and_reproducible():
+    values = np.array([cell_noise(np.uint64(12345), c) for c in range(20000)])
+    assert abs(values.mean()) < 0.03
+    assert abs(values.std() - 1.0) < 0.03
+    assert cell_noise(np.uint64(12345), 17) == values[17]
+    assert cell_noise(np.uint64(12346), 17) != values[17]
+
+
+def test_data_like_showers_are_wider_and_deeper():
+    n = 300
+    _, mc = _shoot(11, 40.0, 0.3, n=n)
+    _, data = _shoot(11, 40.0, 0.3, n=n, config=DetectorConfig.data_like())
+    f_mc = _layer_fractions(mc, n, 40.0)
+    f_data = _layer_fractions(data, n, 40.0)
+    assert f_data[3].mean() > f_mc[3].mean()
+    assert f_data[1].mean() < f_mc[1].mean()
+
+
+def test_positive_particle_bends_to_smaller_phi():
+    ok, _, phi = propagate_to_calorimeter(
+        np.zeros(2),
+        np.zeros(2),
+        np.zeros(2),
+        np.zeros(2),
+        np.array([5.0, 5.0]),
+        np.zeros(2),
+        np.array([1, -1]),
+    )
+    assert ok.all()
+    # Δφ at r = 1.15 m: asin(0.3·2·1.15/(2·5)) ≈ 0.069, then straight to 1.68 m
+    assert phi[0] < -0.06 and phi[1] > 0.06
+    ok, _, _ = propagate_to_calorimeter(
+        np.zeros(1),
+        np.zeros(1),
+        np.zeros(1),
+        np.zeros(1),
+        np.array([0.2]),
+        np.zeros(1),
+        np.array([1]),
+    )
+    assert not ok[0]  # loops in the solenoid
+
+
+@pytest.mark.parametrize("eta", [0.3, 1.1, 2.0])
+def test_calibrated_cluster_energy_closes(eta):
+    n, e = 200, 60.0
+    _, dep = _shoot(11, e, eta, n=n, seed=9, material=True)
+    cfg = DetectorConfig.mc()
+    clusters = find_clusters(dep, cfg.noise_gev, load_default_calibration())
+    # the most energetic cluster of each event
+    ev = np.repeat(np.arange(n), np.diff(clusters.offsets))
+    order = np.lexsort((-clusters.energy, ev))
+    first = order[np.concatenate([[True], np.diff(ev[order]) > 0])]
+    assert len(first) > 0.95 * n
+    ratio = clusters.energy[first] / e
+    assert abs(np.median(ratio) - 1.0) < 0.04
+    assert abs(np.median(clusters.eta[first]) - eta) < 0.01
+
+
+def test_calibration_identity_and_bad_json():
+    ident = ClusterCalibration.identity()
+    np.testing.assert_allclose(ident(np.array([0.1, 2.0]), np.array([10.0, 50.0])), [10, 50])
+    with pytest.raises(KeyError, match="factors"):
+        ClusterCalibration.from_json({"abs_eta_edges": [0, 1], "log_energy_centres": [0, 1]})

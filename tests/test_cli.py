@@ -1,0 +1,75 @@
+"""The command line: bad arguments give one line on stderr and exit code 2."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "egamma_cnn.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["generate", "--process", "ttbar", "--events", "5", "--out", "x.root"], "ttbar"),
+        (["generate", "--process", "zee", "--events", "0", "--out", "x.root"], "must be > 0"),
+        (["generate", "--process", "zee", "--events", "-3", "--out", "x.root"], "must be > 0"),
+        (
+            ["generate", "--process", "zee", "--events", "5", "--out", "/nonexistent/x.root"],
+            "does not exist",
+        ),
+        (
+            ["generate", "--process", "zee", "--events", "5", "--out", "x.root", "--pileup", "-1"],
+            "must be ≥ 0",
+        ),
+        (["validate", "missing.root"], "no such file"),
+    ],
+)
+def test_bad_arguments(args, message, tmp_path):
+    result = _run(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert message in lines[0]
+
+
+def test_unwritable_folder(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        import os
+
+        if os.access(folder, os.W_OK):  # running as root: permissions are not enforced
+            pytest.skip(reason="permissions are not enforced for this user")
+        result = _run(
+            "generate", "--process", "zee", "--events", "5", "--out", str(folder / "x.root")
+        )
+        assert result.returncode == 2
+        assert "not writable" in result.stderr
+    finally:
+        folder.chmod(0o700)
+
+
+def test_generate_writes_a_file(tmp_path):
+    pytest.importorskip("pythia8mc")
+    out = tmp_path / "w.root"
+    result = _run(
+        "generate",
+        "--process",
+        "wenu",
+        "--events",
+        "5",
+        "--seed",
+        "2",
+        "--out",
+        str(out),
+        "--no-progress",
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.is_file()
+    assert "wrote 5 events" in result.stdout
