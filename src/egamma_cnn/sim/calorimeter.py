@@ -47,7 +47,7 @@ from egamma_cnn.sim.detector import (
     ENDCAP_STACK,
     FALLBACK_SAMPLING,
     DetectorConfig,
-    id_material_x0,
+    services_x0,
 )
 from egamma_cnn.sim.particles import ParticleBatch
 
@@ -738,7 +738,10 @@ def simulate_calorimeter(
     """
     kind = np.where(reaches, particle_kind(particles.pdg_id), 0)
     abs_eta = np.abs(impact_eta)
-    front = id_material_x0(abs_eta) * config.material_scale
+    # Dead material in front of the stack: services outside the tracker and the crack.
+    # The tracker's own material is not added here: brem and conversions in it are
+    # simulated explicitly (:mod:`.material`), which is its whole effect on e and γ.
+    front = services_x0(abs_eta)
     front = front + np.where((abs_eta > 1.37) & (abs_eta < 1.52), CRACK_EXTRA_X0, 0.0)
     # kinetic energy for baryons (their rest mass is not deposited)
     a = np.abs(particles.pdg_id)

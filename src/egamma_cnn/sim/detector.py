@@ -5,8 +5,11 @@ Two things live here, both plain data:
 * the longitudinal *stacks* a particle crosses — dead material and calorimeter layers
   with their thickness in radiation lengths X0 and interaction lengths λ (ATLAS-like,
   seed 000 §2: EM calorimeter ≈ 22 X0 ≈ 1.2 λ at η = 0, Tile ≈ 7.4 λ, HEC ≈ 10 λ) and
-  the inner-detector material budget X_ID(η) that drives conversions and bremsstrahlung
-  (ATLAS: ≈ 0.5 X0 at η = 0 rising to ≈ 2 X0 near |η| = 1.7);
+  the material budget before the calorimeter (approximating the ATLAS Run-2 figures,
+  EPJC 77 (2017) 332): inside the tracker X_ID(η) ≈ 0.4 X0 at η = 0 rising to ≈ 1.2 X0
+  at |η| = 1.7, which drives conversions and bremsstrahlung in the field, and services
+  outside it (up to 0.7 X0 near |η| = 1.7) that count as dead material in front of the
+  calorimeter;
 * :class:`DetectorConfig`, the response parameters (noise, sampling terms, shower
   widths, material scale, energy scale). :meth:`DetectorConfig.data_like` returns the
   deliberately different response used for the data-like samples.
@@ -34,13 +37,19 @@ __all__ = [
     "DetectorConfig",
     "id_material_x0",
     "material_radius_cdf",
+    "services_x0",
 ]
 
 # --------------------------------------------------------------------------------------
 # Inner-detector material budget (radiation lengths traversed up to r = 1.1 m).
 # ATLAS Run-2 ID material: ~0.5 X0 at η=0, peak ~2 X0 around |η|=1.7, ~1.2 X0 at 2.5.
 _ID_ETA = np.array([0.0, 0.5, 1.0, 1.3, 1.5, 1.7, 2.0, 2.5, 5.0])
-_ID_X0 = np.array([0.45, 0.55, 0.85, 1.2, 1.6, 1.9, 1.5, 1.2, 1.2])
+_ID_X0 = np.array([0.40, 0.45, 0.65, 0.90, 1.10, 1.20, 1.00, 0.90, 0.90])
+# Services and supports between the tracker envelope and the calorimeter (patch panels,
+# cables, ID end-plates; the bulk of the ATLAS material peak around |η| ≈ 1.5–1.8). They
+# sit outside the solenoid's field volume, so they pre-shower like the cryostat and are
+# part of the calorimeter's dead material in front, not of the tracker.
+_SERVICES_X0 = np.array([0.0, 0.0, 0.2, 0.3, 0.5, 0.7, 0.5, 0.3, 0.3])
 
 # Radial distribution of that material: beam pipe + pixel (30–150 mm) 25 %, SCT
 # (280–520 mm) 35 %, TRT and services (550–1100 mm) 40 %. Piecewise-linear CDF in r.
@@ -51,6 +60,11 @@ _MAT_CDF = np.array([0.0, 0.0, 0.25, 0.25, 0.60, 0.60, 1.0])
 def id_material_x0(abs_eta: np.ndarray) -> np.ndarray:
     """Inner-detector material X_ID(|η|) in radiation lengths (linear interpolation)."""
     return np.interp(np.abs(abs_eta), _ID_ETA, _ID_X0)
+
+
+def services_x0(abs_eta: np.ndarray) -> np.ndarray:
+    """Service material outside the tracker, in front of the calorimeter (X0)."""
+    return np.interp(np.abs(abs_eta), _ID_ETA, _SERVICES_X0)
 
 
 def material_radius_cdf(radius_mm: np.ndarray) -> np.ndarray:
