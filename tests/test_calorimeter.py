@@ -142,8 +142,9 @@ def test_calibrated_candidate_energy_closes(pdg, eta):
     rng = np.random.default_rng(9)
     gun = particle_gun(pdg, np.full(n, e), np.full(n, eta), rng.uniform(-3, 3, n))
     zeros = np.zeros(n)
-    reco = reconstruct_events(gun, VertexTable(np.arange(n + 1), zeros, zeros, zeros),
-                              DetectorConfig.mc(), rng)
+    reco = reconstruct_events(
+        gun, VertexTable(np.arange(n + 1), zeros, zeros, zeros), DetectorConfig.mc(), rng
+    )
     if pdg == 11:
         offsets, energy = reco.cands.electron_offsets, reco.electron_energy
     else:
