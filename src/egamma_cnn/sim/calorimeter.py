@@ -328,19 +328,15 @@ def _lateral_spot(
     phi,
     e_spot,
     tau,
-    z1,
-    z2,
-    k1,
-    k2,
-    k3,
-    k4,
-    p1,
-    p2,
-    p3,
+    gp,
     moliere,
     lat_scale,
 ):
-    """Deposit one spot at a radius drawn from the Grindhammer–Peters lateral profile."""
+    """Deposit one spot at a radius drawn from the Grindhammer–Peters lateral profile.
+
+    ``gp`` = (z1, z2, k1, k2, k3, k4, p1, p2, p3), the profile parameters of the shower.
+    """
+    z1, z2, k1, k2, k3, k4, p1, p2, p3 = gp
     tau = min(tau, 4.0)
     r_core = z1 + z2 * tau
     r_tail = k1 * (math.exp(k3 * (tau - k2)) + math.exp(k4 * (tau - k2)))
@@ -421,6 +417,7 @@ def _em_shower(
     p1 = 2.632 - 0.00094 * Z_ABSORBER
     p2 = 0.401 + 0.00187 * Z_ABSORBER
     p3 = max(1.313 - 0.0686 * lne, 0.3)
+    gp = (z1, z2, k1, k2, k3, k4, p1, p2, p3)
     if is_photon:
         # pair production first: ~ Exp(9/7 X0)
         start_x0 = start_x0 + np.random.exponential(9.0 / 7.0)
@@ -442,15 +439,7 @@ def _em_shower(
                 phi,
                 e_spot,
                 t / max(t_max, 0.1),
-                z1,
-                z2,
-                k1,
-                k2,
-                k3,
-                k4,
-                p1,
-                p2,
-                p3,
+                gp,
                 moliere,
                 lat_scale,
             )
@@ -493,15 +482,7 @@ def _em_shower(
                 phi,
                 e_spot,
                 tau,
-                z1,
-                z2,
-                k1,
-                k2,
-                k3,
-                k4,
-                p1,
-                p2,
-                p3,
+                gp,
                 moliere,
                 lat_scale,
             )

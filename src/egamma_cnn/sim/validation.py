@@ -74,16 +74,18 @@ def crystal_ball(x: np.ndarray, sigma: float, alpha: float, n: float) -> np.ndar
     return np.where(t > -a, core, tail)
 
 
-def fit_z_peak(mass: np.ndarray, lo: float = 75.0, hi: float = 105.0,
-               bins: int = 60) -> dict[str, float]:
+def fit_z_peak(
+    mass: np.ndarray, lo: float = 75.0, hi: float = 105.0, bins: int = 60
+) -> dict[str, float]:
     """Fit m_ee with a Breit–Wigner (m_Z, Γ_Z fixed, PDG) ⊗ Crystal Ball resolution.
 
     The Crystal Ball models the detector response: a Gaussian core of width σ (the core
     mass resolution) and a power-law low tail (radiation, brem losses; the power is fixed
     to ``CB_TAIL_POWER`` = 5, α ∈ [0.5, 5], because a free power is degenerate with the
-    Breit–Wigner tail), with a shift Δm of its peak; the reported peak is m_Z + Δm (PDG: m_Z = 91.1876 GeV, Γ_Z = 2.4952
-    GeV). Binned least squares (Poisson errors, empty bins weighted as one count) on
-    [lo, hi]; the convolution is numerical on a 0.05 GeV grid. Returns NaNs with fewer
+    Breit–Wigner tail), with a shift Δm of its peak; the reported peak is m_Z + Δm
+    (PDG: m_Z = 91.1876 GeV, Γ_Z = 2.4952 GeV). Binned least squares (Poisson errors,
+    empty bins weighted as one count) on [lo, hi]; the convolution is numerical on a
+    0.05 GeV grid. Returns NaNs with fewer
     than 50 pairs in range.
     """
     from scipy.optimize import curve_fit
@@ -92,8 +94,7 @@ def fit_z_peak(mass: np.ndarray, lo: float = 75.0, hi: float = 105.0,
     inside = mass[(mass > lo) & (mass < hi)]
     nan = float("nan")
     if len(inside) < 50:
-        return {"peak": nan, "sigma": nan, "peak_err": nan, "sigma_err": nan,
-                "n": int(len(inside))}
+        return {"peak": nan, "sigma": nan, "peak_err": nan, "sigma_err": nan, "n": len(inside)}
     counts, edges = np.histogram(inside, bins=bins, range=(lo, hi))
     centres = 0.5 * (edges[1:] + edges[:-1])
     width = edges[1] - edges[0]
@@ -111,13 +112,26 @@ def fit_z_peak(mass: np.ndarray, lo: float = 75.0, hi: float = 105.0,
 
     p0 = (len(inside), 0.0, 2.0, 1.0)
     bounds = ([0.0, -5.0, 0.3, 0.5], [10 * len(mass) + 10, 5.0, 10.0, 5.0])
-    popt, pcov = curve_fit(model, centres, counts, p0=p0, bounds=bounds,
-                           sigma=np.sqrt(np.maximum(counts, 1.0)), absolute_sigma=True)
+    popt, pcov = curve_fit(
+        model,
+        centres,
+        counts,
+        p0=p0,
+        bounds=bounds,
+        sigma=np.sqrt(np.maximum(counts, 1.0)),
+        absolute_sigma=True,
+    )
     err = np.sqrt(np.diag(pcov))
-    return {"peak": float(Z_MASS_GEV + popt[1]), "sigma": float(abs(popt[2])),
-            "peak_err": float(err[1]), "sigma_err": float(err[2]), "alpha": float(popt[3]),
-            "n": int(len(inside)), "norm": float(popt[0]),
-            "_model": lambda x, p=popt: model(x, *p)}
+    return {
+        "peak": float(Z_MASS_GEV + popt[1]),
+        "sigma": float(abs(popt[2])),
+        "peak_err": float(err[1]),
+        "sigma_err": float(err[2]),
+        "alpha": float(popt[3]),
+        "n": len(inside),
+        "norm": float(popt[0]),
+        "_model": lambda x, p=popt: model(x, *p),
+    }
 
 
 def fit_gaussian_core(
@@ -245,7 +259,8 @@ def validate(files: list[Path], out_dir: Path) -> dict:
                     ys,
                     color=colour,
                     ls="--",
-                    label=rf"BW$\otimes$CB ({label}): peak {fit['peak']:.2f}, σ {fit['sigma']:.2f} GeV",
+                    label=rf"BW$\otimes$CB ({label}): peak {fit['peak']:.2f}, "
+                    f"σ {fit['sigma']:.2f} GeV",
                 )
         ax.set_xlabel(r"$m_{ee}$ [GeV]")
         ax.set_ylabel("Pairs / GeV")

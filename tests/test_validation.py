@@ -1,0 +1,41 @@
+"""The validation fits and the validate() job on the shipped sample."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from egamma_cnn.sim.validation import Z_MASS_GEV, Z_WIDTH_GEV, fit_z_peak, validate
+
+
+def test_z_peak_fit_recovers_a_known_resolution():
+    rng = np.random.default_rng(1)
+    n = 20000
+    bw = Z_MASS_GEV + 0.5 * Z_WIDTH_GEV * np.tan(np.pi * (rng.uniform(size=n) - 0.5))
+    mass = bw + rng.normal(0.3, 2.0, n)
+    fit = fit_z_peak(mass)
+    assert fit["peak"] == pytest.approx(Z_MASS_GEV + 0.3, abs=0.15)
+    assert fit["sigma"] == pytest.approx(2.0, abs=0.15)
+
+
+def test_z_peak_fit_with_too_few_pairs_is_nan():
+    fit = fit_z_peak(np.array([91.0, 90.0]))
+    assert np.isnan(fit["peak"]) and np.isnan(fit["sigma"]) and fit["n"] == 2
+
+
+def test_validate_on_the_shipped_sample(tmp_path):
+    sample = Path(__file__).parent / "data" / "zee_mc.root"
+    summary = validate([sample], tmp_path)
+    for png in ("shower_shapes.png", "class_composition.png", "energy_response.png"):
+        assert (tmp_path / png).stat().st_size > 10_000
+    saved = json.loads((tmp_path / "summary.json").read_text())
+    assert saved["processes"]["zee"]["n_events"] == 40
+    assert sum(saved["processes"]["zee"]["class_counts"]) > 0
+    assert 0.9 < summary["energy_response"]["median"] < 1.1
+
+
+def test_validate_refuses_data_like_files(tmp_path):
+    sample = Path(__file__).parent / "data" / "zee_datalike.root"
+    with pytest.raises(ValueError, match="no truth branches"):
+        validate([sample], tmp_path)
