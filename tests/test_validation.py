@@ -39,3 +39,15 @@ def test_validate_refuses_data_like_files(tmp_path):
     sample = Path(__file__).parent / "data" / "zee_datalike.root"
     with pytest.raises(ValueError, match="no truth branches"):
         validate([sample], tmp_path)
+
+
+def test_data_mc_comparison_runs_without_truth(tmp_path):
+    from egamma_cnn.sim.validation import compare_data_mc, z_electron_shapes
+
+    data_dir = Path(__file__).parent / "data"
+    shapes = z_electron_shapes(data_dir / "zee_datalike.root")
+    assert set(shapes) >= {"reta", "weta2", "f3"}
+    assert len(shapes["reta"]) % 2 == 0  # both electrons of each Z-like pair
+    out = compare_data_mc([data_dir / "zee_mc.root"], [data_dir / "zee_datalike.root"], tmp_path)
+    assert out["n_mc"] > 0 and out["n_data"] > 0
+    assert (tmp_path / "data_mc_shower_shapes.png").is_file()

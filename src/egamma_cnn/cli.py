@@ -77,6 +77,14 @@ def _build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="validation plots and summary of sample files")
     val.add_argument("files", nargs="+", type=Path, help="sample files (MC)")
     val.add_argument(
+        "--data",
+        nargs="+",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="data-like Z→ee files to compare with the MC Z→ee files",
+    )
+    val.add_argument(
         "--out-dir",
         type=Path,
         default=Path("validation"),
@@ -128,10 +136,10 @@ def _generate(args, parser) -> int:
 def _validate(args, parser) -> int:
     from egamma_cnn.sim.validation import validate
 
-    for f in args.files:
+    for f in [*args.files, *args.data]:
         if not f.is_file():
             parser.error(f"no such file: {f}")
-    summary = validate(args.files, args.out_dir)
+    summary = validate(args.files, args.out_dir, data_files=args.data)
     print(json.dumps(summary, indent=1))
     return 0
 
@@ -141,19 +149,30 @@ def _demo(args, parser) -> int:
     from egamma_cnn.sim.validation import validate
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    files = []
-    for process, n, mu in (("zee", args.events, 20.0), ("jf17", args.events // 2, 20.0)):
-        path = args.out_dir / f"{process}.root"
-        print(f"generating {n} {process} events (<mu> = {mu}) -> {path}")
+    files = {}
+    jobs = (
+        ("zee", "zee", args.events, 20.0, False),
+        ("jf17", "jf17", max(args.events // 2, 1), 20.0, False),
+        ("data_zee", "zee", args.events, 25.0, True),
+    )
+    for name, process, n, mu, data_like in jobs:
+        path = args.out_dir / f"{name}.root"
+        kind = "data-like" if data_like else "MC"
+        print(f"generating {n} {kind} {process} events (<mu> = {mu}) -> {path}")
         produce(
-            ProductionConfig(process=process, n_events=n, seed=1, pileup_mu=mu),
+            ProductionConfig(
+                process=process, n_events=n, seed=len(files) + 1, pileup_mu=mu, data_like=data_like
+            ),
             path,
             workers=args.workers,
             command=f"egamma-cnn demo --events {args.events}",
         )
-        files.append(path)
-    summary = validate(files, args.out_dir / "validation")
+        files[name] = path
+    summary = validate(
+        [files["zee"], files["jf17"]], args.out_dir / "validation", data_files=[files["data_zee"]]
+    )
     print(json.dumps(summary, indent=1))
+    print(f"plots and summary.json in {args.out_dir / 'validation'}")
     return 0
 
 

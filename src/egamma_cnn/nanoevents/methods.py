@@ -357,7 +357,7 @@ class GenParticle(nanoaod.GenParticle):
 
     def hasFlags(self, *flags: str) -> Any:
         """Not available: egamma-cnn files carry no ``GenPart_statusFlags``."""
-        raise NotImplementedError(
+        raise AttributeError(
             "GenPart.hasFlags needs GenPart_statusFlags, which egamma-cnn files do not "
             "carry; use pdgId, status and the parent/children links instead"
         )
