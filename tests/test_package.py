@@ -1,0 +1,31 @@
+"""The installed package: layout, processors mapping, shipped data."""
+
+from pathlib import Path
+
+import egamma_cnn
+
+
+def test_processors_are_importable_from_the_top_level_folder():
+    import egamma_cnn.processors as processors
+
+    assert Path(processors.__file__).parent.name == "processors"
+    assert processors.__name__ == "egamma_cnn.processors"
+
+
+def test_runtime_imports_no_torch_or_pythia():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, egamma_cnn, egamma_cnn.geometry, egamma_cnn.nanoevents, "
+        "egamma_cnn.features, egamma_cnn.sim.production, egamma_cnn.sim.validation; "
+        "print('torch' in sys.modules, 'pythia8mc' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+def test_calibration_is_shipped():
+    data = Path(egamma_cnn.__file__).parent / "data" / "cluster_calibration.json"
+    assert data.is_file()
+    assert "python -m egamma_cnn.sim.calibration" in data.read_text()
