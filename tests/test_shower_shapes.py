@@ -18,6 +18,12 @@ def _cell(sampling, eta, phi):
     return e, p
 
 
+def _candidates(cluster_eta, cluster_phi):
+    return ak.zip(
+        {"clusterEta": cluster_eta, "clusterPhi": cluster_phi, "clusterE": cluster_eta * 0 + 50.0}
+    )
+
+
 def _event():
     eta0, phi0 = _cell(2, 0.0125, 0.01)
     cells = [
@@ -48,7 +54,7 @@ def test_hand_computed_values():
         }
     )
     # slight offset of the cluster inside the central cell must not matter
-    out = shower_shapes(cells, ak.Array([[eta0 + 0.004]]), ak.Array([[phi0 - 0.003]]))
+    out = shower_shapes(cells, _candidates(ak.Array([[eta0 + 0.004]]), ak.Array([[phi0 - 0.003]])))
     r = {k: out[k][0][0] for k in out.fields}
     assert r["reta"] == pytest.approx(13.5 / 13.9)
     assert r["rphi"] == pytest.approx(13.0 / 13.5)
@@ -66,7 +72,7 @@ def test_hand_computed_values():
 def test_defined_values_without_cells_and_candidates():
     empty = ak.Array([[], []], with_name=None)
     cells = ak.zip({"eta": empty, "phi": empty, "energy": empty, "sampling": empty})
-    out = shower_shapes(cells, ak.Array([[0.3], []]), ak.Array([[1.0], []]))
+    out = shower_shapes(cells, _candidates(ak.Array([[0.3], []]), ak.Array([[1.0], []])))
     assert ak.num(out).tolist() == [1, 0]
     assert all(out[k][0][0] == 0.0 for k in out.fields)
 
@@ -81,11 +87,11 @@ def test_negative_noise_never_gives_nan():
             "sampling": [[2, 2]],
         }
     )
-    out = shower_shapes(cells, ak.Array([[eta0]]), ak.Array([[phi0]]))
+    out = shower_shapes(cells, _candidates(ak.Array([[eta0]]), ak.Array([[phi0]])))
     assert all(np.isfinite(out[k][0][0]) for k in out.fields)
 
 
 def test_nan_energy_is_an_error():
     cells = ak.zip({"eta": [[0.1]], "phi": [[0.1]], "energy": [[np.nan]], "sampling": [[2]]})
     with pytest.raises(ValueError, match="CaloCell_energy"):
-        shower_shapes(cells, ak.Array([[0.1]]), ak.Array([[0.1]]))
+        shower_shapes(cells, _candidates(ak.Array([[0.1]]), ak.Array([[0.1]])))

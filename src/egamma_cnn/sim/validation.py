@@ -187,7 +187,7 @@ def z_electron_shapes(path: Path) -> dict[str, np.ndarray]:
     80 < m_ee < 100 GeV; both electrons are used.
     """
     el, cells = _load(path, need_truth=False)
-    shapes = shower_shapes(cells, el.clusterEta, el.clusterPhi)
+    shapes = shower_shapes(cells, el)
     good = (el.pt > 25) & (np.abs(el.clusterEta) < 2.47)
     el, shapes = el[good], shapes[good]
     pairs = ak.combinations(ak.local_index(el), 2)
@@ -282,7 +282,7 @@ def validate(files: list[Path], out_dir: Path, data_files: list[Path] | None = N
     for path in files:
         meta = read_metadata(path)
         el, cells = _load(path)
-        shapes = shower_shapes(cells, el.clusterEta, el.clusterPhi)
+        shapes = shower_shapes(cells, el)
         flat_cls = ak.to_numpy(ak.flatten(el.truthClass))
         all_class.append(flat_cls)
         all_shapes.append({n: ak.to_numpy(ak.flatten(shapes[n])) for n in SHOWER_SHAPE_NAMES})

@@ -1,0 +1,214 @@
+"""Feature columns of e/γ candidates: jagged awkward (or dask-awkward) in, records out.
+
+One chunk function computes any subset of the feature groups in a single pass over the
+flattened columns of a chunk (the cells are identified in the geometry once), and
+:func:`egamma_cnn.columnar.apply_per_chunk` runs it eagerly or per dask partition. The
+public functions of :mod:`egamma_cnn.features` are thin selections of groups.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import awkward as ak
+import numpy as np
+
+from egamma_cnn.cellgrid import prepare_cells
+from egamma_cnn.columnar import apply_per_chunk, flat, offsets_of, unflatten_rows
+from egamma_cnn.features.energy_flow import ENERGY_FLOW_NAMES, compute_energy_flow
+from egamma_cnn.features.isolation import (
+    CALO_ISOLATION_NAMES,
+    TRACK_ISOLATION_NAMES,
+    compute_calo_isolation,
+    compute_track_isolation,
+)
+from egamma_cnn.features.shower_shapes import SHOWER_SHAPE_NAMES, compute_shower_shapes
+from egamma_cnn.features.tracking import (
+    TRACK_VARIABLE_INPUTS,
+    TRACK_VARIABLE_NAMES,
+    compute_track_variables,
+)
+from egamma_cnn.images.tracks import check_track_indices
+
+__all__ = ["GROUPS", "feature_columns"]
+
+Kind = Literal["electron", "photon"]
+
+#: Feature groups that :func:`feature_columns` computes.
+GROUPS: tuple[str, ...] = ("shower_shapes", "isolation", "energy_flow", "track_variables")
+
+_CELL_FIELDS = ("eta", "phi", "energy", "sampling")
+_ISO_TRACK_FIELDS = ("pt", "eta", "phi", "z0")
+_OWN_TRACKS = {
+    "electron": ("trackIdx", "trackIdx1", "trackIdx2", "trackIdx3", "trackIdx4", "trackIdx5"),
+    "photon": ("trackIdx1", "trackIdx2"),
+}
+_TRACK_VARIABLE_CANDIDATE = ("clusterE", "clusterEta", "deltaEta1", "deltaPhiRescaled2", "nTracks")
+
+
+def _field(collection: Any, name: str, what: str) -> Any:
+    try:
+        return collection[name]
+    except Exception:
+        raise ValueError(f"the {what} collection has no field {name!r}") from None
+
+
+def _needed_columns(
+    cells: Any, tracks: Any, candidates: Any, pv_z: Any, kind: Kind, groups: tuple[str, ...]
+) -> dict[str, Any]:
+    columns: dict[str, Any] = {
+        "cand.clusterEta": _field(candidates, "clusterEta", kind),
+        "cand.clusterPhi": _field(candidates, "clusterPhi", kind),
+        "cand.clusterE": _field(candidates, "clusterE", kind),
+    }
+    if {"shower_shapes", "isolation", "energy_flow"} & set(groups):
+        for name in _CELL_FIELDS:
+            columns[f"cell.{name}"] = _field(cells, name, "cell")
+    track_fields: set[str] = set()
+    candidate_fields: set[str] = set()
+    if "isolation" in groups:
+        track_fields |= set(_ISO_TRACK_FIELDS)
+        candidate_fields |= set(_OWN_TRACKS[kind])
+        if pv_z is None:
+            raise ValueError("isolation needs pv_z, the hard-scatter vertex z of each event")
+        columns["pv_z"] = pv_z
+    if "track_variables" in groups:
+        if kind != "electron":
+            raise ValueError("track variables are defined for electrons only")
+        track_fields |= set(TRACK_VARIABLE_INPUTS)
+        candidate_fields |= set(_TRACK_VARIABLE_CANDIDATE) | set(_OWN_TRACKS["electron"])
+    for name in sorted(track_fields):
+        columns[f"track.{name}"] = _field(tracks, name, "track")
+    for name in sorted(candidate_fields - {n[len("cand.") :] for n in columns}):
+        columns[f"cand.{name}"] = _field(candidates, name, kind)
+    return columns
+
+
+def _chunk(*arrays: Any, names: tuple[str, ...], kind: Kind, groups: tuple[str, ...]) -> ak.Array:
+    col = dict(zip(names, arrays, strict=True))
+    cand_offsets = offsets_of(col["cand.clusterEta"])
+    cluster_eta = flat(col["cand.clusterEta"], np.float64)
+    cluster_phi = flat(col["cand.clusterPhi"], np.float64)
+    cluster_e = flat(col["cand.clusterE"], np.float64)
+    n = len(cluster_eta)
+    blocks: list[tuple[tuple[str, ...], np.ndarray]] = []
+    cone_set = None
+    cells = None
+    if "cell.eta" in col:
+        cells = prepare_cells(
+            offsets_of(col["cell.eta"]),
+            flat(col["cell.eta"]),
+            flat(col["cell.phi"]),
+            flat(col["cell.energy"]),
+            flat(col["cell.sampling"], np.int64),
+        )
+    track_offsets = offsets_of(col["track.pt"]) if "track.pt" in col else None
+    own = None
+    if track_offsets is not None:
+        own_names = [f for f in _OWN_TRACKS[kind] if f"cand.{f}" in col]
+        own = np.stack([flat(col[f"cand.{f}"], np.int64) for f in own_names], axis=1)
+        for j, name in enumerate(own_names):
+            check_track_indices(name, own[:, j], track_offsets, cand_offsets)
+    if "shower_shapes" in groups:
+        values = compute_shower_shapes(cells, cand_offsets, cluster_eta, cluster_phi)
+        blocks.append((SHOWER_SHAPE_NAMES, values))
+    if "isolation" in groups:
+        etcone, cone_set = compute_calo_isolation(
+            cells, cand_offsets, cluster_eta, cluster_phi, cluster_e
+        )
+        blocks.append((CALO_ISOLATION_NAMES, etcone))
+        track_eta = flat(col["track.eta"], np.float64)
+        track_phi = flat(col["track.phi"], np.float64)
+        direction_eta, direction_phi = cluster_eta.copy(), cluster_phi.copy()
+        if kind == "electron":
+            best = own[:, 0]
+            has_best = best >= 0
+            event_of = np.repeat(np.arange(len(cand_offsets) - 1), np.diff(cand_offsets))
+            global_best = track_offsets[event_of[has_best]] + best[has_best]
+            direction_eta[has_best] = track_eta[global_best]
+            direction_phi[has_best] = track_phi[global_best]
+        blocks.append(
+            (
+                TRACK_ISOLATION_NAMES,
+                compute_track_isolation(
+                    track_offsets,
+                    flat(col["track.pt"], np.float64),
+                    track_eta,
+                    track_phi,
+                    flat(col["track.z0"], np.float64),
+                    ak.to_numpy(col["pv_z"]).astype(np.float64),
+                    cand_offsets,
+                    direction_eta,
+                    direction_phi,
+                    cluster_e / np.cosh(cluster_eta),
+                    own,
+                ),
+            )
+        )
+    if "energy_flow" in groups:
+        values = compute_energy_flow(cells, cand_offsets, cluster_eta, cluster_phi)
+        blocks.append((ENERGY_FLOW_NAMES, values))
+    if "track_variables" in groups:
+        track_values = np.stack(
+            [flat(col[f"track.{f}"], np.float64) for f in TRACK_VARIABLE_INPUTS], axis=1
+        ).reshape(-1, len(TRACK_VARIABLE_INPUTS))
+        candidate_values = np.stack(
+            [flat(col[f"cand.{f}"], np.float64) for f in _TRACK_VARIABLE_CANDIDATE], axis=1
+        ).reshape(-1, len(_TRACK_VARIABLE_CANDIDATE))
+        values = compute_track_variables(
+            track_offsets, track_values, cand_offsets, own[:, 0], own[:, 1:], candidate_values
+        )
+        blocks.append((TRACK_VARIABLE_NAMES, values))
+    fields: dict[str, ak.Array] = {}
+    for block_names, values in blocks:
+        columns = np.ascontiguousarray(values.T.reshape(len(block_names), n))
+        for j, name in enumerate(block_names):
+            fields[name] = unflatten_rows(columns[j], cand_offsets)
+    if cone_set is not None:
+        fields["calo_iso_cones"] = unflatten_rows(np.ascontiguousarray(cone_set), cand_offsets)
+    return ak.zip(fields, depth_limit=2)
+
+
+def feature_columns(
+    cells: Any,
+    tracks: Any,
+    candidates: Any,
+    pv_z: Any,
+    *,
+    kind: Kind,
+    groups: tuple[str, ...],
+) -> Any:
+    """Compute feature ``groups`` (a subset of :data:`GROUPS`) for every candidate.
+
+    Parameters
+    ----------
+    cells, tracks, candidates : ak.Array or dask_awkward.Array
+        ``events.CaloCell``, ``events.Track`` and ``events.Electron``/``events.Photon``
+        (or jagged records with the same fields); ``tracks`` may be None when no group
+        needs it, ``cells`` when none needs cells.
+    pv_z : ak.Array or dask_awkward.Array or None
+        Hard-scatter vertex z per event (``events.PV.z``), for the track isolation.
+    kind : {"electron", "photon"}
+        Decides the candidate's own tracks and direction in the track isolation.
+    groups : tuple of str
+        Which feature groups to compute.
+
+    Returns
+    -------
+    ak.Array or dask_awkward.Array
+        One record per candidate with the fields of the groups.
+    """
+    if kind not in _OWN_TRACKS:
+        raise ValueError(f"kind must be 'electron' or 'photon', not {kind!r}")
+    unknown = set(groups) - set(GROUPS)
+    if unknown or not groups:
+        raise ValueError(f"groups must be a non-empty subset of {GROUPS}; got {groups}")
+    columns = _needed_columns(cells, tracks, candidates, pv_z, kind, tuple(groups))
+    return apply_per_chunk(
+        _chunk,
+        *columns.values(),
+        label=f"{kind}-features",
+        names=tuple(columns),
+        kind=kind,
+        groups=tuple(groups),
+    )

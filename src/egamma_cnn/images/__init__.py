@@ -1,0 +1,224 @@
+"""Network inputs built from cells and tracks: calorimeter images and matched-track arrays.
+
+Each builder takes the jagged collections of NanoEvents (``events.CaloCell``,
+``events.Track``, ``events.Electron``/``events.Photon``) — or any jagged records with the
+same field names — and returns arrays parallel to the candidates, eagerly for awkward
+inputs and lazily for dask-awkward inputs::
+
+    images = electron_images(events.CaloCell, events.Electron)
+    images.coarse      # var * 18 * 7 * 11 * float32, channels = COARSE_SAMPLINGS
+    images.fine        # var * 1 * 56 * 11 * float32
+    track_arrays(events.Track, events.Electron)  # var * 5 * 13 * float32
+
+For inference the ``*_batch`` functions give the same numbers as one contiguous numpy
+batch per input (candidates in event order); the awkward arrays above wrap those very
+buffers without a copy. Definitions: :mod:`.calorimeter`, :mod:`.tracks` and
+``docs/INPUTS.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from egamma_cnn.cellgrid import prepare_cells
+from egamma_cnn.columnar import apply_per_chunk, flat, offsets_of, unflatten_rows
+from egamma_cnn.images.calorimeter import (
+    COARSE_SAMPLINGS,
+    ELECTRON_IMAGES,
+    PHOTON_IMAGES,
+    ImageSpec,
+    build_images,
+)
+from egamma_cnn.images.tracks import (
+    N_TRACK_SLOTS,
+    TRACK_FEATURES,
+    TRACK_INPUT_FIELDS,
+    build_track_arrays,
+)
+
+__all__ = [
+    "COARSE_SAMPLINGS",
+    "ELECTRON_IMAGES",
+    "N_TRACK_SLOTS",
+    "PHOTON_IMAGES",
+    "TRACK_FEATURES",
+    "ImageSpec",
+    "cell_columns",
+    "electron_image_batch",
+    "electron_images",
+    "photon_image_batch",
+    "photon_images",
+    "track_array_batch",
+    "track_arrays",
+]
+
+#: Cell fields every calorimeter builder reads.
+CELL_FIELDS: tuple[str, ...] = ("eta", "phi", "energy", "sampling")
+
+
+def _field(collection: Any, name: str, what: str) -> Any:
+    try:
+        return collection[name]
+    except Exception:
+        raise ValueError(f"the {what} collection has no field {name!r}") from None
+
+
+def cell_columns(cells: Any) -> list[Any]:
+    """The four leaf columns of a cell collection, in :data:`CELL_FIELDS` order."""
+    return [_field(cells, name, "cell") for name in CELL_FIELDS]
+
+
+def _images_chunk(eta, phi, energy, sampling, cluster_eta, cluster_phi, *, specs):
+    """Chunk function: flat kernels in, ``var * image`` records out."""
+    cell_offsets = offsets_of(eta)
+    cells = prepare_cells(
+        cell_offsets, flat(eta), flat(phi), flat(energy), flat(sampling, np.int64)
+    )
+    cand_offsets = offsets_of(cluster_eta)
+    images = build_images(cells, cand_offsets, flat(cluster_eta), flat(cluster_phi), tuple(specs))
+    fields = {name: unflatten_rows(batch, cand_offsets) for name, batch in images.items()}
+    return ak.zip(fields, depth_limit=2)
+
+
+def _image_arrays(cells: Any, candidates: Any, specs: tuple[ImageSpec, ...], label: str) -> Any:
+    return apply_per_chunk(
+        _images_chunk,
+        *cell_columns(cells),
+        _field(candidates, "clusterEta", "candidate"),
+        _field(candidates, "clusterPhi", "candidate"),
+        label=label,
+        specs=specs,
+    )
+
+
+def electron_images(cells: Any, electrons: Any) -> Any:
+    """Coarse and fine calorimeter images of every electron candidate (seed 000 §4.4).
+
+    Parameters
+    ----------
+    cells : ak.Array or dask_awkward.Array
+        Jagged cells per event with fields ``eta, phi, energy, sampling``
+        (``events.CaloCell``).
+    electrons : ak.Array or dask_awkward.Array
+        Jagged candidates with ``clusterEta`` and ``clusterPhi`` (``events.Electron``).
+
+    Returns
+    -------
+    ak.Array or dask_awkward.Array
+        A record per candidate with ``coarse`` (18 × 7 × 11: channels
+        :data:`COARSE_SAMPLINGS`, η, φ) and ``fine`` (1 × 56 × 11), float32 energies (GeV).
+
+    Raises
+    ------
+    ValueError
+        For the bad inputs of ``docs/INPUTS.md`` §4, naming the field.
+    """
+    return _image_arrays(cells, electrons, ELECTRON_IMAGES, "electron-images")
+
+
+def photon_images(cells: Any, photons: Any) -> Any:
+    """Strip, middle and back EM-layer images of every photon candidate (seed 004).
+
+    Returns a record per candidate with ``strips`` (56 × 3), ``middle`` (7 × 11) and
+    ``back`` (4 × 11), float32 energies (GeV); see :mod:`.calorimeter`. Inputs and errors
+    as :func:`electron_images`.
+    """
+    return _image_arrays(cells, photons, PHOTON_IMAGES, "photon-images")
+
+
+def _image_batch(cells: ak.Array, candidates: ak.Array, specs) -> dict[str, np.ndarray]:
+    eta, phi, energy, sampling = cell_columns(cells)
+    table = prepare_cells(
+        offsets_of(eta), flat(eta), flat(phi), flat(energy), flat(sampling, np.int64)
+    )
+    cluster_eta = _field(candidates, "clusterEta", "candidate")
+    return build_images(
+        table,
+        offsets_of(cluster_eta),
+        flat(cluster_eta),
+        flat(_field(candidates, "clusterPhi", "candidate")),
+        specs,
+    )
+
+
+def electron_image_batch(cells: ak.Array, electrons: ak.Array) -> dict[str, np.ndarray]:
+    """Electron images as contiguous numpy batches for inference (eager arrays only).
+
+    Returns ``{"coarse": float32[N, 18, 7, 11], "fine": float32[N, 1, 56, 11]}`` with the
+    N candidates in event order — the same numbers as :func:`electron_images`.
+    """
+    return _image_batch(cells, electrons, ELECTRON_IMAGES)
+
+
+def photon_image_batch(cells: ak.Array, photons: ak.Array) -> dict[str, np.ndarray]:
+    """Photon images as contiguous numpy batches: ``strips``, ``middle``, ``back``."""
+    return _image_batch(cells, photons, PHOTON_IMAGES)
+
+
+def _track_columns(tracks: Any, electrons: Any) -> list[Any]:
+    columns = [_field(tracks, name, "track") for name in TRACK_INPUT_FIELDS]
+    columns.append(_field(electrons, "clusterE", "candidate"))
+    columns.append(_field(electrons, "trackIdx", "candidate"))
+    columns += [
+        _field(electrons, f"trackIdx{slot}", "candidate") for slot in range(1, N_TRACK_SLOTS + 1)
+    ]
+    return columns
+
+
+def _track_batch_from_columns(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
+    n_fields = len(TRACK_INPUT_FIELDS)
+    track_columns = columns[:n_fields]
+    cluster_e, best = columns[n_fields], columns[n_fields + 1]
+    slots = columns[n_fields + 2 :]
+    track_offsets = offsets_of(track_columns[0])
+    values = np.empty((int(track_offsets[-1]), n_fields), np.float64)
+    for j, column in enumerate(track_columns):
+        values[:, j] = flat(column, np.float64)
+    cand_offsets = offsets_of(cluster_e)
+    slot_tracks = np.stack([flat(s, np.int64) for s in slots], axis=1)
+    batch = build_track_arrays(
+        track_offsets,
+        values,
+        cand_offsets,
+        flat(best, np.int64),
+        slot_tracks,
+        flat(cluster_e, np.float64),
+    )
+    return batch, cand_offsets
+
+
+def _track_chunk(*columns: Any) -> ak.Array:
+    batch, cand_offsets = _track_batch_from_columns(*columns)
+    return unflatten_rows(batch, cand_offsets)
+
+
+def track_arrays(tracks: Any, electrons: Any) -> Any:
+    """The 5 × 13 matched-track array of every electron candidate (seed 000 Table 5).
+
+    Parameters
+    ----------
+    tracks : ak.Array or dask_awkward.Array
+        ``events.Track`` (fields :data:`~.tracks.TRACK_INPUT_FIELDS`).
+    electrons : ak.Array or dask_awkward.Array
+        ``events.Electron`` with ``clusterE``, ``trackIdx`` and ``trackIdx1..5`` (local
+        indices into the event's tracks, -1 for none).
+
+    Returns
+    -------
+    ak.Array or dask_awkward.Array
+        ``var * 5 * 13 * float32``, features :data:`TRACK_FEATURES`, empty slots zero.
+
+    Raises
+    ------
+    ValueError
+        If a track index is outside its event's tracks (names the index field).
+    """
+    return apply_per_chunk(_track_chunk, *_track_columns(tracks, electrons), label="track-arrays")
+
+
+def track_array_batch(tracks: ak.Array, electrons: ak.Array) -> np.ndarray:
+    """Matched-track arrays as one ``float32[N, 5, 13]`` batch (eager arrays only)."""
+    return _track_batch_from_columns(*_track_columns(tracks, electrons))[0]
