@@ -18,7 +18,8 @@ def test_runtime_imports_no_torch_or_pythia():
 
     code = (
         "import sys, egamma_cnn, egamma_cnn.geometry, egamma_cnn.nanoevents, "
-        "egamma_cnn.features, egamma_cnn.sim.production, egamma_cnn.sim.validation; "
+        "egamma_cnn.features, egamma_cnn.images, egamma_cnn.sim.production, "
+        "egamma_cnn.sim.validation; "
         "print('torch' in sys.modules, 'pythia8mc' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -29,3 +30,19 @@ def test_calibration_is_shipped():
     data = Path(egamma_cnn.__file__).parent / "data" / "cluster_calibration.json"
     assert data.is_file()
     assert "python -m egamma_cnn.sim.calibration" in data.read_text()
+
+
+def test_every_subpackage_is_listed_in_pyproject():
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    listed = set(
+        tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    source = root / "src" / "egamma_cnn"
+    found = {"egamma_cnn"} | {
+        "egamma_cnn." + ".".join(init.parent.relative_to(source).parts)
+        for init in source.rglob("__init__.py")
+        if init.parent != source
+    }
+    assert found - listed == set(), "add these to [tool.setuptools] packages"

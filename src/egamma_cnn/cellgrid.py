@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from egamma_cnn.geometry import N_CELLS, cell_center, cell_ids, sampling_name
+from egamma_cnn.geometry import REGIONS, sampling_name
 
 __all__ = [
     "ETA_UNIT",
@@ -46,46 +46,73 @@ PHI_UNIT: float = 2.0 * math.pi / 256.0
 #: Number of φ units around the circle.
 N_PHI_UNITS: int = 256
 
-_TABLE: dict[str, np.ndarray] = {}
+# Region table in grid units, one row per (region, side), grouped by sampling, for the
+# one-pass cell location kernel. Built from the public geometry.REGIONS.
+_rows = [(r, side) for r in REGIONS for side in (1, -1)]
+_rows.sort(key=lambda row: int(row[0].sampling))
+_R_SIDE = np.array([side for _r, side in _rows], np.int64)
+_R_ETA_MIN = np.array([r.abs_eta_min for r, _s in _rows], np.float64)
+_R_ETA_MAX = np.array([r.abs_eta_max for r, _s in _rows], np.float64)
+_R_DETA = np.array([r.deta for r, _s in _rows], np.float64)
+_R_INV_DETA = 1.0 / _R_DETA
+_R_ETA_MIN_U = np.array([round(r.abs_eta_min / ETA_UNIT) for r, _s in _rows], np.int64)
+_R_DETA_U = np.array([round(r.deta / ETA_UNIT) for r, _s in _rows], np.int64)
+_R_NPHI = np.array([r.n_phi for r, _s in _rows], np.int64)
+_R_FIRST = np.zeros(33, np.int64)
+for _s in range(32):
+    _R_FIRST[_s + 1] = _R_FIRST[_s] + sum(1 for r, _side in _rows if int(r.sampling) == _s)
+assert all(abs(r.abs_eta_min / ETA_UNIT - round(r.abs_eta_min / ETA_UNIT)) < 1e-6 for r in REGIONS)
+assert all(abs(r.deta / ETA_UNIT - round(r.deta / ETA_UNIT)) < 1e-6 for r in REGIONS)
+assert all(N_PHI_UNITS % r.n_phi == 0 for r in REGIONS)
+
+# Failure codes of _locate.
+_OK, _NOT_FINITE, _UNKNOWN_SAMPLING, _OUTSIDE, _OFF_CENTRE = 0, 1, 2, 3, 4
 
 
 @numba.njit(cache=True)
-def _fill_span_table(eta_lo, eta_hi, phi_lo, phi_hi, centre_eta, centre_phi, sampling):
-    for cell in range(eta_lo.shape[0]):
-        s, eta, phi, deta, dphi = cell_center(cell)
-        eta_lo[cell] = round((eta - 0.5 * deta) / (0.025 / 24.0))
-        eta_hi[cell] = round((eta + 0.5 * deta) / (0.025 / 24.0))
-        lo = round((phi - 0.5 * dphi + math.pi) / (2.0 * math.pi / 256.0))
-        phi_lo[cell] = lo
-        phi_hi[cell] = lo + round(dphi / (2.0 * math.pi / 256.0))
-        centre_eta[cell] = eta
-        centre_phi[cell] = phi
-        sampling[cell] = s
-
-
-def _span_table() -> dict[str, np.ndarray]:
-    """Per global cell id: integer spans, float64 centre and sampling (built once)."""
-    if not _TABLE:
-        table = {
-            "eta_lo": np.empty(N_CELLS, np.int64),
-            "eta_hi": np.empty(N_CELLS, np.int64),
-            "phi_lo": np.empty(N_CELLS, np.int64),
-            "phi_hi": np.empty(N_CELLS, np.int64),
-            "eta": np.empty(N_CELLS, np.float64),
-            "phi": np.empty(N_CELLS, np.float64),
-            "sampling": np.empty(N_CELLS, np.int64),
-        }
-        _fill_span_table(
-            table["eta_lo"],
-            table["eta_hi"],
-            table["phi_lo"],
-            table["phi_hi"],
-            table["eta"],
-            table["phi"],
-            table["sampling"],
-        )
-        _TABLE.update(table)
-    return _TABLE
+def _locate(eta, phi, energy, sampling, eta_lo, eta_hi, phi_lo, phi_hi, centre_eta, centre_phi):
+    """Find every cell in the geometry; return (failure code, index) of the first bad one."""
+    for i in range(eta.shape[0]):
+        if not math.isfinite(energy[i]):
+            return _NOT_FINITE, i
+        s = sampling[i]
+        if s < 0 or s >= 32 or _R_FIRST[s] == _R_FIRST[s + 1]:
+            return _UNKNOWN_SAMPLING, i
+        cell_eta = np.float64(eta[i])
+        abs_eta = abs(cell_eta)
+        side = 1 if cell_eta >= 0.0 else -1
+        found = False
+        for k in range(_R_FIRST[s], _R_FIRST[s + 1]):
+            if _R_SIDE[k] != side or abs_eta < _R_ETA_MIN[k] or abs_eta >= _R_ETA_MAX[k]:
+                continue
+            i_eta = int((abs_eta - _R_ETA_MIN[k]) * _R_INV_DETA[k])
+            offset = abs_eta - (_R_ETA_MIN[k] + (i_eta + 0.5) * _R_DETA[k])
+            if abs(offset) > 0.25 * _R_DETA[k]:
+                return _OFF_CENTRE, i
+            n_phi = _R_NPHI[k]
+            width = 256 // n_phi
+            position = (np.float64(phi[i]) + math.pi) * (256.0 / (2.0 * math.pi))
+            i_phi = math.floor(position * (1.0 / width)) % n_phi
+            offset_phi = position - (i_phi * width + 0.5 * width)
+            offset_phi -= 256.0 * math.floor((offset_phi + 128.0) / 256.0)
+            if abs(offset_phi) > 0.25 * width:
+                return _OFF_CENTRE, i
+            lo = _R_ETA_MIN_U[k] + i_eta * _R_DETA_U[k]
+            if side > 0:
+                eta_lo[i] = lo
+                eta_hi[i] = lo + _R_DETA_U[k]
+            else:
+                eta_lo[i] = -(lo + _R_DETA_U[k])
+                eta_hi[i] = -lo
+            phi_lo[i] = i_phi * width
+            phi_hi[i] = i_phi * width + width
+            centre_eta[i] = 0.5 * (eta_lo[i] + eta_hi[i]) * (0.025 / 24.0)
+            centre_phi[i] = -math.pi + (i_phi + 0.5) * width * (2.0 * math.pi / 256.0)
+            found = True
+            break
+        if not found:
+            return _OUTSIDE, i
+    return _OK, -1
 
 
 @dataclass(frozen=True)
@@ -97,13 +124,13 @@ class CellTable:
     offsets : numpy.ndarray
         ``int64[n_events + 1]``: cells of event ``e`` are ``offsets[e]:offsets[e+1]``.
     energy : numpy.ndarray
-        Cell energy (GeV), float64.
+        Cell energy (GeV), in the input's float dtype.
     sampling : numpy.ndarray
-        ATLAS CaloSampling number, int64.
+        ATLAS CaloSampling number, in the input's integer dtype.
     eta_lo, eta_hi : numpy.ndarray
-        η edges in units of :data:`ETA_UNIT` (int64).
+        η edges in units of :data:`ETA_UNIT` (int32).
     phi_lo, phi_hi : numpy.ndarray
-        φ edges in units of :data:`PHI_UNIT`, ``phi_lo`` in ``[0, 256)`` (int64).
+        φ edges in units of :data:`PHI_UNIT`, ``phi_lo`` in ``[0, 256)`` (int32).
     eta, phi : numpy.ndarray
         Cell centre of the geometry (float64).
     """
@@ -158,66 +185,70 @@ def prepare_cells(
         this batch) and the value.
     """
     offsets = np.asarray(offsets, np.int64)
-    energy = np.asarray(energy, np.float64)
-    sampling = np.asarray(sampling, np.int64)
-    eta = np.asarray(eta, np.float64)
-    phi = np.asarray(phi, np.float64)
+    # native dtypes (float32 and int16 in the files): numba specialises, nothing is copied
+    energy = np.asarray(energy)
+    sampling = np.asarray(sampling)
+    eta = np.asarray(eta)
+    phi = np.asarray(phi)
+    for name, values, kind in (
+        ("CaloCell_energy", energy, "f"),
+        ("CaloCell_eta", eta, "f"),
+        ("CaloCell_phi", phi, "f"),
+        ("CaloCell_sampling", sampling, "iu"),
+    ):
+        if not values.size:
+            continue
+        if values.dtype.kind not in kind:
+            raise ValueError(
+                f"{name} has dtype {values.dtype}; expected {'float' if kind == 'f' else 'integer'}"
+            )
+    if not sampling.size:  # empty awkward lists come as float64
+        sampling = sampling.astype(np.int64)
     n = len(energy)
     if not (len(eta) == len(phi) == len(sampling) == n) or int(offsets[-1]) != n:
         raise ValueError(
             "CaloCell_eta/phi/energy/sampling and the cell counts disagree in length "
             f"({len(eta)}, {len(phi)}, {n}, {len(sampling)}; counts sum to {int(offsets[-1])})"
         )
-    bad = np.flatnonzero(~np.isfinite(energy))
-    if bad.size:
-        i = int(bad[0])
-        raise ValueError(
-            f"CaloCell_energy is {energy[i]} in event {_event_of(offsets, i)} of this chunk "
-            f"(cell {i - int(offsets[_event_of(offsets, i)])}); cell energies must be finite"
-        )
-    ids = cell_ids(sampling, eta, phi)
-    missing = np.flatnonzero(ids < 0)
-    if missing.size:
-        i = int(missing[0])
-        try:
-            sampling_name(int(sampling[i]))
-        except ValueError:
-            raise ValueError(
-                f"CaloCell_sampling is {int(sampling[i])} in event {_event_of(offsets, i)} of "
-                "this chunk, which is not a layer of egamma_cnn.geometry "
-                "(ATLAS CaloSampling 0-14, 18-20)"
-            ) from None
-        raise ValueError(
-            f"CaloCell_eta/CaloCell_phi ({eta[i]:.5f}, {phi[i]:.5f}) in event "
-            f"{_event_of(offsets, i)} of this chunk is outside the coverage of sampling "
-            f"{sampling_name(int(sampling[i]))}"
-        )
-    table = _span_table()
-    centre_eta = table["eta"][ids]
-    centre_phi = table["phi"][ids]
-    eta_size = (table["eta_hi"][ids] - table["eta_lo"][ids]) * ETA_UNIT
-    phi_size = (table["phi_hi"][ids] - table["phi_lo"][ids]) * PHI_UNIT
-    dphi = (phi - centre_phi + math.pi) % (2.0 * math.pi) - math.pi
-    off = np.flatnonzero(
-        (np.abs(eta - centre_eta) > 0.25 * eta_size) | (np.abs(dphi) > 0.25 * phi_size)
+    eta_lo = np.empty(n, np.int32)
+    eta_hi = np.empty(n, np.int32)
+    phi_lo = np.empty(n, np.int32)
+    phi_hi = np.empty(n, np.int32)
+    centre_eta = np.empty(n, np.float64)
+    centre_phi = np.empty(n, np.float64)
+    code, i = _locate(
+        eta, phi, energy, sampling, eta_lo, eta_hi, phi_lo, phi_hi, centre_eta, centre_phi
     )
-    if off.size:
-        i = int(off[0])
+    if code != _OK:
+        event = _event_of(offsets, i)
+        where = f"in event {event} of this chunk (cell {i - offsets[event]})"
+        if code == _NOT_FINITE:
+            raise ValueError(
+                f"CaloCell_energy is {energy[i]} {where}; cell energies must be finite"
+            )
+        if code == _UNKNOWN_SAMPLING:
+            raise ValueError(
+                f"CaloCell_sampling is {int(sampling[i])} {where}, which is not a layer of "
+                "egamma_cnn.geometry (ATLAS CaloSampling 0-14, 18-20)"
+            )
+        if code == _OUTSIDE:
+            raise ValueError(
+                f"CaloCell_eta/CaloCell_phi ({eta[i]:.5f}, {phi[i]:.5f}) {where} is outside "
+                f"the coverage of sampling {sampling_name(int(sampling[i]))}"
+            )
         raise ValueError(
-            f"CaloCell_eta/CaloCell_phi ({eta[i]:.5f}, {phi[i]:.5f}) in event "
-            f"{_event_of(offsets, i)} of this chunk is not the centre of a "
-            f"{sampling_name(int(sampling[i]))} cell (nearest centre "
-            f"({centre_eta[i]:.5f}, {centre_phi[i]:.5f})): the file was made with another "
+            f"CaloCell_eta/CaloCell_phi ({eta[i]:.5f}, {phi[i]:.5f}) {where} is not the centre "
+            f"of a {sampling_name(int(sampling[i]))} cell: the file was made with another "
             "calorimeter geometry"
         )
     return CellTable(
         offsets=offsets,
         energy=energy,
         sampling=sampling,
-        eta_lo=table["eta_lo"][ids],
-        eta_hi=table["eta_hi"][ids],
-        phi_lo=table["phi_lo"][ids],
-        phi_hi=table["phi_hi"][ids],
+        eta_lo=eta_lo,
+        eta_hi=eta_hi,
+        phi_lo=phi_lo,
+        phi_hi=phi_hi,
         eta=centre_eta,
         phi=centre_phi,
     )

@@ -43,6 +43,7 @@ __all__ = [
     "TRACK_VARIABLE_NAMES",
     "electron_features",
     "energy_flow",
+    "feature_columns",
     "isolation",
     "photon_features",
     "shower_shapes",

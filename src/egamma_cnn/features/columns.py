@@ -100,7 +100,7 @@ def _chunk(*arrays: Any, names: tuple[str, ...], kind: Kind, groups: tuple[str, 
             flat(col["cell.eta"]),
             flat(col["cell.phi"]),
             flat(col["cell.energy"]),
-            flat(col["cell.sampling"], np.int64),
+            flat(col["cell.sampling"]),
         )
     track_offsets = offsets_of(col["track.pt"]) if "track.pt" in col else None
     own = None

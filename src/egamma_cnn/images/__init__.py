@@ -74,9 +74,7 @@ def cell_columns(cells: Any) -> list[Any]:
 def _images_chunk(eta, phi, energy, sampling, cluster_eta, cluster_phi, *, specs):
     """Chunk function: flat kernels in, ``var * image`` records out."""
     cell_offsets = offsets_of(eta)
-    cells = prepare_cells(
-        cell_offsets, flat(eta), flat(phi), flat(energy), flat(sampling, np.int64)
-    )
+    cells = prepare_cells(cell_offsets, flat(eta), flat(phi), flat(energy), flat(sampling))
     cand_offsets = offsets_of(cluster_eta)
     images = build_images(cells, cand_offsets, flat(cluster_eta), flat(cluster_phi), tuple(specs))
     fields = {name: unflatten_rows(batch, cand_offsets) for name, batch in images.items()}
@@ -131,9 +129,7 @@ def photon_images(cells: Any, photons: Any) -> Any:
 
 def _image_batch(cells: ak.Array, candidates: ak.Array, specs) -> dict[str, np.ndarray]:
     eta, phi, energy, sampling = cell_columns(cells)
-    table = prepare_cells(
-        offsets_of(eta), flat(eta), flat(phi), flat(energy), flat(sampling, np.int64)
-    )
+    table = prepare_cells(offsets_of(eta), flat(eta), flat(phi), flat(energy), flat(sampling))
     cluster_eta = _field(candidates, "clusterEta", "candidate")
     return build_images(
         table,

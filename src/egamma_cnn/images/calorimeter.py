@@ -136,32 +136,41 @@ def _fill(
 ):
     width_eta = n_eta * eta_pitch
     width_phi = n_phi * phi_pitch
+    inv_eta_pitch = 1.0 / eta_pitch
+    inv_phi_pitch = 1.0 / phi_pitch
     for event in range(cand_offsets.shape[0] - 1):
         for k in range(cand_offsets[event], cand_offsets[event + 1]):
             eta_origin = eta_block * ((24 * (i_c[k] - 3)) // eta_block)
             phi_origin = phi_block * ((j_c[k] - phi_shift) // phi_block)
             for i in range(cell_offsets[event], cell_offsets[event + 1]):
-                channel = channel_of[sampling[i]]
-                if channel < 0:
-                    continue
                 a = eta_lo[i] - eta_origin
                 b = eta_hi[i] - eta_origin
                 if a + b < 0 or a + b > 2 * width_eta:
                     continue
-                pa = (phi_lo[i] - phi_origin) % N_PHI_UNITS
-                if pa >= N_PHI_UNITS // 2:
-                    pa -= N_PHI_UNITS
+                # φ offset on the circle, in [-128, 128) (256 is a power of two)
+                pa = ((phi_lo[i] - phi_origin + N_PHI_UNITS // 2) & (N_PHI_UNITS - 1)) - (
+                    N_PHI_UNITS // 2
+                )
                 pb = pa + (phi_hi[i] - phi_lo[i])
                 if pa + pb < 0 or pa + pb > 2 * width_phi:
+                    continue
+                channel = channel_of[sampling[i]]
+                if channel < 0:
                     continue
                 ca = max(a, 0)
                 cb = min(b, width_eta)
                 cpa = max(pa, 0)
                 cpb = min(pb, width_phi)
                 weight = energy[i] / ((cb - ca) * (cpb - cpa))
-                for ke in range(ca // eta_pitch, (cb - 1) // eta_pitch + 1):
+                # floor(x / pitch) for 0 ≤ x < 2¹⁶ as int((x + ½) / pitch): exact, and a
+                # multiply instead of an integer division in the hottest loop
+                first_eta = int((ca + 0.5) * inv_eta_pitch)
+                last_eta = int((cb - 0.5) * inv_eta_pitch)
+                first_phi = int((cpa + 0.5) * inv_phi_pitch)
+                last_phi = int((cpb - 0.5) * inv_phi_pitch)
+                for ke in range(first_eta, last_eta + 1):
                     overlap_eta = min(cb, (ke + 1) * eta_pitch) - max(ca, ke * eta_pitch)
-                    for kp in range(cpa // phi_pitch, (cpb - 1) // phi_pitch + 1):
+                    for kp in range(first_phi, last_phi + 1):
                         overlap_phi = min(cpb, (kp + 1) * phi_pitch) - max(cpa, kp * phi_pitch)
                         out[k, channel, ke, kp] += weight * overlap_eta * overlap_phi
 
