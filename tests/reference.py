@@ -493,6 +493,17 @@ def _strip_profile(cells, i_c: int, j_c: int) -> list[float]:
     # at the centre itself (offset 2) the + side
     neighbour = (strip_cell + 1) % 64 if j_c - 4 * strip_cell >= 2 else (strip_cell - 1) % 64
     by_span: dict[tuple[int, int], float] = {}
+    # every native strip of the window is in the profile, with a cell or without one (a
+    # strip below the noise threshold is a zero, not a gap): scan the window in steps of u
+    for u in range(centre_twice // 2 - 42, centre_twice // 2 + 43):
+        for sampling in STRIPS:
+            cell = geometry.cell_id(sampling, (u + 0.5) * U, 0.0)
+            if cell < 0:
+                continue
+            _s, eta, _phi, deta, _dphi = geometry.cell_center(cell)
+            span = (round((eta - deta / 2) / U), round((eta + deta / 2) / U))
+            if abs(span[0] + span[1] - centre_twice) <= 2 * 30:
+                by_span.setdefault(span, 0.0)
     for c in cells:
         if c.sampling not in STRIPS:
             continue

@@ -369,6 +369,7 @@ def test_phi_seam(seed, eta, epsilon):
         )
 
 
+@pytest.mark.filterwarnings("ignore:You have set steps_per_file:RuntimeWarning")
 def test_chunk_invariance_and_eager_equals_dask():
     from egamma_cnn.nanoevents import open_events
 

@@ -22,7 +22,8 @@ Seed 000 (ATL-PHYS-PUB-2023-001) Table 3 and seed 004 Table 1:
 * Strip variables, on the strip profile p_i: strips whose centres lie within ±0.03125 in
   η of the centre cell (20 barrel strips), in the strip φ cell containing the cluster and
   its neighbour on the cluster's side (Δη × Δφ ≈ 0.0625 × 0.2), summed over φ per native
-  strip; i_max the hottest strip:
+  strip; every native strip of the window is an entry, a strip without a cell (below the
+  noise threshold) a zero; i_max the hottest strip:
 
   - ``wstot`` w_s,tot = √(Σ p_i (i − i_max)² / Σ p_i) over the profile,
   - ``ws3`` w_s3 = the same over the three strips |i − i_max| ≤ 1,
@@ -49,7 +50,8 @@ import math
 import numba
 import numpy as np
 
-from egamma_cnn.cellgrid import PHI_UNIT, CellTable, centre_cells
+from egamma_cnn.cellgrid import ETA_UNIT, PHI_UNIT, CellTable, centre_cells
+from egamma_cnn.geometry import REGIONS, STRIP_SAMPLINGS
 
 __all__ = ["SHOWER_SHAPE_NAMES", "compute_shower_shapes"]
 
@@ -74,6 +76,53 @@ SHOWER_SHAPE_NAMES: tuple[str, ...] = (
 # Half-widths of the windows in doubled grid units (centre offsets are compared doubled so
 # that every test is on integers): n middle cells in η → 24 n, m cells in φ → m.
 _PROFILE_BINS = 128  # strip lower edges from c − 64 units: the ±30 window plus one wide strip
+
+
+def _strip_regions() -> np.ndarray:
+    """``int64[n, 3]``: (|η| low edge, high edge, strip width) in grid units of the strip
+    layers (barrel and end-cap merged; they share the 0.025/8 pitch where they overlap)."""
+    rows = sorted(
+        {
+            (
+                round(r.abs_eta_min / ETA_UNIT),
+                round(r.abs_eta_max / ETA_UNIT),
+                round(r.deta / ETA_UNIT),
+            )
+            for r in REGIONS
+            if int(r.sampling) in STRIP_SAMPLINGS
+        }
+    )
+    merged: list[list[int]] = []
+    for lo, hi, width in rows:
+        if merged and merged[-1][2] == width and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi, width])
+    return np.array(merged, np.int64)
+
+
+_STRIP_REGIONS = _strip_regions()
+
+
+@numba.njit(cache=True)
+def _mark_native_strips(centre2, profile_base, profile_on, strip_regions):
+    """Mark every native strip whose centre lies in the profile window, with or without a
+    cell: a strip below the noise threshold is a zero of the profile, not a gap."""
+    for r in range(strip_regions.shape[0]):
+        lo = strip_regions[r, 0]
+        hi = strip_regions[r, 1]
+        width = strip_regions[r, 2]
+        for side in (1, -1):
+            # strip k spans [lo + k w, lo + (k + 1) w) on the + side, mirrored on the − side
+            centre = side * centre2 // 2
+            k_first = max((centre - 32 - width - lo) // width, 0)
+            k_last = min((centre + 32 - lo) // width, (hi - lo) // width - 1)
+            for k in range(k_first, k_last + 1):
+                edge_lo = lo + k * width if side > 0 else -(lo + (k + 1) * width)
+                if abs(2 * edge_lo + width - centre2) <= 60:
+                    b = edge_lo - profile_base
+                    if 0 <= b < profile_on.shape[0]:
+                        profile_on[b] = True
 
 
 @numba.njit(cache=True)
@@ -162,6 +211,7 @@ def _kernel(
     j_c,
     cluster_eta,
     strip_phi_lo,
+    strip_regions,
     out,
 ):
     profile_e = np.zeros(_PROFILE_BINS)
@@ -235,6 +285,7 @@ def _kernel(
             out[k, 5] = _ratio(et_had, et_em)
             out[k, 6] = _ratio(et_had1, et_em)
             out[k, 7] = e_em
+            _mark_native_strips(centre2, profile_base, profile_on, strip_regions)
             n = 0
             for b in range(_PROFILE_BINS):
                 if profile_on[b]:
@@ -308,6 +359,7 @@ def compute_shower_shapes(
         j_c,
         cluster_eta,
         strip_phi_window(cluster_phi),
+        _STRIP_REGIONS,
         out,
     )
     return out
