@@ -34,6 +34,7 @@ __all__ = [
     "PHI_UNIT",
     "CellTable",
     "centre_cells",
+    "doubled_phi_offset",
     "prepare_cells",
 ]
 
@@ -278,3 +279,16 @@ def centre_cells(cluster_eta: np.ndarray, cluster_phi: np.ndarray) -> tuple[np.n
     i_c = np.floor(cluster_eta / 0.025).astype(np.int64)
     j_c = np.floor((cluster_phi + math.pi) / PHI_UNIT).astype(np.int64) % N_PHI_UNITS
     return i_c, j_c
+
+
+@numba.njit(cache=True)
+def doubled_phi_offset(phi_lo: int, phi_hi: int, j_c: int) -> int:
+    """Twice the φ offset (grid units) of a cell centre from the centre of grid cell ``j_c``.
+
+    Window tests compare doubled offsets so that they are integer: a window of m middle
+    cells in φ, centred on the centre cell, holds the cells with ``|offset| ≤ m``.
+    """
+    rel = (phi_lo - j_c) % 256
+    if rel >= 128:
+        rel -= 256
+    return 2 * rel + (phi_hi - phi_lo) - 1

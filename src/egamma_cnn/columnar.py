@@ -20,7 +20,24 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-__all__ = ["apply_per_chunk", "flat", "offsets_of", "unflatten_rows"]
+from egamma_cnn.cellgrid import CellTable, prepare_cells
+
+__all__ = [
+    "apply_per_chunk",
+    "field_of",
+    "flat",
+    "jagged_cell_table",
+    "offsets_of",
+    "unflatten_rows",
+]
+
+
+def field_of(collection: Any, name: str, what: str) -> Any:
+    """``collection[name]``, or a ``ValueError`` that names the missing field."""
+    try:
+        return collection[name]
+    except Exception:
+        raise ValueError(f"the {what} collection has no field {name!r}") from None
 
 
 def offsets_of(array: ak.Array) -> np.ndarray:
@@ -35,6 +52,13 @@ def flat(array: ak.Array, dtype: Any = None) -> np.ndarray:
     """The contents of a jagged array of numbers as a flat numpy array."""
     values = ak.to_numpy(ak.flatten(array, axis=1))
     return values if dtype is None else np.asarray(values, dtype)
+
+
+def jagged_cell_table(
+    eta: ak.Array, phi: ak.Array, energy: ak.Array, sampling: ak.Array
+) -> CellTable:
+    """:func:`egamma_cnn.cellgrid.prepare_cells` of the jagged cell columns of a chunk."""
+    return prepare_cells(offsets_of(eta), flat(eta), flat(phi), flat(energy), flat(sampling))
 
 
 def unflatten_rows(values: np.ndarray, offsets: np.ndarray) -> ak.Array:

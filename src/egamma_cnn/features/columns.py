@@ -13,8 +13,14 @@ from typing import Any, Literal
 import awkward as ak
 import numpy as np
 
-from egamma_cnn.cellgrid import prepare_cells
-from egamma_cnn.columnar import apply_per_chunk, flat, offsets_of, unflatten_rows
+from egamma_cnn.columnar import (
+    apply_per_chunk,
+    field_of,
+    flat,
+    jagged_cell_table,
+    offsets_of,
+    unflatten_rows,
+)
 from egamma_cnn.features.energy_flow import ENERGY_FLOW_NAMES, compute_energy_flow
 from egamma_cnn.features.isolation import (
     CALO_ISOLATION_NAMES,
@@ -46,24 +52,17 @@ _OWN_TRACKS = {
 _TRACK_VARIABLE_CANDIDATE = ("clusterE", "clusterEta", "deltaEta1", "deltaPhiRescaled2", "nTracks")
 
 
-def _field(collection: Any, name: str, what: str) -> Any:
-    try:
-        return collection[name]
-    except Exception:
-        raise ValueError(f"the {what} collection has no field {name!r}") from None
-
-
 def _needed_columns(
     cells: Any, tracks: Any, candidates: Any, pv_z: Any, kind: Kind, groups: tuple[str, ...]
 ) -> dict[str, Any]:
     columns: dict[str, Any] = {
-        "cand.clusterEta": _field(candidates, "clusterEta", kind),
-        "cand.clusterPhi": _field(candidates, "clusterPhi", kind),
-        "cand.clusterE": _field(candidates, "clusterE", kind),
+        "cand.clusterEta": field_of(candidates, "clusterEta", kind),
+        "cand.clusterPhi": field_of(candidates, "clusterPhi", kind),
+        "cand.clusterE": field_of(candidates, "clusterE", kind),
     }
     if {"shower_shapes", "isolation", "energy_flow"} & set(groups):
         for name in _CELL_FIELDS:
-            columns[f"cell.{name}"] = _field(cells, name, "cell")
+            columns[f"cell.{name}"] = field_of(cells, name, "cell")
     track_fields: set[str] = set()
     candidate_fields: set[str] = set()
     if "isolation" in groups:
@@ -78,9 +77,9 @@ def _needed_columns(
         track_fields |= set(TRACK_VARIABLE_INPUTS)
         candidate_fields |= set(_TRACK_VARIABLE_CANDIDATE) | set(_OWN_TRACKS["electron"])
     for name in sorted(track_fields):
-        columns[f"track.{name}"] = _field(tracks, name, "track")
+        columns[f"track.{name}"] = field_of(tracks, name, "track")
     for name in sorted(candidate_fields - {n[len("cand.") :] for n in columns}):
-        columns[f"cand.{name}"] = _field(candidates, name, kind)
+        columns[f"cand.{name}"] = field_of(candidates, name, kind)
     return columns
 
 
@@ -95,12 +94,8 @@ def _chunk(*arrays: Any, names: tuple[str, ...], kind: Kind, groups: tuple[str, 
     cone_set = None
     cells = None
     if "cell.eta" in col:
-        cells = prepare_cells(
-            offsets_of(col["cell.eta"]),
-            flat(col["cell.eta"]),
-            flat(col["cell.phi"]),
-            flat(col["cell.energy"]),
-            flat(col["cell.sampling"]),
+        cells = jagged_cell_table(
+            col["cell.eta"], col["cell.phi"], col["cell.energy"], col["cell.sampling"]
         )
     track_offsets = offsets_of(col["track.pt"]) if "track.pt" in col else None
     own = None

@@ -30,7 +30,7 @@ import math
 import numba
 import numpy as np
 
-from egamma_cnn.cellgrid import CellTable, centre_cells
+from egamma_cnn.cellgrid import CellTable, centre_cells, doubled_phi_offset
 
 __all__ = [
     "CALO_ISOLATION_NAMES",
@@ -102,10 +102,7 @@ def _calo_kernel(
                 for c in range(cone_set.shape[0]):
                     if dr2 < cone_set[c] * cone_set[c]:
                         out_set[k, c] += et
-                rel = (phi_lo[i] - j_c[k]) % 256
-                if rel >= 128:
-                    rel -= 256
-                d_phi2 = 2 * rel + (phi_hi[i] - phi_lo[i]) - 1
+                d_phi2 = doubled_phi_offset(phi_lo[i], phi_hi[i], j_c[k])
                 in_core = abs(eta_lo[i] + eta_hi[i] - centre2) <= 120 and abs(d_phi2) <= 7
                 if in_core:
                     continue

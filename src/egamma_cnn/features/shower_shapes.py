@@ -50,7 +50,13 @@ import math
 import numba
 import numpy as np
 
-from egamma_cnn.cellgrid import ETA_UNIT, PHI_UNIT, CellTable, centre_cells
+from egamma_cnn.cellgrid import (
+    ETA_UNIT,
+    PHI_UNIT,
+    CellTable,
+    centre_cells,
+    doubled_phi_offset,
+)
 from egamma_cnn.geometry import REGIONS, STRIP_SAMPLINGS
 
 __all__ = ["SHOWER_SHAPE_NAMES", "compute_shower_shapes"]
@@ -73,8 +79,6 @@ SHOWER_SHAPE_NAMES: tuple[str, ...] = (
     "sigmaietaieta",
 )
 
-# Half-widths of the windows in doubled grid units (centre offsets are compared doubled so
-# that every test is on integers): n middle cells in η → 24 n, m cells in φ → m.
 _PROFILE_BINS = 128  # strip lower edges from c − 64 units: the ±30 window plus one wide strip
 
 
@@ -136,15 +140,6 @@ def _width(s0, s1, s2):
         return 0.0
     mean = s1 / s0
     return math.sqrt(max(s2 / s0 - mean * mean, 0.0))
-
-
-@numba.njit(cache=True)
-def _phi_offset2(phi_lo, phi_hi, j_c):
-    """Doubled φ offset of a cell centre from the centre-cell centre (grid units)."""
-    rel = (phi_lo - j_c) % 256
-    if rel >= 128:
-        rel -= 256
-    return 2 * rel + (phi_hi - phi_lo) - 1
 
 
 @numba.njit(cache=True)
@@ -221,6 +216,8 @@ def _kernel(
     sigma_eta = np.zeros(128)
     for event in range(cand_offsets.shape[0] - 1):
         for k in range(cand_offsets[event], cand_offsets[event + 1]):
+            # offsets are compared doubled so that every window test is on integers: a window
+            # of n × m middle cells holds |d_eta2| ≤ 24 n and |d_phi2| ≤ m
             centre2 = 48 * i_c[k] + 24  # doubled η of the centre-cell centre
             profile_base = 24 * i_c[k] + 12 - 64
             profile_e[:] = 0.0
@@ -235,7 +232,7 @@ def _kernel(
                 s = sampling[i]
                 e = energy[i]
                 d_eta2 = eta_lo[i] + eta_hi[i] - centre2
-                d_phi2 = _phi_offset2(phi_lo[i], phi_hi[i], j_c[k])
+                d_phi2 = doubled_phi_offset(phi_lo[i], phi_hi[i], j_c[k])
                 if s <= 7:
                     if abs(d_eta2) <= 72 and abs(d_phi2) <= 7:
                         if s == 0 or s == 4:

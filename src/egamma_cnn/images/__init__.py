@@ -23,8 +23,14 @@ from typing import Any
 import awkward as ak
 import numpy as np
 
-from egamma_cnn.cellgrid import prepare_cells
-from egamma_cnn.columnar import apply_per_chunk, flat, offsets_of, unflatten_rows
+from egamma_cnn.columnar import (
+    apply_per_chunk,
+    field_of,
+    flat,
+    jagged_cell_table,
+    offsets_of,
+    unflatten_rows,
+)
 from egamma_cnn.images.calorimeter import (
     COARSE_SAMPLINGS,
     ELECTRON_IMAGES,
@@ -59,24 +65,28 @@ __all__ = [
 CELL_FIELDS: tuple[str, ...] = ("eta", "phi", "energy", "sampling")
 
 
-def _field(collection: Any, name: str, what: str) -> Any:
-    try:
-        return collection[name]
-    except Exception:
-        raise ValueError(f"the {what} collection has no field {name!r}") from None
-
-
 def cell_columns(cells: Any) -> list[Any]:
     """The four leaf columns of a cell collection, in :data:`CELL_FIELDS` order."""
-    return [_field(cells, name, "cell") for name in CELL_FIELDS]
+    return [field_of(cells, name, "cell") for name in CELL_FIELDS]
+
+
+def _image_batch_from_columns(eta, phi, energy, sampling, cluster_eta, cluster_phi, specs):
+    cand_offsets = offsets_of(cluster_eta)
+    images = build_images(
+        jagged_cell_table(eta, phi, energy, sampling),
+        cand_offsets,
+        flat(cluster_eta),
+        flat(cluster_phi),
+        tuple(specs),
+    )
+    return images, cand_offsets
 
 
 def _images_chunk(eta, phi, energy, sampling, cluster_eta, cluster_phi, *, specs):
     """Chunk function: flat kernels in, ``var * image`` records out."""
-    cell_offsets = offsets_of(eta)
-    cells = prepare_cells(cell_offsets, flat(eta), flat(phi), flat(energy), flat(sampling))
-    cand_offsets = offsets_of(cluster_eta)
-    images = build_images(cells, cand_offsets, flat(cluster_eta), flat(cluster_phi), tuple(specs))
+    images, cand_offsets = _image_batch_from_columns(
+        eta, phi, energy, sampling, cluster_eta, cluster_phi, specs
+    )
     fields = {name: unflatten_rows(batch, cand_offsets) for name, batch in images.items()}
     return ak.zip(fields, depth_limit=2)
 
@@ -85,8 +95,8 @@ def _image_arrays(cells: Any, candidates: Any, specs: tuple[ImageSpec, ...], lab
     return apply_per_chunk(
         _images_chunk,
         *cell_columns(cells),
-        _field(candidates, "clusterEta", "candidate"),
-        _field(candidates, "clusterPhi", "candidate"),
+        field_of(candidates, "clusterEta", "candidate"),
+        field_of(candidates, "clusterPhi", "candidate"),
         label=label,
         specs=specs,
     )
@@ -128,16 +138,12 @@ def photon_images(cells: Any, photons: Any) -> Any:
 
 
 def _image_batch(cells: ak.Array, candidates: ak.Array, specs) -> dict[str, np.ndarray]:
-    eta, phi, energy, sampling = cell_columns(cells)
-    table = prepare_cells(offsets_of(eta), flat(eta), flat(phi), flat(energy), flat(sampling))
-    cluster_eta = _field(candidates, "clusterEta", "candidate")
-    return build_images(
-        table,
-        offsets_of(cluster_eta),
-        flat(cluster_eta),
-        flat(_field(candidates, "clusterPhi", "candidate")),
+    return _image_batch_from_columns(
+        *cell_columns(cells),
+        field_of(candidates, "clusterEta", "candidate"),
+        field_of(candidates, "clusterPhi", "candidate"),
         specs,
-    )
+    )[0]
 
 
 def electron_image_batch(cells: ak.Array, electrons: ak.Array) -> dict[str, np.ndarray]:
@@ -155,11 +161,11 @@ def photon_image_batch(cells: ak.Array, photons: ak.Array) -> dict[str, np.ndarr
 
 
 def _track_columns(tracks: Any, electrons: Any) -> list[Any]:
-    columns = [_field(tracks, name, "track") for name in TRACK_INPUT_FIELDS]
-    columns.append(_field(electrons, "clusterE", "candidate"))
-    columns.append(_field(electrons, "trackIdx", "candidate"))
+    columns = [field_of(tracks, name, "track") for name in TRACK_INPUT_FIELDS]
+    columns.append(field_of(electrons, "clusterE", "candidate"))
+    columns.append(field_of(electrons, "trackIdx", "candidate"))
     columns += [
-        _field(electrons, f"trackIdx{slot}", "candidate") for slot in range(1, N_TRACK_SLOTS + 1)
+        field_of(electrons, f"trackIdx{slot}", "candidate") for slot in range(1, N_TRACK_SLOTS + 1)
     ]
     return columns
 
