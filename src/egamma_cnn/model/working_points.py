@@ -1,0 +1,225 @@
+"""Working points: cuts on a score that reach target signal efficiencies per E_T × |η| bin.
+
+Seed 000 §5.4 and §6 define the Loose, Medium and Tight working points as cuts on the
+discriminant chosen to reach target signal efficiencies, binned in E_T and |η|. For a
+bin b and a target efficiency ε, the cut is the value ``t_b`` such that the weighted
+fraction of signal candidates of that bin with ``score ≥ t_b`` is ε (the weighted
+(1 − ε) quantile of the signal scores, taken from below so that at least ε passes).
+
+Defined behaviour at the edges:
+
+* a bin with fewer than ``min_signal`` signal candidates takes the cut derived from all
+  signal candidates of the sample (its entry in ``from_inclusive`` is True, so the JSON
+  says which bins this happened to);
+* candidates with E_T below the first edge or |η| at or beyond the last edge fail every
+  working point (outside the calibrated range); E_T at or above the last edge uses the
+  last E_T bin (overflow).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_ABS_ETA_EDGES",
+    "DEFAULT_ET_EDGES",
+    "DEFAULT_TARGETS",
+    "WorkingPoints",
+]
+
+#: Target signal efficiencies (ATLAS LLH electron working points at E_T ≈ 40 GeV).
+DEFAULT_TARGETS: dict[str, float] = {"loose": 0.93, "medium": 0.88, "tight": 0.80}
+#: E_T bin edges (GeV) of the working points.
+DEFAULT_ET_EDGES: tuple[float, ...] = (4.5, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0)
+#: |η| bin edges of the working points (the crack 1.37–1.52 is its own bin).
+DEFAULT_ABS_ETA_EDGES: tuple[float, ...] = (0.0, 0.6, 1.37, 1.52, 2.01, 2.47)
+
+
+def _weighted_cut(scores: np.ndarray, weights: np.ndarray, target: float) -> float:
+    """Largest t with weighted fraction(score ≥ t) ≥ target."""
+    order = np.argsort(-scores, kind="stable")
+    s, w = scores[order], weights[order]
+    cumulative = np.cumsum(w) / w.sum()
+    index = int(np.searchsorted(cumulative, target - 1e-12, side="left"))
+    return float(s[min(index, len(s) - 1)])
+
+
+@dataclass(frozen=True)
+class WorkingPoints:
+    """Binned cuts on a score for named working points.
+
+    Attributes
+    ----------
+    targets : dict of str to float
+        Target signal efficiency of each working point.
+    et_edges, abs_eta_edges : tuple of float
+        Bin edges (E_T in GeV, |η|), ascending.
+    cuts : dict of str to numpy.ndarray
+        ``float64[n_et_bins, n_eta_bins]`` per working point: pass iff ``score ≥ cut``.
+    from_inclusive : numpy.ndarray
+        ``bool[n_et_bins, n_eta_bins]``: bins whose cut came from the inclusive sample.
+    score : str
+        Name of the score the cuts apply to (documentation; checked by users of the file).
+    """
+
+    targets: dict[str, float]
+    et_edges: tuple[float, ...]
+    abs_eta_edges: tuple[float, ...]
+    cuts: dict[str, np.ndarray]
+    from_inclusive: np.ndarray
+    score: str = "score"
+
+    def __post_init__(self) -> None:
+        for name, edges in (("et_edges", self.et_edges), ("abs_eta_edges", self.abs_eta_edges)):
+            if len(edges) < 2 or np.any(np.diff(edges) <= 0):
+                raise ValueError(f"{name} must be at least two strictly ascending values")
+        shape = (len(self.et_edges) - 1, len(self.abs_eta_edges) - 1)
+        if set(self.cuts) != set(self.targets):
+            raise ValueError("cuts and targets must name the same working points")
+        for name, cut in self.cuts.items():
+            if np.shape(cut) != shape:
+                raise ValueError(f"cuts[{name!r}] must have shape {shape}, got {np.shape(cut)}")
+        if np.shape(self.from_inclusive) != shape:
+            raise ValueError(f"from_inclusive must have shape {shape}")
+
+    @classmethod
+    def derive(
+        cls,
+        score: np.ndarray,
+        et: np.ndarray,
+        eta: np.ndarray,
+        is_signal: np.ndarray,
+        *,
+        targets: Mapping[str, float] = DEFAULT_TARGETS,
+        et_edges: Sequence[float] = DEFAULT_ET_EDGES,
+        abs_eta_edges: Sequence[float] = DEFAULT_ABS_ETA_EDGES,
+        weight: np.ndarray | None = None,
+        min_signal: int = 50,
+        score_name: str = "score",
+    ) -> WorkingPoints:
+        """Derive the cuts from a sample with truth (``is_signal``) labels.
+
+        Parameters
+        ----------
+        score, et, eta, is_signal : array_like
+            Per candidate: the score, E_T (GeV), η (signed; |η| is used) and the truth.
+        targets : mapping of str to float
+            Target efficiency in (0, 1] of each working point.
+        et_edges, abs_eta_edges : sequence of float
+            Bin edges.
+        weight : array_like, optional
+            Candidate weights (e.g. generator weights); 1 by default.
+        min_signal : int
+            Bins with fewer signal candidates take the inclusive cut.
+        score_name : str
+            Stored as :attr:`score`.
+        """
+        score = np.asarray(score, np.float64)
+        n = len(score)
+        et, eta = np.asarray(et, np.float64), np.asarray(eta, np.float64)
+        is_signal = np.asarray(is_signal, bool)
+        weight = np.ones(n) if weight is None else np.asarray(weight, np.float64)
+        for name, array in (("et", et), ("eta", eta), ("is_signal", is_signal), ("weight", weight)):
+            if array.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},) like score, got {array.shape}")
+        for name, target in targets.items():
+            if not 0.0 < float(target) <= 1.0:
+                raise ValueError(f"target efficiency of {name!r} must be in (0, 1], got {target}")
+        if not np.all(np.isfinite(score)):
+            raise ValueError("score has non-finite values")
+        if np.any(weight[is_signal] < 0):
+            raise ValueError("signal weights must be non-negative")
+        if weight[is_signal].sum() <= 0:
+            raise ValueError("no signal candidates (with positive weight) to derive cuts from")
+        et_edges, abs_eta_edges = tuple(map(float, et_edges)), tuple(map(float, abs_eta_edges))
+        et_bin, eta_bin, inside = _bin_indices(et, eta, et_edges, abs_eta_edges)
+        shape = (len(et_edges) - 1, len(abs_eta_edges) - 1)
+        signal = is_signal & inside
+        inclusive = {
+            name: _weighted_cut(score[is_signal], weight[is_signal], float(t))
+            for name, t in targets.items()
+        }
+        cuts = {name: np.full(shape, value) for name, value in inclusive.items()}
+        from_inclusive = np.ones(shape, bool)
+        flat_bin = et_bin * shape[1] + eta_bin
+        order = np.argsort(flat_bin[signal], kind="stable")
+        sig_scores, sig_weights = score[signal][order], weight[signal][order]
+        bins = flat_bin[signal][order]
+        starts = np.searchsorted(bins, np.arange(shape[0] * shape[1] + 1))
+        for b in range(shape[0] * shape[1]):  # loop over bins (tens), not candidates
+            lo, hi = starts[b], starts[b + 1]
+            if hi - lo < min_signal or sig_weights[lo:hi].sum() <= 0:
+                continue
+            i, j = divmod(b, shape[1])
+            from_inclusive[i, j] = False
+            for name, t in targets.items():
+                cuts[name][i, j] = _weighted_cut(sig_scores[lo:hi], sig_weights[lo:hi], float(t))
+        return cls(dict(targets), et_edges, abs_eta_edges, cuts, from_inclusive, score_name)
+
+    def cut_values(self, name: str, et: np.ndarray, eta: np.ndarray) -> np.ndarray:
+        """The cut of working point ``name`` for each candidate (+inf outside the range)."""
+        if name not in self.cuts:
+            raise KeyError(f"no working point {name!r}; have {sorted(self.cuts)}")
+        et_bin, eta_bin, inside = _bin_indices(
+            np.asarray(et, np.float64),
+            np.asarray(eta, np.float64),
+            self.et_edges,
+            self.abs_eta_edges,
+        )
+        return np.where(inside, self.cuts[name][et_bin, eta_bin], np.inf)
+
+    def passes(self, name: str, score: np.ndarray, et: np.ndarray, eta: np.ndarray) -> np.ndarray:
+        """Boolean per candidate: ``score ≥ cut`` of its bin (False outside the range)."""
+        return np.asarray(score, np.float64) >= self.cut_values(name, et, eta)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form of the working points."""
+        return {
+            "score": self.score,
+            "targets": dict(self.targets),
+            "et_edges": list(self.et_edges),
+            "abs_eta_edges": list(self.abs_eta_edges),
+            "cuts": {name: cut.tolist() for name, cut in self.cuts.items()},
+            "from_inclusive": self.from_inclusive.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WorkingPoints:
+        """Inverse of :meth:`to_dict`."""
+        try:
+            return cls(
+                targets={k: float(v) for k, v in data["targets"].items()},
+                et_edges=tuple(data["et_edges"]),
+                abs_eta_edges=tuple(data["abs_eta_edges"]),
+                cuts={k: np.asarray(v, np.float64) for k, v in data["cuts"].items()},
+                from_inclusive=np.asarray(data["from_inclusive"], bool),
+                score=str(data.get("score", "score")),
+            )
+        except KeyError as err:
+            raise ValueError(f"working points are missing the key {err}") from None
+
+    def save(self, path: str | Path) -> None:
+        """Write the working points as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> WorkingPoints:
+        """Read working points written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+
+def _bin_indices(et, eta, et_edges, abs_eta_edges):
+    abs_eta = np.abs(eta)
+    n_et, n_eta = len(et_edges) - 1, len(abs_eta_edges) - 1
+    et_bin = np.searchsorted(et_edges, et, side="right") - 1
+    eta_bin = np.searchsorted(abs_eta_edges, abs_eta, side="right") - 1
+    inside = (
+        np.isfinite(et) & np.isfinite(abs_eta) & (et_bin >= 0) & (eta_bin >= 0) & (eta_bin < n_eta)
+    )
+    return np.clip(et_bin, 0, n_et - 1), np.clip(eta_bin, 0, n_eta - 1), inside

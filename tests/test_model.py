@@ -1,0 +1,222 @@
+"""Tests of egamma_cnn.model: discriminant (seed 000 Eq. 1–2), class fractions (§6.2),
+working points and the quantile tables of the HLV preprocessing (§5.2)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy import stats
+
+from egamma_cnn.model import (
+    ELECTRON_CLASS_NAMES,
+    QuantileTable,
+    WorkingPoints,
+    class_weights,
+    discriminant,
+    predict_class_fractions,
+)
+from egamma_cnn.sim.truth import ElectronClass
+
+
+def test_class_names_follow_the_truth_codes():
+    assert len(ELECTRON_CLASS_NAMES) == len(ElectronClass)
+    assert ELECTRON_CLASS_NAMES[ElectronClass.PROMPT] == "prompt"
+    assert ELECTRON_CLASS_NAMES[ElectronClass.CHARGE_FLIP] == "charge_flip"
+
+
+def test_discriminant_hand_values():
+    probs = np.array([[0.6, 0.1, 0.1, 0.1, 0.05, 0.05], [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]])
+    # agnostic weights, charge flip signal: S = (0.6 + 0.1)/2, B = (0.1+0.1+0.05+0.05)/4
+    s, b = 0.35, 0.075
+    np.testing.assert_allclose(discriminant(probs), [s / (s + b), 0.0])
+    # charge flip in background: S = 0.6, B = (0.1 + 0.1 + 0.1 + 0.05 + 0.05)/5
+    s, b = 0.6, 0.08
+    np.testing.assert_allclose(discriminant(probs, charge_flip="background")[0], s / (s + b))
+    # D/(1+D) form of Eq. 2
+    d = s / b
+    np.testing.assert_allclose(discriminant(probs, charge_flip="background")[0], d / (1 + d))
+
+
+def test_weights_by_name_and_normalisation():
+    w = class_weights({"prompt": 3, "charge_flip": 1, "lf_hadron": 2})
+    np.testing.assert_allclose(w, [0.75, 0.25, 0, 0, 0, 1.0])
+    probs = np.array([[0.5, 0.0, 0.3, 0.0, 0.0, 0.2]])
+    # conversions have zero weight: only the hadron probability counts in B
+    np.testing.assert_allclose(discriminant(probs, {"prompt": 1, "lf_hadron": 1}), 0.5 / 0.7)
+
+
+@pytest.mark.parametrize(
+    ("weights", "message"),
+    [
+        ({"proompt": 1.0}, "unknown class"),
+        ([1, 1, 1], "6 entries"),
+        ([1, 1, -1, 1, 1, 1], "non-negative"),
+        ({"prompt": 1.0}, "positive sum"),
+        ({"conversion": 1.0}, "positive sum"),
+    ],
+)
+def test_bad_weights(weights, message):
+    with pytest.raises(ValueError, match=message):
+        discriminant(np.full((1, 6), 1 / 6), weights)
+
+
+def test_bad_probabilities_and_charge_flip():
+    with pytest.raises(ValueError, match="shape"):
+        discriminant(np.ones((3, 5)))
+    with pytest.raises(ValueError, match="finite"):
+        discriminant(np.full((1, 6), np.nan))
+    with pytest.raises(ValueError, match="charge_flip"):
+        discriminant(np.full((1, 6), 1 / 6), charge_flip="maybe")
+
+
+def test_zero_weighted_probabilities_give_one_half():
+    probs = np.array([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0]])
+    assert discriminant(probs, {"prompt": 1, "lf_hadron": 1})[0] == 0.5
+
+
+probability_rows = arrays(
+    np.float64,
+    st.tuples(st.integers(1, 30), st.just(6)),
+    elements=st.floats(0.0, 1.0, allow_subnormal=False),
+).filter(lambda a: np.all(a.sum(axis=1) > 0))
+
+
+@settings(max_examples=60, deadline=None)
+@given(probability_rows, arrays(np.float64, 6, elements=st.floats(0.01, 10.0)))
+def test_discriminant_is_bounded_and_monotonic(probs, weights):
+    probs = probs / probs.sum(axis=1, keepdims=True)
+    score = discriminant(probs, weights)
+    assert np.all((score >= 0) & (score <= 1))
+    # moving probability from a background class to a signal class never lowers the score
+    shifted = probs.copy()
+    moved = shifted[:, 5] * 0.5
+    shifted[:, 5] -= moved
+    shifted[:, 0] += moved
+    assert np.all(discriminant(shifted, weights) >= score - 1e-12)
+    # the overall normalisation of the weights does not matter (each sum is set to 1)
+    np.testing.assert_allclose(discriminant(probs, 7.0 * weights), score)
+
+
+def test_predicted_fractions_from_argmax():
+    probs = np.eye(6)[[0, 0, 5, 5, 5, 2]] * 0.7 + 0.05
+    fractions = predict_class_fractions(probs)
+    assert fractions["prompt"] == pytest.approx(2 / 6)
+    assert fractions["lf_hadron"] == pytest.approx(3 / 6)
+    assert fractions["conversion"] == pytest.approx(1 / 6)
+    assert sum(fractions.values()) == pytest.approx(1)
+    weighted = predict_class_fractions(probs, sample_weight=np.array([1, 1, 0, 0, 0, 2.0]))
+    assert weighted["prompt"] == pytest.approx(0.5)
+    assert weighted["conversion"] == pytest.approx(0.5)
+    # fed back as weights they give a valid discriminant
+    assert discriminant(probs, fractions).shape == (6,)
+    assert set(predict_class_fractions(np.zeros((0, 6))).values()) == {0.0}
+    with pytest.raises(ValueError, match="sample_weight"):
+        predict_class_fractions(probs, sample_weight=np.ones(3))
+
+
+def _toy_sample(seed=1, n=40000):
+    rng = np.random.default_rng(seed)
+    et = rng.uniform(5, 80, n)
+    eta = rng.uniform(-2.47, 2.47, n)
+    is_signal = rng.random(n) < 0.5
+    # the signal score distribution depends on the bin, so per-bin cuts differ
+    score = np.where(is_signal, rng.beta(5, 1 + np.abs(eta), n), rng.beta(1, 4, n))
+    return score, et, eta, is_signal
+
+
+def test_working_points_reach_their_targets_in_every_bin():
+    score, et, eta, is_signal = _toy_sample(n=200000)
+    wps = WorkingPoints.derive(score, et, eta, is_signal, min_signal=100)
+    assert not wps.from_inclusive.any()
+    et_edges, eta_edges = np.array(wps.et_edges), np.array(wps.abs_eta_edges)
+    for name, target in wps.targets.items():
+        passed = wps.passes(name, score, et, eta)
+        for i in range(len(et_edges) - 1):
+            hi = np.inf if i == len(et_edges) - 2 else et_edges[i + 1]
+            for j in range(len(eta_edges) - 1):
+                sel = (
+                    is_signal
+                    & (et >= et_edges[i])
+                    & (et < hi)
+                    & (np.abs(eta) >= eta_edges[j])
+                    & (np.abs(eta) < eta_edges[j + 1])
+                )
+                efficiency = passed[sel].mean()
+                # at least the target, and not more than one candidate above it
+                assert target <= efficiency + 1e-12
+                assert efficiency <= target + 1.0 / sel.sum() + 1e-12
+    # tighter working points cut harder
+    assert np.all(wps.cuts["tight"] >= wps.cuts["medium"])
+    assert np.all(wps.cuts["medium"] >= wps.cuts["loose"])
+    # the cut moves with the η dependence of the signal
+    assert wps.cuts["medium"][0, 0] > wps.cuts["medium"][0, -1]
+
+
+def test_working_points_edges_and_sparse_bins():
+    score, et, eta, is_signal = _toy_sample(n=3000)
+    wps = WorkingPoints.derive(score, et, eta, is_signal, min_signal=60)
+    assert wps.from_inclusive.any()  # the crack bins are sparse here
+    inclusive = np.sort(score[is_signal])[::-1][int(np.ceil(0.88 * is_signal.sum())) - 1]
+    np.testing.assert_allclose(wps.cuts["medium"][wps.from_inclusive], inclusive)
+    # below the first E_T edge or beyond the last |η| edge: fails; overflow E_T: last bin
+    assert not wps.passes("loose", [1.0], [3.0], [0.1])[0]
+    assert not wps.passes("loose", [1.0], [30.0], [2.47])[0]
+    np.testing.assert_allclose(wps.cut_values("loose", [500.0], [0.1]), wps.cuts["loose"][-1, 0])
+    with pytest.raises(KeyError, match="superloose"):
+        wps.passes("superloose", [1.0], [30.0], [0.1])
+
+
+def test_working_points_json_round_trip(tmp_path):
+    score, et, eta, is_signal = _toy_sample(n=5000)
+    wps = WorkingPoints.derive(score, et, eta, is_signal, weight=np.full(5000, 2.0))
+    wps.save(tmp_path / "wp.json")
+    back = WorkingPoints.load(tmp_path / "wp.json")
+    for name in wps.cuts:
+        np.testing.assert_array_equal(back.cuts[name], wps.cuts[name])
+    np.testing.assert_array_equal(back.from_inclusive, wps.from_inclusive)
+    with pytest.raises(ValueError, match="missing the key"):
+        WorkingPoints.from_dict({"targets": {}})
+
+
+def test_working_points_bad_input():
+    score, et, eta, is_signal = _toy_sample(n=100)
+    with pytest.raises(ValueError, match="et must have shape"):
+        WorkingPoints.derive(score, et[:5], eta, is_signal)
+    with pytest.raises(ValueError, match="target efficiency"):
+        WorkingPoints.derive(score, et, eta, is_signal, targets={"x": 1.5})
+    with pytest.raises(ValueError, match="no signal"):
+        WorkingPoints.derive(score, et, eta, np.zeros(100, bool))
+    with pytest.raises(ValueError, match="ascending"):
+        WorkingPoints.derive(score, et, eta, is_signal, et_edges=(10, 5))
+
+
+def test_quantile_table_gives_a_standard_normal():
+    rng = np.random.default_rng(3)
+    train = np.column_stack([rng.exponential(2.0, 20000), rng.integers(0, 4, 20000)])
+    table = QuantileTable.fit(train, ["rhad", "nPixelHits"])
+    test = np.column_stack([rng.exponential(2.0, 20000), rng.integers(0, 4, 20000)])
+    z = table.transform(test)
+    assert z.dtype == np.float32
+    assert stats.kstest(z[:, 0], "norm").pvalue > 1e-3
+    # tied values map to one value, in the middle of their probability range
+    assert len(np.unique(z[:, 1])) == 4
+    np.testing.assert_allclose(z[test[:, 1] == 0, 1][0], stats.norm.ppf(0.125), atol=0.02)
+    # outside the fitted range: clipped, finite
+    far = table.transform(np.array([[-1e9, -5.0], [1e9, 10.0]]))
+    assert np.all(np.isfinite(far)) and far[0, 0] < -5 and far[1, 0] > 5
+
+
+def test_quantile_table_round_trip_and_errors():
+    table = QuantileTable.fit(np.arange(20.0).reshape(10, 2), ["a", "b"], n_quantiles=5)
+    assert table.quantiles.shape == (2, 5)
+    back = QuantileTable.from_dict(table.to_dict())
+    np.testing.assert_array_equal(back.transform(np.ones((3, 2))), table.transform(np.ones((3, 2))))
+    with pytest.raises(ValueError, match=r"non-finite values in \['b'\]"):
+        table.transform(np.array([[1.0, np.nan]]))
+    with pytest.raises(ValueError, match="shape"):
+        table.transform(np.ones((3, 3)))
+    with pytest.raises(ValueError, match="non-decreasing"):
+        QuantileTable(("a",), np.array([[2.0, 1.0]]))
