@@ -166,12 +166,8 @@ def predict_class_fractions(
         raise ValueError(
             f"sample_weight must have shape ({len(probs)},), got {sample_weight.shape}"
         )
-    counts = (
-        np.bincount(
-            np.argmax(probs, axis=1), weights=sample_weight, minlength=len(ELECTRON_CLASS_NAMES)
-        )
-        if len(probs)
-        else np.zeros(len(ELECTRON_CLASS_NAMES))
+    counts = np.bincount(
+        np.argmax(probs, axis=1), weights=sample_weight, minlength=len(ELECTRON_CLASS_NAMES)
     )
     total = counts.sum()
     fractions = counts / total if total > 0 else np.zeros_like(counts)
