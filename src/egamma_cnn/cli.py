@@ -1,4 +1,5 @@
-"""Command-line interface: ``egamma-cnn generate | validate | demo``.
+"""Command-line interface: ``egamma-cnn generate | validate | demo | train-samples | prepare |
+train | evaluate``.
 
 Bad arguments give a one-line error on stderr and exit code 2.
 """
@@ -6,6 +7,7 @@ Bad arguments give a one-line error on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -95,6 +97,38 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out-dir", type=Path, default=Path("egamma-cnn-demo"))
     demo.add_argument("--events", type=_positive_int, default=1000)
     demo.add_argument("--workers", type=_positive_int, default=2)
+
+    samples = sub.add_parser(
+        "train-samples", help="produce the training/test sample plan of the shipped models"
+    )
+    samples.add_argument("--rounds", type=_positive_int, required=True, help="rounds of files")
+    samples.add_argument("--out-dir", type=Path, required=True)
+    samples.add_argument("--workers", type=_positive_int, default=1)
+    samples.add_argument("--pileup", type=_non_negative_float, default=20.0, metavar="MU")
+
+    prep = sub.add_parser("prepare", help="build network inputs and features of a sample plan")
+    prep.add_argument("--samples", type=Path, required=True, help="folder with plan.json")
+    prep.add_argument("--out", type=Path, required=True, help="output folder")
+    prep.add_argument("--workers", type=_positive_int, default=1)
+
+    train = sub.add_parser("train", help="train a model (needs the train extra: torch)")
+    train.add_argument("what", choices=["electron", "fcn", "photon", "baselines"])
+    train.add_argument("--data", type=Path, required=True, help="output folder of prepare")
+    train.add_argument("--out", type=Path, required=True, help=".onnx file, or folder (baselines)")
+    train.add_argument("--preset", choices=["default", "table6"], default="default")
+    train.add_argument("--max-epochs", type=_positive_int, default=40)
+    train.add_argument("--batch-size", type=_positive_int, default=256)
+    train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument("--seeds", type=_positive_int, default=3, help="baselines: seeds per net")
+    train.add_argument("--threads", type=_non_negative_int, default=0)
+    train.add_argument("--ratio", type=float, default=4.0, help="background/signal ratio")
+    train.add_argument("--cuts", type=Path, help="photon: the cut-based JSON to match")
+    train.add_argument("--no-progress", action="store_true")
+
+    evaluate = sub.add_parser("evaluate", help="test-sample performance, plots and metrics")
+    evaluate.add_argument("--data", type=Path, required=True, help="output folder of prepare")
+    evaluate.add_argument("--models", type=Path, required=True, help="folder of the models")
+    evaluate.add_argument("--out-dir", type=Path, required=True)
     return parser
 
 
@@ -176,14 +210,112 @@ def _demo(args, parser) -> int:
     return 0
 
 
+def _train_samples(args, parser) -> int:
+    from egamma_cnn.train.samples import SamplePlan, produce_plan
+
+    plan = SamplePlan(rounds=args.rounds, pileup_mu=args.pileup)
+    command = "egamma-cnn " + shlex.join(sys.argv[1:])
+    done = produce_plan(plan, args.out_dir, workers=args.workers, command=command)
+    print(f"produced {len(done)} files; the plan has {len(plan.files())} in {args.out_dir}")
+    return 0
+
+
+def _prepare(args, parser) -> int:
+    from egamma_cnn.train.dataset import prepare_files
+
+    plan_path = args.samples / "plan.json"
+    if not plan_path.is_file():
+        parser.error(f"--samples: {plan_path} not found (run egamma-cnn train-samples first)")
+    plan = json.loads(plan_path.read_text())
+    missing = [f["name"] for f in plan["files"] if not (args.samples / f["name"]).is_file()]
+    if missing:
+        parser.error(
+            f"--samples: {len(missing)} files of the plan are missing ({', '.join(missing[:3])}"
+            f"{', ...' if len(missing) > 3 else ''}); rerun egamma-cnn train-samples to finish"
+        )
+    for split in ("train", "test"):
+        files = [args.samples / f["name"] for f in plan["files"] if f["split"] == split]
+        meta = prepare_files(files, args.out / split, workers=args.workers)
+        print(f"{split}: {len(files)} files, {meta['counts']} candidates -> {args.out / split}")
+    return 0
+
+
+def _train(args, parser) -> int:
+    try:
+        from egamma_cnn.train.trainer import TrainingConfig
+    except ImportError as err:
+        parser.error(f"training needs the train extra (pip install 'egamma-cnn[train]'): {err}")
+    training = TrainingConfig(
+        max_epochs=args.max_epochs,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        threads=args.threads,
+    )
+    progress = not args.no_progress
+    command = "egamma-cnn " + shlex.join(sys.argv[1:])
+    if args.what in ("electron", "fcn"):
+        from egamma_cnn.train.electron import train_electron
+        from egamma_cnn.train.networks import CPU_DEFAULT, TABLE6
+
+        config = TABLE6 if args.preset == "table6" else CPU_DEFAULT
+        if args.what == "fcn":
+            config = dataclasses.replace(config, use_images=False, use_tracks=False)
+        metadata = train_electron(
+            args.data,
+            args.out,
+            net_config=config,
+            training=training,
+            ratio=args.ratio,
+            name="electron_fcn" if args.what == "fcn" else "electron_cnn",
+            description=f"trained with: {command}",
+            progress=progress,
+        )
+    elif args.what == "photon":
+        from egamma_cnn.train.photon import train_photon
+
+        if args.cuts is None:
+            parser.error("train photon needs --cuts (the photon_cuts.json of train baselines)")
+        metadata = train_photon(
+            args.data,
+            args.out,
+            args.cuts,
+            training=training,
+            description=f"trained with: {command}",
+            progress=progress,
+        )
+    else:
+        from egamma_cnn.train.baselines import train_baselines
+
+        metadata = train_baselines(
+            args.data, args.out, training=training, n_seeds=args.seeds, progress=progress
+        )
+    print(json.dumps(metadata.get("training", metadata), indent=1, default=str)[:2000])
+    return 0
+
+
+def _evaluate(args, parser) -> int:
+    from egamma_cnn.train.evaluation import evaluate
+
+    summary = evaluate(args.data, args.models, args.out_dir)
+    print(json.dumps(summary["headline"], indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``egamma-cnn`` command."""
     parser = _build_parser()
     args = parser.parse_args(argv)
+    commands = {
+        "generate": _generate,
+        "validate": _validate,
+        "demo": _demo,
+        "train-samples": _train_samples,
+        "prepare": _prepare,
+        "train": _train,
+        "evaluate": _evaluate,
+    }
     try:
-        return {"generate": _generate, "validate": _validate, "demo": _demo}[args.command](
-            args, parser
-        )
+        return commands[args.command](args, parser)
     except (ValueError, OSError) as err:
         print(f"egamma-cnn: error: {err}", file=sys.stderr)
         return 2

@@ -41,6 +41,7 @@ import numpy as np
 __all__ = [
     "EM_SAMPLINGS",
     "FIRST_HADRONIC_SAMPLINGS",
+    "GEOMETRY_VERSION",
     "HADRONIC_SAMPLINGS",
     "LAYER_RADIUS_MM",
     "LAYER_Z_MM",
@@ -58,6 +59,10 @@ __all__ = [
     "transverse_distance_mm",
     "wrap_phi",
 ]
+
+#: Version of this geometry. Trained models record it and refuse inputs built with
+#: another one; it changes whenever a layer, coverage or granularity changes.
+GEOMETRY_VERSION = "atlas-like-1"
 
 
 class CaloSampling(IntEnum):

@@ -48,6 +48,7 @@ from egamma_cnn.images.tracks import (
 __all__ = [
     "COARSE_SAMPLINGS",
     "ELECTRON_IMAGES",
+    "INPUTS_VERSION",
     "N_TRACK_SLOTS",
     "PHOTON_IMAGES",
     "TRACK_FEATURES",
@@ -60,6 +61,10 @@ __all__ = [
     "track_array_batch",
     "track_arrays",
 ]
+
+#: Version of the input definitions of docs/INPUTS.md (windows, sharing, track features).
+#: Trained models record it and refuse inputs built to another definition.
+INPUTS_VERSION = "1"
 
 #: Cell fields every calorimeter builder reads.
 CELL_FIELDS: tuple[str, ...] = ("eta", "phi", "energy", "sampling")

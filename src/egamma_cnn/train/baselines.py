@@ -1,0 +1,252 @@
+"""The baselines the shipped models are compared with, trained on the same samples.
+
+* The electron likelihood (LLH, seed 000 §6.1): 1-D signal and background PDFs of the
+  LLH variables per E_T × |η| bin (:class:`egamma_cnn.model.likelihood.Likelihood`),
+  signal = prompt + charge-flip; Loose/Medium/Tight cuts on the discriminant derived for
+  the target efficiencies of :data:`egamma_cnn.model.working_points.DEFAULT_TARGETS`
+  among signal candidates that pass the working point's hit requirements.
+* The photon cut-based selection (seed 004 Table 1,
+  :class:`egamma_cnn.model.cut_based.CutBasedPhotonID`), loose and tight menus.
+* The networks of seed 001 Table I/II: fully-connected networks on the seven standard
+  features (R_had, w_η2, R_φ, R_η, σ_ηη and the calorimeter isolation in ΔR < 0.3 and
+  0.4, here relative to E_T) and on those seven plus the energy-flow observables of
+  seed 001 §5 (p_T^D, the two-point EFP with β = ½, and the cluster mass), binary
+  signal (prompt + charge-flip) versus background, balanced in (E_T, η) and
+  normalisation (ratio 1, as the balanced samples of seed 001), trained for several
+  seeds so that their AUC is a mean ± spread.
+
+Every baseline is written to one folder: ``electron_llh.json``, ``photon_cuts.json`` and
+``feature_nets/<set>_seed<k>.onnx``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from egamma_cnn.model.working_points import DEFAULT_TARGETS, WorkingPoints
+from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
+from egamma_cnn.train.electron import SIGNAL_CLASSES, validation_mask
+
+__all__ = [
+    "FEATURE_SETS",
+    "LLH_FORMAT",
+    "feature_table",
+    "fit_electron_llh",
+    "fit_photon_cuts",
+    "llh_scores",
+    "train_baselines",
+    "train_feature_net",
+]
+
+LLH_FORMAT = "egamma-cnn-llh/1"
+
+#: Seed 001's feature sets: the seven standard features, and those plus the EFPs.
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "hl7": ("rhad", "weta2", "rphi", "reta", "sigmaietaieta", "etcone30_rel", "etcone40_rel"),
+    "hl7_efp": (
+        "rhad",
+        "weta2",
+        "rphi",
+        "reta",
+        "sigmaietaieta",
+        "etcone30_rel",
+        "etcone40_rel",
+        "ptd",
+        "efp2_b05",
+        "mass",
+    ),
+}
+
+
+def feature_table(data: CandidateArrays, names: tuple[str, ...]) -> np.ndarray:
+    """Feature columns by name; ``<x>_rel`` is feature ``x`` divided by the cluster E_T."""
+    columns = []
+    for name in names:
+        if name.endswith("_rel"):
+            columns.append(data.features([name[: -len("_rel")]])[:, 0] / data.arrays["et"])
+        else:
+            columns.append(data.features([name])[:, 0])
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def fit_electron_llh(train: CandidateArrays) -> dict[str, Any]:
+    """Fit the LLH and its working points on ``train``; returns the JSON document."""
+    from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS, Likelihood, llh_hit_requirements
+
+    is_signal = np.isin(train.arrays["truth_class"], SIGNAL_CLASSES)
+    values = train.features(LIKELIHOOD_INPUTS)
+    et, eta = train.arrays["et"], train.arrays["eta"]
+    likelihood = Likelihood.fit(values, et, eta, is_signal)
+    score = likelihood.discriminant(values, et, eta)
+    n_blayer, n_pixel, n_sct = train.features(["nBLayerHits", "nPixelHits", "nSCTHits"]).T
+    working_points = {}
+    for name in ("loose", "medium", "tight"):
+        hits = llh_hit_requirements(n_blayer, n_pixel, n_sct, name)
+        wp = WorkingPoints.derive(
+            score[hits],
+            et[hits],
+            eta[hits],
+            is_signal[hits],
+            targets={name: DEFAULT_TARGETS[name]},
+            score_name="llh",
+        )
+        working_points[name] = wp.to_dict()
+    return {
+        "format": LLH_FORMAT,
+        "likelihood": likelihood.to_dict(),
+        "working_points": working_points,
+        "signal_classes": list(SIGNAL_CLASSES),
+        "candidates": len(train),
+    }
+
+
+def llh_scores(document: dict[str, Any], data: CandidateArrays) -> dict[str, np.ndarray]:
+    """LLH discriminant and working-point decisions (hits included) of ``data``."""
+    from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS, Likelihood, llh_hit_requirements
+
+    likelihood = Likelihood.from_dict(document["likelihood"])
+    et, eta = data.arrays["et"], data.arrays["eta"]
+    score = likelihood.discriminant(data.features(LIKELIHOOD_INPUTS), et, eta)
+    n_blayer, n_pixel, n_sct = data.features(["nBLayerHits", "nPixelHits", "nSCTHits"]).T
+    out = {"llh": score}
+    for name, wp in document["working_points"].items():
+        points = WorkingPoints.from_dict(wp)
+        out[name] = points.passes(name, score, et, eta) & llh_hit_requirements(
+            n_blayer, n_pixel, n_sct, name
+        )
+    return out
+
+
+def fit_photon_cuts(train: CandidateArrays):
+    """Fit the loose and tight photon cut-based menus on ``train``."""
+    from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
+
+    return CutBasedPhotonID.fit(
+        train.features(PHOTON_CUT_INPUTS),
+        train.arrays["et"],
+        train.arrays["eta"],
+        train.arrays["is_prompt"],
+    )
+
+
+def train_feature_net(
+    train: CandidateArrays,
+    val: CandidateArrays,
+    names: tuple[str, ...],
+    out_path: Path,
+    training: Any,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Train one binary FeatureNet on ``names`` and export it (ONNX, quantile table inside)."""
+    from egamma_cnn.model.preprocessing import QuantileTable
+    from egamma_cnn.train.export import base_metadata, export_onnx
+    from egamma_cnn.train.networks import FeatureNet
+    from egamma_cnn.train.reweighting import class_balance_weights
+    from egamma_cnn.train.trainer import fit
+
+    x_train, x_val = feature_table(train, names), feature_table(val, names)
+    table = QuantileTable.fit(x_train, names)
+    labels, weights = {}, {}
+    for part, data in (("train", train), ("val", val)):
+        labels[part] = np.isin(data.arrays["truth_class"], SIGNAL_CLASSES).astype(np.int64)
+        weights[part], _ = class_balance_weights(
+            labels[part], data.arrays["et"], data.arrays["eta"], (1,), 2, ratio=1.0
+        )
+    model = FeatureNet(len(names))
+    result = fit(
+        model,
+        {"features": table.transform(x_train)},
+        labels["train"],
+        weights["train"],
+        {"features": table.transform(x_val)},
+        labels["val"],
+        weights["val"],
+        training,
+        out_path.with_suffix(".checkpoints"),
+        progress=progress,
+    )
+    metadata = base_metadata("electron", out_path.stem, f"seed 001 network on {list(names)}")
+    metadata.update(
+        {
+            "inputs": [{"name": "features", "shape": [len(names)], "dtype": "float32"}],
+            "feature_names": list(names),
+            "class_names": ["background", "signal"],
+            "preprocessing": {"features": {"quantile_table": table.to_dict()}},
+            "training": {
+                "config": asdict(training),
+                "best_epoch": result.best_epoch,
+                "epochs": len(result.history),
+                "seconds_per_epoch": result.seconds_per_epoch,
+            },
+        }
+    )
+    example = slice(0, min(64, len(x_val)))
+    export_onnx(
+        model,
+        {"features": table.transform(x_val[example])},
+        out_path,
+        metadata,
+        raw_inputs={"features": x_val[example]},
+    )
+    return metadata
+
+
+def train_baselines(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    training: Any,
+    n_seeds: int = 3,
+    validation_fraction: float = 0.2,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fit the LLH and the photon cuts, and train the seed 001 networks for ``n_seeds``."""
+    out = Path(out_dir)
+    (out / "feature_nets").mkdir(parents=True, exist_ok=True)
+    electrons = load_arrays(
+        Path(data_dir) / "train",
+        "electron",
+        mmap=True,
+        names=["truth_class", "et", "eta", "event", "file", "features"],
+    )
+    electrons = electrons.subset(np.flatnonzero(electron_selection(electrons)))
+    is_val = validation_mask(electrons, validation_fraction, seed=training.seed)
+    train, val = electrons.subset(~is_val), electrons.subset(is_val)
+    if progress:
+        print(f"LLH: fitting on {len(train)} candidates", flush=True)
+    llh = fit_electron_llh(train)
+    (out / "electron_llh.json").write_text(json.dumps(llh))
+
+    from egamma_cnn.train.photon import photon_selection
+
+    photons = load_arrays(
+        Path(data_dir) / "train",
+        "photon",
+        mmap=True,
+        names=["is_prompt", "et", "eta", "event", "file", "features"],
+    )
+    photons = photons.subset(np.flatnonzero(photon_selection(photons)))
+    photon_val = validation_mask(photons, validation_fraction, seed=training.seed)
+    cuts = fit_photon_cuts(photons.subset(~photon_val))
+    cuts.save(out / "photon_cuts.json")
+
+    summary: dict[str, Any] = {"llh_candidates": len(train), "feature_nets": {}}
+    for set_name, names in FEATURE_SETS.items():
+        for seed in range(n_seeds):
+            if progress:
+                print(f"{set_name}: seed {seed}", flush=True)
+            metadata = train_feature_net(
+                train,
+                val,
+                names,
+                out / "feature_nets" / f"{set_name}_seed{seed}.onnx",
+                replace(training, seed=seed),
+                progress=progress,
+            )
+            summary["feature_nets"][f"{set_name}_seed{seed}"] = metadata["training"]
+    return summary

@@ -1,0 +1,333 @@
+"""Training and test arrays of e/γ candidates, built once from sample files.
+
+The networks read the inputs that the plugin computes at run time — the same
+:mod:`egamma_cnn.images` and :mod:`egamma_cnn.features` builders, with no second
+implementation of any input — stored as plain ``.npy`` arrays (never pickle) so that
+training epochs read memory, not ROOT files:
+
+``<out>/<split>/electron/``
+    ``coarse`` float32 (N, 18, 7, 11), ``fine`` float32 (N, 1, 56, 11), ``tracks``
+    float32 (N, 5, 13), ``features`` float32 (N, F) with the scalar feature names of
+    :func:`egamma_cnn.features.electron_features` (the 26 HLVs among them) in
+    ``meta.json``, ``truth_class`` int8, ``et``/``eta`` float32 (cluster E_T and η),
+    ``mu`` float32 (⟨μ⟩ of the event), ``process``/``file`` int16 (indices into the
+    lists of ``meta.json``), ``event`` int64.
+``<out>/<split>/photon/``
+    ``strips`` (N, 56, 3), ``middle`` (N, 7, 11), ``back`` (N, 4, 11) float32, ``features``
+    (N, F'), ``is_prompt`` bool, ``conversion_type`` int8, ``et``, ``eta``, ``mu``,
+    ``process``, ``file``, ``event``.
+
+Every candidate of every file is kept (selections are masks applied later, see
+:func:`electron_selection`), in file order and, within a file, in event order.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+__all__ = [
+    "ELECTRON_ARRAYS",
+    "PHOTON_ARRAYS",
+    "CandidateArrays",
+    "electron_selection",
+    "load_arrays",
+    "prepare_files",
+]
+
+#: Per-candidate arrays of the electron set: name → (dtype, shape after the first axis).
+ELECTRON_ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "coarse": ("float32", (18, 7, 11)),
+    "fine": ("float32", (1, 56, 11)),
+    "tracks": ("float32", (5, 13)),
+    "truth_class": ("int8", ()),
+    "et": ("float32", ()),
+    "eta": ("float32", ()),
+    "mu": ("float32", ()),
+    "process": ("int16", ()),
+    "file": ("int16", ()),
+    "event": ("int64", ()),
+}
+#: Per-candidate arrays of the photon set.
+PHOTON_ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {
+    "strips": ("float32", (56, 3)),
+    "middle": ("float32", (7, 11)),
+    "back": ("float32", (4, 11)),
+    "is_prompt": ("bool", ()),
+    "conversion_type": ("int8", ()),
+    "et": ("float32", ()),
+    "eta": ("float32", ()),
+    "mu": ("float32", ()),
+    "process": ("int16", ()),
+    "file": ("int16", ()),
+    "event": ("int64", ()),
+}
+_KINDS = {"electron": ELECTRON_ARRAYS, "photon": PHOTON_ARRAYS}
+
+
+def _scalar_features(record: ak.Array) -> tuple[list[str], np.ndarray]:
+    """Flat float32 table of the scalar fields of a per-candidate feature record."""
+    flat_record = ak.flatten(record, axis=1)
+    names, columns = [], []
+    for name in record.fields:
+        column = flat_record[name]
+        if column.ndim == 1:
+            names.append(name)
+            columns.append(ak.to_numpy(column).astype(np.float32))
+    n = len(flat_record)
+    table = np.stack(columns, axis=1) if columns else np.zeros((n, 0), np.float32)
+    return names, table
+
+
+def _per_candidate(event_values: Any, candidates: ak.Array) -> np.ndarray:
+    values, _ = ak.broadcast_arrays(event_values, candidates.clusterE)
+    return ak.to_numpy(ak.flatten(values, axis=1))
+
+
+def _file_arrays(path: str, process_index: int, file_index: int) -> dict[str, Any]:
+    """All arrays of one sample file (runs in a worker process)."""
+    from egamma_cnn.features import electron_features, photon_features
+    from egamma_cnn.images import electron_image_batch, photon_image_batch, track_array_batch
+    from egamma_cnn.nanoevents import open_events
+
+    events = open_events(path)
+    electrons, photons = events.Electron, events.Photon
+    if "truthClass" not in electrons.fields:
+        raise ValueError(f"{path}: no truth branches (a data-like file cannot be a training file)")
+    mu = events.Pileup.nTrueInt
+    out: dict[str, Any] = {}
+
+    images = electron_image_batch(events.CaloCell, electrons)
+    names, table = _scalar_features(electron_features(events))
+    cluster_eta = ak.to_numpy(ak.flatten(electrons.clusterEta)).astype(np.float64)
+    cluster_e = ak.to_numpy(ak.flatten(electrons.clusterE)).astype(np.float64)
+    out["electron"] = {
+        "coarse": images["coarse"],
+        "fine": images["fine"],
+        "tracks": track_array_batch(events.Track, electrons),
+        "features": table,
+        "truth_class": ak.to_numpy(ak.flatten(electrons.truthClass)),
+        "et": cluster_e / np.cosh(cluster_eta),
+        "eta": cluster_eta,
+        "mu": _per_candidate(mu, electrons),
+        "process": np.full(len(cluster_e), process_index),
+        "file": np.full(len(cluster_e), file_index),
+        "event": _per_candidate(events.event, electrons),
+    }
+    out["electron_feature_names"] = names
+
+    images = photon_image_batch(events.CaloCell, photons)
+    names, table = _scalar_features(photon_features(events))
+    cluster_eta = ak.to_numpy(ak.flatten(photons.clusterEta)).astype(np.float64)
+    cluster_e = ak.to_numpy(ak.flatten(photons.clusterE)).astype(np.float64)
+    out["photon"] = {
+        **images,
+        "features": table,
+        "is_prompt": ak.to_numpy(ak.flatten(photons.isPrompt)).astype(bool),
+        "conversion_type": ak.to_numpy(ak.flatten(photons.conversionType)),
+        "et": cluster_e / np.cosh(cluster_eta),
+        "eta": cluster_eta,
+        "mu": _per_candidate(mu, photons),
+        "process": np.full(len(cluster_e), process_index),
+        "file": np.full(len(cluster_e), file_index),
+        "event": _per_candidate(events.event, photons),
+    }
+    out["photon_feature_names"] = names
+    return out
+
+
+def _process_of(path: Path) -> str:
+    from egamma_cnn.sim.writer import read_metadata
+
+    metadata = read_metadata(path)
+    if metadata.get("is_data", False):
+        raise ValueError(f"{path}: a data-like file cannot be a training file")
+    return str(metadata["process"])
+
+
+def prepare_files(
+    files: Sequence[str | Path],
+    out_dir: str | Path,
+    *,
+    workers: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Build the electron and photon arrays of ``files`` into ``out_dir``.
+
+    Parameters
+    ----------
+    files
+        MC sample files (with truth).
+    out_dir
+        Folder that receives ``electron/`` and ``photon/`` (see the module docstring).
+    workers
+        Worker processes; each builds the arrays of whole files.
+
+    Returns
+    -------
+    dict
+        The ``meta.json`` written: file and process lists, feature names, counts.
+
+    Raises
+    ------
+    ValueError
+        If a file is data-like (no truth), or files disagree on the feature names.
+    """
+    import uproot
+    from tqdm import tqdm
+
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise ValueError("no sample files given")
+    processes = [_process_of(p) for p in paths]
+    process_names = sorted(set(processes))
+    counts = {"electron": [], "photon": []}
+    for path in paths:
+        with uproot.open(path) as root_file:
+            tree = root_file["Events"]
+            counts["electron"].append(int(tree["nElectron"].array(library="np").sum()))
+            counts["photon"].append(int(tree["nPhoton"].array(library="np").sum()))
+    out = Path(out_dir)
+    arrays: dict[str, dict[str, np.ndarray]] = {}
+    feature_names: dict[str, list[str]] = {}
+    offsets = {kind: np.concatenate([[0], np.cumsum(c)]) for kind, c in counts.items()}
+    for kind, spec in _KINDS.items():
+        (out / kind).mkdir(parents=True, exist_ok=True)
+        total = int(offsets[kind][-1])
+        arrays[kind] = {
+            name: np.lib.format.open_memmap(
+                out / kind / f"{name}.npy", mode="w+", dtype=dtype, shape=(total, *shape)
+            )
+            for name, (dtype, shape) in spec.items()
+        }
+
+    def store(index: int, result: dict[str, Any]) -> None:
+        for kind in _KINDS:
+            names = result[f"{kind}_feature_names"]
+            if kind not in feature_names:
+                feature_names[kind] = names
+                total = int(offsets[kind][-1])
+                arrays[kind]["features"] = np.lib.format.open_memmap(
+                    out / kind / "features.npy",
+                    mode="w+",
+                    dtype="float32",
+                    shape=(total, len(names)),
+                )
+            elif names != feature_names[kind]:
+                raise ValueError(f"{paths[index]}: {kind} feature names differ from the others")
+            lo, hi = offsets[kind][index], offsets[kind][index + 1]
+            for name, values in result[kind].items():
+                if len(values) != hi - lo:
+                    raise ValueError(
+                        f"{paths[index]}: {kind} {name} has {len(values)} rows, expected {hi - lo}"
+                    )
+                arrays[kind][name][lo:hi] = values
+
+    with (
+        tqdm(total=len(paths), unit="file", desc="prepare", disable=not progress) as bar,
+        cf.ProcessPoolExecutor(max_workers=workers) as pool,
+    ):
+        futures = {
+            pool.submit(_file_arrays, str(p), process_names.index(proc), i): i
+            for i, (p, proc) in enumerate(zip(paths, processes, strict=True))
+        }
+        for future in cf.as_completed(futures):
+            store(futures[future], future.result())
+            bar.update()
+    for kind in _KINDS:
+        for array in arrays[kind].values():
+            array.flush()
+    meta = {
+        "files": [str(p) for p in paths],
+        "file_process": processes,
+        "processes": process_names,
+        "counts": {kind: int(offsets[kind][-1]) for kind in _KINDS},
+        "feature_names": feature_names,
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    return meta
+
+
+@dataclass
+class CandidateArrays:
+    """The arrays of one kind and split, loaded into memory (or memory-mapped).
+
+    Attributes
+    ----------
+    arrays
+        Name → array, every array with the same first axis.
+    feature_names
+        Column names of ``arrays["features"]``.
+    processes, files
+        Names behind the ``process`` and ``file`` indices.
+    """
+
+    arrays: dict[str, np.ndarray]
+    feature_names: list[str]
+    processes: list[str]
+    files: list[str]
+
+    def __len__(self) -> int:
+        return len(self.arrays["et"])
+
+    def features(self, names: Sequence[str]) -> np.ndarray:
+        """Columns ``names`` of the feature table, ``float32[N, len(names)]``."""
+        missing = [n for n in names if n not in self.feature_names]
+        if missing:
+            raise KeyError(f"no features {missing}; have {self.feature_names}")
+        index = [self.feature_names.index(n) for n in names]
+        return np.ascontiguousarray(self.arrays["features"][:, index])
+
+    def subset(self, mask_or_index: np.ndarray) -> CandidateArrays:
+        """A copy restricted to a boolean mask or an index array."""
+        return CandidateArrays(
+            {k: np.asarray(v[mask_or_index]) for k, v in self.arrays.items()},
+            self.feature_names,
+            self.processes,
+            self.files,
+        )
+
+
+def load_arrays(
+    folder: str | Path, kind: str, *, mmap: bool = False, names: Sequence[str] | None = None
+) -> CandidateArrays:
+    """Load the ``kind`` ("electron" or "photon") arrays written by :func:`prepare_files`."""
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {sorted(_KINDS)}, not {kind!r}")
+    folder = Path(folder)
+    meta_path = folder / "meta.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{meta_path} not found: run `egamma-cnn prepare` first")
+    meta = json.loads(meta_path.read_text())
+    wanted = [*_KINDS[kind], "features"] if names is None else list(names)
+    arrays = {
+        name: np.load(folder / kind / f"{name}.npy", mmap_mode="r" if mmap else None)
+        for name in wanted
+    }
+    return CandidateArrays(arrays, meta["feature_names"][kind], meta["processes"], meta["files"])
+
+
+def electron_selection(
+    data: CandidateArrays, *, min_et: float = 4.5, max_abs_eta: float = 2.47
+) -> np.ndarray:
+    """Candidates the electron models are trained and evaluated on (seed 000 §4.1, §6.1).
+
+    E_T > ``min_et`` GeV and |η| < ``max_abs_eta`` (the electron reconstruction
+    acceptance), and the standard track-quality requirements of the evaluation sample of
+    seed 000 §6.1: at least two pixel hits and at least seven silicon (pixel + SCT) hits
+    on the best track.
+    """
+    pixel, sct = data.features(["nPixelHits", "nSCTHits"]).T
+    return (
+        (data.arrays["et"] > min_et)
+        & (np.abs(data.arrays["eta"]) < max_abs_eta)
+        & (pixel >= 2)
+        & (pixel + sct >= 7)
+    )

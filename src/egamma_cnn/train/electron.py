@@ -1,0 +1,232 @@
+"""Train the electron CNN (or its HLV-only FCN variant) and export it as ONNX.
+
+The recipe of seed 000 §5: candidates of the training files that pass
+:func:`~egamma_cnn.train.dataset.electron_selection`; a validation part taken from the
+training files by event (the test files are never read here); the 26 HLVs
+(:data:`egamma_cnn.features.ELECTRON_HLV_NAMES`) quantile-transformed with a table
+fitted on the training part only; the (E_T, η) class reweighting with background/signal
+ratio 4 (:mod:`.reweighting`); Adam, weighted categorical cross-entropy, L2 and dropout,
+early stopping (:mod:`.trainer`). The exported model carries the quantile table, the
+default discriminant weights (the class fractions of the training sample, which seed
+000 §5.4 finds close to optimal for an inclusive sample; charge-flip as signal) and the
+Loose/Medium/Tight working points derived on the validation part.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from egamma_cnn.features import ELECTRON_HLV_NAMES
+from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES, discriminant
+from egamma_cnn.model.preprocessing import QuantileTable
+from egamma_cnn.model.working_points import WorkingPoints
+from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
+from egamma_cnn.train.reweighting import class_balance_weights
+
+__all__ = [
+    "SIGNAL_CLASSES",
+    "electron_inputs",
+    "fit_track_scale",
+    "train_electron",
+    "validation_mask",
+]
+
+#: Signal classes of the training target shape and of the default discriminant.
+SIGNAL_CLASSES: tuple[int, ...] = (0, 1)
+
+_INPUT_DESCRIPTIONS = {
+    "coarse": "every calorimeter layer as a channel (COARSE_SAMPLINGS), 7x11 pixels, GeV",
+    "fine": "EM strip layer at 0.025/8 x 2pi/256, 56x11 pixels, GeV",
+    "tracks": "5 matched tracks x 13 features (TRACK_FEATURES), empty slots zero",
+    "hlv": "the 26 high-level variables ELECTRON_HLV_NAMES, untransformed",
+}
+
+
+def validation_mask(data: CandidateArrays, fraction: float, seed: int = 0) -> np.ndarray:
+    """Candidates of a pseudo-random ``fraction`` of the *events* (whole events go together).
+
+    The choice hashes (file, event number, seed), so it does not depend on the order of
+    the candidates or on which other files are present.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    key = data.arrays["event"].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    key ^= (data.arrays["file"].astype(np.uint64) + np.uint64(seed)) * np.uint64(0xBF58476D1CE4E5B9)
+    key ^= key >> np.uint64(31)
+    key *= np.uint64(0x94D049BB133111EB)
+    key ^= key >> np.uint64(29)
+    return (key % np.uint64(1_000_000)).astype(np.float64) < fraction * 1_000_000
+
+
+def fit_track_scale(tracks: np.ndarray) -> np.ndarray:
+    """Per-feature scale of the 13 track features: the RMS over filled slots (1 if none)."""
+    filled = np.any(tracks != 0, axis=2)
+    values = tracks[filled]
+    if len(values) == 0:
+        return np.ones(tracks.shape[2], np.float32)
+    rms = np.sqrt(np.mean(values.astype(np.float64) ** 2, axis=0))
+    return np.where(rms > 0, rms, 1.0).astype(np.float32)
+
+
+def electron_inputs(
+    data: CandidateArrays, names: tuple[str, ...], table: QuantileTable | None
+) -> dict[str, np.ndarray]:
+    """The network inputs ``names`` of ``data``; the HLVs transformed by ``table`` if given."""
+    out: dict[str, np.ndarray] = {}
+    for name in names:
+        if name == "hlv":
+            hlv = data.features(ELECTRON_HLV_NAMES)
+            out["hlv"] = table.transform(hlv) if table is not None else hlv
+        else:
+            out[name] = np.ascontiguousarray(data.arrays[name], np.float32)
+    return out
+
+
+def _class_counts(labels: np.ndarray) -> dict[str, int]:
+    counts = np.bincount(labels, minlength=len(ELECTRON_CLASS_NAMES))
+    return dict(zip(ELECTRON_CLASS_NAMES, counts.tolist(), strict=True))
+
+
+def train_electron(
+    data_dir: str | Path,
+    out_path: str | Path,
+    *,
+    net_config: Any = None,
+    training: Any = None,
+    ratio: float = 4.0,
+    validation_fraction: float = 0.2,
+    max_candidates: int | None = None,
+    name: str = "electron_cnn",
+    description: str = "",
+    checkpoint_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train an electron network on ``data_dir/train`` and write it to ``out_path`` (ONNX).
+
+    Parameters
+    ----------
+    data_dir
+        Output folder of ``egamma-cnn prepare`` (with ``train/``).
+    out_path
+        The ``.onnx`` file to write.
+    net_config
+        :class:`~egamma_cnn.train.networks.ElectronNetConfig` (default: CPU_DEFAULT).
+    training
+        :class:`~egamma_cnn.train.trainer.TrainingConfig`.
+    ratio
+        Background/signal ratio of the reweighting (seed 000: 4).
+    validation_fraction
+        Share of the training events used for early stopping and the working points.
+    max_candidates
+        Use at most this many selected candidates (the first ones; for quick runs).
+    checkpoint_dir
+        Where the trainer keeps resumable checkpoints (default: next to ``out_path``).
+
+    Returns
+    -------
+    dict
+        The metadata written into the model.
+    """
+    from egamma_cnn.train.export import base_metadata, export_onnx
+    from egamma_cnn.train.networks import CPU_DEFAULT, ElectronCNN
+    from egamma_cnn.train.trainer import TrainingConfig, fit, predict
+
+    net_config = CPU_DEFAULT if net_config is None else net_config
+    training = TrainingConfig() if training is None else training
+    out_path = Path(out_path)
+    data = load_arrays(Path(data_dir) / "train", "electron", mmap=True)
+    selected = np.flatnonzero(electron_selection(data))
+    if max_candidates is not None:
+        selected = selected[:max_candidates]
+    data = data.subset(selected)
+    is_val = validation_mask(data, validation_fraction, seed=training.seed)
+    train, val = data.subset(~is_val), data.subset(is_val)
+    table = QuantileTable.fit(train.features(ELECTRON_HLV_NAMES), ELECTRON_HLV_NAMES)
+    model = ElectronCNN(net_config, track_scale=fit_track_scale(train.arrays["tracks"]))
+    names = model.input_names()
+    weights, report = {}, {}
+    for part, arrays in (("train", train), ("val", val)):
+        weights[part], report[part] = class_balance_weights(
+            arrays.arrays["truth_class"],
+            arrays.arrays["et"],
+            arrays.arrays["eta"],
+            SIGNAL_CLASSES,
+            len(ELECTRON_CLASS_NAMES),
+            ratio=ratio,
+        )
+    result = fit(
+        model,
+        electron_inputs(train, names, table),
+        train.arrays["truth_class"],
+        weights["train"],
+        electron_inputs(val, names, table),
+        val.arrays["truth_class"],
+        weights["val"],
+        training,
+        checkpoint_dir or out_path.with_suffix(".checkpoints"),
+        progress=progress,
+    )
+    fractions = np.bincount(train.arrays["truth_class"], minlength=6) / len(train)
+    default_weights = dict(zip(ELECTRON_CLASS_NAMES, fractions.tolist(), strict=True))
+    val_probs = predict(model, electron_inputs(val, names, table))
+    score = discriminant(val_probs, default_weights, "signal")
+    wps = WorkingPoints.derive(
+        score,
+        val.arrays["et"],
+        val.arrays["eta"],
+        np.isin(val.arrays["truth_class"], SIGNAL_CLASSES),
+        score_name="cnn_score",
+    )
+    metadata = base_metadata("electron", name, description)
+    metadata.update(
+        {
+            "inputs": [
+                {
+                    "name": n,
+                    "shape": list(data.arrays[n].shape[1:]) if n != "hlv" else [26],
+                    "dtype": "float32",
+                    "description": _INPUT_DESCRIPTIONS[n],
+                }
+                for n in names
+            ],
+            "class_names": list(ELECTRON_CLASS_NAMES),
+            "hlv_names": list(ELECTRON_HLV_NAMES),
+            "preprocessing": {"hlv": {"quantile_table": table.to_dict()}},
+            "discriminant": {"weights": default_weights, "charge_flip": "signal"},
+            "working_points": wps.to_dict(),
+            "network": {"class": "ElectronCNN", "config": net_config.to_dict()},
+            "training": {
+                "config": asdict(training),
+                "ratio": ratio,
+                "validation_fraction": validation_fraction,
+                "files": [Path(f).name for f in data.files],
+                "processes": data.processes,
+                "candidates": {"train": len(train), "validation": len(val)},
+                "class_counts": {
+                    "train": _class_counts(train.arrays["truth_class"]),
+                    "validation": _class_counts(val.arrays["truth_class"]),
+                },
+                "reweighting": {part: asdict(r) for part, r in report.items()},
+                "best_epoch": result.best_epoch,
+                "epochs": len(result.history),
+                "stopped_early": result.stopped_early,
+                "seconds_per_epoch": result.seconds_per_epoch,
+                "history": result.history,
+            },
+        }
+    )
+    example = slice(0, min(64, len(val)))
+    export_onnx(
+        model,
+        electron_inputs(val.subset(np.arange(len(val))[example]), names, table),
+        out_path,
+        metadata,
+        raw_inputs=electron_inputs(val.subset(np.arange(len(val))[example]), names, None),
+    )
+    (out_path.with_suffix(".training.json")).write_text(json.dumps(metadata["training"], indent=1))
+    return metadata

@@ -1,0 +1,556 @@
+"""Performance of the shipped models on the held-out test files, with the seed figures.
+
+Everything is measured on the test split of the sample plan (files and seeds never
+used in training), with the models as shipped: ONNX files run through
+:class:`egamma_cnn.model.onnx_model.OnnxModel`. The electron candidates pass
+:func:`~egamma_cnn.train.dataset.electron_selection`; no kinematic reweighting is
+applied (seed 000 §6.1: the evaluation sample keeps its natural E_T, η and class
+composition). The CNN and FCN discriminants use the default class weights stored in
+each model (the training class fractions, seed 000 §5.4).
+
+Produced (``out_dir``):
+
+* ``roc_<cf>_<range>.png`` — seed 000 Figs. 6–9: ROC curves (signal efficiency vs
+  background rejection) against the combined background and each background class, with
+  charge-flip in the signal (``cf-signal``) or in the background (``cf-background``), for
+  4.5 < E_T ≤ 15 GeV and E_T > 15 GeV; CNN, FCN and LLH curves and the LLH working points.
+* ``rejection_ratio_et.png``, ``rejection_ratio_map.png`` — seed 000 Figs. 10–11: the
+  background rejection of the CNN over the LLH and over the FCN at the signal efficiency
+  of each LLH working point, bin by bin (charge-flip counted as background, as in Fig. 10).
+* ``class_fractions.png`` — seed 000 Fig. 16: true class fractions per process and the
+  difference predicted − true; the Table 7 gains are in ``metrics.json``.
+* ``photon_roc.png`` — the photon CNN against the cut-based menus (seed 004).
+* ``metrics.json`` — every number above, and ``headline``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from egamma_cnn.model.discriminant import (
+    ELECTRON_CLASS_NAMES,
+    discriminant,
+    predict_class_fractions,
+)
+from egamma_cnn.model.onnx_model import OnnxModel
+from egamma_cnn.model.performance import (
+    auc,
+    auc_uncertainty,
+    bin_index,
+    cut_for_efficiency,
+    efficiency_and_rejection,
+    rejection_at_matched_efficiency,
+    roc_curve,
+)
+from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
+
+__all__ = ["ET_RANGES", "RATIO_ABS_ETA_EDGES", "RATIO_ET_EDGES", "evaluate"]
+
+#: The two E_T ranges of seed 000 Figs. 5–9 (GeV).
+ET_RANGES: dict[str, tuple[float, float]] = {"4.5-15GeV": (4.5, 15.0), "gt15GeV": (15.0, np.inf)}
+#: Bins of the rejection ratios (seed 000 Figs. 10–11).
+RATIO_ET_EDGES: tuple[float, ...] = (4.5, 7.0, 10.0, 15.0, 20.0, 30.0, 45.0, np.inf)
+RATIO_ABS_ETA_EDGES: tuple[float, ...] = (0.0, 0.6, 1.37, 1.52, 2.01, 2.47)
+_LABELS = {
+    "prompt": "prompt e",
+    "charge_flip": "charge flip",
+    "conversion": "γ conversion",
+    "heavy_flavour": "heavy flavour",
+    "lf_egamma": "LF e/γ",
+    "lf_hadron": "LF hadron",
+}
+_STYLES = {"CNN": ("C0", "-"), "FCN": ("C3", ":"), "LLH": ("k", "-")}
+_WP_MARKERS = {"loose": "o", "medium": "s", "tight": "^"}
+
+
+def _raw_electron_inputs(model: OnnxModel, data: CandidateArrays) -> dict[str, np.ndarray]:
+    out = {}
+    for spec in model.inputs:
+        if spec.name == "hlv":
+            out["hlv"] = data.features(model.metadata["hlv_names"])
+        else:
+            out[spec.name] = np.asarray(data.arrays[spec.name], np.float32)
+    return out
+
+
+def _style():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import mplhep
+
+    plt.style.use(mplhep.style.ATLAS)
+    return plt
+
+
+def _label(ax, text: str) -> None:
+    ax.text(0.04, 0.04, text, transform=ax.transAxes, fontsize=11, va="bottom")
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def _roc_points(score: np.ndarray, is_signal: np.ndarray, n_points: int = 400):
+    """(ε_sig, rejection) sampled at ``n_points`` efficiencies, for plots and JSON."""
+    curve = roc_curve(score, is_signal)
+    eff = np.linspace(0.5, 1.0, n_points)
+    bkg = np.asarray(curve.background_efficiency_at(eff))
+    with np.errstate(divide="ignore"):
+        return eff, 1.0 / bkg
+
+
+def _electron_rocs(plt, out: Path, scores, llh_wps, labels, et, metrics) -> None:
+    for cf in ("signal", "background"):
+        signal_classes = [0, 1] if cf == "signal" else [0]
+        is_signal = np.isin(labels, signal_classes)
+        backgrounds = [c for c in range(6) if c not in signal_classes]
+        panels = [("combined", backgrounds)] + [(ELECTRON_CLASS_NAMES[c], [c]) for c in backgrounds]
+        for range_name, (lo, hi) in ET_RANGES.items():
+            in_range = (et > lo) & (et <= hi)
+            n_cols = 3
+            n_rows = int(np.ceil(len(panels) / n_cols))
+            fig, axes = plt.subplots(n_rows, n_cols, figsize=(15, 4.6 * n_rows))
+            axes = axes.ravel()
+            for ax, (panel, classes) in zip(axes, panels, strict=False):
+                mask = in_range & (is_signal | np.isin(labels, classes))
+                n_bkg = int((mask & ~is_signal).sum())
+                key = f"cf-{cf}/{range_name}/{panel}"
+                metrics[key] = {"n_signal": int((mask & is_signal).sum()), "n_background": n_bkg}
+                if n_bkg == 0 or not np.any(mask & is_signal):
+                    ax.text(0.5, 0.5, "no candidates", ha="center", transform=ax.transAxes)
+                    continue
+                for name, score in scores[cf].items():
+                    eff, rej = _roc_points(score[mask], is_signal[mask])
+                    color, line = _STYLES[name]
+                    ax.plot(eff, rej, color=color, ls=line, label=name)
+                    metrics[key][f"auc_{name}"] = auc(score[mask], is_signal[mask])
+                for wp, passes in llh_wps.items():
+                    point = efficiency_and_rejection(passes[mask], is_signal[mask])
+                    ax.plot(
+                        point.signal_efficiency,
+                        point.rejection
+                        if np.isfinite(point.rejection)
+                        else point.rejection_lower_limit,
+                        marker=_WP_MARKERS[wp],
+                        color="k",
+                        ls="none",
+                        label=f"LLH {wp}",
+                    )
+                    matched = rejection_at_matched_efficiency(
+                        scores[cf]["CNN"][mask], is_signal[mask], passes[mask]
+                    )
+                    metrics[key][f"llh_{wp}"] = {
+                        "signal_efficiency": point.signal_efficiency,
+                        "llh_rejection": _finite(point.rejection),
+                        "cnn_rejection": _finite(matched.score_rejection),
+                        "ratio": _finite(matched.ratio),
+                        "ratio_error": _finite(matched.ratio_error),
+                    }
+                ax.set_yscale("log")
+                ax.set_xlim(0.5, 1.0)
+                ax.set_xlabel("Signal efficiency")
+                ax.set_ylabel("Background rejection")
+                title = "combined background" if panel == "combined" else _LABELS[panel]
+                ax.set_title(f"{title}  ({n_bkg} bkg)", fontsize=13)
+                ax.legend(fontsize=10, loc="upper right")
+            for ax in axes[len(panels) :]:
+                ax.axis("off")
+            signal_text = "prompt + charge flip" if cf == "signal" else "prompt only"
+            et_text = "4.5 < $E_T$ ≤ 15 GeV" if hi == 15.0 else "$E_T$ > 15 GeV"
+            fig.suptitle(f"egamma-cnn test sample, {et_text}, signal = {signal_text}", fontsize=15)
+            fig.tight_layout()
+            fig.savefig(out / f"roc_cf-{cf}_{range_name}.png", dpi=90)
+            plt.close(fig)
+
+
+def _rejection_ratios(plt, out: Path, scores, llh_wps, labels, et, eta, metrics) -> None:
+    """Seed 000 Figs. 10–11 with charge-flip as background (prompt is the signal)."""
+    is_signal = labels == 0
+    et_bin = bin_index(et, RATIO_ET_EDGES)
+    eta_bin = bin_index(np.abs(eta), RATIO_ABS_ETA_EDGES)
+    n_et, n_eta = len(RATIO_ET_EDGES) - 1, len(RATIO_ABS_ETA_EDGES) - 1
+    result: dict[str, Any] = {
+        "et_edges": [_finite(e) for e in RATIO_ET_EDGES],
+        "abs_eta_edges": list(RATIO_ABS_ETA_EDGES),
+    }
+    for reference in ("LLH", "FCN"):
+        for wp, passes in llh_wps.items():
+            rows = []
+            for i in range(n_et):
+                mask = et_bin == i
+                rows.append(_matched(scores, reference, passes, is_signal, mask))
+            result[f"CNN/{reference}/{wp}/et"] = rows
+        grid = []
+        for i in range(n_et):
+            grid.append(
+                [
+                    _matched(
+                        scores,
+                        reference,
+                        llh_wps["loose"],
+                        is_signal,
+                        (et_bin == i) & (eta_bin == j),
+                    )
+                    for j in range(n_eta)
+                ]
+            )
+        result[f"CNN/{reference}/loose/map"] = grid
+    metrics["rejection_ratios"] = result
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
+    centres = np.arange(n_et)
+    for ax, reference in zip(axes, ("LLH", "FCN"), strict=True):
+        for k, wp in enumerate(llh_wps):
+            rows = result[f"CNN/{reference}/{wp}/et"]
+            ratio = np.array([r["ratio"] if r["ratio"] is not None else np.nan for r in rows])
+            error = np.array(
+                [r["ratio_error"] if r["ratio_error"] is not None else np.nan for r in rows]
+            )
+            ax.errorbar(
+                centres + 0.12 * (k - 1),
+                ratio,
+                yerr=error,
+                marker=_WP_MARKERS[wp],
+                ls="none",
+                label=f"at LLH {wp} efficiency",
+            )
+        ax.axhline(1.0, color="grey", lw=1)
+        ax.set_xticks(centres)
+        ax.set_xticklabels(_bin_labels(RATIO_ET_EDGES), rotation=30, fontsize=10)
+        ax.set_xlabel("$E_T$ [GeV]")
+        ax.set_ylabel(f"Rejection CNN / {reference}")
+        ax.set_yscale("log")
+        ax.legend(fontsize=10)
+    fig.suptitle("Background rejection ratio (signal: prompt; charge flip in background)")
+    fig.tight_layout()
+    fig.savefig(out / "rejection_ratio_et.png", dpi=90)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.8))
+    for ax, reference in zip(axes, ("LLH", "FCN"), strict=True):
+        grid = result[f"CNN/{reference}/loose/map"]
+        values = np.array(
+            [[c["ratio"] if c["ratio"] is not None else np.nan for c in row] for row in grid]
+        )
+        image = ax.imshow(
+            values.T, origin="lower", cmap="viridis", aspect="auto", norm=_log_norm(values)
+        )
+        for i in range(n_et):
+            for j in range(n_eta):
+                if np.isfinite(values[i, j]):
+                    ax.text(
+                        i, j, f"{values[i, j]:.1f}", ha="center", va="center", fontsize=9, color="w"
+                    )
+        ax.set_xticks(range(n_et))
+        ax.set_xticklabels(_bin_labels(RATIO_ET_EDGES), rotation=30, fontsize=9)
+        ax.set_yticks(range(n_eta))
+        ax.set_yticklabels(_bin_labels(RATIO_ABS_ETA_EDGES), fontsize=9)
+        ax.set_xlabel("$E_T$ [GeV]")
+        ax.set_ylabel("|η|")
+        ax.set_title(f"CNN / {reference} at LLH Loose efficiency", fontsize=13)
+        fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    fig.savefig(out / "rejection_ratio_map.png", dpi=90)
+    plt.close(fig)
+
+
+def _log_norm(values: np.ndarray):
+    from matplotlib.colors import LogNorm
+
+    finite = values[np.isfinite(values) & (values > 0)]
+    if finite.size == 0:
+        return None
+    return LogNorm(vmin=max(finite.min(), 0.1), vmax=max(finite.max(), 1.0))
+
+
+def _bin_labels(edges) -> list[str]:
+    out = []
+    for lo, hi in itertools.pairwise(edges):
+        out.append(f">{lo:g}" if not np.isfinite(hi) else f"{lo:g}–{hi:g}")
+    return out
+
+
+def _matched(scores, reference, passes, is_signal, mask) -> dict[str, Any]:
+    """CNN rejection over the reference's at the LLH working point's efficiency in ``mask``."""
+    n_sig, n_bkg = int((mask & is_signal).sum()), int((mask & ~is_signal).sum())
+    row: dict[str, Any] = {"n_signal": n_sig, "n_background": n_bkg}
+    if n_sig < 20 or n_bkg < 20:
+        return row | {"ratio": None, "ratio_error": None}
+    cnn = scores["background"]["CNN"][mask]
+    if reference == "LLH":
+        matched = rejection_at_matched_efficiency(cnn, is_signal[mask], passes[mask])
+    else:  # the FCN cut at the same (LLH) efficiency, then CNN over FCN
+        fcn = scores["background"]["FCN"][mask]
+        target = efficiency_and_rejection(passes[mask], is_signal[mask]).signal_efficiency
+        fcn_cut = cut_for_efficiency(fcn, is_signal[mask], target)
+        matched = rejection_at_matched_efficiency(cnn, is_signal[mask], fcn >= fcn_cut)
+    return row | {
+        "signal_efficiency": matched.signal_efficiency,
+        "reference_rejection": _finite(matched.reference_rejection),
+        "cnn_rejection": _finite(matched.score_rejection),
+        "ratio": _finite(matched.ratio),
+        "ratio_error": _finite(matched.ratio_error),
+    }
+
+
+def _class_fractions(plt, out: Path, probs, labels, process, processes, metrics) -> None:
+    """Seed 000 §6.2: Fig. 16 and Table 7 (rejection at 90 % signal efficiency)."""
+    table: dict[str, Any] = {}
+    is_signal = np.isin(labels, (0, 1))
+    for p, name in enumerate(processes):
+        mask = process == p
+        if mask.sum() == 0:
+            continue
+        true = np.bincount(labels[mask], minlength=6) / mask.sum()
+        predicted = predict_class_fractions(probs[mask])
+        entry: dict[str, Any] = {
+            "n": int(mask.sum()),
+            "true": dict(zip(ELECTRON_CLASS_NAMES, true.tolist(), strict=True)),
+            "predicted": predicted,
+        }
+        rejections = {}
+        if is_signal[mask].sum() >= 20 and (~is_signal[mask]).sum() >= 20:
+            for weights_name, weights in (
+                ("agnostic", None),
+                ("predicted", predicted),
+                ("truth", dict(zip(ELECTRON_CLASS_NAMES, true.tolist(), strict=True))),
+            ):
+                try:
+                    score = discriminant(probs[mask], weights, "signal")
+                except ValueError:  # a weight set with no background or no signal
+                    continue
+                cut = cut_for_efficiency(score, is_signal[mask], 0.90)
+                rejections[weights_name] = _finite(
+                    efficiency_and_rejection(score >= cut, is_signal[mask]).rejection
+                )
+        entry["rejection_at_90"] = rejections
+        if {"agnostic", "predicted"} <= set(rejections) and rejections["agnostic"]:
+            entry["gain_agnostic_to_predicted"] = (
+                rejections["predicted"] / rejections["agnostic"] - 1
+            )
+        if {"predicted", "truth"} <= set(rejections) and rejections["predicted"]:
+            entry["gain_predicted_to_truth"] = rejections["truth"] / rejections["predicted"] - 1
+        table[name] = entry
+    metrics["class_fractions"] = table
+
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
+    x = np.arange(6)
+    for k, (name, entry) in enumerate(table.items()):
+        true = np.array([entry["true"][c] for c in ELECTRON_CLASS_NAMES])
+        predicted = np.array([entry["predicted"][c] for c in ELECTRON_CLASS_NAMES])
+        axes[0].plot(x, true, marker="o", label=f"{name} ({entry['n']})")
+        axes[1].plot(x + 0.06 * (k - 1.5), predicted - true, marker="o", ls="none", label=name)
+    for ax in axes:
+        ax.set_xticks(x)
+        ax.set_xticklabels([_LABELS[c] for c in ELECTRON_CLASS_NAMES], rotation=30, fontsize=10)
+        ax.legend(fontsize=10)
+    axes[0].set_ylabel("True class fraction")
+    axes[0].set_yscale("log")
+    axes[1].set_ylabel("Predicted − true fraction")
+    axes[1].axhline(0, color="grey", lw=1)
+    fig.tight_layout()
+    fig.savefig(out / "class_fractions.png", dpi=90)
+    plt.close(fig)
+
+
+def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str, Any] | None:
+    from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
+    from egamma_cnn.train.photon import PHOTON_ET_EDGES, photon_inputs, photon_selection
+
+    model_path, cuts_path = models / "photon_cnn.onnx", models / "photon_cuts.json"
+    if not (model_path.is_file() and cuts_path.is_file()):
+        return None
+    photons = load_arrays(data_dir / "test", "photon", mmap=True)
+    photons = photons.subset(np.flatnonzero(photon_selection(photons)))
+    model = OnnxModel(model_path)
+    score = model.predict(photon_inputs(photons))[:, 1]
+    is_prompt = photons.arrays["is_prompt"]
+    et, eta = photons.arrays["et"], photons.arrays["eta"]
+    cuts = CutBasedPhotonID.load(cuts_path)
+    values = photons.features(PHOTON_CUT_INPUTS)
+    result: dict[str, Any] = {
+        "n_prompt": int(is_prompt.sum()),
+        "n_non_prompt": int((~is_prompt).sum()),
+        "auc": auc(score, is_prompt),
+    }
+    fig, ax = plt.subplots(figsize=(7.5, 6))
+    eff, rej = _roc_points(score, is_prompt)
+    ax.plot(eff, rej, color="C0", label="photon CNN")
+    et_bin = bin_index(et, (*PHOTON_ET_EDGES[:-1], np.inf))
+    for menu, marker in (("loose", "o"), ("tight", "^")):
+        passes = cuts.passes(menu, values, et, eta)
+        point = efficiency_and_rejection(passes, is_prompt)
+        background_kept = passes[~is_prompt].mean()
+        cnn_cut = np.quantile(score[~is_prompt], 1.0 - background_kept)
+        cnn = efficiency_and_rejection(score > cnn_cut, is_prompt)
+        wp = model.working_points
+        shipped = efficiency_and_rejection(wp.passes(menu, score, et, eta), is_prompt)
+        per_et = []
+        for i in range(len(PHOTON_ET_EDGES) - 1):
+            m = et_bin == i
+            if (m & is_prompt).sum() < 20 or (m & ~is_prompt).sum() < 20:
+                per_et.append(None)
+                continue
+            ref = efficiency_and_rejection(passes[m], is_prompt[m])
+            kept = passes[m & ~is_prompt].mean()
+            cut_i = np.quantile(score[m & ~is_prompt], 1.0 - kept)
+            per_et.append(
+                {
+                    "cut_based_efficiency": ref.signal_efficiency,
+                    "cnn_efficiency_at_equal_rejection": efficiency_and_rejection(
+                        score[m] > cut_i, is_prompt[m]
+                    ).signal_efficiency,
+                    "rejection": _finite(ref.rejection),
+                }
+            )
+        result[menu] = {
+            "cut_based": {
+                "efficiency": point.signal_efficiency,
+                "rejection": _finite(point.rejection),
+            },
+            "cnn_at_equal_rejection": {
+                "efficiency": cnn.signal_efficiency,
+                "rejection": _finite(cnn.rejection),
+            },
+            "cnn_working_point": {
+                "efficiency": shipped.signal_efficiency,
+                "rejection": _finite(shipped.rejection),
+            },
+            "per_et": per_et,
+        }
+        ax.plot(
+            point.signal_efficiency,
+            point.rejection,
+            marker=marker,
+            color="k",
+            ls="none",
+            label=f"cut-based {menu}",
+        )
+        ax.plot(
+            shipped.signal_efficiency,
+            shipped.rejection,
+            marker=marker,
+            color="C0",
+            ls="none",
+            mfc="none",
+            label=f"CNN {menu} WP",
+        )
+    ax.set_yscale("log")
+    ax.set_xlim(0.5, 1.0)
+    ax.set_xlabel("Prompt-photon efficiency")
+    ax.set_ylabel("Non-prompt rejection")
+    ax.legend(fontsize=10)
+    ax.set_title(
+        f"photons, test sample ({result['n_prompt']} prompt, {result['n_non_prompt']} non-prompt)",
+        fontsize=12,
+    )
+    fig.tight_layout()
+    fig.savefig(out / "photon_roc.png", dpi=90)
+    plt.close(fig)
+    metrics["photon"] = result
+    return result
+
+
+def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) -> dict[str, Any]:
+    """Evaluate the models of ``models_dir`` on ``data_dir/test``; write plots and metrics.
+
+    ``models_dir`` holds ``electron_cnn.onnx``, ``electron_fcn.onnx``,
+    ``electron_llh.json``, ``feature_nets/*.onnx`` and, for photons, ``photon_cnn.onnx``
+    and ``photon_cuts.json``. Returns the metrics (also written to ``metrics.json``).
+    """
+    from egamma_cnn.train.baselines import FEATURE_SETS, feature_table, llh_scores
+
+    data_dir, models, out = Path(data_dir), Path(models_dir), Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    plt = _style()
+    test = load_arrays(data_dir / "test", "electron", mmap=True)
+    test = test.subset(np.flatnonzero(electron_selection(test)))
+    labels = test.arrays["truth_class"].astype(np.int64)
+    et, eta = test.arrays["et"], test.arrays["eta"]
+    cnn = OnnxModel(models / "electron_cnn.onnx")
+    fcn = OnnxModel(models / "electron_fcn.onnx")
+    probs = {
+        "CNN": cnn.predict(_raw_electron_inputs(cnn, test)),
+        "FCN": fcn.predict(_raw_electron_inputs(fcn, test)),
+    }
+    weights = {
+        "CNN": cnn.metadata["discriminant"]["weights"],
+        "FCN": fcn.metadata["discriminant"]["weights"],
+    }
+    llh = llh_scores(json.loads((models / "electron_llh.json").read_text()), test)
+    scores = {
+        cf: {
+            "CNN": discriminant(probs["CNN"], weights["CNN"], cf),
+            "FCN": discriminant(probs["FCN"], weights["FCN"], cf),
+            "LLH": llh["llh"],
+        }
+        for cf in ("signal", "background")
+    }
+    llh_wps = {wp: llh[wp] for wp in ("loose", "medium", "tight")}
+    metrics: dict[str, Any] = {
+        "test_candidates": len(test),
+        "test_class_counts": dict(
+            zip(ELECTRON_CLASS_NAMES, np.bincount(labels, minlength=6).tolist(), strict=True)
+        ),
+        "test_files": [Path(f).name for f in test.files],
+        "roc": {},
+    }
+    _electron_rocs(plt, out, scores, llh_wps, labels, et, metrics["roc"])
+    _rejection_ratios(plt, out, scores, llh_wps, labels, et, eta, metrics)
+
+    # seed 001 Table I/II: binary signal (prompt + charge flip) vs background
+    is_signal = np.isin(labels, (0, 1))
+    aucs: dict[str, Any] = {
+        "CNN": {
+            "auc": auc(scores["signal"]["CNN"], is_signal),
+            "bootstrap_error": auc_uncertainty(scores["signal"]["CNN"], is_signal),
+        },
+        "FCN (26 HLV)": {"auc": auc(scores["signal"]["FCN"], is_signal)},
+        "LLH": {"auc": auc(llh["llh"], is_signal)},
+    }
+    for set_name, names in FEATURE_SETS.items():
+        values = []
+        for path in sorted((models / "feature_nets").glob(f"{set_name}_seed*.onnx")):
+            net = OnnxModel(path)
+            values.append(
+                auc(net.predict({"features": feature_table(test, names)})[:, 1], is_signal)
+            )
+        if values:
+            aucs[set_name] = {
+                "auc": float(np.mean(values)),
+                "std_over_seeds": float(np.std(values)),
+                "seeds": len(values),
+                "per_seed": values,
+            }
+    metrics["auc_binary"] = aucs
+    _class_fractions(
+        plt, out, probs["CNN"], labels, test.arrays["process"], test.processes, metrics
+    )
+    _photons(plt, out, data_dir, models, metrics)
+
+    high = metrics["roc"].get("cf-signal/gt15GeV/combined", {})
+    headline = {
+        "test_candidates": len(test),
+        "auc_cnn": aucs["CNN"]["auc"],
+        "auc_fcn": aucs["FCN (26 HLV)"]["auc"],
+        "auc_llh": aucs["LLH"]["auc"],
+        "cnn_over_llh_rejection_at_llh_medium_gt15GeV": high.get("llh_medium", {}).get("ratio"),
+    }
+    if "photon" in metrics:
+        headline["photon_auc"] = metrics["photon"]["auc"]
+        headline["photon_tight_cut_based_efficiency"] = metrics["photon"]["tight"]["cut_based"][
+            "efficiency"
+        ]
+        headline["photon_tight_cnn_efficiency_at_equal_rejection"] = metrics["photon"]["tight"][
+            "cnn_at_equal_rejection"
+        ]["efficiency"]
+    metrics["headline"] = headline
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics

@@ -1,0 +1,147 @@
+"""The training and test samples of the shipped models: a fixed, reproducible production plan.
+
+Seed 000 §3.2 trains on a mixture of processes: Z→ee and W→eν for prompt and charge-flip
+electrons, γ+jet for photon conversions, and JF17 dijets (with prompt photons) for the
+light-flavour and heavy-flavour backgrounds. Our plan produces them in *rounds*: every
+round writes one file per process with seeds that no other round uses, and every
+``test_every``-th round goes to the held-out test split. The split is therefore by file
+and by seed (never by candidate), and a bigger sample is the same plan with more rounds:
+the first rounds do not change.
+
+All files are simulated at the same pile-up ⟨μ⟩ (default 20) with the MC detector
+response. Production is resumable: a file that exists is complete (``produce`` writes
+under a temporary name and renames), so a rerun only makes the missing ones.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+__all__ = ["DEFAULT_ROUND", "SampleFile", "SamplePlan", "produce_plan"]
+
+#: Events per process and round: balanced so that a round costs about 340 CPU seconds
+#: and gives about 11 700 electron candidates at ⟨μ⟩ = 20 (benchmarks/RESULTS.md rates).
+DEFAULT_ROUND: dict[str, int] = {"zee": 2000, "wenu": 1000, "gammajet": 3000, "jf17": 800}
+
+
+@dataclass(frozen=True)
+class SampleFile:
+    """One file of the plan."""
+
+    process: str
+    n_events: int
+    seed: int
+    round: int
+    split: str  # "train" or "test"
+
+    @property
+    def name(self) -> str:
+        return f"{self.split}_{self.process}_r{self.round:03d}.root"
+
+
+@dataclass(frozen=True)
+class SamplePlan:
+    """Rounds of one file per process; every ``test_every``-th round is test.
+
+    Attributes
+    ----------
+    rounds
+        Number of rounds (≥ 1).
+    events_per_round
+        Events per process in one round.
+    pileup_mu
+        Mean pile-up of every file.
+    test_every
+        Round ``r`` is test iff ``r % test_every == test_every − 1`` (default: 1 in 5).
+    base_seed
+        File seed = ``base_seed + 100·round + process index``: disjoint across files.
+    """
+
+    rounds: int
+    events_per_round: tuple[tuple[str, int], ...] = tuple(DEFAULT_ROUND.items())
+    pileup_mu: float = 20.0
+    test_every: int = 5
+    base_seed: int = 100_000
+
+    def __post_init__(self) -> None:
+        from egamma_cnn.sim.generator import PROCESSES
+
+        if self.rounds < 1:
+            raise ValueError(f"rounds must be ≥ 1, got {self.rounds}")
+        if self.test_every < 2:
+            raise ValueError(f"test_every must be ≥ 2, got {self.test_every}")
+        for process, n in self.events_per_round:
+            if process not in PROCESSES:
+                raise ValueError(f"unknown process {process!r} in events_per_round")
+            if n <= 0:
+                raise ValueError(f"events per round of {process!r} must be > 0, got {n}")
+
+    def files(self) -> list[SampleFile]:
+        """Every file of the plan, round by round."""
+        out = []
+        for r in range(self.rounds):
+            split = "test" if r % self.test_every == self.test_every - 1 else "train"
+            for index, (process, n) in enumerate(self.events_per_round):
+                seed = self.base_seed + 100 * r + index
+                out.append(SampleFile(process, n, seed, r, split))
+        return out
+
+
+def _produce_one(sample: SampleFile, folder: str, pileup_mu: float, command: str) -> dict:
+    from egamma_cnn.sim.production import ProductionConfig, produce
+
+    cfg = ProductionConfig(
+        process=sample.process, n_events=sample.n_events, seed=sample.seed, pileup_mu=pileup_mu
+    )
+    summary = produce(cfg, Path(folder) / sample.name, workers=1, progress=False, command=command)
+    return {**asdict(sample), "wall_s": summary["wall_s"], "path": summary["path"]}
+
+
+def produce_plan(
+    plan: SamplePlan,
+    out_dir: str | Path,
+    workers: int = 1,
+    progress: bool = True,
+    command: str = "",
+) -> list[dict]:
+    """Produce every missing file of ``plan`` into ``out_dir``, one file per worker process.
+
+    Returns one record per file produced now; writes ``plan.json`` (the plan and the list
+    of files) into ``out_dir``.
+    """
+    from tqdm import tqdm
+
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = plan.files()
+    (folder / "plan.json").write_text(
+        json.dumps(
+            {"plan": asdict(plan), "files": [asdict(f) | {"name": f.name} for f in files]},
+            indent=1,
+        )
+    )
+    missing = [f for f in files if not (folder / f.name).exists()]
+    done: list[dict] = []
+    t0 = time.perf_counter()
+    with (
+        tqdm(total=len(missing), unit="file", disable=not progress) as bar,
+        cf.ProcessPoolExecutor(max_workers=workers) as pool,
+    ):
+        futures = [
+            pool.submit(_produce_one, f, str(folder), plan.pileup_mu, command) for f in missing
+        ]
+        for future in cf.as_completed(futures):
+            record = future.result()
+            done.append(record)
+            bar.set_postfix_str(f"{record['process']} r{record['round']}")
+            bar.update()
+    if done:
+        with (folder / "production_log.jsonl").open("a") as log:
+            for record in done:
+                log.write(json.dumps(record) + "\n")
+            log.write(json.dumps({"wall_s": time.perf_counter() - t0, "workers": workers}) + "\n")
+    return done
