@@ -64,7 +64,7 @@ _LABELS = {
     "lf_egamma": "LF e/γ",
     "lf_hadron": "LF hadron",
 }
-_STYLES = {"CNN": ("C0", "-"), "FCN": ("C3", ":"), "LLH": ("k", "-")}
+_STYLES = {"CNN": ("tab:blue", "-"), "FCN": ("tab:red", "--"), "LLH": ("k", "-")}
 _WP_MARKERS = {"loose": "o", "medium": "s", "tight": "^"}
 
 
@@ -159,7 +159,7 @@ def _electron_rocs(plt, out: Path, scores, llh_wps, labels, et, metrics) -> None
                 ax.set_ylabel("Background rejection")
                 title = "combined background" if panel == "combined" else _LABELS[panel]
                 ax.set_title(f"{title}  ({n_bkg} bkg)", fontsize=13)
-                ax.legend(fontsize=10, loc="upper right")
+                ax.legend(fontsize=10, loc="lower left", ncol=2)
             for ax in axes[len(panels) :]:
                 ax.axis("off")
             signal_text = "prompt + charge flip" if cf == "signal" else "prompt only"
@@ -382,7 +382,7 @@ def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str,
     }
     fig, ax = plt.subplots(figsize=(7.5, 6))
     eff, rej = _roc_points(score, is_prompt)
-    ax.plot(eff, rej, color="C0", label="photon CNN")
+    ax.plot(eff, rej, color="tab:blue", label="photon CNN")
     et_bin = bin_index(et, (*PHOTON_ET_EDGES[:-1], np.inf))
     for menu, marker in (("loose", "o"), ("tight", "^")):
         passes = cuts.passes(menu, values, et, eta)
@@ -437,7 +437,7 @@ def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str,
             shipped.signal_efficiency,
             shipped.rejection,
             marker=marker,
-            color="C0",
+            color="tab:blue",
             ls="none",
             mfc="none",
             label=f"CNN {menu} WP",
