@@ -19,7 +19,8 @@ def test_runtime_imports_no_torch_or_pythia():
     code = (
         "import sys, egamma_cnn, egamma_cnn.geometry, egamma_cnn.nanoevents, "
         "egamma_cnn.features, egamma_cnn.images, egamma_cnn.sim.production, "
-        "egamma_cnn.sim.validation; "
+        "egamma_cnn.sim.validation, egamma_cnn.model, egamma_cnn.train, "
+        "egamma_cnn.train.dataset, egamma_cnn.train.samples, egamma_cnn.train.reweighting; "
         "print('torch' in sys.modules, 'pythia8mc' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -40,6 +40,7 @@ __all__ = [
     "electron_selection",
     "load_arrays",
     "prepare_files",
+    "save_arrays",
 ]
 
 #: Per-candidate arrays of the electron set: name → (dtype, shape after the first axis).
@@ -312,6 +313,42 @@ def load_arrays(
         for name in wanted
     }
     return CandidateArrays(arrays, meta["feature_names"][kind], meta["processes"], meta["files"])
+
+
+def save_arrays(folder: str | Path, kind: str, data: CandidateArrays) -> None:
+    """Write ``data`` in the layout of :func:`prepare_files` (for arrays made elsewhere).
+
+    ``folder`` receives ``<kind>/<name>.npy`` for every array and a ``meta.json`` (merged
+    with an existing one, so electrons and photons can be written one after the other).
+    Every array of :data:`ELECTRON_ARRAYS` or :data:`PHOTON_ARRAYS` and ``features``
+    must be present, with one row per candidate.
+    """
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {sorted(_KINDS)}, not {kind!r}")
+    missing = [n for n in [*_KINDS[kind], "features"] if n not in data.arrays]
+    if missing:
+        raise ValueError(f"{kind} arrays lack {missing}")
+    n = len(data)
+    for name, array in data.arrays.items():
+        if len(array) != n:
+            raise ValueError(f"array {name!r} has {len(array)} rows, expected {n}")
+    if data.arrays["features"].shape[1:] != (len(data.feature_names),):
+        raise ValueError("features must have one column per feature name")
+    folder = Path(folder)
+    (folder / kind).mkdir(parents=True, exist_ok=True)
+    for name, array in data.arrays.items():
+        np.save(folder / kind / f"{name}.npy", np.asarray(array))
+    meta_path = folder / "meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    if (
+        meta.get("processes", data.processes) != data.processes
+        or meta.get("files", data.files) != data.files
+    ):
+        raise ValueError(f"{meta_path} lists other processes or files than these arrays")
+    meta.update({"files": data.files, "processes": data.processes})
+    meta.setdefault("counts", {})[kind] = n
+    meta.setdefault("feature_names", {})[kind] = list(data.feature_names)
+    meta_path.write_text(json.dumps(meta, indent=1))
 
 
 def electron_selection(
