@@ -169,8 +169,12 @@ def test_electron_baselines(prepared, tmp_path):
 
     data = load_arrays(prepared / "train", "electron")
     data = data.subset(electron_selection(data))
-    document = json.loads(json.dumps(fit_electron_llh(data)))  # through JSON
-    scores = llh_scores(document, data)
+    from egamma_cnn.model.likelihood import LikelihoodID
+
+    llh = fit_electron_llh(data)
+    llh.save(tmp_path / "llh.json")
+    scores = llh_scores(LikelihoodID.load(tmp_path / "llh.json"), data)
+    np.testing.assert_array_equal(scores["llh"], llh_scores(llh, data)["llh"])
     assert np.all((scores["llh"] >= 0) & (scores["llh"] <= 1))
     is_signal = np.isin(data.arrays["truth_class"], (0, 1))
     # the LLH separates prompt electrons from the pile-up jets of this Z→ee sample

@@ -26,7 +26,12 @@ from egamma_cnn.model.discriminant import (
     discriminant,
     predict_class_fractions,
 )
-from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS, Likelihood, llh_hit_requirements
+from egamma_cnn.model.likelihood import (
+    LIKELIHOOD_INPUTS,
+    Likelihood,
+    LikelihoodID,
+    llh_hit_requirements,
+)
 from egamma_cnn.model.onnx_model import (
     SHIPPED_MODELS,
     InputSpec,
@@ -52,6 +57,7 @@ __all__ = [
     "CutBasedPhotonID",
     "InputSpec",
     "Likelihood",
+    "LikelihoodID",
     "ModelMetadataError",
     "OnnxModel",
     "QuantileTable",

@@ -81,9 +81,11 @@ __all__ = [
     "DEFAULT_LLH_ET_EDGES",
     "LIKELIHOOD_INPUTS",
     "LIKELIHOOD_VARIABLES",
+    "LLH_FORMAT",
     "LLH_HIT_REQUIREMENTS",
     "RHAD_ABS_ETA_RANGE",
     "Likelihood",
+    "LikelihoodID",
     "combined_rhad",
     "likelihood_inputs",
     "llh_hit_requirements",
@@ -492,6 +494,90 @@ class Likelihood:
 
 # ----------------------------------------------------------------------------- helpers
 # Shared with :mod:`.cut_based`.
+
+
+#: Format tag of a :class:`LikelihoodID` JSON file.
+LLH_FORMAT = "egamma-cnn-llh/1"
+
+
+@dataclass(frozen=True)
+class LikelihoodID:
+    """The LLH identification: the likelihood and its Loose/Medium/Tight working points.
+
+    A working point passes a candidate iff its discriminant d reaches the working point's
+    cut in the candidate's E_T × |η| bin (:class:`~egamma_cnn.model.WorkingPoints`, one
+    per working point, each derived with the target efficiency among signal candidates
+    that pass its hit requirements) *and* its track passes
+    :func:`llh_hit_requirements` (seed 000 §6.1).
+
+    Attributes
+    ----------
+    likelihood : Likelihood
+        The fitted PDFs.
+    working_points : dict of str to WorkingPoints
+        Cuts on d per working point name ("loose", "medium", "tight").
+    """
+
+    likelihood: Likelihood
+    working_points: dict[str, Any]
+
+    def discriminant(self, values: Any, et: Any, eta: Any) -> np.ndarray:
+        """d = L_S/(L_S + L_B) of each candidate (see :meth:`Likelihood.discriminant`)."""
+        return self.likelihood.discriminant(values, et, eta)
+
+    def passes(
+        self,
+        name: str,
+        values: Any,
+        et: Any,
+        eta: Any,
+        n_blayer: Any,
+        n_pixel: Any,
+        n_sct: Any,
+        discriminant: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Boolean per candidate: working point ``name`` (cut on d and hit requirements).
+
+        ``values`` are the :data:`LIKELIHOOD_INPUTS` columns; pass ``discriminant`` when
+        it is already computed to save the evaluation.
+        """
+        if name not in self.working_points:
+            raise KeyError(f"no LLH working point {name!r}; have {sorted(self.working_points)}")
+        d = self.discriminant(values, et, eta) if discriminant is None else discriminant
+        cut = self.working_points[name].passes(name, d, et, eta)
+        return cut & llh_hit_requirements(n_blayer, n_pixel, n_sct, name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (``format`` = :data:`LLH_FORMAT`)."""
+        return {
+            "format": LLH_FORMAT,
+            "likelihood": self.likelihood.to_dict(),
+            "working_points": {k: wp.to_dict() for k, wp in self.working_points.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LikelihoodID:
+        """Inverse of :meth:`to_dict`."""
+        from egamma_cnn.model.working_points import WorkingPoints
+
+        if data.get("format") != LLH_FORMAT:
+            raise ValueError(f"LLH format {data.get('format')!r}, expected {LLH_FORMAT!r}")
+        try:
+            return cls(
+                Likelihood.from_dict(data["likelihood"]),
+                {k: WorkingPoints.from_dict(v) for k, v in data["working_points"].items()},
+            )
+        except KeyError as err:
+            raise ValueError(f"the LLH document is missing the key {err}") from None
+
+    def save(self, path: str | Path) -> None:
+        """Write as JSON."""
+        Path(path).write_text(json.dumps(self.to_dict()))
+
+    @classmethod
+    def load(cls, path: str | Path) -> LikelihoodID:
+        """Read a file written by :meth:`save`."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
 
 
 def _stack_columns(columns: Mapping[str, Any], names: Sequence[str]) -> np.ndarray:

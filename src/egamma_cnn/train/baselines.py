@@ -21,7 +21,6 @@ Every baseline is written to one folder: ``electron_llh.json``, ``photon_cuts.js
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,6 @@ from egamma_cnn.train.electron import SIGNAL_CLASSES, validation_mask
 
 __all__ = [
     "FEATURE_SETS",
-    "LLH_FORMAT",
     "feature_table",
     "fit_electron_llh",
     "fit_photon_cuts",
@@ -42,8 +40,6 @@ __all__ = [
     "train_baselines",
     "train_feature_net",
 ]
-
-LLH_FORMAT = "egamma-cnn-llh/1"
 
 #: Seed 001's feature sets: the seven standard features, and those plus the EFPs.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -74,9 +70,14 @@ def feature_table(data: CandidateArrays, names: tuple[str, ...]) -> np.ndarray:
     return np.stack(columns, axis=1).astype(np.float32)
 
 
-def fit_electron_llh(train: CandidateArrays) -> dict[str, Any]:
-    """Fit the LLH and its working points on ``train``; returns the JSON document."""
-    from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS, Likelihood, llh_hit_requirements
+def fit_electron_llh(train: CandidateArrays):
+    """Fit the LLH and its working points on ``train``; returns a ``LikelihoodID``."""
+    from egamma_cnn.model.likelihood import (
+        LIKELIHOOD_INPUTS,
+        Likelihood,
+        LikelihoodID,
+        llh_hit_requirements,
+    )
 
     is_signal = np.isin(train.arrays["truth_class"], SIGNAL_CLASSES)
     values = train.features(LIKELIHOOD_INPUTS)
@@ -87,7 +88,7 @@ def fit_electron_llh(train: CandidateArrays) -> dict[str, Any]:
     working_points = {}
     for name in ("loose", "medium", "tight"):
         hits = llh_hit_requirements(n_blayer, n_pixel, n_sct, name)
-        wp = WorkingPoints.derive(
+        working_points[name] = WorkingPoints.derive(
             score[hits],
             et[hits],
             eta[hits],
@@ -95,30 +96,20 @@ def fit_electron_llh(train: CandidateArrays) -> dict[str, Any]:
             targets={name: DEFAULT_TARGETS[name]},
             score_name="llh",
         )
-        working_points[name] = wp.to_dict()
-    return {
-        "format": LLH_FORMAT,
-        "likelihood": likelihood.to_dict(),
-        "working_points": working_points,
-        "signal_classes": list(SIGNAL_CLASSES),
-        "candidates": len(train),
-    }
+    return LikelihoodID(likelihood, working_points)
 
 
-def llh_scores(document: dict[str, Any], data: CandidateArrays) -> dict[str, np.ndarray]:
+def llh_scores(llh, data: CandidateArrays) -> dict[str, np.ndarray]:
     """LLH discriminant and working-point decisions (hits included) of ``data``."""
-    from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS, Likelihood, llh_hit_requirements
+    from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS
 
-    likelihood = Likelihood.from_dict(document["likelihood"])
     et, eta = data.arrays["et"], data.arrays["eta"]
-    score = likelihood.discriminant(data.features(LIKELIHOOD_INPUTS), et, eta)
-    n_blayer, n_pixel, n_sct = data.features(["nBLayerHits", "nPixelHits", "nSCTHits"]).T
+    values = data.features(LIKELIHOOD_INPUTS)
+    score = llh.discriminant(values, et, eta)
+    hits = data.features(["nBLayerHits", "nPixelHits", "nSCTHits"]).T
     out = {"llh": score}
-    for name, wp in document["working_points"].items():
-        points = WorkingPoints.from_dict(wp)
-        out[name] = points.passes(name, score, et, eta) & llh_hit_requirements(
-            n_blayer, n_pixel, n_sct, name
-        )
+    for name in llh.working_points:
+        out[name] = llh.passes(name, values, et, eta, *hits, discriminant=score)
     return out
 
 
@@ -219,8 +210,7 @@ def train_baselines(
     train, val = electrons.subset(~is_val), electrons.subset(is_val)
     if progress:
         print(f"LLH: fitting on {len(train)} candidates", flush=True)
-    llh = fit_electron_llh(train)
-    (out / "electron_llh.json").write_text(json.dumps(llh))
+    fit_electron_llh(train).save(out / "electron_llh.json")
 
     from egamma_cnn.train.photon import photon_selection
 

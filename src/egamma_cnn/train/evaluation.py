@@ -37,6 +37,7 @@ from egamma_cnn.model.discriminant import (
     discriminant,
     predict_class_fractions,
 )
+from egamma_cnn.model.likelihood import LikelihoodID
 from egamma_cnn.model.onnx_model import OnnxModel
 from egamma_cnn.model.performance import (
     auc,
@@ -463,7 +464,9 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
 
     ``models_dir`` holds ``electron_cnn.onnx``, ``electron_fcn.onnx``,
     ``electron_llh.json``, ``feature_nets/*.onnx`` and, for photons, ``photon_cnn.onnx``
-    and ``photon_cuts.json``. Returns the metrics (also written to ``metrics.json``).
+    and ``photon_cuts.json``; optionally ``seeds/electron_cnn_seed<k>.onnx`` and
+    ``seeds/electron_fcn_seed<k>.onnx`` (the same networks trained with other seeds, for
+    the spread of the AUC over seeds). Returns the metrics (also written to ``metrics.json``).
     """
     from egamma_cnn.train.baselines import FEATURE_SETS, feature_table, llh_scores
 
@@ -484,7 +487,7 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
         "CNN": cnn.metadata["discriminant"]["weights"],
         "FCN": fcn.metadata["discriminant"]["weights"],
     }
-    llh = llh_scores(json.loads((models / "electron_llh.json").read_text()), test)
+    llh = llh_scores(LikelihoodID.load(models / "electron_llh.json"), test)
     scores = {
         cf: {
             "CNN": discriminant(probs["CNN"], weights["CNN"], cf),
@@ -515,6 +518,27 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
         "FCN (26 HLV)": {"auc": auc(scores["signal"]["FCN"], is_signal)},
         "LLH": {"auc": auc(llh["llh"], is_signal)},
     }
+    # the same networks trained with other seeds (models/seeds/<name>_seed<k>.onnx)
+    for name, key in (("electron_cnn", "CNN"), ("electron_fcn", "FCN (26 HLV)")):
+        extra = sorted((models / "seeds").glob(f"{name}_seed*.onnx"))
+        if extra:
+            values = [aucs[key]["auc"]]
+            for path in extra:
+                net = OnnxModel(path)
+                score = discriminant(
+                    net.predict(_raw_electron_inputs(net, test)),
+                    net.metadata["discriminant"]["weights"],
+                    "signal",
+                )
+                values.append(auc(score, is_signal))
+            aucs[key].update(
+                {
+                    "mean_over_seeds": float(np.mean(values)),
+                    "std_over_seeds": float(np.std(values)),
+                    "seeds": len(values),
+                    "per_seed": values,
+                }
+            )
     for set_name, names in FEATURE_SETS.items():
         values = []
         for path in sorted((models / "feature_nets").glob(f"{set_name}_seed*.onnx")):
