@@ -19,14 +19,6 @@ DATA = Path(__file__).parent / "data"
 MC, DATA_LIKE = DATA / "zee_mc.root", DATA / "zee_datalike.root"
 
 
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("prepared")
-    prepare_files([MC], folder / "train", progress=False)
-    prepare_files([MC], folder / "test", progress=False)
-    return folder
-
-
 def test_prepared_arrays_are_the_builders_outputs(prepared):
     events = open_events(MC)
     data = load_arrays(prepared / "train", "electron")

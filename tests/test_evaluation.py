@@ -1,0 +1,52 @@
+"""The whole model workflow through the command line: train every model, then evaluate."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from egamma_cnn.cli import main
+
+
+def test_train_and_evaluate_commands(prepared, tmp_path):
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    models, out = tmp_path / "models", tmp_path / "evaluation"
+    common = ["--data", str(prepared), "--max-epochs", "1", "--batch-size", "64", "--no-progress"]
+    assert main(["train", "baselines", "--out", str(models), "--seeds", "2", *common]) == 0
+    assert main(["train", "electron", "--out", str(models / "electron_cnn.onnx"), *common]) == 0
+    assert main(["train", "fcn", "--out", str(models / "electron_fcn.onnx"), *common]) == 0
+    assert main(["evaluate", "--data", str(prepared), "--models", str(models),
+                 "--out-dir", str(out)]) == 0  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ("auc_cnn", "auc_fcn", "auc_llh"):
+        assert 0.0 <= metrics["headline"][key] <= 1.0
+    assert metrics["auc_binary"]["hl7"]["seeds"] == 2
+    assert set(metrics["class_fractions"]) == {"zee"}
+    fractions = metrics["class_fractions"]["zee"]
+    assert sum(fractions["true"].values()) == pytest.approx(1.0)
+    assert sum(fractions["predicted"].values()) == pytest.approx(1.0)
+    for name in ("roc_cf-signal_gt15GeV", "roc_cf-background_4.5-15GeV", "rejection_ratio_et",
+                 "rejection_ratio_map", "class_fractions"):  # fmt: skip
+        assert (out / f"{name}.png").stat().st_size > 10_000
+    assert "photon" not in metrics  # no photon model in this folder: skipped, not failed
+
+
+def test_train_photon_needs_the_cut_based_file(prepared, tmp_path, capsys):
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "photon", "--data", str(prepared), "--out", str(tmp_path / "p.onnx")])
+    assert exit_info.value.code == 2
+    assert "needs --cuts" in capsys.readouterr().err
+
+
+def test_prepare_refuses_an_incomplete_plan(tmp_path, capsys):
+    from egamma_cnn.train.samples import SamplePlan
+
+    plan = SamplePlan(1, events_per_round=(("zee", 1),))
+    (tmp_path / "plan.json").write_text(
+        json.dumps({"files": [{"name": f.name, "split": f.split} for f in plan.files()]})
+    )
+    with pytest.raises(SystemExit):
+        main(["prepare", "--samples", str(tmp_path), "--out", str(tmp_path / "p")])
+    assert "1 files of the plan are missing (train_zee_r000.root)" in capsys.readouterr().err
