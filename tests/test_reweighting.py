@@ -35,7 +35,9 @@ def _hist(et, eta, weights):
 
 def test_class_totals_and_ratio():
     labels, et, eta = _sample(np.random.default_rng(1))
-    weights, report = class_balance_weights(labels, et, eta, (0, 1), 6, ratio=4.0)
+    weights, report = class_balance_weights(
+        labels, et, eta, (0, 1), 6, ratio=4.0, max_class_boost=1e9
+    )
     n_signal = np.isin(labels, (0, 1)).sum()
     totals = np.array(report.class_totals)
     np.testing.assert_allclose(totals[:2], n_signal / 2)
@@ -58,6 +60,21 @@ def test_every_class_takes_the_signal_shape():
             shape[covered], target[covered] / target[covered].sum(), atol=1e-12
         )
     assert report.capped == [0] * 6
+
+
+def test_rare_classes_are_boosted_at_most_max_class_boost():
+    labels, et, eta = _sample(np.random.default_rng(3))
+    weights, report = class_balance_weights(labels, et, eta, (0, 1), 6, max_class_boost=3.0)
+    mean = weights.sum() / len(weights)
+    n_signal = np.isin(labels, (0, 1)).sum()
+    sample_mean = 5.0 * n_signal / len(labels)
+    for c in range(6):
+        members = labels == c
+        assert weights[members].mean() <= 3.0 * sample_mean * (1 + 1e-12)
+    # the charge-flip class (2 % of the sample) is the one held back
+    assert report.class_totals[1] == pytest.approx(3.0 * sample_mean * (labels == 1).sum())
+    assert report.class_totals[0] == pytest.approx(n_signal / 2)
+    assert mean < sample_mean
 
 
 def test_bins_without_signal_get_zero_weight():

@@ -22,6 +22,12 @@ signal never has; their number is reported), and the weights are capped at
 ``max_weight`` times the mean weight of their class to limit the variance from sparse
 bins (capped candidates are counted in the report).
 
+Rare classes: equal class totals make every candidate of a rare class weigh
+``T_c / n_c``. Where a class is so rare that this exceeds ``max_class_boost`` times the
+mean weight of the whole sample, ``m = (1 + ratio) · S / N``, its total is lowered to
+``max_class_boost · m · n_c`` (reported in ``class_totals``), so that a few dozen
+candidates (charge flips of our samples) cannot dominate the loss and its gradient noise.
+
 Photons (seed 004 "p_T reweighting"): background (non-prompt) photons get the ratio of
 the signal to the background p_T histograms, normalised so that background and signal
 have the same total; signal photons keep weight 1.
@@ -87,6 +93,7 @@ def class_balance_weights(
     abs_eta_edges: Sequence[float] = DEFAULT_ABS_ETA_EDGES,
     input_weight: np.ndarray | None = None,
     max_weight: float = 20.0,
+    max_class_boost: float = 10.0,
 ) -> tuple[np.ndarray, ReweightingReport]:
     """Per-candidate weights of seed 000 §5.1 (see the module docstring).
 
@@ -108,6 +115,8 @@ def class_balance_weights(
         Weights before reweighting (e.g. generator weights); 1 by default.
     max_weight
         Cap on a weight, in units of its class's mean weight.
+    max_class_boost
+        Cap on a class's mean weight, in units of the sample's mean weight.
 
     Returns
     -------
@@ -139,6 +148,7 @@ def class_balance_weights(
     signal_hist = np.bincount(flat_bin[is_signal], base[is_signal], minlength=n_bins)
     signal_pdf = signal_hist / signal_hist.sum()
     s_total = float(is_signal.sum())
+    sample_mean = (1.0 + ratio) * s_total / n
     weights = np.zeros(n)
     totals, counts, zero, capped = [], [], [], []
     for c in range(n_classes):  # loop over the six classes, not candidates
@@ -154,6 +164,7 @@ def class_balance_weights(
             if c in signal_classes
             else ratio * s_total / len(background_classes)
         )
+        target = min(target, max_class_boost * sample_mean * float(members.sum()))
         class_hist = np.bincount(flat_bin[members], base[members], minlength=n_bins)
         factor = np.divide(signal_pdf, class_hist, out=np.zeros(n_bins), where=class_hist > 0)
         w = base[members] * factor[flat_bin[members]]
