@@ -7,6 +7,7 @@ import json
 import pytest
 
 from egamma_cnn.cli import main
+from egamma_cnn.model import OnnxModel
 
 
 def test_train_and_evaluate_commands(prepared, tmp_path):
@@ -16,12 +17,19 @@ def test_train_and_evaluate_commands(prepared, tmp_path):
     assert main(["train", "baselines", "--out", str(models), "--seeds", "2", *common]) == 0
     assert main(["train", "electron", "--out", str(models / "electron_cnn.onnx"), *common]) == 0
     assert main(["train", "fcn", "--out", str(models / "electron_fcn.onnx"), *common]) == 0
+    calo = models / "electron_calo_cnn.onnx"
+    assert main(["train", "calo-cnn", "--out", str(calo), *common]) == 0
     assert main(["evaluate", "--data", str(prepared), "--models", str(models),
                  "--out-dir", str(out)]) == 0  # fmt: skip
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("auc_cnn", "auc_fcn", "auc_llh"):
         assert 0.0 <= metrics["headline"][key] <= 1.0
     assert metrics["auc_binary"]["hl7"]["seeds"] == 2
+    assert "CNN (images + E_T, η)" in metrics["auc_binary"]["by_et/gt15GeV"]
+    assert [s["name"] for s in OnnxModel(calo).metadata["inputs"]] == ["coarse", "fine", "hlv"]
+    # the evaluation records its headline numbers in the models it evaluated
+    shipped = OnnxModel(models / "electron_cnn.onnx").metadata["metrics"]
+    assert shipped["headline"]["auc_cnn"] == metrics["headline"]["auc_cnn"]
     assert set(metrics["class_fractions"]) == {"zee"}
     fractions = metrics["class_fractions"]["zee"]
     assert sum(fractions["true"].values()) == pytest.approx(1.0)

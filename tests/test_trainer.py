@@ -106,3 +106,11 @@ def test_bad_inputs_are_named(tmp_path):
         )
     with pytest.raises(ValueError, match="monitor must be"):
         TrainingConfig(monitor="auc")
+
+
+def test_resume_with_another_network_is_refused(tmp_path):
+    _fit(tmp_path, TrainingConfig(max_epochs=1, batch_size=128))
+    inputs, labels, w = _toy(0, 100)
+    with pytest.raises(ValueError, match="holds another network"):
+        fit(FeatureNet(4, hidden=(8,)), inputs, labels, w, inputs, labels, w,
+            TrainingConfig(max_epochs=1, batch_size=128), tmp_path, progress=False)  # fmt: skip

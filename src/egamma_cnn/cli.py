@@ -112,7 +112,7 @@ def _build_parser() -> argparse.ArgumentParser:
     prep.add_argument("--workers", type=_positive_int, default=1)
 
     train = sub.add_parser("train", help="train a model (needs the train extra: torch)")
-    train.add_argument("what", choices=["electron", "fcn", "photon", "baselines"])
+    train.add_argument("what", choices=["electron", "fcn", "calo-cnn", "photon", "baselines"])
     train.add_argument("--data", type=Path, required=True, help="output folder of prepare")
     train.add_argument("--out", type=Path, required=True, help=".onnx file, or folder (baselines)")
     train.add_argument("--preset", choices=["default", "table6"], default="default")
@@ -253,20 +253,27 @@ def _train(args, parser) -> int:
     )
     progress = not args.no_progress
     command = "egamma-cnn " + shlex.join(sys.argv[1:])
-    if args.what in ("electron", "fcn"):
+    if args.what in ("electron", "fcn", "calo-cnn"):
+        from egamma_cnn.features import ELECTRON_HLV_NAMES
         from egamma_cnn.train.electron import train_electron
         from egamma_cnn.train.networks import CPU_DEFAULT, TABLE6
 
         config = TABLE6 if args.preset == "table6" else CPU_DEFAULT
-        if args.what == "fcn":
+        hlv_names, name = ELECTRON_HLV_NAMES, "electron_cnn"
+        if args.what == "fcn":  # the HLV-only network of seed 000 §6.1
             config = dataclasses.replace(config, use_images=False, use_tracks=False)
+            name = "electron_fcn"
+        elif args.what == "calo-cnn":  # images + (E_T, η): the CNN of seed 001 Table I
+            config = dataclasses.replace(config, use_tracks=False)
+            hlv_names, name = ("et", "eta"), "electron_calo_cnn"
         metadata = train_electron(
             args.data,
             args.out,
             net_config=config,
             training=training,
             ratio=args.ratio,
-            name="electron_fcn" if args.what == "fcn" else "electron_cnn",
+            hlv_names=hlv_names,
+            name=name,
             description=f"trained with: {command}",
             progress=progress,
         )

@@ -15,7 +15,7 @@ Loose/Medium/Tight working points derived on the validation part.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ _INPUT_DESCRIPTIONS = {
     "coarse": "every calorimeter layer as a channel (COARSE_SAMPLINGS), 7x11 pixels, GeV",
     "fine": "EM strip layer at 0.025/8 x 2pi/256, 56x11 pixels, GeV",
     "tracks": "5 matched tracks x 13 features (TRACK_FEATURES), empty slots zero",
-    "hlv": "the 26 high-level variables ELECTRON_HLV_NAMES, untransformed",
+    "hlv": "the high-level variables named by hlv_names, untransformed",
 }
 
 
@@ -74,13 +74,16 @@ def fit_track_scale(tracks: np.ndarray) -> np.ndarray:
 
 
 def electron_inputs(
-    data: CandidateArrays, names: tuple[str, ...], table: QuantileTable | None
+    data: CandidateArrays,
+    names: tuple[str, ...],
+    table: QuantileTable | None,
+    hlv_names: tuple[str, ...] = ELECTRON_HLV_NAMES,
 ) -> dict[str, np.ndarray]:
     """The network inputs ``names`` of ``data``; the HLVs transformed by ``table`` if given."""
     out: dict[str, np.ndarray] = {}
     for name in names:
         if name == "hlv":
-            hlv = data.features(ELECTRON_HLV_NAMES)
+            hlv = data.features(hlv_names)
             out["hlv"] = table.transform(hlv) if table is not None else hlv
         else:
             out[name] = np.ascontiguousarray(data.arrays[name], np.float32)
@@ -101,6 +104,7 @@ def train_electron(
     ratio: float = 4.0,
     validation_fraction: float = 0.2,
     max_candidates: int | None = None,
+    hlv_names: tuple[str, ...] = ELECTRON_HLV_NAMES,
     name: str = "electron_cnn",
     description: str = "",
     checkpoint_dir: str | Path | None = None,
@@ -124,6 +128,10 @@ def train_electron(
         Share of the training events used for early stopping and the working points.
     max_candidates
         Use at most this many selected candidates (the first ones; for quick runs).
+    hlv_names
+        The high-level variables given to the network (default: the 26 of seed 000;
+        ``("et", "eta")`` with tracks off gives the calorimeter-only CNN of the seed 001
+        comparison). ``net_config.n_hlv`` is set to their number.
     checkpoint_dir
         Where the trainer keeps resumable checkpoints (default: next to ``out_path``).
 
@@ -137,8 +145,10 @@ def train_electron(
     from egamma_cnn.train.trainer import TrainingConfig, fit, predict
 
     net_config = CPU_DEFAULT if net_config is None else net_config
+    net_config = replace(net_config, n_hlv=len(hlv_names))
     training = TrainingConfig() if training is None else training
     out_path = Path(out_path)
+    hlv_names = tuple(hlv_names)
     data = load_arrays(Path(data_dir) / "train", "electron", mmap=True)
     selected = np.flatnonzero(electron_selection(data))
     if max_candidates is not None:
@@ -146,7 +156,7 @@ def train_electron(
     data = data.subset(selected)
     is_val = validation_mask(data, validation_fraction, seed=training.seed)
     train, val = data.subset(~is_val), data.subset(is_val)
-    table = QuantileTable.fit(train.features(ELECTRON_HLV_NAMES), ELECTRON_HLV_NAMES)
+    table = QuantileTable.fit(train.features(hlv_names), hlv_names)
     model = ElectronCNN(net_config, track_scale=fit_track_scale(train.arrays["tracks"]))
     names = model.input_names()
     weights, report = {}, {}
@@ -161,10 +171,10 @@ def train_electron(
         )
     result = fit(
         model,
-        electron_inputs(train, names, table),
+        electron_inputs(train, names, table, hlv_names),
         train.arrays["truth_class"],
         weights["train"],
-        electron_inputs(val, names, table),
+        electron_inputs(val, names, table, hlv_names),
         val.arrays["truth_class"],
         weights["val"],
         training,
@@ -173,7 +183,7 @@ def train_electron(
     )
     fractions = np.bincount(train.arrays["truth_class"], minlength=6) / len(train)
     default_weights = dict(zip(ELECTRON_CLASS_NAMES, fractions.tolist(), strict=True))
-    val_probs = predict(model, electron_inputs(val, names, table))
+    val_probs = predict(model, electron_inputs(val, names, table, hlv_names))
     score = discriminant(val_probs, default_weights, "signal")
     wps = WorkingPoints.derive(
         score,
@@ -188,14 +198,14 @@ def train_electron(
             "inputs": [
                 {
                     "name": n,
-                    "shape": list(data.arrays[n].shape[1:]) if n != "hlv" else [26],
+                    "shape": list(data.arrays[n].shape[1:]) if n != "hlv" else [len(hlv_names)],
                     "dtype": "float32",
                     "description": _INPUT_DESCRIPTIONS[n],
                 }
                 for n in names
             ],
             "class_names": list(ELECTRON_CLASS_NAMES),
-            "hlv_names": list(ELECTRON_HLV_NAMES),
+            "hlv_names": list(hlv_names),
             "preprocessing": {"hlv": {"quantile_table": table.to_dict()}},
             "discriminant": {"weights": default_weights, "charge_flip": "signal"},
             "working_points": wps.to_dict(),
@@ -220,13 +230,13 @@ def train_electron(
             },
         }
     )
-    example = slice(0, min(64, len(val)))
+    example = val.subset(np.arange(min(64, len(val))))
     export_onnx(
         model,
-        electron_inputs(val.subset(np.arange(len(val))[example]), names, table),
+        electron_inputs(example, names, table, hlv_names),
         out_path,
         metadata,
-        raw_inputs=electron_inputs(val.subset(np.arange(len(val))[example]), names, None),
+        raw_inputs=electron_inputs(example, names, None, hlv_names),
     )
     (out_path.with_suffix(".training.json")).write_text(json.dumps(metadata["training"], indent=1))
     return metadata

@@ -21,6 +21,9 @@ Produced (``out_dir``):
   difference predicted − true; the Table 7 gains are in ``metrics.json``.
 * ``photon_roc.png`` — the photon CNN against the cut-based menus (seed 004).
 * ``metrics.json`` — every number above, and ``headline``.
+
+The headline metrics are also written into the ``metrics`` entry of the evaluated ONNX
+models' metadata, so a shipped model says how well it did on its test sample.
 """
 
 from __future__ import annotations
@@ -537,6 +540,16 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
         "FCN (26 HLV)": {"auc": auc(scores["signal"]["FCN"], is_signal)},
         "LLH": {"auc": auc(llh["llh"], is_signal)},
     }
+    # the calorimeter-only CNN (images + E_T, η) of the seed 001 comparison, if trained
+    calo_score = None
+    if (models / "electron_calo_cnn.onnx").is_file():
+        calo = OnnxModel(models / "electron_calo_cnn.onnx")
+        calo_score = discriminant(
+            calo.predict(_raw_electron_inputs(calo, test)),
+            calo.metadata["discriminant"]["weights"],
+            "signal",
+        )
+        aucs["CNN (images + E_T, η)"] = {"auc": auc(calo_score, is_signal)}
     # the same networks trained with other seeds (models/seeds/<name>_seed<k>.onnx)
     for name, key in (("electron_cnn", "CNN"), ("electron_fcn", "FCN (26 HLV)")):
         extra = sorted((models / "seeds").glob(f"{name}_seed*.onnx"))
@@ -558,13 +571,13 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
                     "per_seed": values,
                 }
             )
-    feature_scores = {
-        set_name: [
-            OnnxModel(path).predict({"features": feature_table(test, names)})[:, 1]
-            for path in sorted((models / "feature_nets").glob(f"{set_name}_seed*.onnx"))
-        ]
-        for set_name, names in FEATURE_SETS.items()
-    }
+    feature_scores: dict[str, list[np.ndarray]] = {}
+    for set_name in FEATURE_SETS:
+        feature_scores[set_name] = []
+        for path in sorted((models / "feature_nets").glob(f"{set_name}_seed*.onnx")):
+            net = OnnxModel(path)  # its metadata names the features it was trained on
+            table = feature_table(test, tuple(net.metadata["feature_names"]))
+            feature_scores[set_name].append(net.predict({"features": table})[:, 1])
     for set_name, per_seed in feature_scores.items():
         if per_seed:
             values = [auc(score, is_signal) for score in per_seed]
@@ -582,6 +595,8 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
             "FCN (26 HLV)": auc(scores["signal"]["FCN"][in_range], is_signal[in_range]),
             "LLH": auc(llh["llh"][in_range], is_signal[in_range]),
         }
+        if calo_score is not None:
+            ranged["CNN (images + E_T, η)"] = auc(calo_score[in_range], is_signal[in_range])
         for set_name, per_seed in feature_scores.items():
             if per_seed:
                 ranged[set_name] = float(
@@ -612,4 +627,23 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
         ]["efficiency"]
     metrics["headline"] = headline
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    _record_in_models(models, metrics)
     return metrics
+
+
+def _record_in_models(models: Path, metrics: dict[str, Any]) -> None:
+    """Write the headline test metrics into the evaluated models' metadata."""
+    from egamma_cnn.train.export import update_metadata
+
+    electron = {
+        "headline": {k: v for k, v in metrics["headline"].items() if not k.startswith("photon")},
+        "auc_binary": metrics["auc_binary"],
+        "test_candidates": metrics["test_candidates"],
+        "test_class_counts": metrics["test_class_counts"],
+    }
+    update_metadata(models / "electron_cnn.onnx", {"metrics": electron})
+    update_metadata(models / "electron_fcn.onnx", {"metrics": electron})
+    if "photon" in metrics:
+        photon = {k: v for k, v in metrics["photon"].items() if k != "per_et"}
+        headline = {k: v for k, v in metrics["headline"].items() if k.startswith("photon")}
+        update_metadata(models / "photon_cnn.onnx", {"metrics": {"headline": headline, **photon}})

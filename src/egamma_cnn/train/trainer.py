@@ -188,7 +188,13 @@ def fit(
                 f"{last} was written with another training configuration; use a new "
                 "checkpoint folder or the same settings (only max_epochs may change)"
             )
-        model.load_state_dict(state["model"])
+        try:
+            model.load_state_dict(state["model"])
+        except RuntimeError as err:
+            raise ValueError(
+                f"{last} holds another network (different layers or inputs); remove "
+                f"{folder} or choose another checkpoint folder ({str(err).splitlines()[-1]})"
+            ) from None
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
