@@ -20,7 +20,8 @@ Produced (``out_dir``):
 * ``class_fractions.png`` — seed 000 Fig. 16: true class fractions per process and the
   difference predicted − true; the Table 7 gains are in ``metrics.json``.
 * ``photon_roc.png`` — the photon CNN against the cut-based menus (seed 004).
-* ``metrics.json`` — every number above, and ``headline``.
+* ``metrics.json`` — every number above, and ``headline``; ``tables.md`` — the same as
+  Markdown tables for the model card (:func:`markdown_tables`).
 
 The headline metrics are also written into the ``metrics`` entry of the evaluated ONNX
 models' metadata, so a shipped model says how well it did on its test sample.
@@ -53,7 +54,7 @@ from egamma_cnn.model.performance import (
 )
 from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
 
-__all__ = ["ET_RANGES", "RATIO_ABS_ETA_EDGES", "RATIO_ET_EDGES", "evaluate"]
+__all__ = ["ET_RANGES", "RATIO_ABS_ETA_EDGES", "RATIO_ET_EDGES", "evaluate", "markdown_tables"]
 
 #: The two E_T ranges of seed 000 Figs. 5–9 (GeV).
 ET_RANGES: dict[str, tuple[float, float]] = {"4.5-15GeV": (4.5, 15.0), "gt15GeV": (15.0, np.inf)}
@@ -627,6 +628,7 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
         ]["efficiency"]
     metrics["headline"] = headline
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    (out / "tables.md").write_text(markdown_tables(metrics))
     _record_in_models(models, metrics)
     return metrics
 
@@ -647,3 +649,116 @@ def _record_in_models(models: Path, metrics: dict[str, Any]) -> None:
         photon = {k: v for k, v in metrics["photon"].items() if k != "per_et"}
         headline = {k: v for k, v in metrics["headline"].items() if k.startswith("photon")}
         update_metadata(models / "photon_cnn.onnx", {"metrics": {"headline": headline, **photon}})
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and not np.isfinite(value):
+        return "∞" if value > 0 else "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def markdown_tables(metrics: dict[str, Any]) -> str:
+    """The numbers of :func:`evaluate` as Markdown tables (the model card's source)."""
+    lines = ["## Test sample", ""]
+    lines += ["| class | candidates |", "|---|---|"]
+    lines += [f"| {_LABELS[c]} | {n} |" for c, n in metrics["test_class_counts"].items()]
+    lines += ["", "## AUC, signal (prompt + charge flip) vs all background (seed 001 Table I)", ""]
+    aucs = metrics["auc_binary"]
+    ranges = [k for k in aucs if k.startswith("by_et/")]
+    header = ["network", "all E_T", *(r.split("/", 1)[1] for r in ranges)]
+    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, entry in aucs.items():
+        if name.startswith("by_et/"):
+            continue
+        value = entry.get("mean_over_seeds", entry["auc"])
+        spread = entry.get("std_over_seeds")
+        seeds = entry.get("seeds", 1)
+        cell = _fmt(value, 4) + (f" ± {spread:.4f} ({seeds} seeds)" if spread is not None else "")
+        row = [name, cell, *(_fmt(aucs[r].get(name), 4) for r in ranges)]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "## Rejection at the LLH working-point efficiencies (seed 000 Figs. 6–9)", ""]
+    lines += [
+        "| signal | E_T | background | n bkg | WP | ε_sig | LLH rejection | CNN rejection "
+        "| CNN/LLH |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for key, entry in metrics["roc"].items():
+        cf, range_name, panel = key.split("/")
+        signal = "prompt + CF" if cf == "cf-signal" else "prompt"
+        for wp in ("loose", "medium", "tight"):
+            point = entry.get(f"llh_{wp}")
+            if point is None:
+                continue
+            none_pass = f"0/{entry['n_background']} pass"
+            llh_rejection = _fmt(point["llh_rejection"], 1) if point["llh_rejection"] else none_pass
+            cnn_rejection = _fmt(point["cnn_rejection"], 1) if point["cnn_rejection"] else none_pass
+            cells = [
+                signal,
+                range_name,
+                _LABELS.get(panel, panel),
+                str(entry["n_background"]),
+                wp,
+                _fmt(point["signal_efficiency"], 3),
+                llh_rejection,
+                cnn_rejection,
+                _fmt(point["ratio"]),
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    ratios = metrics["rejection_ratios"]
+    edges = ratios["et_edges"]
+    bins = _bin_labels([e if e is not None else np.inf for e in edges])
+    lines += [
+        "",
+        "## Rejection ratios in E_T bins (seed 000 Fig. 10; charge flip in background)",
+        "",
+    ]
+    lines += ["| ratio | WP | " + " | ".join(bins) + " |", "|---|---|" + "---|" * len(bins)]
+    for reference in ("LLH", "FCN"):
+        for wp in ("loose", "medium", "tight"):
+            rows = ratios.get(f"CNN/{reference}/{wp}/et", [])
+            cells = [
+                f"{_fmt(r['ratio'])} ± {_fmt(r['ratio_error'])}" if r["ratio"] is not None else "–"
+                for r in rows
+            ]
+            lines.append(f"| CNN/{reference} | {wp} | " + " | ".join(cells) + " |")
+    lines += ["", "## Class fractions per process (seed 000 Fig. 16 and Table 7)", ""]
+    names = list(ELECTRON_CLASS_NAMES)
+    lines += [
+        "| process | n | "
+        + " | ".join(f"{_LABELS[c]} true / pred." for c in names)
+        + " | agnostic → predicted | predicted → truth |",
+        "|---|---|" + "---|" * (len(names) + 2),
+    ]
+    for process, entry in metrics["class_fractions"].items():
+        cells = [f"{entry['true'][c]:.3f} / {entry['predicted'][c]:.3f}" for c in names]
+        gain_p = entry.get("gain_agnostic_to_predicted")
+        gain_t = entry.get("gain_predicted_to_truth")
+        lines.append(
+            f"| {process} | {entry['n']} | "
+            + " | ".join(cells)
+            + f" | {_fmt(100 * gain_p if gain_p is not None else None, 0)} %"
+            + f" | {_fmt(100 * gain_t if gain_t is not None else None, 0)} % |"
+        )
+    if "photon" in metrics:
+        photon = metrics["photon"]
+        lines += ["", "## Photons: CNN vs cut-based at equal rejection (seed 004)", ""]
+        lines += [
+            f"Test photons: {photon['n_prompt']} prompt, {photon['n_non_prompt']} non-prompt; "
+            f"CNN AUC {photon['auc']:.4f}.",
+            "",
+            "| menu | rejection | cut-based ε | CNN ε at equal rejection | CNN WP ε "
+            "| CNN WP rejection |",
+            "|---|---|---|---|---|---|",
+        ]
+        for menu in ("loose", "tight"):
+            entry = photon[menu]
+            lines.append(
+                f"| {menu} | {_fmt(entry['cut_based']['rejection'])} "
+                f"| {_fmt(entry['cut_based']['efficiency'], 3)} "
+                f"| {_fmt(entry['cnn_at_equal_rejection']['efficiency'], 3)} "
+                f"| {_fmt(entry['cnn_working_point']['efficiency'], 3)} "
+                f"| {_fmt(entry['cnn_working_point']['rejection'])} |"
+            )
+    return "\n".join(lines) + "\n"
