@@ -51,10 +51,30 @@ def test_train_photon_needs_the_cut_based_file(prepared, tmp_path, capsys):
 def test_prepare_refuses_an_incomplete_plan(tmp_path, capsys):
     from egamma_cnn.train.samples import SamplePlan
 
-    plan = SamplePlan(1, events_per_round=(("zee", 1),))
+    plan = SamplePlan(2, events_per_round=(("zee", 1),), test_every=2)
     (tmp_path / "plan.json").write_text(
         json.dumps({"files": [{"name": f.name, "split": f.split} for f in plan.files()]})
     )
     with pytest.raises(SystemExit):
         main(["prepare", "--samples", str(tmp_path), "--out", str(tmp_path / "p")])
-    assert "1 files of the plan are missing (train_zee_r000.root)" in capsys.readouterr().err
+    assert "2 files of the plan are missing (train_zee_r000.root, test_zee_r001.root)" in (
+        capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["electron", "--out", "model.txt"], "must be an .onnx file"),
+        (["electron", "--data", "nowhere", "--out", "m.onnx"], "not found (run prepare)"),
+    ],
+)
+def test_train_refuses_bad_paths_before_training(prepared, tmp_path, capsys, args, message):
+    argv = ["train", *args]
+    if "--data" not in argv:
+        argv += ["--data", str(prepared)]
+    argv = [str(tmp_path / a) if a.endswith((".txt", ".onnx")) else a for a in argv]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err

@@ -162,3 +162,29 @@ def test_update_metadata_merges(electron_model, tmp_path):
     assert merged["metrics"] == {"auc": 0.9}
     assert OnnxModel(copy).metadata["class_names"] == [f"c{i}" for i in range(6)]
     assert json.loads(json.dumps(merged)) == merged
+
+
+def test_inconsistent_metadata_is_refused(electron_model, tmp_path):
+    _, path, _, _ = electron_model
+    copy = tmp_path / "bad.onnx"
+    copy.write_bytes(path.read_bytes())
+    table = OnnxModel(path).metadata["preprocessing"]["hlv"]
+    update_metadata(copy, {"preprocessing": {"HLV": table}})
+    with pytest.raises(ModelMetadataError, match="preprocessing for 'HLV', which is not an input"):
+        OnnxModel(copy)
+    update_metadata(copy, {"preprocessing": {"hlv": table}, "hlv_names": list(HLV_NAMES[::-1])})
+    with pytest.raises(ModelMetadataError, match="differ from the quantile table"):
+        OnnxModel(copy)
+    update_metadata(copy, {"hlv_names": list(HLV_NAMES), "discriminant": {"weights": None}})
+    with pytest.raises(ModelMetadataError, match="must have the classes"):
+        OnnxModel(copy)
+
+
+def test_non_finite_inputs_are_named(electron_model):
+    _, path, raw, _ = electron_model
+    bad = dict(raw, coarse=raw["coarse"].copy())
+    bad["coarse"][7, 3, 2, 2] = np.inf
+    with pytest.raises(
+        ModelMetadataError, match=r"'coarse' has non-finite values \(first at candidate 7\)"
+    ):
+        OnnxModel(path).predict(bad)

@@ -65,16 +65,26 @@ def test_every_class_takes_the_signal_shape():
 def test_rare_classes_are_boosted_at_most_max_class_boost():
     labels, et, eta = _sample(np.random.default_rng(3))
     weights, report = class_balance_weights(labels, et, eta, (0, 1), 6, max_class_boost=3.0)
-    mean = weights.sum() / len(weights)
     n_signal = np.isin(labels, (0, 1)).sum()
     sample_mean = 5.0 * n_signal / len(labels)
     for c in range(6):
-        members = labels == c
-        assert weights[members].mean() <= 3.0 * sample_mean * (1 + 1e-12)
-    # the charge-flip class (2 % of the sample) is the one held back
-    assert report.class_totals[1] == pytest.approx(3.0 * sample_mean * (labels == 1).sum())
-    assert report.class_totals[0] == pytest.approx(n_signal / 2)
-    assert mean < sample_mean
+        assert weights[labels == c].mean() <= 3.0 * sample_mean * (1 + 1e-12)
+    # the charge-flip class (2 % of the sample) is held back, the prompt class takes the
+    # rest of the signal total; the background classes keep ratio 4 between them
+    cap = 3.0 * sample_mean * (labels == 1).sum()
+    assert report.class_totals[1] == pytest.approx(cap)
+    assert report.class_totals[0] == pytest.approx(n_signal - cap)
+    assert sum(report.class_totals[2:]) == pytest.approx(4.0 * n_signal)
+    assert report.achieved_ratio == pytest.approx(4.0)
+
+
+def test_when_a_whole_group_is_capped_the_ratio_is_reported():
+    labels = np.array([0] * 100 + [5] * 2)
+    et, eta = np.full(102, 20.0), np.zeros(102)
+    _, report = class_balance_weights(labels, et, eta, (0,), 6, max_class_boost=2.0)
+    assert report.class_totals[5] == pytest.approx(2.0 * (5.0 * 100 / 102) * 2)
+    assert report.achieved_ratio == pytest.approx(report.class_totals[5] / 100)
+    assert report.achieved_ratio < 4.0
 
 
 def test_bins_without_signal_get_zero_weight():
@@ -84,9 +94,9 @@ def test_bins_without_signal_get_zero_weight():
     weights, report = class_balance_weights(labels, et, eta, (0,), 6)
     assert weights[5] == 0.0
     assert report.zero_weight[5] == 1
-    # absent classes get nothing, the others keep their totals
+    # absent classes get nothing; the present background class takes the whole share
     assert report.class_totals[1:5] == [0.0] * 4
-    assert report.class_totals[5] == pytest.approx(4.0 * 3 / 5)
+    assert report.class_totals[5] == pytest.approx(4.0 * 3)
 
 
 def test_weights_are_capped():
@@ -98,7 +108,7 @@ def test_weights_are_capped():
     background = weights[50:]
     assert report.capped[5] == 1
     assert 9.0 < background.max() / np.median(background) < 11.0
-    assert background.sum() == pytest.approx(4.0 * 50 / 5)
+    assert background.sum() == pytest.approx(4.0 * 50)
 
 
 @pytest.mark.parametrize(
@@ -127,8 +137,13 @@ def test_pt_weights_balance_background_to_signal(entries):
         with pytest.raises(ValueError):
             pt_weights(pt, is_signal)
         return
+    edges = np.array([7.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0, 70.0, 100.0])
+    bins = np.searchsorted(edges, pt, side="right")
+    if not np.isin(bins[~is_signal], bins[is_signal]).any():
+        with pytest.raises(ValueError, match="no background candidate shares a p_T bin"):
+            pt_weights(pt, is_signal)
+        return
     weights = pt_weights(pt, is_signal)
     assert np.all(weights[is_signal] == 1.0)
     assert np.all(weights >= 0)
-    if weights[~is_signal].sum() > 0:
-        assert weights[~is_signal].sum() == pytest.approx(is_signal.sum())
+    assert weights[~is_signal].sum() == pytest.approx(is_signal.sum())

@@ -110,7 +110,33 @@ def test_bad_inputs_are_named(tmp_path):
 
 def test_resume_with_another_network_is_refused(tmp_path):
     _fit(tmp_path, TrainingConfig(max_epochs=1, batch_size=128))
-    inputs, labels, w = _toy(0, 100)
+    train, val = _toy(0), _toy(1, 500)
     with pytest.raises(ValueError, match="holds another network"):
-        fit(FeatureNet(4, hidden=(8,)), inputs, labels, w, inputs, labels, w,
-            TrainingConfig(max_epochs=1, batch_size=128), tmp_path, progress=False)  # fmt: skip
+        fit(FeatureNet(4, hidden=(8,)), *train, *val, TrainingConfig(max_epochs=1, batch_size=128),
+            tmp_path, progress=False)  # fmt: skip
+
+
+def test_resume_on_other_data_is_refused(tmp_path):
+    _fit(tmp_path, TrainingConfig(max_epochs=1, batch_size=128))
+    with pytest.raises(ValueError, match="checkpoint of a run on other data"):
+        _fit(tmp_path, TrainingConfig(max_epochs=1, batch_size=128), seed=5)
+
+
+def test_fingerprint_covers_data_and_settings():
+    from egamma_cnn.train.trainer import data_fingerprint
+
+    train = _toy(0)
+    assert data_fingerprint(*train) == data_fingerprint(*_toy(0))
+    assert data_fingerprint(*train) != data_fingerprint(*train, extra={"ratio": 4})
+
+
+def test_non_finite_inputs_and_zero_weights_are_refused(tmp_path):
+    inputs, labels, w = _toy(0, 100)
+    bad = {"features": inputs["features"].copy()}
+    bad["features"][3, 1] = np.nan
+    with pytest.raises(ValueError, match="training input 'features' has non-finite values"):
+        fit(FeatureNet(4), bad, labels, w, inputs, labels, w, TrainingConfig(), tmp_path,
+            progress=False)  # fmt: skip
+    with pytest.raises(ValueError, match="the validation weights are all zero"):
+        fit(FeatureNet(4), inputs, labels, w, inputs, labels, 0 * w, TrainingConfig(), tmp_path,
+            progress=False)  # fmt: skip

@@ -64,7 +64,24 @@ def test_sample_plan_is_disjoint_and_stable():
     assert len(set(seeds)) == len(seeds)
     assert {f.round for f in large if f.split == "test"} == {4, 9}
     with pytest.raises(ValueError, match="unknown process"):
-        SamplePlan(1, events_per_round=(("ttbar", 10),))
+        SamplePlan(5, events_per_round=(("ttbar", 10),))
+    with pytest.raises(ValueError, match="for the plan to have a test round"):
+        SamplePlan(3)
+
+
+def test_a_folder_keeps_one_plan(tmp_path):
+    from egamma_cnn.train.samples import produce_plan
+
+    plan = SamplePlan(2, events_per_round=(("zee", 1),), test_every=2)
+    for f in plan.files():  # pretend the files exist: nothing is produced
+        (tmp_path / f.name).write_bytes(b"")
+    assert produce_plan(plan, tmp_path, progress=False) == []
+    other = SamplePlan(2, events_per_round=(("zee", 1),), test_every=2, pileup_mu=40.0)
+    with pytest.raises(ValueError, match="describes another plan"):
+        produce_plan(other, tmp_path, progress=False)
+    more = SamplePlan(3, events_per_round=(("zee", 1),), test_every=2)
+    (tmp_path / "train_zee_r002.root").write_bytes(b"")
+    assert produce_plan(more, tmp_path, progress=False) == []  # more rounds are fine
 
 
 def test_electron_training_writes_a_checked_model(prepared, tmp_path):

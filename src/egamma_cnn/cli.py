@@ -253,6 +253,16 @@ def _train(args, parser) -> int:
     )
     progress = not args.no_progress
     command = "egamma-cnn " + shlex.join(sys.argv[1:])
+    if not (args.data / "train" / "meta.json").is_file():
+        parser.error(f"--data: {args.data / 'train' / 'meta.json'} not found (run prepare)")
+    if args.what == "baselines":
+        if args.out.exists() and not args.out.is_dir():
+            parser.error(f"--out: {args.out} is a file; baselines need a folder")
+    else:
+        if args.out.suffix != ".onnx":
+            parser.error(f"--out: {args.out} must be an .onnx file")
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        _check_writable(parser, args.out)
     if args.what in ("electron", "fcn", "calo-cnn"):
         from egamma_cnn.features import ELECTRON_HLV_NAMES
         from egamma_cnn.train.electron import train_electron

@@ -188,6 +188,7 @@ class OnnxModel:
             name: QuantileTable.from_dict(spec["quantile_table"])
             for name, spec in self.metadata.get("preprocessing", {}).items()
         }
+        self._check_preprocessing()
         wp = self.metadata.get("working_points")
         self.working_points: WorkingPoints | None = (
             WorkingPoints.from_dict(wp) if wp is not None else None
@@ -221,6 +222,11 @@ class OnnxModel:
                 f"{[spec.name for spec in self.inputs]}"
             )
         for graph_input, spec in zip(graph_inputs, self.inputs, strict=True):
+            if graph_input.type != f"tensor({'float' if spec.dtype == 'float32' else spec.dtype})":
+                raise ModelMetadataError(
+                    f"{self.path}: input {spec.name!r} is {graph_input.type} in the graph but "
+                    f"{spec.dtype} in the metadata"
+                )
             graph_shape = tuple(graph_input.shape[1:])
             fixed = tuple(d if isinstance(d, int) else None for d in graph_shape)
             if len(fixed) != len(spec.shape) or any(
@@ -235,6 +241,33 @@ class OnnxModel:
         if isinstance(n_out, int) and n_out != len(self.class_names):
             raise ModelMetadataError(
                 f"{self.path}: {n_out} outputs but {len(self.class_names)} class names"
+            )
+
+    def _check_preprocessing(self) -> None:
+        from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES
+
+        shapes = {spec.name: spec.shape for spec in self.inputs}
+        for name, table in self.preprocessing.items():
+            if name not in shapes:
+                raise ModelMetadataError(
+                    f"{self.path}: preprocessing for {name!r}, which is not an input "
+                    f"({sorted(shapes)})"
+                )
+            if shapes[name] != (len(table.names),):
+                raise ModelMetadataError(
+                    f"{self.path}: the quantile table of {name!r} has {len(table.names)} "
+                    f"columns, the input has shape {shapes[name]}"
+                )
+        hlv = self.preprocessing.get("hlv")
+        if hlv is not None and tuple(self.metadata.get("hlv_names", hlv.names)) != hlv.names:
+            raise ModelMetadataError(
+                f"{self.path}: hlv_names {self.metadata['hlv_names']} differ from the "
+                f"quantile table's columns {list(hlv.names)}"
+            )
+        if "discriminant" in self.metadata and self.class_names != ELECTRON_CLASS_NAMES:
+            raise ModelMetadataError(
+                f"{self.path}: a model with an electron discriminant must have the classes "
+                f"{list(ELECTRON_CLASS_NAMES)} in this order, not {list(self.class_names)}"
             )
 
     def _check_versions(self) -> None:
@@ -269,6 +302,12 @@ class OnnxModel:
                 raise ModelMetadataError(
                     f"{self.path.name}: input {spec.name!r} has shape {array.shape}, "
                     f"expected (N, {', '.join(map(str, spec.shape))})"
+                )
+            if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+                bad = int(np.flatnonzero(~np.all(np.isfinite(array.reshape(len(array), -1)), 1))[0])
+                raise ModelMetadataError(
+                    f"{self.path.name}: input {spec.name!r} has non-finite values "
+                    f"(first at candidate {bad})"
                 )
             if spec.name in self.preprocessing:
                 array = self.preprocessing[spec.name].transform(array)

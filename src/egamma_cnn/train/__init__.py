@@ -1,4 +1,19 @@
-"""Training of the shipped models (the ``train`` extra: PyTorch).
+"""Training of the shipped models and their baselines (the ``train`` extra: PyTorch, onnx).
 
-Importing this package does not import torch; the modules that need it do.
+Importing this package, :mod:`.samples`, :mod:`.dataset` or :mod:`.reweighting` does not
+import torch; the modules that train do.
+
+* :mod:`.samples` — the reproducible production plan of the training and test files.
+* :mod:`.dataset` — network inputs and features of every candidate as ``.npy`` arrays,
+  built with :mod:`egamma_cnn.images` and :mod:`egamma_cnn.features`.
+* :mod:`.reweighting` — the (E_T, η) class balance of seed 000 §5.1, the photon p_T
+  reweighting of seed 004.
+* :mod:`.networks` — the electron CNN (seed 000 Table 6 layout), the FCN variants and
+  the photon CNN (seed 004).
+* :mod:`.trainer` — Adam, weighted cross-entropy, early stopping, resumable checkpoints.
+* :mod:`.electron`, :mod:`.photon`, :mod:`.baselines` — the training recipes.
+* :mod:`.export` — ONNX with the metadata :class:`egamma_cnn.model.OnnxModel` checks.
+* :mod:`.evaluation` — the test-sample figures and tables of the model card.
+
+The command line runs them: ``egamma-cnn train-samples | prepare | train | evaluate``.
 """

@@ -33,8 +33,13 @@ from typing import Any
 import numpy as np
 
 from egamma_cnn.model.working_points import DEFAULT_TARGETS, WorkingPoints
-from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
-from egamma_cnn.train.electron import SIGNAL_CLASSES, validation_mask
+from egamma_cnn.train.dataset import (
+    CandidateArrays,
+    electron_selection,
+    load_arrays,
+    train_validation_split,
+)
+from egamma_cnn.train.electron import SIGNAL_CLASSES
 
 __all__ = [
     "FEATURE_SETS",
@@ -129,6 +134,8 @@ def train_feature_net(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Train one binary FeatureNet on ``names`` and export it (ONNX, quantile table inside)."""
+    import torch
+
     from egamma_cnn.model.preprocessing import QuantileTable
     from egamma_cnn.train.export import base_metadata, export_onnx
     from egamma_cnn.train.networks import FeatureNet
@@ -143,6 +150,7 @@ def train_feature_net(
         weights[part], _ = class_balance_weights(
             labels[part], data.arrays["et"], data.arrays["eta"], (1,), 2, ratio=1.0
         )
+    torch.manual_seed(training.seed)  # the initial weights
     model = FeatureNet(len(names))
     result = fit(
         model,
@@ -155,6 +163,7 @@ def train_feature_net(
         training,
         out_path.with_suffix(".checkpoints"),
         progress=progress,
+        fingerprint={"features": list(names), "table": table.to_dict()},
     )
     metadata = base_metadata("electron", out_path.stem, f"seed 001 network on {list(names)}")
     metadata.update(
@@ -201,8 +210,7 @@ def train_baselines(
         names=["truth_class", "et", "eta", "event", "file", "features"],
     )
     electrons = electrons.subset(np.flatnonzero(electron_selection(electrons)))
-    is_val = validation_mask(electrons, validation_fraction, seed=training.seed)
-    train, val = electrons.subset(~is_val), electrons.subset(is_val)
+    train, val = train_validation_split(electrons, validation_fraction)
     if progress:
         print(f"LLH: fitting on {len(train)} candidates", flush=True)
     fit_electron_llh(train).save(out / "electron_llh.json")
@@ -216,8 +224,7 @@ def train_baselines(
         names=["is_prompt", "et", "eta", "event", "file", "features"],
     )
     photons = photons.subset(np.flatnonzero(photon_selection(photons)))
-    photon_val = validation_mask(photons, validation_fraction, seed=training.seed)
-    cuts = fit_photon_cuts(photons.subset(~photon_val))
+    cuts = fit_photon_cuts(train_validation_split(photons, validation_fraction)[0])
     cuts.save(out / "photon_cuts.json")
 
     summary: dict[str, Any] = {"llh_candidates": len(train), "feature_nets": {}}

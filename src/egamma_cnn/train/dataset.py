@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import json
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,8 @@ __all__ = [
     "load_arrays",
     "prepare_files",
     "save_arrays",
+    "train_validation_split",
+    "validation_mask",
 ]
 
 #: Per-candidate arrays of the electron set: name → (dtype, shape after the first axis).
@@ -196,6 +199,8 @@ def prepare_files(
             counts["electron"].append(int(tree["nElectron"].array(library="np").sum()))
             counts["photon"].append(int(tree["nPhoton"].array(library="np").sum()))
     out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "meta.json").unlink(missing_ok=True)  # written last: its presence means complete
     arrays: dict[str, dict[str, np.ndarray]] = {}
     feature_names: dict[str, list[str]] = {}
     offsets = {kind: np.concatenate([[0], np.cumsum(c)]) for kind, c in counts.items()}
@@ -240,7 +245,11 @@ def prepare_files(
             for i, (p, proc) in enumerate(zip(paths, processes, strict=True))
         }
         for future in cf.as_completed(futures):
-            store(futures[future], future.result())
+            try:
+                store(futures[future], future.result())
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
             bar.update()
     for kind in _KINDS:
         for array in arrays[kind].values():
@@ -282,7 +291,7 @@ class CandidateArrays:
         """Columns ``names`` of the feature table, ``float32[N, len(names)]``."""
         missing = [n for n in names if n not in self.feature_names]
         if missing:
-            raise KeyError(f"no features {missing}; have {self.feature_names}")
+            raise ValueError(f"no features {missing}; have {self.feature_names}")
         index = [self.feature_names.index(n) for n in names]
         return np.ascontiguousarray(self.arrays["features"][:, index])
 
@@ -312,6 +321,12 @@ def load_arrays(
         name: np.load(folder / kind / f"{name}.npy", mmap_mode="r" if mmap else None)
         for name in wanted
     }
+    expected = meta["counts"][kind]
+    wrong = {name: len(a) for name, a in arrays.items() if len(a) != expected}
+    if wrong:
+        raise ValueError(
+            f"{folder / kind}: arrays {wrong} do not have the {expected} rows of meta.json"
+        )
     return CandidateArrays(arrays, meta["feature_names"][kind], meta["processes"], meta["files"])
 
 
@@ -349,6 +364,42 @@ def save_arrays(folder: str | Path, kind: str, data: CandidateArrays) -> None:
     meta.setdefault("counts", {})[kind] = n
     meta.setdefault("feature_names", {})[kind] = list(data.feature_names)
     meta_path.write_text(json.dumps(meta, indent=1))
+
+
+#: Seed of the train/validation split. It is fixed (not the training seed), so that every
+#: network and baseline trained on a sample shares one split, whatever its own seed.
+SPLIT_SEED = 20231
+
+
+def validation_mask(data: CandidateArrays, fraction: float) -> np.ndarray:
+    """Candidates of a pseudo-random ``fraction`` of the *events* (whole events go together).
+
+    The choice hashes the file's name and the event number (with :data:`SPLIT_SEED`), so it
+    depends neither on the order of the candidates nor on which other files are present.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
+    name_hash = np.array([zlib.crc32(Path(f).name.encode()) for f in data.files] or [0], np.uint64)
+    key = data.arrays["event"].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    key ^= name_hash[data.arrays["file"].astype(np.int64)] * np.uint64(0xBF58476D1CE4E5B9)
+    key ^= np.uint64(SPLIT_SEED)
+    key ^= key >> np.uint64(31)
+    key *= np.uint64(0x94D049BB133111EB)
+    key ^= key >> np.uint64(29)
+    return (key % np.uint64(1_000_000)).astype(np.float64) < fraction * 1_000_000
+
+
+def train_validation_split(
+    data: CandidateArrays, fraction: float
+) -> tuple[CandidateArrays, CandidateArrays]:
+    """``(train, validation)`` parts of ``data`` by :func:`validation_mask`."""
+    is_val = validation_mask(data, fraction)
+    if is_val.all() or not is_val.any():
+        raise ValueError(
+            f"the validation split of {len(data)} candidates with fraction {fraction} "
+            "leaves one part empty; use more events"
+        )
+    return data.subset(~is_val), data.subset(is_val)
 
 
 def electron_selection(

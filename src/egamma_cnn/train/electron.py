@@ -25,7 +25,12 @@ from egamma_cnn.features import ELECTRON_HLV_NAMES
 from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES, discriminant
 from egamma_cnn.model.preprocessing import QuantileTable
 from egamma_cnn.model.working_points import WorkingPoints
-from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
+from egamma_cnn.train.dataset import (
+    CandidateArrays,
+    electron_selection,
+    load_arrays,
+    train_validation_split,
+)
 from egamma_cnn.train.reweighting import class_balance_weights
 
 __all__ = [
@@ -33,7 +38,6 @@ __all__ = [
     "electron_inputs",
     "fit_track_scale",
     "train_electron",
-    "validation_mask",
 ]
 
 #: Signal classes of the training target shape and of the default discriminant.
@@ -45,22 +49,6 @@ _INPUT_DESCRIPTIONS = {
     "tracks": "5 matched tracks x 13 features (TRACK_FEATURES), empty slots zero",
     "hlv": "the high-level variables named by hlv_names, untransformed",
 }
-
-
-def validation_mask(data: CandidateArrays, fraction: float, seed: int = 0) -> np.ndarray:
-    """Candidates of a pseudo-random ``fraction`` of the *events* (whole events go together).
-
-    The choice hashes (file, event number, seed), so it does not depend on the order of
-    the candidates or on which other files are present.
-    """
-    if not 0.0 < fraction < 1.0:
-        raise ValueError(f"validation fraction must be in (0, 1), got {fraction}")
-    key = data.arrays["event"].astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
-    key ^= (data.arrays["file"].astype(np.uint64) + np.uint64(seed)) * np.uint64(0xBF58476D1CE4E5B9)
-    key ^= key >> np.uint64(31)
-    key *= np.uint64(0x94D049BB133111EB)
-    key ^= key >> np.uint64(29)
-    return (key % np.uint64(1_000_000)).astype(np.float64) < fraction * 1_000_000
 
 
 def fit_track_scale(tracks: np.ndarray) -> np.ndarray:
@@ -127,7 +115,7 @@ def train_electron(
     validation_fraction
         Share of the training events used for early stopping and the working points.
     max_candidates
-        Use at most this many selected candidates (the first ones; for quick runs).
+        Use at most this many selected candidates (a random subset; for quick runs).
     hlv_names
         The high-level variables given to the network (default: the 26 of seed 000;
         ``("et", "eta")`` with tracks off gives the calorimeter-only CNN of the seed 001
@@ -140,6 +128,8 @@ def train_electron(
     dict
         The metadata written into the model.
     """
+    import torch
+
     from egamma_cnn.train.export import base_metadata, export_onnx
     from egamma_cnn.train.networks import CPU_DEFAULT, ElectronCNN
     from egamma_cnn.train.trainer import TrainingConfig, fit, predict
@@ -151,12 +141,15 @@ def train_electron(
     hlv_names = tuple(hlv_names)
     data = load_arrays(Path(data_dir) / "train", "electron", mmap=True)
     selected = np.flatnonzero(electron_selection(data))
-    if max_candidates is not None:
-        selected = selected[:max_candidates]
-    data = data.subset(selected)
-    is_val = validation_mask(data, validation_fraction, seed=training.seed)
-    train, val = data.subset(~is_val), data.subset(is_val)
+    if max_candidates is not None and max_candidates < len(selected):
+        rng = np.random.default_rng(training.seed)
+        selected = np.sort(rng.choice(selected, max_candidates, replace=False))
+    train, val = train_validation_split(data.subset(selected), validation_fraction)
+    files = [Path(f).name for f in data.files]
+    processes = data.processes
+    del data
     table = QuantileTable.fit(train.features(hlv_names), hlv_names)
+    torch.manual_seed(training.seed)  # the initial weights
     model = ElectronCNN(net_config, track_scale=fit_track_scale(train.arrays["tracks"]))
     names = model.input_names()
     weights, report = {}, {}
@@ -180,6 +173,7 @@ def train_electron(
         training,
         checkpoint_dir or out_path.with_suffix(".checkpoints"),
         progress=progress,
+        fingerprint={"ratio": ratio, "hlv": table.to_dict(), "net": net_config.to_dict()},
     )
     fractions = np.bincount(train.arrays["truth_class"], minlength=6) / len(train)
     default_weights = dict(zip(ELECTRON_CLASS_NAMES, fractions.tolist(), strict=True))
@@ -198,7 +192,7 @@ def train_electron(
             "inputs": [
                 {
                     "name": n,
-                    "shape": list(data.arrays[n].shape[1:]) if n != "hlv" else [len(hlv_names)],
+                    "shape": list(train.arrays[n].shape[1:]) if n != "hlv" else [len(hlv_names)],
                     "dtype": "float32",
                     "description": _INPUT_DESCRIPTIONS[n],
                 }
@@ -214,8 +208,8 @@ def train_electron(
                 "config": asdict(training),
                 "ratio": ratio,
                 "validation_fraction": validation_fraction,
-                "files": [Path(f).name for f in data.files],
-                "processes": data.processes,
+                "files": files,
+                "processes": processes,
                 "candidates": {"train": len(train), "validation": len(val)},
                 "class_counts": {
                     "train": _class_counts(train.arrays["truth_class"]),

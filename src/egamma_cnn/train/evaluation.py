@@ -306,15 +306,19 @@ def _matched(scores, reference, passes, is_signal, mask) -> dict[str, Any]:
 
 
 def _fraction_weights(fractions: dict[str, float]) -> dict[str, float]:
-    """Class fractions as discriminant weights; without any signal, equal signal weights.
+    """Class fractions as discriminant weights; a group without any fraction gets equal ones.
 
     A sample with no (predicted or true) prompt or charge-flip electron, such as JF17,
     has no signal fractions to weight with; the signal weights are then equal (they only
-    set the relative weight of the two signal classes), the background ones unchanged.
+    set the relative weight of the two signal classes), and likewise for a sample without
+    any background.
     """
     weights = dict(fractions)
     if weights["prompt"] + weights["charge_flip"] <= 0:
         weights["prompt"] = weights["charge_flip"] = 1.0
+    background = [c for c in ELECTRON_CLASS_NAMES if c not in ("prompt", "charge_flip")]
+    if sum(weights[c] for c in background) <= 0:
+        weights.update(dict.fromkeys(background, 1.0))
     return weights
 
 
@@ -386,7 +390,12 @@ def _class_fractions(plt, out: Path, probs, labels, process, processes, metrics)
 
 def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str, Any] | None:
     from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
-    from egamma_cnn.train.photon import PHOTON_ET_EDGES, photon_inputs, photon_selection
+    from egamma_cnn.train.photon import (
+        PHOTON_ET_EDGES,
+        cut_keeping_background,
+        photon_inputs,
+        photon_selection,
+    )
 
     model_path, cuts_path = models / "photon_cnn.onnx", models / "photon_cuts.json"
     if not (model_path.is_file() and cuts_path.is_file()):
@@ -394,6 +403,8 @@ def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str,
     photons = load_arrays(data_dir / "test", "photon", mmap=True)
     photons = photons.subset(np.flatnonzero(photon_selection(photons)))
     model = OnnxModel(model_path)
+    if model.working_points is None:
+        raise ValueError(f"{model_path} has no working points in its metadata")
     score = model.predict(photon_inputs(photons))[:, 1]
     is_prompt = photons.arrays["is_prompt"]
     et, eta = photons.arrays["et"], photons.arrays["eta"]
@@ -412,8 +423,8 @@ def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str,
         passes = cuts.passes(menu, values, et, eta)
         point = efficiency_and_rejection(passes, is_prompt)
         background_kept = passes[~is_prompt].mean()
-        cnn_cut = np.quantile(score[~is_prompt], 1.0 - background_kept)
-        cnn = efficiency_and_rejection(score > cnn_cut, is_prompt)
+        cnn_cut = cut_keeping_background(score[~is_prompt], background_kept)
+        cnn = efficiency_and_rejection(score >= cnn_cut, is_prompt)
         wp = model.working_points
         shipped = efficiency_and_rejection(wp.passes(menu, score, et, eta), is_prompt)
         per_et = []
@@ -424,12 +435,12 @@ def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str,
                 continue
             ref = efficiency_and_rejection(passes[m], is_prompt[m])
             kept = passes[m & ~is_prompt].mean()
-            cut_i = np.quantile(score[m & ~is_prompt], 1.0 - kept)
+            cut_i = cut_keeping_background(score[m & ~is_prompt], kept)
             per_et.append(
                 {
                     "cut_based_efficiency": ref.signal_efficiency,
                     "cnn_efficiency_at_equal_rejection": efficiency_and_rejection(
-                        score[m] > cut_i, is_prompt[m]
+                        score[m] >= cut_i, is_prompt[m]
                     ).signal_efficiency,
                     "rejection": _finite(ref.rejection),
                 }
@@ -567,7 +578,7 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
             aucs[key].update(
                 {
                     "mean_over_seeds": float(np.mean(values)),
-                    "std_over_seeds": float(np.std(values)),
+                    "std_over_seeds": float(np.std(values, ddof=1)) if len(values) > 1 else None,
                     "seeds": len(values),
                     "per_seed": values,
                 }
@@ -584,7 +595,7 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
             values = [auc(score, is_signal) for score in per_seed]
             aucs[set_name] = {
                 "auc": float(np.mean(values)),
-                "std_over_seeds": float(np.std(values)),
+                "std_over_seeds": float(np.std(values, ddof=1)) if len(values) > 1 else None,
                 "seeds": len(values),
                 "per_seed": values,
             }

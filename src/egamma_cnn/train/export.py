@@ -10,6 +10,7 @@ inputs and the export fails if any probability differs by more than ``tolerance`
 from __future__ import annotations
 
 import json
+import os
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from egamma_cnn.model.onnx_model import METADATA_KEY, MODEL_FORMAT, OnnxModel
+from egamma_cnn.model.onnx_model import METADATA_KEY, MODEL_FORMAT, OnnxModel, read_metadata
 
 __all__ = ["base_metadata", "export_onnx", "update_metadata"]
 
@@ -100,7 +101,8 @@ def export_onnx(
     Returns
     -------
     Path
-        ``path``. Raises ``RuntimeError`` when the outputs differ by more than tolerance.
+        ``path``, written only once the check passed (under a temporary name until then).
+        Raises ``RuntimeError`` when the outputs differ by more than tolerance.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +113,7 @@ def export_onnx(
     model.eval()
     tensors = tuple(torch.from_numpy(np.ascontiguousarray(example_inputs[n])) for n in names)
     wrapper = _Positional(model, names).eval()
+    final, path = path, path.with_name(f".{path.stem}.partial.onnx")  # renamed when checked
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
@@ -141,16 +144,18 @@ def export_onnx(
     got = runtime.predict(dict(raw_inputs if raw_inputs is not None else example_inputs))
     difference = float(np.max(np.abs(got - expected))) if len(got) else 0.0
     if not difference <= tolerance:
+        path.unlink()
         raise RuntimeError(
-            f"ONNX Runtime and torch differ by {difference:.2e} > {tolerance:.0e} on {path.name}"
+            f"ONNX Runtime and torch differ by {difference:.2e} > {tolerance:.0e} on {final.name}"
         )
-    return path
+    os.replace(path, final)
+    return final
 
 
 def update_metadata(path: str | Path, updates: Mapping[str, Any]) -> dict[str, Any]:
     """Merge ``updates`` into the metadata document of an exported model; returns it."""
     path = Path(path)
-    metadata = OnnxModel(path, check_versions=False).metadata
+    metadata = read_metadata(path)  # parsed only: the document may be being repaired
     metadata.update(updates)
     _write_metadata(path, metadata)
     return metadata

@@ -21,14 +21,14 @@ from typing import Any
 import numpy as np
 
 from egamma_cnn.model.working_points import WorkingPoints
-from egamma_cnn.train.dataset import CandidateArrays, load_arrays
-from egamma_cnn.train.electron import validation_mask
+from egamma_cnn.train.dataset import CandidateArrays, load_arrays, train_validation_split
 from egamma_cnn.train.reweighting import pt_weights
 
 __all__ = [
     "PHOTON_ABS_ETA_EDGES",
     "PHOTON_CLASS_NAMES",
     "PHOTON_ET_EDGES",
+    "cut_keeping_background",
     "matched_background_cuts",
     "photon_inputs",
     "photon_selection",
@@ -51,6 +51,21 @@ def photon_selection(data: CandidateArrays, min_et: float = 7.0) -> np.ndarray:
 def photon_inputs(data: CandidateArrays) -> dict[str, np.ndarray]:
     """The three EM-layer images of ``data`` as float32 arrays."""
     return {n: np.ascontiguousarray(data.arrays[n], np.float32) for n in PHOTON_INPUTS}
+
+
+def cut_keeping_background(background_scores: np.ndarray, fraction: float) -> float:
+    """Smallest cut t with fraction(score ≥ t) ≤ ``fraction`` among ``background_scores``.
+
+    The cut passes exactly ``floor(fraction · n)`` background candidates when the scores
+    are distinct (ties at the cut all fail, so never more than the fraction pass).
+    """
+    ordered = np.sort(np.asarray(background_scores, np.float64))[::-1]
+    if len(ordered) == 0:
+        raise ValueError("no background scores to place a cut in")
+    n_keep = int(np.floor(fraction * len(ordered) + 1e-9))
+    if n_keep >= len(ordered):
+        return float(ordered[-1])
+    return float(np.nextafter(ordered[n_keep], np.inf))
 
 
 def matched_background_cuts(
@@ -83,25 +98,18 @@ def matched_background_cuts(
         np.searchsorted(abs_eta_edges, np.abs(eta), side="right") - 1, 0, shape[1] - 1
     )
 
-    def cut_keeping(background_scores: np.ndarray, fraction: float) -> float:
-        ordered = np.sort(background_scores)[::-1]
-        n_keep = int(np.floor(fraction * len(ordered) + 1e-9))
-        if n_keep >= len(ordered):
-            return float(ordered[-1])
-        return float(np.nextafter(ordered[n_keep], np.inf))
-
     cuts, targets = {}, {}
     from_inclusive = np.ones(shape, bool)
     background = ~is_signal
     for name, passes in reference_passes.items():
         passes = np.asarray(passes, bool)
-        inclusive = cut_keeping(score[background], passes[background].mean())
+        inclusive = cut_keeping_background(score[background], passes[background].mean())
         cut = np.full(shape, inclusive)
         for i in range(shape[0]):  # loop over bins
             for j in range(shape[1]):
                 in_bin = (et_bin == i) & (eta_bin == j) & background
                 if in_bin.sum() >= min_background:
-                    cut[i, j] = cut_keeping(score[in_bin], passes[in_bin].mean())
+                    cut[i, j] = cut_keeping_background(score[in_bin], passes[in_bin].mean())
                     from_inclusive[i, j] = False
         cuts[name] = cut
         kept = score[is_signal] >= cut[et_bin[is_signal], eta_bin[is_signal]]
@@ -128,6 +136,8 @@ def train_photon(
     :class:`~egamma_cnn.model.cut_based.CutBasedPhotonID` whose rejection the working
     points match. Returns the metadata written into the model.
     """
+    import torch
+
     from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
     from egamma_cnn.train.export import base_metadata, export_onnx
     from egamma_cnn.train.networks import PHOTON_DEFAULT, PhotonCNN
@@ -139,8 +149,7 @@ def train_photon(
     cuts = CutBasedPhotonID.load(cut_based_path)
     data = load_arrays(Path(data_dir) / "train", "photon", mmap=True)
     data = data.subset(np.flatnonzero(photon_selection(data)))
-    is_val = validation_mask(data, validation_fraction, seed=training.seed)
-    train, val = data.subset(~is_val), data.subset(is_val)
+    train, val = train_validation_split(data, validation_fraction)
     labels = {
         p: d.arrays["is_prompt"].astype(np.int64) for p, d in (("train", train), ("val", val))
     }
@@ -148,6 +157,7 @@ def train_photon(
         p: pt_weights(d.arrays["et"], d.arrays["is_prompt"])
         for p, d in (("train", train), ("val", val))
     }
+    torch.manual_seed(training.seed)  # the initial weights
     model = PhotonCNN(net_config)
     result = fit(
         model,
@@ -160,6 +170,7 @@ def train_photon(
         training,
         checkpoint_dir or out_path.with_suffix(".checkpoints"),
         progress=progress,
+        fingerprint={"net": net_config.to_dict()},
     )
     val_score = predict(model, photon_inputs(val))[:, 1]
     reference = {

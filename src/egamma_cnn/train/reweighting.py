@@ -25,8 +25,11 @@ bins (capped candidates are counted in the report).
 Rare classes: equal class totals make every candidate of a rare class weigh
 ``T_c / n_c``. Where a class is so rare that this exceeds ``max_class_boost`` times the
 mean weight of the whole sample, ``m = (1 + ratio) · S / N``, its total is lowered to
-``max_class_boost · m · n_c`` (reported in ``class_totals``), so that a few dozen
-candidates (charge flips of our samples) cannot dominate the loss and its gradient noise.
+``max_class_boost · m · n_c``, so that a few dozen candidates (the charge flips of our
+samples) cannot dominate the loss and its gradient noise. What a capped class gives up
+goes to the other classes of its group (signal or background) in equal shares, so that
+Σ_sig = S and Σ_bkg / Σ_sig = ``ratio`` still hold unless every class of a group is
+capped (``achieved_ratio`` in the report says).
 
 Photons (seed 004 "p_T reweighting"): background (non-prompt) photons get the ratio of
 the signal to the background p_T histograms, normalised so that background and signal
@@ -67,12 +70,15 @@ class ReweightingReport:
         Candidates per class that got weight 0 (no signal in their bin).
     capped
         Candidates per class whose weight was capped.
+    achieved_ratio
+        Σ background weights / Σ signal weights after the caps.
     """
 
     class_totals: list[float]
     class_counts: list[int]
     zero_weight: list[int]
     capped: list[int]
+    achieved_ratio: float
 
 
 def _bins(values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
@@ -147,24 +153,13 @@ def class_balance_weights(
     n_bins = (len(et_edges) - 1) * n_eta
     signal_hist = np.bincount(flat_bin[is_signal], base[is_signal], minlength=n_bins)
     signal_pdf = signal_hist / signal_hist.sum()
-    s_total = float(is_signal.sum())
-    sample_mean = (1.0 + ratio) * s_total / n
-    weights = np.zeros(n)
-    totals, counts, zero, capped = [], [], [], []
+    s_total = float(base[is_signal].sum())
+    sample_mean = (1.0 + ratio) * s_total / float(base.sum())
+    unit: dict[int, np.ndarray] = {}  # per class: weights of the right shape, summing to 1
+    counts, zero, capped = [], [], []
     for c in range(n_classes):  # loop over the six classes, not candidates
         members = labels == c
         counts.append(int(members.sum()))
-        if not np.any(members & (base > 0)):
-            totals.append(0.0)
-            zero.append(int(members.sum()))
-            capped.append(0)
-            continue
-        target = (
-            s_total / len(signal_classes)
-            if c in signal_classes
-            else ratio * s_total / len(background_classes)
-        )
-        target = min(target, max_class_boost * sample_mean * float(members.sum()))
         class_hist = np.bincount(flat_bin[members], base[members], minlength=n_bins)
         factor = np.divide(signal_pdf, class_hist, out=np.zeros(n_bins), where=class_hist > 0)
         w = base[members] * factor[flat_bin[members]]
@@ -172,11 +167,49 @@ def class_balance_weights(
         capped.append(int((w > limit).sum()))
         w = np.minimum(w, limit)
         zero.append(int((w == 0).sum()))
-        if w.sum() > 0:  # else every candidate of the class sits where signal has none
-            w *= target / w.sum()
-        weights[members] = w
-        totals.append(float(w.sum()))
-    return weights, ReweightingReport(totals, counts, zero, capped)
+        if w.sum() > 0:  # else the class is empty or sits where signal has none
+            unit[c] = w / w.sum()
+    totals = np.zeros(n_classes)
+    for group, group_total in (
+        (signal_classes, s_total),
+        (background_classes, ratio * s_total),
+    ):
+        caps = {
+            c: max_class_boost * sample_mean * float(base[labels == c].sum())
+            for c in group
+            if c in unit
+        }
+        totals_group = _share(group_total, caps)
+        for c, value in totals_group.items():
+            totals[c] = value
+    weights = np.zeros(n)
+    for c, w in unit.items():
+        weights[labels == c] = w * totals[c]
+    background = np.isin(labels, background_classes)
+    achieved = weights[background].sum() / max(weights[is_signal].sum(), 1e-300)
+    return weights, ReweightingReport(totals.tolist(), counts, zero, capped, float(achieved))
+
+
+def _share(total: float, caps: dict[int, float]) -> dict[int, float]:
+    """Split ``total`` equally among classes, none above its cap (water-filling).
+
+    Classes whose equal share would exceed their cap get the cap; the rest share what is
+    left equally. When every class is capped the sum stays below ``total``.
+    """
+    share: dict[int, float] = {}
+    free = dict(caps)
+    remaining = total
+    while free:
+        equal = remaining / len(free)
+        over = {c: cap for c, cap in free.items() if cap < equal}
+        if not over:
+            share.update({c: equal for c in free})
+            break
+        for c, cap in over.items():
+            share[c] = cap
+            remaining -= cap
+            del free[c]
+    return share
 
 
 def pt_weights(
@@ -207,6 +240,7 @@ def pt_weights(
     factor = np.divide(h_sig, h_bkg, out=np.zeros(n_bins), where=h_bkg > 0)
     weights = np.where(is_signal, 1.0, factor[index])
     background_sum = weights[~is_signal].sum()
-    if background_sum > 0:
-        weights[~is_signal] *= is_signal.sum() / background_sum
+    if not background_sum > 0:
+        raise ValueError("no background candidate shares a p_T bin with the signal")
+    weights[~is_signal] *= is_signal.sum() / background_sum
     return weights

@@ -74,6 +74,11 @@ class SamplePlan:
             raise ValueError(f"rounds must be ≥ 1, got {self.rounds}")
         if self.test_every < 2:
             raise ValueError(f"test_every must be ≥ 2, got {self.test_every}")
+        if self.rounds < self.test_every:
+            raise ValueError(
+                f"rounds must be ≥ test_every ({self.test_every}) for the plan to have a test "
+                f"round, got {self.rounds}"
+            )
         for process, n in self.events_per_round:
             if process not in PROCESSES:
                 raise ValueError(f"unknown process {process!r} in events_per_round")
@@ -117,8 +122,18 @@ def produce_plan(
 
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    plan_path = folder / "plan.json"
+    if plan_path.is_file():  # only the number of rounds may change in an existing folder
+        old = json.loads(plan_path.read_text())["plan"]
+        new = json.loads(json.dumps(asdict(plan)))
+        old.pop("rounds"), new.pop("rounds")
+        if old != new:
+            raise ValueError(
+                f"{plan_path} describes another plan ({old}); produce this one ({new}) in "
+                "another folder, or change only --rounds here"
+            )
     files = plan.files()
-    (folder / "plan.json").write_text(
+    plan_path.write_text(
         json.dumps(
             {"plan": asdict(plan), "files": [asdict(f) | {"name": f.name} for f in files]},
             indent=1,

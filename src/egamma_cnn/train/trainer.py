@@ -15,13 +15,16 @@ and the order of the batches (a ``torch.Generator``); that generator and torch's
 one (dropout) are part of the checkpoint;
 after every epoch ``last.pt`` holds the model, optimiser, scheduler, generator state and
 history, and ``best.pt`` the best weights. A run started again with the same
-``checkpoint_dir`` continues from ``last.pt``. Checkpoints hold tensors and plain Python
+``checkpoint_dir``, data and settings continues from ``last.pt`` (a checkpoint of other
+data or settings is refused). Checkpoints hold tensors and plain Python
 values only and are read with ``torch.load(weights_only=True)``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -31,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["TrainingConfig", "TrainingResult", "fit", "predict"]
+__all__ = ["TrainingConfig", "TrainingResult", "data_fingerprint", "fit", "predict"]
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,33 @@ class TrainingResult:
     seconds_per_epoch: float
 
 
+def _save(obj, path: Path) -> None:
+    """``torch.save`` to a temporary file, then rename: a crash never leaves half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def data_fingerprint(
+    inputs: Mapping[str, np.ndarray], labels: np.ndarray, weights: np.ndarray, extra=None
+) -> str:
+    """A hash of what a training run learns from, to refuse resuming on other data.
+
+    Covers the labels, weights, the input shapes, up to 1000 evenly spaced input rows and
+    ``extra`` (JSON-serialisable settings such as the preprocessing tables).
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(np.ascontiguousarray(labels).tobytes())
+    digest.update(np.ascontiguousarray(weights, np.float64).tobytes())
+    rows = np.unique(np.linspace(0, max(len(labels) - 1, 0), 1000).astype(np.int64))
+    for name, array in inputs.items():
+        digest.update(f"{name}{array.shape}".encode())
+        if len(array):
+            digest.update(np.ascontiguousarray(array[rows]).tobytes())
+    digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
 def _tensors(inputs: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
     return {name: torch.from_numpy(np.ascontiguousarray(a)) for name, a in inputs.items()}
 
@@ -107,6 +137,11 @@ def _check(inputs: Mapping[str, np.ndarray], labels: np.ndarray, weights: np.nda
         raise ValueError(f"{what} weights must be finite and non-negative")
     if n == 0:
         raise ValueError(f"the {what} sample is empty")
+    if not weights.sum() > 0:
+        raise ValueError(f"the {what} weights are all zero")
+    for name, array in inputs.items():
+        if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+            raise ValueError(f"{what} input {name!r} has non-finite values")
 
 
 def _evaluate(model: nn.Module, inputs, labels, weights, batch_size: int) -> tuple[float, float]:
@@ -134,6 +169,7 @@ def fit(
     config: TrainingConfig,
     checkpoint_dir: str | Path,
     progress: bool = True,
+    fingerprint: object = None,
 ) -> TrainingResult:
     """Train ``model`` in place and leave it with the weights of the best epoch.
 
@@ -154,6 +190,10 @@ def fit(
         ``last.pt`` is resumed (with the same settings; ``max_epochs`` may be raised).
     progress
         Show a tqdm bar per epoch with the running loss and accuracy.
+    fingerprint
+        Settings that define the run besides the data (preprocessing tables, network
+        configuration); with a hash of the data they are stored in the checkpoint, and a
+        checkpoint of another run is refused instead of resumed.
     """
     from tqdm import tqdm
 
@@ -180,8 +220,15 @@ def fit(
     history: list[dict] = []
     best_value, best_epoch, since_best = None, -1, 0
     last = folder / "last.pt"
+    run_id = data_fingerprint(train_inputs, train_labels, train_weights, fingerprint)
+    run_id += data_fingerprint(val_inputs, val_labels, val_weights)
     if last.exists():
         state = torch.load(last, weights_only=True)
+        if state.get("run_id") != run_id:
+            raise ValueError(
+                f"{last} is the checkpoint of a run on other data or settings; remove "
+                f"{folder} or choose another checkpoint folder"
+            )
         saved = {k: v for k, v in state["config"].items() if k != "max_epochs"}
         if saved != {k: v for k, v in asdict(config).items() if k != "max_epochs"}:
             raise ValueError(
@@ -221,7 +268,7 @@ def fit(
             weights = w_train[index]
             logits = model.logits(**{k: t[index] for k, t in x_train.items()})
             losses = nn.functional.cross_entropy(logits, y_train[index], reduction="none")
-            loss = (losses * weights).sum() / weights.sum().clamp(min=1e-12)
+            loss = (losses * weights).mean()  # weights have mean 1 over the sample
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -233,12 +280,17 @@ def fit(
         bar.close()
         train_seconds = time.perf_counter() - t0
         val_loss, val_acc = _evaluate(model, x_val, y_val, w_val, config.batch_size)
+        if not (np.isfinite(val_loss) and np.isfinite(loss_sum)):
+            raise FloatingPointError(
+                f"epoch {epoch + 1}: the loss is not finite (training {loss_sum / seen}, "
+                f"validation {val_loss}); lower the learning rate or check the inputs"
+            )
         scheduler.step(val_loss)
         value = val_loss if config.monitor == "loss" else -val_acc
         improved = best_value is None or value < best_value
         if improved:
             best_value, best_epoch, since_best = value, epoch, 0
-            torch.save(model.state_dict(), folder / "best.pt")
+            _save(model.state_dict(), folder / "best.pt")
         else:
             since_best += 1
         record = {
@@ -260,8 +312,9 @@ def fit(
                 flush=True,
             )
         stopped_early = since_best >= config.patience
-        torch.save(
+        _save(
             {
+                "run_id": run_id,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
@@ -289,7 +342,7 @@ def predict(
     n = len(next(iter(tensors.values())))
     out = []
     with torch.no_grad():
-        for start in range(0, n, batch_size):
+        for start in range(0, max(n, 1), batch_size):  # an empty input gives (0, n_classes)
             batch = {k: t[start : start + batch_size] for k, t in tensors.items()}
             out.append(model(**batch).numpy())
-    return np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    return np.concatenate(out)
