@@ -11,10 +11,17 @@ MC_FILE = Path(__file__).parent / "data" / "zee_mc.root"
 
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory):
-    """The shipped Z→ee MC file prepared as both the train and the test split."""
+    """The shipped Z→ee MC file prepared as the train split, and a renamed copy as test.
+
+    (The tests check the mechanics; real test files come from other seeds.)
+    """
+    import shutil
+
     from egamma_cnn.train.dataset import prepare_files
 
     folder = tmp_path_factory.mktemp("prepared")
+    copy = folder / "zee_mc_copy_for_test.root"
+    shutil.copyfile(MC_FILE, copy)
     prepare_files([MC_FILE], folder / "train", progress=False)
-    prepare_files([MC_FILE], folder / "test", progress=False)
+    prepare_files([copy], folder / "test", progress=False)
     return folder

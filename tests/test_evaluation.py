@@ -78,3 +78,20 @@ def test_train_refuses_bad_paths_before_training(prepared, tmp_path, capsys, arg
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_evaluation_refuses_models_trained_on_the_test_files(prepared, tmp_path, capsys):
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    import shutil
+
+    (tmp_path / "data").mkdir()
+    shutil.copytree(prepared / "train", tmp_path / "data" / "train")
+    shutil.copytree(prepared / "train", tmp_path / "data" / "test")  # the same files
+    common = ["--data", str(tmp_path / "data"), "--max-epochs", "1", "--no-progress"]
+    models = tmp_path / "models"
+    for what in ("electron", "fcn"):
+        name = "electron_cnn.onnx" if what == "electron" else "electron_fcn.onnx"
+        assert main(["train", what, "--out", str(models / name), *common]) == 0
+    assert main(["evaluate", "--data", str(tmp_path / "data"), "--models", str(models),
+                 "--out-dir", str(tmp_path / "out")]) == 2  # fmt: skip
+    assert "was trained on test files ['zee_mc.root']" in capsys.readouterr().err

@@ -53,6 +53,7 @@ from egamma_cnn.model.performance import (
     roc_curve,
 )
 from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
+from egamma_cnn.train.electron import electron_inputs
 
 __all__ = ["ET_RANGES", "RATIO_ABS_ETA_EDGES", "RATIO_ET_EDGES", "evaluate", "markdown_tables"]
 
@@ -74,13 +75,19 @@ _WP_MARKERS = {"loose": "o", "medium": "s", "tight": "^"}
 
 
 def _raw_electron_inputs(model: OnnxModel, data: CandidateArrays) -> dict[str, np.ndarray]:
-    out = {}
-    for spec in model.inputs:
-        if spec.name == "hlv":
-            out["hlv"] = data.features(model.metadata["hlv_names"])
-        else:
-            out[spec.name] = np.asarray(data.arrays[spec.name], np.float32)
-    return out
+    names = tuple(spec.name for spec in model.inputs)
+    return electron_inputs(data, names, None, tuple(model.metadata.get("hlv_names", ())))
+
+
+def _check_no_overlap(model: OnnxModel, test: CandidateArrays) -> None:
+    """Refuse to evaluate a model on files it was trained on."""
+    trained = set(model.metadata.get("training", {}).get("files", []))
+    overlap = trained & {Path(f).name for f in test.files}
+    if overlap:
+        raise ValueError(
+            f"{model.path.name} was trained on test files {sorted(overlap)[:3]}; "
+            "evaluate on the test split of another sample plan"
+        )
 
 
 def _style():
@@ -513,6 +520,8 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
     et, eta = test.arrays["et"], test.arrays["eta"]
     cnn = OnnxModel(models / "electron_cnn.onnx")
     fcn = OnnxModel(models / "electron_fcn.onnx")
+    for model in (cnn, fcn):
+        _check_no_overlap(model, test)
     probs = {
         "CNN": cnn.predict(_raw_electron_inputs(cnn, test)),
         "FCN": fcn.predict(_raw_electron_inputs(fcn, test)),
