@@ -180,7 +180,7 @@ def test_electron_baselines(prepared, tmp_path):
     data = data.subset(electron_selection(data))
     from egamma_cnn.model.likelihood import LikelihoodID
 
-    llh = fit_electron_llh(data)
+    llh = fit_electron_llh(data, data)
     llh.save(tmp_path / "llh.json")
     scores = llh_scores(LikelihoodID.load(tmp_path / "llh.json"), data)
     np.testing.assert_array_equal(scores["llh"], llh_scores(llh, data)["llh"])

@@ -121,6 +121,8 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("--seeds", type=_positive_int, default=3, help="baselines: seeds per net")
     train.add_argument("--threads", type=_non_negative_int, default=0)
+    train.add_argument("--dropout", type=_non_negative_float, help="dropout of the dense layers")
+    train.add_argument("--l2", type=_non_negative_float, default=1e-5, help="L2 (weight decay)")
     train.add_argument("--ratio", type=float, default=4.0, help="background/signal ratio")
     train.add_argument("--cuts", type=Path, help="photon: the cut-based JSON to match")
     train.add_argument("--no-progress", action="store_true")
@@ -250,6 +252,7 @@ def _train(args, parser) -> int:
         batch_size=args.batch_size,
         seed=args.seed,
         threads=args.threads,
+        l2=args.l2,
     )
     progress = not args.no_progress
     command = "egamma-cnn " + shlex.join(sys.argv[1:])
@@ -269,6 +272,8 @@ def _train(args, parser) -> int:
         from egamma_cnn.train.networks import CPU_DEFAULT, TABLE6
 
         config = TABLE6 if args.preset == "table6" else CPU_DEFAULT
+        if args.dropout is not None:
+            config = dataclasses.replace(config, dropout=args.dropout)
         hlv_names, name = ELECTRON_HLV_NAMES, "electron_cnn"
         if args.what == "fcn":  # the HLV-only network of seed 000 §6.1
             config = dataclasses.replace(config, use_images=False, use_tracks=False)
@@ -292,10 +297,16 @@ def _train(args, parser) -> int:
 
         if args.cuts is None:
             parser.error("train photon needs --cuts (the photon_cuts.json of train baselines)")
+        from egamma_cnn.train.networks import PHOTON_DEFAULT
+
+        photon_config = PHOTON_DEFAULT
+        if args.dropout is not None:
+            photon_config = dataclasses.replace(photon_config, dropout=args.dropout)
         metadata = train_photon(
             args.data,
             args.out,
             args.cuts,
+            net_config=photon_config,
             training=training,
             description=f"trained with: {command}",
             progress=progress,
