@@ -8,6 +8,7 @@ import awkward as ak
 import numpy as np
 import pytest
 
+import egamma_cnn
 from egamma_cnn.features import ELECTRON_HLV_NAMES, electron_features
 from egamma_cnn.images import electron_image_batch, photon_image_batch, track_array_batch
 from egamma_cnn.model import (
@@ -21,7 +22,7 @@ from egamma_cnn.model.onnx_model import shipped_model_path
 from egamma_cnn.nanoevents import open_events
 
 MC = Path(__file__).parent / "data" / "zee_mc.root"
-MODELS = shipped_model_path("electron").parent
+MODELS = Path(egamma_cnn.__file__).parent / "data" / "models"
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
