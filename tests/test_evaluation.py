@@ -95,3 +95,30 @@ def test_evaluation_refuses_models_trained_on_the_test_files(prepared, tmp_path,
     assert main(["evaluate", "--data", str(tmp_path / "data"), "--models", str(models),
                  "--out-dir", str(tmp_path / "out")]) == 2  # fmt: skip
     assert "was trained on test files ['zee_mc.root']" in capsys.readouterr().err
+
+
+def test_rejection_table_bounds_a_ratio_when_no_background_passes():
+    from egamma_cnn.train.evaluation import markdown_tables
+
+    def point(llh, cnn, ratio):
+        return {"signal_efficiency": 0.9, "llh_rejection": llh, "cnn_rejection": cnn,
+                "ratio": ratio, "ratio_error": None}  # fmt: skip
+
+    metrics = {
+        "test_class_counts": {"prompt": 10, "lf_hadron": 400},
+        "auc_binary": {},
+        "roc": {
+            "cf-signal/gt15GeV/lf_hadron": {
+                "n_background": 400,
+                "llh_loose": point(None, 100.0, 0.0),  # no LLH background passes
+                "llh_medium": point(50.0, None, None),  # no CNN background passes
+                "llh_tight": point(20.0, 40.0, 2.0),
+            }
+        },
+        "rejection_ratios": {"et_edges": [], "bins": {}},
+        "class_fractions": {},
+    }
+    table = markdown_tables(metrics)
+    assert "| 0/400 pass | 100.0 | < 0.25 |" in table
+    assert "| 50.0 | 0/400 pass | > 8.00 |" in table
+    assert "| 20.0 | 40.0 | 2.00 |" in table

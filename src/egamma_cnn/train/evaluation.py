@@ -685,6 +685,11 @@ def markdown_tables(metrics: dict[str, Any]) -> str:
     lines += ["| class | candidates |", "|---|---|"]
     lines += [f"| {_LABELS[c]} | {n} |" for c, n in metrics["test_class_counts"].items()]
     lines += ["", "## AUC, signal (prompt + charge flip) vs all background (seed 001 Table I)", ""]
+    lines += [
+        "All E_T: mean ± standard deviation over training seeds where several were trained;",
+        "the E_T ranges: the shipped (seed 0) network, the seed mean for the feature nets.",
+        "",
+    ]
     aucs = metrics["auc_binary"]
     ranges = [k for k in aucs if k.startswith("by_et/")]
     header = ["network", "all E_T", *(r.split("/", 1)[1] for r in ranges)]
@@ -711,9 +716,21 @@ def markdown_tables(metrics: dict[str, Any]) -> str:
             point = entry.get(f"llh_{wp}")
             if point is None:
                 continue
-            none_pass = f"0/{entry['n_background']} pass"
-            llh_rejection = _fmt(point["llh_rejection"], 1) if point["llh_rejection"] else none_pass
-            cnn_rejection = _fmt(point["cnn_rejection"], 1) if point["cnn_rejection"] else none_pass
+            n_background = entry["n_background"]
+            none_pass = f"0/{n_background} pass"
+            llh, cnn = point["llh_rejection"], point["cnn_rejection"]
+            llh_rejection = _fmt(llh, 1) if llh else none_pass
+            cnn_rejection = _fmt(cnn, 1) if cnn else none_pass
+            # No background passing means a rejection above n_background: the ratio is
+            # then only bounded (never the 0 or ∞ that dividing by "infinity" gives).
+            if llh and cnn:
+                ratio = _fmt(point["ratio"])
+            elif cnn and not llh:
+                ratio = f"< {cnn / n_background:.2f}"
+            elif llh and not cnn:
+                ratio = f"> {n_background / llh:.2f}"
+            else:
+                ratio = "–"
             cells = [
                 signal,
                 range_name,
@@ -723,7 +740,7 @@ def markdown_tables(metrics: dict[str, Any]) -> str:
                 _fmt(point["signal_efficiency"], 3),
                 llh_rejection,
                 cnn_rejection,
-                _fmt(point["ratio"]),
+                ratio,
             ]
             lines.append("| " + " | ".join(cells) + " |")
     ratios = metrics["rejection_ratios"]

@@ -96,7 +96,7 @@ TABLE6 = ElectronNetConfig(
     coarse_maps=(100, 100), fine_maps=(100, 100), track_maps=(200, 200), hidden=(100, 100)
 )
 #: The shipped default: the Table 6 layout and hidden layers with about a third of its
-#: feature maps — 0.58 M instead of 2.0 M parameters and about 7× less training time per
+#: feature maps — 0.58 M instead of 2.0 M parameters and about 9× less training time per
 #: candidate, trainable on two CPU cores (benchmarks/RESULTS.md).
 CPU_DEFAULT = ElectronNetConfig()
 
