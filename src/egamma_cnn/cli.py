@@ -209,6 +209,21 @@ def _demo(args, parser) -> int:
     )
     print(json.dumps(summary, indent=1))
     print(f"plots and summary.json in {args.out_dir / 'validation'}")
+
+    from dask.distributed import Client, LocalCluster
+
+    from egamma_cnn.demo import run_identification
+
+    print(f"scoring the samples with the shipped CNNs on a LocalCluster of {args.workers}")
+    with (
+        LocalCluster(
+            n_workers=args.workers, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        Client(cluster),
+    ):
+        identification = run_identification(files, args.out_dir / "identification")
+    print(json.dumps(identification, indent=1))
+    print(f"cnn_score.png and summary.json in {args.out_dir / 'identification'}")
     return 0
 
 

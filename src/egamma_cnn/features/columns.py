@@ -2,7 +2,7 @@
 
 One chunk function computes any subset of the feature groups in a single pass over the
 flattened columns of a chunk (the cells are identified in the geometry once), and
-:func:`egamma_cnn.columnar.apply_per_chunk` runs it eagerly or per dask partition. The
+:func:`egamma_cnn.columnar.apply_on_candidates` runs it eagerly or per dask partition. The
 public functions of :mod:`egamma_cnn.features` are thin selections of groups.
 """
 
@@ -14,7 +14,7 @@ import awkward as ak
 import numpy as np
 
 from egamma_cnn.columnar import (
-    apply_per_chunk,
+    apply_on_candidates,
     field_of,
     flat,
     jagged_cell_table,
@@ -36,7 +36,7 @@ from egamma_cnn.features.tracking import (
 )
 from egamma_cnn.images.tracks import check_track_indices
 
-__all__ = ["GROUPS", "feature_columns"]
+__all__ = ["GROUPS", "feature_chunk", "feature_columns", "needed_columns"]
 
 Kind = Literal["electron", "photon"]
 
@@ -52,7 +52,7 @@ _OWN_TRACKS = {
 _TRACK_VARIABLE_CANDIDATE = ("clusterE", "clusterEta", "deltaEta1", "deltaPhiRescaled2", "nTracks")
 
 
-def _needed_columns(
+def needed_columns(
     cells: Any, tracks: Any, candidates: Any, pv_z: Any, kind: Kind, groups: tuple[str, ...]
 ) -> dict[str, Any]:
     columns: dict[str, Any] = {
@@ -83,7 +83,9 @@ def _needed_columns(
     return columns
 
 
-def _chunk(*arrays: Any, names: tuple[str, ...], kind: Kind, groups: tuple[str, ...]) -> ak.Array:
+def feature_chunk(
+    *arrays: Any, names: tuple[str, ...], kind: Kind, groups: tuple[str, ...]
+) -> ak.Array:
     col = dict(zip(names, arrays, strict=True))
     cand_offsets = offsets_of(col["cand.clusterEta"])
     cluster_eta = flat(col["cand.clusterEta"], np.float64)
@@ -172,6 +174,7 @@ def feature_columns(
     *,
     kind: Kind,
     groups: tuple[str, ...],
+    event_index: Any = None,
 ) -> Any:
     """Compute feature ``groups`` (a subset of :data:`GROUPS`) for every candidate.
 
@@ -187,6 +190,11 @@ def feature_columns(
         Decides the candidate's own tracks and direction in the track isolation.
     groups : tuple of str
         Which feature groups to compute.
+    event_index : ak.Array or dask_awkward.Array, optional
+        Per candidate, the position of its event among the events of ``cells``,
+        ``tracks`` and ``pv_z`` (``Electron.eventIndex``): lets ``candidates`` be a
+        selection while the cells and tracks are those of the whole chunk. Without it
+        the candidates must be grouped by exactly the events of the cells and tracks.
 
     Returns
     -------
@@ -198,12 +206,17 @@ def feature_columns(
     unknown = set(groups) - set(GROUPS)
     if unknown or not groups:
         raise ValueError(f"groups must be a non-empty subset of {GROUPS}; got {groups}")
-    columns = _needed_columns(cells, tracks, candidates, pv_z, kind, tuple(groups))
-    return apply_per_chunk(
-        _chunk,
-        *columns.values(),
+    columns = needed_columns(cells, tracks, candidates, pv_z, kind, tuple(groups))
+    event_names = tuple(n for n in columns if not n.startswith("cand."))
+    candidate_names = tuple(n for n in columns if n.startswith("cand."))
+    return apply_on_candidates(
+        feature_chunk,
+        [columns[n] for n in event_names],
+        [columns[n] for n in candidate_names],
+        event_index,
         label=f"{kind}-features",
-        names=tuple(columns),
+        memo=True,
+        names=event_names + candidate_names,
         kind=kind,
         groups=tuple(groups),
     )

@@ -46,6 +46,7 @@ from egamma_cnn.images.tracks import (
 )
 
 __all__ = [
+    "CELL_FIELDS",
     "COARSE_SAMPLINGS",
     "ELECTRON_IMAGES",
     "INPUTS_VERSION",
@@ -56,10 +57,12 @@ __all__ = [
     "cell_columns",
     "electron_image_batch",
     "electron_images",
+    "image_batch_from_columns",
     "photon_image_batch",
     "photon_images",
     "track_array_batch",
     "track_arrays",
+    "track_batch_from_columns",
 ]
 
 #: Version of the input definitions of docs/INPUTS.md (windows, sharing, track features).
@@ -75,7 +78,8 @@ def cell_columns(cells: Any) -> list[Any]:
     return [field_of(cells, name, "cell") for name in CELL_FIELDS]
 
 
-def _image_batch_from_columns(eta, phi, energy, sampling, cluster_eta, cluster_phi, specs):
+def image_batch_from_columns(eta, phi, energy, sampling, cluster_eta, cluster_phi, specs):
+    """Images of one chunk from jagged columns: ``({name: batch}, candidate offsets)``."""
     cand_offsets = offsets_of(cluster_eta)
     images = build_images(
         jagged_cell_table(eta, phi, energy, sampling),
@@ -89,7 +93,7 @@ def _image_batch_from_columns(eta, phi, energy, sampling, cluster_eta, cluster_p
 
 def _images_chunk(eta, phi, energy, sampling, cluster_eta, cluster_phi, *, specs):
     """Chunk function: flat kernels in, ``var * image`` records out."""
-    images, cand_offsets = _image_batch_from_columns(
+    images, cand_offsets = image_batch_from_columns(
         eta, phi, energy, sampling, cluster_eta, cluster_phi, specs
     )
     fields = {name: unflatten_rows(batch, cand_offsets) for name, batch in images.items()}
@@ -143,7 +147,7 @@ def photon_images(cells: Any, photons: Any) -> Any:
 
 
 def _image_batch(cells: ak.Array, candidates: ak.Array, specs) -> dict[str, np.ndarray]:
-    return _image_batch_from_columns(
+    return image_batch_from_columns(
         *cell_columns(cells),
         field_of(candidates, "clusterEta", "candidate"),
         field_of(candidates, "clusterPhi", "candidate"),
@@ -175,7 +179,8 @@ def _track_columns(tracks: Any, electrons: Any) -> list[Any]:
     return columns
 
 
-def _track_batch_from_columns(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
+def track_batch_from_columns(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Track arrays of one chunk from jagged columns (order of :func:`_track_columns`)."""
     n_fields = len(TRACK_INPUT_FIELDS)
     track_columns = columns[:n_fields]
     cluster_e, best = columns[n_fields], columns[n_fields + 1]
@@ -198,7 +203,7 @@ def _track_batch_from_columns(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _track_chunk(*columns: Any) -> ak.Array:
-    batch, cand_offsets = _track_batch_from_columns(*columns)
+    batch, cand_offsets = track_batch_from_columns(*columns)
     return unflatten_rows(batch, cand_offsets)
 
 
@@ -228,4 +233,4 @@ def track_arrays(tracks: Any, electrons: Any) -> Any:
 
 def track_array_batch(tracks: ak.Array, electrons: ak.Array) -> np.ndarray:
     """Matched-track arrays as one ``float32[N, 5, 13]`` batch (eager arrays only)."""
-    return _track_batch_from_columns(*_track_columns(tracks, electrons))[0]
+    return track_batch_from_columns(*_track_columns(tracks, electrons))[0]

@@ -138,6 +138,52 @@ def _parse_metadata(session: Any, label: str) -> dict[str, Any]:
     return metadata
 
 
+#: Sessions of this process, by (file, size, mtime, providers, threads).
+_SESSIONS: dict[tuple[Any, ...], Any] = {}
+
+
+def _session(path: Path, providers: tuple[str, ...], intra_op_threads: int) -> Any:
+    """One ``InferenceSession`` per file and settings in this process."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, providers, intra_op_threads)
+    if key not in _SESSIONS:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        _SESSIONS[key] = ort.InferenceSession(str(path), options, providers=list(providers))
+    return _SESSIONS[key]
+
+
+def _resolve_providers(providers: Sequence[str] | str | None) -> list[str]:
+    """The execution providers to ask onnxruntime for (see :class:`OnnxModel`)."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if providers is None:
+        return ["CPUExecutionProvider"]
+    if providers == "auto":
+        gpu = [p for p in ("CUDAExecutionProvider",) if p in available]
+        return [*gpu, "CPUExecutionProvider"]
+    if isinstance(providers, str):
+        providers = [providers]
+    unknown = [p for p in providers if p not in available]
+    if unknown:
+        raise ValueError(
+            f"execution providers {unknown} are not available in this onnxruntime "
+            f"(available: {available}; CUDA needs the onnxruntime-gpu package)"
+        )
+    return list(providers)
+
+
+def _same_file(path: Path, shipped_name: str) -> bool:
+    try:
+        return path.resolve() == shipped_model_path(shipped_name).resolve()
+    except FileNotFoundError:
+        return False
+
+
 class OnnxModel:
     """An egamma-cnn ONNX model: metadata checks, preprocessing and batched inference.
 
@@ -146,12 +192,23 @@ class OnnxModel:
     path
         The ``.onnx`` file.
     providers
-        onnxruntime execution providers (default: CPU; pass
-        ``["CUDAExecutionProvider", "CPUExecutionProvider"]`` with onnxruntime-gpu).
+        onnxruntime execution providers: a list (default ``["CPUExecutionProvider"]``;
+        ``["CUDAExecutionProvider", "CPUExecutionProvider"]`` with onnxruntime-gpu), or
+        ``"auto"``: CUDA where the installed onnxruntime offers it, else the CPU.
     intra_op_threads
         Threads of one inference call (default 1: one per dask worker core).
+
+    Notes
+    -----
+    The ``InferenceSession`` is created on first use in each process and shared there by
+    every :class:`OnnxModel` of the same file and settings; it is never pickled, so a
+    model can travel inside a dask graph. A worker opens the file at the same path (a
+    shipped model at the path of the worker's own installation).
     batch_size
-        Candidates per inference call.
+        Candidates per inference call. onnxruntime's CPU kernels vectorise across the
+        candidates of a call, so a candidate's probabilities are reproducible bit for bit
+        for the same batches (the same chunking of the events, eagerly or on dask) and
+        may differ in the last bit of float32 when the events are chunked differently.
     check_versions
         Refuse a model whose geometry or input version differs from this package's
         (default True).
@@ -161,9 +218,9 @@ class OnnxModel:
         self,
         path: str | os.PathLike[str],
         *,
-        providers: Sequence[str] | None = None,
+        providers: Sequence[str] | str | None = None,
         intra_op_threads: int = 1,
-        batch_size: int = 1024,
+        batch_size: int = 256,
         check_versions: bool = True,
     ) -> None:
         if batch_size < 1:
@@ -171,7 +228,10 @@ class OnnxModel:
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no model file {self.path}")
-        self.providers = list(providers) if providers else ["CPUExecutionProvider"]
+        self.shipped_name: str | None = next(
+            (name for name in SHIPPED_MODELS if _same_file(self.path, name)), None
+        )
+        self.providers = _resolve_providers(providers)
         self.intra_op_threads = int(intra_op_threads)
         self.batch_size = int(batch_size)
         self._session = None
@@ -199,18 +259,33 @@ class OnnxModel:
     def session(self) -> Any:
         """The ``onnxruntime.InferenceSession``, created on first use in this process."""
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = self.intra_op_threads
-            options.inter_op_num_threads = 1
-            self._session = ort.InferenceSession(str(self.path), options, providers=self.providers)
+            if self.shipped_name is not None:  # the worker's own installed copy
+                self.path = shipped_model_path(self.shipped_name)
+            if not self.path.is_file():
+                raise FileNotFoundError(
+                    f"no model file {self.path} in this process (a dask worker needs the "
+                    "model at the same path as the client, e.g. on a shared file system)"
+                )
+            self._session = _session(self.path, tuple(self.providers), self.intra_op_threads)
         return self._session
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_session"] = None
         return state
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        """Deterministic dask token: the same file and settings give the same graph keys."""
+        stat = self.path.stat() if self.path.is_file() else None
+        return (
+            "egamma_cnn.OnnxModel",
+            self.shipped_name or str(self.path),
+            stat.st_size if stat else None,
+            stat.st_mtime_ns if stat else None,
+            tuple(self.providers),
+            self.intra_op_threads,
+            self.batch_size,
+        )
 
     # -- checks ---------------------------------------------------------------------------
     def _check_graph(self) -> None:
@@ -309,6 +384,9 @@ class OnnxModel:
                     f"{self.path.name}: input {spec.name!r} has non-finite values "
                     f"(first at candidate {bad})"
                 )
+            # the input dtype first: the quantile tables were fitted on float32 values, so
+            # a float64 caller gets exactly the numbers the training saw
+            array = array.astype(spec.dtype, copy=False)
             if spec.name in self.preprocessing:
                 array = self.preprocessing[spec.name].transform(array)
             arrays[spec.name] = np.ascontiguousarray(array, dtype=spec.dtype)

@@ -39,7 +39,9 @@ def open_events(
         ``"virtual"`` reads branches on first access, ``"dask"`` returns a lazy
         dask-awkward array to ``.compute()``.
     **kwargs
-        Passed on to ``coffea.nanoevents.NanoEventsFactory.from_root``, e.g.
+        ``schemaclass`` (a subclass of :class:`EGammaSchema`, e.g. from
+        ``EGammaSchema.with_identification``), or anything
+        ``coffea.nanoevents.NanoEventsFactory.from_root`` takes, e.g.
         ``entry_start``/``entry_stop`` (eager and virtual), ``steps_per_file`` (dask),
         ``metadata`` or ``uproot_options``.
 
@@ -53,9 +55,13 @@ def open_events(
     >>> events = open_events("sample.root")  # doctest: +SKIP
     >>> events.Electron.matched_tracks.pt  # doctest: +SKIP
     """
-    if "schemaclass" in kwargs:
-        raise TypeError("open_events always uses EGammaSchema; do not pass schemaclass")
+    schemaclass = kwargs.pop("schemaclass", EGammaSchema)
+    if not (isinstance(schemaclass, type) and issubclass(schemaclass, EGammaSchema)):
+        raise TypeError(
+            "open_events reads egamma-cnn files with EGammaSchema or a subclass of it "
+            "(EGammaSchema.with_identification(...)); use NanoEventsFactory for others"
+        )
     factory = NanoEventsFactory.from_root(
-        {os.fspath(path): TREE_NAME}, schemaclass=EGammaSchema, mode=mode, **kwargs
+        {os.fspath(path): TREE_NAME}, schemaclass=schemaclass, mode=mode, **kwargs
     )
     return factory.events()

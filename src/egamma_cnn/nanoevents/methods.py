@@ -365,3 +365,65 @@ class GenParticle(nanoaod.GenParticle):
 
 _finish_vector_mixin("GenParticle", "PtEtaPhiMLorentzVector")
 _set_repr("GenParticle")
+
+
+# --------------------------------------------------------------------------------------
+# Identification and feature columns (see .id_columns)
+# --------------------------------------------------------------------------------------
+
+#: Branches of the egamma-cnn format that a computed feature of the same name must not hide.
+_FILE_FIELDS: frozenset[str] = frozenset({"nTracks", "deltaEta1", "deltaPhiRescaled2"})
+
+
+def _attach_columns() -> None:
+    from egamma_cnn.features import (
+        ENERGY_FLOW_NAMES,
+        ISOLATION_NAMES,
+        SHOWER_SHAPE_NAMES,
+        TRACK_VARIABLE_NAMES,
+    )
+    from egamma_cnn.nanoevents.id_columns import feature_property, id_property
+
+    electron_columns = {
+        "cnn": "All CNN columns of the electron as one record (computed once).",
+        "cnn_probs": "The six class probabilities (seed 000 §3.1), a record named by class.",
+        "cnn_score": "The discriminant D/(1+D) of seed 000 Eq. 1–2, model default weights.",
+        "cnn_loose": "Passes the CNN Loose working point (E_T × |η| binned cut on cnn_score).",
+        "cnn_medium": "Passes the CNN Medium working point.",
+        "cnn_tight": "Passes the CNN Tight working point.",
+    }
+    for name, doc in electron_columns.items():
+        field = None if name == "cnn" else name
+        setattr(Electron, name, id_property("electron", field, doc))
+    photon_columns = {
+        "cnn": "All CNN columns of the photon as one record (computed once).",
+        "cnn_score": "The photon CNN's prompt-photon probability (seed 004).",
+        "cnn_loose": "Passes the photon CNN loose working point (E_T × |η| binned).",
+        "cnn_tight": "Passes the photon CNN tight working point.",
+    }
+    for name, doc in photon_columns.items():
+        field = None if name == "cnn" else name
+        setattr(Photon, name, id_property("photon", field, doc))
+
+    kinds = {
+        Electron: (
+            "electron",
+            (*SHOWER_SHAPE_NAMES, *ISOLATION_NAMES, *ENERGY_FLOW_NAMES, *TRACK_VARIABLE_NAMES),
+        ),
+        Photon: ("photon", (*SHOWER_SHAPE_NAMES, *ISOLATION_NAMES, *ENERGY_FLOW_NAMES)),
+    }
+    for cls, (kind, names) in kinds.items():
+        cls.features = feature_property(
+            kind, None, "Every feature of :mod:`egamma_cnn.features` as one record."
+        )
+        for name in (*names, "calo_iso_cones"):
+            if name in _FILE_FIELDS or hasattr(cls, name):
+                continue  # e.g. mass, eta: the four-vector's own; read them from .features
+            setattr(
+                cls,
+                name,
+                feature_property(kind, name, f"``{name}`` of :mod:`egamma_cnn.features`."),
+            )
+
+
+_attach_columns()

@@ -18,7 +18,12 @@ differs:
   ``Electron_matchedTracksIdxG`` and ``Photon_trackIdx1..2`` → ``Photon_tracksIdxG``;
 * the columns that 4-vector behaviour needs and the file does not carry:
   ``Photon_charge = 0`` and ``Track_mass = 0``;
-* the mixins of our collections.
+* the mixins of our collections;
+* ``eventIndex`` of every ``Electron`` and ``Photon``: the position of the candidate's
+  event in the chunk that was read (coffea's ``!eventindex`` transform, as the PHYSLITE
+  schema uses). It survives any selection of events or candidates and tells the
+  identification columns which event's cells and tracks belong to a candidate
+  (:func:`egamma_cnn.columnar.apply_on_candidates`).
 
 Files of real data have no ``GenPart`` and no truth branches; the truth links are then
 skipped silently (coffea's rule for ``Gen*`` targets), and the collections simply lack
@@ -27,7 +32,9 @@ those fields.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+from urllib.parse import quote
 
 from coffea.nanoevents import transforms
 from coffea.nanoevents.schemas.nanoaod import NanoAODSchema
@@ -38,6 +45,29 @@ __all__ = ["EGammaSchema"]
 N_ELECTRON_TRACK_SLOTS = 5
 #: Number of conversion-track slots of a photon (``Photon_trackIdx1..2``).
 N_PHOTON_TRACK_SLOTS = 2
+#: Collections that get an ``eventIndex`` field, and the jagged branch it is shaped like.
+EVENT_INDEX_SOURCES: dict[str, str] = {"Electron": "Electron_pt", "Photon": "Photon_pt"}
+
+
+def _add_event_index(base_form: dict[str, Any]) -> None:
+    """Add ``<Collection>_eventIndex`` (int64 per candidate) to the flat branch forms."""
+    fields, contents = base_form["fields"], base_form["contents"]
+    for collection, source in EVENT_INDEX_SOURCES.items():
+        name = f"{collection}_eventIndex"
+        if source not in fields or name in fields:
+            continue
+        form = copy.deepcopy(contents[fields.index(source)])
+        if not form.get("class", "").startswith("ListOffset"):
+            continue
+        form["content"] = {
+            "class": "NumpyArray",
+            "primitive": "int64",
+            "inner_shape": [],
+            "parameters": {"__doc__": f"position of the {collection}'s event in the chunk"},
+            "form_key": quote(f"{source},!load,!eventindex,!content", safe=""),
+        }
+        fields.append(name)
+        contents.append(form)
 
 
 class EGammaSchema(NanoAODSchema):
@@ -130,11 +160,74 @@ class EGammaSchema(NanoAODSchema):
                 "(uproot >= 5.7 writes one on file['Events'] = {...}); write the TTree with "
                 "file.mktree('Events', {...}) instead"
             )
+        _add_event_index(base_form)
         super().__init__(base_form, version="latest")
+
+    #: Models and inference settings of the ``cnn_*`` columns (None: the shipped models).
+    identification: Any = None
 
     @classmethod
     def behavior(cls) -> dict[Any, Any]:
         """Behaviours that implement this schema's mixins (dict)."""
         from egamma_cnn.nanoevents import methods
+        from egamma_cnn.nanoevents.id_columns import SETTINGS_KEY
 
-        return methods.behavior
+        if cls.identification is None:
+            return methods.behavior
+        return {**methods.behavior, SETTINGS_KEY: cls.identification}
+
+    @classmethod
+    def with_identification(
+        cls,
+        *,
+        electron_model: Any = None,
+        photon_model: Any = None,
+        batch_size: int | None = None,
+        intra_op_threads: int | None = None,
+        providers: Any = None,
+    ) -> type[EGammaSchema]:
+        """This schema with other models or inference settings for the ``cnn_*`` columns.
+
+        Parameters
+        ----------
+        electron_model, photon_model : str or os.PathLike, optional
+            A shipped model name or the path of your own egamma-cnn ONNX model with the
+            same input specification (checked when a column is first asked for).
+        batch_size, intra_op_threads, providers
+            onnxruntime settings (:class:`~egamma_cnn.model.OnnxModel`); ``providers``
+            ``"auto"`` uses CUDA where onnxruntime-gpu is installed.
+
+        Returns
+        -------
+        type
+            A subclass of :class:`EGammaSchema` to pass as ``schemaclass``; the settings
+            travel with the arrays' behaviour to dask workers.
+
+        Examples
+        --------
+        >>> schema = EGammaSchema.with_identification(batch_size=512)  # doctest: +SKIP
+        >>> NanoEventsFactory.from_root({path: "Events"}, schemaclass=schema)  # doctest: +SKIP
+        """
+        from egamma_cnn.nanoevents.id_columns import IdentificationSettings
+
+        settings = IdentificationSettings(
+            electron_model=_path_or_name(electron_model),
+            photon_model=_path_or_name(photon_model),
+            batch_size=batch_size,
+            intra_op_threads=intra_op_threads,
+            providers=tuple(providers) if isinstance(providers, list | tuple) else providers,
+        )
+        settings.model("electron")  # fail here, not in a worker, on a wrong model
+        settings.model("photon")
+        return type(cls.__name__, (cls,), {"identification": settings})
+
+
+def _path_or_name(model: Any) -> Any:
+    """A shipped model name as it is, a path made absolute (workers resolve it alike)."""
+    import os
+
+    from egamma_cnn.model.onnx_model import SHIPPED_MODELS
+
+    if model is None or (isinstance(model, str) and model in SHIPPED_MODELS):
+        return model
+    return os.path.abspath(os.fspath(model))

@@ -1,0 +1,519 @@
+"""Identification columns: the electron and photon CNNs as awkward columns, eager and on dask.
+
+What an analyst calls, directly or through the NanoEvents behaviours of
+:mod:`egamma_cnn.nanoevents` (``events.Electron.cnn_score``)::
+
+    ids = electron_identification(events.CaloCell, events.Track, events.Electron)
+    ids.cnn_probs.prompt, ids.cnn_score, ids.cnn_tight
+
+Per chunk of events (an eager array, or one dask partition) the inputs are built by the
+code the models were trained with (:mod:`egamma_cnn.images`, :mod:`egamma_cnn.features`),
+given to onnxruntime as numpy batches (:class:`~egamma_cnn.model.OnnxModel`) and the
+outputs are wrapped back into arrays parallel to the candidates: the convention of
+``coffea.ml_tools`` (awkward → numpy batch → awkward). Under dask-awkward the same chunk
+function runs in ``map_partitions``; while the graph is built it only meets typetracers
+and computes nothing, and the ONNX session is created lazily in each worker process.
+
+Columns (seed 000 §5.4, seed 004):
+
+* electrons — ``cnn_probs`` (a record of the six class probabilities, named as
+  :data:`~egamma_cnn.model.ELECTRON_CLASS_NAMES`), ``cnn_score`` = D/(1+D) of Eq. 1–2
+  with the model's default class weights and charge-flip choice, and one boolean per
+  working point of the model (``cnn_loose``, ``cnn_medium``, ``cnn_tight`` for the shipped
+  model: cuts on ``cnn_score`` binned in the cluster E_T × |η|);
+* photons — ``cnn_score`` (the prompt-photon probability) and ``cnn_loose``, ``cnn_tight``.
+
+Working points use the cluster kinematics, E_T = E_cluster / cosh η_cluster and
+η = η_cluster; a candidate below the lowest E_T edge or beyond the last |η| edge of the
+working points fails them (defined behaviour of
+:meth:`~egamma_cnn.model.WorkingPoints.passes`).
+
+"Bring your own ntuple": every function takes the collections with their fields named as
+in the egamma-cnn format; for other ntuples pass ``cell_fields``, ``track_fields`` and
+``electron_fields``/``photon_fields``, mappings from our field names to yours.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import awkward as ak
+import numpy as np
+
+from egamma_cnn.columnar import (
+    MissingFieldError,
+    apply_on_candidates,
+    apply_per_chunk,
+    field_of,
+    flat,
+    offsets_of,
+    unflatten_rows,
+)
+from egamma_cnn.features import (
+    CALO_ISOLATION_NAMES,
+    ENERGY_FLOW_NAMES,
+    SHOWER_SHAPE_NAMES,
+    TRACK_ISOLATION_NAMES,
+    TRACK_VARIABLE_NAMES,
+)
+from egamma_cnn.features.columns import feature_chunk, needed_columns
+from egamma_cnn.images import (
+    CELL_FIELDS,
+    ELECTRON_IMAGES,
+    N_TRACK_SLOTS,
+    PHOTON_IMAGES,
+    TRACK_INPUT_FIELDS,
+    image_batch_from_columns,
+    track_batch_from_columns,
+)
+from egamma_cnn.model.discriminant import (
+    ELECTRON_CLASS_NAMES,
+    discriminant,
+    predict_class_fractions,
+)
+from egamma_cnn.model.onnx_model import SHIPPED_MODELS, ModelMetadataError, OnnxModel, load_model
+
+__all__ = [
+    "FieldMap",
+    "class_fractions",
+    "electron_discriminant",
+    "electron_identification",
+    "load_identification_model",
+    "photon_identification",
+]
+
+#: The feature group of every HLV name a model may ask for.
+_HLV_GROUPS: dict[str, str] = {
+    **{name: "shower_shapes" for name in SHOWER_SHAPE_NAMES},
+    **{name: "isolation" for name in (*CALO_ISOLATION_NAMES, *TRACK_ISOLATION_NAMES)},
+    **{name: "energy_flow" for name in ENERGY_FLOW_NAMES},
+    **{name: "track_variables" for name in TRACK_VARIABLE_NAMES},
+}
+_ELECTRON_INPUTS = {"coarse", "fine", "tracks", "hlv"}
+_PHOTON_INPUTS = {"strips", "middle", "back"}
+_DEFAULT_MODEL = {"electron": "electron", "photon": "photon"}
+
+
+# --------------------------------------------------------------------------------------
+# Field names of other ntuples
+# --------------------------------------------------------------------------------------
+
+
+class FieldMap:
+    """A collection whose fields are looked up under the user's names.
+
+    ``FieldMap(events.cells, {"eta": "cell_eta", "energy": "cell_e"})["eta"]`` is
+    ``events.cells["cell_eta"]``; names not in the mapping are looked up unchanged.
+    """
+
+    def __init__(self, collection: Any, names: Mapping[str, str], what: str) -> None:
+        self.collection = collection
+        self.names = dict(names)
+        self.what = what
+
+    def __getitem__(self, name: str) -> Any:
+        theirs = self.names.get(name, name)
+        try:
+            return self.collection[theirs]
+        except Exception:
+            mapped = f" (given for {name!r})" if theirs != name else ""
+            raise MissingFieldError(
+                f"the {self.what} collection has no field {theirs!r}{mapped}; map the "
+                f"egamma-cnn field {name!r} to yours with {self.what}_fields="
+                f"{{{name!r}: '...'}}"
+            ) from None
+
+
+def _mapped(collection: Any, names: Mapping[str, str] | None, what: str) -> Any:
+    if collection is None or isinstance(collection, FieldMap):
+        return collection
+    return FieldMap(collection, names or {}, what)
+
+
+# --------------------------------------------------------------------------------------
+# Models
+# --------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_model(spec: str, settings: tuple[tuple[str, Any], ...]) -> OnnxModel:
+    return load_model(spec, **dict(settings))
+
+
+def load_identification_model(
+    model: str | os.PathLike[str] | OnnxModel | None,
+    kind: str,
+    *,
+    batch_size: int | None = None,
+    intra_op_threads: int | None = None,
+    providers: Any = None,
+) -> OnnxModel:
+    """The model to score ``kind`` ("electron" or "photon") candidates with.
+
+    ``model`` is None (the shipped model), a shipped name (:data:`SHIPPED_MODELS`), the
+    path of an egamma-cnn ONNX file (a user's own model with the same input
+    specification), or an :class:`OnnxModel`. Models loaded by name or path are cached
+    per process. Raises :class:`~egamma_cnn.model.ModelMetadataError` when the model's
+    inputs or classes do not make it a ``kind`` model.
+    """
+    if kind not in _DEFAULT_MODEL:
+        raise ValueError(f"kind must be 'electron' or 'photon', not {kind!r}")
+    settings = {
+        k: v
+        for k, v in {
+            "batch_size": batch_size,
+            "intra_op_threads": intra_op_threads,
+            "providers": tuple(providers) if isinstance(providers, list) else providers,
+        }.items()
+        if v is not None
+    }
+    if isinstance(model, OnnxModel):
+        if settings:
+            raise ValueError(
+                "batch_size, intra_op_threads and providers are settings of a model loaded "
+                "here; for an OnnxModel pass them to its constructor"
+            )
+        loaded = model
+    else:
+        spec = _DEFAULT_MODEL[kind] if model is None else model
+        if not (isinstance(spec, str) and spec in SHIPPED_MODELS):
+            spec = os.path.abspath(os.fspath(spec))
+        if isinstance(settings.get("providers"), tuple):
+            settings["providers"] = list(settings["providers"])
+        key = tuple(
+            sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in settings.items())
+        )
+        loaded = _cached_model(spec, key)
+    _check_kind(loaded, kind)
+    return loaded
+
+
+def _check_kind(model: OnnxModel, kind: str) -> None:
+    names = {spec.name for spec in model.inputs}
+    expected = _ELECTRON_INPUTS if kind == "electron" else _PHOTON_INPUTS
+    if not names <= expected:
+        raise ModelMetadataError(
+            f"{model.path.name} is not a{'n' if kind == 'electron' else ''} {kind} model: "
+            f"its inputs {sorted(names)} are not among the {kind} inputs {sorted(expected)}"
+        )
+    if kind == "electron":
+        if tuple(model.class_names) != ELECTRON_CLASS_NAMES:
+            raise ModelMetadataError(
+                f"{model.path.name}: classes {list(model.class_names)}, expected the six "
+                f"electron classes {list(ELECTRON_CLASS_NAMES)}"
+            )
+        unknown = [n for n in model.metadata.get("hlv_names", []) if n not in _HLV_GROUPS]
+        if "hlv" in names and (unknown or "hlv_names" not in model.metadata):
+            raise ModelMetadataError(
+                f"{model.path.name}: its HLV input names {unknown or 'are missing'} are not "
+                "features egamma_cnn.features computes"
+            )
+    else:
+        signal = model.metadata.get("signal_class", "prompt")
+        if signal not in model.class_names:
+            raise ModelMetadataError(
+                f"{model.path.name}: signal class {signal!r} not in {list(model.class_names)}"
+            )
+
+
+def _hlv_groups(model: OnnxModel) -> tuple[str, ...]:
+    groups = {_HLV_GROUPS[n] for n in model.metadata.get("hlv_names", [])}
+    return tuple(g for g in ("shower_shapes", "isolation", "energy_flow", "track_variables")
+                 if g in groups)  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# Chunk functions (numpy batches in the middle)
+# --------------------------------------------------------------------------------------
+
+
+def _working_point_columns(model: OnnxModel, score, cluster_e, cluster_eta) -> dict[str, Any]:
+    if model.working_points is None:
+        return {}
+    et = cluster_e / np.cosh(cluster_eta)
+    return {
+        f"cnn_{name}": model.working_points.passes(name, score, et, cluster_eta)
+        for name in model.working_points.cuts
+    }
+
+
+def _electron_chunk(*arrays: Any, names: tuple[str, ...], model: OnnxModel) -> ak.Array:
+    col = dict(zip(names, arrays, strict=True))
+    inputs_needed = {spec.name for spec in model.inputs}
+    cand_offsets = offsets_of(col["cand.clusterEta"])
+    cluster_eta = flat(col["cand.clusterEta"], np.float64)
+    cluster_e = flat(col["cand.clusterE"], np.float64)
+    inputs: dict[str, np.ndarray] = {}
+    if inputs_needed & {"coarse", "fine"}:
+        images, _ = image_batch_from_columns(
+            *(col[f"cell.{f}"] for f in CELL_FIELDS),
+            col["cand.clusterEta"],
+            col["cand.clusterPhi"],
+            ELECTRON_IMAGES,
+        )
+        inputs.update({k: v for k, v in images.items() if k in inputs_needed})
+    if "tracks" in inputs_needed:
+        inputs["tracks"], _ = track_batch_from_columns(
+            *(col[f"track.{f}"] for f in TRACK_INPUT_FIELDS),
+            col["cand.clusterE"],
+            col["cand.trackIdx"],
+            *(col[f"cand.trackIdx{slot}"] for slot in range(1, N_TRACK_SLOTS + 1)),
+        )
+    if "hlv" in inputs_needed:
+        hlv_names = tuple(model.metadata["hlv_names"])
+        record = feature_chunk(
+            *arrays,
+            names=names,
+            kind="electron",
+            groups=_hlv_groups(model),
+        )
+        flat_record = ak.flatten(record, axis=1)
+        inputs["hlv"] = np.stack(
+            [ak.to_numpy(flat_record[n]).astype(np.float32) for n in hlv_names], axis=1
+        ).reshape(len(cluster_eta), len(hlv_names))
+    probs = model.predict(inputs)
+    settings = model.metadata.get("discriminant", {})
+    score = discriminant(probs, settings.get("weights"), settings.get("charge_flip", "signal"))
+    fields: dict[str, Any] = {
+        "cnn_probs": ak.zip(
+            {
+                n: unflatten_rows(probs[:, k].copy(), cand_offsets)
+                for k, n in enumerate(model.class_names)
+            },
+            depth_limit=2,
+        ),
+        "cnn_score": unflatten_rows(score, cand_offsets),
+    }
+    for name, passes in _working_point_columns(model, score, cluster_e, cluster_eta).items():
+        fields[name] = unflatten_rows(passes, cand_offsets)
+    return ak.zip(fields, depth_limit=2)
+
+
+def _photon_chunk(*arrays: Any, names: tuple[str, ...], model: OnnxModel) -> ak.Array:
+    col = dict(zip(names, arrays, strict=True))
+    cand_offsets = offsets_of(col["cand.clusterEta"])
+    images, _ = image_batch_from_columns(
+        *(col[f"cell.{f}"] for f in CELL_FIELDS),
+        col["cand.clusterEta"],
+        col["cand.clusterPhi"],
+        PHOTON_IMAGES,
+    )
+    probs = model.predict({spec.name: images[spec.name] for spec in model.inputs})
+    signal = model.class_names.index(model.metadata.get("signal_class", "prompt"))
+    score = probs[:, signal].astype(np.float64)
+    fields: dict[str, Any] = {"cnn_score": unflatten_rows(score, cand_offsets)}
+    passes = _working_point_columns(
+        model,
+        score,
+        flat(col["cand.clusterE"], np.float64),
+        flat(col["cand.clusterEta"], np.float64),
+    )
+    for name, values in passes.items():
+        fields[name] = unflatten_rows(values, cand_offsets)
+    return ak.zip(fields, depth_limit=2)
+
+
+# --------------------------------------------------------------------------------------
+# Public functions
+# --------------------------------------------------------------------------------------
+
+
+def electron_identification(
+    cells: Any,
+    tracks: Any,
+    electrons: Any,
+    *,
+    pv_z: Any = None,
+    model: str | os.PathLike[str] | OnnxModel | None = None,
+    event_index: Any = None,
+    cell_fields: Mapping[str, str] | None = None,
+    track_fields: Mapping[str, str] | None = None,
+    electron_fields: Mapping[str, str] | None = None,
+) -> Any:
+    """Electron CNN columns of every electron candidate (seed 000 §5).
+
+    Parameters
+    ----------
+    cells, tracks : ak.Array or dask_awkward.Array
+        Jagged calorimeter cells (``eta, phi, energy, sampling``) and inner-detector
+        tracks (:data:`~egamma_cnn.images.TRACK_INPUT_FIELDS` and the track-variable
+        inputs) per event: ``events.CaloCell`` and ``events.Track``.
+    electrons : ak.Array or dask_awkward.Array
+        Jagged candidates with ``clusterEta, clusterPhi, clusterE, trackIdx,
+        trackIdx1..5, nTracks, deltaEta1, deltaPhiRescaled2`` (``events.Electron``); may
+        be a selection of the events of ``cells`` when ``event_index`` is given.
+    pv_z : ak.Array or dask_awkward.Array, optional
+        Hard-scatter vertex z per event, needed only by a model with isolation HLVs.
+    model : str, path or OnnxModel, optional
+        The shipped electron CNN by default; see :func:`load_identification_model`.
+    event_index : ak.Array or dask_awkward.Array, optional
+        Per candidate, its event's position among the events of ``cells`` and ``tracks``
+        (``events.Electron.eventIndex`` of the egamma-cnn schema).
+    cell_fields, track_fields, electron_fields : mapping of str to str, optional
+        For other ntuples: the user's field name of each egamma-cnn field that differs.
+
+    Returns
+    -------
+    ak.Array or dask_awkward.Array
+        One record per candidate: ``cnn_probs`` (record of the six class probabilities),
+        ``cnn_score`` (float64, D/(1+D)) and ``cnn_<wp>`` booleans per working point.
+
+    Raises
+    ------
+    ValueError
+        A missing field (named, with how to map it), a track index outside its event,
+        or non-finite inputs; :class:`~egamma_cnn.model.ModelMetadataError` when the
+        model does not take these inputs.
+    """
+    onnx = load_identification_model(model, "electron")
+    cells = _mapped(cells, cell_fields, "cell")
+    tracks = _mapped(tracks, track_fields, "track")
+    electrons = _mapped(electrons, electron_fields, "electron")
+    inputs = {spec.name for spec in onnx.inputs}
+    groups = _hlv_groups(onnx) if "hlv" in inputs else ()
+    if groups:
+        if "isolation" in groups and pv_z is None:
+            raise ValueError(f"{onnx.path.name} uses isolation inputs: pass pv_z (events.PV.z)")
+        columns = needed_columns(
+            cells, tracks, electrons, pv_z if "isolation" in groups else None, "electron", groups
+        )
+    else:
+        columns = {
+            "cand.clusterEta": field_of(electrons, "clusterEta", "electron"),
+            "cand.clusterPhi": field_of(electrons, "clusterPhi", "electron"),
+            "cand.clusterE": field_of(electrons, "clusterE", "electron"),
+        }
+    if inputs & {"coarse", "fine"}:
+        for name in CELL_FIELDS:
+            columns.setdefault(f"cell.{name}", field_of(cells, name, "cell"))
+    if "tracks" in inputs:
+        for name in TRACK_INPUT_FIELDS:
+            columns.setdefault(f"track.{name}", field_of(tracks, name, "track"))
+        for name in ("trackIdx", *(f"trackIdx{s}" for s in range(1, N_TRACK_SLOTS + 1))):
+            columns.setdefault(f"cand.{name}", field_of(electrons, name, "electron"))
+    return _run(_electron_chunk, columns, event_index, "electron-cnn", onnx)
+
+
+def photon_identification(
+    cells: Any,
+    photons: Any,
+    *,
+    model: str | os.PathLike[str] | OnnxModel | None = None,
+    event_index: Any = None,
+    cell_fields: Mapping[str, str] | None = None,
+    photon_fields: Mapping[str, str] | None = None,
+) -> Any:
+    """Photon CNN columns of every photon candidate (seed 004).
+
+    ``photons`` need ``clusterEta, clusterPhi, clusterE``; the other arguments are as in
+    :func:`electron_identification`. Returns one record per candidate with ``cnn_score``
+    (the prompt-photon probability, float64) and ``cnn_<wp>`` booleans (``cnn_loose``,
+    ``cnn_tight`` for the shipped model).
+    """
+    onnx = load_identification_model(model, "photon")
+    cells = _mapped(cells, cell_fields, "cell")
+    photons = _mapped(photons, photon_fields, "photon")
+    columns = {f"cell.{name}": field_of(cells, name, "cell") for name in CELL_FIELDS}
+    for name in ("clusterEta", "clusterPhi", "clusterE"):
+        columns[f"cand.{name}"] = field_of(photons, name, "photon")
+    return _run(_photon_chunk, columns, event_index, "photon-cnn", onnx)
+
+
+def _run(function, columns: dict[str, Any], event_index: Any, label: str, model: OnnxModel):
+    event_names = tuple(n for n in columns if not n.startswith("cand."))
+    candidate_names = tuple(n for n in columns if n.startswith("cand."))
+    return apply_on_candidates(
+        function,
+        [columns[n] for n in event_names],
+        [columns[n] for n in candidate_names],
+        event_index,
+        label=label,
+        memo=True,
+        names=event_names + candidate_names,
+        model=model,
+    )
+
+
+def _stacked_probabilities(probs: ak.Array) -> np.ndarray:
+    flat_probs = ak.flatten(probs, axis=1)
+    missing = [n for n in ELECTRON_CLASS_NAMES if n not in flat_probs.fields]
+    if missing:
+        raise ValueError(f"cnn_probs lacks the classes {missing}; pass Electron.cnn_probs")
+    return np.stack([ak.to_numpy(flat_probs[n]) for n in ELECTRON_CLASS_NAMES], axis=1).reshape(
+        len(flat_probs), len(ELECTRON_CLASS_NAMES)
+    )
+
+
+def _discriminant_chunk(probs: ak.Array, *, weights, charge_flip) -> ak.Array:
+    values = discriminant(_stacked_probabilities(probs), weights, charge_flip)
+    return unflatten_rows(values, offsets_of(probs))
+
+
+def electron_discriminant(
+    cnn_probs: Any,
+    weights: Mapping[str, float] | None = None,
+    charge_flip: str = "signal",
+) -> Any:
+    """D/(1+D) of seed 000 Eq. 1–2 with your own class weights or charge-flip choice.
+
+    Parameters
+    ----------
+    cnn_probs : ak.Array or dask_awkward.Array
+        ``events.Electron.cnn_probs`` (jagged records of the six class probabilities).
+    weights : mapping of class name to float, optional
+        Relative class weights, e.g. the sample's class fractions from
+        :func:`class_fractions`; None gives the agnostic (equal) weights.
+    charge_flip : {"signal", "background"}
+        Whether charge-flip electrons count as signal.
+
+    Returns
+    -------
+    ak.Array or dask_awkward.Array
+        float64 per candidate in [0, 1] (see :func:`egamma_cnn.model.discriminant`).
+    """
+    if not isinstance(weights, Mapping | type(None)):
+        raise TypeError("weights must be a mapping of class name to weight, or None")
+    weights = dict(weights) if weights is not None else None
+    return apply_per_chunk(
+        _discriminant_chunk,
+        cnn_probs,
+        label="electron-discriminant",
+        weights=weights,
+        charge_flip=charge_flip,
+    )
+
+
+def _argmax_chunk(probs: ak.Array) -> ak.Array:
+    stacked = _stacked_probabilities(probs)
+    return unflatten_rows(np.argmax(stacked, axis=1).astype(np.int64), offsets_of(probs))
+
+
+def class_fractions(cnn_probs: Any) -> Any:
+    """Predicted class fractions of a sample from the arg-max (seed 000 §6.2).
+
+    Eager ``cnn_probs`` give ``{class: fraction}`` (the numbers of
+    :func:`egamma_cnn.model.predict_class_fractions`, all 0 for an empty sample);
+    dask-awkward ones give a ``dask.delayed`` object whose ``.compute()`` is that dict.
+    Feed the result to :func:`electron_discriminant` as ``weights``.
+    """
+    try:
+        import dask_awkward as dak
+    except ImportError:  # pragma: no cover
+        dak = None
+    if dak is not None and isinstance(cnn_probs, dak.Array):
+        import dask
+
+        predicted = apply_per_chunk(_argmax_chunk, cnn_probs, label="cnn-argmax")
+        counts = [dak.sum(predicted == k, axis=None) for k in range(len(ELECTRON_CLASS_NAMES))]
+        return dask.delayed(_fractions_from_counts)(counts)
+    return predict_class_fractions(_stacked_probabilities(cnn_probs))
+
+
+def _fractions_from_counts(counts: list[Any]) -> dict[str, float]:
+    values = np.asarray([float(c) for c in counts])
+    total = values.sum()
+    fractions = values / total if total > 0 else np.zeros_like(values)
+    return dict(zip(ELECTRON_CLASS_NAMES, fractions.tolist(), strict=True))
