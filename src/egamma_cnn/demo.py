@@ -47,13 +47,22 @@ class IdentificationSummary(processor.ProcessorABC):
             truth=ak.flatten(truth),
             tight=ak.flatten(electrons.cnn_tight),
         )
+        photons = events.Photon
+        if "isPrompt" in photons.fields:
+            prompt = ak.values_astype(photons.isPrompt, "int8")
+        else:
+            prompt = ak.values_astype(photons.pt * 0, "int8") + NO_TRUTH
         photon_hist = (
             hda.Hist.new.Reg(50, 0, 1, name="score", label="photon CNN score")
+            .IntCategory([NO_TRUTH, 0, 1], name="prompt")
             .Boolean(name="tight")
             .Double()
         )
-        photons = events.Photon
-        photon_hist.fill(score=ak.flatten(photons.cnn_score), tight=ak.flatten(photons.cnn_tight))
+        photon_hist.fill(
+            score=ak.flatten(photons.cnn_score),
+            prompt=ak.flatten(prompt),
+            tight=ak.flatten(photons.cnn_tight),
+        )
         dataset = events.metadata.get("dataset", "sample") if events.metadata else "sample"
         return {
             dataset: {
@@ -80,6 +89,11 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
         "electrons": int(electron.sum(flow=True)),
         "electrons_cnn_tight": int(electron[{"tight": True}].sum(flow=True)),
         "photons": int(photon.sum(flow=True)),
+        "photons_by_truth": {
+            label: int(photon[{"prompt": _cat(k)}].sum(flow=True))
+            for k, label in [(NO_TRUTH, "no truth (data)"), (1, "prompt"), (0, "non-prompt")]
+            if photon[{"prompt": _cat(k)}].sum(flow=True) > 0
+        },
         "photons_cnn_tight": int(photon[{"tight": True}].sum(flow=True)),
         "electrons_by_truth_class": per_class,
     }
@@ -156,27 +170,31 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
     import mplhep
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
+    colours = iter(plt.get_cmap("tab10").colors)
     for name, result in results.items():
-        electron = result["electron"]
         for k, label in [(NO_TRUTH, "data"), (0, "prompt e"), (5, "LF hadron")]:
-            projection = electron[{"truth": _cat(k), "tight": sum}]
-            if projection.sum() > 0:
+            projection = result["electron"][{"truth": _cat(k), "tight": sum}]
+            if projection.sum(flow=True) > 0:
+                n = int(projection.sum(flow=True))
                 mplhep.histplot(
-                    projection / projection.sum(),
-                    ax=left,
-                    label=f"{name}: {label} ({int(projection.sum())})",
+                    projection / n, ax=left, color=next(colours), label=f"{name}: {label} ({n})"
                 )
-        photon = result["photon"][{"tight": sum}]
-        if photon.sum() > 0:
-            mplhep.histplot(photon / photon.sum(), ax=right, label=f"{name} ({int(photon.sum())})")
-    left.set_yscale("log")
-    left.set_ylabel("fraction of electrons / 0.02")
-    left.set_title("electron CNN score (shipped model)")
-    right.set_yscale("log")
-    right.set_ylabel("fraction of photons / 0.02")
-    right.set_title("photon CNN score (shipped model)")
-    for ax in (left, right):
-        ax.legend(fontsize=8)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
+    colours = iter(plt.get_cmap("tab10").colors)
+    for name, result in results.items():
+        for k, label in [(NO_TRUTH, "data"), (1, "prompt γ"), (0, "non-prompt")]:
+            projection = result["photon"][{"prompt": _cat(k), "tight": sum}]
+            if projection.sum(flow=True) > 0:
+                n = int(projection.sum(flow=True))
+                mplhep.histplot(
+                    projection / n, ax=right, color=next(colours), label=f"{name}: {label} ({n})"
+                )
+    for ax, what in ((left, "electron"), (right, "photon")):
+        ax.set_yscale("log")
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(f"{what} CNN score (shipped model)", fontsize=14)
+        ax.set_ylabel(f"fraction of {what}s / 0.02", fontsize=14)
+        ax.legend(fontsize=10, loc="upper center")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
