@@ -33,7 +33,7 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 import awkward as ak
 import numpy as np
 
-from egamma_cnn.columnar import _MEMO
+from egamma_cnn.columnar import clear_memo
 from egamma_cnn.features import ELECTRON_HLV_NAMES
 from egamma_cnn.features.columns import feature_chunk, needed_columns
 from egamma_cnn.identification import electron_identification, photon_identification
@@ -71,7 +71,7 @@ def throughput(path: str, entries: int | None, repeat: int) -> list[tuple[str, i
             model = load_model(kind, batch_size=batch_size, intra_op_threads=1)
 
             def run(kind=kind, model=model):
-                _MEMO.clear()  # measure the computation, not the memo
+                clear_memo()  # measure the computation, not the memo
                 if kind == "electron":
                     out = electron_identification(
                         events.CaloCell, events.Track, events.Electron, model=model

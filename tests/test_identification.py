@@ -217,6 +217,9 @@ def test_no_cells_no_candidates_and_no_events(tmp_path):
 
     empty = open_events(MC, entry_start=5, entry_stop=5)
     assert len(empty.Electron.cnn_score) == 0 and len(empty.Photon.cnn_score) == 0
+    no_events = rewrite(tmp_path, "no_events.root", events=slice(0, 0))
+    assert open_events(no_events).Electron.cnn_score.tolist() == []
+    assert open_events(no_events, mode="dask").Photon.cnn_tight.compute().tolist() == []
 
 
 def test_a_missing_branch_is_named(tmp_path):
@@ -315,8 +318,12 @@ def test_models_travel_without_their_session():
     assert clone._session is None and clone.batch_size == 32
     assert dask.base.tokenize(clone) == dask.base.tokenize(load_model("electron", batch_size=32))
     assert dask.base.tokenize(clone) != dask.base.tokenize(load_model("electron", batch_size=64))
+    # providers are resolved where the model runs (a GPU worker of a CPU-only client)
+    unknown = load_model("electron_fcn", providers=["NoSuchExecutionProvider"])
     with pytest.raises(ValueError, match="not available"):
-        load_model("electron", providers=["NoSuchExecutionProvider"])
+        unknown.predict({"hlv": np.zeros((1, 26), np.float32)})
+    auto = pickle.loads(pickle.dumps(load_model("electron_fcn", providers="auto")))
+    assert auto.providers == "auto" and "CPUExecutionProvider" in auto.session.get_providers()
 
 
 def test_the_example_processor_gives_the_same_histograms_eager_and_on_dask():
@@ -358,3 +365,54 @@ def test_the_demo_scores_a_fileset_and_names_a_bad_file(tmp_path, events):
         expected
     )
     assert (tmp_path / "out" / "cnn_score.png").stat().st_size > 10_000
+
+
+def test_selections_the_columns_cannot_follow_are_refused_clearly(events):
+    lazy = open_events(MC, mode="dask", steps_per_file=3)
+    with pytest.raises(ValueError, match=r"slice it afterwards"):
+        _ = lazy[5:12].Electron.cnn_score
+    np.testing.assert_array_equal(  # the way the message gives
+        flat(lazy.Electron.cnn_score[5:12].compute()), flat(events.Electron.cnn_score[5:12])
+    )
+    for candidates in (ak.firsts(events.Electron), ak.pad_none(events.Electron, 3)):
+        with pytest.raises(ValueError, match="one list per event without missing entries"):
+            _ = candidates.cnn_score
+    photons = events.Photon
+    with pytest.raises(ValueError, match="does not have the candidates' structure"):
+        photon_identification(
+            events.CaloCell, photons, event_index=photons[photons.pt > 15].eventIndex
+        )
+    with pytest.raises(ValueError, match="no longer knows the events"):
+        _ = open_events(MC, mode="dask").Electron.compute().cnn_score
+
+
+def test_the_memo_holds_no_inputs_and_no_shared_results(events):
+    import gc
+
+    from egamma_cnn.columnar import _MEMO, apply_per_chunk
+
+    values = ak.Array([[1.0, 2.0], [3.0]])
+    once = apply_per_chunk(lambda v: v * 1, values, label="t", memo=True)
+    twice = apply_per_chunk(lambda v: v * 2, values, label="t", memo=True)
+    assert once.tolist() == [[1.0, 2.0], [3.0]] and twice.tolist() == [[2.0, 4.0], [6.0]]
+
+    fresh = open_events(MC)
+    record = fresh.Electron.cnn
+    record["cnn_score"] = record.cnn_score * 0 + 42.0
+    assert flat(fresh.Electron.cnn_score)[0] < 1.0  # the memo is not the user's array
+    n_entries = len(_MEMO)
+    del fresh, record
+    gc.collect()
+    assert len(_MEMO) < n_entries  # freeing the events drops their entries
+
+
+def test_a_replaced_model_file_is_reloaded(tmp_path, events):
+    import shutil
+
+    path = tmp_path / "mine.onnx"
+    shutil.copyfile(shipped_model_path("electron_fcn"), path)
+    first = electron_identification(events.CaloCell, events.Track, events.Electron, model=path)
+    shutil.copyfile(shipped_model_path("electron"), path)
+    second = electron_identification(events.CaloCell, events.Track, events.Electron, model=path)
+    np.testing.assert_array_equal(flat(second.cnn_score), flat(events.Electron.cnn_score))
+    assert not np.array_equal(flat(first.cnn_score), flat(second.cnn_score))

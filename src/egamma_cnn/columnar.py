@@ -14,6 +14,8 @@ zero-length inputs of the same forms.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +29,7 @@ __all__ = [
     "MissingFieldError",
     "apply_on_candidates",
     "apply_per_chunk",
+    "clear_memo",
     "field_of",
     "flat",
     "jagged_cell_table",
@@ -86,9 +89,17 @@ def _is_typetracer(array: Any) -> bool:
 
 
 #: Results of memoised eager chunk calls, newest last (see :func:`_memo_key`).
-_MEMO: OrderedDict[tuple[Any, ...], tuple[list[Any], ak.Array]] = OrderedDict()
-#: How many eager results are kept.
-MEMO_SIZE = 8
+_MEMO: OrderedDict[tuple[Any, ...], ak.Array] = OrderedDict()
+_MEMO_LOCK = threading.Lock()
+#: How many eager results are kept (results only: the inputs are never held).
+MEMO_SIZE = 16
+
+
+def clear_memo() -> None:
+    """Forget every memoised eager result (see :func:`apply_per_chunk`)."""
+    with _MEMO_LOCK:
+        _MEMO.clear()
+        _REFERENCES.clear()
 
 
 def _leaf_buffers(layout: Any, out: list[Any]) -> None:
@@ -106,45 +117,71 @@ def _leaf_buffers(layout: Any, out: list[Any]) -> None:
         _leaf_buffers(layout.content, out)
 
 
-def _buffer_identity(buffer: Any) -> tuple[Any, ...]:
-    """Where a buffer's memory is (numpy: address, shape, strides, dtype; else identity)."""
-    if isinstance(buffer, np.ndarray):
-        return (
-            buffer.__array_interface__["data"][0],
-            buffer.shape,
-            buffer.strides,
-            buffer.dtype.str,
-        )
-    return (id(buffer),)
+def _owner(buffer: np.ndarray) -> np.ndarray:
+    """The outermost numpy array whose memory ``buffer`` views (it keeps the memory)."""
+    while isinstance(buffer.base, np.ndarray):
+        buffer = buffer.base
+    return buffer
+
+
+def _function_key(function: Any) -> Any:
+    """The identity of a chunk function (the wrapped one for a subset adapter)."""
+    if isinstance(function, _OnCandidateSubset):
+        return ("subset", function.n_event_inputs, _function_key(function.function))
+    return function  # by identity: two lambdas are two keys
+
+
+def _forget(key: tuple[Any, ...]) -> Callable[[Any], None]:
+    def callback(_reference: Any) -> None:
+        with _MEMO_LOCK:
+            _MEMO.pop(key, None)
+            _REFERENCES.pop(key, None)
+
+    return callback
 
 
 def _memo_key(function: Any, kwargs: dict[str, Any], arrays: tuple[Any, ...]):
-    """Key of an eager chunk call: the function, its settings and its input buffers.
+    """Key of an eager chunk call, and the arrays whose death must drop the entry.
 
-    Inputs are identified by the memory of their buffers (not their values): an eager
-    NanoEvents column returns views of the same buffers on every access, so asking for
-    ``events.Electron.cnn_score`` and then ``events.Electron.cnn_tight`` runs the
-    network once. The cache entry keeps the buffers alive, so their memory cannot be
-    reused by other arrays while the entry exists.
+    The key is the function (by identity), its settings (dask token) and, per input,
+    its length, form and the memory of its buffers (address, shape, strides, dtype).
+    An eager NanoEvents column returns views of the same buffers on every access, so
+    asking for ``events.Electron.cnn_score`` and then ``events.Electron.cnn_tight`` runs
+    the network once. The entry holds only weak references to the arrays that own that
+    memory and is dropped when one of them is freed, so an address can never be reused
+    while its entry exists and the memo never keeps a chunk's inputs alive. Returns
+    ``None`` when an input has a buffer that is not a numpy array (no memo then).
     """
     from dask.base import tokenize
 
-    buffers: list[Any] = []
+    owners: dict[int, np.ndarray] = {}
     parts: list[Any] = []
     for array in arrays:
-        if isinstance(array, ak.Array):
-            layout = array.layout
-            start = len(buffers)
-            _leaf_buffers(layout, buffers)
-            parts.append((len(layout), tokenize(layout.form.to_json())))
-            parts.extend(_buffer_identity(b) for b in buffers[start:])
-        else:
+        if not isinstance(array, ak.Array):
             parts.append(tokenize(array))
-    return (
-        getattr(function, "__qualname__", repr(function)),
-        tokenize(kwargs),
-        tuple(parts),
-    ), buffers
+            continue
+        layout = array.layout
+        buffers: list[Any] = []
+        _leaf_buffers(layout, buffers)
+        parts.append((len(layout), tokenize(layout.form.to_json())))
+        for buffer in buffers:
+            if not isinstance(buffer, np.ndarray):
+                return None, []
+            owner = _owner(buffer)
+            owners[id(owner)] = owner
+            address = buffer.__array_interface__["data"][0]
+            parts.append((address, buffer.shape, buffer.strides, buffer.dtype.str))
+    key = (_function_key(function), tokenize(kwargs), tuple(parts))
+    return key, list(owners.values())
+
+
+#: The weak references of each memo entry (their callbacks drop the entry).
+_REFERENCES: dict[tuple[Any, ...], list[Any]] = {}
+
+
+def _fresh(result: ak.Array) -> ak.Array:
+    """A new array over the memoised layout: setting a field on it leaves the memo as is."""
+    return ak.Array(result.layout, behavior=result.behavior, attrs=result.attrs)
 
 
 class _ChunkFunction:
@@ -170,15 +207,28 @@ class _ChunkFunction:
             return ak.Array(result.layout.to_typetracer(forget_length=True))
         if not self.memo:
             return self.function(*arrays, **self.kwargs)
-        key, buffers = _memo_key(self.function, self.kwargs, arrays)
-        if key in _MEMO:
-            _MEMO.move_to_end(key)
-            return _MEMO[key][1]
+        key, owners = _memo_key(self.function, self.kwargs, arrays)
+        if key is not None:
+            with _MEMO_LOCK:
+                cached = _MEMO.get(key)
+                if cached is not None:
+                    _MEMO.move_to_end(key)
+            if cached is not None:
+                return _fresh(cached)
         result = self.function(*arrays, **self.kwargs)
-        _MEMO[key] = (buffers, result)
-        while len(_MEMO) > MEMO_SIZE:
-            _MEMO.popitem(last=False)
-        return result
+        if key is not None:
+            try:
+                references = [weakref.ref(owner, _forget(key)) for owner in owners]
+            except TypeError:  # an owner that cannot be weakly referenced: no memo
+                return result
+            with _MEMO_LOCK:
+                _MEMO[key] = result
+                _MEMO.move_to_end(key)
+                _REFERENCES[key] = references
+                while len(_MEMO) > MEMO_SIZE:
+                    oldest, _ = _MEMO.popitem(last=False)
+                    _REFERENCES.pop(oldest, None)
+        return _fresh(result)
 
 
 def apply_per_chunk(
@@ -223,6 +273,28 @@ def apply_per_chunk(
     return _ChunkFunction(function, kwargs, memo)(*arrays)
 
 
+def _has_option(form: Any) -> bool:
+    """Whether a form has an option (None-able) node anywhere."""
+    if form.is_option:
+        return True
+    if hasattr(form, "contents"):
+        return any(_has_option(content) for content in form.contents)
+    return hasattr(form, "content") and _has_option(form.content)
+
+
+def _check_candidate_lists(array: Any, label: str) -> None:
+    """Candidates must be lists of plain candidates per event (no None, no nesting)."""
+    form = array.form if hasattr(array, "npartitions") else ak.to_layout(array).form
+    if getattr(array, "ndim", None) != 2 or _has_option(form):
+        type_string = str(array.type)
+        type_string = type_string if len(type_string) < 60 else type_string[:57] + "..."
+        raise ValueError(
+            f"{label}: the candidates must be one list per event without missing entries "
+            f"(got type {type_string}); compute the column on the collection "
+            "(events.Electron.cnn_score) and then take firsts, pad or combine it"
+        )
+
+
 class _OnCandidateSubset:
     """Chunk function adapter for candidates that may be a subset of their events.
 
@@ -252,6 +324,12 @@ class _OnCandidateSubset:
                 f"candidate event index outside 0..{n_events - 1}: the candidates do not "
                 "belong to the events whose cells and tracks were given"
             )
+        for column in candidate_inputs:
+            if not np.array_equal(ak.to_numpy(ak.num(column, axis=1)), counts):
+                raise ValueError(
+                    "the event index does not have the candidates' structure: take it from "
+                    "the same (selected) collection as the candidates"
+                )
         order = np.argsort(index, kind="stable")
         per_event = np.bincount(index, minlength=n_events)
         regrouped = [ak.unflatten(flat(column)[order], per_event) for column in candidate_inputs]
@@ -299,6 +377,8 @@ def apply_on_candidates(
         return apply_per_chunk(
             function, *event_inputs, *candidate_inputs, label=label, memo=memo, **kwargs
         )
+    for array in (*candidate_inputs, event_index):
+        _check_candidate_lists(array, label)
     adapter = _OnCandidateSubset(function, len(event_inputs))
     try:
         import dask_awkward as dak
@@ -306,6 +386,15 @@ def apply_on_candidates(
         dak = None
     arrays = [*event_inputs, *candidate_inputs, event_index]
     if dak is not None and any(isinstance(a, dak.Array) for a in arrays):
+        partitions = {a.npartitions for a in arrays if isinstance(a, dak.Array)}
+        if len(partitions) > 1 or not all(isinstance(a, dak.Array) for a in arrays):
+            raise ValueError(
+                f"{label}: the candidates are in {sorted(partitions)} partitions but the "
+                "events they were read with in another number: a selection that regroups "
+                "partitions (a slice such as events[5:12]) cannot be scored; compute the "
+                "column on the whole collection first and slice it afterwards "
+                "(events.Electron.cnn_score[5:12])"
+            )
         return dak.map_partitions(_ChunkFunction(adapter, kwargs), *arrays, label=label)
     lengths = {len(a) for a in candidate_inputs} | {len(event_index)}
     if len(lengths) > 1:

@@ -74,13 +74,20 @@ from egamma_cnn.model.discriminant import (
     discriminant,
     predict_class_fractions,
 )
-from egamma_cnn.model.onnx_model import SHIPPED_MODELS, ModelMetadataError, OnnxModel, load_model
+from egamma_cnn.model.onnx_model import (
+    SHIPPED_MODELS,
+    ModelMetadataError,
+    OnnxModel,
+    load_model,
+    shipped_model_path,
+)
 
 __all__ = [
     "FieldMap",
     "class_fractions",
     "electron_discriminant",
     "electron_identification",
+    "feature_group",
     "load_identification_model",
     "photon_identification",
 ]
@@ -92,6 +99,18 @@ _HLV_GROUPS: dict[str, str] = {
     **{name: "energy_flow" for name in ENERGY_FLOW_NAMES},
     **{name: "track_variables" for name in TRACK_VARIABLE_NAMES},
 }
+
+
+def feature_group(name: str) -> str:
+    """The :data:`egamma_cnn.features.GROUPS` entry that computes feature ``name``."""
+    if name == "calo_iso_cones":
+        return "isolation"
+    try:
+        return _HLV_GROUPS[name]
+    except KeyError:
+        raise ValueError(f"no feature {name!r} in egamma_cnn.features") from None
+
+
 _ELECTRON_INPUTS = {"coarse", "fine", "tracks", "hlv"}
 _PHOTON_INPUTS = {"strips", "middle", "back"}
 _DEFAULT_MODEL = {"electron": "electron", "photon": "photon"}
@@ -139,7 +158,10 @@ def _mapped(collection: Any, names: Mapping[str, str] | None, what: str) -> Any:
 
 
 @functools.lru_cache(maxsize=16)
-def _cached_model(spec: str, settings: tuple[tuple[str, Any], ...]) -> OnnxModel:
+def _cached_model(
+    spec: str, settings: tuple[tuple[str, Any], ...], file_state: tuple[int, int]
+) -> OnnxModel:
+    """A loaded model per name or path, settings and file size/mtime (a new file reloads)."""
     return load_model(spec, **dict(settings))
 
 
@@ -186,7 +208,12 @@ def load_identification_model(
         key = tuple(
             sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in settings.items())
         )
-        loaded = _cached_model(spec, key)
+        path = shipped_model_path(spec) if spec in SHIPPED_MODELS else spec
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"no model file {path}") from None
+        loaded = _cached_model(spec, key, (stat.st_size, stat.st_mtime_ns))
     _check_kind(loaded, kind)
     return loaded
 
@@ -350,8 +377,11 @@ def electron_identification(
     model : str, path or OnnxModel, optional
         The shipped electron CNN by default; see :func:`load_identification_model`.
     event_index : ak.Array or dask_awkward.Array, optional
-        Per candidate, its event's position among the events of ``cells`` and ``tracks``
-        (``events.Electron.eventIndex`` of the egamma-cnn schema).
+        Per candidate, its event's position among the events of ``cells`` and ``tracks``:
+        ``electrons.eventIndex`` of the egamma-cnn schema, with ``cells`` and ``tracks``
+        the *unselected* collections of the same chunk (``events.CaloCell``). It must
+        have the structure of ``electrons``; without it, ``electrons`` must be grouped by
+        exactly the events of ``cells``.
     cell_fields, track_fields, electron_fields : mapping of str to str, optional
         For other ntuples: the user's field name of each egamma-cnn field that differs.
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -140,34 +141,49 @@ def _parse_metadata(session: Any, label: str) -> dict[str, Any]:
 
 #: Sessions of this process, by (file, size, mtime, providers, threads).
 _SESSIONS: dict[tuple[Any, ...], Any] = {}
+_SESSIONS_LOCK = threading.Lock()
 
 
 def _session(path: Path, providers: tuple[str, ...], intra_op_threads: int) -> Any:
-    """One ``InferenceSession`` per file and settings in this process."""
+    """One ``InferenceSession`` per file and settings in this process (thread-safe)."""
     stat = path.stat()
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, providers, intra_op_threads)
-    if key not in _SESSIONS:
-        import onnxruntime as ort
+    with _SESSIONS_LOCK:
+        if key not in _SESSIONS:
+            import onnxruntime as ort
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_op_threads
-        options.inter_op_num_threads = 1
-        _SESSIONS[key] = ort.InferenceSession(str(path), options, providers=list(providers))
-    return _SESSIONS[key]
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = intra_op_threads
+            options.inter_op_num_threads = 1
+            _SESSIONS[key] = ort.InferenceSession(str(path), options, providers=list(providers))
+        return _SESSIONS[key]
 
 
-def _resolve_providers(providers: Sequence[str] | str | None) -> list[str]:
-    """The execution providers to ask onnxruntime for (see :class:`OnnxModel`)."""
+def _check_providers(providers: Sequence[str] | str | None) -> tuple[str, ...] | str:
+    """The providers setting as given (``"auto"`` or a tuple), checked for its form only."""
+    if providers is None:
+        return ("CPUExecutionProvider",)
+    if providers == "auto":
+        return "auto"
+    if isinstance(providers, str):
+        providers = [providers]
+    if not all(isinstance(p, str) for p in providers) or not providers:
+        raise ValueError(f"providers must be 'auto' or a list of provider names, not {providers!r}")
+    return tuple(providers)
+
+
+def _resolve_providers(providers: tuple[str, ...] | str) -> list[str]:
+    """The execution providers of this process (``"auto"``: CUDA if offered, then CPU).
+
+    Resolved where the session is created, so that a CPU-only client sends ``"auto"`` to
+    GPU workers unresolved.
+    """
     import onnxruntime as ort
 
     available = ort.get_available_providers()
-    if providers is None:
-        return ["CPUExecutionProvider"]
     if providers == "auto":
         gpu = [p for p in ("CUDAExecutionProvider",) if p in available]
         return [*gpu, "CPUExecutionProvider"]
-    if isinstance(providers, str):
-        providers = [providers]
     unknown = [p for p in providers if p not in available]
     if unknown:
         raise ValueError(
@@ -231,11 +247,14 @@ class OnnxModel:
         self.shipped_name: str | None = next(
             (name for name in SHIPPED_MODELS if _same_file(self.path, name)), None
         )
-        self.providers = _resolve_providers(providers)
+        self.providers = _check_providers(providers)
         self.intra_op_threads = int(intra_op_threads)
         self.batch_size = int(batch_size)
         self._session = None
-        self.metadata = _parse_metadata(self.session, str(self.path))
+        # metadata and graph checks on a CPU session: the inference session (maybe on a
+        # GPU) is made where predict runs
+        self._cpu_session = _session(self.path, ("CPUExecutionProvider",), 1)
+        self.metadata = _parse_metadata(self._cpu_session, str(self.path))
         self.inputs = tuple(
             InputSpec(i["name"], tuple(i["shape"]), i.get("dtype", "float32"))
             for i in self.metadata["inputs"]
@@ -266,12 +285,14 @@ class OnnxModel:
                     f"no model file {self.path} in this process (a dask worker needs the "
                     "model at the same path as the client, e.g. on a shared file system)"
                 )
-            self._session = _session(self.path, tuple(self.providers), self.intra_op_threads)
+            providers = tuple(_resolve_providers(self.providers))
+            self._session = _session(self.path, providers, self.intra_op_threads)
         return self._session
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_session"] = None
+        state["_cpu_session"] = None
         return state
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
@@ -282,14 +303,14 @@ class OnnxModel:
             self.shipped_name or str(self.path),
             stat.st_size if stat else None,
             stat.st_mtime_ns if stat else None,
-            tuple(self.providers),
+            self.providers,
             self.intra_op_threads,
             self.batch_size,
         )
 
     # -- checks ---------------------------------------------------------------------------
     def _check_graph(self) -> None:
-        graph_inputs = self.session.get_inputs()
+        graph_inputs = self._cpu_session.get_inputs()
         names = [i.name for i in graph_inputs]
         if names != [spec.name for spec in self.inputs]:
             raise ModelMetadataError(
@@ -311,7 +332,7 @@ class OnnxModel:
                     f"{self.path}: input {spec.name!r} has shape {graph_shape} in the graph "
                     f"but {spec.shape} in the metadata"
                 )
-        outputs = self.session.get_outputs()
+        outputs = self._cpu_session.get_outputs()
         n_out = outputs[0].shape[-1]
         if isinstance(n_out, int) and n_out != len(self.class_names):
             raise ModelMetadataError(

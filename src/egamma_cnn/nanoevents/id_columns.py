@@ -77,10 +77,23 @@ def _event_index(collection: Any) -> Any:
     return collection["eventIndex"] if "eventIndex" in collection.fields else None
 
 
+def _events_of(collection: Any) -> Any:
+    """The original events of a NanoEvents collection, or an error that says what to do."""
+    try:
+        return collection._events()
+    except (KeyError, AttributeError):
+        raise ValueError(
+            "this collection no longer knows the events it was read with (e.g. it was "
+            "computed from dask or rebuilt): take the cnn_* and feature columns before "
+            "that, or call egamma_cnn.identification.electron_identification(cells, "
+            "tracks, electrons) / photon_identification(cells, photons) on it"
+        ) from None
+
+
 def _identification(collection: Any, kind: str) -> Any:
     from egamma_cnn.identification import electron_identification, photon_identification
 
-    events = collection._events()
+    events = _events_of(collection)
     model = _settings(collection).model(kind)
     if kind == "electron":
         pv_z = events["PV"]["z"] if "PV" in events.fields else None
@@ -97,11 +110,12 @@ def _identification(collection: Any, kind: str) -> Any:
     )
 
 
-def _features(collection: Any, kind: str) -> Any:
+def _features(collection: Any, kind: str, groups: tuple[str, ...] | None = None) -> Any:
     from egamma_cnn.features import GROUPS, feature_columns
 
-    events = collection._events()
-    groups = GROUPS if kind == "electron" else ("shower_shapes", "isolation", "energy_flow")
+    events = _events_of(collection)
+    if groups is None:
+        groups = GROUPS if kind == "electron" else ("shower_shapes", "isolation", "energy_flow")
     return feature_columns(
         events["CaloCell"],
         events["Track"],
@@ -139,14 +153,20 @@ def id_property(kind: str, field: str | None, doc: str) -> Any:
 
 
 def feature_property(kind: str, field: str | None, doc: str) -> Any:
-    """A property with the feature record (``field`` None) or one of its fields."""
+    """A property with the feature record (``field`` None) or one of its fields.
+
+    A single feature computes only its own group (a shower shape reads no track).
+    """
+    from egamma_cnn.identification import feature_group
+
+    groups = None if field is None else (feature_group(field),)
 
     def eager(self: Any) -> Any:
-        record = _features(self, kind)
+        record = _features(self, kind, groups)
         return record if field is None else record[field]
 
     def lazy(self: Any, dask_array: Any) -> Any:
-        record = _features(dask_array, kind)
+        record = _features(dask_array, kind, groups)
         return record if field is None else record[field]
 
     eager.__doc__ = doc
