@@ -1,5 +1,5 @@
-"""Command-line interface: ``egamma-cnn generate | validate | demo | train-samples | prepare |
-train | evaluate``.
+"""Command-line interface: ``egamma-cnn generate | validate | demo | tnp | train-samples |
+prepare | train | evaluate``.
 
 Bad arguments give a one-line error on stderr and exit code 2.
 """
@@ -92,6 +92,28 @@ def _build_parser() -> argparse.ArgumentParser:
         default=Path("validation"),
         help="folder for the PNGs and summary.json",
     )
+
+    tnp = sub.add_parser("tnp", help="Z→ee tag-and-probe efficiencies and data/MC SFs")
+    tnp.add_argument("fileset", type=Path, help="fileset JSON (coffea format)")
+    tnp.add_argument("--out-dir", type=Path, default=Path("tnp"), help="output folder")
+    tnp.add_argument(
+        "--id", nargs="+", default=None, metavar="SPEC",
+        help="probe IDs to measure, e.g. cnn_tight 'cnn_score >= 0.9' (default: CNN WPs)",
+    )  # fmt: skip
+    tnp.add_argument("--tag-id", default=None, help="tag ID (default: cnn_tight)")
+    tnp.add_argument("--method", choices=["count", "fit"], default="count")
+    tnp.add_argument("--signal", choices=["template", "bwcb"], default="template")
+    tnp.add_argument("--background", choices=["exponential", "polynomial"], default="exponential")
+    tnp.add_argument("--interval", choices=["clopper-pearson", "wilson"], default="clopper-pearson")
+    tnp.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
+    tnp.add_argument(
+        "--nanoaod", action="store_true",
+        help="standard CMS NanoAOD input (NanoAODSchema, cutBased IDs)",
+    )  # fmt: skip
+    tnp.add_argument(
+        "--workers", type=_non_negative_int, default=2, help="LocalCluster workers (0: no cluster)"
+    )
+    tnp.add_argument("--step-size", type=_positive_int, default=20_000, help="events per chunk")
 
     demo = sub.add_parser("demo", help="the README's main job on the embedded default")
     demo.add_argument("--out-dir", type=Path, default=Path("egamma-cnn-demo"))
@@ -213,6 +235,7 @@ def _demo(args, parser) -> int:
     from dask.distributed import Client, LocalCluster
 
     from egamma_cnn.demo import run_identification
+    from egamma_cnn.tnp.run import run_tnp
 
     print(f"scoring the samples with the shipped CNNs on a LocalCluster of {args.workers}")
     with (
@@ -222,8 +245,65 @@ def _demo(args, parser) -> int:
         Client(cluster),
     ):
         identification = run_identification(files, args.out_dir / "identification")
-    print(json.dumps(identification, indent=1))
-    print(f"cnn_score.png and summary.json in {args.out_dir / 'identification'}")
+        print(json.dumps(identification, indent=1))
+        print(f"cnn_score.png and summary.json in {args.out_dir / 'identification'}")
+        print("tag-and-probe of the CNN working points on the Z→ee MC and data-like samples")
+        fileset = {
+            "zee_mc": {"files": {str(files["zee"]): "Events"}, "metadata": {"is_data": False}},
+            "zee_data": {
+                "files": {str(files["data_zee"]): "Events"},
+                "metadata": {"is_data": True},
+            },
+        }
+        tnp = run_tnp(fileset, args.out_dir / "tnp", step_size=max(args.events // 2, 100))
+    print(json.dumps(tnp, indent=1))
+    print(f"efficiencies, scale factors (correctionlib) and plots in {args.out_dir / 'tnp'}")
+    return 0
+
+
+def _tnp(args, parser) -> int:
+    from egamma_cnn.tnp.config import TnPConfig
+    from egamma_cnn.tnp.run import load_fileset, run_tnp
+
+    if args.config is not None:
+        config = TnPConfig.from_json(args.config)
+    elif args.nanoaod:
+        config = TnPConfig.cms_nanoaod()
+    else:
+        config = TnPConfig()
+    changes = {}
+    if args.id:
+        changes["probe_id"] = tuple(args.id)
+    if args.tag_id:
+        changes["tag_id"] = args.tag_id
+    if changes:
+        from dataclasses import replace
+
+        config = replace(config, **changes)
+    fileset = load_fileset(args.fileset)
+    schemaclass = None
+    if args.nanoaod:
+        from coffea.nanoevents import NanoAODSchema
+
+        schemaclass = NanoAODSchema
+    options = dict(
+        method=args.method, signal=args.signal, background=args.background,
+        interval=args.interval, schemaclass=schemaclass, step_size=args.step_size,
+    )  # fmt: skip
+    if args.workers > 0:
+        from dask.distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(
+                n_workers=args.workers, threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            Client(cluster),
+        ):
+            summary = run_tnp(fileset, args.out_dir, config, **options)
+    else:
+        summary = run_tnp(fileset, args.out_dir, config, scheduler="sync", **options)
+    print(json.dumps(summary, indent=1))
+    print(f"efficiencies, scale factors and plots in {args.out_dir}")
     return 0
 
 
@@ -352,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         "generate": _generate,
         "validate": _validate,
         "demo": _demo,
+        "tnp": _tnp,
         "train-samples": _train_samples,
         "prepare": _prepare,
         "train": _train,

@@ -250,6 +250,7 @@ class OnnxModel:
         self.providers = _check_providers(providers)
         self.intra_op_threads = int(intra_op_threads)
         self.batch_size = int(batch_size)
+        self.check_versions = bool(check_versions)
         self._session = None
         # metadata and graph checks on a CPU session: the inference session (maybe on a
         # GPU) is made where predict runs
@@ -289,11 +290,17 @@ class OnnxModel:
             self._session = _session(self.path, providers, self.intra_op_threads)
         return self._session
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_session"] = None
-        state["_cpu_session"] = None
-        return state
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickle as (where, settings): a few hundred bytes in a dask graph, not the metadata.
+
+        The receiving process reopens the model (a shipped one from its own installation)
+        and checks it again; one :class:`OnnxModel` per file and settings per process.
+        """
+        where = self.shipped_name if self.shipped_name is not None else str(self.path)
+        return (
+            _restore_model,
+            (where, self.providers, self.intra_op_threads, self.batch_size, self.check_versions),
+        )
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         """Deterministic dask token: the same file and settings give the same graph keys."""
@@ -441,6 +448,35 @@ class OnnxModel:
         shapes = ", ".join(f"{s.name}{list(s.shape)}" for s in self.inputs)
         name = self.metadata.get("name", self.path.name)
         return f"OnnxModel({name!r}: {shapes} -> {list(self.class_names)})"
+
+
+_RESTORED: dict[tuple[Any, ...], OnnxModel] = {}
+_RESTORED_LOCK = threading.Lock()
+
+
+def _restore_model(
+    where: str, providers: Any, intra_op_threads: int, batch_size: int, check_versions: bool
+) -> OnnxModel:
+    """Unpickle an :class:`OnnxModel`: reopen it, once per file and settings per process."""
+    path = shipped_model_path(where) if where in SHIPPED_MODELS else Path(where)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no model file {path} in this process (a dask worker needs the model at the "
+            "same path as the client, e.g. on a shared file system)"
+        )
+    stat = path.stat()
+    key = (where, stat.st_size, stat.st_mtime_ns, providers, intra_op_threads, batch_size,
+           check_versions)  # fmt: skip
+    with _RESTORED_LOCK:
+        if key not in _RESTORED:
+            _RESTORED[key] = OnnxModel(
+                path,
+                providers=providers,
+                intra_op_threads=intra_op_threads,
+                batch_size=batch_size,
+                check_versions=check_versions,
+            )
+        return _RESTORED[key]
 
 
 def load_model(name_or_path: str | os.PathLike[str], **kwargs: Any) -> OnnxModel:

@@ -210,6 +210,11 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
     matched_photon = photon
     matched_gen = genPart
 
+    @property
+    def cluster_et(self) -> Any:
+        """Cluster transverse energy E_cluster / cosh η_cluster (GeV): the E_T of the IDs."""
+        return self.clusterE / np.cosh(self.clusterEta)
+
 
 _finish_vector_mixin("Electron", "PtEtaPhiMCandidate")
 _set_repr("Electron")
@@ -245,6 +250,11 @@ class Photon(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systematic)
     # coffea NanoAOD names
     matched_electron = electron
     matched_gen = genPart
+
+    @property
+    def cluster_et(self) -> Any:
+        """Cluster transverse energy E_cluster / cosh η_cluster (GeV)."""
+        return self.clusterE / np.cosh(self.clusterEta)
 
     @property
     def isConverted(self) -> Any:

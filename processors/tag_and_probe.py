@@ -1,0 +1,115 @@
+"""The Z→ee tag-and-probe processor: pass/fail m_ee histograms of any electron ID.
+
+``TagAndProbeProcessor(config)`` is a coffea ``ProcessorABC``: ``process(events)`` on
+eager NanoEvents or dask-awkward ones (``coffea.dataset_tools.apply_to_fileset``) returns
+per dataset one histogram (``hist``; ``hist.dask`` in dask mode) with the axes
+
+* ``id`` — the probe IDs under test (``config.probe_id``),
+* ``passing`` — the probe passes that ID,
+* ``mass`` — m_ee of the tag–probe pair,
+* ``et``, ``eta`` — the probe's E_T and η (``config.et_edges``, ``config.eta_edges``),
+* ``opposite`` — True for opposite-charge pairs (the efficiency sample), False for
+  same-charge ones (kept for charge-flip studies),
+* ``truth`` — 1 true electron probe, 0 not, -1 no truth (data),
+
+plus the number of events and of pairs. :mod:`egamma_cnn.tnp.efficiency` turns the
+histograms of data and simulation into background-subtracted efficiencies and scale
+factors. The pair selection is :func:`egamma_cnn.tnp.pairs.tag_probe_pairs`; every
+field it reads is configuration (:class:`egamma_cnn.tnp.TnPConfig`), so the processor
+also runs on standard CMS NanoAOD with ``TnPConfig.cms_nanoaod()``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import awkward as ak
+import hist
+from coffea import processor
+
+from egamma_cnn.tnp.config import TnPConfig
+from egamma_cnn.tnp.pairs import TRUTH_NONE, tag_probe_pairs
+
+__all__ = ["TagAndProbeProcessor", "empty_histogram"]
+
+
+def _is_lazy(array: Any) -> bool:
+    try:
+        import dask_awkward as dak
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(array, dak.Array)
+
+
+def empty_histogram(config: TnPConfig, lazy: bool = False) -> Any:
+    """The pass/fail m_ee histogram of :class:`TagAndProbeProcessor`, empty."""
+    if lazy:
+        import hist.dask as hda
+
+        factory = hda.Hist.new
+    else:
+        factory = hist.Hist.new
+    low, high = config.mass_range
+    return (
+        factory.StrCategory(list(config.probe_id), name="id", label="probe ID")
+        .Boolean(name="passing", label="probe passes the ID")
+        .Reg(config.mass_bins, low, high, name="mass", label=r"$m_{ee}$ [GeV]")
+        .Variable(list(config.et_edges), name="et", label=r"probe $E_T$ [GeV]")
+        .Variable(list(config.eta_edges), name="eta", label=r"probe $\eta$")
+        .Boolean(name="opposite", label="opposite-charge tag and probe")
+        .IntCategory([TRUTH_NONE, 0, 1], name="truth", label="probe is a true electron")
+        .Weight()
+    )
+
+
+class TagAndProbeProcessor(processor.ProcessorABC):
+    """Pass/fail m_ee histograms of the probe IDs in probe E_T × η bins (module docstring).
+
+    Parameters
+    ----------
+    config : TnPConfig, optional
+        Selections, IDs, binning and field names (default: egamma-cnn files, the CNN
+        working points as probe IDs, CNN tight tags).
+    weight : str or None
+        Event weight field (``genWeight`` on simulation when present); None: unweighted.
+    """
+
+    def __init__(self, config: TnPConfig | None = None, weight: str | None = "genWeight"):
+        self.config = config or TnPConfig()
+        self.weight = weight
+
+    def process(self, events: Any) -> dict[str, Any]:
+        config = self.config
+        lazy = _is_lazy(events)
+        pairs = tag_probe_pairs(events, config)
+        if self.weight is not None and self.weight in events.fields:
+            weight = ak.flatten(ak.broadcast_arrays(events[self.weight], pairs.mass)[0])
+        else:
+            weight = None
+        flat = ak.flatten(pairs)
+        histogram = empty_histogram(config, lazy)
+        for k, name in enumerate(config.probe_id):
+            histogram.fill(
+                id=name,
+                passing=flat[f"pass_{k}"],
+                mass=flat.mass,
+                et=flat.probe_et,
+                eta=flat.probe_eta,
+                opposite=flat.opposite,
+                truth=flat.truth,
+                weight=weight,
+            )
+        try:
+            dataset = (events.metadata or {}).get("dataset", "sample")
+        except AttributeError:  # plain awkward arrays have no NanoEvents metadata
+            dataset = "sample"
+        return {
+            dataset: {
+                "events": ak.num(events, axis=0),
+                "pairs": ak.num(flat, axis=0),
+                "histogram": histogram,
+            }
+        }
+
+    def postprocess(self, accumulator: Any) -> Any:
+        return accumulator

@@ -1,0 +1,207 @@
+"""Configuration of the Z→ee tag-and-probe: selections, the ID under test, binning, fields.
+
+Everything the processor reads from the events is named here, so that the same
+processor runs on egamma-cnn files (:class:`~egamma_cnn.nanoevents.EGammaSchema`) and on
+standard CMS NanoAOD (coffea's ``NanoAODSchema``): :meth:`TnPConfig.cms_nanoaod` gives
+the NanoAOD field names and ``Electron.cutBased >= 4`` as the ID.
+
+An *ID specification* is a column of the electron collection, optionally compared with a
+number: ``"cnn_tight"`` (a boolean column, or a behaviour such as the CNN working
+points), ``"cnn_score >= 0.9"``, ``"cutBased >= 4"``, ``"mvaIso_WP90"``. Nothing else is
+evaluated: the string is parsed, never executed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import operator
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ATLAS_ABS_ETA_EDGES", "ATLAS_ETA_EDGES", "ATLAS_ET_EDGES", "IdSpec", "TnPConfig"]
+
+#: Probe E_T bin edges (GeV) of the default binning (ATLAS e/γ efficiency binning).
+ATLAS_ET_EDGES: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0, 80.0)
+#: Probe η (signed) bin edges of the default binning; the crack 1.37–1.52 is its own bin.
+ATLAS_ETA_EDGES: tuple[float, ...] = (
+    -2.47, -2.01, -1.52, -1.37, -0.8, 0.0, 0.8, 1.37, 1.52, 2.01, 2.47,
+)  # fmt: skip
+#: |η| edges of the same binning (for folded tables).
+ATLAS_ABS_ETA_EDGES: tuple[float, ...] = (0.0, 0.8, 1.37, 1.52, 2.01, 2.47)
+
+_OPERATORS = {
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
+_SPEC = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+))?\s*$")
+
+
+@dataclass(frozen=True)
+class IdSpec:
+    """A column, optionally compared with a number (see the module docstring)."""
+
+    column: str
+    op: str | None = None
+    value: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> IdSpec:
+        """Parse ``"name"`` or ``"name <op> number"``; anything else is an error."""
+        match = _SPEC.match(text)
+        if match is None:
+            raise ValueError(
+                f"ID specification {text!r}: expected a column name, optionally followed by "
+                "one of >= > <= < == != and a number (e.g. 'cnn_tight', 'cutBased >= 4')"
+            )
+        column, op, value = match.groups()
+        try:
+            number = float(value) if value is not None else None
+        except ValueError:
+            raise ValueError(f"ID specification {text!r}: {value!r} is not a number") from None
+        return cls(column, op, number)
+
+    def __str__(self) -> str:
+        if self.op is None:
+            return self.column
+        value = int(self.value) if float(self.value).is_integer() else self.value
+        return f"{self.column} {self.op} {value}"
+
+    def evaluate(self, electrons: Any) -> Any:
+        """The boolean decision per electron (awkward or dask-awkward)."""
+        try:
+            values = getattr(electrons, self.column)
+        except AttributeError:
+            values = None
+        if values is None:
+            raise ValueError(
+                f"the electrons have no column {self.column!r} for the ID {str(self)!r} "
+                f"(fields: {', '.join(electrons.fields)})"
+            )
+        if self.op is None:
+            return values if _is_boolean(values) else values != 0
+        return _OPERATORS[self.op](values, self.value)
+
+
+def _is_boolean(values: Any) -> bool:
+    try:
+        return "bool" in str(values.type)
+    except Exception:  # pragma: no cover - exotic arrays
+        return False
+
+
+@dataclass(frozen=True)
+class TnPConfig:
+    """Everything the tag-and-probe processor needs to know.
+
+    Parameters
+    ----------
+    probe_id : sequence of str
+        The IDs under test (ID specifications); each gets its pass/fail histograms.
+    tag_id : str
+        The tag's ID (default: the tightest CNN working point).
+    tag_min_pt, probe_min_et : float
+        Tag p_T and probe E_T thresholds (GeV).
+    max_abs_eta : float
+        Acceptance |η| < max_abs_eta for tags and probes, outside the crack for tags.
+    crack : tuple of float
+        |η| range of the barrel–end-cap transition, excluded for tags.
+    mass_range, mass_bins : tuple of float, int
+        m_ee histogram range (GeV) and number of bins.
+    et_edges, eta_edges : sequence of float
+        Probe E_T and (signed) η bins.
+    electrons, pt, eta, phi, mass, charge : str
+        Collection and field names; ``et`` and ``probe_eta`` the probe's E_T and η for the
+        binning (egamma-cnn: the cluster E_T and η through ``cluster_et``/``clusterEta``).
+    probe_et_field, probe_eta_field : str
+        Fields (or behaviours) of the electrons used for the probe binning.
+    truth : str or None
+        Truth-class field (MC): probes with a truth class in ``truth_signal`` are the true
+        electrons of the truth-matched efficiency (closure). None: no truth.
+    truth_signal : tuple of int
+        The truth classes that count as true electrons (prompt, charge flip).
+    trigger_objects : str or None
+        A collection of trigger objects; tags must match one within ΔR < ``trigger_dr``.
+    """
+
+    probe_id: tuple[str, ...] = ("cnn_loose", "cnn_medium", "cnn_tight")
+    tag_id: str = "cnn_tight"
+    tag_min_pt: float = 27.0
+    probe_min_et: float = 15.0
+    max_abs_eta: float = 2.47
+    crack: tuple[float, float] = (1.37, 1.52)
+    mass_range: tuple[float, float] = (60.0, 120.0)
+    mass_bins: int = 60
+    et_edges: tuple[float, ...] = ATLAS_ET_EDGES
+    eta_edges: tuple[float, ...] = ATLAS_ETA_EDGES
+    electrons: str = "Electron"
+    pt: str = "pt"
+    eta: str = "eta"
+    phi: str = "phi"
+    mass: str = "mass"
+    charge: str = "charge"
+    probe_et_field: str = "cluster_et"
+    probe_eta_field: str = "clusterEta"
+    truth: str | None = "truthClass"
+    truth_signal: tuple[int, ...] = (0, 1)
+    trigger_objects: str | None = None
+    trigger_dr: float = 0.1
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for text in (*self.probe_id, self.tag_id):
+            IdSpec.parse(text)
+        if not self.probe_id:
+            raise ValueError("probe_id needs at least one ID to measure")
+        _check_edges("et_edges", self.et_edges)
+        _check_edges("eta_edges", self.eta_edges)
+        low, high = self.mass_range
+        if not low < high or self.mass_bins < 1:
+            raise ValueError(f"mass_range {self.mass_range} / mass_bins {self.mass_bins} invalid")
+
+    @classmethod
+    def cms_nanoaod(cls, **changes: Any) -> TnPConfig:
+        """The settings for standard CMS NanoAOD: cut-based Tight (``cutBased >= 4``)."""
+        base = cls(
+            probe_id=("cutBased >= 2", "cutBased >= 3", "cutBased >= 4"),
+            tag_id="cutBased >= 4",
+            probe_et_field="pt",
+            probe_eta_field="eta",
+            eta_edges=(-2.5, -2.0, -1.566, -1.444, -0.8, 0.0, 0.8, 1.444, 1.566, 2.0, 2.5),
+            max_abs_eta=2.5,
+            crack=(1.444, 1.566),
+            truth=None,
+        )
+        return replace(base, **changes)
+
+    def ids(self) -> list[IdSpec]:
+        """The parsed probe IDs."""
+        return [IdSpec.parse(text) for text in self.probe_id]
+
+    def to_json(self) -> str:
+        """The configuration as JSON (written next to the outputs)."""
+        return json.dumps(asdict(self), indent=1)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> TnPConfig:
+        """Read a configuration written by :meth:`to_json` (or by hand)."""
+        data = json.loads(Path(path).read_text())
+        unknown = set(data) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"{path}: unknown tag-and-probe settings {sorted(unknown)}")
+        for key in ("probe_id", "et_edges", "eta_edges", "crack", "mass_range", "truth_signal"):
+            if key in data:
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+
+def _check_edges(name: str, edges: Sequence[float]) -> None:
+    if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
+        raise ValueError(f"{name} must be at least two increasing numbers, got {edges}")
