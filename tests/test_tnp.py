@@ -300,3 +300,17 @@ def test_unknown_datasets_kind_is_an_error(tmp_path, capsys):
     assert main(["tnp", str(fileset), "--workers", "0"]) == 2
     assert "is_data" in capsys.readouterr().err
     assert hist  # the histogram library the outputs are made with
+
+
+def test_tags_can_be_required_to_match_a_trigger_object():
+    events = _hand_built_events()
+    electrons = events.Electron
+    # a trigger object on the first electron of each event only
+    trigger = ak.zip({"eta": electrons.eta[:, :1], "phi": electrons.phi[:, :1] + 0.01})
+    events = ak.with_field(events, trigger, "TrigObj")
+    config = replace(HAND_CONFIG, trigger_objects="TrigObj")
+    pairs = tag_probe_pairs(events, config)
+    # event 0: only electron 0 can tag now; event 1 unchanged; event 2: one same-sign pair
+    assert ak.num(pairs).tolist() == [1, 1, 1, 0, 0]
+    with pytest.raises(ValueError, match="no trigger objects 'L1'"):
+        tag_probe_pairs(events, replace(HAND_CONFIG, trigger_objects="L1"))
