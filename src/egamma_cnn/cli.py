@@ -1,5 +1,5 @@
-"""Command-line interface: ``egamma-cnn generate | validate | demo | tnp | train-samples |
-prepare | train | evaluate``.
+"""Command-line interface: ``egamma-cnn generate | validate | demo | tnp | datamc |
+train-samples | prepare | train | evaluate``.
 
 Bad arguments give a one-line error on stderr and exit code 2.
 """
@@ -114,6 +114,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "--workers", type=_non_negative_int, default=2, help="LocalCluster workers (0: no cluster)"
     )
     tnp.add_argument("--step-size", type=_positive_int, default=20_000, help="events per chunk")
+
+    datamc = sub.add_parser("datamc", help="data/MC probe shower shapes, fudge factors, distances")
+    datamc.add_argument("fileset", type=Path, help="fileset JSON (coffea format)")
+    datamc.add_argument("--out-dir", type=Path, default=Path("datamc"), help="output folder")
+    datamc.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
+    datamc.add_argument(
+        "--workers", type=_non_negative_int, default=2, help="LocalCluster workers (0: no cluster)"
+    )
+    datamc.add_argument("--step-size", type=_positive_int, default=20_000, help="events per chunk")
 
     demo = sub.add_parser("demo", help="the README's main job on the embedded default")
     demo.add_argument("--out-dir", type=Path, default=Path("egamma-cnn-demo"))
@@ -234,6 +243,7 @@ def _demo(args, parser) -> int:
 
     from dask.distributed import Client, LocalCluster
 
+    from egamma_cnn.datamc.run import run_datamc
     from egamma_cnn.demo import run_identification
     from egamma_cnn.tnp.run import run_tnp
 
@@ -256,8 +266,12 @@ def _demo(args, parser) -> int:
             },
         }
         tnp = run_tnp(fileset, args.out_dir / "tnp", step_size=max(args.events // 2, 100))
-    print(json.dumps(tnp, indent=1))
-    print(f"efficiencies, scale factors (correctionlib) and plots in {args.out_dir / 'tnp'}")
+        print(json.dumps(tnp, indent=1))
+        print(f"efficiencies, scale factors (correctionlib) and plots in {args.out_dir / 'tnp'}")
+        print("data/MC comparison of the probe shower shapes, fudge factors, distances")
+        datamc = run_datamc(fileset, args.out_dir / "datamc", step_size=max(args.events // 2, 100))
+    print(json.dumps(datamc["inclusive_distances"], indent=1))
+    print(f"fudge factors, distances and plots in {args.out_dir / 'datamc'}")
     return 0
 
 
@@ -304,6 +318,32 @@ def _tnp(args, parser) -> int:
         summary = run_tnp(fileset, args.out_dir, config, scheduler="sync", **options)
     print(json.dumps(summary, indent=1))
     print(f"efficiencies, scale factors and plots in {args.out_dir}")
+    return 0
+
+
+def _datamc(args, parser) -> int:
+    from egamma_cnn.datamc.run import run_datamc
+    from egamma_cnn.tnp.config import TnPConfig
+    from egamma_cnn.tnp.run import load_fileset
+
+    config = TnPConfig.from_json(args.config) if args.config else TnPConfig()
+    fileset = load_fileset(args.fileset)
+    if args.workers > 0:
+        from dask.distributed import Client, LocalCluster
+
+        with (
+            LocalCluster(
+                n_workers=args.workers, threads_per_worker=1, dashboard_address=None
+            ) as cluster,
+            Client(cluster),
+        ):
+            summary = run_datamc(fileset, args.out_dir, config, step_size=args.step_size)
+    else:
+        summary = run_datamc(
+            fileset, args.out_dir, config, step_size=args.step_size, scheduler="sync"
+        )
+    print(json.dumps(summary, indent=1))
+    print(f"fudge factors, distances and plots in {args.out_dir}")
     return 0
 
 
@@ -433,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         "validate": _validate,
         "demo": _demo,
         "tnp": _tnp,
+        "datamc": _datamc,
         "train-samples": _train_samples,
         "prepare": _prepare,
         "train": _train,

@@ -64,7 +64,8 @@ def tag_probe_pairs(events: Any, config: TnPConfig) -> Any:
         Per event a list of pairs with ``mass`` (m_ee, GeV), ``probe_et``, ``probe_eta``
         (the binning variables), ``opposite`` (opposite charges), ``truth`` (1: the
         probe is a true electron, 0: it is not, -1: no truth) and ``pass_<k>`` the
-        decision of probe ID k of ``config.ids()``.
+        decision of probe ID k of ``config.ids()``; ``probe_index`` is the probe's position
+        in its event's electrons (``electrons[pairs.probe_index]`` are the probes).
     """
     try:
         electrons = events[config.electrons]
@@ -125,6 +126,7 @@ def tag_probe_pairs(events: Any, config: TnPConfig) -> Any:
         "probe_eta": probe_eta[probe_index],
         "opposite": charge[tag_index] * charge[probe_index] < 0,
         "truth": truth[probe_index],
+        "probe_index": probe_index,
     }
     for k, decision in enumerate(decisions):
         fields[f"pass_{k}"] = decision[probe_index]

@@ -1,0 +1,223 @@
+"""Fudge factors: per variable and (E_T, η) bin, the shift and width that turn MC into data.
+
+Seed 002 ("Shower shape studies"): the simulated shower shapes of electrons differ from
+data, and ATLAS corrects ("fudges") them before the likelihood and the networks see them.
+Per variable v and probe bin b, from a centre c and a spread of v among tag-and-probe
+probe electrons in data and in MC:
+
+* shift  s = c_data − c_MC,
+* width  w = spread_data / spread_MC,
+
+and a fudged MC value is v' = c_data + w · (v − c_MC): the MC distribution moved onto the
+data centre and stretched to the data spread. The centre and spread are the median and
+the interquartile range by default (:func:`egamma_cnn.datamc.analysis.derive_fudge`,
+robust against the long one-sided tails of bounded shower shapes such as R_φ or R_had,
+which dominate a mean and a standard deviation), or the mean and standard deviation.
+:func:`quantile_map` is the option that also corrects shapes two numbers cannot: the
+quantile mapping v' = F_data⁻¹(F_MC(v)) from the two binned cumulative distributions
+(linear inside bins).
+
+:func:`write_correctionlib` stores the shift/width factors as a correctionlib (schema v2)
+``Correction`` ``"egamma_cnn_fudge"`` with inputs (variable, η, E_T, value) whose output
+is the fudged value (a TFormula per bin).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "CORRECTION_NAME",
+    "FudgeFactors",
+    "apply_fudge",
+    "fudge_factors",
+    "quantile_map",
+    "write_correctionlib",
+]
+
+#: Name of the correction in the JSON.
+CORRECTION_NAME = "egamma_cnn_fudge"
+
+
+@dataclass
+class FudgeFactors:
+    """Shift and width factors of one variable on an (E_T, η) grid: ``shift[et, eta]``.
+
+    ``centre_mc``/``centre_data`` are the medians (or means) per bin, ``width`` the ratio of
+    the spreads; ``estimator`` says which.
+    """
+
+    variable: str
+    et_edges: np.ndarray
+    eta_edges: np.ndarray
+    centre_mc: np.ndarray
+    centre_data: np.ndarray
+    width: np.ndarray
+    estimator: str = "quantiles"
+    source: Any = None
+
+    @property
+    def shift(self) -> np.ndarray:
+        """μ_data − μ_MC per bin."""
+        return self.centre_data - self.centre_mc
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready table (NaN as None)."""
+
+        def clean(a: np.ndarray) -> list:
+            return [[None if math.isnan(v) else float(v) for v in row] for row in a]
+
+        return {
+            "variable": self.variable,
+            "et_edges": self.et_edges.tolist(),
+            "eta_edges": self.eta_edges.tolist(),
+            "shift": clean(self.shift),
+            "width": clean(self.width),
+            "centre_mc": clean(self.centre_mc),
+            "centre_data": clean(self.centre_data),
+            "estimator": self.estimator,
+            "source": None if self.source is None else np.asarray(self.source).tolist(),
+        }
+
+
+def fudge_factors(
+    variable: str,
+    et_edges: np.ndarray,
+    eta_edges: np.ndarray,
+    moments_mc: tuple[np.ndarray, np.ndarray, np.ndarray],
+    moments_data: tuple[np.ndarray, np.ndarray, np.ndarray],
+    min_entries: int = 20,
+    estimator: str = "moments",
+) -> FudgeFactors:
+    """Shift and width per bin from (count, centre, spread²) arrays of MC and data.
+
+    (count, mean, variance) for the moments estimator; (count, median, IQR²) for the
+    quantile one — the width is the square root of the ratio of the last entries.
+
+    Bins with fewer than ``min_entries`` probes in either sample, or a zero MC width, get
+    shift 0 and width 1 (no correction) — the defined behaviour for a bin that cannot be
+    measured; they are visible as such in the tables.
+    """
+    n_mc, centre_mc, var_mc = (np.asarray(a, np.float64) for a in moments_mc)
+    n_d, mean_d, var_d = (np.asarray(a, np.float64) for a in moments_data)
+    measurable = (n_mc >= min_entries) & (n_d >= min_entries) & (var_mc > 0)
+    width = np.where(
+        measurable, np.sqrt(np.where(measurable, var_d / np.where(var_mc > 0, var_mc, 1), 1)), 1.0
+    )
+    centre_data = np.where(measurable, mean_d, centre_mc)
+    centre_mc = np.where(np.isfinite(centre_mc), centre_mc, 0.0)
+    centre_data = np.where(np.isfinite(centre_data), centre_data, centre_mc)
+    return FudgeFactors(
+        variable,
+        np.asarray(et_edges, float),
+        np.asarray(eta_edges, float),
+        centre_mc,
+        centre_data,
+        width,
+        estimator,
+    )
+
+
+def _bins(factors: FudgeFactors, et: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    i = np.clip(
+        np.searchsorted(factors.et_edges, et, side="right") - 1, 0, len(factors.et_edges) - 2
+    )
+    j = np.clip(
+        np.searchsorted(factors.eta_edges, eta, side="right") - 1, 0, len(factors.eta_edges) - 2
+    )
+    return i, j
+
+
+def apply_fudge(factors: FudgeFactors, values: Any, et: Any, eta: Any) -> np.ndarray:
+    """v' = c_data + w (v − c_MC) with the factors of each value's (E_T, η) bin (clamped)."""
+    values = np.asarray(values, np.float64)
+    i, j = _bins(factors, np.asarray(et, np.float64), np.asarray(eta, np.float64))
+    return factors.centre_data[i, j] + factors.width[i, j] * (values - factors.centre_mc[i, j])
+
+
+def quantile_map(
+    counts_mc: np.ndarray, counts_data: np.ndarray, edges: np.ndarray, values: np.ndarray
+) -> np.ndarray:
+    """v' = F_data⁻¹(F_MC(v)) from binned distributions (piecewise-linear CDFs)."""
+    counts_mc = np.asarray(counts_mc, float)
+    counts_data = np.asarray(counts_data, float)
+    if counts_mc.sum() <= 0 or counts_data.sum() <= 0:
+        return np.asarray(values, float).copy()
+    cdf_mc = np.concatenate([[0.0], np.cumsum(counts_mc) / counts_mc.sum()])
+    cdf_data = np.concatenate([[0.0], np.cumsum(counts_data) / counts_data.sum()])
+    u = np.interp(values, edges, cdf_mc)
+    # invert the data CDF on its strictly increasing part
+    keep = np.concatenate([[True], np.diff(cdf_data) > 0])
+    return np.interp(u, cdf_data[keep], np.asarray(edges, float)[keep])
+
+
+def write_correctionlib(factors: Mapping[str, FudgeFactors], path: str | Path) -> Path:
+    """The shift/width fudge factors of every variable as one correctionlib JSON (v2).
+
+    Evaluate ``CorrectionSet.from_file(path)["egamma_cnn_fudge"].evaluate(variable, eta,
+    et, value)`` to get the fudged value; outside the binning the edge bins apply.
+    """
+    import correctionlib.schemav2 as cs
+
+    if not factors:
+        raise ValueError("no fudge factors to write")
+
+    def binning(f: FudgeFactors) -> Any:
+        content = []
+        for j in range(len(f.eta_edges) - 1):  # η outer, E_T inner (inputs order)
+            for i in range(len(f.et_edges) - 1):
+                content.append(
+                    cs.Formula(
+                        nodetype="formula",
+                        expression="[0]+[1]*(x-[2])",
+                        parser="TFormula",
+                        variables=["value"],
+                        parameters=[
+                            float(f.centre_data[i, j]),
+                            float(f.width[i, j]),
+                            float(f.centre_mc[i, j]),
+                        ],
+                    )
+                )
+        return cs.MultiBinning(
+            nodetype="multibinning",
+            inputs=["eta", "et"],
+            edges=[f.eta_edges.tolist(), f.et_edges.tolist()],
+            content=content,
+            flow="clamp",
+        )
+
+    correction = cs.Correction(
+        name=CORRECTION_NAME,
+        version=1,
+        description=(
+            "egamma-cnn fudge factors: fudged = centre_data + width * (value - centre_mc) "
+            "per variable and probe (eta, E_T) bin"
+        ),
+        inputs=[
+            cs.Variable(name="variable", type="string", description="shower-shape name"),
+            cs.Variable(name="eta", type="real", description="electron eta"),
+            cs.Variable(name="et", type="real", description="electron E_T [GeV]"),
+            cs.Variable(name="value", type="real", description="the MC value"),
+        ],
+        output=cs.Variable(name="fudged", type="real", description="the fudged value"),
+        data=cs.Category(
+            nodetype="category",
+            input="variable",
+            content=[cs.CategoryItem(key=name, value=binning(f)) for name, f in factors.items()],
+        ),
+    )
+    correction_set = cs.CorrectionSet(schema_version=2, corrections=[correction])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(json.loads(correction_set.model_dump_json(exclude_unset=True)), indent=1)
+    )
+    return path
