@@ -5,8 +5,8 @@
 For every working point: the per-bin pulls (ε_TnP − ε_truth)/σ_TnP of the simulation's
 tag-and-probe efficiency against the efficiency of its truth-matched electron probes
 (the closure test; both come from the same probes, so χ²/ndf below 1 is expected), and
-the efficiency integrated over all bins (Σ S_pass / Σ (S_pass + S_fail)) in data and
-simulation with their ratio (binomial uncertainties).
+the efficiency integrated over the bins that have one (Σ S_pass / Σ (S_pass + S_fail))
+in data and simulation with their ratio (binomial uncertainties).
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def summary(path: str) -> None:
         for kind in ("mc", "data"):
             if kind not in entry:
                 continue
-            s_pass = np.clip(_column(entry[kind], "signal_pass"), 0, None)
-            s_fail = np.clip(_column(entry[kind], "signal_fail"), 0, None)
+            measured = np.isfinite(_column(entry[kind], "efficiency"))  # bins with an ε
+            s_pass = np.clip(_column(entry[kind], "signal_pass")[measured], 0, None)
+            s_fail = np.clip(_column(entry[kind], "signal_fail")[measured], 0, None)
             total = np.nansum(s_pass + s_fail)
             eff = np.nansum(s_pass) / total
             rates[kind] = (eff, np.sqrt(eff * (1 - eff) / total))

@@ -107,7 +107,7 @@ def _filled(config, counts):
 
 
 def test_sideband_subtraction_removes_a_flat_background():
-    config = replace(HAND_CONFIG, et_edges=(30.0, 50.0), eta_edges=(0.0, 1.0))
+    config = replace(HAND_CONFIG, et_edges=(30.0, 50.0), eta_edges=(0.0, 1.0), probe_min_et=30.0)
     # window 80-100 (20 GeV), sidebands 60-70 and 110-120 (20 GeV): τ = 1
     h = _filled(
         config,
@@ -123,7 +123,7 @@ def test_sideband_subtraction_removes_a_flat_background():
 
 
 def test_fits_recover_a_known_efficiency_and_report_what_they_cannot_fit():
-    config = replace(HAND_CONFIG, et_edges=(30.0, 50.0), eta_edges=(0.0, 1.0))
+    config = replace(HAND_CONFIG, et_edges=(30.0, 50.0), eta_edges=(0.0, 1.0), probe_min_et=30.0)
     rng = np.random.default_rng(7)
     h = empty_histogram(config)
     truth = {True: 3000, False: 1000}
@@ -172,7 +172,9 @@ def test_config_round_trip(tmp_path):
 def test_scale_factors_through_correctionlib(tmp_path):
     import correctionlib
 
-    config = replace(HAND_CONFIG, et_edges=(20.0, 40.0, 60.0), eta_edges=(-1.0, 0.0, 1.0))
+    config = replace(
+        HAND_CONFIG, et_edges=(20.0, 40.0, 60.0), eta_edges=(-1.0, 0.0, 1.0), probe_min_et=20.0
+    )
     data, mc = empty_histogram(config), empty_histogram(config)
     for h, eff in ((data, 0.8), (mc, 0.9)):
         for et in (30.0, 50.0):
@@ -314,3 +316,32 @@ def test_tags_can_be_required_to_match_a_trigger_object():
     assert ak.num(pairs).tolist() == [1, 1, 1, 0, 0]
     with pytest.raises(ValueError, match="no trigger objects 'L1'"):
         tag_probe_pairs(events, replace(HAND_CONFIG, trigger_objects="L1"))
+
+
+def test_counting_edge_cases_from_the_review():
+    config = replace(HAND_CONFIG, et_edges=(30.0, 50.0), eta_edges=(0.0, 1.0), probe_min_et=30.0)
+    with pytest.raises(ValueError, match="inside mass_range"):
+        replace(config, mass_range=(70.0, 110.0))  # default sidebands outside the range
+    # every probe passes: ε = 1 with a real lower uncertainty, not 1 ± 0
+    h = _filled(config, [(True, 90.5, 50), (True, 65.5, 5)])
+    (all_pass,) = measure(h, "good")
+    assert all_pass.efficiency == 1.0 and all_pass.error_low > 0.01
+    # weights: the same probes with weight 100 have the same relative uncertainty
+    unit, heavy = empty_histogram(config), empty_histogram(config)
+    for h, w in ((unit, 1.0), (heavy, 100.0)):
+        h.fill(id="good", passing=[True] * 80 + [False] * 20, mass=90.5, et=40.0, eta=0.5,
+               opposite=True, truth=-1, weight=w)  # fmt: skip
+    (a,), (b,) = measure(unit, "good"), measure(heavy, "good")
+    assert a.efficiency == b.efficiency
+    assert a.error_low == pytest.approx(b.error_low) and a.error_high == pytest.approx(b.error_high)
+
+
+def test_a_measured_zero_efficiency_is_a_scale_factor_not_a_gap():
+    config = replace(HAND_CONFIG, et_edges=(30.0, 50.0), eta_edges=(0.0, 1.0), probe_min_et=30.0)
+    data, mc = empty_histogram(config), empty_histogram(config)
+    data.fill(id="good", passing=[False] * 30, mass=90.5, et=40.0, eta=0.5, opposite=True,
+              truth=-1)  # fmt: skip
+    mc.fill(id="good", passing=[True] * 5 + [False] * 30, mass=90.5, et=40.0, eta=0.5,
+            opposite=True, truth=-1)  # fmt: skip
+    factors = scale_factors(measure(data, "good"), measure(mc, "good"), "good")
+    assert factors.missing == [] and factors.value[0, 0] == 0.0 and factors.error[0, 0] > 0

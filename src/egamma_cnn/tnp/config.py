@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ATLAS_ABS_ETA_EDGES", "ATLAS_ETA_EDGES", "ATLAS_ET_EDGES", "IdSpec", "TnPConfig"]
+__all__ = ["ATLAS_ETA_EDGES", "ATLAS_ET_EDGES", "IdSpec", "TnPConfig"]
 
 #: Probe E_T bin edges (GeV) of the default binning (ATLAS e/γ efficiency binning).
 ATLAS_ET_EDGES: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0, 80.0)
@@ -30,8 +30,6 @@ ATLAS_ET_EDGES: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 5
 ATLAS_ETA_EDGES: tuple[float, ...] = (
     -2.47, -2.01, -1.52, -1.37, -0.8, 0.0, 0.8, 1.37, 1.52, 2.01, 2.47,
 )  # fmt: skip
-#: |η| edges of the same binning (for folded tables).
-ATLAS_ABS_ETA_EDGES: tuple[float, ...] = (0.0, 0.8, 1.37, 1.52, 2.01, 2.47)
 
 _OPERATORS = {
     ">=": operator.ge,
@@ -115,6 +113,10 @@ class TnPConfig:
         |η| range of the barrel–end-cap transition, excluded for tags.
     mass_range, mass_bins : tuple of float, int
         m_ee histogram range (GeV) and number of bins.
+    signal_window, sidebands : tuple of float, tuple of tuples
+        m_ee ranges (GeV) of the counting method: the signal window and the sidebands
+        whose pairs estimate the background under it; all inside ``mass_range``. No
+        sidebands: no background subtraction.
     et_edges, eta_edges : sequence of float
         Probe E_T and (signed) η bins.
     electrons, pt, eta, phi, mass, charge : str
@@ -139,6 +141,8 @@ class TnPConfig:
     crack: tuple[float, float] = (1.37, 1.52)
     mass_range: tuple[float, float] = (60.0, 120.0)
     mass_bins: int = 60
+    signal_window: tuple[float, float] = (80.0, 100.0)
+    sidebands: tuple[tuple[float, float], ...] = ((60.0, 70.0), (110.0, 120.0))
     et_edges: tuple[float, ...] = ATLAS_ET_EDGES
     eta_edges: tuple[float, ...] = ATLAS_ETA_EDGES
     electrons: str = "Electron"
@@ -165,6 +169,19 @@ class TnPConfig:
         low, high = self.mass_range
         if not low < high or self.mass_bins < 1:
             raise ValueError(f"mass_range {self.mass_range} / mass_bins {self.mass_bins} invalid")
+        for name, (a, b) in (
+            ("signal_window", self.signal_window),
+            *tuple((f"sideband {k + 1}", band) for k, band in enumerate(self.sidebands)),
+        ):
+            if not (low <= a < b <= high):
+                raise ValueError(
+                    f"{name} {(a, b)} must be an interval inside mass_range {self.mass_range}"
+                )
+        if self.probe_min_et < self.et_edges[0]:
+            raise ValueError(
+                f"probe_min_et {self.probe_min_et} is below the first E_T edge "
+                f"{self.et_edges[0]}: those probes would fall outside every bin"
+            )
 
     @classmethod
     def cms_nanoaod(cls, **changes: Any) -> TnPConfig:
@@ -196,9 +213,14 @@ class TnPConfig:
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: unknown tag-and-probe settings {sorted(unknown)}")
-        for key in ("probe_id", "et_edges", "eta_edges", "crack", "mass_range", "truth_signal"):
+        for key in (
+            "probe_id", "et_edges", "eta_edges", "crack", "mass_range", "truth_signal",
+            "signal_window",
+        ):  # fmt: skip
             if key in data:
                 data[key] = tuple(data[key])
+        if "sidebands" in data:
+            data["sidebands"] = tuple(tuple(band) for band in data["sidebands"])
         return cls(**data)
 
 

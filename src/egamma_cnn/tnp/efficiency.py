@@ -31,7 +31,10 @@ is estimated in one of two ways (:func:`measure`):
 
 Efficiency uncertainties: var(ε) = (S_fail² var(S_pass) + S_pass² var(S_fail)) / (S_pass +
 S_fail)⁴ for subtracted or fitted yields; Clopper–Pearson or Wilson intervals (at 68.27 %)
-for plain counts, as for the truth-matched efficiency of :func:`truth_efficiency`.
+for plain counts, as for the truth-matched efficiency of :func:`truth_efficiency`, and
+wherever a yield is zero (ε = 0 or 1, where the propagated error would vanish). Weighted
+counts enter the intervals as effective counts n_eff = (Σw)²/Σw². Probes outside the
+E_T and η binning are not measured (the runner reports how many).
 """
 
 from __future__ import annotations
@@ -104,8 +107,8 @@ class BinEfficiency:
 
     @property
     def error(self) -> float:
-        """Symmetrised uncertainty (mean of the two sides)."""
-        return 0.5 * (self.error_low + self.error_high)
+        """One symmetric uncertainty: the larger of the two sides (conservative)."""
+        return max(self.error_low, self.error_high)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (NaN as None)."""
@@ -156,15 +159,38 @@ def _window_mask(edges: np.ndarray, low: float, high: float) -> np.ndarray:
     return (centres > low) & (centres < high)
 
 
-def _ratio(
-    s_pass: float, v_pass: float, s_fail: float, v_fail: float
+def _binomial(
+    s_pass: float, s_fail: float, variance: float, interval: str
 ) -> tuple[float, float, float]:
+    """ε and its interval from yields treated as binomial counts of effective size.
+
+    n_eff = (S_pass + S_fail)² / var(S_pass + S_fail) (= the number of entries for unit
+    weights; the statistical size of weighted sums), k_eff = ε · n_eff.
+    """
+    total = s_pass + s_fail
+    eff = s_pass / total
+    n_eff = total**2 / variance if variance > 0 else total
+    low, high = _INTERVALS[interval](eff * n_eff, n_eff)
+    return eff, eff - low, high - eff
+
+
+def _ratio(
+    s_pass: float, v_pass: float, s_fail: float, v_fail: float, interval: str
+) -> tuple[float, float, float]:
+    """ε = S_p/(S_p+S_f) with the propagated error; binomial at the boundaries.
+
+    Where a yield is zero (ε = 0 or 1) the propagated error vanishes, which is no
+    measurement of the uncertainty: the binomial interval of the effective counts is
+    used there instead (:func:`_binomial`).
+    """
     total = s_pass + s_fail
     if total <= 0:
         return math.nan, math.nan, math.nan
+    if s_pass <= 0 or s_fail <= 0:
+        return _binomial(s_pass, s_fail, v_pass + v_fail, interval)
     eff = s_pass / total
     error = math.sqrt(max(s_fail**2 * v_pass + s_pass**2 * v_fail, 0.0)) / total**2
-    return eff, min(error, eff), min(error, 1.0 - eff) if eff < 1.0 else 0.0
+    return eff, min(error, eff), min(error, 1.0 - eff)
 
 
 def _count(
@@ -175,8 +201,15 @@ def _count(
     side_width = 0.0
     for low, high in sidebands:
         mask = _window_mask(edges, low, high)
+        if not mask.any():
+            raise ValueError(
+                f"sideband {(low, high)} covers no m_ee bin of the histogram "
+                f"({edges[0]:g}-{edges[-1]:g} GeV): it cannot estimate the background"
+            )
         in_side |= mask
         side_width += float(np.sum(np.diff(edges)[mask]))
+    if not in_window.any():
+        raise ValueError(f"the signal window {window} covers no m_ee bin of the histogram")
     tau = float(np.sum(np.diff(edges)[in_window])) / side_width if side_width > 0 else 0.0
     s_p = float(pass_n[in_window].sum() - tau * pass_n[in_side].sum())
     s_f = float(fail_n[in_window].sum() - tau * fail_n[in_side].sum())
@@ -184,11 +217,11 @@ def _count(
     v_f = float(fail_v[in_window].sum() + tau**2 * fail_v[in_side].sum())
     if s_p + s_f <= 0:
         return math.nan, math.nan, math.nan, s_p, s_f, "no signal after subtraction"
-    if pass_n[in_side].sum() == 0 and fail_n[in_side].sum() == 0:
-        k, n = s_p, s_p + s_f  # no background: plain counts, binomial interval
-        low, high = _INTERVALS[interval](k, n)
-        return k / n, k / n - low, high - k / n, s_p, s_f, "ok"
-    eff, low, high = _ratio(max(s_p, 0.0), v_p, max(s_f, 0.0), v_f)
+    if not sidebands or (pass_n[in_side].sum() == 0 and fail_n[in_side].sum() == 0):
+        # nothing subtracted: the window yields are counts, with a binomial interval
+        eff, low, high = _binomial(s_p, s_f, v_p + v_f, interval)
+        return eff, low, high, s_p, s_f, "ok"
+    eff, low, high = _ratio(max(s_p, 0.0), v_p, max(s_f, 0.0), v_f, interval)
     status = "ok" if s_p >= 0 and s_f >= 0 else "negative yield set to 0 in the ratio"
     return eff, low, high, s_p, s_f, status
 
@@ -212,7 +245,9 @@ def _smeared_template(template: np.ndarray, edges: np.ndarray, shift: float, sig
 def _bw_cb(edges: np.ndarray, shift: float, sigma: float, alpha: float, n: float):
     """Bin fractions of a Breit–Wigner(m_Z, Γ_Z) ⊗ Crystal Ball(μ=shift, σ, α, n)."""
     step = 0.1
-    grid = np.arange(edges[0] - 20.0, edges[-1] + 20.0, step)
+    # the grid reaches 40 GeV beyond the histogram on both sides, always longer than the
+    # ±30 GeV resolution kernel, so that "same"-mode convolution keeps it aligned
+    grid = np.arange(edges[0] - 40.0, edges[-1] + 40.0, step)
     bw = (GAMMA_Z / (2 * math.pi)) / ((grid - M_Z) ** 2 + GAMMA_Z**2 / 4)
     offsets = np.arange(-30.0, 30.0 + step / 2, step)
     cb = stats.crystalball.pdf(offsets, alpha, n, loc=shift, scale=sigma)
@@ -235,26 +270,44 @@ def _background_shape(kind: str, edges: np.ndarray, p1: float, p2: float) -> np.
     return shape / shape.sum()
 
 
-def _fit_one(counts: np.ndarray, edges: np.ndarray, signal_model, background: str):
-    """Fit S·signal + B·background to ``counts``; returns (S, σ_S, status, parameters)."""
+def _at_limit(minuit: Any, name: str) -> str | None:
+    """ "low"/"high" when parameter ``name`` ends on its lower/upper limit, else None."""
+    low, high = minuit.limits[name]
+    value = minuit.values[name]
+    for side, bound in (("low", low), ("high", high)):
+        if bound is not None and math.isfinite(bound):
+            if abs(value - bound) <= 1e-4 * max(1.0, abs(bound)):
+                return side
+    return None
+
+
+def _fit_one(
+    counts: np.ndarray, variances: np.ndarray, edges: np.ndarray, signal_model, background: str
+):
+    """Fit S·signal + B·background to ``counts``; returns (S, σ_S, status, parameters).
+
+    Weighted histograms are fitted as effective counts: counts and model scaled by
+    Σw/Σw² (the Poisson statistics the weights carry), S and σ_S scaled back, so that
+    σ_S reflects the weights' statistical power.
+    """
     from iminuit import Minuit
 
     total = float(counts.sum())
     if total <= 0:
         return 0.0, 1.0, "ok (empty)", {}
+    scale = total / float(variances.sum()) if float(variances.sum()) > 0 else 1.0
+    scaled = counts * scale
 
     def nll(s, b, shift, sigma, p1, p2):
         expected = s * signal_model(shift, sigma) + b * _background_shape(background, edges, p1, p2)
         expected = np.maximum(expected, 1e-12)
-        return float(np.sum(expected - counts * np.log(expected)))
+        return float(np.sum(expected - scaled * np.log(expected)))
 
-    start_signal = 0.8 * total
-    minuit = Minuit(
-        nll, s=start_signal, b=total - start_signal + 1.0, shift=0.0, sigma=1.5, p1=-0.02, p2=0.0
-    )
+    n = float(scaled.sum())
+    minuit = Minuit(nll, s=0.8 * n, b=0.2 * n + 1.0, shift=0.0, sigma=1.5, p1=-0.02, p2=0.0)
     minuit.errordef = Minuit.LIKELIHOOD
-    minuit.limits["s"] = (0.0, 2.0 * total + 10.0)
-    minuit.limits["b"] = (0.0, 2.0 * total + 10.0)
+    minuit.limits["s"] = (0.0, 2.0 * n + 10.0)
+    minuit.limits["b"] = (0.0, 2.0 * n + 10.0)
     minuit.limits["shift"] = (-5.0, 5.0)
     minuit.limits["sigma"] = (0.05, 15.0)
     minuit.limits["p1"] = (-1.0, 1.0) if background == "exponential" else (-20.0, 20.0)
@@ -262,39 +315,49 @@ def _fit_one(counts: np.ndarray, edges: np.ndarray, signal_model, background: st
     if background == "exponential":
         minuit.fixed["p2"] = True
     minuit.migrad()
-    # nuisance parameters that end on a limit (no background: b = 0; a template that
-    # needs no smearing: σ at its minimum) are fixed there and the fit is repeated, so
-    # that the covariance of S is computed at an interior point of the others
-    at_limit = [
-        name
-        for name in ("b", "shift", "sigma", "p1", "p2")
-        if not minuit.fixed[name]
-        and any(
-            bound is not None
-            and math.isfinite(bound)
-            and abs(minuit.values[name] - bound) <= 1e-4 * max(1.0, abs(bound))
-            for bound in minuit.limits[name]
+    # two limits are physical answers: no background (b = 0) and a template that needs
+    # no extra smearing (σ at its minimum); they are fixed there and the fit repeated, so
+    # that the covariance of S is taken at an interior point. A background slope on its
+    # limit while the background is compatible with zero (b < 2 σ_b) is undetermined, not
+    # wrong: the background is then fixed to zero too. Any other parameter on a limit is
+    # a fit that did not find its answer: reported as failed.
+    for _ in range(3):
+        changed = False
+        slope_stuck = any(
+            not minuit.fixed[name] and _at_limit(minuit, name) for name in ("p1", "p2")
         )
-    ]
-    if at_limit:
-        for name in at_limit:
-            minuit.fixed[name] = True
-        if "b" in at_limit:
-            minuit.fixed["p1"] = minuit.fixed["p2"] = True
+        no_background = minuit.values["b"] < 2.0 * max(minuit.errors["b"], 1e-9)
+        if not minuit.fixed["b"] and (
+            _at_limit(minuit, "b") == "low" or (slope_stuck and no_background)
+        ):
+            minuit.values["b"] = 0.0
+            minuit.fixed["b"] = minuit.fixed["p1"] = minuit.fixed["p2"] = True
+            changed = True
+        if not minuit.fixed["sigma"] and _at_limit(minuit, "sigma") == "low":
+            minuit.fixed["sigma"] = True
+            changed = True
+        if not changed:
+            break
         minuit.migrad()
+    stuck = [
+        f"{name} at its {side} limit"
+        for name in ("s", "b", "shift", "sigma", "p1", "p2")
+        if not minuit.fixed[name]
+        and (side := _at_limit(minuit, name)) is not None
+        and not (name == "s" and side == "low")  # S = 0: no signal, a valid answer
+    ]
     if minuit.valid:
         minuit.hesse()
+    values = dict(minuit.values.to_dict())
     if not minuit.valid:
-        return math.nan, math.nan, "fit failed: invalid minimum", dict(minuit.values.to_dict())
+        return math.nan, math.nan, "fit failed: invalid minimum", values
+    if stuck:
+        return math.nan, math.nan, "fit failed: " + ", ".join(stuck), values
     if not minuit.accurate:
-        return (
-            math.nan,
-            math.nan,
-            "fit failed: covariance not accurate",
-            dict(minuit.values.to_dict()),
-        )
-    values = minuit.values.to_dict()
-    return float(values["s"]), float(minuit.errors["s"]), "ok", values
+        return math.nan, math.nan, "fit failed: covariance not accurate", values
+    return float(values["s"]) / scale, float(minuit.errors["s"]) / scale, "ok", {
+        **values, "s": values["s"] / scale, "b": values["b"] / scale,
+    }  # fmt: skip
 
 
 @dataclass
@@ -318,23 +381,28 @@ def _template(mc: TnPHistogram, passing: bool, et, eta) -> np.ndarray:
 
     The bin's own probes when there are at least :data:`MIN_TEMPLATE_ENTRIES`, else
     those of its E_T row (all η), else of all bins (the Z line shape changes little
-    across bins; the fitted shift and resolution absorb the rest).
+    across bins; the fitted shift and resolution absorb the rest). A simulation without
+    truth (e.g. NanoAOD read without ``config.truth``) gives its opposite-charge probes
+    of any kind instead — a template that includes the simulated background.
     """
+    truth = 1
+    if mc.mass_counts(passing, slice(None), slice(None), opposite=True, truth=1)[0].sum() <= 0:
+        truth = None
     for choice in ((et, eta), (et, slice(None)), (slice(None), slice(None))):
-        template, _ = mc.mass_counts(passing, *choice, opposite=True, truth=1)
+        template, _ = mc.mass_counts(passing, *choice, opposite=True, truth=truth)
         if template.sum() >= MIN_TEMPLATE_ENTRIES:
             return template
-    template, _ = mc.mass_counts(passing, slice(None), slice(None), opposite=True, truth=1)
+    template, _ = mc.mass_counts(passing, slice(None), slice(None), opposite=True, truth=truth)
     if template.sum() <= 0:
-        raise ValueError("the simulated histogram has no true-electron probes for a template")
+        raise ValueError("the simulated histogram has no opposite-charge probes for a template")
     return template
 
 
-def _fit_bin(hist_data, hist_template, et, eta, signal, background, fits, key):
+def _fit_bin(hist_data, hist_template, et, eta, signal, background, fits, key, interval):
     edges = hist_data.mass_edges
     results = {}
     for passing in (True, False):
-        counts, _ = hist_data.mass_counts(passing, et, eta, opposite=True)
+        counts, variances = hist_data.mass_counts(passing, et, eta, opposite=True)
         if signal == "template":
             if hist_template is None:
                 raise ValueError("signal='template' needs the simulated histogram (mc=...)")
@@ -347,7 +415,7 @@ def _fit_bin(hist_data, hist_template, et, eta, signal, background, fits, key):
             def model(shift, sigma):
                 return _bw_cb(edges, shift, sigma, 1.0, 5.0)
 
-        s, error, status, values = _fit_one(counts, edges, model, background)
+        s, error, status, values = _fit_one(counts, variances, edges, model, background)
         if values and status == "ok":
             total_model = values["s"] * model(values["shift"], values["sigma"])
             bkg = values["b"] * _background_shape(background, edges, values["p1"], values["p2"])
@@ -367,7 +435,7 @@ def _fit_bin(hist_data, hist_template, et, eta, signal, background, fits, key):
         return math.nan, math.nan, math.nan, s_p, s_f, "; ".join(bad)
     if s_p + s_f <= 0:
         return math.nan, math.nan, math.nan, s_p, s_f, "no signal in the fits"
-    eff, low, high = _ratio(s_p, e_p**2, s_f, e_f**2)
+    eff, low, high = _ratio(s_p, e_p**2, s_f, e_f**2, interval)
     return eff, low, high, s_p, s_f, "ok"
 
 
@@ -444,7 +512,9 @@ def measure(
                 pass_n, pass_v, fail_n, fail_v, data.mass_edges, window, sidebands, interval
             )
         else:
-            result = _fit_bin(data, template, et, eta, signal, background, fits, (et, eta))
+            result = _fit_bin(
+                data, template, et, eta, signal, background, fits, (et, eta), interval
+            )
         eff, low, high, s_p, s_f, status = result
         out.append(
             BinEfficiency(
@@ -477,8 +547,6 @@ def truth_efficiency(
     so ε = k/n with a binomial interval.
     """
     data = TnPHistogram(histogram, probe_id)
-    if 1 not in data.truth_values:
-        raise ValueError("the histogram has no truth axis value 1")
     in_window = _window_mask(data.mass_edges, *window)
     n_et, n_eta = len(data.et_edges) - 1, len(data.eta_edges) - 1
     cells = {
@@ -488,13 +556,16 @@ def truth_efficiency(
     }[projection]
     out = []
     for et, eta in cells:
-        k = float(data.mass_counts(True, et, eta, truth=1)[0][in_window].sum())
-        n = k + float(data.mass_counts(False, et, eta, truth=1)[0][in_window].sum())
+        pass_n, pass_v = data.mass_counts(True, et, eta, truth=1)
+        fail_n, fail_v = data.mass_counts(False, et, eta, truth=1)
+        k, n = float(pass_n[in_window].sum()), float(fail_n[in_window].sum())
+        n += k
+        variance = float(pass_v[in_window].sum() + fail_v[in_window].sum())
         if n <= 0:
             eff, low, high, status = math.nan, math.nan, math.nan, "no true-electron probes"
-        else:
-            lo, hi = _INTERVALS[interval](k, n)
-            eff, low, high, status = k / n, k / n - lo, hi - k / n, "ok"
+        else:  # effective counts for weighted simulation (unit weights: k of n)
+            eff, low, high = _binomial(k, n - k, variance, interval)
+            status = "ok"
         out.append(
             BinEfficiency(
                 *_edges(data.et_edges, et),

@@ -4,7 +4,9 @@
 "metadata": {"is_data": bool}}}``), runs
 ``egamma_cnn.processors.tag_and_probe.TagAndProbeProcessor`` on it with coffea's dataset
 tools and dask (a progress bar on the terminal), adds the histograms of all data
-datasets and of all simulated ones, and writes into the output folder:
+datasets and of all simulated ones (with their event weights only: several simulated
+processes must carry weights already normalised to their cross sections), and writes into
+the output folder:
 
 * ``histograms.root`` — per sample (data, mc), ID and pass/fail the opposite-charge
   m_ee × E_T × η histograms (TH3D, readable by ROOT and uproot);
@@ -16,7 +18,9 @@ datasets and of all simulated ones, and writes into the output folder:
   fits, ``fits_<sample>_<id>.png``;
 * ``config.json`` — the configuration that made them.
 
-A file that cannot be opened is reported by name and left out (``skip_bad_files``).
+A file that cannot be opened is reported by name and left out (``skip_bad_files``);
+``summary.json`` counts per dataset the pairs whose probe lies outside the E_T × η
+binning (not measured; the scale factors clamp to the edge bins there).
 """
 
 from __future__ import annotations
@@ -146,14 +150,25 @@ def run_tnp(
     counts: dict[str, dict[str, int]] = {}
     for name in runnable:
         result = out[name][name]
-        kind = "data" if fileset[name]["metadata"]["is_data"] else "mc"
+        is_data = fileset[name].get("metadata", {}).get("is_data")
+        if not isinstance(is_data, bool):
+            raise ValueError(
+                f"dataset {name!r}: metadata.is_data must be true or false, not {is_data!r} "
+                "(load_fileset fills it from egamma-cnn files)"
+            )
+        kind = "data" if is_data else "mc"
         samples[kind] = (
             result["histogram"] if kind not in samples else samples[kind] + result["histogram"]
         )
+        # axes of one ID: passing, mass, et, eta, opposite, truth; et and η carry an
+        # under- and an overflow bin: probes there are outside the binning
+        values = np.asarray(result["histogram"][{"id": 0}].view(flow=True)["value"])
+        outside = float(values.sum() - values[:, :, 1:-1, 1:-1].sum())
         counts[name] = {
             "kind": kind,
             "events": int(result["events"]),
             "pairs": int(result["pairs"]),
+            "pairs_outside_the_binning": round(outside),
         }
     summary: dict[str, Any] = {"datasets": counts, "skipped_files": skipped, "method": method}
     _write_root(samples, config, out_dir / "histograms.root")
@@ -230,7 +245,10 @@ def run_tnp(
             json.dumps({k: v.to_dict() for k, v in factors.items()}, indent=1)
         )
         summary["scale_factors"] = {
-            k: {"mean": float(np.nanmean(v.value)), "missing_bins": len(v.missing)}
+            k: {
+                "mean": float(np.nanmean(v.value)) if np.isfinite(v.value).any() else None,
+                "missing_bins": len(v.missing),
+            }
             for k, v in factors.items()
         }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))

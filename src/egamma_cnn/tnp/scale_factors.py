@@ -1,8 +1,8 @@
 """Data/MC scale factors of the tag-and-probe efficiencies, as a correctionlib JSON.
 
 SF = ε_data / ε_MC in every probe (η, E_T) bin, with
-σ_SF = SF · sqrt((σ_data/ε_data)² + (σ_MC/ε_MC)²) (uncorrelated samples; the symmetrised
-efficiency uncertainties). :func:`write_correctionlib` writes them as one correctionlib
+σ_SF = sqrt(σ_data² + SF² σ_MC²) / ε_MC (uncorrelated samples; each σ the larger side of
+the efficiency's interval). :func:`write_correctionlib` writes them as one correctionlib
 ``Correction`` (schema v2) named ``"egamma_cnn_id_sf"`` whose inputs are
 
 * ``ValType`` — ``"sf"``, ``"sfup"`` (SF + σ) or ``"sfdown"`` (SF − σ),
@@ -11,9 +11,10 @@ efficiency uncertainties). :func:`write_correctionlib` writes them as one correc
 
 so that ``correctionlib.CorrectionSet.from_file(path)["egamma_cnn_id_sf"].evaluate("sf",
 "cnn_tight", eta, et)`` gives the weight. Outside the binning the edge bins are used
-(``flow="clamp"``). A bin where data or MC has no efficiency (no signal, a failed fit)
-has no measured SF: it is written as 1 with ``sfup`` 2 and ``sfdown`` 0 (a 100 %
-uncertainty), and listed in the correction's description and in
+(``flow="clamp"``): an electron above the last E_T edge gets the SF of the last E_T bin,
+an extrapolation the measurement does not cover. A bin where data or MC has no
+efficiency (no signal, a failed fit) has no measured SF: it is written as 1 with
+``sfup`` 2 and ``sfdown`` 0 (a 100 % uncertainty), and listed in the correction's description and in
 :attr:`ScaleFactors.missing` — a defined, visible value, never an invented one.
 """
 
@@ -90,7 +91,8 @@ def scale_factors(
         raise ValueError("data and MC efficiencies have different binnings")
     with np.errstate(divide="ignore", invalid="ignore"):
         sf = eff_d / eff_m
-        error = sf * np.sqrt((err_d / eff_d) ** 2 + (err_m / eff_m) ** 2)
+        # σ_SF = sqrt(σ_d² + SF² σ_m²) / ε_MC: also defined for a measured ε_data = 0
+        error = np.sqrt(err_d**2 + sf**2 * err_m**2) / eff_m
     bad = ~np.isfinite(sf) | ~np.isfinite(error) | (eff_m <= 0)
     sf[bad] = np.nan
     error[bad] = np.nan
