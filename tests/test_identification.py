@@ -416,3 +416,37 @@ def test_a_replaced_model_file_is_reloaded(tmp_path, events):
     second = electron_identification(events.CaloCell, events.Track, events.Electron, model=path)
     np.testing.assert_array_equal(flat(second.cnn_score), flat(events.Electron.cnn_score))
     assert not np.array_equal(flat(first.cnn_score), flat(second.cnn_score))
+
+
+def test_likelihood_and_isolation_columns(events):
+    from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
+
+    from egamma_cnn.model import LIKELIHOOD_INPUTS, LikelihoodID
+    from egamma_cnn.tnp import TnPConfig
+
+    electrons = events.Electron
+    features = ak.flatten(electron_features(events))
+    llh = LikelihoodID.load(shipped_model_path("electron").parent / "electron_llh.json")
+    values = np.stack([ak.to_numpy(features[n]).astype(np.float32) for n in LIKELIHOOD_INPUTS], 1)
+    et = flat(electrons.clusterE / np.cosh(electrons.clusterEta)).astype(np.float64)
+    eta = flat(electrons.clusterEta).astype(np.float64)
+    np.testing.assert_array_equal(flat(electrons.llh_score), llh.discriminant(values, et, eta))
+    truth = flat(electrons.truthClass)
+    assert flat(electrons.llh_tight)[truth == 0].mean() > 0.5
+    assert flat(electrons.llh_tight)[truth == 5].mean() < 0.2
+    pt = flat(electrons.pt)
+    expected = (ak.to_numpy(features.ptvarcone30) < 0.15 * pt) & (
+        ak.to_numpy(features.etcone20) < 0.20 * pt
+    )
+    np.testing.assert_array_equal(flat(electrons.iso_loose), expected)
+    lazy = open_events(MC, mode="dask", steps_per_file=2)
+    np.testing.assert_array_equal(
+        flat(lazy.Electron.llh_tight.compute()), flat(electrons.llh_tight)
+    )
+    np.testing.assert_array_equal(
+        flat(lazy.Photon.iso_loose.compute()), flat(events.Photon.iso_loose)
+    )
+    # the tag-and-probe measures them like any other ID
+    config = TnPConfig(probe_id=("llh_tight", "iso_loose"))
+    h = TagAndProbeProcessor(config).process(events)["sample"]["histogram"]
+    assert h[{"id": "iso_loose", "passing": True}].sum(flow=True).value > 0

@@ -84,9 +84,11 @@ from egamma_cnn.model.onnx_model import (
 
 __all__ = [
     "FieldMap",
+    "LikelihoodFile",
     "class_fractions",
     "electron_discriminant",
     "electron_identification",
+    "electron_likelihood",
     "feature_group",
     "load_identification_model",
     "photon_identification",
@@ -547,3 +549,113 @@ def _fractions_from_counts(counts: list[Any]) -> dict[str, float]:
     total = values.sum()
     fractions = values / total if total > 0 else np.zeros_like(values)
     return dict(zip(ELECTRON_CLASS_NAMES, fractions.tolist(), strict=True))
+
+
+# --------------------------------------------------------------------------------------
+# The likelihood baseline as columns
+# --------------------------------------------------------------------------------------
+
+
+class LikelihoodFile:
+    """A likelihood JSON by path, loaded once per process (what travels in a dask graph).
+
+    Pickles as its path (a shipped file: resolved in the receiving process's install).
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        from egamma_cnn.model.onnx_model import shipped_model_path
+
+        if path is None:
+            self.shipped = True
+            self.path = str(shipped_model_path("electron").parent / "electron_llh.json")
+        else:
+            self.shipped = False
+            self.path = os.path.abspath(os.fspath(path))
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"no likelihood file {self.path}")
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (LikelihoodFile, (None if self.shipped else self.path,))
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        stat = os.stat(self.path)
+        return ("egamma_cnn.LikelihoodFile", self.path, stat.st_size, stat.st_mtime_ns)
+
+    def get(self) -> Any:
+        """The :class:`~egamma_cnn.model.LikelihoodID` (cached per file state)."""
+        stat = os.stat(self.path)
+        return _load_likelihood(self.path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _load_likelihood(path: str, size: int, mtime_ns: int) -> Any:
+    from egamma_cnn.model.likelihood import LikelihoodID
+
+    return LikelihoodID.load(path)
+
+
+def _likelihood_chunk(*arrays: Any, names: tuple[str, ...], llh: LikelihoodFile) -> ak.Array:
+    from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS
+
+    likelihood = llh.get()
+    col = dict(zip(names, arrays, strict=True))
+    cand_offsets = offsets_of(col["cand.clusterEta"])
+    cluster_eta = flat(col["cand.clusterEta"], np.float64)
+    cluster_e = flat(col["cand.clusterE"], np.float64)
+    et = cluster_e / np.cosh(cluster_eta)
+    record = ak.flatten(
+        feature_chunk(
+            *arrays, names=names, kind="electron", groups=("shower_shapes", "track_variables")
+        ),
+        axis=1,
+    )
+    # float32, as the training tables the PDFs were fitted on
+    values = np.stack(
+        [ak.to_numpy(record[n]).astype(np.float32) for n in LIKELIHOOD_INPUTS], axis=1
+    ).reshape(len(cluster_eta), len(LIKELIHOOD_INPUTS))
+    hits = [ak.to_numpy(record[n]) for n in ("nBLayerHits", "nPixelHits", "nSCTHits")]
+    score = likelihood.discriminant(values, et, cluster_eta)
+    fields = {"llh_score": unflatten_rows(np.asarray(score, np.float64), cand_offsets)}
+    for name in likelihood.working_points:
+        passes = likelihood.passes(name, values, et, cluster_eta, *hits, discriminant=score)
+        fields[f"llh_{name}"] = unflatten_rows(np.asarray(passes, bool), cand_offsets)
+    return ak.zip(fields, depth_limit=2)
+
+
+def electron_likelihood(
+    cells: Any,
+    tracks: Any,
+    electrons: Any,
+    *,
+    likelihood: str | os.PathLike[str] | None = None,
+    event_index: Any = None,
+    cell_fields: Mapping[str, str] | None = None,
+    track_fields: Mapping[str, str] | None = None,
+    electron_fields: Mapping[str, str] | None = None,
+) -> Any:
+    """The likelihood baseline (seed 000 §6.1) as columns: ``llh_score`` and its WPs.
+
+    d = L_S/(L_S + L_B) from the shipped ``electron_llh.json`` (or ``likelihood``, a file
+    written by :meth:`egamma_cnn.model.LikelihoodID.save`), with ``llh_loose``,
+    ``llh_medium``, ``llh_tight`` (the cut on d in the E_T × |η| bin and the track-hit
+    requirements). Arguments as :func:`electron_identification`.
+    """
+    llh = LikelihoodFile(likelihood)
+    cells = _mapped(cells, cell_fields, "cell")
+    tracks = _mapped(tracks, track_fields, "track")
+    electrons = _mapped(electrons, electron_fields, "electron")
+    columns = needed_columns(
+        cells, tracks, electrons, None, "electron", ("shower_shapes", "track_variables")
+    )
+    event_names = tuple(n for n in columns if not n.startswith("cand."))
+    candidate_names = tuple(n for n in columns if n.startswith("cand."))
+    return apply_on_candidates(
+        _likelihood_chunk,
+        [columns[n] for n in event_names],
+        [columns[n] for n in candidate_names],
+        event_index,
+        label="electron-llh",
+        memo=True,
+        names=event_names + candidate_names,
+        llh=llh,
+    )

@@ -173,3 +173,69 @@ def feature_property(kind: str, field: str | None, doc: str) -> Any:
     prop = dask_property(eager)
     prop.dask(lazy)
     return prop
+
+
+def _likelihood(collection: Any) -> Any:
+    from egamma_cnn.identification import electron_likelihood
+
+    events = _events_of(collection)
+    return electron_likelihood(
+        events["CaloCell"], events["Track"], collection, event_index=_event_index(collection)
+    )
+
+
+def llh_property(field: str | None, doc: str) -> Any:
+    """A property with the likelihood record (``field`` None) or one of its fields."""
+
+    def select(record: Any) -> Any:
+        return record if field is None else record[field]
+
+    def eager(self: Any) -> Any:
+        return select(_likelihood(self))
+
+    def lazy(self: Any, dask_array: Any) -> Any:
+        return select(_likelihood(dask_array))
+
+    eager.__doc__ = doc
+    prop = dask_property(eager)
+    prop.dask(lazy)
+    return prop
+
+
+#: Isolation working points: (isolation column, denominator column, maximum ratio).
+ISOLATION_WORKING_POINTS: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
+    "electron": {
+        # the example of the isolation issue: track ptvarcone30 and calorimeter cone 0.2
+        "iso_loose": (("ptvarcone30", "pt", 0.15), ("etcone20", "pt", 0.20)),
+        # a tighter point of the same kind (ATLAS "Tight"-style fixed cuts)
+        "iso_tight": (("ptvarcone20", "pt", 0.06), ("etcone20", "pt", 0.06)),
+    },
+    "photon": {
+        # seed 004, the recommended loose photon point: E_T^iso(ΔR<0.2) < 0.065 E_T and
+        # p_T^iso(ΔR<0.2) < 0.05 E_T
+        "iso_loose": (("etcone20", "cluster_et", 0.065), ("ptcone20", "cluster_et", 0.05)),
+    },
+}
+
+
+def isolation_property(kind: str, name: str) -> Any:
+    """A boolean property: every cut of isolation working point ``name`` passes."""
+    cuts = ISOLATION_WORKING_POINTS[kind][name]
+
+    def decide(collection: Any) -> Any:
+        result = None
+        for column, denominator, maximum in cuts:
+            passes = getattr(collection, column) < maximum * getattr(collection, denominator)
+            result = passes if result is None else result & passes
+        return result
+
+    def eager(self: Any) -> Any:
+        return decide(self)
+
+    def lazy(self: Any, dask_array: Any) -> Any:
+        return decide(dask_array)
+
+    eager.__doc__ = " and ".join(f"{c} < {m} × {d}" for c, d, m in cuts) + " (isolation WP)."
+    prop = dask_property(eager)
+    prop.dask(lazy)
+    return prop

@@ -392,7 +392,13 @@ def _attach_columns() -> None:
         SHOWER_SHAPE_NAMES,
         TRACK_VARIABLE_NAMES,
     )
-    from egamma_cnn.nanoevents.id_columns import feature_property, id_property
+    from egamma_cnn.nanoevents.id_columns import (
+        ISOLATION_WORKING_POINTS,
+        feature_property,
+        id_property,
+        isolation_property,
+        llh_property,
+    )
 
     electron_columns = {
         "cnn": "All CNN columns of the electron as one record (computed once).",
@@ -414,6 +420,19 @@ def _attach_columns() -> None:
     for name, doc in photon_columns.items():
         field = None if name == "cnn" else name
         setattr(Photon, name, id_property("photon", field, doc))
+
+    likelihood_columns = {
+        "llh": "The likelihood baseline's columns as one record (seed 000 §6.1).",
+        "llh_score": "The likelihood discriminant d = L_S/(L_S + L_B).",
+        "llh_loose": "Passes the LLH Loose working point (cut on d and track hits).",
+        "llh_medium": "Passes the LLH Medium working point.",
+        "llh_tight": "Passes the LLH Tight working point.",
+    }
+    for name, doc in likelihood_columns.items():
+        setattr(Electron, name, llh_property(None if name == "llh" else name, doc))
+    for cls, kind in ((Electron, "electron"), (Photon, "photon")):
+        for name in ISOLATION_WORKING_POINTS[kind]:
+            setattr(cls, name, isolation_property(kind, name))
 
     kinds = {
         Electron: (
