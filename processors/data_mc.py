@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 import awkward as ak
-import hist
 from coffea import processor
+from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
 
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.pairs import tag_probe_pairs
@@ -41,14 +41,6 @@ DEFAULT_VARIABLES: dict[str, tuple[int, float, float]] = {
     "fside": (60, 0.0, 0.6),
     "cnn_score": (50, 0.0, 1.0),
 }
-
-
-def _is_lazy(array: Any) -> bool:
-    try:
-        import dask_awkward as dak
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(array, dak.Array)
 
 
 class DataMCProcessor(processor.ProcessorABC):
@@ -78,16 +70,9 @@ class DataMCProcessor(processor.ProcessorABC):
         self.mass_window = mass_window
         self.weight = weight
 
-    def _factory(self, lazy: bool) -> Any:
-        if lazy:
-            import hist.dask as hda
-
-            return hda.Hist.new
-        return hist.Hist.new
-
     def process(self, events: Any) -> dict[str, Any]:
         config = self.config
-        lazy = _is_lazy(events)
+        lazy = is_lazy(events)
         pairs = tag_probe_pairs(events, config)
         low, high = self.mass_window
         pairs = pairs[pairs.opposite & (pairs.mass > low) & (pairs.mass < high)]
@@ -99,7 +84,7 @@ class DataMCProcessor(processor.ProcessorABC):
             weight = ak.values_astype(flat.mass * 0 + 1, "float64")
         et, eta = flat.probe_et, flat.probe_eta
         moments = (
-            self._factory(lazy)
+            histogram_factory(lazy)
             .StrCategory(list(self.variables), name="variable")
             .StrCategory(["n", "sum", "sum2"], name="moment")
             .Variable(list(config.et_edges), name="et", label=r"probe $E_T$ [GeV]")
@@ -117,7 +102,7 @@ class DataMCProcessor(processor.ProcessorABC):
                 ) from None
             values = ak.values_astype(values, "float64")
             histogram = (
-                self._factory(lazy)
+                histogram_factory(lazy)
                 .Reg(bins, lo, hi, name="value", label=name)
                 .Variable(list(config.et_edges), name="et", label=r"probe $E_T$ [GeV]")
                 .Variable(list(config.eta_edges), name="eta", label=r"probe $\eta$")
@@ -131,10 +116,7 @@ class DataMCProcessor(processor.ProcessorABC):
                 ("sum2", weight * values * values),
             ):
                 moments.fill(variable=name, moment=moment, et=et, eta=eta, weight=w)
-        try:
-            dataset = (events.metadata or {}).get("dataset", "sample")
-        except AttributeError:
-            dataset = "sample"
+        dataset = dataset_name(events)
         return {
             dataset: {
                 "events": ak.num(events, axis=0),

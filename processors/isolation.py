@@ -24,6 +24,7 @@ import awkward as ak
 import hist
 import numpy as np
 from coffea import processor
+from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
 
 from egamma_cnn.tnp.config import TnPConfig
 
@@ -41,14 +42,6 @@ GROUPS: tuple[int, ...] = (-1, 0, 1)
 _MOMENTS = ("n", "x", "y", "xx", "yy", "xy")
 
 
-def _is_lazy(array: Any) -> bool:
-    try:
-        import dask_awkward as dak
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(array, dak.Array)
-
-
 class IsolationProcessor(processor.ProcessorABC):
     """ID-score × isolation distributions and correlation sums (module docstring).
 
@@ -64,12 +57,7 @@ class IsolationProcessor(processor.ProcessorABC):
 
     def process(self, events: Any) -> dict[str, Any]:
         config = self.config
-        if _is_lazy(events):
-            import hist.dask as hda
-
-            factory = hda.Hist.new
-        else:
-            factory = hist.Hist.new
+        factory = histogram_factory(is_lazy(events))
         electrons = events[config.electrons]
         et = getattr(electrons, config.probe_et_field)
         eta = getattr(electrons, config.probe_eta_field)
@@ -119,10 +107,7 @@ class IsolationProcessor(processor.ProcessorABC):
                     ("xx", x * x), ("yy", y * y), ("xy", x * y),
                 ):  # fmt: skip
                     sums.fill(**common, moment=moment, et=et, eta=eta, weight=weight)
-        try:
-            dataset = (events.metadata or {}).get("dataset", "sample")
-        except AttributeError:
-            dataset = "sample"
+        dataset = dataset_name(events)
         return {dataset: {"scores": score_hist, "sums": sums}}
 
     def postprocess(self, accumulator: Any) -> Any:

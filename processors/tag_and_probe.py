@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 import awkward as ak
-import hist
 from coffea import processor
+from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
 
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.pairs import TRUTH_NONE, tag_probe_pairs
@@ -33,22 +33,9 @@ from egamma_cnn.tnp.pairs import TRUTH_NONE, tag_probe_pairs
 __all__ = ["TagAndProbeProcessor", "empty_histogram"]
 
 
-def _is_lazy(array: Any) -> bool:
-    try:
-        import dask_awkward as dak
-    except ImportError:  # pragma: no cover
-        return False
-    return isinstance(array, dak.Array)
-
-
 def empty_histogram(config: TnPConfig, lazy: bool = False) -> Any:
     """The pass/fail m_ee histogram of :class:`TagAndProbeProcessor`, empty."""
-    if lazy:
-        import hist.dask as hda
-
-        factory = hda.Hist.new
-    else:
-        factory = hist.Hist.new
+    factory = histogram_factory(lazy)
     low, high = config.mass_range
     return (
         factory.StrCategory(list(config.probe_id), name="id", label="probe ID")
@@ -80,7 +67,7 @@ class TagAndProbeProcessor(processor.ProcessorABC):
 
     def process(self, events: Any) -> dict[str, Any]:
         config = self.config
-        lazy = _is_lazy(events)
+        lazy = is_lazy(events)
         pairs = tag_probe_pairs(events, config)
         if self.weight is not None and self.weight in events.fields:
             weight = ak.flatten(ak.broadcast_arrays(events[self.weight], pairs.mass)[0])
@@ -99,10 +86,7 @@ class TagAndProbeProcessor(processor.ProcessorABC):
                 truth=flat.truth,
                 weight=weight,
             )
-        try:
-            dataset = (events.metadata or {}).get("dataset", "sample")
-        except AttributeError:  # plain awkward arrays have no NanoEvents metadata
-            dataset = "sample"
+        dataset = dataset_name(events)
         return {
             dataset: {
                 "events": ak.num(events, axis=0),

@@ -1,0 +1,35 @@
+"""What every pre-built processor needs: eager or dask, a histogram factory, the dataset."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import hist
+
+__all__ = ["dataset_name", "histogram_factory", "is_lazy"]
+
+
+def is_lazy(array: Any) -> bool:
+    """Whether ``array`` is a dask-awkward array (the processor runs lazily)."""
+    try:
+        import dask_awkward as dak
+    except ImportError:  # pragma: no cover - dask-awkward is a dependency
+        return False
+    return isinstance(array, dak.Array)
+
+
+def histogram_factory(lazy: bool) -> Any:
+    """``hist.Hist.new``, or ``hist.dask.Hist.new`` (dask-histogram) in dask mode."""
+    if lazy:
+        import hist.dask as hda
+
+        return hda.Hist.new
+    return hist.Hist.new
+
+
+def dataset_name(events: Any) -> str:
+    """The dataset of NanoEvents (coffea's ``metadata["dataset"]``), else "sample"."""
+    try:
+        return (events.metadata or {}).get("dataset", "sample")
+    except AttributeError:  # plain awkward arrays have no NanoEvents metadata
+        return "sample"
