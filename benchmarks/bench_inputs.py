@@ -53,14 +53,7 @@ CELL_BRANCHES = [
 ]
 
 
-def best_time(function, repeat: int) -> float:
-    """Best wall time of ``repeat`` calls (seconds)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_time  # noqa: E402 - benchmarks/ is the script's folder
 
 
 def read_cells(path: Path, branches: list[str]) -> None:

@@ -26,25 +26,16 @@ import argparse
 import datetime
 import os
 import platform
-import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import numpy as np
+from timing import best_time
 
 from egamma_cnn.features import ELECTRON_HLV_NAMES, electron_features
 from egamma_cnn.images import electron_image_batch, photon_image_batch, track_array_batch
 from egamma_cnn.model.onnx_model import load_model
 from egamma_cnn.nanoevents import open_events
-
-
-def best_time(function, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def training_table(threads: int, steps: int) -> list[tuple[str, int, float]]:

@@ -26,12 +26,12 @@ import argparse
 import datetime
 import os
 import platform
-import time
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
 import awkward as ak
 import numpy as np
+from timing import best_time
 
 from egamma_cnn.columnar import clear_memo
 from egamma_cnn.features import ELECTRON_HLV_NAMES
@@ -40,15 +40,6 @@ from egamma_cnn.identification import electron_identification, photon_identifica
 from egamma_cnn.images import electron_image_batch, track_array_batch
 from egamma_cnn.model.onnx_model import load_model
 from egamma_cnn.nanoevents import open_events
-
-
-def best_time(function, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def _open(path: str, entries: int | None):

@@ -6,7 +6,7 @@ from typing import Any
 
 import hist
 
-__all__ = ["dataset_name", "histogram_factory", "is_lazy"]
+__all__ = ["dataset_name", "histogram_factory", "is_lazy", "pair_weights"]
 
 
 def is_lazy(array: Any) -> bool:
@@ -33,3 +33,12 @@ def dataset_name(events: Any) -> str:
         return (events.metadata or {}).get("dataset", "sample")
     except AttributeError:  # plain awkward arrays have no NanoEvents metadata
         return "sample"
+
+
+def pair_weights(events: Any, field: str | None, pairs: Any) -> Any:
+    """The event weight ``events[field]`` of every pair (flat), or None without weights."""
+    if field is None or field not in events.fields:
+        return None
+    import awkward as ak
+
+    return ak.flatten(ak.broadcast_arrays(events[field], pairs.mass)[0])

@@ -20,7 +20,7 @@ from typing import Any
 
 import awkward as ak
 from coffea import processor
-from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
+from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
 
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.pairs import tag_probe_pairs
@@ -78,9 +78,8 @@ class DataMCProcessor(processor.ProcessorABC):
         pairs = pairs[pairs.opposite & (pairs.mass > low) & (pairs.mass < high)]
         probes = events[config.electrons][pairs.probe_index]
         flat = ak.flatten(pairs)
-        if self.weight is not None and self.weight in events.fields:
-            weight = ak.flatten(ak.broadcast_arrays(events[self.weight], pairs.mass)[0])
-        else:
+        weight = pair_weights(events, self.weight, pairs)
+        if weight is None:  # the moments need explicit unit weights
             weight = ak.values_astype(flat.mass * 0 + 1, "float64")
         et, eta = flat.probe_et, flat.probe_eta
         moments = (

@@ -25,7 +25,7 @@ from typing import Any
 
 import awkward as ak
 from coffea import processor
-from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
+from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
 
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.pairs import TRUTH_NONE, tag_probe_pairs
@@ -69,10 +69,7 @@ class TagAndProbeProcessor(processor.ProcessorABC):
         config = self.config
         lazy = is_lazy(events)
         pairs = tag_probe_pairs(events, config)
-        if self.weight is not None and self.weight in events.fields:
-            weight = ak.flatten(ak.broadcast_arrays(events[self.weight], pairs.mass)[0])
-        else:
-            weight = None
+        weight = pair_weights(events, self.weight, pairs)
         flat = ak.flatten(pairs)
         histogram = empty_histogram(config, lazy)
         for k, name in enumerate(config.probe_id):

@@ -275,9 +275,24 @@ def _demo(args, parser) -> int:
     return 0
 
 
+def _on_local_cluster(workers: int, run):
+    """``run()`` on a LocalCluster of single-threaded workers, or ``run(scheduler="sync")``
+    in this process when ``workers`` is 0."""
+    if workers == 0:
+        return run(scheduler="sync")
+    from dask.distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
+        Client(cluster),
+    ):
+        return run()
+
+
 def _tnp(args, parser) -> int:
+    from egamma_cnn.fileset import load_fileset
     from egamma_cnn.tnp.config import TnPConfig
-    from egamma_cnn.tnp.run import load_fileset, run_tnp
+    from egamma_cnn.tnp.run import run_tnp
 
     if args.config is not None:
         config = TnPConfig.from_json(args.config)
@@ -304,18 +319,9 @@ def _tnp(args, parser) -> int:
         method=args.method, signal=args.signal, background=args.background,
         interval=args.interval, schemaclass=schemaclass, step_size=args.step_size,
     )  # fmt: skip
-    if args.workers > 0:
-        from dask.distributed import Client, LocalCluster
-
-        with (
-            LocalCluster(
-                n_workers=args.workers, threads_per_worker=1, dashboard_address=None
-            ) as cluster,
-            Client(cluster),
-        ):
-            summary = run_tnp(fileset, args.out_dir, config, **options)
-    else:
-        summary = run_tnp(fileset, args.out_dir, config, scheduler="sync", **options)
+    summary = _on_local_cluster(
+        args.workers, lambda **extra: run_tnp(fileset, args.out_dir, config, **options, **extra)
+    )
     print(json.dumps(summary, indent=1))
     print(f"efficiencies, scale factors and plots in {args.out_dir}")
     return 0
@@ -323,25 +329,17 @@ def _tnp(args, parser) -> int:
 
 def _datamc(args, parser) -> int:
     from egamma_cnn.datamc.run import run_datamc
+    from egamma_cnn.fileset import load_fileset
     from egamma_cnn.tnp.config import TnPConfig
-    from egamma_cnn.tnp.run import load_fileset
 
     config = TnPConfig.from_json(args.config) if args.config else TnPConfig()
     fileset = load_fileset(args.fileset)
-    if args.workers > 0:
-        from dask.distributed import Client, LocalCluster
-
-        with (
-            LocalCluster(
-                n_workers=args.workers, threads_per_worker=1, dashboard_address=None
-            ) as cluster,
-            Client(cluster),
-        ):
-            summary = run_datamc(fileset, args.out_dir, config, step_size=args.step_size)
-    else:
-        summary = run_datamc(
-            fileset, args.out_dir, config, step_size=args.step_size, scheduler="sync"
-        )
+    summary = _on_local_cluster(
+        args.workers,
+        lambda **extra: run_datamc(
+            fileset, args.out_dir, config, step_size=args.step_size, **extra
+        ),
+    )
     print(json.dumps(summary, indent=1))
     print(f"fudge factors, distances and plots in {args.out_dir}")
     return 0

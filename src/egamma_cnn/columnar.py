@@ -28,6 +28,7 @@ from egamma_cnn.cellgrid import CellTable, prepare_cells
 __all__ = [
     "MissingFieldError",
     "apply_on_candidates",
+    "apply_on_named_columns",
     "apply_per_chunk",
     "clear_memo",
     "field_of",
@@ -261,15 +262,34 @@ def apply_per_chunk(
     ak.Array or dask_awkward.Array
         Eager output for eager inputs, a lazy array for dask inputs.
     """
+    return _run_chunks(function, list(arrays), list(arrays), label, memo, kwargs)
+
+
+def _is_dask(array: Any) -> bool:
     try:
         import dask_awkward as dak
     except ImportError:  # pragma: no cover - dask-awkward is a runtime dependency
-        dak = None
-    if dak is not None and any(isinstance(a, dak.Array) for a in arrays):
+        return False
+    return isinstance(array, dak.Array)
+
+
+def _run_chunks(
+    function: Callable[..., ak.Array],
+    arrays: list[Any],
+    same_length: list[Any],
+    label: str,
+    memo: bool,
+    kwargs: dict[str, Any],
+) -> Any:
+    """``function(*arrays)`` per dask partition, or eagerly after checking that the arrays
+    of ``same_length`` have one length."""
+    if any(_is_dask(a) for a in arrays):
+        import dask_awkward as dak
+
         return dak.map_partitions(_ChunkFunction(function, kwargs), *arrays, label=label)
-    lengths = {len(a) for a in arrays if isinstance(a, ak.Array)}
+    lengths = {len(a) for a in same_length if isinstance(a, ak.Array)}
     if len(lengths) > 1:
-        raise ValueError(f"{label}: inputs have different numbers of events {sorted(lengths)}")
+        raise ValueError(f"{label}: inputs have different lengths {sorted(lengths)}")
     return _ChunkFunction(function, kwargs, memo)(*arrays)
 
 
@@ -380,14 +400,10 @@ def apply_on_candidates(
     for array in (*candidate_inputs, event_index):
         _check_candidate_lists(array, label)
     adapter = _OnCandidateSubset(function, len(event_inputs))
-    try:
-        import dask_awkward as dak
-    except ImportError:  # pragma: no cover
-        dak = None
     arrays = [*event_inputs, *candidate_inputs, event_index]
-    if dak is not None and any(isinstance(a, dak.Array) for a in arrays):
-        partitions = {a.npartitions for a in arrays if isinstance(a, dak.Array)}
-        if len(partitions) > 1 or not all(isinstance(a, dak.Array) for a in arrays):
+    if any(_is_dask(a) for a in arrays):
+        partitions = {a.npartitions for a in arrays if _is_dask(a)}
+        if len(partitions) > 1 or not all(_is_dask(a) for a in arrays):
             raise ValueError(
                 f"{label}: the candidates are in {sorted(partitions)} partitions but the "
                 "events they were read with in another number: a selection that regroups "
@@ -395,8 +411,33 @@ def apply_on_candidates(
                 "column on the whole collection first and slice it afterwards "
                 "(events.Electron.cnn_score[5:12])"
             )
-        return dak.map_partitions(_ChunkFunction(adapter, kwargs), *arrays, label=label)
-    lengths = {len(a) for a in candidate_inputs} | {len(event_index)}
-    if len(lengths) > 1:
-        raise ValueError(f"{label}: candidate inputs have different lengths {sorted(lengths)}")
-    return _ChunkFunction(adapter, kwargs, memo)(*arrays)
+    return _run_chunks(adapter, arrays, [*candidate_inputs, event_index], label, memo, kwargs)
+
+
+def apply_on_named_columns(
+    function: Callable[..., ak.Array],
+    columns: dict[str, Any],
+    event_index: Any,
+    *,
+    label: str,
+    memo: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """:func:`apply_on_candidates` for a chunk function that takes ``names=``.
+
+    ``columns`` maps names to columns; those named ``"cand.*"`` are candidate inputs, the
+    others event inputs. ``function(*arrays, names=..., **kwargs)`` receives the names in
+    the order of its arrays.
+    """
+    event_names = tuple(n for n in columns if not n.startswith("cand."))
+    candidate_names = tuple(n for n in columns if n.startswith("cand."))
+    return apply_on_candidates(
+        function,
+        [columns[n] for n in event_names],
+        [columns[n] for n in candidate_names],
+        event_index,
+        label=label,
+        memo=memo,
+        names=event_names + candidate_names,
+        **kwargs,
+    )

@@ -132,29 +132,12 @@ def run_identification(
         The summary written to ``summary.json``. A file that cannot be read is named in
         ``"skipped_files"`` and the others are processed.
     """
-    import dask
-    from coffea.dataset_tools import apply_to_fileset, preprocess
-
-    from egamma_cnn.nanoevents import EGammaSchema
+    from egamma_cnn.fileset import run_over_fileset
 
     fileset = {name: {"files": {str(path): "Events"}} for name, path in files.items()}
-    runnable, _ = preprocess(
-        fileset, step_size=step_size, skip_bad_files=True, allow_empty_datasets=True
+    results, skipped = run_over_fileset(
+        IdentificationSummary(), fileset, step_size=step_size, scheduler=scheduler
     )
-    runnable = {name: spec for name, spec in runnable.items() if spec.get("files")}
-    skipped = sorted(
-        str(path)
-        for name, spec in fileset.items()
-        for path in spec["files"]
-        if path not in runnable.get(name, {}).get("files", {})
-    )
-    for path in skipped:
-        print(f"skipped {path}: it cannot be read as an egamma-cnn sample")
-    if not runnable:
-        raise ValueError(f"none of the files can be read: {skipped}")
-    graph = apply_to_fileset(IdentificationSummary(), runnable, schemaclass=EGammaSchema)
-    (out,) = dask.compute(graph, scheduler=scheduler)
-    results = {name: value[name] for name, value in out.items()}
     summary = {name: _summary(result) for name, result in results.items()}
     summary = {"datasets": summary, "skipped_files": skipped}
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -171,24 +154,20 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     import mplhep
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
-    colours = iter(plt.get_cmap("tab10").colors)
-    for name, result in results.items():
-        for k, label in [(NO_TRUTH, "data"), (0, "prompt e"), (5, "LF hadron")]:
-            projection = result["electron"][{"truth": _cat(k), "tight": sum}]
-            if projection.sum(flow=True) > 0:
+    panels = (
+        (left, "electron", "truth", [(NO_TRUTH, "data"), (0, "prompt e"), (5, "LF hadron")]),
+        (right, "photon", "prompt", [(NO_TRUTH, "data"), (1, "prompt γ"), (0, "non-prompt")]),
+    )
+    for ax, what, axis, groups in panels:
+        colours = iter(plt.get_cmap("tab10").colors)
+        for name, result in results.items():
+            for k, label in groups:
+                projection = result[what][{axis: _cat(k), "tight": sum}]
                 n = int(projection.sum(flow=True))
-                mplhep.histplot(
-                    projection / n, ax=left, color=next(colours), label=f"{name}: {label} ({n})"
-                )
-    colours = iter(plt.get_cmap("tab10").colors)
-    for name, result in results.items():
-        for k, label in [(NO_TRUTH, "data"), (1, "prompt γ"), (0, "non-prompt")]:
-            projection = result["photon"][{"prompt": _cat(k), "tight": sum}]
-            if projection.sum(flow=True) > 0:
-                n = int(projection.sum(flow=True))
-                mplhep.histplot(
-                    projection / n, ax=right, color=next(colours), label=f"{name}: {label} ({n})"
-                )
+                if n > 0:
+                    mplhep.histplot(
+                        projection / n, ax=ax, color=next(colours), label=f"{name}: {label} ({n})"
+                    )
     for ax, what in ((left, "electron"), (right, "photon")):
         ax.set_yscale("log")
         ax.set_xlim(0, 1)

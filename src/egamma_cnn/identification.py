@@ -45,7 +45,7 @@ import numpy as np
 
 from egamma_cnn.columnar import (
     MissingFieldError,
-    apply_on_candidates,
+    apply_on_named_columns,
     apply_per_chunk,
     field_of,
     flat,
@@ -455,17 +455,8 @@ def photon_identification(
 
 
 def _run(function, columns: dict[str, Any], event_index: Any, label: str, model: OnnxModel):
-    event_names = tuple(n for n in columns if not n.startswith("cand."))
-    candidate_names = tuple(n for n in columns if n.startswith("cand."))
-    return apply_on_candidates(
-        function,
-        [columns[n] for n in event_names],
-        [columns[n] for n in candidate_names],
-        event_index,
-        label=label,
-        memo=True,
-        names=event_names + candidate_names,
-        model=model,
+    return apply_on_named_columns(
+        function, columns, event_index, label=label, memo=True, model=model
     )
 
 
@@ -647,15 +638,6 @@ def electron_likelihood(
     columns = needed_columns(
         cells, tracks, electrons, None, "electron", ("shower_shapes", "track_variables")
     )
-    event_names = tuple(n for n in columns if not n.startswith("cand."))
-    candidate_names = tuple(n for n in columns if n.startswith("cand."))
-    return apply_on_candidates(
-        _likelihood_chunk,
-        [columns[n] for n in event_names],
-        [columns[n] for n in candidate_names],
-        event_index,
-        label="electron-llh",
-        memo=True,
-        names=event_names + candidate_names,
-        llh=llh,
+    return apply_on_named_columns(
+        _likelihood_chunk, columns, event_index, label="electron-llh", memo=True, llh=llh
     )

@@ -24,14 +24,14 @@ is the fudged value (a TFormula per bin).
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from egamma_cnn.corrections import grid_to_json, write_correction
 
 __all__ = [
     "CORRECTION_NAME",
@@ -71,17 +71,14 @@ class FudgeFactors:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready table (NaN as None)."""
 
-        def clean(a: np.ndarray) -> list:
-            return [[None if math.isnan(v) else float(v) for v in row] for row in a]
-
         return {
             "variable": self.variable,
             "et_edges": self.et_edges.tolist(),
             "eta_edges": self.eta_edges.tolist(),
-            "shift": clean(self.shift),
-            "width": clean(self.width),
-            "centre_mc": clean(self.centre_mc),
-            "centre_data": clean(self.centre_data),
+            "shift": grid_to_json(self.shift),
+            "width": grid_to_json(self.width),
+            "centre_mc": grid_to_json(self.centre_mc),
+            "centre_data": grid_to_json(self.centre_data),
             "estimator": self.estimator,
             "source": None if self.source is None else np.asarray(self.source).tolist(),
         }
@@ -214,10 +211,4 @@ def write_correctionlib(factors: Mapping[str, FudgeFactors], path: str | Path) -
             content=[cs.CategoryItem(key=name, value=binning(f)) for name, f in factors.items()],
         ),
     )
-    correction_set = cs.CorrectionSet(schema_version=2, corrections=[correction])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(json.loads(correction_set.model_dump_json(exclude_unset=True)), indent=1)
-    )
-    return path
+    return write_correction(correction, path)

@@ -34,6 +34,7 @@ from egamma_cnn.datamc.analysis import (
     gaussian_parameters,
 )
 from egamma_cnn.datamc.fudge import write_correctionlib
+from egamma_cnn.fileset import dataset_kind, run_over_fileset
 from egamma_cnn.tnp.config import TnPConfig
 
 __all__ = ["run_datamc"]
@@ -62,35 +63,20 @@ def run_datamc(
     scheduler: Any = None,
 ) -> dict[str, Any]:
     """Run the data/MC comparison and write every output (module docstring)."""
-    from coffea.dataset_tools import apply_to_fileset, preprocess
-
-    from egamma_cnn.nanoevents import EGammaSchema
     from egamma_cnn.processors.data_mc import DataMCProcessor
-    from egamma_cnn.tnp.run import _compute
 
     config = config or TnPConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     processor = DataMCProcessor(config, variables)
-    runnable, _ = preprocess(
-        dict(fileset), step_size=step_size, skip_bad_files=True, allow_empty_datasets=True
-    )
-    runnable = {name: spec for name, spec in runnable.items() if spec.get("files")}
-    skipped = sorted(
-        f for name, spec in fileset.items() for f in spec["files"]
-        if f not in runnable.get(name, {}).get("files", {})
-    )  # fmt: skip
-    for file in skipped:
-        print(f"skipped {file}: it cannot be opened")
-    kinds = {fileset[name]["metadata"]["is_data"] for name in runnable}
-    if kinds != {True, False}:
+    if {dataset_kind(fileset, name) for name in fileset} != {"data", "mc"}:
         raise ValueError("the data/MC comparison needs at least one data and one MC dataset")
-    graph = apply_to_fileset(processor, runnable, schemaclass=schemaclass or EGammaSchema)
-    out = _compute(graph, scheduler)
+    results, skipped = run_over_fileset(
+        processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler
+    )
     merged: dict[str, dict[str, Any]] = {}
-    for name in runnable:
-        result = out[name][name]
-        kind = "data" if fileset[name]["metadata"]["is_data"] else "mc"
+    for name, result in results.items():
+        kind = dataset_kind(fileset, name)
         if kind not in merged:
             merged[kind] = {
                 "probes": int(result["probes"]),
@@ -102,6 +88,8 @@ def run_datamc(
             merged[kind]["moments"] = merged[kind]["moments"] + result["moments"]
             for v, h in result["distributions"].items():
                 merged[kind]["distributions"][v] = merged[kind]["distributions"][v] + h
+    if set(merged) != {"data", "mc"}:
+        raise ValueError(f"after the unreadable files {skipped}, data or MC is missing")
     data, mc = merged["data"], merged["mc"]
 
     factors, distances, parameters = {}, {}, {}

@@ -2,7 +2,7 @@
 
 One chunk function computes any subset of the feature groups in a single pass over the
 flattened columns of a chunk (the cells are identified in the geometry once), and
-:func:`egamma_cnn.columnar.apply_on_candidates` runs it eagerly or per dask partition. The
+:func:`egamma_cnn.columnar.apply_on_named_columns` runs it eagerly or per dask partition. The
 public functions of :mod:`egamma_cnn.features` are thin selections of groups.
 """
 
@@ -14,7 +14,7 @@ import awkward as ak
 import numpy as np
 
 from egamma_cnn.columnar import (
-    apply_on_candidates,
+    apply_on_named_columns,
     field_of,
     flat,
     jagged_cell_table,
@@ -207,16 +207,12 @@ def feature_columns(
     if unknown or not groups:
         raise ValueError(f"groups must be a non-empty subset of {GROUPS}; got {groups}")
     columns = needed_columns(cells, tracks, candidates, pv_z, kind, tuple(groups))
-    event_names = tuple(n for n in columns if not n.startswith("cand."))
-    candidate_names = tuple(n for n in columns if n.startswith("cand."))
-    return apply_on_candidates(
+    return apply_on_named_columns(
         feature_chunk,
-        [columns[n] for n in event_names],
-        [columns[n] for n in candidate_names],
+        columns,
         event_index,
         label=f"{kind}-features",
         memo=True,
-        names=event_names + candidate_names,
         kind=kind,
         groups=tuple(groups),
     )

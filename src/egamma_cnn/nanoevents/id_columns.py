@@ -127,10 +127,26 @@ def _features(collection: Any, kind: str, groups: tuple[str, ...] | None = None)
     )
 
 
+def _collection_property(compute: Any, doc: str) -> Any:
+    """A coffea ``dask_property`` whose eager and dask versions are ``compute(collection)``."""
+
+    def eager(self: Any) -> Any:
+        return compute(self)
+
+    def lazy(self: Any, dask_array: Any) -> Any:
+        return compute(dask_array)
+
+    eager.__doc__ = doc
+    prop = dask_property(eager)
+    prop.dask(lazy)
+    return prop
+
+
 def id_property(kind: str, field: str | None, doc: str) -> Any:
     """A property with the identification record (``field`` None) or one of its fields."""
 
-    def select(record: Any) -> Any:
+    def compute(collection: Any) -> Any:
+        record = _identification(collection, kind)
         if field is None:
             return record
         if field not in record.fields:
@@ -140,16 +156,7 @@ def id_property(kind: str, field: str | None, doc: str) -> Any:
             )
         return record[field]
 
-    def eager(self: Any) -> Any:
-        return select(_identification(self, kind))
-
-    def lazy(self: Any, dask_array: Any) -> Any:
-        return select(_identification(dask_array, kind))
-
-    eager.__doc__ = doc
-    prop = dask_property(eager)
-    prop.dask(lazy)
-    return prop
+    return _collection_property(compute, doc)
 
 
 def feature_property(kind: str, field: str | None, doc: str) -> Any:
@@ -161,18 +168,11 @@ def feature_property(kind: str, field: str | None, doc: str) -> Any:
 
     groups = None if field is None else (feature_group(field),)
 
-    def eager(self: Any) -> Any:
-        record = _features(self, kind, groups)
+    def compute(collection: Any) -> Any:
+        record = _features(collection, kind, groups)
         return record if field is None else record[field]
 
-    def lazy(self: Any, dask_array: Any) -> Any:
-        record = _features(dask_array, kind, groups)
-        return record if field is None else record[field]
-
-    eager.__doc__ = doc
-    prop = dask_property(eager)
-    prop.dask(lazy)
-    return prop
+    return _collection_property(compute, doc)
 
 
 def _likelihood(collection: Any) -> Any:
@@ -187,19 +187,11 @@ def _likelihood(collection: Any) -> Any:
 def llh_property(field: str | None, doc: str) -> Any:
     """A property with the likelihood record (``field`` None) or one of its fields."""
 
-    def select(record: Any) -> Any:
+    def compute(collection: Any) -> Any:
+        record = _likelihood(collection)
         return record if field is None else record[field]
 
-    def eager(self: Any) -> Any:
-        return select(_likelihood(self))
-
-    def lazy(self: Any, dask_array: Any) -> Any:
-        return select(_likelihood(dask_array))
-
-    eager.__doc__ = doc
-    prop = dask_property(eager)
-    prop.dask(lazy)
-    return prop
+    return _collection_property(compute, doc)
 
 
 #: Isolation working points: (isolation column, denominator column, maximum ratio).
@@ -229,13 +221,5 @@ def isolation_property(kind: str, name: str) -> Any:
             result = passes if result is None else result & passes
         return result
 
-    def eager(self: Any) -> Any:
-        return decide(self)
-
-    def lazy(self: Any, dask_array: Any) -> Any:
-        return decide(dask_array)
-
-    eager.__doc__ = " and ".join(f"{c} < {m} × {d}" for c, d, m in cuts) + " (isolation WP)."
-    prop = dask_property(eager)
-    prop.dask(lazy)
-    return prop
+    doc = " and ".join(f"{c} < {m} × {d}" for c, d, m in cuts) + " (isolation WP)."
+    return _collection_property(decide, doc)

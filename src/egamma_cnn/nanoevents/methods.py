@@ -400,26 +400,25 @@ def _attach_columns() -> None:
         llh_property,
     )
 
-    electron_columns = {
-        "cnn": "All CNN columns of the electron as one record (computed once).",
-        "cnn_probs": "The six class probabilities (seed 000 §3.1), a record named by class.",
-        "cnn_score": "The discriminant D/(1+D) of seed 000 Eq. 1–2, model default weights.",
-        "cnn_loose": "Passes the CNN Loose working point (E_T × |η| binned cut on cnn_score).",
-        "cnn_medium": "Passes the CNN Medium working point.",
-        "cnn_tight": "Passes the CNN Tight working point.",
+    cnn_columns = {
+        (Electron, "electron"): {
+            "cnn": "All CNN columns of the electron as one record (computed once).",
+            "cnn_probs": "The six class probabilities (seed 000 §3.1), a record named by class.",
+            "cnn_score": "The discriminant D/(1+D) of seed 000 Eq. 1–2, model default weights.",
+            "cnn_loose": "Passes the CNN Loose working point (E_T × |η| binned cut on cnn_score).",
+            "cnn_medium": "Passes the CNN Medium working point.",
+            "cnn_tight": "Passes the CNN Tight working point.",
+        },
+        (Photon, "photon"): {
+            "cnn": "All CNN columns of the photon as one record (computed once).",
+            "cnn_score": "The photon CNN's prompt-photon probability (seed 004).",
+            "cnn_loose": "Passes the photon CNN loose working point (E_T × |η| binned).",
+            "cnn_tight": "Passes the photon CNN tight working point.",
+        },
     }
-    for name, doc in electron_columns.items():
-        field = None if name == "cnn" else name
-        setattr(Electron, name, id_property("electron", field, doc))
-    photon_columns = {
-        "cnn": "All CNN columns of the photon as one record (computed once).",
-        "cnn_score": "The photon CNN's prompt-photon probability (seed 004).",
-        "cnn_loose": "Passes the photon CNN loose working point (E_T × |η| binned).",
-        "cnn_tight": "Passes the photon CNN tight working point.",
-    }
-    for name, doc in photon_columns.items():
-        field = None if name == "cnn" else name
-        setattr(Photon, name, id_property("photon", field, doc))
+    for (cls, kind), columns in cnn_columns.items():
+        for name, doc in columns.items():
+            setattr(cls, name, id_property(kind, None if name == "cnn" else name, doc))
 
     likelihood_columns = {
         "llh": "The likelihood baseline's columns as one record (seed 000 §6.1).",

@@ -18,7 +18,7 @@ import json
 import operator
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +157,6 @@ class TnPConfig:
     truth_signal: tuple[int, ...] = (0, 1)
     trigger_objects: str | None = None
     trigger_dr: float = 0.1
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for text in (*self.probe_id, self.tag_id):

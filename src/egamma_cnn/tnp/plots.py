@@ -57,7 +57,7 @@ def plot_efficiency(
         2, 1, figsize=(7.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
     )
     markers = ["o", "s", "^", "v", "D"]
-    _x_ref, _, y_ref, err_ref = _points(curves[reference], variable)
+    _, _, y_ref, err_ref = _points(curves[reference], variable)
     colours = plt.get_cmap("tab10").colors
     for k, label in enumerate(labels):
         x, xerr, y, yerr = _points(curves[label], variable)
@@ -128,9 +128,6 @@ def plot_fits(
     rows = max(1, math.ceil(2 * n / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
     centres = 0.5 * (mass_edges[1:] + mass_edges[:-1])
-    by_key = {}
-    for e in efficiencies:
-        by_key[(e.et_low, e.eta_low)] = e
     panels = axes.ravel()
     for k, key in enumerate(keys):
         fit = fits[key]

@@ -33,77 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from egamma_cnn.fileset import dataset_kind, run_over_fileset
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.efficiency import measure, truth_efficiency
 from egamma_cnn.tnp.scale_factors import scale_factors, write_correctionlib
 
-__all__ = ["load_fileset", "run_tnp"]
-
-
-def load_fileset(path: str | Path) -> dict[str, Any]:
-    """Read a fileset JSON and decide for each dataset whether it is data.
-
-    ``metadata.is_data`` is used where given; otherwise an egamma-cnn sample's own
-    provenance (``is_data`` in its ``egamma_cnn_metadata``) decides. A dataset with
-    neither is an error that says to add ``"metadata": {"is_data": ...}``.
-    """
-    from egamma_cnn.sim.writer import read_metadata
-
-    path = Path(path)
-    try:
-        fileset = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not a readable fileset JSON ({err})") from None
-    if not isinstance(fileset, dict) or not fileset:
-        raise ValueError(f"{path}: a fileset is a JSON object {{dataset: {{'files': ...}}}}")
-    for name, spec in fileset.items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("files"), dict | list):
-            raise ValueError(f"{path}: dataset {name!r} needs 'files' (path → tree name)")
-        if isinstance(spec["files"], list):
-            spec["files"] = {f: "Events" for f in spec["files"]}
-        spec["files"] = {
-            str((path.parent / f).resolve()) if not Path(f).is_absolute() and "://" not in f
-            else f: tree
-            for f, tree in spec["files"].items()
-        }  # fmt: skip
-        metadata = spec.setdefault("metadata", {})
-        if "is_data" not in metadata:
-            flags = set()
-            for file in spec["files"]:
-                try:
-                    flags.add(bool(read_metadata(file).get("is_data", False)))
-                except Exception:
-                    flags.add(None)
-            if len(flags) != 1 or None in flags:
-                raise ValueError(
-                    f"{path}: dataset {name!r}: say whether it is data with "
-                    '"metadata": {"is_data": true|false} (its files do not say it alike)'
-                )
-            metadata["is_data"] = flags.pop()
-    return fileset
-
-
-def _compute(graph: Any, scheduler: Any) -> Any:
-    import dask
-
-    try:
-        from distributed import get_client
-
-        client = get_client()
-    except (ImportError, ValueError):
-        client = None
-    if client is not None and scheduler is None:
-        from distributed import progress
-
-        futures = client.compute(graph)
-        progress(futures)
-        print()
-        return futures.result()
-    from dask.diagnostics import ProgressBar
-
-    with ProgressBar():
-        (out,) = dask.compute(graph, scheduler=scheduler)
-    return out
+__all__ = ["run_tnp"]
 
 
 def run_tnp(
@@ -120,43 +55,24 @@ def run_tnp(
     scheduler: Any = None,
 ) -> dict[str, Any]:
     """Run the tag-and-probe and write every output (module docstring); returns a summary."""
-    from coffea.dataset_tools import apply_to_fileset, preprocess
-
-    from egamma_cnn.nanoevents import EGammaSchema
     from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
 
     config = config or TnPConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(config.to_json())
-    runnable, _ = preprocess(
-        dict(fileset), step_size=step_size, skip_bad_files=True, allow_empty_datasets=True
+    results, skipped = run_over_fileset(
+        TagAndProbeProcessor(config),
+        fileset,
+        schemaclass=schemaclass,
+        step_size=step_size,
+        scheduler=scheduler,
     )
-    runnable = {name: spec for name, spec in runnable.items() if spec.get("files")}
-    skipped = sorted(
-        f for name, spec in fileset.items() for f in spec["files"]
-        if f not in runnable.get(name, {}).get("files", {})
-    )  # fmt: skip
-    for file in skipped:
-        print(f"skipped {file}: it cannot be opened")
-    if not runnable:
-        raise ValueError(f"none of the files can be opened: {skipped}")
-    graph = apply_to_fileset(
-        TagAndProbeProcessor(config), runnable, schemaclass=schemaclass or EGammaSchema
-    )
-    out = _compute(graph, scheduler)
 
     samples: dict[str, Any] = {}
     counts: dict[str, dict[str, int]] = {}
-    for name in runnable:
-        result = out[name][name]
-        is_data = fileset[name].get("metadata", {}).get("is_data")
-        if not isinstance(is_data, bool):
-            raise ValueError(
-                f"dataset {name!r}: metadata.is_data must be true or false, not {is_data!r} "
-                "(load_fileset fills it from egamma-cnn files)"
-            )
-        kind = "data" if is_data else "mc"
+    for name, result in results.items():
+        kind = dataset_kind(fileset, name)
         samples[kind] = (
             result["histogram"] if kind not in samples else samples[kind] + result["histogram"]
         )

@@ -20,8 +20,6 @@ efficiency (no signal, a failed fit) has no measured SF: it is written as 1 with
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from egamma_cnn.corrections import grid_to_json, write_correction
 from egamma_cnn.tnp.efficiency import BinEfficiency
 
 __all__ = ["CORRECTION_NAME", "ScaleFactors", "scale_factors", "write_correctionlib"]
@@ -51,15 +50,12 @@ class ScaleFactors:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready table (NaN as None)."""
 
-        def clean(a: np.ndarray) -> list:
-            return [[None if math.isnan(v) else float(v) for v in row] for row in a]
-
         return {
             "working_point": self.working_point,
             "et_edges": self.et_edges.tolist(),
             "eta_edges": self.eta_edges.tolist(),
-            "sf": clean(self.value),
-            "error": clean(self.error),
+            "sf": grid_to_json(self.value),
+            "error": grid_to_json(self.error),
             "missing_bins": [list(m) for m in self.missing],
         }
 
@@ -172,10 +168,4 @@ def write_correctionlib(
             ],
         ),
     )
-    correction_set = cs.CorrectionSet(schema_version=2, corrections=[correction])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(json.loads(correction_set.model_dump_json(exclude_unset=True)), indent=1)
-    )
-    return path
+    return write_correction(correction, path)

@@ -1,0 +1,34 @@
+"""Writing correctionlib files and JSON tables: what scale factors and fudge factors share."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["grid_to_json", "write_correction"]
+
+
+def grid_to_json(grid: np.ndarray) -> list:
+    """A 2-D grid of numbers as nested lists, NaN as None (JSON has no NaN)."""
+    return [[None if math.isnan(v) else float(v) for v in row] for row in np.asarray(grid)]
+
+
+def write_correction(correction: Any, path: str | Path) -> Path:
+    """Write one ``correctionlib.schemav2.Correction`` as a schema-v2 correction set.
+
+    The set is validated by correctionlib's pydantic model before it is written (indented
+    JSON); the folder is created. Returns the path.
+    """
+    import correctionlib.schemav2 as cs
+
+    correction_set = cs.CorrectionSet(schema_version=2, corrections=[correction])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(json.loads(correction_set.model_dump_json(exclude_unset=True)), indent=1)
+    )
+    return path

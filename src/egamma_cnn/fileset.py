@@ -1,0 +1,128 @@
+"""Filesets: reading one, and running a processor over one on dask with a progress bar.
+
+Every command that runs a pre-built processor over a fileset (``egamma-cnn tnp``,
+``datamc``, the demo) goes through :func:`run_over_fileset`: coffea's dataset tools split
+the files into chunks (a file that cannot be opened is reported by name and left out),
+``apply_to_fileset`` builds one lazy graph, and it is computed on the current
+``distributed`` client or on the given scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+__all__ = ["dataset_kind", "load_fileset", "run_over_fileset"]
+
+
+def load_fileset(path: str | Path) -> dict[str, Any]:
+    """Read a fileset JSON and decide for each dataset whether it is data.
+
+    ``metadata.is_data`` is used where given; otherwise an egamma-cnn sample's own
+    provenance (``is_data`` in its ``egamma_cnn_metadata``) decides. A dataset with
+    neither is an error that says to add ``"metadata": {"is_data": ...}``.
+    """
+    from egamma_cnn.sim.writer import read_metadata
+
+    path = Path(path)
+    try:
+        fileset = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable fileset JSON ({err})") from None
+    if not isinstance(fileset, dict) or not fileset:
+        raise ValueError(f"{path}: a fileset is a JSON object {{dataset: {{'files': ...}}}}")
+    for name, spec in fileset.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("files"), dict | list):
+            raise ValueError(f"{path}: dataset {name!r} needs 'files' (path → tree name)")
+        if isinstance(spec["files"], list):
+            spec["files"] = {f: "Events" for f in spec["files"]}
+        spec["files"] = {
+            str((path.parent / f).resolve()) if not Path(f).is_absolute() and "://" not in f
+            else f: tree
+            for f, tree in spec["files"].items()
+        }  # fmt: skip
+        metadata = spec.setdefault("metadata", {})
+        if "is_data" not in metadata:
+            flags = set()
+            for file in spec["files"]:
+                try:
+                    flags.add(bool(read_metadata(file).get("is_data", False)))
+                except Exception:
+                    flags.add(None)
+            if len(flags) != 1 or None in flags:
+                raise ValueError(
+                    f"{path}: dataset {name!r}: say whether it is data with "
+                    '"metadata": {"is_data": true|false} (its files do not say it alike)'
+                )
+            metadata["is_data"] = flags.pop()
+    return fileset
+
+
+def compute_with_progress(graph: Any, scheduler: Any) -> Any:
+    """Compute ``graph`` with a progress bar (distributed's, or dask's local one)."""
+    import dask
+
+    try:
+        from distributed import get_client
+
+        client = get_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is not None and scheduler is None:
+        from distributed import progress
+
+        futures = client.compute(graph)
+        progress(futures)
+        print()
+        return futures.result()
+    from dask.diagnostics import ProgressBar
+
+    with ProgressBar():
+        (out,) = dask.compute(graph, scheduler=scheduler)
+    return out
+
+
+def run_over_fileset(
+    processor: Any,
+    fileset: Mapping[str, Any],
+    *,
+    schemaclass: Any = None,
+    step_size: int = 20_000,
+    scheduler: Any = None,
+) -> tuple[dict[str, Any], list[str]]:
+    """Run a coffea processor over ``fileset``: ({dataset: its output}, skipped files).
+
+    Raises ``ValueError`` when no file at all can be opened.
+    """
+    from coffea.dataset_tools import apply_to_fileset, preprocess
+
+    from egamma_cnn.nanoevents import EGammaSchema
+
+    runnable, _ = preprocess(
+        dict(fileset), step_size=step_size, skip_bad_files=True, allow_empty_datasets=True
+    )
+    runnable = {name: spec for name, spec in runnable.items() if spec.get("files")}
+    skipped = sorted(
+        f for name, spec in fileset.items() for f in spec["files"]
+        if f not in runnable.get(name, {}).get("files", {})
+    )  # fmt: skip
+    for file in skipped:
+        print(f"skipped {file}: it cannot be opened")
+    if not runnable:
+        raise ValueError(f"none of the files can be opened: {skipped}")
+    graph = apply_to_fileset(processor, runnable, schemaclass=schemaclass or EGammaSchema)
+    out = compute_with_progress(graph, scheduler)
+    return {name: out[name][name] for name in runnable}, skipped
+
+
+def dataset_kind(fileset: Mapping[str, Any], name: str) -> str:
+    """``"data"`` or ``"mc"`` from the dataset's ``metadata.is_data`` (a boolean)."""
+    is_data = fileset[name].get("metadata", {}).get("is_data")
+    if not isinstance(is_data, bool):
+        raise ValueError(
+            f"dataset {name!r}: metadata.is_data must be true or false, not {is_data!r} "
+            "(load_fileset fills it from egamma-cnn files)"
+        )
+    return "data" if is_data else "mc"
