@@ -8,7 +8,11 @@ of :mod:`egamma_cnn.features`, the CNN score, any electron column) it fills
 
 * ``distributions[variable]`` — a histogram over the variable's range × probe E_T × η;
 * ``moments`` — Σ1, Σv and Σv² per variable and probe (E_T, η) bin (exact sums, for the
-  means and widths of the fudge factors, not binned approximations).
+  means and widths of the fudge factors, not binned approximations);
+* ``identification`` — the weighted probes passing and failing each ID of ``ids`` (the
+  likelihood and CNN working points by default) per probe (E_T, η) bin: the ID
+  efficiencies of the Z-window probes, which fudging changes on simulation
+  (:func:`egamma_cnn.datamc.run.run_datamc` runs it a second time on fudged MC).
 
 Eager or on dask (``hist.dask``). The analysis of the outputs — fudge factors,
 statistical distances, Gaussian-fit parameters, plots — is :mod:`egamma_cnn.datamc`.
@@ -22,10 +26,15 @@ import awkward as ak
 from coffea import processor
 from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
 
-from egamma_cnn.tnp.config import TnPConfig
+from egamma_cnn.tnp.config import IdSpec, TnPConfig
 from egamma_cnn.tnp.pairs import tag_probe_pairs
 
-__all__ = ["DEFAULT_VARIABLES", "DataMCProcessor"]
+__all__ = ["DEFAULT_IDS", "DEFAULT_VARIABLES", "DataMCProcessor"]
+
+#: IDs whose probe efficiencies are counted: the likelihood and the CNN working points.
+DEFAULT_IDS: tuple[str, ...] = (
+    "llh_loose", "llh_medium", "llh_tight", "cnn_loose", "cnn_medium", "cnn_tight",
+)  # fmt: skip
 
 #: Variables and their histogram ranges (bins, low, high) — probe electrons of Z→ee.
 DEFAULT_VARIABLES: dict[str, tuple[int, float, float]] = {
@@ -56,6 +65,9 @@ class DataMCProcessor(processor.ProcessorABC):
         m_ee range of the probes (GeV).
     weight : str or None
         Event weight field (``genWeight`` when present).
+    ids : sequence of str
+        ID specifications (a boolean column, or ``"column <op> number"``) whose probe
+        efficiencies are counted (default :data:`DEFAULT_IDS`; ``()`` for none).
     """
 
     def __init__(
@@ -64,8 +76,10 @@ class DataMCProcessor(processor.ProcessorABC):
         variables: dict[str, tuple[int, float, float]] | None = None,
         mass_window: tuple[float, float] = (80.0, 100.0),
         weight: str | None = "genWeight",
+        ids: tuple[str, ...] | list[str] = DEFAULT_IDS,
     ) -> None:
         self.config = config or TnPConfig()
+        self.ids = tuple(str(IdSpec.parse(text)) for text in ids)
         self.variables = dict(variables or DEFAULT_VARIABLES)
         self.mass_window = mass_window
         self.weight = weight
@@ -115,6 +129,17 @@ class DataMCProcessor(processor.ProcessorABC):
                 ("sum2", weight * values * values),
             ):
                 moments.fill(variable=name, moment=moment, et=et, eta=eta, weight=w)
+        identification = (
+            histogram_factory(lazy)
+            .StrCategory(list(self.ids), name="id")
+            .Boolean(name="passing")
+            .Variable(list(config.et_edges), name="et", label=r"probe $E_T$ [GeV]")
+            .Variable(list(config.eta_edges), name="eta", label=r"probe $\eta$")
+            .Weight()
+        )
+        for text in self.ids:
+            passing = ak.flatten(IdSpec.parse(text).evaluate(probes))
+            identification.fill(id=text, passing=passing, et=et, eta=eta, weight=weight)
         dataset = dataset_name(events)
         return {
             dataset: {
@@ -122,6 +147,7 @@ class DataMCProcessor(processor.ProcessorABC):
                 "probes": ak.num(flat, axis=0),
                 "distributions": distributions,
                 "moments": moments,
+                "identification": identification,
             }
         }
 

@@ -159,15 +159,19 @@ def test_processor_on_hand_built_events_has_exact_moments():
         probe_id=("good",), tag_id="good", probe_et_field="pt", probe_eta_field="eta",
         truth=None,
     )  # fmt: skip
-    out = DataMCProcessor(config, {"reta": (10, 0.5, 1.0)}, weight=None).process(events)
-    out = out["sample"]
+    out = DataMCProcessor(config, {"reta": (10, 0.5, 1.0)}, weight=None, ids=("good",))
+    out = out.process(events)["sample"]
     assert out["probes"] == 2
+    passing = out["identification"][{"id": "good", "et": sum, "eta": sum}].values()
+    assert list(passing) == [0.0, 2.0]  # both probes in the window pass, none fails
     n, mean, _variance = moments(out, "reta")
     assert n.sum() == 2
     total_sum = np.nansum(mean * n)
     assert total_sum == pytest.approx(0.95 + 0.90)
     with pytest.raises(ValueError, match="no column 'nothing'"):
-        DataMCProcessor(config, {"nothing": (10, 0, 1)}, weight=None).process(events)
+        DataMCProcessor(config, {"nothing": (10, 0, 1)}, weight=None, ids=()).process(events)
+    with pytest.raises(ValueError, match="no column 'llh_loose'"):
+        DataMCProcessor(config, {"reta": (10, 0.5, 1.0)}, weight=None).process(events)
 
 
 def test_the_datamc_command(tmp_path):
@@ -191,6 +195,98 @@ def test_the_datamc_command(tmp_path):
     assert (out / "reta.png").stat().st_size > 20_000
     distances = json.loads((out / "distances.json").read_text())
     assert {"et", "eta", "inclusive"} <= set(distances["f3"])
+    # the fudged pass: the file applied candidate by candidate, and the ID efficiencies
+    for variable in ("reta", "cnn_score"):
+        assert distances[variable]["inclusive"][0]["fudged_applied"]["l1"] >= 0
+    efficiencies = json.loads((out / "id_efficiencies.json").read_text())
+    assert set(efficiencies) == {f"{m}_{w}" for m in ("llh", "cnn") for w in WORKING_POINTS}
+    for by_sample in efficiencies.values():
+        assert set(by_sample) == {"data", "mc", "fudged_mc"}
+        # the same MC probes with and without fudging
+        assert (
+            by_sample["mc"]["inclusive"]["probes"] == by_sample["fudged_mc"]["inclusive"]["probes"]
+        )
+    assert (out / "id_efficiencies.png").stat().st_size > 20_000
+
+
+WORKING_POINTS = ("loose", "medium", "tight")
+
+
+def _write_fudge(path, centre_mc, centre_data, width, variables=("reta", "weta2")):
+    from egamma_cnn.datamc.fudge import FudgeFactors
+
+    et_edges, eta_edges = np.array([5.0, 40.0, 250.0]), np.array([-2.5, 0.0, 2.5])
+    ones = np.ones((2, 2))
+    factors = {
+        v: FudgeFactors(v, et_edges, eta_edges, ones * centre_mc[v], ones * centre_data[v],
+                        ones * width[v])
+        for v in variables
+    }  # fmt: skip
+    write_correctionlib(factors, path)
+    return factors
+
+
+def test_fudged_mc_columns_llh_and_cnn(tmp_path):
+    """EGammaSchema.with_fudge: fudged shower shapes, and the LLH and CNN see them."""
+    import pickle
+
+    import dask
+    from dask.base import tokenize
+
+    from egamma_cnn.datamc import FudgeFile
+    from egamma_cnn.nanoevents import EGammaSchema, open_events
+
+    path = tmp_path / "fudge.json"
+    centre = {"reta": 0.95, "weta2": 0.010}
+    factors = _write_fudge(
+        path, centre, {"reta": 0.94, "weta2": 0.0106}, {"reta": 1.4, "weta2": 1.2}
+    )
+    plain = open_events(DATA / "zee_mc.root").Electron
+    fudged = open_events(DATA / "zee_mc.root", schemaclass=EGammaSchema.with_fudge(path)).Electron
+    flat = lambda a: ak.to_numpy(ak.flatten(a)).astype(float)  # noqa: E731
+    expected = apply_fudge(factors["reta"], flat(plain.reta), flat(plain.cluster_et),
+                           flat(plain.clusterEta))  # fmt: skip
+    np.testing.assert_allclose(flat(fudged.reta), expected, rtol=1e-12)
+    np.testing.assert_array_equal(flat(fudged.rphi), flat(plain.rphi))  # no factors: as is
+    assert np.mean(flat(fudged.llh_score) != flat(plain.llh_score)) > 0.5
+    assert np.mean(flat(fudged.cnn_score) != flat(plain.cnn_score)) > 0.5
+    # the same fudge lazily, chunked differently, gives the same columns
+    lazy = open_events(DATA / "zee_mc.root", mode="dask", steps_per_file=2,
+                       schemaclass=EGammaSchema.with_fudge(path)).Electron  # fmt: skip
+    reta, llh = dask.compute(lazy.reta, lazy.llh_score)
+    np.testing.assert_allclose(flat(reta), flat(fudged.reta), rtol=1e-12)
+    np.testing.assert_allclose(flat(llh), flat(fudged.llh_score), rtol=1e-6)
+    # an identity fudge (no shift, width 1) changes nothing
+    same = tmp_path / "identity.json"
+    _write_fudge(same, centre, centre, {"reta": 1.0, "weta2": 1.0})
+    identity = open_events(DATA / "zee_mc.root", schemaclass=EGammaSchema.with_fudge(same)).Electron
+    np.testing.assert_array_equal(flat(identity.cnn_score), flat(plain.cnn_score))
+    np.testing.assert_array_equal(flat(identity.llh_score), flat(plain.llh_score))
+    # the file travels as its path and tokenises by its content's state
+    fudge = FudgeFile(path)
+    assert pickle.loads(pickle.dumps(fudge)).variables == ("reta", "weta2")
+    assert tokenize(fudge) != tokenize(FudgeFile(same))
+
+
+def test_fudge_file_errors(tmp_path):
+    from egamma_cnn.corrections import write_correction
+    from egamma_cnn.datamc import FudgeFile
+    from egamma_cnn.nanoevents import EGammaSchema
+
+    with pytest.raises(FileNotFoundError, match="no fudge-factor file"):
+        EGammaSchema.with_fudge(tmp_path / "missing.json")
+    (tmp_path / "text.json").write_text("not json")
+    with pytest.raises(ValueError, match="not a correctionlib JSON"):
+        FudgeFile(tmp_path / "text.json")
+    import correctionlib.schemav2 as cs
+
+    other = cs.Correction(
+        name="scale_factors", version=1, inputs=[cs.Variable(name="x", type="real")],
+        output=cs.Variable(name="sf", type="real"), data=1.0,
+    )  # fmt: skip
+    write_correction(other, tmp_path / "sf.json")
+    with pytest.raises(ValueError, match="no correction 'egamma_cnn_fudge'"):
+        FudgeFile(tmp_path / "sf.json")
 
 
 def test_isolation_correlations_equal_numpy_and_eager_equals_dask():

@@ -120,6 +120,14 @@ def _build_parser() -> argparse.ArgumentParser:
     datamc.add_argument("--out-dir", type=Path, default=Path("datamc"), help="output folder")
     datamc.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
     datamc.add_argument(
+        "--id", nargs="+", default=None, metavar="SPEC",
+        help="IDs whose probe efficiencies are compared (default: LLH and CNN WPs)",
+    )  # fmt: skip
+    datamc.add_argument(
+        "--no-fudged-pass", action="store_true",
+        help="skip the second MC pass with the fudge factors applied",
+    )  # fmt: skip
+    datamc.add_argument(
         "--workers", type=_non_negative_int, default=2, help="LocalCluster workers (0: no cluster)"
     )
     datamc.add_argument("--step-size", type=_positive_int, default=20_000, help="events per chunk")
@@ -337,7 +345,13 @@ def _datamc(args, parser) -> int:
     summary = _on_local_cluster(
         args.workers,
         lambda **extra: run_datamc(
-            fileset, args.out_dir, config, step_size=args.step_size, **extra
+            fileset,
+            args.out_dir,
+            config,
+            ids=tuple(args.id) if args.id else None,
+            fudged_pass=not args.no_fudged_pass,
+            step_size=args.step_size,
+            **extra,
         ),
     )
     print(json.dumps(summary, indent=1))

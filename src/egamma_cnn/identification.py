@@ -52,6 +52,7 @@ from egamma_cnn.columnar import (
     offsets_of,
     unflatten_rows,
 )
+from egamma_cnn.datamc.fudge import FudgeFile
 from egamma_cnn.features import (
     CALO_ISOLATION_NAMES,
     ENERGY_FLOW_NAMES,
@@ -269,7 +270,9 @@ def _working_point_columns(model: OnnxModel, score, cluster_e, cluster_eta) -> d
     }
 
 
-def _electron_chunk(*arrays: Any, names: tuple[str, ...], model: OnnxModel) -> ak.Array:
+def _electron_chunk(
+    *arrays: Any, names: tuple[str, ...], model: OnnxModel, fudge: Any = None
+) -> ak.Array:
     col = dict(zip(names, arrays, strict=True))
     inputs_needed = {spec.name for spec in model.inputs}
     cand_offsets = offsets_of(col["cand.clusterEta"])
@@ -298,6 +301,7 @@ def _electron_chunk(*arrays: Any, names: tuple[str, ...], model: OnnxModel) -> a
             names=names,
             kind="electron",
             groups=_hlv_groups(model),
+            fudge=fudge,
         )
         flat_record = ak.flatten(record, axis=1)
         inputs["hlv"] = np.stack(
@@ -361,6 +365,7 @@ def electron_identification(
     cell_fields: Mapping[str, str] | None = None,
     track_fields: Mapping[str, str] | None = None,
     electron_fields: Mapping[str, str] | None = None,
+    fudge: str | os.PathLike[str] | FudgeFile | None = None,
 ) -> Any:
     """Electron CNN columns of every electron candidate (seed 000 §5).
 
@@ -386,6 +391,10 @@ def electron_identification(
         exactly the events of ``cells``.
     cell_fields, track_fields, electron_fields : mapping of str to str, optional
         For other ntuples: the user's field name of each egamma-cnn field that differs.
+    fudge : str, path or FudgeFile, optional
+        A fudge-factor file (``egamma-cnn datamc``'s ``fudge_factors.json``): the
+        network's high-level-variable input gets the fudged shower shapes (seed 002, "the
+        effect of fudging on the efficiencies"); the images and tracks are unchanged.
 
     Returns
     -------
@@ -426,7 +435,20 @@ def electron_identification(
             columns.setdefault(f"track.{name}", field_of(tracks, name, "track"))
         for name in ("trackIdx", *(f"trackIdx{s}" for s in range(1, N_TRACK_SLOTS + 1))):
             columns.setdefault(f"cand.{name}", field_of(electrons, name, "electron"))
-    return _run(_electron_chunk, columns, event_index, "electron-cnn", onnx)
+    fudge_file = _fudge_file(fudge)
+    if fudge_file is not None and "hlv" not in inputs:
+        raise ValueError(
+            f"{onnx.path.name} takes no high-level variables: fudge factors cannot change it"
+        )
+    return apply_on_named_columns(
+        _electron_chunk,
+        columns,
+        event_index,
+        label="electron-cnn",
+        memo=True,
+        model=onnx,
+        fudge=fudge_file,
+    )
 
 
 def photon_identification(
@@ -585,7 +607,16 @@ def _load_likelihood(path: str, size: int, mtime_ns: int) -> Any:
     return LikelihoodID.load(path)
 
 
-def _likelihood_chunk(*arrays: Any, names: tuple[str, ...], llh: LikelihoodFile) -> ak.Array:
+def _fudge_file(fudge: Any) -> FudgeFile | None:
+    """``fudge`` as a :class:`~egamma_cnn.datamc.FudgeFile` (None stays None)."""
+    if fudge is None or isinstance(fudge, FudgeFile):
+        return fudge
+    return FudgeFile(fudge)
+
+
+def _likelihood_chunk(
+    *arrays: Any, names: tuple[str, ...], llh: LikelihoodFile, fudge: Any = None
+) -> ak.Array:
     from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS
 
     likelihood = llh.get()
@@ -596,7 +627,11 @@ def _likelihood_chunk(*arrays: Any, names: tuple[str, ...], llh: LikelihoodFile)
     et = cluster_e / np.cosh(cluster_eta)
     record = ak.flatten(
         feature_chunk(
-            *arrays, names=names, kind="electron", groups=("shower_shapes", "track_variables")
+            *arrays,
+            names=names,
+            kind="electron",
+            groups=("shower_shapes", "track_variables"),
+            fudge=fudge,
         ),
         axis=1,
     )
@@ -623,13 +658,15 @@ def electron_likelihood(
     cell_fields: Mapping[str, str] | None = None,
     track_fields: Mapping[str, str] | None = None,
     electron_fields: Mapping[str, str] | None = None,
+    fudge: str | os.PathLike[str] | FudgeFile | None = None,
 ) -> Any:
     """The likelihood baseline (seed 000 §6.1) as columns: ``llh_score`` and its WPs.
 
     d = L_S/(L_S + L_B) from the shipped ``electron_llh.json`` (or ``likelihood``, a file
     written by :meth:`egamma_cnn.model.LikelihoodID.save`), with ``llh_loose``,
     ``llh_medium``, ``llh_tight`` (the cut on d in the E_T × |η| bin and the track-hit
-    requirements). Arguments as :func:`electron_identification`.
+    requirements). Arguments as :func:`electron_identification`; with ``fudge`` the PDFs
+    are evaluated on the fudged shower shapes.
     """
     llh = LikelihoodFile(likelihood)
     cells = _mapped(cells, cell_fields, "cell")
@@ -639,5 +676,11 @@ def electron_likelihood(
         cells, tracks, electrons, None, "electron", ("shower_shapes", "track_variables")
     )
     return apply_on_named_columns(
-        _likelihood_chunk, columns, event_index, label="electron-llh", memo=True, llh=llh
+        _likelihood_chunk,
+        columns,
+        event_index,
+        label="electron-llh",
+        memo=True,
+        llh=llh,
+        fudge=_fudge_file(fudge),
     )

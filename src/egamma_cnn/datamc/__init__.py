@@ -9,10 +9,17 @@
 from __future__ import annotations
 
 from egamma_cnn.datamc.distances import hellinger_distance, l1_distance, wasserstein_distance
-from egamma_cnn.datamc.fudge import FudgeFactors, apply_fudge, fudge_factors, quantile_map
+from egamma_cnn.datamc.fudge import (
+    FudgeFactors,
+    FudgeFile,
+    apply_fudge,
+    fudge_factors,
+    quantile_map,
+)
 
 __all__ = [
     "FudgeFactors",
+    "FudgeFile",
     "apply_fudge",
     "fudge_factors",
     "hellinger_distance",

@@ -19,11 +19,17 @@ quantile mapping v' = F_data⁻¹(F_MC(v)) from the two binned cumulative distri
 
 :func:`write_correctionlib` stores the shift/width factors as a correctionlib (schema v2)
 ``Correction`` ``"egamma_cnn_fudge"`` with inputs (variable, η, E_T, value) whose output
-is the fudged value (a TFormula per bin).
+is the fudged value (a TFormula per bin). :class:`FudgeFile` applies such a file inside
+the feature computation, so that ``EGammaSchema.with_identification(fudge=path)`` gives
+fudged shower shapes, and a likelihood and a CNN that see fudged high-level variables —
+"fudged MC" without a second copy of the sample.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +42,7 @@ from egamma_cnn.corrections import grid_to_json, write_correction
 __all__ = [
     "CORRECTION_NAME",
     "FudgeFactors",
+    "FudgeFile",
     "apply_fudge",
     "fudge_factors",
     "quantile_map",
@@ -212,3 +219,91 @@ def write_correctionlib(factors: Mapping[str, FudgeFactors], path: str | Path) -
         ),
     )
     return write_correction(correction, path)
+
+
+class FudgeFile:
+    """A fudge-factor correctionlib file by path, opened once per process.
+
+    What travels in a dask graph (it pickles as its path) and what the feature, CNN and
+    likelihood chunk functions apply: :meth:`apply` replaces every variable the file has
+    factors for by its fudged value, v' = c_data + w (v − c_MC) in the candidate's
+    (E_T, η) bin (the edge bins outside the binning).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by :func:`write_correctionlib` (``egamma-cnn datamc`` writes
+        ``fudge_factors.json``).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not a correctionlib set with an ``egamma_cnn_fudge`` correction.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"no fudge-factor file {self.path}")
+        self.variables = _fudge_variables(self.path, *_file_state(self.path))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (FudgeFile, (self.path,))
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        return ("egamma_cnn.FudgeFile", self.path, *_file_state(self.path))
+
+    def __repr__(self) -> str:
+        return f"FudgeFile({self.path!r}, variables={list(self.variables)})"
+
+    def apply(
+        self, columns: Mapping[str, np.ndarray], et: np.ndarray, eta: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """``columns`` with every variable of the file fudged (the others as they are).
+
+        ``et`` [GeV] and ``eta`` are the candidates' cluster E_T and η, the probe
+        binning the factors were derived in.
+        """
+        correction = _fudge_correction(self.path, *_file_state(self.path))
+        out = dict(columns)
+        et = np.asarray(et, np.float64)
+        eta = np.asarray(eta, np.float64)
+        for name in self.variables:
+            if name not in out:
+                continue
+            values = np.asarray(out[name], np.float64)
+            if len(values) == 0:
+                continue
+            fudged = correction.evaluate(name, eta, et, values)
+            out[name] = np.asarray(fudged, dtype=np.asarray(out[name]).dtype)
+        return out
+
+
+def _file_state(path: str) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_size, stat.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=8)
+def _fudge_variables(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
+    try:
+        data = json.loads(Path(path).read_text())
+        corrections = {c["name"]: c for c in data["corrections"]}
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(f"{path} is not a correctionlib JSON file") from None
+    if CORRECTION_NAME not in corrections:
+        raise ValueError(
+            f"{path} has no correction {CORRECTION_NAME!r} (it has {sorted(corrections)}); "
+            "fudge factors are written by egamma-cnn datamc (fudge_factors.json)"
+        )
+    content = corrections[CORRECTION_NAME]["data"].get("content", [])
+    return tuple(item["key"] for item in content)
+
+
+@functools.lru_cache(maxsize=8)
+def _fudge_correction(path: str, size: int, mtime_ns: int) -> Any:
+    import correctionlib
+
+    return correctionlib.CorrectionSet.from_file(path)[CORRECTION_NAME]

@@ -1,7 +1,8 @@
 """``egamma-cnn datamc``: probe shower shapes in data and MC, fudge factors, distances, plots.
 
-The CNN score (``compare_only``) is compared but not fudged: fudging applies to the
-inputs of an ID, and a fudged score would need the network run on fudged inputs.
+The CNN score (``compare_only``) gets no fudge factors of its own: fudging applies to
+the inputs of an ID. Its fudged distribution is the network run on fudged inputs, which
+the second pass gives.
 
 :func:`run_datamc` runs ``egamma_cnn.processors.data_mc.DataMCProcessor`` over a fileset
 (the format of ``egamma-cnn tnp``, one or more data and MC datasets), adds the data and
@@ -16,6 +17,20 @@ the MC outputs, and writes into the output folder:
 * per variable ``<variable>.png``: the normalised inclusive distributions of data, MC and
   fudged MC with the ratio to data, the three distances versus E_T and the parameters
   versus E_T (the way seed 002 shows them).
+
+With ``fudged_pass`` (default) the processor runs a second time over the MC datasets
+with ``fudge_factors.json`` applied to every candidate
+(:meth:`egamma_cnn.nanoevents.EGammaSchema.with_fudge`): the shower-shape columns are
+the fudged values and the likelihood and the CNN's high-level inputs see them; the
+calorimeter images and tracks the CNN also reads are not fudged. This gives
+
+* the event-level fudged distributions (the ``fudged_applied`` distances: what the
+  correctionlib file does to the MC, the check of the binned ``fudged`` ones), and the
+  CNN score of fudged MC;
+* ``id_efficiencies.json`` and ``id_efficiencies.png``: the efficiencies of the
+  likelihood and CNN working points for the Z-window probes (m_ee 80–100 GeV, no
+  background subtraction) of data, MC and fudged MC, versus E_T and inclusive — the
+  effect of fudging on the identification efficiencies (seed 002).
 """
 
 from __future__ import annotations
@@ -36,6 +51,7 @@ from egamma_cnn.datamc.analysis import (
 from egamma_cnn.datamc.fudge import write_correctionlib
 from egamma_cnn.fileset import dataset_kind, run_over_fileset
 from egamma_cnn.tnp.config import TnPConfig
+from egamma_cnn.tnp.efficiency import clopper_pearson
 
 __all__ = ["run_datamc"]
 
@@ -58,41 +74,43 @@ def run_datamc(
     variables: dict[str, tuple[int, float, float]] | None = None,
     compare_only: tuple[str, ...] = ("cnn_score",),
     estimator: str = "quantiles",
+    ids: tuple[str, ...] | None = None,
+    fudged_pass: bool = True,
     schemaclass: Any = None,
     step_size: int = 20_000,
     scheduler: Any = None,
 ) -> dict[str, Any]:
-    """Run the data/MC comparison and write every output (module docstring)."""
-    from egamma_cnn.processors.data_mc import DataMCProcessor
+    """Run the data/MC comparison and write every output (module docstring).
+
+    ``ids``: the IDs whose efficiencies are compared (default: the likelihood and CNN
+    working points, :data:`~egamma_cnn.processors.data_mc.DEFAULT_IDS`).
+    ``fudged_pass``: run the MC again with the fudge factors applied (needs the
+    egamma-cnn schema, whose columns can be fudged).
+    """
+    from egamma_cnn.nanoevents import EGammaSchema
+    from egamma_cnn.processors.data_mc import DEFAULT_IDS, DataMCProcessor
 
     config = config or TnPConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    processor = DataMCProcessor(config, variables)
+    processor = DataMCProcessor(config, variables, ids=DEFAULT_IDS if ids is None else ids)
     if {dataset_kind(fileset, name) for name in fileset} != {"data", "mc"}:
         raise ValueError("the data/MC comparison needs at least one data and one MC dataset")
+    schemaclass = schemaclass or EGammaSchema
+    if fudged_pass and not issubclass(schemaclass, EGammaSchema):
+        raise ValueError(
+            "the fudged pass applies the fudge factors through the egamma-cnn schema; "
+            f"{schemaclass.__name__} cannot fudge its columns: pass fudged_pass=False"
+        )
     results, skipped = run_over_fileset(
         processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler
     )
-    merged: dict[str, dict[str, Any]] = {}
-    for name, result in results.items():
-        kind = dataset_kind(fileset, name)
-        if kind not in merged:
-            merged[kind] = {
-                "probes": int(result["probes"]),
-                "moments": result["moments"],
-                "distributions": dict(result["distributions"]),
-            }
-        else:
-            merged[kind]["probes"] += int(result["probes"])
-            merged[kind]["moments"] = merged[kind]["moments"] + result["moments"]
-            for v, h in result["distributions"].items():
-                merged[kind]["distributions"][v] = merged[kind]["distributions"][v] + h
+    merged = _merge(results, fileset)
     if set(merged) != {"data", "mc"}:
         raise ValueError(f"after the unreadable files {skipped}, data or MC is missing")
     data, mc = merged["data"], merged["mc"]
 
-    factors, distances, parameters = {}, {}, {}
+    factors, distances, parameters, plotted = {}, {}, {}, {}
     for variable in processor.variables:
         h = data["distributions"][variable]
         edges = np.asarray(h.axes["value"].edges)
@@ -108,12 +126,47 @@ def run_datamc(
             for sample, counts in samples.items()
             for axis in ("et", "eta")
         }
-        _plot_variable(variable, samples, edges, h, distances[variable], parameters[variable],
-                       out_dir / f"{variable}.png")  # fmt: skip
-    write_correctionlib(factors, out_dir / "fudge_factors.json")
+        plotted[variable] = (samples, edges, h)
+    fudge_path = write_correctionlib(factors, out_dir / "fudge_factors.json")
     (out_dir / "fudge_table.json").write_text(
         json.dumps({v: f.to_dict() for v, f in factors.items()}, indent=1)
     )
+    fudged = None
+    if fudged_pass:
+        mc_fileset = {n: spec for n, spec in fileset.items() if dataset_kind(fileset, n) == "mc"}
+        fudged_results, _ = run_over_fileset(
+            processor,
+            mc_fileset,
+            schemaclass=schemaclass.with_fudge(fudge_path),
+            step_size=step_size,
+            scheduler=scheduler,
+        )
+        fudged = _merge(fudged_results, fileset)["mc"]
+        for variable in processor.variables:
+            applied = distance_table(data, fudged, None, variable)
+            for projection, rows in applied.items():
+                for row, applied_row in zip(distances[variable][projection], rows, strict=True):
+                    row["fudged_applied"] = applied_row["unfudged"]
+    efficiencies = {
+        text: {
+            sample: _id_efficiencies(output["identification"], text)
+            for sample, output in (("data", data), ("mc", mc), ("fudged_mc", fudged))
+            if output is not None
+        }
+        for text in processor.ids
+    }
+    if processor.ids:
+        (out_dir / "id_efficiencies.json").write_text(json.dumps(efficiencies, indent=1))
+        _plot_id_efficiencies(efficiencies, out_dir / "id_efficiencies.png")
+    for variable, (samples, edges, h) in plotted.items():
+        if fudged is not None:  # what the correctionlib file does, candidate by candidate
+            samples["fudged_mc"] = fudged["distributions"][variable].values()
+            parameters[variable].update(
+                {f"fudged_mc_{axis}": _parameters(samples["fudged_mc"], edges, axis)
+                 for axis in ("et", "eta")}
+            )  # fmt: skip
+        _plot_variable(variable, samples, edges, h, distances[variable], parameters[variable],
+                       out_dir / f"{variable}.png")  # fmt: skip
     (out_dir / "distances.json").write_text(json.dumps(distances, indent=1))
     (out_dir / "parameters.json").write_text(json.dumps(parameters, indent=1, default=float))
     summary = {
@@ -123,12 +176,122 @@ def run_datamc(
             v: {
                 "unfudged": distances[v]["inclusive"][0]["unfudged"],
                 "fudged": distances[v]["inclusive"][0]["fudged"],  # None: compared only
+                "fudged_applied": distances[v]["inclusive"][0].get("fudged_applied"),
             }
             for v in distances
+        },
+        "id_efficiencies": {
+            text: {sample: rows["inclusive"] for sample, rows in by_sample.items()}
+            for text, by_sample in efficiencies.items()
         },
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def _merge(results: Mapping[str, Any], fileset: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The processor outputs added up per kind (``"data"``, ``"mc"``)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for name, result in results.items():
+        kind = dataset_kind(fileset, name)
+        if kind not in merged:
+            merged[kind] = {
+                "probes": int(result["probes"]),
+                "moments": result["moments"],
+                "identification": result["identification"],
+                "distributions": dict(result["distributions"]),
+            }
+            continue
+        total = merged[kind]
+        total["probes"] += int(result["probes"])
+        total["moments"] = total["moments"] + result["moments"]
+        total["identification"] = total["identification"] + result["identification"]
+        for v, h in result["distributions"].items():
+            total["distributions"][v] = total["distributions"][v] + h
+    return merged
+
+
+def _efficiency(passed: float, total: float, variance: float) -> dict[str, Any]:
+    """ε = Σw_pass / Σw with the Clopper–Pearson interval of the effective counts."""
+    if total <= 0:
+        return {"efficiency": None, "error_low": None, "error_high": None, "probes": 0.0}
+    eff = passed / total
+    n_eff = total**2 / variance if variance > 0 else total
+    low, high = clopper_pearson(eff * n_eff, n_eff)
+    return {
+        "efficiency": eff,
+        "error_low": eff - low,
+        "error_high": high - eff,
+        "probes": float(total),
+    }
+
+
+def _id_efficiencies(histogram: Any, text: str) -> dict[str, Any]:
+    """Efficiency of ID ``text`` per probe E_T bin (summed over η) and inclusive."""
+    view = histogram[{"id": text}].view(flow=False)
+    values = np.asarray(view["value"])  # passing, et, eta
+    variances = np.asarray(view["variance"])
+    et_edges = np.asarray(histogram.axes["et"].edges)
+    rows = []
+    for i in range(len(et_edges) - 1):
+        passed, failed = values[1, i].sum(), values[0, i].sum()
+        row = _efficiency(passed, passed + failed, variances[:, i].sum())
+        rows.append({"et_low": float(et_edges[i]), "et_high": float(et_edges[i + 1]), **row})
+    passed, failed = values[1].sum(), values[0].sum()
+    return {"et": rows, "inclusive": _efficiency(passed, passed + failed, variances.sum())}
+
+
+def _plot_id_efficiencies(efficiencies: Mapping[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(efficiencies)
+    columns = min(3, len(names))
+    rows = -(-len(names) // columns)
+    fig = plt.figure(figsize=(4.6 * columns, 4.6 * rows))
+    grid = fig.add_gridspec(2 * rows, columns, height_ratios=[2.6, 1] * rows, hspace=0.05)
+    styles = {
+        "data": ("black", "o", "data-like"),
+        "mc": ("tab:blue", "s", "MC"),
+        "fudged_mc": ("tab:red", "^", "fudged MC"),
+    }
+    for k, name in enumerate(names):
+        top = fig.add_subplot(grid[2 * (k // columns), k % columns])
+        bottom = fig.add_subplot(grid[2 * (k // columns) + 1, k % columns], sharex=top)
+        reference = efficiencies[name].get("data")
+        for sample, table in efficiencies[name].items():
+            colour, marker, label = styles[sample]
+            rows_et = [r for r in table["et"] if r["efficiency"] is not None]
+            x = np.array([0.5 * (r["et_low"] + r["et_high"]) for r in rows_et])
+            xerr = np.array([0.5 * (r["et_high"] - r["et_low"]) for r in rows_et])
+            y = np.array([r["efficiency"] for r in rows_et])
+            yerr = np.array([[r["error_low"] for r in rows_et], [r["error_high"] for r in rows_et]])
+            inclusive = table["inclusive"]["efficiency"]
+            if inclusive is not None:
+                label = f"{label} ({inclusive:.3f})"
+            top.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, ms=4, color=colour, label=label)
+            if sample != "data" and reference is not None:
+                ref = {(r["et_low"], r["et_high"]): r["efficiency"] for r in reference["et"]}
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    denominator = np.array(
+                        [ref.get((r["et_low"], r["et_high"])) or np.nan for r in rows_et]
+                    )
+                    bottom.errorbar(x, y / denominator, xerr=xerr, yerr=yerr / denominator,
+                                    fmt=marker, ms=4, color=colour)  # fmt: skip
+        bottom.axhline(1.0, color="grey", lw=1)
+        bottom.set_ylim(0.85, 1.15)
+        bottom.set_ylabel("/ data", fontsize=8)
+        bottom.set_xlabel(r"probe $E_T$ [GeV]")
+        plt.setp(top.get_xticklabels(), visible=False)
+        top.set_ylim(0.4, 1.08)
+        top.set_title(name, fontsize=10)
+        top.set_ylabel("efficiency (Z-window probes)", fontsize=8)
+        top.legend(fontsize=7, loc="lower right")
+    fig.suptitle("ID efficiencies: data-like, MC and fudged MC (m_ee 80–100 GeV)", fontsize=11)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def _plot_variable(variable, samples, edges, histogram, distances, parameters, path) -> None:

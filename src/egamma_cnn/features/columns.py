@@ -84,7 +84,11 @@ def needed_columns(
 
 
 def feature_chunk(
-    *arrays: Any, names: tuple[str, ...], kind: Kind, groups: tuple[str, ...]
+    *arrays: Any,
+    names: tuple[str, ...],
+    kind: Kind,
+    groups: tuple[str, ...],
+    fudge: Any = None,
 ) -> ak.Array:
     col = dict(zip(names, arrays, strict=True))
     cand_offsets = offsets_of(col["cand.clusterEta"])
@@ -156,11 +160,16 @@ def feature_chunk(
             track_offsets, track_values, cand_offsets, own[:, 0], own[:, 1:], candidate_values
         )
         blocks.append((TRACK_VARIABLE_NAMES, values))
-    fields: dict[str, ak.Array] = {}
+    flat_fields: dict[str, np.ndarray] = {}
     for block_names, values in blocks:
         columns = np.ascontiguousarray(values.T.reshape(len(block_names), n))
         for j, name in enumerate(block_names):
-            fields[name] = unflatten_rows(columns[j], cand_offsets)
+            flat_fields[name] = columns[j]
+    if fudge is not None:  # fudged MC: data-like shower shapes (egamma_cnn.datamc.fudge)
+        flat_fields = fudge.apply(flat_fields, cluster_e / np.cosh(cluster_eta), cluster_eta)
+    fields: dict[str, ak.Array] = {
+        name: unflatten_rows(values, cand_offsets) for name, values in flat_fields.items()
+    }
     if cone_set is not None:
         fields["calo_iso_cones"] = unflatten_rows(np.ascontiguousarray(cone_set), cand_offsets)
     return ak.zip(fields, depth_limit=2)
@@ -175,6 +184,7 @@ def feature_columns(
     kind: Kind,
     groups: tuple[str, ...],
     event_index: Any = None,
+    fudge: Any = None,
 ) -> Any:
     """Compute feature ``groups`` (a subset of :data:`GROUPS`) for every candidate.
 
@@ -195,6 +205,9 @@ def feature_columns(
         ``tracks`` and ``pv_z`` (``Electron.eventIndex``): lets ``candidates`` be a
         selection while the cells and tracks are those of the whole chunk. Without it
         the candidates must be grouped by exactly the events of the cells and tracks.
+    fudge : egamma_cnn.datamc.FudgeFile, optional
+        Fudge factors to apply (MC made data-like): every variable the file has factors
+        for is returned fudged in the candidate's (E_T, η) bin.
 
     Returns
     -------
@@ -215,4 +228,5 @@ def feature_columns(
         memo=True,
         kind=kind,
         groups=tuple(groups),
+        fudge=fudge,
     )

@@ -47,6 +47,9 @@ class IdentificationSettings:
         onnxruntime threads per call (default 1, one per dask worker thread).
     providers : str or tuple of str, optional
         Execution providers, e.g. ``"auto"`` (CUDA with onnxruntime-gpu, else CPU).
+    fudge : str, optional
+        Absolute path of a fudge-factor correctionlib file: the electron shower-shape
+        columns, ``llh_*`` and the CNN's high-level inputs are then fudged (simulation).
     """
 
     electron_model: str | os.PathLike[str] | None = None
@@ -54,6 +57,15 @@ class IdentificationSettings:
     batch_size: int | None = None
     intra_op_threads: int | None = None
     providers: str | tuple[str, ...] | None = None
+    fudge: str | None = None
+
+    def fudge_file(self) -> Any:
+        """The :class:`~egamma_cnn.datamc.FudgeFile` of ``fudge``, or None."""
+        if self.fudge is None:
+            return None
+        from egamma_cnn.datamc.fudge import FudgeFile
+
+        return FudgeFile(self.fudge)
 
     def model(self, kind: str) -> Any:
         """The :class:`~egamma_cnn.model.OnnxModel` for ``kind`` (cached per process)."""
@@ -94,7 +106,8 @@ def _identification(collection: Any, kind: str) -> Any:
     from egamma_cnn.identification import electron_identification, photon_identification
 
     events = _events_of(collection)
-    model = _settings(collection).model(kind)
+    settings = _settings(collection)
+    model = settings.model(kind)
     if kind == "electron":
         pv_z = events["PV"]["z"] if "PV" in events.fields else None
         return electron_identification(
@@ -104,6 +117,7 @@ def _identification(collection: Any, kind: str) -> Any:
             pv_z=pv_z,
             model=model,
             event_index=_event_index(collection),
+            fudge=settings.fudge_file() if "hlv" in {i.name for i in model.inputs} else None,
         )
     return photon_identification(
         events["CaloCell"], collection, model=model, event_index=_event_index(collection)
@@ -124,6 +138,7 @@ def _features(collection: Any, kind: str, groups: tuple[str, ...] | None = None)
         kind=kind,
         groups=groups,
         event_index=_event_index(collection),
+        fudge=_settings(collection).fudge_file() if kind == "electron" else None,
     )
 
 
@@ -180,7 +195,11 @@ def _likelihood(collection: Any) -> Any:
 
     events = _events_of(collection)
     return electron_likelihood(
-        events["CaloCell"], events["Track"], collection, event_index=_event_index(collection)
+        events["CaloCell"],
+        events["Track"],
+        collection,
+        event_index=_event_index(collection),
+        fudge=_settings(collection).fudge_file(),
     )
 
 

@@ -33,6 +33,7 @@ those fields.
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 from urllib.parse import quote
 
@@ -185,6 +186,7 @@ class EGammaSchema(NanoAODSchema):
         batch_size: int | None = None,
         intra_op_threads: int | None = None,
         providers: Any = None,
+        fudge: Any = None,
     ) -> type[EGammaSchema]:
         """This schema with other models or inference settings for the ``cnn_*`` columns.
 
@@ -196,6 +198,12 @@ class EGammaSchema(NanoAODSchema):
         batch_size, intra_op_threads, providers
             onnxruntime settings (:class:`~egamma_cnn.model.OnnxModel`); ``providers``
             ``"auto"`` uses CUDA where onnxruntime-gpu is installed.
+        fudge : str or os.PathLike, optional
+            A fudge-factor file (``egamma-cnn datamc``'s ``fudge_factors.json``) for
+            simulation: the electrons' shower-shape columns are the fudged values, and
+            ``llh_*`` and the CNN's high-level-variable input use them ("fudged MC",
+            seed 002). Photons are not fudged (the factors are measured on electrons).
+            Never give it for data.
 
         Returns
         -------
@@ -216,9 +224,29 @@ class EGammaSchema(NanoAODSchema):
             batch_size=batch_size,
             intra_op_threads=intra_op_threads,
             providers=tuple(providers) if isinstance(providers, list | tuple) else providers,
+            fudge=None if fudge is None else os.path.abspath(os.fspath(fudge)),
         )
+        settings.fudge_file()  # a missing or wrong file fails here
         settings.model("electron")  # fail here, not in a worker, on a wrong model
         settings.model("photon")
+        return type(cls.__name__, (cls,), {"identification": settings})
+
+    @classmethod
+    def with_fudge(cls, fudge: Any) -> type[EGammaSchema]:
+        """This schema, its identification settings kept, with ``fudge`` applied.
+
+        ``fudge`` is a fudge-factor file (see :meth:`with_identification`); for
+        simulation only.
+        """
+        import dataclasses
+
+        from egamma_cnn.nanoevents.id_columns import IdentificationSettings
+
+        settings = dataclasses.replace(
+            cls.identification or IdentificationSettings(),
+            fudge=None if fudge is None else os.path.abspath(os.fspath(fudge)),
+        )
+        settings.fudge_file()
         return type(cls.__name__, (cls,), {"identification": settings})
 
 
