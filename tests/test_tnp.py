@@ -17,7 +17,7 @@ from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor, empty_hist
 
 from egamma_cnn.cli import main
 from egamma_cnn.nanoevents import open_events
-from egamma_cnn.tnp import IdSpec, TnPConfig, invariant_mass, tag_probe_pairs
+from egamma_cnn.tnp import IdSpec, IdTerm, TnPConfig, invariant_mass, tag_probe_pairs
 from egamma_cnn.tnp.efficiency import clopper_pearson, measure, truth_efficiency, wilson
 from egamma_cnn.tnp.scale_factors import CORRECTION_NAME, scale_factors, write_correctionlib
 
@@ -150,9 +150,12 @@ def test_intervals():
 
 
 def test_id_specifications():
-    assert IdSpec.parse("cutBased >= 4") == IdSpec("cutBased", ">=", 4.0)
+    assert IdSpec.parse("cutBased >= 4") == IdSpec((IdTerm("cutBased", ">=", 4.0),))
     assert str(IdSpec.parse(" cnn_score>0.9 ")) == "cnn_score > 0.9"
-    for bad in ("cutBased >= four", "__import__('os')", "a and b", ""):
+    spec = IdSpec.parse("ptvarcone30 / pt<0.15 & etcone20/pt < 0.2")
+    assert str(spec) == "ptvarcone30/pt < 0.15 and etcone20/pt < 0.2"
+    assert spec.columns == ("ptvarcone30", "pt", "etcone20")
+    for bad in ("cutBased >= four", "__import__('os')", "a or b", "", "a/b", "a and", "a/b/c < 1"):
         with pytest.raises(ValueError, match="ID specification"):
             IdSpec.parse(bad)
     with pytest.raises(ValueError, match="no column 'nothing'"):

@@ -250,16 +250,18 @@ def _plot_id_efficiencies(efficiencies: Mapping[str, Any], path: Path) -> None:
     names = list(efficiencies)
     columns = min(3, len(names))
     rows = -(-len(names) // columns)
-    fig = plt.figure(figsize=(4.6 * columns, 4.6 * rows))
-    grid = fig.add_gridspec(2 * rows, columns, height_ratios=[2.6, 1] * rows, hspace=0.05)
+    fig = plt.figure(figsize=(4.6 * columns, 5.2 * rows))
+    grid = fig.add_gridspec(
+        3 * rows, columns, height_ratios=[2.6, 1, 0.45] * rows, hspace=0.05, wspace=0.3
+    )
     styles = {
         "data": ("black", "o", "data-like"),
         "mc": ("tab:blue", "s", "MC"),
         "fudged_mc": ("tab:red", "^", "fudged MC"),
     }
     for k, name in enumerate(names):
-        top = fig.add_subplot(grid[2 * (k // columns), k % columns])
-        bottom = fig.add_subplot(grid[2 * (k // columns) + 1, k % columns], sharex=top)
+        top = fig.add_subplot(grid[3 * (k // columns), k % columns])
+        bottom = fig.add_subplot(grid[3 * (k // columns) + 1, k % columns], sharex=top)
         reference = efficiencies[name].get("data")
         for sample, table in efficiencies[name].items():
             colour, marker, label = styles[sample]
@@ -281,9 +283,10 @@ def _plot_id_efficiencies(efficiencies: Mapping[str, Any], path: Path) -> None:
                     bottom.errorbar(x, y / denominator, xerr=xerr, yerr=yerr / denominator,
                                     fmt=marker, ms=4, color=colour)  # fmt: skip
         bottom.axhline(1.0, color="grey", lw=1)
-        bottom.set_ylim(0.85, 1.15)
+        bottom.set_ylim(0.8, 1.2)
         bottom.set_ylabel("/ data", fontsize=8)
-        bottom.set_xlabel(r"probe $E_T$ [GeV]")
+        if k // columns == rows - 1:
+            bottom.set_xlabel(r"probe $E_T$ [GeV]")
         plt.setp(top.get_xticklabels(), visible=False)
         top.set_ylim(0.4, 1.08)
         top.set_title(name, fontsize=10)
@@ -321,6 +324,9 @@ def _plot_variable(variable, samples, edges, histogram, distances, parameters, p
     ratio.set_ylim(0.5, 1.5)
     ratio.set_ylabel("/ data")
     ratio.set_xlabel(variable)
+    peak = norm["data"].max()
+    if peak > 0 and peak > 100 * np.median(norm["data"][norm["data"] > 0]):
+        top.set_yscale("log")  # a peaked distribution (the CNN score): see its tails
     top.set_ylabel("fraction of probes")
     top.legend(fontsize=8)
     top.set_title(f"{variable}: probe electrons, all bins", fontsize=10)
@@ -334,12 +340,14 @@ def _plot_variable(variable, samples, edges, histogram, distances, parameters, p
         if name == "wasserstein":
             spread = np.nanmax([r["unfudged"][name] for r in et_rows] + [1e-12])
             scale = 1.0 / spread if spread > 0 else 1.0
-        for kind, fill in (("unfudged", "full"), ("fudged", "none")):
+        # fudged: the file applied candidate by candidate where the second pass ran
+        fudged_kind = "fudged_applied" if et_rows and "fudged_applied" in et_rows[0] else "fudged"
+        for kind, fill in (("unfudged", "full"), (fudged_kind, "none")):
             if et_rows and et_rows[0][kind] is None:
                 continue
             values = np.array([r[kind][name] for r in et_rows]) * scale
-            label = f"{name}{' (scaled)' if scale != 1 else ''}, {kind}"
-            colour = {"unfudged": "tab:blue", "fudged": "tab:red"}[kind]
+            label = f"{name}{' (scaled)' if scale != 1 else ''}, {kind.split('_')[0]}"
+            colour = "tab:blue" if kind == "unfudged" else "tab:red"
             distance_axes.plot(
                 x, values, marker=marker, fillstyle=fill, ls="none", color=colour, label=label
             )

@@ -14,7 +14,7 @@ The coffea processor that fills the histograms is
 
 from __future__ import annotations
 
-from egamma_cnn.tnp.config import IdSpec, TnPConfig
+from egamma_cnn.tnp.config import IdSpec, IdTerm, TnPConfig
 from egamma_cnn.tnp.pairs import invariant_mass, tag_probe_pairs
 
-__all__ = ["IdSpec", "TnPConfig", "invariant_mass", "tag_probe_pairs"]
+__all__ = ["IdSpec", "IdTerm", "TnPConfig", "invariant_mass", "tag_probe_pairs"]

@@ -7,8 +7,10 @@ the NanoAOD field names and ``Electron.cutBased >= 4`` as the ID.
 
 An *ID specification* is a column of the electron collection, optionally compared with a
 number: ``"cnn_tight"`` (a boolean column, or a behaviour such as the CNN working
-points), ``"cnn_score >= 0.9"``, ``"cutBased >= 4"``, ``"mvaIso_WP90"``. Nothing else is
-evaluated: the string is parsed, never executed.
+points), ``"cnn_score >= 0.9"``, ``"cutBased >= 4"``, ``"mvaIso_WP90"``; a column may
+be divided by another (``"ptvarcone30/pt < 0.15"``) and terms joined by ``and``, which
+defines isolation working points of one's own (``"ptvarcone30/pt < 0.1 and
+etcone20/pt < 0.1"``). Nothing else is evaluated: the string is parsed, never executed.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ATLAS_ETA_EDGES", "ATLAS_ET_EDGES", "IdSpec", "TnPConfig"]
+__all__ = ["ATLAS_ETA_EDGES", "ATLAS_ET_EDGES", "IdSpec", "IdTerm", "TnPConfig"]
 
 #: Probe E_T bin edges (GeV) of the default binning (ATLAS e/γ efficiency binning).
 ATLAS_ET_EDGES: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0, 80.0)
@@ -39,53 +41,102 @@ _OPERATORS = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_SPEC = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+))?\s*$")
+_TERM = re.compile(
+    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:/\s*([A-Za-z_][A-Za-z0-9_]*)\s*)?"
+    r"(?:(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+))?\s*$"
+)
+_AND = re.compile(r"\s+and\s+|\s*&\s*")
 
 
 @dataclass(frozen=True)
-class IdSpec:
-    """A column, optionally compared with a number (see the module docstring)."""
+class IdTerm:
+    """One requirement: ``column``, ``column <op> number`` or ``column / denominator <op>
+    number`` (a ratio, e.g. a relative isolation ``ptvarcone30 / pt < 0.15``)."""
 
     column: str
     op: str | None = None
     value: float | None = None
+    denominator: str | None = None
+
+    def __str__(self) -> str:
+        name = self.column if self.denominator is None else f"{self.column}/{self.denominator}"
+        if self.op is None:
+            return name
+        value = int(self.value) if float(self.value).is_integer() else self.value
+        return f"{name} {self.op} {value}"
+
+
+def _column(electrons: Any, name: str, spec: str) -> Any:
+    try:
+        values = getattr(electrons, name)
+    except AttributeError:
+        values = None
+    if values is None:
+        raise ValueError(
+            f"the electrons have no column {name!r} for the ID {spec!r} "
+            f"(fields: {', '.join(electrons.fields)})"
+        )
+    return values
+
+
+@dataclass(frozen=True)
+class IdSpec:
+    """An ID specification: one or more :class:`IdTerm`, all required.
+
+    Written ``"cnn_tight"``, ``"cutBased >= 4"``, or terms joined by ``and`` (or ``&``):
+    ``"ptvarcone30/pt < 0.15 and etcone20/pt < 0.2"`` — a user-defined isolation working
+    point. A ratio term ``a/b <op> x`` is evaluated as ``b > 0 and a <op> x·b``: a
+    candidate with a denominator ≤ 0 fails it (no division by zero, no sign flip).
+    """
+
+    terms: tuple[IdTerm, ...]
 
     @classmethod
     def parse(cls, text: str) -> IdSpec:
-        """Parse ``"name"`` or ``"name <op> number"``; anything else is an error."""
-        match = _SPEC.match(text)
-        if match is None:
-            raise ValueError(
-                f"ID specification {text!r}: expected a column name, optionally followed by "
-                "one of >= > <= < == != and a number (e.g. 'cnn_tight', 'cutBased >= 4')"
-            )
-        column, op, value = match.groups()
-        try:
-            number = float(value) if value is not None else None
-        except ValueError:
-            raise ValueError(f"ID specification {text!r}: {value!r} is not a number") from None
-        return cls(column, op, number)
+        """Parse a specification; anything else is an error that names it."""
+        terms = []
+        for part in _AND.split(text.strip()) if text.strip() else [""]:
+            match = _TERM.match(part)
+            if match is None:
+                raise ValueError(
+                    f"ID specification {text!r}: expected a column name, optionally divided "
+                    "by a column and followed by one of >= > <= < == != and a number, terms "
+                    "joined by 'and' (e.g. 'cnn_tight', 'cutBased >= 4', "
+                    "'ptvarcone30/pt < 0.15 and etcone20/pt < 0.2')"
+                )
+            column, denominator, op, value = match.groups()
+            if denominator is not None and op is None:
+                raise ValueError(f"ID specification {text!r}: a ratio needs a comparison")
+            try:
+                number = float(value) if value is not None else None
+            except ValueError:
+                raise ValueError(f"ID specification {text!r}: {value!r} is not a number") from None
+            terms.append(IdTerm(column, op, number, denominator))
+        return cls(tuple(terms))
 
     def __str__(self) -> str:
-        if self.op is None:
-            return self.column
-        value = int(self.value) if float(self.value).is_integer() else self.value
-        return f"{self.column} {self.op} {value}"
+        return " and ".join(str(term) for term in self.terms)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every column the specification reads."""
+        names = [n for t in self.terms for n in (t.column, t.denominator) if n is not None]
+        return tuple(dict.fromkeys(names))
 
     def evaluate(self, electrons: Any) -> Any:
         """The boolean decision per electron (awkward or dask-awkward)."""
-        try:
-            values = getattr(electrons, self.column)
-        except AttributeError:
-            values = None
-        if values is None:
-            raise ValueError(
-                f"the electrons have no column {self.column!r} for the ID {str(self)!r} "
-                f"(fields: {', '.join(electrons.fields)})"
-            )
-        if self.op is None:
-            return values if _is_boolean(values) else values != 0
-        return _OPERATORS[self.op](values, self.value)
+        result = None
+        for term in self.terms:
+            values = _column(electrons, term.column, str(self))
+            if term.op is None:
+                passes = values if _is_boolean(values) else values != 0
+            elif term.denominator is None:
+                passes = _OPERATORS[term.op](values, term.value)
+            else:
+                denominator = _column(electrons, term.denominator, str(self))
+                passes = (denominator > 0) & _OPERATORS[term.op](values, term.value * denominator)
+            result = passes if result is None else result & passes
+        return result
 
 
 def _is_boolean(values: Any) -> bool:

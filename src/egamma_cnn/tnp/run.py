@@ -95,8 +95,7 @@ def run_tnp(
     factors = {}
     options = {"signal": signal, "background": background, "interval": interval}
     for probe_id in config.probe_id:
-        safe = probe_id.replace(" ", "").replace(">=", "ge").replace("<=", "le").replace(">", "gt")
-        safe = safe.replace("<", "lt").replace("==", "eq").replace("!=", "ne")
+        safe = file_name(probe_id)
         entry: dict[str, Any] = {}
         curves: dict[str, dict[str, list]] = {"et": {}, "eta": {}}
         measured = {}
@@ -169,6 +168,16 @@ def run_tnp(
         }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
+
+
+def file_name(spec: str) -> str:
+    """A file-name part for an ID specification: ``"ptvarcone30/pt < 0.15"`` →
+    ``"ptvarcone30_over_pt_lt0.15"``."""
+    name = spec.replace(" and ", "_and_").replace(" ", "").replace("/", "_over_")
+    for symbol, word in ((">=", "ge"), ("<=", "le"), (">", "gt"), ("<", "lt"), ("==", "eq"),
+                         ("!=", "ne"), ("&", "_and_")):  # fmt: skip
+        name = name.replace(symbol, word)
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
 def _write_root(samples: Mapping[str, Any], config: TnPConfig, path: Path) -> None:
