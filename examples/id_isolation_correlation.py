@@ -26,8 +26,8 @@ def main(paths: list[str]) -> None:
     print("|---|---|---|---|")
     for score in SCORES:
         for name, _, _ in ISOLATIONS:
-            true = float(correlations(sums, score, name, 1, "inclusive"))
-            other = float(correlations(sums, score, name, 0, "inclusive"))
+            true = float(correlations(sums, score, name, (0, 1), "inclusive"))
+            other = float(correlations(sums, score, name, (2, 3, 4, 5), "inclusive"))
             print(f"| {score} | {name} | {true:+.3f} | {other:+.3f} |")
 
 

@@ -1,59 +1,121 @@
-"""Isolation processor: ID–isolation correlation of the CNN and the likelihood (seed 004).
+"""Isolation processor: isolation working points, ID–isolation correlation, cones vs images.
 
-Seed 004 ("Existing calibration methods rely on the assumption that ID and isolation are
-weakly correlated") asks whether the CNN, which sees the calorimeter images around the
-candidate, is more correlated with isolation than a cut-based or likelihood ID. Per
-electron (every candidate in the acceptance; on simulation split by truth: true
-electrons, non-prompt) and probe-style (E_T, η) bin, ``IsolationProcessor`` fills
+Per electron candidate in the tag-and-probe acceptance (E_T above the probe threshold,
+|η| below ``max_abs_eta``; the selection and binning of
+:class:`~egamma_cnn.tnp.config.TnPConfig`) and truth class (``truthClass`` 0–5 on
+simulation, −1 without truth), ``IsolationProcessor`` fills
 
+* ``working_points`` — candidates passing and failing each isolation working point per
+  probe (E_T, η) bin: the built-in ``iso_loose``/``iso_tight`` columns and any
+  user-defined point written as an ID specification
+  (``"ptvarcone30/pt < 0.1 and etcone20/pt < 0.1"``). Efficiencies of true electrons and
+  of non-prompt candidates follow from it; the data/MC efficiencies and SFs are the
+  tag-and-probe's (:func:`egamma_cnn.isolation.run_isolation` runs it for these points);
 * ``scores`` — 2-D histograms of each ID score (``cnn_score``, ``llh_score``) versus each
-  relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``);
-* ``sums`` — exact Σ1, Σx, Σy, Σx², Σy², Σxy per (score, isolation) pair, truth group and
-  bin, from which :func:`correlations` gives the Pearson coefficients
-  ρ = cov(x, y) / (σ_x σ_y).
+  relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) — seed 004's question
+  whether the CNN is more correlated with isolation than a likelihood;
+* ``sums`` — exact Σ1, Σx, Σy, Σx², Σy², Σxy per (score, isolation) pair, truth class
+  and bin, from which :func:`egamma_cnn.isolation.correlations` gives the Pearson
+  coefficients ρ = cov(x, y) / (σ_x σ_y);
+* ``discriminants`` — finely binned 1-D distributions per truth class and probe E_T bin
+  of the ID scores, the relative isolation variables and the seed 003 ch. 4 cone set
+  I(R₀) = Σ_{ΔR<R₀} E_T,cell / p_T (``calo_iso_cones``, R₀ = 0.025 … 0.4): the ROC
+  curves and AUCs of isolation cones versus the image-based score for prompt against
+  non-prompt electrons (:func:`egamma_cnn.isolation.roc_curve`).
 
-Isolation working-point efficiencies and SFs are the tag-and-probe's
-(``egamma-cnn tnp --id iso_loose iso_tight``), not repeated here.
+Eager or on dask-awkward (``hist.dask``), like every processor here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import awkward as ak
-import hist
 import numpy as np
 from coffea import processor
 from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
 
-from egamma_cnn.tnp.config import TnPConfig
+from egamma_cnn.features import CALO_ISO_CONE_RADII
+from egamma_cnn.isolation.analysis import correlations
+from egamma_cnn.tnp.config import IdSpec, TnPConfig
 
-__all__ = ["IsolationProcessor", "correlations"]
+__all__ = [
+    "DEFAULT_WORKING_POINTS",
+    "ISOLATIONS",
+    "SCORES",
+    "TRUTH_CLASSES",
+    "IsolationProcessor",
+    "correlations",
+    "discriminant_ranges",
+]
 
 #: ID scores compared.
 SCORES: tuple[str, ...] = ("cnn_score", "llh_score")
-#: Relative isolation variables: (name, isolation column, denominator).
+#: Relative isolation variables of the correlation study: (name, column, denominator).
 ISOLATIONS: tuple[tuple[str, str, str], ...] = (
     ("ptvarcone30_rel", "ptvarcone30", "pt"),
     ("etcone20_rel", "etcone20", "pt"),
 )
-#: Truth groups: -1 no truth, 1 true electrons (prompt, charge flip), 0 the others.
-GROUPS: tuple[int, ...] = (-1, 0, 1)
+#: Truth classes (seed 000 §3.1; −1: no truth, e.g. data).
+TRUTH_CLASSES: tuple[int, ...] = (-1, 0, 1, 2, 3, 4, 5)
+#: The built-in isolation working points (columns of ``Electron``).
+DEFAULT_WORKING_POINTS: dict[str, str] = {"iso_loose": "iso_loose", "iso_tight": "iso_tight"}
+#: Relative isolation variables of the cones-versus-images comparison.
+_RELATIVE_ISOLATIONS: tuple[str, ...] = (
+    "etcone20", "etcone30", "etcone40", "ptcone20", "ptcone30", "ptcone40",
+    "ptvarcone20", "ptvarcone30",
+)  # fmt: skip
 _MOMENTS = ("n", "x", "y", "xx", "yy", "xy")
 
 
+def discriminant_ranges() -> dict[str, tuple[int, float, float, bool]]:
+    """Histogram ranges of the discriminants: name → (bins, low, high, higher is signal).
+
+    Scores are histogrammed as their log-odds ln(s / (1 − s)) (a monotonic map, so the
+    ROC curve is the same) in 2000 bins on [−15, 25]: the likelihood puts 80 % of true
+    electrons above s = 0.9995, where bins on [0, 1] could not resolve it. Relative
+    isolations and cones have 600 bins. Every value outside is in the flow bins, and
+    they enter the ROC curves too.
+    """
+    ranges: dict[str, tuple[int, float, float, bool]] = {
+        name: (2000, -15.0, 25.0, True) for name in SCORES
+    }
+    for name in _RELATIVE_ISOLATIONS:
+        ranges[f"{name}_rel"] = (600, -0.2, 1.0, False)
+    for radius in CALO_ISO_CONE_RADII:
+        ranges[f"cone{radius:.3f}"] = (600, -0.2, 2.8, False)
+    return ranges
+
+
 class IsolationProcessor(processor.ProcessorABC):
-    """ID-score × isolation distributions and correlation sums (module docstring).
+    """Isolation working points, ID × isolation, and cones vs scores (module docstring).
 
     Parameters
     ----------
     config : TnPConfig, optional
-        Field names, the truth classes of true electrons, the E_T and η binning and the
-        probe E_T threshold and acceptance.
+        Field names, the truth field, the E_T and η binning, the probe E_T threshold and
+        acceptance.
+    working_points : mapping of str to str, optional
+        Isolation working points, name → ID specification (default
+        :data:`DEFAULT_WORKING_POINTS`; add your own, e.g. ``{"my_iso": "ptvarcone30/pt
+        < 0.1 and etcone20/pt < 0.1"}``).
+    discriminants : bool
+        Fill the cones-versus-scores distributions (``False`` skips the 16 cones).
     """
 
-    def __init__(self, config: TnPConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: TnPConfig | None = None,
+        working_points: Mapping[str, str] | None = None,
+        discriminants: bool = True,
+    ) -> None:
         self.config = config or TnPConfig()
+        working_points = dict(DEFAULT_WORKING_POINTS if working_points is None else working_points)
+        self.working_points = {
+            name: str(IdSpec.parse(spec)) for name, spec in working_points.items()
+        }
+        self.discriminants = discriminants
 
     def process(self, events: Any) -> dict[str, Any]:
         config = self.config
@@ -65,82 +127,83 @@ class IsolationProcessor(processor.ProcessorABC):
         et = ak.flatten(getattr(electrons, config.probe_et_field))
         eta = ak.flatten(getattr(electrons, config.probe_eta_field))
         if config.truth is not None and config.truth in electrons.fields:
-            truth_class = electrons[config.truth]
-            is_true = truth_class == config.truth_signal[0]
-            for value in config.truth_signal[1:]:
-                is_true = is_true | (truth_class == value)
-            group = ak.flatten(ak.values_astype(is_true, np.int8))
+            truth = ak.flatten(ak.values_astype(electrons[config.truth], np.int64))
         else:
-            group = ak.flatten(ak.values_astype(electrons[config.pt] * 0, np.int8)) - 1
-        scores = {name: ak.flatten(getattr(electrons, name)) for name in SCORES}
+            truth = ak.flatten(ak.values_astype(electrons[config.pt] * 0, np.int64)) - 1
         pt = ak.flatten(electrons[config.pt])
+        et_axis = list(config.et_edges)
+        out: dict[str, Any] = {"candidates": ak.num(et, axis=0)}
+
+        working_points = (
+            factory.StrCategory(list(self.working_points), name="working_point")
+            .Boolean(name="passing")
+            .IntCategory(list(TRUTH_CLASSES), name="truth")
+            .Variable(et_axis, name="et", label=r"$E_T$ [GeV]")
+            .Variable(list(config.eta_edges), name="eta", label=r"$\eta$")
+            .Double()
+        )
+        for name, spec in self.working_points.items():
+            passing = ak.flatten(IdSpec.parse(spec).evaluate(electrons))
+            working_points.fill(working_point=name, passing=passing, truth=truth, et=et, eta=eta)
+        out["working_points"] = working_points
+
+        scores = {name: ak.values_astype(ak.flatten(getattr(electrons, name)), np.float64)
+                  for name in SCORES}  # fmt: skip
         isolations = {
-            name: ak.flatten(getattr(electrons, column)) / pt for name, column, _ in ISOLATIONS
+            name: ak.values_astype(ak.flatten(getattr(electrons, column)) / pt, np.float64)
+            for name, column, _ in ISOLATIONS
         }
         score_hist = (
             factory.StrCategory(list(SCORES), name="score_name")
             .StrCategory([name for name, _, _ in ISOLATIONS], name="isolation_name")
-            .IntCategory(list(GROUPS), name="truth")
+            .IntCategory(list(TRUTH_CLASSES), name="truth")
             .Reg(20, 0.0, 1.0, name="score", label="ID score")
             .Reg(20, 0.0, 0.5, name="isolation", label="isolation / $p_T$")
-            .Variable(list(config.et_edges), name="et")
+            .Variable(et_axis, name="et")
             .Variable(list(config.eta_edges), name="eta")
             .Double()
         )
         sums = (
             factory.StrCategory(list(SCORES), name="score_name")
             .StrCategory([name for name, _, _ in ISOLATIONS], name="isolation_name")
-            .IntCategory(list(GROUPS), name="truth")
+            .IntCategory(list(TRUTH_CLASSES), name="truth")
             .StrCategory(list(_MOMENTS), name="moment")
-            .Variable(list(config.et_edges), name="et")
+            .Variable(et_axis, name="et")
             .Variable(list(config.eta_edges), name="eta")
             .Double()
         )
         for score_name, x in scores.items():
-            x = ak.values_astype(x, np.float64)
             for iso_name, y in isolations.items():
-                y = ak.values_astype(y, np.float64)
-                common = {"score_name": score_name, "isolation_name": iso_name, "truth": group}
+                common = {"score_name": score_name, "isolation_name": iso_name, "truth": truth}
                 score_hist.fill(**common, score=x, isolation=y, et=et, eta=eta)
                 for moment, weight in (
                     ("n", x * 0 + 1), ("x", x), ("y", y),
                     ("xx", x * x), ("yy", y * y), ("xy", x * y),
                 ):  # fmt: skip
                     sums.fill(**common, moment=moment, et=et, eta=eta, weight=weight)
-        dataset = dataset_name(events)
-        return {dataset: {"scores": score_hist, "sums": sums}}
+        out["scores"] = score_hist
+        out["sums"] = sums
+
+        if self.discriminants:
+            with np.errstate(divide="ignore"):  # s = 0 or 1: ∓inf, in the flow bins
+                values = {name: np.log(x) - np.log1p(-x) for name, x in scores.items()}
+            for name in _RELATIVE_ISOLATIONS:
+                values[f"{name}_rel"] = ak.flatten(getattr(electrons, name)) / pt
+            cones = electrons.calo_iso_cones
+            for k, radius in enumerate(CALO_ISO_CONE_RADII):
+                values[f"cone{radius:.3f}"] = ak.flatten(cones[:, :, k])
+            distributions = {}
+            for name, (bins, low, high, _) in discriminant_ranges().items():
+                histogram = (
+                    factory.Reg(bins, low, high, name="value", label=name)
+                    .IntCategory(list(TRUTH_CLASSES), name="truth")
+                    .Variable(et_axis, name="et", label=r"$E_T$ [GeV]")
+                    .Double()
+                )
+                histogram.fill(value=ak.values_astype(values[name], np.float64), truth=truth, et=et)
+                distributions[name] = histogram
+            out["discriminants"] = distributions
+        return {dataset_name(events): out}
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
-
-
-def correlations(
-    sums: Any, score_name: str, isolation_name: str, truth: int, projection: str = "bins"
-) -> np.ndarray:
-    """Pearson ρ(score, isolation) per bin (``"bins"``: [et, eta]), per E_T or per η.
-
-    ρ = (Σxy/n − x̄ ȳ) / sqrt((Σx²/n − x̄²)(Σy²/n − ȳ²)); NaN where fewer than 10
-    candidates or a variance is zero.
-    """
-    selection = {
-        "score_name": score_name,
-        "isolation_name": isolation_name,
-        "truth": hist.loc(truth),
-    }
-    values = {m: sums[{**selection, "moment": m}].values() for m in _MOMENTS}
-    if projection == "et":
-        values = {m: v.sum(axis=1) for m, v in values.items()}
-    elif projection == "eta":
-        values = {m: v.sum(axis=0) for m, v in values.items()}
-    elif projection == "inclusive":
-        values = {m: np.asarray(v.sum()) for m, v in values.items()}
-    elif projection != "bins":
-        raise ValueError(f"projection must be bins, et, eta or inclusive, not {projection!r}")
-    n = values["n"]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_x, mean_y = values["x"] / n, values["y"] / n
-        cov = values["xy"] / n - mean_x * mean_y
-        var_x = values["xx"] / n - mean_x**2
-        var_y = values["yy"] / n - mean_y**2
-        rho = cov / np.sqrt(var_x * var_y)
-    return np.where((n >= 10) & (var_x > 0) & (var_y > 0), rho, np.nan)

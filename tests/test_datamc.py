@@ -287,29 +287,3 @@ def test_fudge_file_errors(tmp_path):
     write_correction(other, tmp_path / "sf.json")
     with pytest.raises(ValueError, match="no correction 'egamma_cnn_fudge'"):
         FudgeFile(tmp_path / "sf.json")
-
-
-def test_isolation_correlations_equal_numpy_and_eager_equals_dask():
-    import dask
-    from egamma_cnn.processors.isolation import IsolationProcessor, correlations
-
-    from egamma_cnn.nanoevents import open_events
-
-    events = open_events(DATA / "zee_mc.root")
-    out = IsolationProcessor().process(events)["sample"]
-    config = TnPConfig()
-    electrons = events.Electron
-    keep = (electrons.cluster_et > config.probe_min_et) & (abs(electrons.clusterEta) < 2.47)
-    chosen = electrons[keep]
-    truth = ak.to_numpy(ak.flatten(chosen.truthClass))
-    x = ak.to_numpy(ak.flatten(chosen.cnn_score)).astype(float)
-    y = ak.to_numpy(ak.flatten(chosen.etcone20 / chosen.pt)).astype(float)
-    inside = ak.to_numpy(ak.flatten(chosen.cluster_et)) < config.et_edges[-1]
-    true = np.isin(truth, (0, 1)) & inside
-    expected = np.corrcoef(x[true], y[true])[0, 1]
-    got = correlations(out["sums"], "cnn_score", "etcone20_rel", 1, "inclusive")
-    assert float(got) == pytest.approx(expected, rel=1e-9)
-    lazy = open_events(DATA / "zee_mc.root", mode="dask", steps_per_file=2)
-    (computed,) = dask.compute(IsolationProcessor().process(lazy)["sample"])
-    np.testing.assert_allclose(computed["sums"].values(), out["sums"].values(), rtol=1e-12)
-    assert np.isnan(correlations(out["sums"], "llh_score", "etcone20_rel", -1, "inclusive"))

@@ -1,4 +1,4 @@
-"""Command-line interface: ``egamma-cnn generate | validate | demo | tnp | datamc |
+"""Command-line interface: ``egamma-cnn generate | validate | demo | tnp | datamc | isolation |
 train-samples | prepare | train | evaluate``.
 
 Bad arguments give a one-line error on stderr and exit code 2.
@@ -132,6 +132,28 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     datamc.add_argument("--step-size", type=_positive_int, default=20_000, help="events per chunk")
 
+    isolation = sub.add_parser(
+        "isolation", help="isolation WPs, ID–isolation correlation, isolation cones vs the CNN"
+    )
+    isolation.add_argument("fileset", type=Path, help="fileset JSON (coffea format)")
+    isolation.add_argument("--out-dir", type=Path, default=Path("isolation"), help="output folder")
+    isolation.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
+    isolation.add_argument(
+        "--wp", nargs="+", default=None, metavar="NAME=SPEC",
+        help="isolation working points, e.g. 'my_iso=ptvarcone30/pt < 0.1 and etcone20/pt < 0.1'"
+        " (default: iso_loose iso_tight; a bare NAME is a column)",
+    )  # fmt: skip
+    isolation.add_argument(
+        "--tnp-datasets", nargs="+", default=None, metavar="DATASET",
+        help="Z→ee data and MC datasets of the fileset: measure the WPs with the tag-and-probe",
+    )  # fmt: skip
+    isolation.add_argument(
+        "--workers", type=_non_negative_int, default=2, help="LocalCluster workers (0: no cluster)"
+    )
+    isolation.add_argument(
+        "--step-size", type=_positive_int, default=20_000, help="events per chunk"
+    )
+
     demo = sub.add_parser("demo", help="the README's main job on the embedded default")
     demo.add_argument("--out-dir", type=Path, default=Path("egamma-cnn-demo"))
     demo.add_argument("--events", type=_positive_int, default=1000)
@@ -253,6 +275,7 @@ def _demo(args, parser) -> int:
 
     from egamma_cnn.datamc.run import run_datamc
     from egamma_cnn.demo import run_identification
+    from egamma_cnn.isolation.run import run_isolation
     from egamma_cnn.tnp.run import run_tnp
 
     print(f"scoring the samples with the shipped CNNs on a LocalCluster of {args.workers}")
@@ -278,8 +301,23 @@ def _demo(args, parser) -> int:
         print(f"efficiencies, scale factors (correctionlib) and plots in {args.out_dir / 'tnp'}")
         print("data/MC comparison of the probe shower shapes, fudge factors, distances")
         datamc = run_datamc(fileset, args.out_dir / "datamc", step_size=max(args.events // 2, 100))
-    print(json.dumps(datamc["inclusive_distances"], indent=1))
-    print(f"fudge factors, distances and plots in {args.out_dir / 'datamc'}")
+        print(json.dumps(datamc["id_efficiencies"], indent=1))
+        print(f"fudge factors, distances, fudged-MC efficiencies and plots in "
+              f"{args.out_dir / 'datamc'}")  # fmt: skip
+        print("isolation: working points, ID–isolation correlation, cones vs the CNN score")
+        isolation_fileset = {
+            **fileset,
+            "jf17_mc": {"files": {str(files["jf17"]): "Events"}, "metadata": {"is_data": False}},
+        }
+        isolation = run_isolation(
+            isolation_fileset,
+            args.out_dir / "isolation",
+            tnp_datasets=("zee_mc", "zee_data"),
+            step_size=max(args.events // 2, 100),
+        )
+    print(json.dumps({k: isolation[k] for k in ("working_point_efficiencies", "roc")
+                      if k in isolation}, indent=1))  # fmt: skip
+    print(f"isolation results, plots and the isolation SFs in {args.out_dir / 'isolation'}")
     return 0
 
 
@@ -356,6 +394,45 @@ def _datamc(args, parser) -> int:
     )
     print(json.dumps(summary, indent=1))
     print(f"fudge factors, distances and plots in {args.out_dir}")
+    return 0
+
+
+def _working_points(texts: list[str] | None, parser) -> dict[str, str] | None:
+    """``NAME=SPEC`` (or a bare column NAME) arguments as a mapping."""
+    if texts is None:
+        return None
+    points = {}
+    for text in texts:
+        name, _, spec = text.partition("=")
+        name, spec = name.strip(), (spec.strip() or name.strip())
+        if not name.isidentifier():
+            parser.error(f"--wp {text!r}: give NAME=SPEC with NAME a plain identifier")
+        points[name] = spec
+    return points
+
+
+def _isolation(args, parser) -> int:
+    from egamma_cnn.fileset import load_fileset
+    from egamma_cnn.isolation.run import run_isolation
+    from egamma_cnn.tnp.config import TnPConfig
+
+    config = TnPConfig.from_json(args.config) if args.config else TnPConfig()
+    fileset = load_fileset(args.fileset)
+    working_points = _working_points(args.wp, parser)
+    summary = _on_local_cluster(
+        args.workers,
+        lambda **extra: run_isolation(
+            fileset,
+            args.out_dir,
+            config,
+            working_points=working_points,
+            tnp_datasets=args.tnp_datasets,
+            step_size=args.step_size,
+            **extra,
+        ),
+    )
+    print(json.dumps(summary, indent=1))
+    print(f"working points, correlations, ROC curves and plots in {args.out_dir}")
     return 0
 
 
@@ -486,6 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         "demo": _demo,
         "tnp": _tnp,
         "datamc": _datamc,
+        "isolation": _isolation,
         "train-samples": _train_samples,
         "prepare": _prepare,
         "train": _train,

@@ -159,14 +159,27 @@ def run_tnp(
         (out_dir / "scale_factors_table.json").write_text(
             json.dumps({k: v.to_dict() for k, v in factors.items()}, indent=1)
         )
-        summary["scale_factors"] = {
-            k: {
-                "mean": float(np.nanmean(v.value)) if np.isfinite(v.value).any() else None,
-                "missing_bins": len(v.missing),
-            }
-            for k, v in factors.items()
-        }
+        summary["scale_factors"] = {k: _sf_summary(v) for k, v in factors.items()}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
+def _sf_summary(factors: Any) -> dict[str, Any]:
+    """The unweighted mean of the bin SFs and their inverse-variance weighted mean ± error
+    (the bins with a measured, non-zero uncertainty)."""
+    value, error = np.asarray(factors.value, float), np.asarray(factors.error, float)
+    measured = np.isfinite(value)
+    weighted = measured & np.isfinite(error) & (error > 0)
+    summary: dict[str, Any] = {
+        "mean": float(value[measured].mean()) if measured.any() else None,
+        "weighted_mean": None,
+        "weighted_mean_error": None,
+        "missing_bins": len(factors.missing),
+    }
+    if weighted.any():
+        w = 1.0 / error[weighted] ** 2
+        summary["weighted_mean"] = float(np.sum(w * value[weighted]) / w.sum())
+        summary["weighted_mean_error"] = float(1.0 / np.sqrt(w.sum()))
     return summary
 
 

@@ -1,0 +1,456 @@
+"""``egamma-cnn isolation``: isolation working points, ID–isolation correlation, cones vs images.
+
+:func:`run_isolation` runs ``egamma_cnn.processors.isolation.IsolationProcessor`` over a
+fileset (the format of ``egamma-cnn tnp``; simulation gives the truth-based results,
+data the candidate-level ones), adds the outputs per kind (data, MC), and writes into
+the output folder:
+
+* ``working_points.json`` and ``working_points.png`` — per isolation working point, the
+  efficiency of true electrons (truth classes 0, 1) and of non-prompt candidates (3, 4,
+  5) versus E_T and inclusive (MC), and of all candidates (data);
+* ``correlations.json`` and ``correlations.png`` — Pearson ρ of each ID score (CNN,
+  LLH) with each relative isolation, inclusive, versus E_T and versus η, for true
+  electrons, non-prompt candidates and data (seed 004); ``score_vs_isolation.png`` the
+  2-D distributions behind them;
+* ``roc.json``, ``roc.png`` and ``auc_vs_cone.png`` — seed 003 ch. 4 on our samples: the
+  AUC and the background efficiency at ε_S = 0.80, 0.90, 0.95 of every single isolation
+  cone I(R₀), of the relative isolation variables and of the image-based CNN score (and
+  the likelihood), each cut on the side that separates (``signal_side``: a cone
+  smaller than the shower selects electrons by a *large* I(R₀), containment rather than
+  isolation), for true electrons against non-prompt electrons (truth classes 3
+  and 4: real electrons inside jets, the analogue of seed 003's non-prompt muons),
+  against heavy-flavour decays alone, and against every non-prompt candidate;
+* ``tnp/`` — with ``tnp_datasets``: the tag-and-probe of the isolation working points
+  on those (Z→ee data and MC) datasets: efficiencies, the scale factors as a
+  correctionlib file, plots (:func:`egamma_cnn.tnp.run.run_tnp`);
+* ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from egamma_cnn.fileset import dataset_kind, run_over_fileset
+from egamma_cnn.isolation.analysis import (
+    HEAVY_FLAVOUR,
+    NON_PROMPT,
+    NON_PROMPT_ELECTRONS,
+    TRUE_ELECTRONS,
+    area_under_curve,
+    background_efficiency_at,
+    correlations,
+    roc_curve,
+    working_point_efficiencies,
+)
+from egamma_cnn.tnp.config import TnPConfig
+
+__all__ = ["run_isolation"]
+
+#: Signal efficiencies at which the background efficiencies are reported.
+SIGNAL_EFFICIENCIES: tuple[float, ...] = (0.80, 0.90, 0.95)
+#: Fewest candidates of a class for a ROC curve to be reported.
+MIN_CANDIDATES = 20
+
+
+def _merge(results: Mapping[str, Any], fileset: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The processor outputs added up per kind (``"data"``, ``"mc"``)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for name, result in results.items():
+        kind = dataset_kind(fileset, name)
+        if kind not in merged:
+            merged[kind] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in result.items()}
+            continue
+        total = merged[kind]
+        for key, value in result.items():
+            if isinstance(value, dict):
+                for name_, histogram in value.items():
+                    total[key][name_] = total[key][name_] + histogram
+            else:
+                total[key] = total[key] + value
+    return merged
+
+
+def _groups(kind: str) -> dict[str, tuple[int, ...]]:
+    if kind == "data":
+        return {"data candidates": (-1,)}
+    return {"true electrons": TRUE_ELECTRONS, "non-prompt": NON_PROMPT}
+
+
+def run_isolation(
+    fileset: Mapping[str, Any],
+    out_dir: str | Path,
+    config: TnPConfig | None = None,
+    *,
+    working_points: Mapping[str, str] | None = None,
+    tnp_datasets: Sequence[str] | None = None,
+    schemaclass: Any = None,
+    step_size: int = 20_000,
+    scheduler: Any = None,
+) -> dict[str, Any]:
+    """Run the isolation study and write every output (module docstring); returns a summary.
+
+    Parameters
+    ----------
+    fileset : mapping
+        Datasets with ``metadata.is_data`` (:func:`egamma_cnn.fileset.load_fileset`).
+    out_dir : str or Path
+        Output folder (created).
+    config : TnPConfig, optional
+        Selection, binning and field names (the tag-and-probe's).
+    working_points : mapping of str to str, optional
+        Isolation working points, name → ID specification; default the built-in
+        ``iso_loose`` and ``iso_tight``.
+    tnp_datasets : sequence of str, optional
+        Z→ee datasets (one data, one MC at least) on which to measure the working points
+        with the tag-and-probe and derive their scale factors.
+    """
+    from egamma_cnn.processors.isolation import (
+        ISOLATIONS,
+        SCORES,
+        IsolationProcessor,
+        discriminant_ranges,
+    )
+
+    config = config or TnPConfig()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    processor = IsolationProcessor(config, working_points)
+    unknown = sorted(set(tnp_datasets or ()) - set(fileset))
+    if unknown:
+        raise ValueError(f"tag-and-probe datasets {unknown} are not in the fileset")
+    results, skipped = run_over_fileset(
+        processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler
+    )
+    merged = _merge(results, fileset)
+    summary: dict[str, Any] = {
+        "candidates": {kind: int(out["candidates"]) for kind, out in merged.items()},
+        "skipped_files": skipped,
+        "working_points": dict(processor.working_points),
+    }
+
+    # isolation working points
+    efficiencies: dict[str, Any] = {}
+    for name, spec in processor.working_points.items():
+        efficiencies[name] = {"specification": _definition(spec)}
+        for kind, out in merged.items():
+            for group, classes in _groups(kind).items():
+                efficiencies[name][group] = working_point_efficiencies(
+                    out["working_points"], name, classes
+                )
+    (out_dir / "working_points.json").write_text(json.dumps(efficiencies, indent=1))
+    _plot_working_points(efficiencies, out_dir / "working_points.png")
+    summary["working_point_efficiencies"] = {
+        name: {g: v["inclusive"]["efficiency"] for g, v in table.items() if g != "specification"}
+        for name, table in efficiencies.items()
+    }
+
+    # ID–isolation correlation
+    table: dict[str, Any] = {}
+    for kind, out in merged.items():
+        for group, classes in _groups(kind).items():
+            for score in SCORES:
+                for iso_name, _, _ in ISOLATIONS:
+                    key = f"{score} vs {iso_name}"
+                    entry = table.setdefault(key, {})
+                    entry[group] = {
+                        projection: np.atleast_1d(
+                            correlations(out["sums"], score, iso_name, classes, projection)
+                        ).tolist()
+                        for projection in ("inclusive", "et", "eta")
+                    }
+    (out_dir / "correlations.json").write_text(json.dumps(_no_nan(table), indent=1))
+    summary["correlations"] = {
+        key: {group: values["inclusive"][0] for group, values in entry.items()}
+        for key, entry in _no_nan(table).items()
+    }
+    _plot_correlations(table, config, out_dir / "correlations.png")
+    _plot_score_vs_isolation(merged, out_dir / "score_vs_isolation.png")
+
+    # isolation cones versus the image-based score (simulation only)
+    if "mc" in merged and "discriminants" in merged["mc"]:
+        ranges = discriminant_ranges()
+        roc: dict[str, Any] = {}
+        curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        counts = {}
+        histograms = merged["mc"]["discriminants"]
+        for background_name, background in (
+            ("non-prompt electrons", NON_PROMPT_ELECTRONS),
+            ("heavy flavour", HEAVY_FLAVOUR),
+            ("all non-prompt", NON_PROMPT),
+        ):
+            any_histogram = next(iter(histograms.values()))
+            n_signal = float(_class_total(any_histogram, TRUE_ELECTRONS))
+            n_background = float(_class_total(any_histogram, background))
+            counts[background_name] = {"signal": n_signal, "background": n_background}
+            if min(n_signal, n_background) < MIN_CANDIDATES:
+                roc[background_name] = {"status": f"fewer than {MIN_CANDIDATES} candidates",
+                                        **counts[background_name]}  # fmt: skip
+                continue
+            rows = {}
+            curves[background_name] = {}
+            for name, (_, _, _, higher) in ranges.items():
+                eff_s, eff_b = roc_curve(histograms[name], TRUE_ELECTRONS, background, higher)
+                auc = area_under_curve(eff_s, eff_b)
+                if auc < 0.5:  # the cut goes the other way (small cones: containment)
+                    higher = not higher
+                    eff_s, eff_b = roc_curve(histograms[name], TRUE_ELECTRONS, background, higher)
+                    auc = area_under_curve(eff_s, eff_b)
+                curves[background_name][name] = (eff_s, eff_b)
+                rows[name] = {
+                    "auc": auc,
+                    "signal_side": "above" if higher else "below",
+                    **{f"background_efficiency_at_{t:.2f}": background_efficiency_at(
+                        eff_s, eff_b, t) for t in SIGNAL_EFFICIENCIES},
+                }  # fmt: skip
+            cones = {n: r["auc"] for n, r in rows.items() if n.startswith("cone")}
+            best_cone = max(cones, key=lambda n: cones[n])
+            roc[background_name] = {
+                **counts[background_name],
+                "best_cone": best_cone,
+                "discriminants": rows,
+            }
+        (out_dir / "roc.json").write_text(json.dumps(_no_nan(roc), indent=1))
+        if curves:
+            _plot_roc(curves, roc, out_dir / "roc.png")
+            _plot_auc_vs_cone(roc, out_dir / "auc_vs_cone.png")
+        summary["roc"] = {
+            background: (
+                {
+                    "best_cone": entry["best_cone"],
+                    **{
+                        n: entry["discriminants"][n]["auc"]
+                        for n in (
+                            entry["best_cone"],
+                            "cnn_score",
+                            "llh_score",
+                            "etcone20_rel",
+                            "ptvarcone30_rel",
+                        )
+                    },
+                }
+                if "discriminants" in entry
+                else entry
+            )
+            for background, entry in _no_nan(roc).items()
+        }
+
+    if tnp_datasets:
+        from egamma_cnn.tnp.run import run_tnp
+
+        tnp_config = replace(config, probe_id=tuple(processor.working_points.values()))
+        summary["tnp"] = run_tnp(
+            {name: fileset[name] for name in tnp_datasets},
+            out_dir / "tnp",
+            tnp_config,
+            schemaclass=schemaclass,
+            step_size=step_size,
+            scheduler=scheduler,
+        )
+    (out_dir / "summary.json").write_text(json.dumps(_no_nan(summary), indent=1))
+    return _no_nan(summary)
+
+
+def _definition(spec: str) -> str:
+    """A built-in working-point column spelled out as its cuts; other specs as they are."""
+    from egamma_cnn.nanoevents.id_columns import ISOLATION_WORKING_POINTS
+
+    cuts = ISOLATION_WORKING_POINTS["electron"].get(spec)
+    if cuts is None:
+        return spec
+    return " and ".join(f"{column}/{denominator} < {maximum:g}"
+                        for column, denominator, maximum in cuts)  # fmt: skip
+
+
+def _class_total(histogram: Any, classes: Sequence[int]) -> float:
+    import hist
+
+    return float(sum(histogram[{"truth": hist.loc(c)}].sum(flow=True) for c in classes))
+
+
+def _no_nan(value: Any) -> Any:
+    """JSON has no NaN: None instead, recursively."""
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_no_nan(v) for v in value]
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return None
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+_LABELS = {
+    "cnn_score": "CNN score (images + tracks + HLVs)",
+    "llh_score": "likelihood",
+    "etcone20_rel": r"$E_T^{cone20}/p_T$",
+    "ptvarcone30_rel": r"$p_T^{varcone30}/p_T$",
+    "ptcone20_rel": r"$p_T^{cone20}/p_T$",
+    "etcone40_rel": r"$E_T^{cone40}/p_T$",
+}
+
+
+def _plot_roc(curves, roc, path: Path) -> None:
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 5.2), squeeze=False)
+    for ax, (background, by_name) in zip(axes[0], curves.items(), strict=True):
+        best = roc[background]["best_cone"]
+        chosen = ["cnn_score", "llh_score", best, "etcone20_rel", "ptvarcone30_rel"]
+        for name in chosen:
+            eff_s, eff_b = by_name[name]
+            auc = roc[background]["discriminants"][name]["auc"]
+            label = _LABELS.get(name, f"single cone $I(R_0={name[4:]})$ (best)")
+            with np.errstate(divide="ignore"):
+                ax.plot(eff_s, 1.0 / eff_b, label=f"{label}, AUC {auc:.3f}",
+                        ls="-" if name.endswith("score") else "--")  # fmt: skip
+        ax.set_yscale("log")
+        ax.set_xlim(0.5, 1.0)
+        ax.set_ylim(1.0, None)
+        ax.set_xlabel(r"true-electron efficiency $\varepsilon_S$")
+        ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
+        n_s, n_b = roc[background]["signal"], roc[background]["background"]
+        ax.set_title(f"true electrons ({n_s:.0f}) vs {background} ({n_b:.0f})", fontsize=10)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3, which="both")
+    fig.suptitle("isolation cones versus the image-based score (seed 003 ch. 4)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_auc_vs_cone(roc, path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.8))
+    colours = {"non-prompt electrons": "tab:blue", "heavy flavour": "tab:red",
+               "all non-prompt": "tab:green"}  # fmt: skip
+    for background, entry in roc.items():
+        if "discriminants" not in entry:
+            continue
+        rows = entry["discriminants"]
+        cones = sorted((float(n[4:]), r["auc"]) for n, r in rows.items() if n.startswith("cone"))
+        colour = colours.get(background, "black")
+        ax.plot([c for c, _ in cones], [a for _, a in cones], "o-", ms=3, color=colour,
+                label=f"single cone I(R$_0$), vs {background}")  # fmt: skip
+        ax.axhline(rows["cnn_score"]["auc"], color=colour, ls="--",
+                   label=f"CNN score, vs {background}")  # fmt: skip
+        ax.axhline(rows["llh_score"]["auc"], color=colour, ls=":",
+                   label=f"likelihood, vs {background}")  # fmt: skip
+    ax.set_xlabel(r"cone radius $R_0$")
+    ax.set_ylabel("AUC (true electrons vs background)")
+    ax.set_title("AUC of single isolation cones and of the ID scores", fontsize=11)
+    ax.legend(fontsize=7)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_working_points(efficiencies, path: Path) -> None:
+    plt = _pyplot()
+    names = list(efficiencies)
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.5), squeeze=False)
+    styles = {"true electrons": ("tab:blue", "o"), "non-prompt": ("tab:red", "s"),
+              "data candidates": ("black", "^")}  # fmt: skip
+    for ax, name in zip(axes[0], names, strict=True):
+        for group, table in efficiencies[name].items():
+            if group == "specification":
+                continue
+            rows = [r for r in table["et"] if r["efficiency"] is not None]
+            if not rows:
+                continue
+            colour, marker = styles.get(group, ("grey", "x"))
+            x = [0.5 * (r["et_low"] + r["et_high"]) for r in rows]
+            xerr = [0.5 * (r["et_high"] - r["et_low"]) for r in rows]
+            y = [r["efficiency"] for r in rows]
+            yerr = [[r["error_low"] for r in rows], [r["error_high"] for r in rows]]
+            inclusive = table["inclusive"]["efficiency"]
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, ms=4, color=colour,
+                        label=f"{group} ({inclusive:.3f})")  # fmt: skip
+        ax.set_ylim(0.0, 1.05)
+        ax.set_xlabel(r"$E_T$ [GeV]")
+        ax.set_ylabel("efficiency")
+        ax.set_title(f"{name}: {efficiencies[name]['specification']}", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_correlations(table, config: TnPConfig, path: Path) -> None:
+    plt = _pyplot()
+    edges = np.asarray(config.et_edges)
+    x = 0.5 * (edges[1:] + edges[:-1])
+    groups = sorted({g for entry in table.values() for g in entry})
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.5), squeeze=False)
+    for ax, group in zip(axes[0], groups, strict=True):
+        for key, entry in table.items():
+            if group not in entry:
+                continue
+            values = np.array([np.nan if v is None else v for v in entry[group]["et"]], dtype=float)
+            style = "o-" if key.startswith("cnn") else "s--"
+            ax.plot(x, values, style, ms=4, label=key)
+        ax.axhline(0.0, color="grey", lw=1)
+        ax.set_ylim(-1.0, 1.0)
+        ax.set_xlabel(r"$E_T$ [GeV]")
+        ax.set_ylabel(r"Pearson $\rho$(score, isolation)")
+        ax.set_title(group, fontsize=10)
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle("ID–isolation correlation versus $E_T$ (seed 004)", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _plot_score_vs_isolation(merged, path: Path) -> None:
+    import hist
+    from matplotlib.colors import LogNorm
+
+    from egamma_cnn.processors.isolation import ISOLATIONS, SCORES
+
+    plt = _pyplot()
+    rows = [(kind, group, classes) for kind, out in merged.items()
+            for group, classes in _groups(kind).items()]  # fmt: skip
+    pairs = [(s, i) for s in SCORES for i, _, _ in ISOLATIONS]
+    fig, axes = plt.subplots(len(rows), len(pairs), figsize=(4.2 * len(pairs), 3.6 * len(rows)),
+                             squeeze=False)  # fmt: skip
+    for r, (kind, group, classes) in enumerate(rows):
+        histogram = merged[kind]["scores"]
+        for c, (score, iso) in enumerate(pairs):
+            values = sum(
+                histogram[{"score_name": score, "isolation_name": iso,
+                           "truth": hist.loc(t), "et": sum, "eta": sum}].values()
+                for t in classes
+            )  # fmt: skip
+            axis = histogram.axes
+            ax = axes[r, c]
+            total = values.sum()
+            if total > 0:
+                fraction = (values / total).T
+                mesh = ax.pcolormesh(axis["score"].edges, axis["isolation"].edges, fraction,
+                                     norm=LogNorm(vmin=1e-4, vmax=1))  # fmt: skip
+                fig.colorbar(mesh, ax=ax, label="fraction")
+            rho = correlations(merged[kind]["sums"], score, iso, classes, "inclusive")
+            ax.set_title(f"{group}: ρ = {float(rho):+.3f}", fontsize=9)
+            ax.set_xlabel(score)
+            ax.set_ylabel(iso.replace("_rel", " / $p_T$"))
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
