@@ -8,9 +8,13 @@ simulation, −1 without truth), ``IsolationProcessor`` fills
 * ``working_points`` — candidates passing and failing each isolation working point per
   probe (E_T, η) bin: the built-in ``iso_loose``/``iso_tight`` columns and any
   user-defined point written as an ID specification
-  (``"ptvarcone30/pt < 0.1 and etcone20/pt < 0.1"``). Efficiencies of true electrons and
-  of non-prompt candidates follow from it; the data/MC efficiencies and SFs are the
-  tag-and-probe's (:func:`egamma_cnn.isolation.run_isolation` runs it for these points);
+  (``"ptvarcone30/pt < 0.1 and etcone20/pt < 0.1"``), for all candidates (``given``
+  "all") and for those passing each ID of ``given_ids`` (``cnn_tight``, ``llh_tight``).
+  Efficiencies of true electrons and of non-prompt candidates follow from it, and the
+  factorisation ratio ε(iso | ID) / ε(iso) — 1 when isolation and ID are independent,
+  the assumption under which their SFs are measured separately (seed 004). The data/MC
+  efficiencies and SFs are the tag-and-probe's
+  (:func:`egamma_cnn.isolation.run_isolation` runs it for these points);
 * ``scores`` — 2-D histograms of each ID score (``cnn_score``, ``llh_score``) versus each
   relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) — seed 004's question
   whether the CNN is more correlated with isolation than a likelihood;
@@ -102,6 +106,9 @@ class IsolationProcessor(processor.ProcessorABC):
         < 0.1 and etcone20/pt < 0.1"}``).
     discriminants : bool
         Fill the cones-versus-scores distributions (``False`` skips the 16 cones).
+    given_ids : sequence of str
+        IDs (ID specifications) under which the working-point efficiencies are also
+        counted, for the factorisation test (default ``cnn_tight`` and ``llh_tight``).
     """
 
     def __init__(
@@ -109,6 +116,7 @@ class IsolationProcessor(processor.ProcessorABC):
         config: TnPConfig | None = None,
         working_points: Mapping[str, str] | None = None,
         discriminants: bool = True,
+        given_ids: tuple[str, ...] | list[str] = ("cnn_tight", "llh_tight"),
     ) -> None:
         self.config = config or TnPConfig()
         working_points = dict(DEFAULT_WORKING_POINTS if working_points is None else working_points)
@@ -116,6 +124,9 @@ class IsolationProcessor(processor.ProcessorABC):
             name: str(IdSpec.parse(spec)) for name, spec in working_points.items()
         }
         self.discriminants = discriminants
+        self.given_ids = tuple(str(IdSpec.parse(text)) for text in given_ids)
+        if "all" in self.given_ids:
+            raise ValueError("'all' names the unconditioned efficiencies; it is not an ID")
 
     def process(self, events: Any) -> dict[str, Any]:
         config = self.config
@@ -135,16 +146,23 @@ class IsolationProcessor(processor.ProcessorABC):
         out: dict[str, Any] = {"candidates": ak.num(et, axis=0)}
 
         working_points = (
-            factory.StrCategory(list(self.working_points), name="working_point")
+            factory.StrCategory(["all", *self.given_ids], name="given")
+            .StrCategory(list(self.working_points), name="working_point")
             .Boolean(name="passing")
             .IntCategory(list(TRUTH_CLASSES), name="truth")
             .Variable(et_axis, name="et", label=r"$E_T$ [GeV]")
             .Variable(list(config.eta_edges), name="eta", label=r"$\eta$")
             .Double()
         )
+        given = {text: ak.values_astype(ak.flatten(IdSpec.parse(text).evaluate(electrons)),
+                                        np.float64) for text in self.given_ids}  # fmt: skip
         for name, spec in self.working_points.items():
             passing = ak.flatten(IdSpec.parse(spec).evaluate(electrons))
-            working_points.fill(working_point=name, passing=passing, truth=truth, et=et, eta=eta)
+            common = {"working_point": name, "passing": passing, "truth": truth, "et": et,
+                      "eta": eta}  # fmt: skip
+            working_points.fill(given="all", **common)
+            for text, weight in given.items():  # the candidates passing the ID: weight 1
+                working_points.fill(given=text, **common, weight=weight)
         out["working_points"] = working_points
 
         scores = {name: ak.values_astype(ak.flatten(getattr(electrons, name)), np.float64)

@@ -18,6 +18,7 @@ from egamma_cnn.isolation import (
     area_under_curve,
     background_efficiency_at,
     correlations,
+    factorisation,
     roc_curve,
     working_point_efficiencies,
 )
@@ -61,6 +62,14 @@ def test_user_working_point_equals_the_built_in_column_and_hand_counts(processed
     assert table["inclusive"]["n"] == true.sum()
     assert table["inclusive"]["efficiency"] == pytest.approx(passing[true].mean())
     assert 0 < table["inclusive"]["error_low"] < 0.2
+    # the factorisation ratio: ε(iso | cnn_tight) / ε(iso), counted by hand
+    tight = _flat(chosen.cnn_tight) & true
+    ratio = factorisation(out["working_points"], "track_only", (0, 1), "cnn_tight")
+    assert ratio["inclusive"]["n_given"] == tight.sum()
+    expected = passing[tight].mean() / passing[true].mean()
+    assert ratio["inclusive"]["ratio"] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="'all' names"):
+        IsolationProcessor(given_ids=("all",))
 
 
 def test_correlations_equal_numpy_and_eager_equals_dask(processed):
@@ -149,6 +158,7 @@ def test_the_isolation_command(tmp_path):
     assert summary["working_points"]["mine"] == "ptvarcone30/pt < 0.1 and etcone20/pt < 0.1"
     efficiency = summary["working_point_efficiencies"]["mine"]
     assert set(efficiency) == {"true electrons", "non-prompt", "data candidates"}
+    assert set(summary["factorisation"]["mine"]) == {"cnn_tight", "llh_tight"}
     # the small test file has too few heavy-flavour decays: said, not drawn
     roc = json.loads((out / "roc.json").read_text())
     assert roc["heavy flavour"]["status"].startswith("fewer than")

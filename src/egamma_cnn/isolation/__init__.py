@@ -15,6 +15,7 @@ from egamma_cnn.isolation.analysis import (
     area_under_curve,
     background_efficiency_at,
     correlations,
+    factorisation,
     roc_curve,
     working_point_efficiencies,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "area_under_curve",
     "background_efficiency_at",
     "correlations",
+    "factorisation",
     "roc_curve",
     "run_isolation",
     "working_point_efficiencies",

@@ -7,7 +7,8 @@
   distributions for the two classes (seed 003 ch. 4: "background rejection versus signal
   efficiency" and the AUC of isolation cones and of networks on calorimeter images);
 * :func:`working_point_efficiencies` — ε = N_pass / N per working point and truth group,
-  versus E_T and inclusive, with Clopper–Pearson intervals.
+  versus E_T and inclusive, with Clopper–Pearson intervals, for all candidates or for
+  those passing an ID; :func:`factorisation` — ε(iso | ID) / ε(iso).
 
 Truth groups are tuples of truth classes (seed 000 §3.1): :data:`TRUE_ELECTRONS` (0
 prompt, 1 charge flip), :data:`NON_PROMPT` (3 heavy-flavour decays, 4 light-flavour
@@ -31,6 +32,7 @@ __all__ = [
     "area_under_curve",
     "background_efficiency_at",
     "correlations",
+    "factorisation",
     "roc_curve",
     "working_point_efficiencies",
 ]
@@ -148,9 +150,13 @@ def background_efficiency_at(
 
 
 def working_point_efficiencies(
-    histogram: Any, working_point: str, truth: Sequence[int]
+    histogram: Any, working_point: str, truth: Sequence[int], given: str = "all"
 ) -> dict[str, Any]:
-    """Efficiency of ``working_point`` for the truth group, per E_T bin and inclusive."""
+    """Efficiency of ``working_point`` for the truth group, per E_T bin and inclusive.
+
+    ``given``: ``"all"`` candidates, or only those passing that ID (one of the
+    processor's ``given_ids``).
+    """
     import hist
 
     from egamma_cnn.tnp.efficiency import clopper_pearson
@@ -165,7 +171,7 @@ def working_point_efficiencies(
 
     total_pass = total_fail = None
     for value in truth:
-        selection = {"working_point": working_point, "truth": hist.loc(value)}
+        selection = {"given": given, "working_point": working_point, "truth": hist.loc(value)}
         passing = histogram[{**selection, "passing": True}].values().sum(axis=1)
         failing = histogram[{**selection, "passing": False}].values().sum(axis=1)
         total_pass = passing if total_pass is None else total_pass + passing
@@ -181,4 +187,31 @@ def working_point_efficiencies(
             for i in range(len(edges) - 1)
         ],
         "inclusive": row(total_pass.sum(), total_pass.sum() + total_fail.sum()),
+    }
+
+
+def factorisation(
+    histogram: Any, working_point: str, truth: Sequence[int], given: str
+) -> dict[str, Any]:
+    """r = ε(iso | ID) / ε(iso) per E_T bin and inclusive, with its binomial error.
+
+    The candidates passing the ID are a subset of all of them, so the error of r is that
+    of ε(iso | ID) alone scaled by 1/ε(iso) with the subset's correlation neglected — a
+    conservative estimate (seed 004: are ID and isolation SFs separable?).
+    """
+    conditioned = working_point_efficiencies(histogram, working_point, truth, given)
+    everything = working_point_efficiencies(histogram, working_point, truth, "all")
+
+    def ratio(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+        if a["efficiency"] is None or not b["efficiency"]:
+            return {"ratio": None, "error": None, "n_given": a["n"]}
+        error = 0.5 * (a["error_low"] + a["error_high"]) / b["efficiency"]
+        return {"ratio": a["efficiency"] / b["efficiency"], "error": error, "n_given": a["n"]}
+
+    return {
+        "et": [
+            {"et_low": a["et_low"], "et_high": a["et_high"], **ratio(a, b)}
+            for a, b in zip(conditioned["et"], everything["et"], strict=True)
+        ],
+        "inclusive": ratio(conditioned["inclusive"], everything["inclusive"]),
     }

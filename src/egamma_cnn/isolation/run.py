@@ -7,7 +7,8 @@ the output folder:
 
 * ``working_points.json`` and ``working_points.png`` — per isolation working point, the
   efficiency of true electrons (truth classes 0, 1) and of non-prompt candidates (3, 4,
-  5) versus E_T and inclusive (MC), and of all candidates (data);
+  5) versus E_T and inclusive (MC), and of all candidates (data); on MC the
+  factorisation ratios ε(iso | cnn_tight) / ε(iso) and ε(iso | llh_tight) / ε(iso);
 * ``correlations.json`` and ``correlations.png`` — Pearson ρ of each ID score (CNN,
   LLH) with each relative isolation, inclusive, versus E_T and versus η, for true
   electrons, non-prompt candidates and data (seed 004); ``score_vs_isolation.png`` the
@@ -46,6 +47,7 @@ from egamma_cnn.isolation.analysis import (
     area_under_curve,
     background_efficiency_at,
     correlations,
+    factorisation,
     roc_curve,
     working_point_efficiencies,
 )
@@ -144,12 +146,25 @@ def run_isolation(
                 efficiencies[name][group] = working_point_efficiencies(
                     out["working_points"], name, classes
                 )
+            if kind != "mc":
+                continue
+            for given in processor.given_ids:  # seed 004: does ε(iso) change under the ID?
+                efficiencies[name].setdefault("factorisation", {})[given] = {
+                    group: factorisation(out["working_points"], name, classes, given)
+                    for group, classes in _groups(kind).items()
+                }
     (out_dir / "working_points.json").write_text(json.dumps(efficiencies, indent=1))
     _plot_working_points(efficiencies, out_dir / "working_points.png")
     summary["working_point_efficiencies"] = {
-        name: {g: v["inclusive"]["efficiency"] for g, v in table.items() if g != "specification"}
+        name: {g: v["inclusive"]["efficiency"] for g, v in table.items()
+               if g not in ("specification", "factorisation")}
         for name, table in efficiencies.items()
-    }
+    }  # fmt: skip
+    summary["factorisation"] = {
+        name: {given: {group: v["inclusive"] for group, v in by_group.items()}
+               for given, by_group in table.get("factorisation", {}).items()}
+        for name, table in efficiencies.items()
+    }  # fmt: skip
 
     # ID–isolation correlation
     table: dict[str, Any] = {}
@@ -369,7 +384,7 @@ def _plot_working_points(efficiencies, path: Path) -> None:
               "data candidates": ("black", "^")}  # fmt: skip
     for ax, name in zip(axes[0], names, strict=True):
         for group, table in efficiencies[name].items():
-            if group == "specification":
+            if group in ("specification", "factorisation"):
                 continue
             rows = [r for r in table["et"] if r["efficiency"] is not None]
             if not rows:
