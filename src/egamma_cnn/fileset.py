@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["dataset_kind", "load_fileset", "run_over_fileset"]
+__all__ = ["dataset_kind", "load_fileset", "merge_by_kind", "run_over_fileset"]
 
 
 def load_fileset(path: str | Path) -> dict[str, Any]:
@@ -126,3 +126,29 @@ def dataset_kind(fileset: Mapping[str, Any], name: str) -> str:
             "(load_fileset fills it from egamma-cnn files)"
         )
     return "data" if is_data else "mc"
+
+
+def merge_by_kind(
+    results: Mapping[str, Any], fileset: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Processor outputs ``{dataset: {key: value}}`` added up per kind (data, MC).
+
+    Values are histograms or counts (added), or dicts of histograms (added per key);
+    counts come back as Python ints.
+    """
+    import numpy as np
+
+    merged: dict[str, dict[str, Any]] = {}
+    for name, result in results.items():
+        kind = dataset_kind(fileset, name)
+        total = merged.setdefault(kind, {})
+        for key, value in result.items():
+            if isinstance(value, dict):
+                part = total.setdefault(key, {})
+                for sub, histogram in value.items():
+                    part[sub] = histogram if sub not in part else part[sub] + histogram
+            else:
+                if isinstance(value, np.integer | int):
+                    value = int(value)
+                total[key] = value if key not in total else total[key] + value
+    return merged

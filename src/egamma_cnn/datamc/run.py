@@ -49,7 +49,7 @@ from egamma_cnn.datamc.analysis import (
     gaussian_parameters,
 )
 from egamma_cnn.datamc.fudge import write_correctionlib
-from egamma_cnn.fileset import dataset_kind, run_over_fileset
+from egamma_cnn.fileset import dataset_kind, merge_by_kind, run_over_fileset
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.efficiency import clopper_pearson
 
@@ -105,7 +105,7 @@ def run_datamc(
     results, skipped = run_over_fileset(
         processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler
     )
-    merged = _merge(results, fileset)
+    merged = merge_by_kind(results, fileset)
     if set(merged) != {"data", "mc"}:
         raise ValueError(f"after the unreadable files {skipped}, data or MC is missing")
     data, mc = merged["data"], merged["mc"]
@@ -141,7 +141,7 @@ def run_datamc(
             step_size=step_size,
             scheduler=scheduler,
         )
-        fudged = _merge(fudged_results, fileset)["mc"]
+        fudged = merge_by_kind(fudged_results, fileset)["mc"]
         for variable in processor.variables:
             applied = distance_table(data, fudged, None, variable)
             for projection, rows in applied.items():
@@ -187,28 +187,6 @@ def run_datamc(
     }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
-
-
-def _merge(results: Mapping[str, Any], fileset: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The processor outputs added up per kind (``"data"``, ``"mc"``)."""
-    merged: dict[str, dict[str, Any]] = {}
-    for name, result in results.items():
-        kind = dataset_kind(fileset, name)
-        if kind not in merged:
-            merged[kind] = {
-                "probes": int(result["probes"]),
-                "moments": result["moments"],
-                "identification": result["identification"],
-                "distributions": dict(result["distributions"]),
-            }
-            continue
-        total = merged[kind]
-        total["probes"] += int(result["probes"])
-        total["moments"] = total["moments"] + result["moments"]
-        total["identification"] = total["identification"] + result["identification"]
-        for v, h in result["distributions"].items():
-            total["distributions"][v] = total["distributions"][v] + h
-    return merged
 
 
 def _efficiency(passed: float, total: float, variance: float) -> dict[str, Any]:

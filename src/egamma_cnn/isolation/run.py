@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from egamma_cnn.fileset import dataset_kind, run_over_fileset
+from egamma_cnn.fileset import merge_by_kind, run_over_fileset
 from egamma_cnn.isolation.analysis import (
     HEAVY_FLAVOUR,
     NON_PROMPT,
@@ -59,24 +59,6 @@ __all__ = ["run_isolation"]
 SIGNAL_EFFICIENCIES: tuple[float, ...] = (0.80, 0.90, 0.95)
 #: Fewest candidates of a class for a ROC curve to be reported.
 MIN_CANDIDATES = 20
-
-
-def _merge(results: Mapping[str, Any], fileset: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """The processor outputs added up per kind (``"data"``, ``"mc"``)."""
-    merged: dict[str, dict[str, Any]] = {}
-    for name, result in results.items():
-        kind = dataset_kind(fileset, name)
-        if kind not in merged:
-            merged[kind] = {k: (dict(v) if isinstance(v, dict) else v) for k, v in result.items()}
-            continue
-        total = merged[kind]
-        for key, value in result.items():
-            if isinstance(value, dict):
-                for name_, histogram in value.items():
-                    total[key][name_] = total[key][name_] + histogram
-            else:
-                total[key] = total[key] + value
-    return merged
 
 
 def _groups(kind: str) -> dict[str, tuple[int, ...]]:
@@ -130,7 +112,7 @@ def run_isolation(
     results, skipped = run_over_fileset(
         processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler
     )
-    merged = _merge(results, fileset)
+    merged = merge_by_kind(results, fileset)
     summary: dict[str, Any] = {
         "candidates": {kind: int(out["candidates"]) for kind, out in merged.items()},
         "skipped_files": skipped,
