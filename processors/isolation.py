@@ -16,16 +16,21 @@ simulation, −1 without truth), ``IsolationProcessor`` fills
   efficiencies and SFs are the tag-and-probe's
   (:func:`egamma_cnn.isolation.run_isolation` runs it for these points);
 * ``scores`` — 2-D histograms of each ID score (``cnn_score``, ``llh_score``) versus each
-  relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) — seed 004's question
-  whether the CNN is more correlated with isolation than a likelihood;
+  relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) per E_T bin — seed 004's
+  question whether the CNN is more correlated with isolation than a likelihood;
 * ``sums`` — exact Σ1, Σx, Σy, Σx², Σy², Σxy per (score, isolation) pair, truth class
   and bin, from which :func:`egamma_cnn.isolation.correlations` gives the Pearson
   coefficients ρ = cov(x, y) / (σ_x σ_y);
-* ``discriminants`` — finely binned 1-D distributions per truth class and probe E_T bin
-  of the ID scores, the relative isolation variables and the seed 003 ch. 4 cone set
-  I(R₀) = Σ_{ΔR<R₀} E_T,cell / p_T (``calo_iso_cones``, R₀ = 0.025 … 0.4): the ROC
+* ``discriminants`` — finely binned 1-D distributions per truth class (candidates inside
+  the E_T binning) of the ID scores, the relative isolation variables and the seed 003
+  ch. 4 cone set I(R₀) = Σ_{ΔR<R₀} E_T,cell / p_T (``calo_iso_cones``, R₀ = 0.025 … 0.4): the ROC
   curves and AUCs of isolation cones versus the image-based score for prompt against
   non-prompt electrons (:func:`egamma_cnn.isolation.roc_curve`).
+
+``kind="photon"`` runs the same on ``Photon``: the photon CNN score (no likelihood),
+the seed-004 loose point ``Photon.iso_loose``, the ID ``cnn_tight``, and the truth of
+``Photon.isPrompt`` mapped onto the classes as prompt → 0, non-prompt → 5, so that the
+groups below keep their meaning (prompt photons, fakes).
 
 Eager or on dask-awkward (``hist.dask``), like every processor here.
 """
@@ -47,6 +52,7 @@ from egamma_cnn.tnp.config import IdSpec, TnPConfig
 __all__ = [
     "DEFAULT_WORKING_POINTS",
     "ISOLATIONS",
+    "KINDS",
     "SCORES",
     "TRUTH_CLASSES",
     "IsolationProcessor",
@@ -54,8 +60,23 @@ __all__ = [
     "discriminant_ranges",
 ]
 
-#: ID scores compared.
+#: ID scores compared (electrons; photons have the CNN score only).
 SCORES: tuple[str, ...] = ("cnn_score", "llh_score")
+#: Per kind: collection, scores, default working points and conditioning IDs.
+KINDS: dict[str, dict[str, Any]] = {
+    "electron": {
+        "collection": None,  # the configuration's ``electrons``
+        "scores": SCORES,
+        "working_points": {"iso_loose": "iso_loose", "iso_tight": "iso_tight"},
+        "given_ids": ("cnn_tight", "llh_tight"),
+    },
+    "photon": {
+        "collection": "Photon",
+        "scores": ("cnn_score",),
+        "working_points": {"iso_loose": "iso_loose"},
+        "given_ids": ("cnn_tight",),
+    },
+}
 #: Relative isolation variables of the correlation study: (name, column, denominator).
 ISOLATIONS: tuple[tuple[str, str, str], ...] = (
     ("ptvarcone30_rel", "ptvarcone30", "pt"),
@@ -64,7 +85,7 @@ ISOLATIONS: tuple[tuple[str, str, str], ...] = (
 #: Truth classes (seed 000 §3.1; −1: no truth, e.g. data).
 TRUTH_CLASSES: tuple[int, ...] = (-1, 0, 1, 2, 3, 4, 5)
 #: The built-in isolation working points (columns of ``Electron``).
-DEFAULT_WORKING_POINTS: dict[str, str] = {"iso_loose": "iso_loose", "iso_tight": "iso_tight"}
+DEFAULT_WORKING_POINTS: dict[str, str] = dict(KINDS["electron"]["working_points"])
 #: Relative isolation variables of the cones-versus-images comparison.
 _RELATIVE_ISOLATIONS: tuple[str, ...] = (
     "etcone20", "etcone30", "etcone40", "ptcone20", "ptcone30", "ptcone40",
@@ -73,7 +94,9 @@ _RELATIVE_ISOLATIONS: tuple[str, ...] = (
 _MOMENTS = ("n", "x", "y", "xx", "yy", "xy")
 
 
-def discriminant_ranges() -> dict[str, tuple[int, float, float, bool]]:
+def discriminant_ranges(
+    scores: tuple[str, ...] = SCORES,
+) -> dict[str, tuple[int, float, float, bool]]:
     """Histogram ranges of the discriminants: name → (bins, low, high, higher is signal).
 
     Scores are histogrammed as their log-odds ln(s / (1 − s)) (a monotonic map, so the
@@ -83,7 +106,7 @@ def discriminant_ranges() -> dict[str, tuple[int, float, float, bool]]:
     they enter the ROC curves too.
     """
     ranges: dict[str, tuple[int, float, float, bool]] = {
-        name: (2000, -15.0, 25.0, True) for name in SCORES
+        name: (2000, -15.0, 25.0, True) for name in scores
     }
     for name in _RELATIVE_ISOLATIONS:
         ranges[f"{name}_rel"] = (600, -0.2, 1.0, False)
@@ -101,14 +124,17 @@ class IsolationProcessor(processor.ProcessorABC):
         Field names, the truth field, the E_T and η binning, the probe E_T threshold and
         acceptance.
     working_points : mapping of str to str, optional
-        Isolation working points, name → ID specification (default
-        :data:`DEFAULT_WORKING_POINTS`; add your own, e.g. ``{"my_iso": "ptvarcone30/pt
-        < 0.1 and etcone20/pt < 0.1"}``).
+        Isolation working points, name → ID specification (default: the built-in points
+        of ``kind``; add your own, e.g. ``{"my_iso": "ptvarcone30/pt < 0.1 and
+        etcone20/pt < 0.1"}``).
     discriminants : bool
         Fill the cones-versus-scores distributions (``False`` skips the 16 cones).
-    given_ids : sequence of str
+    given_ids : sequence of str, optional
         IDs (ID specifications) under which the working-point efficiencies are also
-        counted, for the factorisation test (default ``cnn_tight`` and ``llh_tight``).
+        counted, for the factorisation test (default ``cnn_tight`` and ``llh_tight``;
+        photons ``cnn_tight``).
+    kind : {"electron", "photon"}
+        Which candidates.
     """
 
     def __init__(
@@ -116,10 +142,20 @@ class IsolationProcessor(processor.ProcessorABC):
         config: TnPConfig | None = None,
         working_points: Mapping[str, str] | None = None,
         discriminants: bool = True,
-        given_ids: tuple[str, ...] | list[str] = ("cnn_tight", "llh_tight"),
+        given_ids: tuple[str, ...] | list[str] | None = None,
+        kind: str = "electron",
     ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be 'electron' or 'photon', not {kind!r}")
         self.config = config or TnPConfig()
-        working_points = dict(DEFAULT_WORKING_POINTS if working_points is None else working_points)
+        self.kind = kind
+        self.collection = KINDS[kind]["collection"] or self.config.electrons
+        self.scores: tuple[str, ...] = KINDS[kind]["scores"]
+        if given_ids is None:
+            given_ids = KINDS[kind]["given_ids"]
+        if working_points is None:
+            working_points = KINDS[kind]["working_points"]
+        working_points = dict(working_points)
         self.working_points = {
             name: str(IdSpec.parse(spec)) for name, spec in working_points.items()
         }
@@ -131,17 +167,23 @@ class IsolationProcessor(processor.ProcessorABC):
     def process(self, events: Any) -> dict[str, Any]:
         config = self.config
         factory = histogram_factory(is_lazy(events))
-        electrons = events[config.electrons]
-        et = getattr(electrons, config.probe_et_field)
-        eta = getattr(electrons, config.probe_eta_field)
-        electrons = electrons[(et > config.probe_min_et) & (np.abs(eta) < config.max_abs_eta)]
-        et = ak.flatten(getattr(electrons, config.probe_et_field))
-        eta = ak.flatten(getattr(electrons, config.probe_eta_field))
-        if config.truth is not None and config.truth in electrons.fields:
-            truth = ak.flatten(ak.values_astype(electrons[config.truth], np.int64))
+        candidates = events[self.collection]
+        et = getattr(candidates, config.probe_et_field)
+        eta = getattr(candidates, config.probe_eta_field)
+        candidates = candidates[(et > config.probe_min_et) & (np.abs(eta) < config.max_abs_eta)]
+        et = ak.flatten(getattr(candidates, config.probe_et_field))
+        eta = ak.flatten(getattr(candidates, config.probe_eta_field))
+        if self.kind == "photon" and "isPrompt" in candidates.fields:
+            truth = ak.flatten(ak.where(candidates.isPrompt, 0, 5))
+        elif (
+            self.kind == "electron"
+            and config.truth is not None
+            and config.truth in candidates.fields
+        ):
+            truth = ak.flatten(ak.values_astype(candidates[config.truth], np.int64))
         else:
-            truth = ak.flatten(ak.values_astype(electrons[config.pt] * 0, np.int64)) - 1
-        pt = ak.flatten(electrons[config.pt])
+            truth = ak.flatten(ak.values_astype(candidates[config.pt] * 0, np.int64)) - 1
+        pt = ak.flatten(candidates[config.pt])
         et_axis = list(config.et_edges)
         out: dict[str, Any] = {"candidates": ak.num(et, axis=0)}
 
@@ -154,10 +196,10 @@ class IsolationProcessor(processor.ProcessorABC):
             .Variable(list(config.eta_edges), name="eta", label=r"$\eta$")
             .Double()
         )
-        given = {text: ak.values_astype(ak.flatten(IdSpec.parse(text).evaluate(electrons)),
+        given = {text: ak.values_astype(ak.flatten(IdSpec.parse(text).evaluate(candidates)),
                                         np.float64) for text in self.given_ids}  # fmt: skip
         for name, spec in self.working_points.items():
-            passing = ak.flatten(IdSpec.parse(spec).evaluate(electrons))
+            passing = ak.flatten(IdSpec.parse(spec).evaluate(candidates))
             common = {"working_point": name, "passing": passing, "truth": truth, "et": et,
                       "eta": eta}  # fmt: skip
             working_points.fill(given="all", **common)
@@ -165,24 +207,23 @@ class IsolationProcessor(processor.ProcessorABC):
                 working_points.fill(given=text, **common, weight=weight)
         out["working_points"] = working_points
 
-        scores = {name: ak.values_astype(ak.flatten(getattr(electrons, name)), np.float64)
-                  for name in SCORES}  # fmt: skip
+        scores = {name: ak.values_astype(ak.flatten(getattr(candidates, name)), np.float64)
+                  for name in self.scores}  # fmt: skip
         isolations = {
-            name: ak.values_astype(ak.flatten(getattr(electrons, column)) / pt, np.float64)
+            name: ak.values_astype(ak.flatten(getattr(candidates, column)) / pt, np.float64)
             for name, column, _ in ISOLATIONS
         }
         score_hist = (
-            factory.StrCategory(list(SCORES), name="score_name")
+            factory.StrCategory(list(self.scores), name="score_name")
             .StrCategory([name for name, _, _ in ISOLATIONS], name="isolation_name")
             .IntCategory(list(TRUTH_CLASSES), name="truth")
             .Reg(20, 0.0, 1.0, name="score", label="ID score")
             .Reg(20, 0.0, 0.5, name="isolation", label="isolation / $p_T$")
             .Variable(et_axis, name="et")
-            .Variable(list(config.eta_edges), name="eta")
             .Double()
         )
         sums = (
-            factory.StrCategory(list(SCORES), name="score_name")
+            factory.StrCategory(list(self.scores), name="score_name")
             .StrCategory([name for name, _, _ in ISOLATIONS], name="isolation_name")
             .IntCategory(list(TRUTH_CLASSES), name="truth")
             .StrCategory(list(_MOMENTS), name="moment")
@@ -193,7 +234,7 @@ class IsolationProcessor(processor.ProcessorABC):
         for score_name, x in scores.items():
             for iso_name, y in isolations.items():
                 common = {"score_name": score_name, "isolation_name": iso_name, "truth": truth}
-                score_hist.fill(**common, score=x, isolation=y, et=et, eta=eta)
+                score_hist.fill(**common, score=x, isolation=y, et=et)
                 for moment, weight in (
                     ("n", x * 0 + 1), ("x", x), ("y", y),
                     ("xx", x * x), ("yy", y * y), ("xy", x * y),
@@ -206,19 +247,24 @@ class IsolationProcessor(processor.ProcessorABC):
             with np.errstate(divide="ignore"):  # s = 0 or 1: ∓inf, in the flow bins
                 values = {name: np.log(x) - np.log1p(-x) for name, x in scores.items()}
             for name in _RELATIVE_ISOLATIONS:
-                values[f"{name}_rel"] = ak.flatten(getattr(electrons, name)) / pt
-            cones = electrons.calo_iso_cones
+                values[f"{name}_rel"] = ak.flatten(getattr(candidates, name)) / pt
+            cones = candidates.calo_iso_cones
             for k, radius in enumerate(CALO_ISO_CONE_RADII):
                 values[f"cone{radius:.3f}"] = ak.flatten(cones[:, :, k])
             distributions = {}
-            for name, (bins, low, high, _) in discriminant_ranges().items():
+            for name, (bins, low, high, _) in discriminant_ranges(self.scores).items():
                 histogram = (
                     factory.Reg(bins, low, high, name="value", label=name)
                     .IntCategory(list(TRUTH_CLASSES), name="truth")
-                    .Variable(et_axis, name="et", label=r"$E_T$ [GeV]")
                     .Double()
                 )
-                histogram.fill(value=ak.values_astype(values[name], np.float64), truth=truth, et=et)
+                # inside the E_T binning, as every other output
+                inside = (et >= et_axis[0]) & (et < et_axis[-1])
+                histogram.fill(
+                    value=ak.values_astype(values[name], np.float64),
+                    truth=truth,
+                    weight=ak.values_astype(inside, np.float64),
+                )
                 distributions[name] = histogram
             out["discriminants"] = distributions
         return {dataset_name(events): out}

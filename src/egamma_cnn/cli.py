@@ -148,6 +148,10 @@ def _build_parser() -> argparse.ArgumentParser:
         help="Z→ee data and MC datasets of the fileset: measure the WPs with the tag-and-probe",
     )  # fmt: skip
     isolation.add_argument(
+        "--photons", action="store_true",
+        help="photons: the photon CNN, Photon.iso_loose, prompt vs non-prompt photons",
+    )  # fmt: skip
+    isolation.add_argument(
         "--workers", type=_non_negative_int, default=2, help="LocalCluster workers (0: no cluster)"
     )
     isolation.add_argument(
@@ -427,6 +431,7 @@ def _isolation(args, parser) -> int:
             config,
             working_points=working_points,
             tnp_datasets=args.tnp_datasets,
+            particle="photon" if args.photons else "electron",
             step_size=args.step_size,
             **extra,
         ),

@@ -50,6 +50,7 @@ from egamma_cnn.datamc.analysis import (
 )
 from egamma_cnn.datamc.fudge import write_correctionlib
 from egamma_cnn.fileset import dataset_kind, merge_by_kind, run_over_fileset
+from egamma_cnn.plotting import default_style, pyplot
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.efficiency import clopper_pearson
 
@@ -219,11 +220,9 @@ def _id_efficiencies(histogram: Any, text: str) -> dict[str, Any]:
     return {"et": rows, "inclusive": _efficiency(passed, passed + failed, variances.sum())}
 
 
+@default_style
 def _plot_id_efficiencies(efficiencies: Mapping[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     names = list(efficiencies)
     columns = min(3, len(names))
@@ -275,11 +274,9 @@ def _plot_id_efficiencies(efficiencies: Mapping[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+@default_style
 def _plot_variable(variable, samples, edges, histogram, distances, parameters, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig = plt.figure(figsize=(15, 8))
     grid = fig.add_gridspec(3, 3, height_ratios=[3, 1.2, 0.01], hspace=0.08, wspace=0.3)

@@ -92,16 +92,13 @@ def correlations(
     return np.where((n >= 10) & (var_x > 0) & (var_y > 0), rho, np.nan)
 
 
-def _counts(histogram: Any, truth: Sequence[int], et: slice | int) -> np.ndarray:
+def _counts(histogram: Any, truth: Sequence[int]) -> np.ndarray:
     """Counts per value bin, flow bins included (nothing left out), of the truth group."""
     import hist
 
     total = None
     for value in truth:
-        view = np.asarray(histogram[{"truth": hist.loc(value)}].values(flow=True))
-        # value axis with flow; the et axis with flow: [1:-1] are the E_T bins
-        counts = view[:, 1:-1][:, et]
-        counts = counts.sum(axis=1) if counts.ndim == 2 else counts
+        counts = np.asarray(histogram[{"truth": hist.loc(value)}].values(flow=True), float)
         total = counts if total is None else total + counts
     return np.asarray(total, float)
 
@@ -111,16 +108,15 @@ def roc_curve(
     signal: Sequence[int],
     background: Sequence[int],
     higher_is_signal: bool,
-    et: slice | int = slice(None),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(ε_S, ε_B) of every cut on a discriminant, from its histogram [value, truth, et].
+    """(ε_S, ε_B) of every cut on a discriminant, from its histogram [value, truth].
 
     A cut at a bin edge keeps the bins on the signal side (above it for a score, below
     it for an isolation). Both arrays run from (0, 0) to (1, 1); the flow bins count, so
     a candidate outside the histogram range is a candidate all the same.
     """
-    s = _counts(histogram, signal, et)
-    b = _counts(histogram, background, et)
+    s = _counts(histogram, signal)
+    b = _counts(histogram, background)
     if not higher_is_signal:
         s, b = s[::-1], b[::-1]
     # keep the bins from the signal end: cumulative sums from the top

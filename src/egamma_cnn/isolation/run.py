@@ -25,6 +25,10 @@ the output folder:
   on those (Z→ee data and MC) datasets: efficiencies, the scale factors as a
   correctionlib file, plots (:func:`egamma_cnn.tnp.run.run_tnp`);
 * ``summary.json``.
+
+``particle="photon"`` (``egamma-cnn isolation --photons``) does the same for photons:
+the photon CNN score, the seed-004 loose point ``Photon.iso_loose``, prompt photons
+against non-prompt ones (``Photon.isPrompt``).
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from egamma_cnn.isolation.analysis import (
     roc_curve,
     working_point_efficiencies,
 )
+from egamma_cnn.plotting import default_style, pyplot
 from egamma_cnn.tnp.config import TnPConfig
 
 __all__ = ["run_isolation"]
@@ -61,10 +66,27 @@ SIGNAL_EFFICIENCIES: tuple[float, ...] = (0.80, 0.90, 0.95)
 MIN_CANDIDATES = 20
 
 
-def _groups(kind: str) -> dict[str, tuple[int, ...]]:
+#: Per particle: the signal and background group names of the outputs.
+_NAMES = {
+    "electron": ("true electrons", "non-prompt"),
+    "photon": ("prompt photons", "non-prompt photons"),
+}
+#: Per particle: the backgrounds of the ROC curves.
+_BACKGROUNDS = {
+    "electron": (
+        ("non-prompt electrons", NON_PROMPT_ELECTRONS),
+        ("heavy flavour", HEAVY_FLAVOUR),
+        ("all non-prompt", NON_PROMPT),
+    ),
+    "photon": (("non-prompt photons", NON_PROMPT),),
+}
+
+
+def _groups(kind: str, particle: str = "electron") -> dict[str, tuple[int, ...]]:
     if kind == "data":
         return {"data candidates": (-1,)}
-    return {"true electrons": TRUE_ELECTRONS, "non-prompt": NON_PROMPT}
+    signal, background = _NAMES[particle]
+    return {signal: TRUE_ELECTRONS, background: NON_PROMPT}
 
 
 def run_isolation(
@@ -74,6 +96,7 @@ def run_isolation(
     *,
     working_points: Mapping[str, str] | None = None,
     tnp_datasets: Sequence[str] | None = None,
+    particle: str = "electron",
     schemaclass: Any = None,
     step_size: int = 20_000,
     scheduler: Any = None,
@@ -93,11 +116,13 @@ def run_isolation(
         ``iso_loose`` and ``iso_tight``.
     tnp_datasets : sequence of str, optional
         Z→ee datasets (one data, one MC at least) on which to measure the working points
-        with the tag-and-probe and derive their scale factors.
+        with the tag-and-probe and derive their scale factors (electrons only).
+    particle : {"electron", "photon"}
+        Which candidates; photons: the photon CNN, ``Photon.iso_loose`` (seed 004) and
+        prompt against non-prompt photons.
     """
     from egamma_cnn.processors.isolation import (
         ISOLATIONS,
-        SCORES,
         IsolationProcessor,
         discriminant_ranges,
     )
@@ -105,7 +130,9 @@ def run_isolation(
     config = config or TnPConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    processor = IsolationProcessor(config, working_points)
+    processor = IsolationProcessor(config, working_points, kind=particle)
+    if tnp_datasets and particle != "electron":
+        raise ValueError("the tag-and-probe (tnp_datasets) measures electrons, not photons")
     unknown = sorted(set(tnp_datasets or ()) - set(fileset))
     if unknown:
         raise ValueError(f"tag-and-probe datasets {unknown} are not in the fileset")
@@ -122,9 +149,9 @@ def run_isolation(
     # isolation working points
     efficiencies: dict[str, Any] = {}
     for name, spec in processor.working_points.items():
-        efficiencies[name] = {"specification": _definition(spec)}
+        efficiencies[name] = {"specification": _definition(spec, particle)}
         for kind, out in merged.items():
-            for group, classes in _groups(kind).items():
+            for group, classes in _groups(kind, particle).items():
                 efficiencies[name][group] = working_point_efficiencies(
                     out["working_points"], name, classes
                 )
@@ -133,7 +160,7 @@ def run_isolation(
             for given in processor.given_ids:  # seed 004: does ε(iso) change under the ID?
                 efficiencies[name].setdefault("factorisation", {})[given] = {
                     group: factorisation(out["working_points"], name, classes, given)
-                    for group, classes in _groups(kind).items()
+                    for group, classes in _groups(kind, particle).items()
                 }
     (out_dir / "working_points.json").write_text(json.dumps(efficiencies, indent=1))
     _plot_working_points(efficiencies, out_dir / "working_points.png")
@@ -151,8 +178,8 @@ def run_isolation(
     # ID–isolation correlation
     table: dict[str, Any] = {}
     for kind, out in merged.items():
-        for group, classes in _groups(kind).items():
-            for score in SCORES:
+        for group, classes in _groups(kind, particle).items():
+            for score in processor.scores:
                 for iso_name, _, _ in ISOLATIONS:
                     key = f"{score} vs {iso_name}"
                     entry = table.setdefault(key, {})
@@ -168,20 +195,17 @@ def run_isolation(
         for key, entry in _no_nan(table).items()
     }
     _plot_correlations(table, config, out_dir / "correlations.png")
-    _plot_score_vs_isolation(merged, out_dir / "score_vs_isolation.png")
+    _plot_score_vs_isolation(merged, processor.scores, particle,
+                             out_dir / "score_vs_isolation.png")  # fmt: skip
 
     # isolation cones versus the image-based score (simulation only)
     if "mc" in merged and "discriminants" in merged["mc"]:
-        ranges = discriminant_ranges()
+        ranges = discriminant_ranges(processor.scores)
         roc: dict[str, Any] = {}
         curves: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         counts = {}
         histograms = merged["mc"]["discriminants"]
-        for background_name, background in (
-            ("non-prompt electrons", NON_PROMPT_ELECTRONS),
-            ("heavy flavour", HEAVY_FLAVOUR),
-            ("all non-prompt", NON_PROMPT),
-        ):
+        for background_name, background in _BACKGROUNDS[particle]:
             any_histogram = next(iter(histograms.values()))
             n_signal = float(_class_total(any_histogram, TRUE_ELECTRONS))
             n_background = float(_class_total(any_histogram, background))
@@ -215,7 +239,7 @@ def run_isolation(
             }
         (out_dir / "roc.json").write_text(json.dumps(_no_nan(roc), indent=1))
         if curves:
-            _plot_roc(curves, roc, out_dir / "roc.png")
+            _plot_roc(curves, roc, _NAMES[particle][0], out_dir / "roc.png")
             _plot_auc_vs_cone(roc, out_dir / "auc_vs_cone.png")
         summary["roc"] = {
             background: (
@@ -225,8 +249,7 @@ def run_isolation(
                         n: entry["discriminants"][n]["auc"]
                         for n in (
                             entry["best_cone"],
-                            "cnn_score",
-                            "llh_score",
+                            *processor.scores,
                             "etcone20_rel",
                             "ptvarcone30_rel",
                         )
@@ -254,11 +277,11 @@ def run_isolation(
     return _no_nan(summary)
 
 
-def _definition(spec: str) -> str:
+def _definition(spec: str, particle: str = "electron") -> str:
     """A built-in working-point column spelled out as its cuts; other specs as they are."""
     from egamma_cnn.nanoevents.id_columns import ISOLATION_WORKING_POINTS
 
-    cuts = ISOLATION_WORKING_POINTS["electron"].get(spec)
+    cuts = ISOLATION_WORKING_POINTS[particle].get(spec)
     if cuts is None:
         return spec
     return " and ".join(f"{column}/{denominator} < {maximum:g}"
@@ -284,15 +307,6 @@ def _no_nan(value: Any) -> Any:
     return value
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 _LABELS = {
     "cnn_score": "CNN score (images + tracks + HLVs)",
     "llh_score": "likelihood",
@@ -303,13 +317,14 @@ _LABELS = {
 }
 
 
-def _plot_roc(curves, roc, path: Path) -> None:
-    plt = _pyplot()
+@default_style
+def _plot_roc(curves, roc, signal: str, path: Path) -> None:
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 5.2), squeeze=False)
     for ax, (background, by_name) in zip(axes[0], curves.items(), strict=True):
         best = roc[background]["best_cone"]
         chosen = ["cnn_score", "llh_score", best, "etcone20_rel", "ptvarcone30_rel"]
-        for name in chosen:
+        for name in (n for n in chosen if n in by_name):
             eff_s, eff_b = by_name[name]
             auc = roc[background]["discriminants"][name]["auc"]
             label = _LABELS.get(name, f"single cone $I(R_0={name[4:]})$ (best)")
@@ -319,10 +334,10 @@ def _plot_roc(curves, roc, path: Path) -> None:
         ax.set_yscale("log")
         ax.set_xlim(0.5, 1.0)
         ax.set_ylim(1.0, None)
-        ax.set_xlabel(r"true-electron efficiency $\varepsilon_S$")
+        ax.set_xlabel(rf"{signal}: efficiency $\varepsilon_S$")
         ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
         n_s, n_b = roc[background]["signal"], roc[background]["background"]
-        ax.set_title(f"true electrons ({n_s:.0f}) vs {background} ({n_b:.0f})", fontsize=10)
+        ax.set_title(f"{signal} ({n_s:.0f}) vs {background} ({n_b:.0f})", fontsize=10)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3, which="both")
     fig.suptitle("isolation cones versus the image-based score (seed 003 ch. 4)", fontsize=11)
@@ -331,11 +346,12 @@ def _plot_roc(curves, roc, path: Path) -> None:
     plt.close(fig)
 
 
+@default_style
 def _plot_auc_vs_cone(roc, path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.8))
     colours = {"non-prompt electrons": "tab:blue", "heavy flavour": "tab:red",
-               "all non-prompt": "tab:green"}  # fmt: skip
+               "all non-prompt": "tab:green", "non-prompt photons": "tab:blue"}  # fmt: skip
     for background, entry in roc.items():
         if "discriminants" not in entry:
             continue
@@ -346,10 +362,11 @@ def _plot_auc_vs_cone(roc, path: Path) -> None:
                 label=f"single cone I(R$_0$), vs {background}")  # fmt: skip
         ax.axhline(rows["cnn_score"]["auc"], color=colour, ls="--",
                    label=f"CNN score, vs {background}")  # fmt: skip
-        ax.axhline(rows["llh_score"]["auc"], color=colour, ls=":",
-                   label=f"likelihood, vs {background}")  # fmt: skip
+        if "llh_score" in rows:
+            ax.axhline(rows["llh_score"]["auc"], color=colour, ls=":",
+                       label=f"likelihood, vs {background}")  # fmt: skip
     ax.set_xlabel(r"cone radius $R_0$")
-    ax.set_ylabel("AUC (true electrons vs background)")
+    ax.set_ylabel("AUC (signal vs background)")
     ax.set_title("AUC of single isolation cones and of the ID scores", fontsize=11)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
@@ -358,11 +375,13 @@ def _plot_auc_vs_cone(roc, path: Path) -> None:
     plt.close(fig)
 
 
+@default_style
 def _plot_working_points(efficiencies, path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     names = list(efficiencies)
     fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.5), squeeze=False)
     styles = {"true electrons": ("tab:blue", "o"), "non-prompt": ("tab:red", "s"),
+              "prompt photons": ("tab:blue", "o"), "non-prompt photons": ("tab:red", "s"),
               "data candidates": ("black", "^")}  # fmt: skip
     for ax, name in zip(axes[0], names, strict=True):
         for group, table in efficiencies[name].items():
@@ -390,8 +409,9 @@ def _plot_working_points(efficiencies, path: Path) -> None:
     plt.close(fig)
 
 
+@default_style
 def _plot_correlations(table, config: TnPConfig, path: Path) -> None:
-    plt = _pyplot()
+    plt = pyplot()
     edges = np.asarray(config.et_edges)
     x = 0.5 * (edges[1:] + edges[:-1])
     groups = sorted({g for entry in table.values() for g in entry})
@@ -416,16 +436,17 @@ def _plot_correlations(table, config: TnPConfig, path: Path) -> None:
     plt.close(fig)
 
 
-def _plot_score_vs_isolation(merged, path: Path) -> None:
+@default_style
+def _plot_score_vs_isolation(merged, scores, particle: str, path: Path) -> None:
     import hist
     from matplotlib.colors import LogNorm
 
-    from egamma_cnn.processors.isolation import ISOLATIONS, SCORES
+    from egamma_cnn.processors.isolation import ISOLATIONS
 
-    plt = _pyplot()
+    plt = pyplot()
     rows = [(kind, group, classes) for kind, out in merged.items()
-            for group, classes in _groups(kind).items()]  # fmt: skip
-    pairs = [(s, i) for s in SCORES for i, _, _ in ISOLATIONS]
+            for group, classes in _groups(kind, particle).items()]  # fmt: skip
+    pairs = [(s, i) for s in scores for i, _, _ in ISOLATIONS]
     fig, axes = plt.subplots(len(rows), len(pairs), figsize=(4.2 * len(pairs), 3.6 * len(rows)),
                              squeeze=False)  # fmt: skip
     for r, (kind, group, classes) in enumerate(rows):
@@ -433,7 +454,7 @@ def _plot_score_vs_isolation(merged, path: Path) -> None:
         for c, (score, iso) in enumerate(pairs):
             values = sum(
                 histogram[{"score_name": score, "isolation_name": iso,
-                           "truth": hist.loc(t), "et": sum, "eta": sum}].values()
+                           "truth": hist.loc(t), "et": sum}].values()
                 for t in classes
             )  # fmt: skip
             axis = histogram.axes

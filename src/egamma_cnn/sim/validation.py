@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -261,15 +262,19 @@ def validate(files: list[Path], out_dir: Path, data_files: list[Path] | None = N
     """Validation plots and summary for MC sample files (see module docstring).
 
     With ``data_files`` (data-like samples) the shower shapes of Z-like electrons are
-    also compared between data and MC (:func:`compare_data_mc`).
+    also compared between data and MC (:func:`compare_data_mc`). The plots are drawn in
+    mplhep's ATLAS style, set for this call only.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import mplhep
 
-    plt.style.use(mplhep.style.ATLAS)
+    from egamma_cnn.plotting import pyplot
+
+    plt = pyplot()
+    with plt.style.context(mplhep.style.ATLAS):
+        return _validate(plt, files, out_dir, data_files)
+
+
+def _validate(plt: Any, files: list[Path], out_dir: Path, data_files: list[Path] | None) -> dict:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict = {"files": [str(f) for f in files], "processes": {}}

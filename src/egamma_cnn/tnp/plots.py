@@ -8,19 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
+from egamma_cnn.plotting import default_style, pyplot
 from egamma_cnn.tnp.efficiency import BinEfficiency, FitResult
 from egamma_cnn.tnp.scale_factors import ScaleFactors
 
 __all__ = ["plot_efficiency", "plot_fits", "plot_scale_factors"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _points(effs: Sequence[BinEfficiency], variable: str):
@@ -32,9 +24,12 @@ def _points(effs: Sequence[BinEfficiency], variable: str):
         high = np.array([e.eta_high for e in effs])
     value = np.array([e.efficiency for e in effs])
     errors = np.array([[e.error_low for e in effs], [e.error_high for e in effs]])
+    # a bin without an efficiency is left out of the plot (efficiencies.json names it)
+    errors = np.where(np.isfinite(errors), errors, 0.0)
     return 0.5 * (low + high), 0.5 * (high - low), value, errors
 
 
+@default_style
 def plot_efficiency(
     curves: Mapping[str, Sequence[BinEfficiency]],
     variable: str,
@@ -50,7 +45,7 @@ def plot_efficiency(
     ``projection="et"``/``"eta"``); the lower panel shows each curve over the reference
     (default: the second curve, usually MC), i.e. the scale factor for data.
     """
-    plt = _pyplot()
+    plt = pyplot()
     labels = list(curves)
     reference = reference or (labels[1] if len(labels) > 1 else labels[0])
     fig, (top, bottom) = plt.subplots(
@@ -86,9 +81,10 @@ def plot_efficiency(
     return path
 
 
+@default_style
 def plot_scale_factors(factors: ScaleFactors, path: str | Path) -> Path:
     """The SF map in (η, E_T) with the value and uncertainty written in each bin."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 6))
     mesh = ax.pcolormesh(
         factors.eta_edges, factors.et_edges, np.ma.masked_invalid(factors.value),
@@ -113,6 +109,7 @@ def plot_scale_factors(factors: ScaleFactors, path: str | Path) -> Path:
     return path
 
 
+@default_style
 def plot_fits(
     fits: Mapping[tuple, FitResult],
     efficiencies: Sequence[BinEfficiency],
@@ -121,7 +118,7 @@ def plot_fits(
     title: str = "",
 ) -> Path:
     """Pass and fail m_ee histograms with the fitted model of every bin, one page."""
-    plt = _pyplot()
+    plt = pyplot()
     keys = list(fits)
     n = len(keys)
     columns = 4
