@@ -18,9 +18,10 @@ simulation, −1 without truth), ``IsolationProcessor`` fills
 * ``scores`` — 2-D histograms of each ID score (``cnn_score``, ``llh_score``) versus each
   relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) per E_T bin — seed 004's
   question whether the CNN is more correlated with isolation than a likelihood;
-* ``sums`` — exact Σ1, Σx, Σy, Σx², Σy², Σxy per (score, isolation) pair, truth class
-  and bin, from which :func:`egamma_cnn.isolation.correlations` gives the Pearson
-  coefficients ρ = cov(x, y) / (σ_x σ_y);
+* ``sums`` — exact Σw, Σwx, Σwy, Σwx², Σwy², Σwxy (w the event weight) per (score,
+  isolation) pair, truth class and bin, from which
+  :func:`egamma_cnn.isolation.correlations` gives the Pearson coefficients
+  ρ = cov(x, y) / (σ_x σ_y);
 * ``discriminants`` — finely binned 1-D distributions per truth class (candidates inside
   the E_T binning) of the ID scores, the relative isolation variables and the seed 003
   ch. 4 cone set I(R₀) = Σ_{ΔR<R₀} E_T,cell / p_T (``calo_iso_cones``, R₀ = 0.025 … 0.4): the ROC
@@ -135,6 +136,9 @@ class IsolationProcessor(processor.ProcessorABC):
         photons ``cnn_tight``).
     kind : {"electron", "photon"}
         Which candidates.
+    weight : str or None
+        Event weight field (``genWeight`` when present): every histogram and sum is
+        weighted by it.
     """
 
     def __init__(
@@ -144,11 +148,13 @@ class IsolationProcessor(processor.ProcessorABC):
         discriminants: bool = True,
         given_ids: tuple[str, ...] | list[str] | None = None,
         kind: str = "electron",
+        weight: str | None = "genWeight",
     ) -> None:
         if kind not in KINDS:
             raise ValueError(f"kind must be 'electron' or 'photon', not {kind!r}")
         self.config = config or TnPConfig()
         self.kind = kind
+        self.weight = weight
         self.collection = KINDS[kind]["collection"] or self.config.electrons
         self.scores: tuple[str, ...] = KINDS[kind]["scores"]
         if given_ids is None:
@@ -184,6 +190,13 @@ class IsolationProcessor(processor.ProcessorABC):
         else:
             truth = ak.flatten(ak.values_astype(candidates[config.pt] * 0, np.int64)) - 1
         pt = ak.flatten(candidates[config.pt])
+        if self.weight is not None and self.weight in events.fields:
+            weight = ak.values_astype(
+                ak.flatten(ak.broadcast_arrays(events[self.weight], candidates[config.pt])[0]),
+                np.float64,
+            )
+        else:
+            weight = ak.values_astype(pt * 0 + 1, np.float64)
         et_axis = list(config.et_edges)
         out: dict[str, Any] = {"candidates": ak.num(et, axis=0)}
 
@@ -194,7 +207,7 @@ class IsolationProcessor(processor.ProcessorABC):
             .IntCategory(list(TRUTH_CLASSES), name="truth")
             .Variable(et_axis, name="et", label=r"$E_T$ [GeV]")
             .Variable(list(config.eta_edges), name="eta", label=r"$\eta$")
-            .Double()
+            .Weight()
         )
         given = {text: ak.values_astype(ak.flatten(IdSpec.parse(text).evaluate(candidates)),
                                         np.float64) for text in self.given_ids}  # fmt: skip
@@ -202,9 +215,9 @@ class IsolationProcessor(processor.ProcessorABC):
             passing = ak.flatten(IdSpec.parse(spec).evaluate(candidates))
             common = {"working_point": name, "passing": passing, "truth": truth, "et": et,
                       "eta": eta}  # fmt: skip
-            working_points.fill(given="all", **common)
-            for text, weight in given.items():  # the candidates passing the ID: weight 1
-                working_points.fill(given=text, **common, weight=weight)
+            working_points.fill(given="all", **common, weight=weight)
+            for text, passes_id in given.items():  # the candidates passing the ID only
+                working_points.fill(given=text, **common, weight=weight * passes_id)
         out["working_points"] = working_points
 
         scores = {name: ak.values_astype(ak.flatten(getattr(candidates, name)), np.float64)
@@ -234,12 +247,12 @@ class IsolationProcessor(processor.ProcessorABC):
         for score_name, x in scores.items():
             for iso_name, y in isolations.items():
                 common = {"score_name": score_name, "isolation_name": iso_name, "truth": truth}
-                score_hist.fill(**common, score=x, isolation=y, et=et)
-                for moment, weight in (
-                    ("n", x * 0 + 1), ("x", x), ("y", y),
-                    ("xx", x * x), ("yy", y * y), ("xy", x * y),
+                score_hist.fill(**common, score=x, isolation=y, et=et, weight=weight)
+                for moment, value in (
+                    ("n", weight), ("x", weight * x), ("y", weight * y),
+                    ("xx", weight * x * x), ("yy", weight * y * y), ("xy", weight * x * y),
                 ):  # fmt: skip
-                    sums.fill(**common, moment=moment, et=et, eta=eta, weight=weight)
+                    sums.fill(**common, moment=moment, et=et, eta=eta, weight=value)
         out["scores"] = score_hist
         out["sums"] = sums
 
@@ -263,7 +276,7 @@ class IsolationProcessor(processor.ProcessorABC):
                 histogram.fill(
                     value=ak.values_astype(values[name], np.float64),
                     truth=truth,
-                    weight=ak.values_astype(inside, np.float64),
+                    weight=weight * ak.values_astype(inside, np.float64),
                 )
                 distributions[name] = histogram
             out["discriminants"] = distributions

@@ -262,10 +262,18 @@ def test_fudged_mc_columns_llh_and_cnn(tmp_path):
     identity = open_events(DATA / "zee_mc.root", schemaclass=EGammaSchema.with_fudge(same)).Electron
     np.testing.assert_array_equal(flat(identity.cnn_score), flat(plain.cnn_score))
     np.testing.assert_array_equal(flat(identity.llh_score), flat(plain.llh_score))
-    # the file travels as its path and tokenises by its content's state
+    # the file travels as its path and tokenises by its content
     fudge = FudgeFile(path)
     assert pickle.loads(pickle.dumps(fudge)).variables == ("reta", "weta2")
     assert tokenize(fudge) != tokenize(FudgeFile(same))
+    # other identification settings keep the fudge
+    kept = EGammaSchema.with_fudge(path).with_identification(batch_size=64)
+    assert kept.identification.fudge == str(path) and kept.identification.batch_size == 64
+    # a file rewritten after it was given to a run is an error, not a mix of factors
+    pickled = pickle.dumps(fudge)
+    path.write_text(same.read_text())
+    with pytest.raises(ValueError, match="changed after it was given"):
+        pickle.loads(pickled)
 
 
 def test_fudge_file_errors(tmp_path):

@@ -62,6 +62,8 @@ def test_user_working_point_equals_the_built_in_column_and_hand_counts(processed
     assert table["inclusive"]["n"] == true.sum()
     assert table["inclusive"]["efficiency"] == pytest.approx(passing[true].mean())
     assert 0 < table["inclusive"]["error_low"] < 0.2
+    # the true electrons outside the E_T binning are counted, not lost
+    assert table["outside_binning"] == np.sum(np.isin(truth, (0, 1)) & ~inside) > 0
     # the factorisation ratio: ε(iso | cnn_tight) / ε(iso), counted by hand
     tight = _flat(chosen.cnn_tight) & true
     ratio = factorisation(out["working_points"], "track_only", (0, 1), "cnn_tight")

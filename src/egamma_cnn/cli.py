@@ -120,8 +120,9 @@ def _build_parser() -> argparse.ArgumentParser:
     datamc.add_argument("--out-dir", type=Path, default=Path("datamc"), help="output folder")
     datamc.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
     datamc.add_argument(
-        "--id", nargs="+", default=None, metavar="SPEC",
-        help="IDs whose probe efficiencies are compared (default: LLH and CNN WPs)",
+        "--id", nargs="*", default=None, metavar="SPEC",
+        help="IDs whose probe efficiencies are compared (default: LLH and CNN WPs; "
+        "--id alone: none)",
     )  # fmt: skip
     datamc.add_argument(
         "--no-fudged-pass", action="store_true",
@@ -390,7 +391,7 @@ def _datamc(args, parser) -> int:
             fileset,
             args.out_dir,
             config,
-            ids=tuple(args.id) if args.id else None,
+            ids=tuple(args.id) if args.id is not None else None,
             fudged_pass=not args.no_fudged_pass,
             step_size=args.step_size,
             **extra,

@@ -222,38 +222,54 @@ def write_correctionlib(factors: Mapping[str, FudgeFactors], path: str | Path) -
 
 
 class FudgeFile:
-    """A fudge-factor correctionlib file by path, opened once per process.
+    """A fudge-factor correctionlib file, identified by its path and its content.
 
-    What travels in a dask graph (it pickles as its path) and what the feature, CNN and
-    likelihood chunk functions apply: :meth:`apply` replaces every variable the file has
-    factors for by its fudged value, v' = c_data + w (v − c_MC) in the candidate's
-    (E_T, η) bin (the edge bins outside the binning).
+    What travels in a dask graph (it pickles as its path and the SHA-256 of the content
+    it was opened with) and what the feature, CNN and likelihood chunk functions apply:
+    :meth:`apply` replaces every variable the file has factors for by its fudged value,
+    v' = c_data + w (v − c_MC) in the candidate's (E_T, η) bin (the edge bins outside
+    the binning). A process that opens it again checks the content: a file rewritten
+    in between (a new ``egamma-cnn datamc`` into the same folder) is an error, never a
+    silent mix of old and new factors; results are cached by the content's hash.
 
     Parameters
     ----------
     path : str or os.PathLike
         A file written by :func:`write_correctionlib` (``egamma-cnn datamc`` writes
         ``fudge_factors.json``).
+    digest : str, optional
+        The SHA-256 the content must have (what unpickling passes).
 
     Raises
     ------
     FileNotFoundError
         No file at ``path``.
     ValueError
-        The file is not a correctionlib set with an ``egamma_cnn_fudge`` correction.
+        The file is not a correctionlib set with an ``egamma_cnn_fudge`` correction, or
+        its content is not the one of ``digest``.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], digest: str | None = None) -> None:
+        import hashlib
+
         self.path = os.path.abspath(os.fspath(path))
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"no fudge-factor file {self.path}")
-        self.variables = _fudge_variables(self.path, *_file_state(self.path))
+        text = Path(self.path).read_text()
+        self.digest = hashlib.sha256(text.encode()).hexdigest()
+        if digest is not None and digest != self.digest:
+            raise ValueError(
+                f"the fudge-factor file {self.path} changed after it was given to the "
+                "run; rerun with the new file"
+            )
+        self.variables = _fudge_variables(self.path, self.digest, text)
+        _CORRECTIONS.setdefault(self.digest, text)
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (FudgeFile, (self.path,))
+        return (FudgeFile, (self.path, self.digest))
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
-        return ("egamma_cnn.FudgeFile", self.path, *_file_state(self.path))
+        return ("egamma_cnn.FudgeFile", self.digest)
 
     def __repr__(self) -> str:
         return f"FudgeFile({self.path!r}, variables={list(self.variables)})"
@@ -266,7 +282,7 @@ class FudgeFile:
         ``et`` [GeV] and ``eta`` are the candidates' cluster E_T and η, the probe
         binning the factors were derived in.
         """
-        correction = _fudge_correction(self.path, *_file_state(self.path))
+        correction = _fudge_correction(self.digest)
         out = dict(columns)
         et = np.asarray(et, np.float64)
         eta = np.asarray(eta, np.float64)
@@ -281,15 +297,13 @@ class FudgeFile:
         return out
 
 
-def _file_state(path: str) -> tuple[int, int]:
-    stat = os.stat(path)
-    return stat.st_size, stat.st_mtime_ns
+#: Content of every fudge-factor file opened in this process, by SHA-256.
+_CORRECTIONS: dict[str, Any] = {}
 
 
-@functools.lru_cache(maxsize=8)
-def _fudge_variables(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
+def _fudge_variables(path: str, digest: str, text: str) -> tuple[str, ...]:
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(text)
         corrections = {c["name"]: c for c in data["corrections"]}
     except (ValueError, KeyError, TypeError):
         raise ValueError(f"{path} is not a correctionlib JSON file") from None
@@ -303,7 +317,7 @@ def _fudge_variables(path: str, size: int, mtime_ns: int) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=8)
-def _fudge_correction(path: str, size: int, mtime_ns: int) -> Any:
+def _fudge_correction(digest: str) -> Any:
     import correctionlib
 
-    return correctionlib.CorrectionSet.from_file(path)[CORRECTION_NAME]
+    return correctionlib.CorrectionSet.from_string(_CORRECTIONS[digest])[CORRECTION_NAME]

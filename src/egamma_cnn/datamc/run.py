@@ -52,7 +52,7 @@ from egamma_cnn.datamc.fudge import write_correctionlib
 from egamma_cnn.fileset import dataset_kind, merge_by_kind, run_over_fileset
 from egamma_cnn.plotting import default_style, pyplot
 from egamma_cnn.tnp.config import TnPConfig
-from egamma_cnn.tnp.efficiency import clopper_pearson
+from egamma_cnn.tnp.efficiency import weighted_efficiency
 
 __all__ = ["run_datamc"]
 
@@ -86,7 +86,11 @@ def run_datamc(
     ``ids``: the IDs whose efficiencies are compared (default: the likelihood and CNN
     working points, :data:`~egamma_cnn.processors.data_mc.DEFAULT_IDS`).
     ``fudged_pass``: run the MC again with the fudge factors applied (needs the
-    egamma-cnn schema, whose columns can be fudged).
+    egamma-cnn schema, whose columns can be fudged). Fudged MC is the MC with every
+    electron fudged, the tags included: its tag selection (``cnn_tight`` by default)
+    changes a little with the fudging, and with it the probes — the probe efficiency of
+    a Z→ee tag-and-probe hardly depends on which tags are chosen, which is what lets the
+    comparison stand.
     """
     from egamma_cnn.nanoevents import EGammaSchema
     from egamma_cnn.processors.data_mc import DEFAULT_IDS, DataMCProcessor
@@ -102,6 +106,12 @@ def run_datamc(
         raise ValueError(
             "the fudged pass applies the fudge factors through the egamma-cnn schema; "
             f"{schemaclass.__name__} cannot fudge its columns: pass fudged_pass=False"
+        )
+    settings = getattr(schemaclass, "identification", None)
+    if settings is not None and settings.fudge is not None:
+        raise ValueError(
+            f"the schema already applies the fudge factors of {settings.fudge}: they would "
+            "fudge the data too; give the plain schema"
         )
     results, skipped = run_over_fileset(
         processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler
@@ -132,22 +142,38 @@ def run_datamc(
     (out_dir / "fudge_table.json").write_text(
         json.dumps({v: f.to_dict() for v, f in factors.items()}, indent=1)
     )
-    fudged = None
+    fudged, not_applied, skipped_fudged = None, [], []
     if fudged_pass:
+        from egamma_cnn.features import SHOWER_SHAPE_NAMES
+
+        # the file fudges what the feature computation makes: the shower shapes
+        not_applied = [v for v in factors if v not in SHOWER_SHAPE_NAMES]
+        if not_applied:
+            print(f"fudge factors of {not_applied} are written but the fudged pass cannot "
+                  "apply them (not shower shapes the features compute)")  # fmt: skip
         mc_fileset = {n: spec for n, spec in fileset.items() if dataset_kind(fileset, n) == "mc"}
-        fudged_results, _ = run_over_fileset(
+        fudged_results, skipped_fudged = run_over_fileset(
             processor,
             mc_fileset,
             schemaclass=schemaclass.with_fudge(fudge_path),
             step_size=step_size,
             scheduler=scheduler,
         )
-        fudged = merge_by_kind(fudged_results, fileset)["mc"]
+        mc_files = {f for spec in mc_fileset.values() for f in spec["files"]}
+        if set(skipped_fudged) != {f for f in skipped if f in mc_files}:
+            print(f"the fudged pass could not read {skipped_fudged}, the first pass "
+                  f"{skipped}: MC and fudged MC come from different files")  # fmt: skip
+        merged_fudged = merge_by_kind(fudged_results, fileset)
+        if "mc" not in merged_fudged:
+            raise ValueError(f"the fudged pass could read no MC file ({skipped_fudged})")
+        fudged = merged_fudged["mc"]
         for variable in processor.variables:
             applied = distance_table(data, fudged, None, variable)
             for projection, rows in applied.items():
                 for row, applied_row in zip(distances[variable][projection], rows, strict=True):
-                    row["fudged_applied"] = applied_row["unfudged"]
+                    row["fudged_applied"] = (
+                        None if variable in not_applied else applied_row["unfudged"]
+                    )
     efficiencies = {
         text: {
             sample: _id_efficiencies(output["identification"], text)
@@ -173,6 +199,8 @@ def run_datamc(
     summary = {
         "probes": {"data": data["probes"], "mc": mc["probes"]},
         "skipped_files": skipped,
+        "skipped_files_fudged_pass": skipped_fudged,
+        "fudge_factors_not_applied": not_applied,
         "inclusive_distances": {
             v: {
                 "unfudged": distances[v]["inclusive"][0]["unfudged"],
@@ -194,20 +222,18 @@ def _efficiency(passed: float, total: float, variance: float) -> dict[str, Any]:
     """ε = Σw_pass / Σw with the Clopper–Pearson interval of the effective counts."""
     if total <= 0:
         return {"efficiency": None, "error_low": None, "error_high": None, "probes": 0.0}
-    eff = passed / total
-    n_eff = total**2 / variance if variance > 0 else total
-    low, high = clopper_pearson(eff * n_eff, n_eff)
-    return {
-        "efficiency": eff,
-        "error_low": eff - low,
-        "error_high": high - eff,
-        "probes": float(total),
-    }
+    eff, low, high = weighted_efficiency(passed, total, variance)
+    return {"efficiency": eff, "error_low": low, "error_high": high, "probes": float(total)}
 
 
 def _id_efficiencies(histogram: Any, text: str) -> dict[str, Any]:
-    """Efficiency of ID ``text`` per probe E_T bin (summed over η) and inclusive."""
-    view = histogram[{"id": text}].view(flow=False)
+    """Efficiency of ID ``text`` per probe E_T bin (summed over η) and inclusive.
+
+    Inclusive means inside the (E_T, η) binning; the probes outside it are counted in
+    ``outside_binning`` (weighted), not in an efficiency.
+    """
+    selected = histogram[{"id": text}]
+    view = selected.view(flow=False)
     values = np.asarray(view["value"])  # passing, et, eta
     variances = np.asarray(view["variance"])
     et_edges = np.asarray(histogram.axes["et"].edges)
@@ -217,7 +243,12 @@ def _id_efficiencies(histogram: Any, text: str) -> dict[str, Any]:
         row = _efficiency(passed, passed + failed, variances[:, i].sum())
         rows.append({"et_low": float(et_edges[i]), "et_high": float(et_edges[i + 1]), **row})
     passed, failed = values[1].sum(), values[0].sum()
-    return {"et": rows, "inclusive": _efficiency(passed, passed + failed, variances.sum())}
+    everything = float(np.asarray(selected.view(flow=True)["value"]).sum())
+    return {
+        "et": rows,
+        "inclusive": _efficiency(passed, passed + failed, variances.sum()),
+        "outside_binning": everything - float(values.sum()),
+    }
 
 
 @default_style

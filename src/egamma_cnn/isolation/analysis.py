@@ -151,38 +151,46 @@ def working_point_efficiencies(
     """Efficiency of ``working_point`` for the truth group, per E_T bin and inclusive.
 
     ``given``: ``"all"`` candidates, or only those passing that ID (one of the
-    processor's ``given_ids``).
+    processor's ``given_ids``). ε = Σw_pass / Σw with the Clopper–Pearson interval of
+    the effective counts (:func:`egamma_cnn.tnp.efficiency.weighted_efficiency`); ``n``
+    is Σw. Inclusive means inside the E_T × η binning; ``outside_binning`` gives Σw of
+    the candidates outside it, which no efficiency contains.
     """
     import hist
 
-    from egamma_cnn.tnp.efficiency import clopper_pearson
+    from egamma_cnn.tnp.efficiency import weighted_efficiency
 
-    def row(passed: float, total: float) -> dict[str, Any]:
+    def row(passed: float, total: float, variance: float) -> dict[str, Any]:
         if total <= 0:
-            return {"efficiency": None, "error_low": None, "error_high": None, "n": 0}
-        eff = passed / total
-        low, high = clopper_pearson(passed, total)
-        return {"efficiency": eff, "error_low": eff - low, "error_high": high - eff,
-                "n": int(total)}  # fmt: skip
+            return {"efficiency": None, "error_low": None, "error_high": None, "n": 0.0}
+        eff, low, high = weighted_efficiency(passed, total, variance)
+        return {"efficiency": eff, "error_low": low, "error_high": high, "n": float(total)}
 
-    total_pass = total_fail = None
+    passed = total = variance = everything = None
     for value in truth:
         selection = {"given": given, "working_point": working_point, "truth": hist.loc(value)}
-        passing = histogram[{**selection, "passing": True}].values().sum(axis=1)
-        failing = histogram[{**selection, "passing": False}].values().sum(axis=1)
-        total_pass = passing if total_pass is None else total_pass + passing
-        total_fail = failing if total_fail is None else total_fail + failing
+        view = histogram[selection].view(flow=False)  # passing, et, eta
+        values = np.asarray(view["value"]).sum(axis=2)
+        variances = np.asarray(view["variance"]).sum(axis=2)
+        flow = float(np.asarray(histogram[selection].view(flow=True)["value"]).sum())
+        parts = (values[1], values.sum(axis=0), variances.sum(axis=0), flow)
+        if passed is None:
+            passed, total, variance, everything = parts
+        else:
+            passed, total, variance = passed + parts[0], total + parts[1], variance + parts[2]
+            everything += flow
     edges = np.asarray(histogram.axes["et"].edges)
     return {
         "et": [
             {
                 "et_low": float(edges[i]),
                 "et_high": float(edges[i + 1]),
-                **row(total_pass[i], total_pass[i] + total_fail[i]),
+                **row(passed[i], total[i], variance[i]),
             }
             for i in range(len(edges) - 1)
         ],
-        "inclusive": row(total_pass.sum(), total_pass.sum() + total_fail.sum()),
+        "inclusive": row(passed.sum(), total.sum(), variance.sum()),
+        "outside_binning": everything - float(total.sum()),
     }
 
 

@@ -16,10 +16,11 @@ the output folder:
 * ``roc.json``, ``roc.png`` and ``auc_vs_cone.png`` — seed 003 ch. 4 on our samples: the
   AUC and the background efficiency at ε_S = 0.80, 0.90, 0.95 of every single isolation
   cone I(R₀), of the relative isolation variables and of the image-based CNN score (and
-  the likelihood), each cut on the side that separates (``signal_side``: a cone
-  smaller than the shower selects electrons by a *large* I(R₀), containment rather than
-  isolation), for true electrons against non-prompt electrons (truth classes 3
-  and 4: real electrons inside jets, the analogue of seed 003's non-prompt muons),
+  the likelihood), each cut on its signal side (``signal_side``: high scores, low
+  isolation; a cone with AUC < 0.5 is turned round — one smaller than the shower
+  selects electrons by a *large* I(R₀), containment rather than isolation), for true
+  electrons against non-prompt electrons (truth classes 3 and 4: real electrons inside
+  jets, the analogue of seed 003's non-prompt muons),
   against heavy-flavour decays alone, and against every non-prompt candidate;
 * ``tnp/`` — with ``tnp_datasets``: the tag-and-probe of the isolation working points
   on those (Z→ee data and MC) datasets: efficiencies, the scale factors as a
@@ -219,7 +220,9 @@ def run_isolation(
             for name, (_, _, _, higher) in ranges.items():
                 eff_s, eff_b = roc_curve(histograms[name], TRUE_ELECTRONS, background, higher)
                 auc = area_under_curve(eff_s, eff_b)
-                if auc < 0.5:  # the cut goes the other way (small cones: containment)
+                # a cone smaller than the shower selects by containment: a large I(R₀);
+                # only the cones may turn (a score below 0.5 would be a bug to show)
+                if name.startswith("cone") and auc < 0.5:
                     higher = not higher
                     eff_s, eff_b = roc_curve(histograms[name], TRUE_ELECTRONS, background, higher)
                     auc = area_under_curve(eff_s, eff_b)
@@ -454,7 +457,7 @@ def _plot_score_vs_isolation(merged, scores, particle: str, path: Path) -> None:
         for c, (score, iso) in enumerate(pairs):
             values = sum(
                 histogram[{"score_name": score, "isolation_name": iso,
-                           "truth": hist.loc(t), "et": sum}].values()
+                           "truth": hist.loc(t), "et": slice(0, len, sum)}].values()
                 for t in classes
             )  # fmt: skip
             axis = histogram.axes

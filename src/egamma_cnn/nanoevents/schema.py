@@ -190,6 +190,9 @@ class EGammaSchema(NanoAODSchema):
     ) -> type[EGammaSchema]:
         """This schema with other models or inference settings for the ``cnn_*`` columns.
 
+        Settings not given keep their value in this schema (the defaults, or those of an
+        earlier ``with_identification``/``with_fudge`` it was made with).
+
         Parameters
         ----------
         electron_model, photon_model : str or os.PathLike, optional
@@ -216,15 +219,22 @@ class EGammaSchema(NanoAODSchema):
         >>> schema = EGammaSchema.with_identification(batch_size=512)  # doctest: +SKIP
         >>> NanoEventsFactory.from_root({path: "Events"}, schemaclass=schema)  # doctest: +SKIP
         """
+        import dataclasses
+
         from egamma_cnn.nanoevents.id_columns import IdentificationSettings
 
-        settings = IdentificationSettings(
-            electron_model=_path_or_name(electron_model),
-            photon_model=_path_or_name(photon_model),
-            batch_size=batch_size,
-            intra_op_threads=intra_op_threads,
-            providers=tuple(providers) if isinstance(providers, list | tuple) else providers,
-            fudge=None if fudge is None else os.path.abspath(os.fspath(fudge)),
+        given = {
+            "electron_model": _path_or_name(electron_model),
+            "photon_model": _path_or_name(photon_model),
+            "batch_size": batch_size,
+            "intra_op_threads": intra_op_threads,
+            "providers": tuple(providers) if isinstance(providers, list | tuple) else providers,
+            "fudge": None if fudge is None else os.path.abspath(os.fspath(fudge)),
+        }
+        # settings of an earlier with_identification/with_fudge stay unless given again
+        settings = dataclasses.replace(
+            cls.identification or IdentificationSettings(),
+            **{name: value for name, value in given.items() if value is not None},
         )
         settings.fudge_file()  # a missing or wrong file fails here
         settings.model("electron")  # fail here, not in a worker, on a wrong model

@@ -53,6 +53,7 @@ __all__ = [
     "clopper_pearson",
     "measure",
     "truth_efficiency",
+    "weighted_efficiency",
     "wilson",
 ]
 
@@ -172,6 +173,20 @@ def _binomial(
     n_eff = total**2 / variance if variance > 0 else total
     low, high = _INTERVALS[interval](eff * n_eff, n_eff)
     return eff, eff - low, high - eff
+
+
+def weighted_efficiency(
+    passed: float, total: float, variance: float, interval: str = "clopper-pearson"
+) -> tuple[float, float, float]:
+    """(ε, error down, error up) of ε = Σw_pass / Σw.
+
+    The interval is the binomial one of the effective counts n_eff = (Σw)² / Σw² and
+    k_eff = ε n_eff (``variance`` = Σw² of all entries): the plain counts for unit
+    weights. NaN for an empty sample.
+    """
+    if total <= 0:
+        return math.nan, math.nan, math.nan
+    return _binomial(passed, total - passed, variance, interval)
 
 
 def _ratio(

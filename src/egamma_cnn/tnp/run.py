@@ -185,7 +185,7 @@ def _sf_summary(factors: Any) -> dict[str, Any]:
 
 def file_name(spec: str) -> str:
     """A file-name part for an ID specification: ``"ptvarcone30/pt < 0.15"`` →
-    ``"ptvarcone30_over_pt_lt0.15"``."""
+    ``"ptvarcone30_over_ptlt0.15"``."""
     name = spec.replace(" and ", "_and_").replace(" ", "").replace("/", "_over_")
     for symbol, word in ((">=", "ge"), ("<=", "le"), (">", "gt"), ("<", "lt"), ("==", "eq"),
                          ("!=", "ne"), ("&", "_and_")):  # fmt: skip
