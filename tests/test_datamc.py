@@ -207,6 +207,13 @@ def test_the_datamc_command(tmp_path):
             by_sample["mc"]["inclusive"]["probes"] == by_sample["fudged_mc"]["inclusive"]["probes"]
         )
     assert (out / "id_efficiencies.png").stat().st_size > 20_000
+    # every distribution per bin: plots, and the TH3s for any other projection
+    assert (out / "bins" / "f1_et.png").stat().st_size > 20_000
+    import uproot
+
+    with uproot.open(out / "distributions.root") as f:
+        mc_reta = f["mc/reta"].to_hist()
+    assert mc_reta.sum(flow=True).value == pytest.approx(summary["probes"]["mc"])
 
 
 WORKING_POINTS = ("loose", "medium", "tight")

@@ -16,7 +16,12 @@ the MC outputs, and writes into the output folder:
   for data, MC and fudged MC;
 * per variable ``<variable>.png``: the normalised inclusive distributions of data, MC and
   fudged MC with the ratio to data, the three distances versus E_T and the parameters
-  versus E_T (the way seed 002 shows them).
+  versus E_T (the way seed 002 shows them); ``bins/<variable>_et.png`` and
+  ``bins/<variable>_eta.png``: the normalised distributions with ratio panels in every
+  probe E_T bin and every η bin;
+* ``distributions.root`` — every distribution (value × probe E_T × η) of data, MC and
+  fudged MC as a TH3 (``data/reta``, ``mc/reta``, ``fudged_mc/reta``, ...), for any other
+  projection.
 
 With ``fudged_pass`` (default) the processor runs a second time over the MC datasets
 with ``fudge_factors.json`` applied to every candidate
@@ -194,6 +199,13 @@ def run_datamc(
             )  # fmt: skip
         _plot_variable(variable, samples, edges, h, distances[variable], parameters[variable],
                        out_dir / f"{variable}.png")  # fmt: skip
+        for axis in ("et", "eta"):
+            _plot_bins(variable, samples, edges, np.asarray(h.axes[axis].edges), axis,
+                       out_dir / "bins" / f"{variable}_{axis}.png")  # fmt: skip
+    _write_distributions(
+        out_dir / "distributions.root",
+        {"data": data, "mc": mc, **({"fudged_mc": fudged} if fudged is not None else {})},
+    )
     (out_dir / "distances.json").write_text(json.dumps(distances, indent=1))
     (out_dir / "parameters.json").write_text(json.dumps(parameters, indent=1, default=float))
     summary = {
@@ -302,6 +314,79 @@ def _plot_id_efficiencies(efficiencies: Mapping[str, Any], path: Path) -> None:
         top.legend(fontsize=7, loc="lower right")
     fig.suptitle("ID efficiencies: data-like, MC and fudged MC (m_ee 80–100 GeV)", fontsize=11)
     fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _write_distributions(path: Path, outputs: Mapping[str, Any]) -> None:
+    """Every distribution (value × probe E_T × η) of every sample as a ROOT TH3."""
+    import uproot
+
+    with uproot.recreate(path) as f:
+        for sample, output in outputs.items():
+            for variable, histogram in output["distributions"].items():
+                f[f"{sample}/{variable}"] = histogram
+
+
+@default_style
+def _plot_bins(variable, samples, edges, bin_edges, axis: str, path: Path) -> None:
+    """The normalised distributions of every probe E_T (or η) bin, with ratios to data."""
+    plt = pyplot()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = len(bin_edges) - 1
+    columns = min(5, n)
+    rows = -(-n // columns)
+    fig = plt.figure(figsize=(3.4 * columns, 3.6 * rows))
+    grid = fig.add_gridspec(
+        3 * rows, columns, height_ratios=[2.4, 1, 0.9] * rows, hspace=0.05, wspace=0.28
+    )
+    colours = {"data": "black", "mc": "tab:blue", "fudged_mc": "tab:red"}
+    labels = {"data": "data-like", "mc": "MC", "fudged_mc": "fudged MC"}
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    for k in range(n):
+        top = fig.add_subplot(grid[3 * (k // columns), k % columns])
+        bottom = fig.add_subplot(grid[3 * (k // columns) + 1, k % columns], sharex=top)
+        counts = {name: (c[:, k, :] if axis == "et" else c[:, :, k]).sum(axis=1)
+                  for name, c in samples.items()}  # fmt: skip
+        data = counts["data"]
+        reference = data / data.sum() if data.sum() > 0 else None
+        for name, c in counts.items():
+            if c.sum() <= 0:
+                continue
+            normalised = c / c.sum()
+            if name == "data":
+                filled = c > 0
+                top.errorbar(centres[filled], normalised[filled], fmt="o", ms=2,
+                             yerr=np.sqrt(c[filled]) / c.sum(), color="black",
+                             label=f"{labels[name]} ({c.sum():.0f})")  # fmt: skip
+                continue
+            top.stairs(normalised, edges, color=colours[name],
+                       label=f"{labels[name]} ({c.sum():.0f})")  # fmt: skip
+            if reference is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    bottom.plot(centres, normalised / reference, drawstyle="steps-mid",
+                                color=colours[name], lw=1)  # fmt: skip
+        bottom.axhline(1.0, color="grey", lw=1)
+        bottom.set_ylim(0.5, 1.5)
+        bottom.set_xlim(edges[0], edges[-1])
+        plt.setp(top.get_xticklabels(), visible=False)
+        low, high = bin_edges[k], bin_edges[k + 1]
+        if axis == "et":
+            top.set_title(f"{low:g} < $E_T$ < {high:g} GeV", fontsize=9)
+        else:
+            top.set_title(rf"{low:g} < $\eta$ < {high:g}", fontsize=9)
+        top.tick_params(labelsize=7)
+        bottom.tick_params(labelsize=7)
+        if top.get_legend_handles_labels()[0]:
+            top.legend(fontsize=6)
+        else:
+            top.text(0.5, 0.5, "no probes", ha="center", transform=top.transAxes)
+        if k % columns == 0:
+            top.set_ylabel("fraction", fontsize=8)
+            bottom.set_ylabel("/ data", fontsize=8)
+        bottom.set_xlabel(variable, fontsize=8)
+    fig.suptitle(f"{variable} of the probes per {'E_T' if axis == 'et' else 'η'} bin",
+                 fontsize=11)  # fmt: skip
+    fig.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(fig)
 
 
