@@ -386,7 +386,8 @@ def _plot_bins(variable, samples, edges, bin_edges, axis: str, path: Path) -> No
         bottom.set_xlabel(variable, fontsize=8)
     fig.suptitle(f"{variable} of the probes per {'E_T' if axis == 'et' else 'η'} bin",
                  fontsize=11)  # fmt: skip
-    fig.savefig(path, dpi=80, bbox_inches="tight")
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.05)
+    fig.savefig(path, dpi=80)  # no "tight" bounding box: it draws the 40 axes twice
     plt.close(fig)
 
 
