@@ -347,13 +347,20 @@ def test_the_example_processor_gives_the_same_histograms_eager_and_on_dask():
 
 def test_the_demo_scores_a_fileset_and_names_a_bad_file(tmp_path, events):
     from egamma_cnn.demo import run_identification
+    from egamma_cnn.execution import BadInputError, ExecutionSettings
 
     bad = tmp_path / "not_a_sample.root"
     bad.write_text("not ROOT")
+    files = {"zee": MC, "broken": bad}
+    # without the permission to skip it, the bad file stops the run, named
+    with pytest.raises(BadInputError, match=r"not_a_sample\.root"):
+        run_identification(files, tmp_path / "out", scheduler="sync", step_size=15)
     summary = run_identification(
-        {"zee": MC, "broken": bad}, tmp_path / "out", scheduler="sync", step_size=15
-    )
+        files, tmp_path / "out", scheduler="sync", step_size=15,
+        settings=ExecutionSettings(skip_bad_files=True),
+    )  # fmt: skip
     assert summary["skipped_files"] == [str(bad)]
+    assert summary["left_out"][0]["file"] == str(bad) and summary["left_out"][0]["reason"]
     zee = summary["datasets"]["zee"]
     assert zee["events"] == len(events)
     assert zee["electrons"] == ak.sum(ak.num(events.Electron))

@@ -282,8 +282,10 @@ def test_the_tnp_command_writes_sfs_that_correctionlib_reads(tmp_path):
         )
     )
     out = tmp_path / "out"
-    assert main(["tnp", str(fileset), "--out-dir", str(out), "--workers", "0",
-                 "--id", "cnn_tight", "--step-size", "15"]) == 0  # fmt: skip
+    args = ["tnp", str(fileset), "--out-dir", str(out), "--workers", "0",
+            "--id", "cnn_tight", "--step-size", "15"]  # fmt: skip
+    assert main(args) == 2  # the missing file stops the run without permission
+    assert main([*args, "--skip-bad-files"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["skipped_files"] == [str(tmp_path / "missing.root")]
     assert (

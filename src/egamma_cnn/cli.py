@@ -13,6 +13,10 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
+
+from egamma_cnn.execution.runner import BadInputError
+from egamma_cnn.execution.settings import EXECUTORS
 
 __all__ = ["main"]
 
@@ -94,70 +98,26 @@ def _build_parser() -> argparse.ArgumentParser:
     )
 
     tnp = sub.add_parser("tnp", help="Z→ee tag-and-probe efficiencies and data/MC SFs")
-    tnp.add_argument("fileset", type=Path, help="fileset JSON (coffea format)")
-    tnp.add_argument("--out-dir", type=Path, default=Path("tnp"), help="output folder")
-    tnp.add_argument(
-        "--id", nargs="+", default=None, metavar="SPEC",
-        help="probe IDs to measure, e.g. cnn_tight 'cnn_score >= 0.9' (default: CNN WPs)",
-    )  # fmt: skip
-    tnp.add_argument("--tag-id", default=None, help="tag ID (default: cnn_tight)")
-    tnp.add_argument("--method", choices=["count", "fit"], default="count")
-    tnp.add_argument("--signal", choices=["template", "bwcb"], default="template")
-    tnp.add_argument("--background", choices=["exponential", "polynomial"], default="exponential")
-    tnp.add_argument("--interval", choices=["clopper-pearson", "wilson"], default="clopper-pearson")
-    tnp.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
-    tnp.add_argument(
-        "--nanoaod", action="store_true",
-        help="standard CMS NanoAOD input (NanoAODSchema, cutBased IDs)",
-    )  # fmt: skip
-    tnp.add_argument(
-        "--workers", type=_non_negative_int, default=2, help="LocalCluster workers (0: no cluster)"
-    )
-    tnp.add_argument("--step-size", type=_positive_int, default=20_000, help="events per chunk")
-
+    _tnp_options(tnp)
     datamc = sub.add_parser("datamc", help="data/MC probe shower shapes, fudge factors, distances")
-    datamc.add_argument("fileset", type=Path, help="fileset JSON (coffea format)")
-    datamc.add_argument("--out-dir", type=Path, default=Path("datamc"), help="output folder")
-    datamc.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
-    datamc.add_argument(
-        "--id", nargs="*", default=None, metavar="SPEC",
-        help="IDs whose probe efficiencies are compared (default: LLH and CNN WPs; "
-        "--id alone: none)",
-    )  # fmt: skip
-    datamc.add_argument(
-        "--no-fudged-pass", action="store_true",
-        help="skip the second MC pass with the fudge factors applied",
-    )  # fmt: skip
-    datamc.add_argument(
-        "--workers", type=_non_negative_int, default=2, help="LocalCluster workers (0: no cluster)"
-    )
-    datamc.add_argument("--step-size", type=_positive_int, default=20_000, help="events per chunk")
-
+    _datamc_options(datamc)
     isolation = sub.add_parser(
         "isolation", help="isolation WPs, ID–isolation correlation, isolation cones vs the CNN"
     )
-    isolation.add_argument("fileset", type=Path, help="fileset JSON (coffea format)")
-    isolation.add_argument("--out-dir", type=Path, default=Path("isolation"), help="output folder")
-    isolation.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
-    isolation.add_argument(
-        "--wp", nargs="+", default=None, metavar="NAME=SPEC",
-        help="isolation working points, e.g. 'my_iso=ptvarcone30/pt < 0.1 and etcone20/pt < 0.1'"
-        " (default: iso_loose iso_tight; a bare NAME is a column)",
+    _isolation_options(isolation)
+    run = sub.add_parser(
+        "run", help="run a pre-built processor over a fileset on an executor",
+        description="egamma-cnn run PROCESSOR --fileset F.json --executor EXECUTOR [...]: "
+        "the same as egamma-cnn PROCESSOR F.json [...]. Executors: "
+        + "; ".join(f"{k}: {v}" for k, v in EXECUTORS.items()),
     )  # fmt: skip
-    isolation.add_argument(
-        "--tnp-datasets", nargs="+", default=None, metavar="DATASET",
-        help="Z→ee data and MC datasets of the fileset: measure the WPs with the tag-and-probe",
-    )  # fmt: skip
-    isolation.add_argument(
-        "--photons", action="store_true",
-        help="photons: the photon CNN, Photon.iso_loose, prompt vs non-prompt photons",
-    )  # fmt: skip
-    isolation.add_argument(
-        "--workers", type=_non_negative_int, default=2, help="LocalCluster workers (0: no cluster)"
-    )
-    isolation.add_argument(
-        "--step-size", type=_positive_int, default=20_000, help="events per chunk"
-    )
+    processors = run.add_subparsers(dest="processor", required=True, metavar="PROCESSOR")
+    for name, options, text in (
+        ("tnp", _tnp_options, "tag-and-probe"),
+        ("datamc", _datamc_options, "data/MC shower shapes"),
+        ("isolation", _isolation_options, "isolation"),
+    ):
+        options(processors.add_parser(name, help=text), fileset_option=True)
 
     demo = sub.add_parser("demo", help="the README's main job on the embedded default")
     demo.add_argument("--out-dir", type=Path, default=Path("egamma-cnn-demo"))
@@ -326,18 +286,137 @@ def _demo(args, parser) -> int:
     return 0
 
 
-def _on_local_cluster(workers: int, run):
-    """``run()`` on a LocalCluster of single-threaded workers, or ``run(scheduler="sync")``
-    in this process when ``workers`` is 0."""
-    if workers == 0:
-        return run(scheduler="sync")
-    from dask.distributed import Client, LocalCluster
+def _fileset_argument(parser: argparse.ArgumentParser, fileset_option: bool) -> None:
+    if fileset_option:
+        parser.add_argument("--fileset", type=Path, required=True, help="fileset JSON")
+    else:
+        parser.add_argument("fileset", type=Path, help="fileset JSON (coffea format)")
 
-    with (
-        LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None) as cluster,
-        Client(cluster),
-    ):
-        return run()
+
+def _execution_options(parser: argparse.ArgumentParser) -> None:
+    """The executor options every processor command shares (ExecutionSettings)."""
+    group = parser.add_argument_group("execution (egamma_cnn.execution.ExecutionSettings)")
+    group.add_argument(
+        "--executor", choices=list(EXECUTORS), default=None,
+        help="where to run (default: local; --workers 0: iterative)",
+    )  # fmt: skip
+    group.add_argument("--address", default=None, help="scheduler or gateway address")
+    group.add_argument(
+        "--workers", type=_non_negative_int, default=None,
+        help="workers or batch jobs (default 2; 0: iterative, in this process)",
+    )  # fmt: skip
+    group.add_argument(
+        "--step-size", "--chunk-size", dest="step_size", type=_positive_int, default=None,
+        help="events per chunk (default 20000)",
+    )  # fmt: skip
+    group.add_argument("--retries", type=_non_negative_int, default=None,
+                       help="retries of a failed chunk (default 3)")  # fmt: skip
+    group.add_argument("--memory-per-worker", default=None, help='e.g. "4GiB"')
+    group.add_argument(
+        "--skip-bad-files", action="store_true", default=None,
+        help="go on past files and chunks that cannot be read; the summary names each one",
+    )  # fmt: skip
+    group.add_argument(
+        "--execution-config", type=Path, default=None,
+        help="ExecutionSettings JSON (jobqueue and gateway options); the flags override it",
+    )  # fmt: skip
+
+
+def _tnp_options(parser: argparse.ArgumentParser, fileset_option: bool = False) -> None:
+    _fileset_argument(parser, fileset_option)
+    parser.add_argument("--out-dir", type=Path, default=Path("tnp"), help="output folder")
+    parser.add_argument(
+        "--id", nargs="+", default=None, metavar="SPEC",
+        help="probe IDs to measure, e.g. cnn_tight 'cnn_score >= 0.9' (default: CNN WPs)",
+    )  # fmt: skip
+    parser.add_argument("--tag-id", default=None, help="tag ID (default: cnn_tight)")
+    parser.add_argument("--method", choices=["count", "fit"], default="count")
+    parser.add_argument("--signal", choices=["template", "bwcb"], default="template")
+    parser.add_argument(
+        "--background", choices=["exponential", "polynomial"], default="exponential"
+    )
+    parser.add_argument(
+        "--interval", choices=["clopper-pearson", "wilson"], default="clopper-pearson"
+    )
+    parser.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
+    parser.add_argument(
+        "--nanoaod", action="store_true",
+        help="standard CMS NanoAOD input (NanoAODSchema, cutBased IDs)",
+    )  # fmt: skip
+
+    _execution_options(parser)
+
+
+def _datamc_options(parser: argparse.ArgumentParser, fileset_option: bool = False) -> None:
+    _fileset_argument(parser, fileset_option)
+    parser.add_argument("--out-dir", type=Path, default=Path("datamc"), help="output folder")
+    parser.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
+    parser.add_argument(
+        "--id", nargs="*", default=None, metavar="SPEC",
+        help="IDs whose probe efficiencies are compared (default: LLH and CNN WPs; "
+        "--id alone: none)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-fudged-pass", action="store_true",
+        help="skip the second MC pass with the fudge factors applied",
+    )  # fmt: skip
+
+    _execution_options(parser)
+
+
+def _isolation_options(parser: argparse.ArgumentParser, fileset_option: bool = False) -> None:
+    _fileset_argument(parser, fileset_option)
+    parser.add_argument("--out-dir", type=Path, default=Path("isolation"), help="output folder")
+    parser.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
+    parser.add_argument(
+        "--wp", nargs="+", default=None, metavar="NAME=SPEC",
+        help="isolation working points, e.g. 'my_iso=ptvarcone30/pt < 0.1 and etcone20/pt < 0.1'"
+        " (default: iso_loose iso_tight; a bare NAME is a column)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tnp-datasets", nargs="+", default=None, metavar="DATASET",
+        help="Z→ee data and MC datasets of the fileset: measure the WPs with the tag-and-probe",
+    )  # fmt: skip
+    parser.add_argument(
+        "--photons", action="store_true",
+        help="photons: the photon CNN, Photon.iso_loose, prompt vs non-prompt photons",
+    )  # fmt: skip
+
+    _execution_options(parser)
+
+
+def _execution(args: argparse.Namespace) -> Any:
+    """The ExecutionSettings of a command: the JSON file, then the flags given."""
+    from egamma_cnn.execution import ExecutionSettings
+
+    settings = (
+        ExecutionSettings.from_json(args.execution_config)
+        if args.execution_config is not None
+        else ExecutionSettings()
+    )
+    executor = args.executor
+    if args.workers == 0:
+        if executor not in (None, "iterative"):
+            raise ValueError(f"--workers 0 runs in this process; it cannot go with {executor}")
+        executor = "iterative"
+    return settings.with_changes(
+        executor=executor,
+        address=args.address,
+        workers=args.workers or None,
+        chunk_size=args.step_size,
+        retries=args.retries,
+        memory_per_worker=args.memory_per_worker,
+        skip_bad_files=args.skip_bad_files,
+    )
+
+
+def _execute(args: argparse.Namespace, run: Any) -> Any:
+    """``run(scheduler=..., settings=...)`` on the executor the command's options name."""
+    from egamma_cnn.execution import open_executor
+
+    settings = _execution(args)
+    with open_executor(settings) as executor:
+        return run(scheduler=executor, settings=settings)
 
 
 def _tnp(args, parser) -> int:
@@ -368,10 +447,10 @@ def _tnp(args, parser) -> int:
         schemaclass = NanoAODSchema
     options = dict(
         method=args.method, signal=args.signal, background=args.background,
-        interval=args.interval, schemaclass=schemaclass, step_size=args.step_size,
+        interval=args.interval, schemaclass=schemaclass,
     )  # fmt: skip
-    summary = _on_local_cluster(
-        args.workers, lambda **extra: run_tnp(fileset, args.out_dir, config, **options, **extra)
+    summary = _execute(
+        args, lambda **extra: run_tnp(fileset, args.out_dir, config, **options, **extra)
     )
     print(json.dumps(summary, indent=1))
     print(f"efficiencies, scale factors and plots in {args.out_dir}")
@@ -385,15 +464,14 @@ def _datamc(args, parser) -> int:
 
     config = TnPConfig.from_json(args.config) if args.config else TnPConfig()
     fileset = load_fileset(args.fileset)
-    summary = _on_local_cluster(
-        args.workers,
+    summary = _execute(
+        args,
         lambda **extra: run_datamc(
             fileset,
             args.out_dir,
             config,
             ids=tuple(args.id) if args.id is not None else None,
             fudged_pass=not args.no_fudged_pass,
-            step_size=args.step_size,
             **extra,
         ),
     )
@@ -424,8 +502,8 @@ def _isolation(args, parser) -> int:
     config = TnPConfig.from_json(args.config) if args.config else TnPConfig()
     fileset = load_fileset(args.fileset)
     working_points = _working_points(args.wp, parser)
-    summary = _on_local_cluster(
-        args.workers,
+    summary = _execute(
+        args,
         lambda **extra: run_isolation(
             fileset,
             args.out_dir,
@@ -433,13 +511,16 @@ def _isolation(args, parser) -> int:
             working_points=working_points,
             tnp_datasets=args.tnp_datasets,
             particle="photon" if args.photons else "electron",
-            step_size=args.step_size,
             **extra,
         ),
     )
     print(json.dumps(summary, indent=1))
     print(f"working points, correlations, ROC curves and plots in {args.out_dir}")
     return 0
+
+
+def _run(args, parser) -> int:
+    return {"tnp": _tnp, "datamc": _datamc, "isolation": _isolation}[args.processor](args, parser)
 
 
 def _train_samples(args, parser) -> int:
@@ -570,6 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         "tnp": _tnp,
         "datamc": _datamc,
         "isolation": _isolation,
+        "run": _run,
         "train-samples": _train_samples,
         "prepare": _prepare,
         "train": _train,
@@ -577,7 +659,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args, parser)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, BadInputError) as err:
         print(f"egamma-cnn: error: {err}", file=sys.stderr)
         return 2
 

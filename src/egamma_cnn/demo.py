@@ -111,6 +111,7 @@ def run_identification(
     *,
     scheduler: Any = None,
     step_size: int = 500,
+    settings: Any = None,
 ) -> dict[str, Any]:
     """Score every file with the shipped CNNs on dask; write the summary and the plot.
 
@@ -125,21 +126,27 @@ def run_identification(
         default).
     step_size : int
         Events per chunk (dask partition).
+    settings : ExecutionSettings, optional
+        Executor settings; with ``skip_bad_files`` an unreadable file is left out and
+        named, without it the run stops at it.
 
     Returns
     -------
     dict
-        The summary written to ``summary.json``. A file that cannot be read is named in
-        ``"skipped_files"`` and the others are processed.
+        The summary written to ``summary.json``: with permission to skip bad files, a
+        file that cannot be read is named in ``"skipped_files"`` (and every left-out
+        file or chunk in ``"left_out"``) and the others are processed.
     """
     from egamma_cnn.fileset import run_over_fileset
 
     fileset = {name: {"files": {str(path): "Events"}} for name, path in files.items()}
-    results, skipped = run_over_fileset(
-        IdentificationSummary(), fileset, step_size=step_size, scheduler=scheduler
-    )
+    run = run_over_fileset(
+        IdentificationSummary(), fileset, step_size=step_size, scheduler=scheduler,
+        settings=settings,
+    )  # fmt: skip
+    results = run.outputs
     summary = {name: _summary(result) for name, result in results.items()}
-    summary = {"datasets": summary, "skipped_files": skipped}
+    summary = {"datasets": summary, "skipped_files": run.skipped_files, "left_out": run.report()}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     _plot(results, out_dir / "cnn_score.png")

@@ -1,10 +1,10 @@
 """Filesets: reading one, and running a processor over one on dask with a progress bar.
 
 Every command that runs a pre-built processor over a fileset (``egamma-cnn tnp``,
-``datamc``, the demo) goes through :func:`run_over_fileset`: coffea's dataset tools split
-the files into chunks (a file that cannot be opened is reported by name and left out),
-``apply_to_fileset`` builds one lazy graph, and it is computed on the current
-``distributed`` client or on the given scheduler.
+``datamc``, ``isolation``, ``run``, the demo) goes through :func:`run_over_fileset`, a
+thin door to :func:`egamma_cnn.execution.run_fileset`: coffea's dataset tools split the
+files into chunks, ``apply_to_fileset`` builds one lazy graph, and it is computed on the
+executor; bad files and chunks stop the run or, with permission, are reported.
 """
 
 from __future__ import annotations
@@ -60,61 +60,28 @@ def load_fileset(path: str | Path) -> dict[str, Any]:
     return fileset
 
 
-def compute_with_progress(graph: Any, scheduler: Any) -> Any:
-    """Compute ``graph`` with a progress bar (distributed's, or dask's local one)."""
-    import dask
-
-    try:
-        from distributed import get_client
-
-        client = get_client()
-    except (ImportError, ValueError):
-        client = None
-    if client is not None and scheduler is None:
-        from distributed import progress
-
-        futures = client.compute(graph)
-        progress(futures)
-        print()
-        return futures.result()
-    from dask.diagnostics import ProgressBar
-
-    with ProgressBar():
-        (out,) = dask.compute(graph, scheduler=scheduler)
-    return out
-
-
 def run_over_fileset(
     processor: Any,
     fileset: Mapping[str, Any],
     *,
     schemaclass: Any = None,
-    step_size: int = 20_000,
+    step_size: int | None = None,
     scheduler: Any = None,
-) -> tuple[dict[str, Any], list[str]]:
-    """Run a coffea processor over ``fileset``: ({dataset: its output}, skipped files).
+    settings: Any = None,
+) -> Any:
+    """Run a coffea processor over ``fileset``: a
+    :class:`~egamma_cnn.execution.FilesetRun` (outputs per dataset, what was left out).
 
-    Raises ``ValueError`` when no file at all can be opened.
+    ``settings`` (:class:`~egamma_cnn.execution.ExecutionSettings`) choose the executor,
+    retries and the permission to skip bad input; ``step_size`` overrides its chunk
+    size; ``scheduler`` is where to compute when the caller holds it (``"sync"`` or a
+    ``distributed`` client; by default the client of the context, else the executor of
+    ``settings``). See :func:`egamma_cnn.execution.run_fileset`.
     """
-    from coffea.dataset_tools import apply_to_fileset, preprocess
+    from egamma_cnn.execution import ExecutionSettings, run_fileset
 
-    from egamma_cnn.nanoevents import EGammaSchema
-
-    runnable, _ = preprocess(
-        dict(fileset), step_size=step_size, skip_bad_files=True, allow_empty_datasets=True
-    )
-    runnable = {name: spec for name, spec in runnable.items() if spec.get("files")}
-    skipped = sorted(
-        f for name, spec in fileset.items() for f in spec["files"]
-        if f not in runnable.get(name, {}).get("files", {})
-    )  # fmt: skip
-    for file in skipped:
-        print(f"skipped {file}: it cannot be opened")
-    if not runnable:
-        raise ValueError(f"none of the files can be opened: {skipped}")
-    graph = apply_to_fileset(processor, runnable, schemaclass=schemaclass or EGammaSchema)
-    out = compute_with_progress(graph, scheduler)
-    return {name: out[name][name] for name in runnable}, skipped
+    settings = (settings or ExecutionSettings()).with_changes(chunk_size=step_size)
+    return run_fileset(processor, fileset, settings, schemaclass=schemaclass, executor=scheduler)
 
 
 def dataset_kind(fileset: Mapping[str, Any], name: str) -> str:

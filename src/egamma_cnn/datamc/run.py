@@ -83,11 +83,14 @@ def run_datamc(
     ids: tuple[str, ...] | None = None,
     fudged_pass: bool = True,
     schemaclass: Any = None,
-    step_size: int = 20_000,
+    step_size: int | None = None,
     scheduler: Any = None,
+    settings: Any = None,
 ) -> dict[str, Any]:
     """Run the data/MC comparison and write every output (module docstring).
 
+    ``settings``: the :class:`~egamma_cnn.execution.ExecutionSettings` (executor,
+    retries, permission to skip bad files); ``step_size`` overrides its chunk size.
     ``ids``: the IDs whose efficiencies are compared (default: the likelihood and CNN
     working points, :data:`~egamma_cnn.processors.data_mc.DEFAULT_IDS`).
     ``fudged_pass``: run the MC again with the fudge factors applied (needs the
@@ -118,9 +121,11 @@ def run_datamc(
             f"the schema already applies the fudge factors of {settings.fudge}: they would "
             "fudge the data too; give the plain schema"
         )
-    results, skipped = run_over_fileset(
-        processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler
-    )
+    run = run_over_fileset(
+        processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler,
+        settings=settings,
+    )  # fmt: skip
+    results, skipped, left_out = run.outputs, run.skipped_files, run.report()
     merged = merge_by_kind(results, fileset)
     if set(merged) != {"data", "mc"}:
         raise ValueError(f"after the unreadable files {skipped}, data or MC is missing")
@@ -157,13 +162,16 @@ def run_datamc(
             print(f"fudge factors of {not_applied} are written but the fudged pass cannot "
                   "apply them (not shower shapes the features compute)")  # fmt: skip
         mc_fileset = {n: spec for n, spec in fileset.items() if dataset_kind(fileset, n) == "mc"}
-        fudged_results, skipped_fudged = run_over_fileset(
+        fudged_run = run_over_fileset(
             processor,
             mc_fileset,
             schemaclass=schemaclass.with_fudge(fudge_path),
             step_size=step_size,
             scheduler=scheduler,
+            settings=settings,
         )
+        fudged_results, skipped_fudged = fudged_run.outputs, fudged_run.skipped_files
+        left_out += [dict(row, fudged_pass=True) for row in fudged_run.report()]
         mc_files = {f for spec in mc_fileset.values() for f in spec["files"]}
         if set(skipped_fudged) != {f for f in skipped if f in mc_files}:
             print(f"the fudged pass could not read {skipped_fudged}, the first pass "
@@ -212,6 +220,7 @@ def run_datamc(
         "probes": {"data": data["probes"], "mc": mc["probes"]},
         "skipped_files": skipped,
         "skipped_files_fudged_pass": skipped_fudged,
+        "left_out": left_out,
         "fudge_factors_not_applied": not_applied,
         "inclusive_distances": {
             v: {

@@ -99,8 +99,9 @@ def run_isolation(
     tnp_datasets: Sequence[str] | None = None,
     particle: str = "electron",
     schemaclass: Any = None,
-    step_size: int = 20_000,
+    step_size: int | None = None,
     scheduler: Any = None,
+    settings: Any = None,
 ) -> dict[str, Any]:
     """Run the isolation study and write every output (module docstring); returns a summary.
 
@@ -118,6 +119,9 @@ def run_isolation(
     tnp_datasets : sequence of str, optional
         Z→ee datasets (one data, one MC at least) on which to measure the working points
         with the tag-and-probe and derive their scale factors (electrons only).
+    settings : ExecutionSettings, optional
+        Executor, retries, permission to skip bad files; ``step_size`` overrides its
+        chunk size.
     particle : {"electron", "photon"}
         Which candidates; photons: the photon CNN, ``Photon.iso_loose`` (seed 004) and
         prompt against non-prompt photons.
@@ -137,13 +141,16 @@ def run_isolation(
     unknown = sorted(set(tnp_datasets or ()) - set(fileset))
     if unknown:
         raise ValueError(f"tag-and-probe datasets {unknown} are not in the fileset")
-    results, skipped = run_over_fileset(
-        processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler
-    )
+    run = run_over_fileset(
+        processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler,
+        settings=settings,
+    )  # fmt: skip
+    results, skipped = run.outputs, run.skipped_files
     merged = merge_by_kind(results, fileset)
     summary: dict[str, Any] = {
         "candidates": {kind: int(out["candidates"]) for kind, out in merged.items()},
         "skipped_files": skipped,
+        "left_out": run.report(),
         "working_points": dict(processor.working_points),
     }
 
@@ -275,6 +282,7 @@ def run_isolation(
             schemaclass=schemaclass,
             step_size=step_size,
             scheduler=scheduler,
+            settings=settings,
         )
     (out_dir / "summary.json").write_text(json.dumps(_no_nan(summary), indent=1))
     return _no_nan(summary)

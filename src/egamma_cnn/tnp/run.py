@@ -51,23 +51,30 @@ def run_tnp(
     background: str = "exponential",
     interval: str = "clopper-pearson",
     schemaclass: Any = None,
-    step_size: int = 20_000,
+    step_size: int | None = None,
     scheduler: Any = None,
+    settings: Any = None,
 ) -> dict[str, Any]:
-    """Run the tag-and-probe and write every output (module docstring); returns a summary."""
+    """Run the tag-and-probe and write every output (module docstring); returns a summary.
+
+    ``settings``: the :class:`~egamma_cnn.execution.ExecutionSettings` (executor,
+    retries, permission to skip bad files); ``step_size`` overrides its chunk size.
+    """
     from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
 
     config = config or TnPConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(config.to_json())
-    results, skipped = run_over_fileset(
+    run = run_over_fileset(
         TagAndProbeProcessor(config),
         fileset,
         schemaclass=schemaclass,
         step_size=step_size,
         scheduler=scheduler,
+        settings=settings,
     )
+    results, skipped = run.outputs, run.skipped_files
 
     samples: dict[str, Any] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -86,7 +93,12 @@ def run_tnp(
             "pairs": int(result["pairs"]),
             "pairs_outside_the_binning": round(outside),
         }
-    summary: dict[str, Any] = {"datasets": counts, "skipped_files": skipped, "method": method}
+    summary: dict[str, Any] = {
+        "datasets": counts,
+        "skipped_files": skipped,
+        "left_out": run.report(),
+        "method": method,
+    }
     _write_root(samples, config, out_dir / "histograms.root")
 
     from egamma_cnn.tnp.plots import plot_efficiency, plot_fits, plot_scale_factors
