@@ -154,3 +154,52 @@ def test_corrupted_and_truncated_files_are_reported_by_name(cluster, tmp_path):
     # the good files are all there, and nothing of the bad ones
     good = run_fileset(_processor(), _fileset(tmp_path), remote)
     _same(run.outputs["zee"], good.outputs["zee"])
+
+
+def test_execution_settings_and_the_run_command(tmp_path):
+    import json
+
+    from egamma_cnn.cli import main
+
+    path = tmp_path / "execution.json"
+    path.write_text(json.dumps({"executor": "iterative", "chunk_size": 15, "retries": 0}))
+    settings = ExecutionSettings.from_json(path)
+    assert settings.executor == "iterative" and settings.chunk_size == 15
+    assert ExecutionSettings(**json.loads(settings.to_json())) == settings
+    for bad, message in (
+        ({"executor": "spark"}, "not one of"),
+        ({"chunk_size": 0}, "positive integer"),
+        ({"executor": "scheduler"}, "address"),
+        ({"workers": 2, "gpus": 1}, "unknown execution settings"),
+    ):
+        path.write_text(json.dumps(bad))
+        with pytest.raises(ValueError, match=message):
+            ExecutionSettings.from_json(path)
+    fileset = tmp_path / "fileset.json"
+    fileset.write_text(json.dumps(_fileset(tmp_path)))
+    out = tmp_path / "out"
+    args = ["run", "tnp", "--fileset", str(fileset), "--out-dir", str(out),
+            "--executor", "iterative", "--chunk-size", "20", "--id", "cnn_tight"]  # fmt: skip
+    assert main(args) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["datasets"]["zee"]["events"] == 120 and summary["left_out"] == []
+    assert main([*args[:-2], "--workers", "0", "--executor", "local"]) == 2  # contradictory
+
+
+def test_sample_production_on_the_scheduler_equals_the_local_one(cluster, tmp_path):
+    """Production runs through the same cluster: block by block, the same events."""
+    pytest.importorskip("pythia8mc")
+    import uproot
+
+    from egamma_cnn.cli import main
+
+    address, _ = cluster
+    common = ["generate", "--process", "zee", "--events", "150", "--seed", "3", "--no-progress"]
+    local, remote = tmp_path / "local.root", tmp_path / "remote.root"
+    assert main([*common, "--out", str(local)]) == 0
+    assert main([*common, "--out", str(remote), "--executor", "scheduler",
+                 "--address", address]) == 0  # fmt: skip
+    with uproot.open(local) as a, uproot.open(remote) as b:
+        for branch in ("Electron_pt", "Electron_clusterE", "CaloCell_energy"):
+            left, right = a["Events"][branch].array(), b["Events"][branch].array()
+            assert left.tolist() == right.tolist()

@@ -78,6 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
         help="mean number of pile-up interactions (default 0)",
     )
     gen.add_argument("--workers", type=_positive_int, default=1, help="worker processes")
+    _cluster_options(gen)
     gen.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
     val = sub.add_parser("validate", help="validation plots and summary of sample files")
@@ -130,12 +131,14 @@ def _build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--rounds", type=_positive_int, required=True, help="rounds of files")
     samples.add_argument("--out-dir", type=Path, required=True)
     samples.add_argument("--workers", type=_positive_int, default=1)
+    _cluster_options(samples)
     samples.add_argument("--pileup", type=_non_negative_float, default=20.0, metavar="MU")
 
     prep = sub.add_parser("prepare", help="build network inputs and features of a sample plan")
     prep.add_argument("--samples", type=Path, required=True, help="folder with plan.json")
     prep.add_argument("--out", type=Path, required=True, help="output folder")
     prep.add_argument("--workers", type=_positive_int, default=1)
+    _cluster_options(prep)
 
     train = sub.add_parser("train", help="train a model (needs the train extra: torch)")
     train.add_argument("what", choices=["electron", "fcn", "calo-cnn", "photon", "baselines"])
@@ -183,7 +186,12 @@ def _generate(args, parser) -> int:
     )
     command = "egamma-cnn " + shlex.join(sys.argv[1:])
     summary = produce(
-        cfg, args.out, workers=args.workers, progress=not args.no_progress, command=command
+        cfg,
+        args.out,
+        workers=args.workers,
+        progress=not args.no_progress,
+        command=command,
+        settings=_cluster(args),
     )
     t = summary["times"]
     print(
@@ -385,6 +393,31 @@ def _isolation_options(parser: argparse.ArgumentParser, fileset_option: bool = F
     _execution_options(parser)
 
 
+def _cluster_options(parser: argparse.ArgumentParser) -> None:
+    """Run the tasks on a dask cluster instead of local worker processes."""
+    group = parser.add_argument_group("cluster (instead of local worker processes)")
+    group.add_argument("--executor", choices=list(EXECUTORS), default=None)
+    group.add_argument("--address", default=None, help="scheduler or gateway address")
+    group.add_argument("--execution-config", type=Path, default=None,
+                       help="ExecutionSettings JSON (jobqueue and gateway options)")  # fmt: skip
+
+
+def _cluster(args: argparse.Namespace) -> Any:
+    """The ExecutionSettings of a production or preparation command, or None (local)."""
+    if args.executor is None and args.address is None and args.execution_config is None:
+        return None
+    from egamma_cnn.execution import ExecutionSettings
+
+    settings = (
+        ExecutionSettings.from_json(args.execution_config)
+        if args.execution_config is not None
+        else ExecutionSettings(
+            executor=args.executor or "scheduler", address=args.address, workers=args.workers
+        )
+    )
+    return settings.with_changes(executor=args.executor, address=args.address)
+
+
 def _execution(args: argparse.Namespace) -> Any:
     """The ExecutionSettings of a command: the JSON file, then the flags given."""
     from egamma_cnn.execution import ExecutionSettings
@@ -528,7 +561,9 @@ def _train_samples(args, parser) -> int:
 
     plan = SamplePlan(rounds=args.rounds, pileup_mu=args.pileup)
     command = "egamma-cnn " + shlex.join(sys.argv[1:])
-    done = produce_plan(plan, args.out_dir, workers=args.workers, command=command)
+    done = produce_plan(
+        plan, args.out_dir, workers=args.workers, command=command, settings=_cluster(args)
+    )
     print(f"produced {len(done)} files; the plan has {len(plan.files())} in {args.out_dir}")
     return 0
 
@@ -548,7 +583,7 @@ def _prepare(args, parser) -> int:
         )
     for split in ("train", "test"):
         files = [args.samples / f["name"] for f in plan["files"] if f["split"] == split]
-        meta = prepare_files(files, args.out / split, workers=args.workers)
+        meta = prepare_files(files, args.out / split, workers=args.workers, settings=_cluster(args))
         print(f"{split}: {len(files)} files, {meta['counts']} candidates -> {args.out / split}")
     return 0
 

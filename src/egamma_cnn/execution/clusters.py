@@ -4,17 +4,23 @@
 settings name and yields either ``"sync"`` (the iterative executor: dask's synchronous
 scheduler in this process) or a ``distributed.Client``. What it started it stops on
 exit; an existing scheduler is only disconnected from.
+
+:func:`task_pool` gives the independent tasks of sample production and training-data
+preparation a ``concurrent.futures`` executor on the same clusters: worker processes of
+this machine (``local``), or the ``distributed`` client's executor (every other
+executor; the workers then need the input and output folders on a shared filesystem).
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 from egamma_cnn.execution.settings import ExecutionSettings
 
-__all__ = ["open_executor"]
+__all__ = ["open_executor", "task_pool"]
 
 
 def _missing(package: str, executor: str) -> ImportError:
@@ -86,3 +92,21 @@ def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
             yield client
     finally:
         cluster.close()
+
+
+@contextlib.contextmanager
+def task_pool(settings: ExecutionSettings | None, workers: int = 1) -> Iterator[cf.Executor]:
+    """A ``concurrent.futures`` executor for independent tasks (module docstring).
+
+    ``settings`` None or executor ``local``: ``workers`` processes on this machine
+    (``iterative``: one); otherwise the cluster of ``settings`` through
+    ``distributed.Client.get_executor`` (its futures work with
+    ``concurrent.futures.as_completed``).
+    """
+    if settings is None or settings.executor in ("local", "iterative"):
+        size = 1 if settings is not None and settings.executor == "iterative" else workers
+        with cf.ProcessPoolExecutor(max_workers=max(size, 1)) as pool:
+            yield pool
+        return
+    with open_executor(settings) as client, client.get_executor(pure=False) as pool:
+        yield pool

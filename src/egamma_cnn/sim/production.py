@@ -9,11 +9,11 @@ processes, which only decide who computes which block; blocks are written in ord
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import awkward as ak
 import numpy as np
@@ -574,11 +574,15 @@ def produce(
     workers: int = 1,
     progress: bool = True,
     command: str = "",
+    settings: Any = None,
 ) -> dict:
     """Produce a sample file; returns a summary (events, timings, filter efficiency).
 
-    The file is written under a temporary name and renamed when complete. Raises
-    ``ValueError`` for bad settings and ``OSError`` when ``out`` cannot be written.
+    The event blocks are simulated on ``workers`` processes of this machine, or on the
+    cluster of ``settings`` (:class:`~egamma_cnn.execution.ExecutionSettings`, e.g. an
+    existing scheduler); this process writes the file. The file is written under a
+    temporary name and renamed when complete. Raises ``ValueError`` for bad settings
+    and ``OSError`` when ``out`` cannot be written.
     """
     from tqdm import tqdm
 
@@ -590,11 +594,13 @@ def produce(
     bar = tqdm(total=cfg.n_events, unit="ev", desc=f"{cfg.process}", disable=not progress)
 
     def results():
-        if workers <= 1:
+        if workers <= 1 and settings is None:
             for b, n, first in blocks:
                 yield _simulate_block(cfg, b, n, first)
         else:
-            with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+            from egamma_cnn.execution import task_pool
+
+            with task_pool(settings, workers) as pool:
                 futures = [pool.submit(_simulate_block, cfg, b, n, f) for b, n, f in blocks]
                 for fut in futures:
                     yield fut.result()

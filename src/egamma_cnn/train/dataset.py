@@ -162,6 +162,7 @@ def prepare_files(
     *,
     workers: int = 1,
     progress: bool = True,
+    settings: Any = None,
 ) -> dict[str, Any]:
     """Build the electron and photon arrays of ``files`` into ``out_dir``.
 
@@ -173,6 +174,10 @@ def prepare_files(
         Folder that receives ``electron/`` and ``photon/`` (see the module docstring).
     workers
         Worker processes; each builds the arrays of whole files.
+    settings
+        :class:`~egamma_cnn.execution.ExecutionSettings` of a cluster to build them on
+        instead (its workers read ``files``, so they must see them; this process writes
+        the arrays).
 
     Returns
     -------
@@ -187,7 +192,9 @@ def prepare_files(
     import uproot
     from tqdm import tqdm
 
-    paths = [Path(f) for f in files]
+    from egamma_cnn.execution import task_pool
+
+    paths = [Path(f).resolve() for f in files]
     if not paths:
         raise ValueError("no sample files given")
     processes = [_process_of(p) for p in paths]
@@ -238,7 +245,7 @@ def prepare_files(
 
     with (
         tqdm(total=len(paths), unit="file", desc="prepare", disable=not progress) as bar,
-        cf.ProcessPoolExecutor(max_workers=workers) as pool,
+        task_pool(settings, workers) as pool,
     ):
         futures = {
             pool.submit(_file_arrays, str(p), process_names.index(proc), i): i

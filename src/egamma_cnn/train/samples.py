@@ -20,6 +20,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["DEFAULT_ROUND", "SampleFile", "SamplePlan", "produce_plan"]
 
@@ -112,13 +113,20 @@ def produce_plan(
     workers: int = 1,
     progress: bool = True,
     command: str = "",
+    settings: Any = None,
 ) -> list[dict]:
     """Produce every missing file of ``plan`` into ``out_dir``, one file per worker process.
+
+    The workers are ``workers`` processes of this machine, or the cluster of
+    ``settings`` (:class:`~egamma_cnn.execution.ExecutionSettings`; its workers write
+    into ``out_dir``, which must then be on a filesystem they share).
 
     Returns one record per file produced now; writes ``plan.json`` (the plan and the list
     of files) into ``out_dir``.
     """
     from tqdm import tqdm
+
+    from egamma_cnn.execution import task_pool
 
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
@@ -144,10 +152,11 @@ def produce_plan(
     t0 = time.perf_counter()
     with (
         tqdm(total=len(missing), unit="file", disable=not progress) as bar,
-        cf.ProcessPoolExecutor(max_workers=workers) as pool,
+        task_pool(settings, workers) as pool,
     ):
         futures = [
-            pool.submit(_produce_one, f, str(folder), plan.pileup_mu, command) for f in missing
+            pool.submit(_produce_one, f, str(folder.resolve()), plan.pileup_mu, command)
+            for f in missing
         ]
         for future in cf.as_completed(futures):
             record = future.result()
