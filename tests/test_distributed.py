@@ -203,3 +203,27 @@ def test_sample_production_on_the_scheduler_equals_the_local_one(cluster, tmp_pa
         for branch in ("Electron_pt", "Electron_clusterE", "CaloCell_energy"):
             left, right = a["Events"][branch].array(), b["Events"][branch].array()
             assert left.tolist() == right.tolist()
+
+
+@pytest.mark.parametrize("executor", ["slurm", "htcondor"])
+def test_batch_job_scripts_carry_the_settings(executor):
+    pytest.importorskip("dask_jobqueue")
+    from egamma_cnn.execution.clusters import jobqueue_cluster
+
+    extra = {"queue": "short", "walltime": "01:30:00"} if executor == "slurm" else {"disk": "2GB"}
+    settings = ExecutionSettings(
+        executor=executor, workers=3, threads_per_worker=2, memory_per_worker="3GiB",
+        jobqueue=extra,
+    )  # fmt: skip
+    cluster = jobqueue_cluster(settings, scale=False)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "--nthreads 2" in script
+    if executor == "slurm":
+        assert "#SBATCH -p short" in script and "#SBATCH -t 01:30:00" in script
+        assert "#SBATCH --mem=" in script
+    else:
+        assert "MY.DaskWorkerCores = 2" in script
+        assert "MY.DaskWorkerMemory = 3221225472" in script  # 3 GiB

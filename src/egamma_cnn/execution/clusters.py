@@ -20,7 +20,7 @@ from typing import Any
 
 from egamma_cnn.execution.settings import ExecutionSettings
 
-__all__ = ["open_executor", "task_pool"]
+__all__ = ["jobqueue_cluster", "open_executor", "task_pool"]
 
 
 def _missing(package: str, executor: str) -> ImportError:
@@ -30,7 +30,13 @@ def _missing(package: str, executor: str) -> ImportError:
     )
 
 
-def _jobqueue_cluster(settings: ExecutionSettings) -> Any:
+def jobqueue_cluster(settings: ExecutionSettings, scale: bool = True) -> Any:
+    """The dask-jobqueue cluster of ``settings`` (``scale``: submit its jobs).
+
+    ``cores`` = ``threads_per_worker``, one worker process per job, ``memory`` =
+    ``memory_per_worker`` (default 4GiB); every ``jobqueue`` option is passed on.
+    ``cluster.job_script()`` shows the job that would be submitted.
+    """
     try:
         import dask_jobqueue
     except ImportError:
@@ -46,7 +52,8 @@ def _jobqueue_cluster(settings: ExecutionSettings) -> Any:
     }
     options.update(settings.jobqueue)
     cluster = cluster_class(**options)
-    cluster.scale(jobs=settings.workers)
+    if scale:
+        cluster.scale(jobs=settings.workers)
     return cluster
 
 
@@ -84,7 +91,7 @@ def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
                 dashboard_address=None,
             )
     elif settings.executor in ("slurm", "htcondor"):
-        cluster = _jobqueue_cluster(settings)
+        cluster = jobqueue_cluster(settings)
     else:
         cluster = _gateway_cluster(settings)
     try:
