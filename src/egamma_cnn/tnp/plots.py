@@ -57,14 +57,19 @@ def plot_efficiency(
     for k, label in enumerate(labels):
         x, xerr, y, yerr = _points(curves[label], variable)
         style = {"fmt": markers[k % 5], "ms": 4, "capsize": 0, "color": colours[k % 10]}
-        top.errorbar(x, y, xerr=xerr, yerr=yerr, label=label, **style)
+        measured = np.isfinite(y)
+        top.errorbar(x[measured], y[measured], xerr=xerr[measured], yerr=yerr[:, measured],
+                     label=label, **style)  # fmt: skip
         if label != reference:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = y / y_ref
                 rel = np.sqrt((yerr.mean(axis=0) / y) ** 2 + (err_ref.mean(axis=0) / y_ref) ** 2)
+                error = ratio * rel
+            shown = np.isfinite(ratio) & np.isfinite(error)  # no ratio where an ε is 0 or NaN
             bottom.errorbar(
-                x, ratio, xerr=xerr, yerr=ratio * rel, label=f"{label} / {reference}", **style
-            )
+                x[shown], ratio[shown], xerr=xerr[shown], yerr=error[shown],
+                label=f"{label} / {reference}", **style,
+            )  # fmt: skip
     bottom.axhline(1.0, color="grey", lw=1)
     top.set_ylabel("efficiency")
     top.set_ylim(0.0, 1.15)
