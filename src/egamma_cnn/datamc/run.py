@@ -142,11 +142,6 @@ def run_datamc(
             factors[variable] = derive_fudge(data, mc, variable, estimator=estimator)
             distances[variable] = distance_table(data, mc, factors[variable])
             samples["fudged_mc"] = fudged_distribution(mc, factors[variable])
-        parameters[variable] = {
-            f"{sample}_{axis}": _parameters(counts, edges, axis)
-            for sample, counts in samples.items()
-            for axis in ("et", "eta")
-        }
         plotted[variable] = (samples, edges, h)
     fudge_path = write_correctionlib(factors, out_dir / "fudge_factors.json")
     (out_dir / "fudge_table.json").write_text(
@@ -201,10 +196,11 @@ def run_datamc(
     for variable, (samples, edges, h) in plotted.items():
         if fudged is not None:  # what the correctionlib file does, candidate by candidate
             samples["fudged_mc"] = fudged["distributions"][variable].values()
-            parameters[variable].update(
-                {f"fudged_mc_{axis}": _parameters(samples["fudged_mc"], edges, axis)
-                 for axis in ("et", "eta")}
-            )  # fmt: skip
+        parameters[variable] = {
+            f"{sample}_{axis}": _parameters(counts, edges, axis)
+            for sample, counts in samples.items()
+            for axis in ("et", "eta")
+        }
         _plot_variable(variable, samples, edges, h, distances[variable], parameters[variable],
                        out_dir / f"{variable}.png")  # fmt: skip
         for axis in ("et", "eta"):

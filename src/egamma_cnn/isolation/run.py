@@ -197,10 +197,11 @@ def run_isolation(
                         ).tolist()
                         for projection in ("inclusive", "et", "eta")
                     }
-    (out_dir / "correlations.json").write_text(json.dumps(_no_nan(table), indent=1))
+    table = _no_nan(table)
+    (out_dir / "correlations.json").write_text(json.dumps(table, indent=1))
     summary["correlations"] = {
         key: {group: values["inclusive"][0] for group, values in entry.items()}
-        for key, entry in _no_nan(table).items()
+        for key, entry in table.items()
     }
     _plot_correlations(table, config, out_dir / "correlations.png")
     _plot_score_vs_isolation(merged, processor.scores, particle,
@@ -247,7 +248,8 @@ def run_isolation(
                 "best_cone": best_cone,
                 "discriminants": rows,
             }
-        (out_dir / "roc.json").write_text(json.dumps(_no_nan(roc), indent=1))
+        roc_json = _no_nan(roc)  # the plots below keep NaN, JSON has None
+        (out_dir / "roc.json").write_text(json.dumps(roc_json, indent=1))
         if curves:
             _plot_roc(curves, roc, _NAMES[particle][0], out_dir / "roc.png")
             _plot_auc_vs_cone(roc, out_dir / "auc_vs_cone.png")
@@ -268,7 +270,7 @@ def run_isolation(
                 if "discriminants" in entry
                 else entry
             )
-            for background, entry in _no_nan(roc).items()
+            for background, entry in roc_json.items()
         }
 
     if tnp_datasets:
@@ -284,8 +286,9 @@ def run_isolation(
             scheduler=scheduler,
             settings=settings,
         )
-    (out_dir / "summary.json").write_text(json.dumps(_no_nan(summary), indent=1))
-    return _no_nan(summary)
+    summary = _no_nan(summary)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
 
 
 def _definition(spec: str, particle: str = "electron") -> str:
