@@ -120,20 +120,28 @@ def main() -> None:
     raw_read(files[:1], branches)  # warm the page cache and uproot's imports
     n_raw, t_raw = raw_read(files, branches)
     runs = {w: processor_rate(files, w, args.chunk_size) for w in (1, 2)}
-    print(f"## Distributed execution — {datetime.date.today()} — {platform.node()} "
-          f"({platform.machine()}, {os.cpu_count()} cores)\n")  # fmt: skip
-    print(f"{len(branches)} branches read by the tag-and-probe processor; chunks of "
-          f"{args.chunk_size} events.\n")  # fmt: skip
+    print(
+        f"## Distributed execution — {datetime.date.today()} — {platform.node()} "
+        f"({platform.machine()}, {os.cpu_count()} cores)\n"
+    )
+    print(
+        f"{len(branches)} branches read by the tag-and-probe processor; chunks of "
+        f"{args.chunk_size} events.\n"
+    )
     print("| what | events | s | events/s | / 1 worker | / raw read |")
     print("|---|---|---|---|---|---|")
     raw_rate = n_raw / t_raw
-    print(f"| uproot raw read of those branches, 1 core | {n_raw} | {t_raw:.2f} | "
-          f"{raw_rate:.0f} | | 1 |")  # fmt: skip
+    print(
+        f"| uproot raw read of those branches, 1 core | {n_raw} | {t_raw:.2f} | "
+        f"{raw_rate:.0f} | | 1 |"
+    )
     one = runs[1][0] / runs[1][1]
     for workers, (n, seconds) in runs.items():
         rate = n / seconds
-        print(f"| processor, LocalCluster {workers} worker(s) | {n} | {seconds:.1f} | "
-              f"{rate:.0f} | {rate / one:.2f} | {rate / raw_rate:.3f} |")  # fmt: skip
+        print(
+            f"| processor, LocalCluster {workers} worker(s) | {n} | {seconds:.1f} | "
+            f"{rate:.0f} | {rate / one:.2f} | {rate / raw_rate:.3f} |"
+        )
     print("\n| chunk (events) | worker memory before (MiB) | peak after (MiB) | added (MiB) |")
     print("|---|---|---|---|")
     for size in (250, 500, 1000, 2000):

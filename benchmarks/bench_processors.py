@@ -45,11 +45,17 @@ def _fudge_file(directory: Path) -> Path:
     et, eta = np.asarray(ATLAS_ET_EDGES), np.asarray(ATLAS_ETA_EDGES)
     shape = (len(et) - 1, len(eta) - 1)
     factors = {
-        name: FudgeFactors(name, et, eta, np.full(shape, 0.5 * (lo + hi)),
-                           np.full(shape, 0.5 * (lo + hi) + 0.01 * (hi - lo)),
-                           np.full(shape, 1.1))
-        for name, (_, lo, hi) in DEFAULT_VARIABLES.items() if name != "cnn_score"
-    }  # fmt: skip
+        name: FudgeFactors(
+            name,
+            et,
+            eta,
+            np.full(shape, 0.5 * (lo + hi)),
+            np.full(shape, 0.5 * (lo + hi) + 0.01 * (hi - lo)),
+            np.full(shape, 1.1),
+        )
+        for name, (_, lo, hi) in DEFAULT_VARIABLES.items()
+        if name != "cnn_score"
+    }
     return write_correctionlib(factors, directory / "fudge.json")
 
 
@@ -93,13 +99,17 @@ def main() -> None:
         }
     reference = runs["tag-and-probe (reference)"]
     reference_rate = reference[0] / reference[1]
-    print(f"## Processors — {datetime.date.today()} — {platform.node()} "
-          f"({platform.machine()}, {os.cpu_count()} cores, 1 used)\n")  # fmt: skip
+    print(
+        f"## Processors — {datetime.date.today()} — {platform.node()} "
+        f"({platform.machine()}, {os.cpu_count()} cores, 1 used)\n"
+    )
     print("| processor (eager, one core) | events | s | events/s | / tag-and-probe |")
     print("|---|---|---|---|---|")
     for name, (n, seconds) in runs.items():
-        print(f"| {name} | {n} | {seconds:.1f} | {n / seconds:.0f} | "
-              f"{n / seconds / reference_rate:.2f} |")  # fmt: skip
+        print(
+            f"| {name} | {n} | {seconds:.1f} | {n / seconds:.0f} | "
+            f"{n / seconds / reference_rate:.2f} |"
+        )
 
 
 if __name__ == "__main__":

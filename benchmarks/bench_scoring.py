@@ -91,9 +91,13 @@ def split(path: str, entries: int | None, repeat: int) -> dict[str, float]:
 
     def features():
         columns = needed_columns(
-            events.CaloCell, events.Track, events.Electron, None, "electron",
+            events.CaloCell,
+            events.Track,
+            events.Electron,
+            None,
+            "electron",
             ("shower_shapes", "track_variables"),
-        )  # fmt: skip
+        )
         return feature_chunk(
             *columns.values(),
             names=tuple(columns),

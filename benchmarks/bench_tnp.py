@@ -90,8 +90,10 @@ def main() -> None:
         n, seconds = cluster_rate(args.files, workers, args.step_size)
         rows.append((f"LocalCluster, {workers} worker{'s' if workers > 1 else ''}", n, seconds))
     one_worker = rows[1][1] / rows[1][2]
-    print(f"Files: {', '.join(os.path.basename(f) for f in args.files)}; chunks of "
-          f"{args.step_size} events on dask.\n")  # fmt: skip
+    print(
+        f"Files: {', '.join(os.path.basename(f) for f in args.files)}; chunks of "
+        f"{args.step_size} events on dask.\n"
+    )
     print("| mode | events | seconds | events/s | events/s per core | / 1 worker |")
     print("|---|---|---|---|---|---|")
     for mode, n, seconds in rows:

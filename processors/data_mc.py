@@ -33,8 +33,13 @@ __all__ = ["DEFAULT_IDS", "DEFAULT_VARIABLES", "DataMCProcessor"]
 
 #: IDs whose probe efficiencies are counted: the likelihood and the CNN working points.
 DEFAULT_IDS: tuple[str, ...] = (
-    "llh_loose", "llh_medium", "llh_tight", "cnn_loose", "cnn_medium", "cnn_tight",
-)  # fmt: skip
+    "llh_loose",
+    "llh_medium",
+    "llh_tight",
+    "cnn_loose",
+    "cnn_medium",
+    "cnn_tight",
+)
 
 #: Variables and their histogram ranges (bins, low, high) — probe electrons of Z→ee.
 DEFAULT_VARIABLES: dict[str, tuple[int, float, float]] = {

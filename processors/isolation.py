@@ -89,9 +89,15 @@ TRUTH_CLASSES: tuple[int, ...] = (-1, 0, 1, 2, 3, 4, 5)
 DEFAULT_WORKING_POINTS: dict[str, str] = dict(KINDS["electron"]["working_points"])
 #: Relative isolation variables of the cones-versus-images comparison.
 _RELATIVE_ISOLATIONS: tuple[str, ...] = (
-    "etcone20", "etcone30", "etcone40", "ptcone20", "ptcone30", "ptcone40",
-    "ptvarcone20", "ptvarcone30",
-)  # fmt: skip
+    "etcone20",
+    "etcone30",
+    "etcone40",
+    "ptcone20",
+    "ptcone30",
+    "ptcone40",
+    "ptvarcone20",
+    "ptvarcone30",
+)
 _MOMENTS = ("n", "x", "y", "xx", "yy", "xy")
 
 
@@ -209,19 +215,28 @@ class IsolationProcessor(processor.ProcessorABC):
             .Variable(list(config.eta_edges), name="eta", label=r"$\eta$")
             .Weight()
         )
-        given = {text: ak.values_astype(ak.flatten(IdSpec.parse(text).evaluate(candidates)),
-                                        np.float64) for text in self.given_ids}  # fmt: skip
+        given = {
+            text: ak.values_astype(ak.flatten(IdSpec.parse(text).evaluate(candidates)), np.float64)
+            for text in self.given_ids
+        }
         for name, spec in self.working_points.items():
             passing = ak.flatten(IdSpec.parse(spec).evaluate(candidates))
-            common = {"working_point": name, "passing": passing, "truth": truth, "et": et,
-                      "eta": eta}  # fmt: skip
+            common = {
+                "working_point": name,
+                "passing": passing,
+                "truth": truth,
+                "et": et,
+                "eta": eta,
+            }
             working_points.fill(given="all", **common, weight=weight)
             for text, passes_id in given.items():  # the candidates passing the ID only
                 working_points.fill(given=text, **common, weight=weight * passes_id)
         out["working_points"] = working_points
 
-        scores = {name: ak.values_astype(ak.flatten(getattr(candidates, name)), np.float64)
-                  for name in self.scores}  # fmt: skip
+        scores = {
+            name: ak.values_astype(ak.flatten(getattr(candidates, name)), np.float64)
+            for name in self.scores
+        }
         isolations = {
             name: ak.values_astype(ak.flatten(getattr(candidates, column)) / pt, np.float64)
             for name, column, _ in ISOLATIONS
@@ -249,9 +264,13 @@ class IsolationProcessor(processor.ProcessorABC):
                 common = {"score_name": score_name, "isolation_name": iso_name, "truth": truth}
                 score_hist.fill(**common, score=x, isolation=y, et=et, weight=weight)
                 for moment, value in (
-                    ("n", weight), ("x", weight * x), ("y", weight * y),
-                    ("xx", weight * x * x), ("yy", weight * y * y), ("xy", weight * x * y),
-                ):  # fmt: skip
+                    ("n", weight),
+                    ("x", weight * x),
+                    ("y", weight * y),
+                    ("xx", weight * x * x),
+                    ("yy", weight * y * y),
+                    ("xy", weight * x * y),
+                ):
                     sums.fill(**common, moment=moment, et=et, eta=eta, weight=value)
         out["scores"] = score_hist
         out["sums"] = sums

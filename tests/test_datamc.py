@@ -137,8 +137,15 @@ def test_quantile_mapping_and_gaussian_parameters():
 
 def test_processor_on_hand_built_events_has_exact_moments():
     def electron(pt, eta, phi, charge, reta):
-        return {"pt": pt, "eta": eta, "phi": phi, "mass": 0.000511, "charge": charge,
-                "good": True, "reta": reta}  # fmt: skip
+        return {
+            "pt": pt,
+            "eta": eta,
+            "phi": phi,
+            "mass": 0.000511,
+            "charge": charge,
+            "good": True,
+            "reta": reta,
+        }
 
     import math
 
@@ -156,9 +163,12 @@ def test_processor_on_hand_built_events_has_exact_moments():
         }
     )
     config = TnPConfig(
-        probe_id=("good",), tag_id="good", probe_et_field="pt", probe_eta_field="eta",
+        probe_id=("good",),
+        tag_id="good",
+        probe_et_field="pt",
+        probe_eta_field="eta",
         truth=None,
-    )  # fmt: skip
+    )
     out = DataMCProcessor(config, {"reta": (10, 0.5, 1.0)}, weight=None, ids=("good",))
     out = out.process(events)["sample"]
     assert out["probes"] == 2
@@ -225,10 +235,11 @@ def _write_fudge(path, centre_mc, centre_data, width, variables=("reta", "weta2"
     et_edges, eta_edges = np.array([5.0, 40.0, 250.0]), np.array([-2.5, 0.0, 2.5])
     ones = np.ones((2, 2))
     factors = {
-        v: FudgeFactors(v, et_edges, eta_edges, ones * centre_mc[v], ones * centre_data[v],
-                        ones * width[v])
+        v: FudgeFactors(
+            v, et_edges, eta_edges, ones * centre_mc[v], ones * centre_data[v], ones * width[v]
+        )
         for v in variables
-    }  # fmt: skip
+    }
     write_correctionlib(factors, path)
     return factors
 
@@ -251,15 +262,20 @@ def test_fudged_mc_columns_llh_and_cnn(tmp_path):
     plain = open_events(DATA / "zee_mc.root").Electron
     fudged = open_events(DATA / "zee_mc.root", schemaclass=EGammaSchema.with_fudge(path)).Electron
     flat = lambda a: ak.to_numpy(ak.flatten(a)).astype(float)  # noqa: E731
-    expected = apply_fudge(factors["reta"], flat(plain.reta), flat(plain.cluster_et),
-                           flat(plain.clusterEta))  # fmt: skip
+    expected = apply_fudge(
+        factors["reta"], flat(plain.reta), flat(plain.cluster_et), flat(plain.clusterEta)
+    )
     np.testing.assert_allclose(flat(fudged.reta), expected, rtol=1e-12)
     np.testing.assert_array_equal(flat(fudged.rphi), flat(plain.rphi))  # no factors: as is
     assert np.mean(flat(fudged.llh_score) != flat(plain.llh_score)) > 0.5
     assert np.mean(flat(fudged.cnn_score) != flat(plain.cnn_score)) > 0.5
     # the same fudge lazily, chunked differently, gives the same columns
-    lazy = open_events(DATA / "zee_mc.root", mode="dask", steps_per_file=2,
-                       schemaclass=EGammaSchema.with_fudge(path)).Electron  # fmt: skip
+    lazy = open_events(
+        DATA / "zee_mc.root",
+        mode="dask",
+        steps_per_file=2,
+        schemaclass=EGammaSchema.with_fudge(path),
+    ).Electron
     reta, llh = dask.compute(lazy.reta, lazy.llh_score)
     np.testing.assert_allclose(flat(reta), flat(fudged.reta), rtol=1e-12)
     np.testing.assert_allclose(flat(llh), flat(fudged.llh_score), rtol=1e-6)
@@ -296,9 +312,12 @@ def test_fudge_file_errors(tmp_path):
     import correctionlib.schemav2 as cs
 
     other = cs.Correction(
-        name="scale_factors", version=1, inputs=[cs.Variable(name="x", type="real")],
-        output=cs.Variable(name="sf", type="real"), data=1.0,
-    )  # fmt: skip
+        name="scale_factors",
+        version=1,
+        inputs=[cs.Variable(name="x", type="real")],
+        output=cs.Variable(name="sf", type="real"),
+        data=1.0,
+    )
     write_correction(other, tmp_path / "sf.json")
     with pytest.raises(ValueError, match="no correction 'egamma_cnn_fudge'"):
         FudgeFile(tmp_path / "sf.json")

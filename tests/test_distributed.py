@@ -45,19 +45,40 @@ def cluster(tmp_path):
 
     scheduler_file = tmp_path / "scheduler.json"
     processes = [
-        _start(["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
-                "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-               tmp_path / "scheduler.log")
-    ]  # fmt: skip
+        _start(
+            [
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(scheduler_file),
+            ],
+            tmp_path / "scheduler.log",
+        )
+    ]
     deadline = time.monotonic() + 60
     while not scheduler_file.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     workers = [
-        _start(["distributed.cli.dask_worker", "--scheduler-file", str(scheduler_file),
-                "--nthreads", "1", "--no-nanny", "--no-dashboard", "--name", f"worker{k}"],
-               tmp_path / f"worker{k}.log")
+        _start(
+            [
+                "distributed.cli.dask_worker",
+                "--scheduler-file",
+                str(scheduler_file),
+                "--nthreads",
+                "1",
+                "--no-nanny",
+                "--no-dashboard",
+                "--name",
+                f"worker{k}",
+            ],
+            tmp_path / f"worker{k}.log",
+        )
         for k in range(2)
-    ]  # fmt: skip
+    ]
     processes += workers
     try:
         with Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
@@ -178,8 +199,20 @@ def test_execution_settings_and_the_run_command(tmp_path):
     fileset = tmp_path / "fileset.json"
     fileset.write_text(json.dumps(_fileset(tmp_path)))
     out = tmp_path / "out"
-    args = ["run", "tnp", "--fileset", str(fileset), "--out-dir", str(out),
-            "--executor", "iterative", "--chunk-size", "20", "--id", "cnn_tight"]  # fmt: skip
+    args = [
+        "run",
+        "tnp",
+        "--fileset",
+        str(fileset),
+        "--out-dir",
+        str(out),
+        "--executor",
+        "iterative",
+        "--chunk-size",
+        "20",
+        "--id",
+        "cnn_tight",
+    ]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["datasets"]["zee"]["events"] == 120 and summary["left_out"] == []
@@ -197,8 +230,9 @@ def test_sample_production_on_the_scheduler_equals_the_local_one(cluster, tmp_pa
     common = ["generate", "--process", "zee", "--events", "150", "--seed", "3", "--no-progress"]
     local, remote = tmp_path / "local.root", tmp_path / "remote.root"
     assert main([*common, "--out", str(local)]) == 0
-    assert main([*common, "--out", str(remote), "--executor", "scheduler",
-                 "--address", address]) == 0  # fmt: skip
+    assert (
+        main([*common, "--out", str(remote), "--executor", "scheduler", "--address", address]) == 0
+    )
     with uproot.open(local) as a, uproot.open(remote) as b:
         for branch in ("Electron_pt", "Electron_clusterE", "CaloCell_energy"):
             left, right = a["Events"][branch].array(), b["Events"][branch].array()
@@ -212,9 +246,12 @@ def test_batch_job_scripts_carry_the_settings(executor):
 
     extra = {"queue": "short", "walltime": "01:30:00"} if executor == "slurm" else {"disk": "2GB"}
     settings = ExecutionSettings(
-        executor=executor, workers=3, threads_per_worker=2, memory_per_worker="3GiB",
+        executor=executor,
+        workers=3,
+        threads_per_worker=2,
+        memory_per_worker="3GiB",
         jobqueue=extra,
-    )  # fmt: skip
+    )
     cluster = jobqueue_cluster(settings, scale=False)
     try:
         script = cluster.job_script()

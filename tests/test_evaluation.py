@@ -19,8 +19,10 @@ def test_train_and_evaluate_commands(prepared, tmp_path):
     assert main(["train", "fcn", "--out", str(models / "electron_fcn.onnx"), *common]) == 0
     calo = models / "electron_calo_cnn.onnx"
     assert main(["train", "calo-cnn", "--out", str(calo), *common]) == 0
-    assert main(["evaluate", "--data", str(prepared), "--models", str(models),
-                 "--out-dir", str(out)]) == 0  # fmt: skip
+    assert (
+        main(["evaluate", "--data", str(prepared), "--models", str(models), "--out-dir", str(out)])
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     for key in ("auc_cnn", "auc_fcn", "auc_llh"):
         assert 0.0 <= metrics["headline"][key] <= 1.0
@@ -34,8 +36,13 @@ def test_train_and_evaluate_commands(prepared, tmp_path):
     fractions = metrics["class_fractions"]["zee"]
     assert sum(fractions["true"].values()) == pytest.approx(1.0)
     assert sum(fractions["predicted"].values()) == pytest.approx(1.0)
-    for name in ("roc_cf-signal_gt15GeV", "roc_cf-background_4.5-15GeV", "rejection_ratio_et",
-                 "rejection_ratio_map", "class_fractions"):  # fmt: skip
+    for name in (
+        "roc_cf-signal_gt15GeV",
+        "roc_cf-background_4.5-15GeV",
+        "rejection_ratio_et",
+        "rejection_ratio_map",
+        "class_fractions",
+    ):
         assert (out / f"{name}.png").stat().st_size > 10_000
     assert "photon" not in metrics  # no photon model in this folder: skipped, not failed
 
@@ -92,8 +99,20 @@ def test_evaluation_refuses_models_trained_on_the_test_files(prepared, tmp_path,
     for what in ("electron", "fcn"):
         name = "electron_cnn.onnx" if what == "electron" else "electron_fcn.onnx"
         assert main(["train", what, "--out", str(models / name), *common]) == 0
-    assert main(["evaluate", "--data", str(tmp_path / "data"), "--models", str(models),
-                 "--out-dir", str(tmp_path / "out")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(tmp_path / "data"),
+                "--models",
+                str(models),
+                "--out-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     assert "was trained on test files ['zee_mc.root']" in capsys.readouterr().err
 
 
@@ -101,8 +120,13 @@ def test_rejection_table_bounds_a_ratio_when_no_background_passes():
     from egamma_cnn.train.evaluation import markdown_tables
 
     def point(llh, cnn, ratio):
-        return {"signal_efficiency": 0.9, "llh_rejection": llh, "cnn_rejection": cnn,
-                "ratio": ratio, "ratio_error": None}  # fmt: skip
+        return {
+            "signal_efficiency": 0.9,
+            "llh_rejection": llh,
+            "cnn_rejection": cnn,
+            "ratio": ratio,
+            "ratio_error": None,
+        }
 
     metrics = {
         "test_class_counts": {"prompt": 10, "lf_hadron": 400},

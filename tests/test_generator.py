@@ -257,8 +257,15 @@ def test_unknown_process_names_valid_ones():
 
 def test_processes_table():
     assert set(PROCESSES) == {
-        "zee", "wenu", "jf17", "jf35", "jf50", "gammajet", "zeegamma", "minbias",
-    }  # fmt: skip
+        "zee",
+        "wenu",
+        "jf17",
+        "jf35",
+        "jf50",
+        "gammajet",
+        "zeegamma",
+        "minbias",
+    }
     for name, cfg in PROCESSES.items():
         assert cfg.name == name and cfg.description
     assert [PROCESSES[f"jf{t}"].jet_filter_et for t in (17, 35, 50)] == [17.0, 35.0, 50.0]

@@ -286,9 +286,12 @@ def test_bring_your_own_ntuple(events, ids):
         electron_identification(cells, tracks, electrons, electron_fields={"clusterEta": "caloEta"})
     with pytest.raises(ValueError, match=r"'cluster_eta' \(given for 'clusterEta'\)"):
         electron_identification(
-            cells, tracks, electrons, cell_fields=cell_fields,
+            cells,
+            tracks,
+            electrons,
+            cell_fields=cell_fields,
             electron_fields={"clusterEta": "cluster_eta"},
-        )  # fmt: skip
+        )
 
 
 def test_own_weights_and_class_fractions_eager_and_lazy(events, ids):
@@ -356,9 +359,12 @@ def test_the_demo_scores_a_fileset_and_names_a_bad_file(tmp_path, events):
     with pytest.raises(BadInputError, match=r"not_a_sample\.root"):
         run_identification(files, tmp_path / "out", scheduler="sync", step_size=15)
     summary = run_identification(
-        files, tmp_path / "out", scheduler="sync", step_size=15,
+        files,
+        tmp_path / "out",
+        scheduler="sync",
+        step_size=15,
         settings=ExecutionSettings(skip_bad_files=True),
-    )  # fmt: skip
+    )
     assert summary["skipped_files"] == [str(bad)]
     assert summary["left_out"][0]["file"] == str(bad) and summary["left_out"][0]["reason"]
     zee = summary["datasets"]["zee"]

@@ -151,9 +151,20 @@ def test_the_isolation_command(tmp_path):
         )
     )
     out = tmp_path / "out"
-    args = ["isolation", str(fileset), "--out-dir", str(out), "--workers", "0",
-            "--wp", "iso_loose", "mine=ptvarcone30/pt < 0.1 and etcone20/pt < 0.1",
-            "--tnp-datasets", "mc", "data"]  # fmt: skip
+    args = [
+        "isolation",
+        str(fileset),
+        "--out-dir",
+        str(out),
+        "--workers",
+        "0",
+        "--wp",
+        "iso_loose",
+        "mine=ptvarcone30/pt < 0.1 and etcone20/pt < 0.1",
+        "--tnp-datasets",
+        "mc",
+        "data",
+    ]
     assert main(args) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["working_points"]["mine"] == "ptvarcone30/pt < 0.1 and etcone20/pt < 0.1"

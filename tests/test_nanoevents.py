@@ -34,38 +34,90 @@ ELECTRON_MASS = 0.000511
 # ---------------------------------------------------------------------------------------
 
 TRACK = {
-    "pt": "f4", "eta": "f4", "phi": "f4", "charge": "i1", "d0": "f4", "d0Err": "f4",
-    "z0": "f4", "z0Err": "f4", "chi2": "f4", "ndof": "i2", "nBLayerHits": "i2",
-    "nPixelHits": "i2", "nSCTHits": "i2", "nTRTHits": "i2", "nTRTHTHits": "i2",
-    "eProbabilityHT": "f4", "deltaPOverP": "f4", "etaCalo": "f4", "phiCalo": "f4",
-    "vtxIdx": "i2", "isTRTStandalone": "?",
-}  # fmt: skip
+    "pt": "f4",
+    "eta": "f4",
+    "phi": "f4",
+    "charge": "i1",
+    "d0": "f4",
+    "d0Err": "f4",
+    "z0": "f4",
+    "z0Err": "f4",
+    "chi2": "f4",
+    "ndof": "i2",
+    "nBLayerHits": "i2",
+    "nPixelHits": "i2",
+    "nSCTHits": "i2",
+    "nTRTHits": "i2",
+    "nTRTHTHits": "i2",
+    "eProbabilityHT": "f4",
+    "deltaPOverP": "f4",
+    "etaCalo": "f4",
+    "phiCalo": "f4",
+    "vtxIdx": "i2",
+    "isTRTStandalone": "?",
+}
 TRACK_MC = {"genPartIdx": "i4"}
 ELECTRON = {
-    "pt": "f4", "eta": "f4", "phi": "f4", "mass": "f4", "charge": "i1",
-    "clusterEta": "f4", "clusterPhi": "f4", "clusterE": "f4", "trackIdx": "i4",
-    "trackIdx1": "i4", "trackIdx2": "i4", "trackIdx3": "i4", "trackIdx4": "i4",
-    "trackIdx5": "i4", "nTracks": "i2", "photonIdx": "i4", "deltaEta1": "f4",
+    "pt": "f4",
+    "eta": "f4",
+    "phi": "f4",
+    "mass": "f4",
+    "charge": "i1",
+    "clusterEta": "f4",
+    "clusterPhi": "f4",
+    "clusterE": "f4",
+    "trackIdx": "i4",
+    "trackIdx1": "i4",
+    "trackIdx2": "i4",
+    "trackIdx3": "i4",
+    "trackIdx4": "i4",
+    "trackIdx5": "i4",
+    "nTracks": "i2",
+    "photonIdx": "i4",
+    "deltaEta1": "f4",
     "deltaPhiRescaled2": "f4",
-}  # fmt: skip
+}
 ELECTRON_MC = {
-    "truthClass": "i1", "truthPt": "f4", "truthEta": "f4", "truthPhi": "f4",
-    "truthPdgId": "i4", "truthCharge": "i1", "genPartIdx": "i4",
-}  # fmt: skip
+    "truthClass": "i1",
+    "truthPt": "f4",
+    "truthEta": "f4",
+    "truthPhi": "f4",
+    "truthPdgId": "i4",
+    "truthCharge": "i1",
+    "genPartIdx": "i4",
+}
 PHOTON = {
-    "pt": "f4", "eta": "f4", "phi": "f4", "mass": "f4", "clusterEta": "f4",
-    "clusterPhi": "f4", "clusterE": "f4", "conversionType": "i1", "conversionRadius": "f4",
-    "trackIdx1": "i4", "trackIdx2": "i4", "electronIdx": "i4",
-}  # fmt: skip
+    "pt": "f4",
+    "eta": "f4",
+    "phi": "f4",
+    "mass": "f4",
+    "clusterEta": "f4",
+    "clusterPhi": "f4",
+    "clusterE": "f4",
+    "conversionType": "i1",
+    "conversionRadius": "f4",
+    "trackIdx1": "i4",
+    "trackIdx2": "i4",
+    "electronIdx": "i4",
+}
 PHOTON_MC = {
-    "isPrompt": "?", "truthPt": "f4", "truthEta": "f4", "truthPhi": "f4",
-    "truthPdgId": "i4", "genPartIdx": "i4",
-}  # fmt: skip
+    "isPrompt": "?",
+    "truthPt": "f4",
+    "truthEta": "f4",
+    "truthPhi": "f4",
+    "truthPdgId": "i4",
+    "genPartIdx": "i4",
+}
 CALOCELL = {"eta": "f4", "phi": "f4", "energy": "f4", "sampling": "i2"}
 GENPART = {
-    "pt": "f4", "eta": "f4", "phi": "f4", "mass": "f4", "pdgId": "i4", "status": "i4",
+    "pt": "f4",
+    "eta": "f4",
+    "phi": "f4",
+    "mass": "f4",
+    "pdgId": "i4",
+    "status": "i4",
     "genPartIdxMother": "i4",
-}  # fmt: skip
+}
 
 # Index defaults: "no link" is -1, everything else 0.
 _MINUS_ONE = {"trackIdx", "photonIdx", "electronIdx", "genPartIdx", "genPartIdxMother"} | {

@@ -100,9 +100,14 @@ def _filled(config, counts):
     h = empty_histogram(config)
     for passing, mass, n in counts:
         h.fill(
-            id=config.probe_id[0], passing=[passing] * n, mass=[mass] * n, et=[40.0] * n,
-            eta=[0.5] * n, opposite=[True] * n, truth=[-1] * n,
-        )  # fmt: skip
+            id=config.probe_id[0],
+            passing=[passing] * n,
+            mass=[mass] * n,
+            et=[40.0] * n,
+            eta=[0.5] * n,
+            opposite=[True] * n,
+            truth=[-1] * n,
+        )
     return h
 
 
@@ -111,9 +116,15 @@ def test_sideband_subtraction_removes_a_flat_background():
     # window 80-100 (20 GeV), sidebands 60-70 and 110-120 (20 GeV): τ = 1
     h = _filled(
         config,
-        [(True, 90.5, 100), (True, 65.5, 5), (True, 115.5, 5),
-         (False, 85.5, 50), (False, 62.5, 10), (False, 112.5, 10)],
-    )  # fmt: skip
+        [
+            (True, 90.5, 100),
+            (True, 65.5, 5),
+            (True, 115.5, 5),
+            (False, 85.5, 50),
+            (False, 62.5, 10),
+            (False, 112.5, 10),
+        ],
+    )
     (result,) = measure(h, "good")
     # S_pass = 100 - 10, S_fail = 50 - 20
     assert result.signal_pass == pytest.approx(90) and result.signal_fail == pytest.approx(30)
@@ -182,8 +193,15 @@ def test_scale_factors_through_correctionlib(tmp_path):
     for h, eff in ((data, 0.8), (mc, 0.9)):
         for et in (30.0, 50.0):
             n_pass = int(1000 * eff)
-            h.fill(id="good", passing=[True] * n_pass + [False] * (1000 - n_pass), mass=90.5,
-                   et=et, eta=-0.5, opposite=True, truth=-1)  # fmt: skip
+            h.fill(
+                id="good",
+                passing=[True] * n_pass + [False] * (1000 - n_pass),
+                mass=90.5,
+                et=et,
+                eta=-0.5,
+                opposite=True,
+                truth=-1,
+            )
     factors = scale_factors(measure(data, "good"), measure(mc, "good"), "good")
     assert len(factors.missing) == 2  # the η > 0 bins have no probes
     path = write_correctionlib({"good": factors}, tmp_path / "sf.json")
@@ -282,8 +300,18 @@ def test_the_tnp_command_writes_sfs_that_correctionlib_reads(tmp_path):
         )
     )
     out = tmp_path / "out"
-    args = ["tnp", str(fileset), "--out-dir", str(out), "--workers", "0",
-            "--id", "cnn_tight", "--step-size", "15"]  # fmt: skip
+    args = [
+        "tnp",
+        str(fileset),
+        "--out-dir",
+        str(out),
+        "--workers",
+        "0",
+        "--id",
+        "cnn_tight",
+        "--step-size",
+        "15",
+    ]
     assert main(args) == 2  # the missing file stops the run without permission
     assert main([*args, "--skip-bad-files"]) == 0
     summary = json.loads((out / "summary.json").read_text())
@@ -334,8 +362,16 @@ def test_counting_edge_cases_from_the_review():
     # weights: the same probes with weight 100 have the same relative uncertainty
     unit, heavy = empty_histogram(config), empty_histogram(config)
     for h, w in ((unit, 1.0), (heavy, 100.0)):
-        h.fill(id="good", passing=[True] * 80 + [False] * 20, mass=90.5, et=40.0, eta=0.5,
-               opposite=True, truth=-1, weight=w)  # fmt: skip
+        h.fill(
+            id="good",
+            passing=[True] * 80 + [False] * 20,
+            mass=90.5,
+            et=40.0,
+            eta=0.5,
+            opposite=True,
+            truth=-1,
+            weight=w,
+        )
     (a,), (b,) = measure(unit, "good"), measure(heavy, "good")
     assert a.efficiency == b.efficiency
     assert a.error_low == pytest.approx(b.error_low) and a.error_high == pytest.approx(b.error_high)
@@ -344,9 +380,15 @@ def test_counting_edge_cases_from_the_review():
 def test_a_measured_zero_efficiency_is_a_scale_factor_not_a_gap():
     config = replace(HAND_CONFIG, et_edges=(30.0, 50.0), eta_edges=(0.0, 1.0), probe_min_et=30.0)
     data, mc = empty_histogram(config), empty_histogram(config)
-    data.fill(id="good", passing=[False] * 30, mass=90.5, et=40.0, eta=0.5, opposite=True,
-              truth=-1)  # fmt: skip
-    mc.fill(id="good", passing=[True] * 5 + [False] * 30, mass=90.5, et=40.0, eta=0.5,
-            opposite=True, truth=-1)  # fmt: skip
+    data.fill(id="good", passing=[False] * 30, mass=90.5, et=40.0, eta=0.5, opposite=True, truth=-1)
+    mc.fill(
+        id="good",
+        passing=[True] * 5 + [False] * 30,
+        mass=90.5,
+        et=40.0,
+        eta=0.5,
+        opposite=True,
+        truth=-1,
+    )
     factors = scale_factors(measure(data, "good"), measure(mc, "good"), "good")
     assert factors.missing == [] and factors.value[0, 0] == 0.0 and factors.error[0, 0] > 0

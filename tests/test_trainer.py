@@ -112,8 +112,14 @@ def test_resume_with_another_network_is_refused(tmp_path):
     _fit(tmp_path, TrainingConfig(max_epochs=1, batch_size=128))
     train, val = _toy(0), _toy(1, 500)
     with pytest.raises(ValueError, match="holds another network"):
-        fit(FeatureNet(4, hidden=(8,)), *train, *val, TrainingConfig(max_epochs=1, batch_size=128),
-            tmp_path, progress=False)  # fmt: skip
+        fit(
+            FeatureNet(4, hidden=(8,)),
+            *train,
+            *val,
+            TrainingConfig(max_epochs=1, batch_size=128),
+            tmp_path,
+            progress=False,
+        )
 
 
 def test_resume_on_other_data_is_refused(tmp_path):
@@ -135,8 +141,28 @@ def test_non_finite_inputs_and_zero_weights_are_refused(tmp_path):
     bad = {"features": inputs["features"].copy()}
     bad["features"][3, 1] = np.nan
     with pytest.raises(ValueError, match="training input 'features' has non-finite values"):
-        fit(FeatureNet(4), bad, labels, w, inputs, labels, w, TrainingConfig(), tmp_path,
-            progress=False)  # fmt: skip
+        fit(
+            FeatureNet(4),
+            bad,
+            labels,
+            w,
+            inputs,
+            labels,
+            w,
+            TrainingConfig(),
+            tmp_path,
+            progress=False,
+        )
     with pytest.raises(ValueError, match="the validation weights are all zero"):
-        fit(FeatureNet(4), inputs, labels, w, inputs, labels, 0 * w, TrainingConfig(), tmp_path,
-            progress=False)  # fmt: skip
+        fit(
+            FeatureNet(4),
+            inputs,
+            labels,
+            w,
+            inputs,
+            labels,
+            0 * w,
+            TrainingConfig(),
+            tmp_path,
+            progress=False,
+        )

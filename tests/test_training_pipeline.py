@@ -159,10 +159,12 @@ def test_photon_training_matches_the_cut_based_rejection(tmp_path):
     save_arrays(tmp_path / "train", "photon", photons)
     fit_photon_cuts(photons).save(tmp_path / "cuts.json")
     metadata = train_photon(
-        tmp_path, tmp_path / "photon.onnx", tmp_path / "cuts.json",
+        tmp_path,
+        tmp_path / "photon.onnx",
+        tmp_path / "cuts.json",
         training=TrainingConfig(max_epochs=3, batch_size=64, learning_rate=3e-3),
         progress=False,
-    )  # fmt: skip
+    )
     model = OnnxModel(tmp_path / "photon.onnx")
     assert model.class_names == ("non_prompt", "prompt")
     assert set(model.working_points.cuts) == {"loose", "tight"}

@@ -107,11 +107,12 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     _isolation_options(isolation)
     run = sub.add_parser(
-        "run", help="run a pre-built processor over a fileset on an executor",
+        "run",
+        help="run a pre-built processor over a fileset on an executor",
         description="egamma-cnn run PROCESSOR --fileset F.json --executor EXECUTOR [...]: "
         "the same as egamma-cnn PROCESSOR F.json [...]. Executors: "
         + "; ".join(f"{k}: {v}" for k, v in EXECUTORS.items()),
-    )  # fmt: skip
+    )
     processors = run.add_subparsers(dest="processor", required=True, metavar="PROCESSOR")
     for name, options, text in (
         ("tnp", _tnp_options, "tag-and-probe"),
@@ -275,8 +276,10 @@ def _demo(args, parser) -> int:
         print("data/MC comparison of the probe shower shapes, fudge factors, distances")
         datamc = run_datamc(fileset, args.out_dir / "datamc", step_size=max(args.events // 2, 100))
         print(json.dumps(datamc["id_efficiencies"], indent=1))
-        print(f"fudge factors, distances, fudged-MC efficiencies and plots in "
-              f"{args.out_dir / 'datamc'}")  # fmt: skip
+        print(
+            f"fudge factors, distances, fudged-MC efficiencies and plots in "
+            f"{args.out_dir / 'datamc'}"
+        )
         print("isolation: working points, ID–isolation correlation, cones vs the CNN score")
         isolation_fileset = {
             **fileset,
@@ -288,8 +291,12 @@ def _demo(args, parser) -> int:
             tnp_datasets=("zee_mc", "zee_data"),
             step_size=max(args.events // 2, 100),
         )
-    print(json.dumps({k: isolation[k] for k in ("working_point_efficiencies", "roc")
-                      if k in isolation}, indent=1))  # fmt: skip
+    print(
+        json.dumps(
+            {k: isolation[k] for k in ("working_point_efficiencies", "roc") if k in isolation},
+            indent=1,
+        )
+    )
     print(f"isolation results, plots and the isolation SFs in {args.out_dir / 'isolation'}")
     return 0
 
@@ -305,38 +312,57 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     """The executor options every processor command shares (ExecutionSettings)."""
     group = parser.add_argument_group("execution (egamma_cnn.execution.ExecutionSettings)")
     group.add_argument(
-        "--executor", choices=list(EXECUTORS), default=None,
+        "--executor",
+        choices=list(EXECUTORS),
+        default=None,
         help="where to run (default: local; --workers 0: iterative)",
-    )  # fmt: skip
+    )
     group.add_argument("--address", default=None, help="scheduler or gateway address")
     group.add_argument(
-        "--workers", type=_non_negative_int, default=None,
+        "--workers",
+        type=_non_negative_int,
+        default=None,
         help="workers or batch jobs (default 2; 0: iterative, in this process)",
-    )  # fmt: skip
+    )
     group.add_argument(
-        "--step-size", "--chunk-size", dest="step_size", type=_positive_int, default=None,
+        "--step-size",
+        "--chunk-size",
+        dest="step_size",
+        type=_positive_int,
+        default=None,
         help="events per chunk (default 20000)",
-    )  # fmt: skip
-    group.add_argument("--retries", type=_non_negative_int, default=None,
-                       help="retries of a failed chunk (default 3)")  # fmt: skip
+    )
+    group.add_argument(
+        "--retries",
+        type=_non_negative_int,
+        default=None,
+        help="retries of a failed chunk (default 3)",
+    )
     group.add_argument("--memory-per-worker", default=None, help='e.g. "4GiB"')
     group.add_argument(
-        "--skip-bad-files", action="store_true", default=None,
+        "--skip-bad-files",
+        action="store_true",
+        default=None,
         help="go on past files and chunks that cannot be read; the summary names each one",
-    )  # fmt: skip
+    )
     group.add_argument(
-        "--execution-config", type=Path, default=None,
+        "--execution-config",
+        type=Path,
+        default=None,
         help="ExecutionSettings JSON (jobqueue and gateway options); the flags override it",
-    )  # fmt: skip
+    )
 
 
 def _tnp_options(parser: argparse.ArgumentParser, fileset_option: bool = False) -> None:
     _fileset_argument(parser, fileset_option)
     parser.add_argument("--out-dir", type=Path, default=Path("tnp"), help="output folder")
     parser.add_argument(
-        "--id", nargs="+", default=None, metavar="SPEC",
+        "--id",
+        nargs="+",
+        default=None,
+        metavar="SPEC",
         help="probe IDs to measure, e.g. cnn_tight 'cnn_score >= 0.9' (default: CNN WPs)",
-    )  # fmt: skip
+    )
     parser.add_argument("--tag-id", default=None, help="tag ID (default: cnn_tight)")
     parser.add_argument("--method", choices=["count", "fit"], default="count")
     parser.add_argument("--signal", choices=["template", "bwcb"], default="template")
@@ -348,9 +374,10 @@ def _tnp_options(parser: argparse.ArgumentParser, fileset_option: bool = False) 
     )
     parser.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
     parser.add_argument(
-        "--nanoaod", action="store_true",
+        "--nanoaod",
+        action="store_true",
         help="standard CMS NanoAOD input (NanoAODSchema, cutBased IDs)",
-    )  # fmt: skip
+    )
 
     _execution_options(parser)
 
@@ -360,14 +387,18 @@ def _datamc_options(parser: argparse.ArgumentParser, fileset_option: bool = Fals
     parser.add_argument("--out-dir", type=Path, default=Path("datamc"), help="output folder")
     parser.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
     parser.add_argument(
-        "--id", nargs="*", default=None, metavar="SPEC",
+        "--id",
+        nargs="*",
+        default=None,
+        metavar="SPEC",
         help="IDs whose probe efficiencies are compared (default: LLH and CNN WPs; "
         "--id alone: none)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--no-fudged-pass", action="store_true",
+        "--no-fudged-pass",
+        action="store_true",
         help="skip the second MC pass with the fudge factors applied",
-    )  # fmt: skip
+    )
 
     _execution_options(parser)
 
@@ -377,18 +408,25 @@ def _isolation_options(parser: argparse.ArgumentParser, fileset_option: bool = F
     parser.add_argument("--out-dir", type=Path, default=Path("isolation"), help="output folder")
     parser.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
     parser.add_argument(
-        "--wp", nargs="+", default=None, metavar="NAME=SPEC",
+        "--wp",
+        nargs="+",
+        default=None,
+        metavar="NAME=SPEC",
         help="isolation working points, e.g. 'my_iso=ptvarcone30/pt < 0.1 and etcone20/pt < 0.1'"
         " (default: iso_loose iso_tight; a bare NAME is a column)",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--tnp-datasets", nargs="+", default=None, metavar="DATASET",
+        "--tnp-datasets",
+        nargs="+",
+        default=None,
+        metavar="DATASET",
         help="Z→ee data and MC datasets of the fileset: measure the WPs with the tag-and-probe",
-    )  # fmt: skip
+    )
     parser.add_argument(
-        "--photons", action="store_true",
+        "--photons",
+        action="store_true",
         help="photons: the photon CNN, Photon.iso_loose, prompt vs non-prompt photons",
-    )  # fmt: skip
+    )
 
     _execution_options(parser)
 
@@ -398,8 +436,12 @@ def _cluster_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("cluster (instead of local worker processes)")
     group.add_argument("--executor", choices=list(EXECUTORS), default=None)
     group.add_argument("--address", default=None, help="scheduler or gateway address")
-    group.add_argument("--execution-config", type=Path, default=None,
-                       help="ExecutionSettings JSON (jobqueue and gateway options)")  # fmt: skip
+    group.add_argument(
+        "--execution-config",
+        type=Path,
+        default=None,
+        help="ExecutionSettings JSON (jobqueue and gateway options)",
+    )
 
 
 def _cluster(args: argparse.Namespace) -> Any:
@@ -479,9 +521,12 @@ def _tnp(args, parser) -> int:
 
         schemaclass = NanoAODSchema
     options = dict(
-        method=args.method, signal=args.signal, background=args.background,
-        interval=args.interval, schemaclass=schemaclass,
-    )  # fmt: skip
+        method=args.method,
+        signal=args.signal,
+        background=args.background,
+        interval=args.interval,
+        schemaclass=schemaclass,
+    )
     summary = _execute(
         args, lambda **extra: run_tnp(fileset, args.out_dir, config, **options, **extra)
     )

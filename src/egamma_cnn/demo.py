@@ -141,9 +141,12 @@ def run_identification(
 
     fileset = {name: {"files": {str(path): "Events"}} for name, path in files.items()}
     run = run_over_fileset(
-        IdentificationSummary(), fileset, step_size=step_size, scheduler=scheduler,
+        IdentificationSummary(),
+        fileset,
+        step_size=step_size,
+        scheduler=scheduler,
         settings=settings,
-    )  # fmt: skip
+    )
     results = run.outputs
     summary = {name: _summary(result) for name, result in results.items()}
     summary = {"datasets": summary, "skipped_files": run.skipped_files, "left_out": run.report()}

@@ -39,10 +39,11 @@ def load_fileset(path: str | Path) -> dict[str, Any]:
         if isinstance(spec["files"], list):
             spec["files"] = {f: "Events" for f in spec["files"]}
         spec["files"] = {
-            str((path.parent / f).resolve()) if not Path(f).is_absolute() and "://" not in f
+            str((path.parent / f).resolve())
+            if not Path(f).is_absolute() and "://" not in f
             else f: tree
             for f, tree in spec["files"].items()
-        }  # fmt: skip
+        }
         metadata = spec.setdefault("metadata", {})
         if "is_data" not in metadata:
             flags = set()

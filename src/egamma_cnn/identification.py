@@ -251,8 +251,9 @@ def _check_kind(model: OnnxModel, kind: str) -> None:
 
 def _hlv_groups(model: OnnxModel) -> tuple[str, ...]:
     groups = {_HLV_GROUPS[n] for n in model.metadata.get("hlv_names", [])}
-    return tuple(g for g in ("shower_shapes", "isolation", "energy_flow", "track_variables")
-                 if g in groups)  # fmt: skip
+    return tuple(
+        g for g in ("shower_shapes", "isolation", "energy_flow", "track_variables") if g in groups
+    )
 
 
 # --------------------------------------------------------------------------------------

@@ -139,9 +139,14 @@ def derive_fudge(
                     source[i, j] = label
                     break
     factors = fudge_factors(
-        variable, et_edges, eta_edges, tuple(stats_mc), tuple(stats_data),
-        min_entries=1, estimator=estimator,
-    )  # fmt: skip
+        variable,
+        et_edges,
+        eta_edges,
+        tuple(stats_mc),
+        tuple(stats_data),
+        min_entries=1,
+        estimator=estimator,
+    )
     factors.source = source
     return factors
 
@@ -170,9 +175,12 @@ def fudged_distribution(output_mc: dict[str, Any], factors: FudgeFactors) -> np.
     for i in range(counts.shape[1]):
         for j in range(counts.shape[2]):
             out[:, i, j] = _transform_counts(
-                counts[:, i, j], edges,
-                factors.centre_mc[i, j], factors.centre_data[i, j], factors.width[i, j],
-            )  # fmt: skip
+                counts[:, i, j],
+                edges,
+                factors.centre_mc[i, j],
+                factors.centre_data[i, j],
+                factors.width[i, j],
+            )
     return out
 
 

@@ -122,9 +122,13 @@ def run_datamc(
             "fudge the data too; give the plain schema"
         )
     run = run_over_fileset(
-        processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler,
+        processor,
+        fileset,
+        schemaclass=schemaclass,
+        step_size=step_size,
+        scheduler=scheduler,
         settings=settings,
-    )  # fmt: skip
+    )
     results, skipped, left_out = run.outputs, run.skipped_files, run.report()
     merged = merge_by_kind(results, fileset)
     if set(merged) != {"data", "mc"}:
@@ -154,8 +158,10 @@ def run_datamc(
         # the file fudges what the feature computation makes: the shower shapes
         not_applied = [v for v in factors if v not in SHOWER_SHAPE_NAMES]
         if not_applied:
-            print(f"fudge factors of {not_applied} are written but the fudged pass cannot "
-                  "apply them (not shower shapes the features compute)")  # fmt: skip
+            print(
+                f"fudge factors of {not_applied} are written but the fudged pass cannot "
+                "apply them (not shower shapes the features compute)"
+            )
         mc_fileset = {n: spec for n, spec in fileset.items() if dataset_kind(fileset, n) == "mc"}
         fudged_run = run_over_fileset(
             processor,
@@ -169,8 +175,10 @@ def run_datamc(
         left_out += [dict(row, fudged_pass=True) for row in fudged_run.report()]
         mc_files = {f for spec in mc_fileset.values() for f in spec["files"]}
         if set(skipped_fudged) != {f for f in skipped if f in mc_files}:
-            print(f"the fudged pass could not read {skipped_fudged}, the first pass "
-                  f"{skipped}: MC and fudged MC come from different files")  # fmt: skip
+            print(
+                f"the fudged pass could not read {skipped_fudged}, the first pass "
+                f"{skipped}: MC and fudged MC come from different files"
+            )
         merged_fudged = merge_by_kind(fudged_results, fileset)
         if "mc" not in merged_fudged:
             raise ValueError(f"the fudged pass could read no MC file ({skipped_fudged})")
@@ -201,11 +209,24 @@ def run_datamc(
             for sample, counts in samples.items()
             for axis in ("et", "eta")
         }
-        _plot_variable(variable, samples, edges, h, distances[variable], parameters[variable],
-                       out_dir / f"{variable}.png")  # fmt: skip
+        _plot_variable(
+            variable,
+            samples,
+            edges,
+            h,
+            distances[variable],
+            parameters[variable],
+            out_dir / f"{variable}.png",
+        )
         for axis in ("et", "eta"):
-            _plot_bins(variable, samples, edges, np.asarray(h.axes[axis].edges), axis,
-                       out_dir / "bins" / f"{variable}_{axis}.png")  # fmt: skip
+            _plot_bins(
+                variable,
+                samples,
+                edges,
+                np.asarray(h.axes[axis].edges),
+                axis,
+                out_dir / "bins" / f"{variable}_{axis}.png",
+            )
     _write_distributions(
         out_dir / "distributions.root",
         {"data": data, "mc": mc, **({"fudged_mc": fudged} if fudged is not None else {})},
@@ -305,8 +326,15 @@ def _plot_id_efficiencies(efficiencies: Mapping[str, Any], path: Path) -> None:
                     denominator = np.array(
                         [ref.get((r["et_low"], r["et_high"])) or np.nan for r in rows_et]
                     )
-                    bottom.errorbar(x, y / denominator, xerr=xerr, yerr=yerr / denominator,
-                                    fmt=marker, ms=4, color=colour)  # fmt: skip
+                    bottom.errorbar(
+                        x,
+                        y / denominator,
+                        xerr=xerr,
+                        yerr=yerr / denominator,
+                        fmt=marker,
+                        ms=4,
+                        color=colour,
+                    )
         bottom.axhline(1.0, color="grey", lw=1)
         bottom.set_ylim(0.8, 1.2)
         bottom.set_ylabel("/ data", fontsize=8)
@@ -350,8 +378,10 @@ def _plot_bins(variable, samples, edges, bin_edges, axis: str, path: Path) -> No
     for k in range(n):
         top = fig.add_subplot(grid[3 * (k // columns), k % columns])
         bottom = fig.add_subplot(grid[3 * (k // columns) + 1, k % columns], sharex=top)
-        counts = {name: (c[:, k, :] if axis == "et" else c[:, :, k]).sum(axis=1)
-                  for name, c in samples.items()}  # fmt: skip
+        counts = {
+            name: (c[:, k, :] if axis == "et" else c[:, :, k]).sum(axis=1)
+            for name, c in samples.items()
+        }
         data = counts["data"]
         reference = data / data.sum() if data.sum() > 0 else None
         for name, c in counts.items():
@@ -360,16 +390,28 @@ def _plot_bins(variable, samples, edges, bin_edges, axis: str, path: Path) -> No
             normalised = c / c.sum()
             if name == "data":
                 filled = c > 0
-                top.errorbar(centres[filled], normalised[filled], fmt="o", ms=2,
-                             yerr=np.sqrt(c[filled]) / c.sum(), color="black",
-                             label=f"{labels[name]} ({c.sum():.0f})")  # fmt: skip
+                top.errorbar(
+                    centres[filled],
+                    normalised[filled],
+                    fmt="o",
+                    ms=2,
+                    yerr=np.sqrt(c[filled]) / c.sum(),
+                    color="black",
+                    label=f"{labels[name]} ({c.sum():.0f})",
+                )
                 continue
-            top.stairs(normalised, edges, color=colours[name],
-                       label=f"{labels[name]} ({c.sum():.0f})")  # fmt: skip
+            top.stairs(
+                normalised, edges, color=colours[name], label=f"{labels[name]} ({c.sum():.0f})"
+            )
             if reference is not None:
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    bottom.plot(centres, normalised / reference, drawstyle="steps-mid",
-                                color=colours[name], lw=1)  # fmt: skip
+                    bottom.plot(
+                        centres,
+                        normalised / reference,
+                        drawstyle="steps-mid",
+                        color=colours[name],
+                        lw=1,
+                    )
         bottom.axhline(1.0, color="grey", lw=1)
         bottom.set_ylim(0.5, 1.5)
         bottom.set_xlim(edges[0], edges[-1])
@@ -389,8 +431,7 @@ def _plot_bins(variable, samples, edges, bin_edges, axis: str, path: Path) -> No
             top.set_ylabel("fraction", fontsize=8)
             bottom.set_ylabel("/ data", fontsize=8)
         bottom.set_xlabel(variable, fontsize=8)
-    fig.suptitle(f"{variable} of the probes per {'E_T' if axis == 'et' else 'η'} bin",
-                 fontsize=11)  # fmt: skip
+    fig.suptitle(f"{variable} of the probes per {'E_T' if axis == 'et' else 'η'} bin", fontsize=11)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.05)
     fig.savefig(path, dpi=80)  # no "tight" bounding box: it draws the 40 axes twice
     plt.close(fig)
@@ -411,8 +452,15 @@ def _plot_variable(variable, samples, edges, histogram, distances, parameters, p
     norm = {k: v / v.sum() if v.sum() > 0 else v for k, v in inclusive.items()}
     for k, v in norm.items():
         if k == "data":
-            top.errorbar(centres, v, yerr=np.sqrt(inclusive[k]) / max(inclusive[k].sum(), 1),
-                         fmt="o", ms=3, color="black", label=labels[k])  # fmt: skip
+            top.errorbar(
+                centres,
+                v,
+                yerr=np.sqrt(inclusive[k]) / max(inclusive[k].sum(), 1),
+                fmt="o",
+                ms=3,
+                color="black",
+                label=labels[k],
+            )
         else:
             top.stairs(v, edges, color=colours[k], label=labels[k])
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -461,8 +509,9 @@ def _plot_variable(variable, samples, edges, histogram, distances, parameters, p
         if f"{sample}_et" not in parameters:
             continue
         rows = parameters[f"{sample}_et"]
-        peak_axes.plot(x_et, [r["peak"] for r in rows], "o-", ms=3, color=colours[sample],
-                       label=labels[sample])  # fmt: skip
+        peak_axes.plot(
+            x_et, [r["peak"] for r in rows], "o-", ms=3, color=colours[sample], label=labels[sample]
+        )
         width_axes.plot(x_et, [r["width"] for r in rows], "o-", ms=3, color=colours[sample])
     peak_axes.set_ylabel("Gaussian peak")
     peak_axes.legend(fontsize=7)

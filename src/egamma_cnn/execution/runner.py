@@ -211,9 +211,11 @@ def run_fileset(
             {"allow_read_errors_with_report": (Exception,)} if settings.skip_bad_files else {}
         )
         graph = apply_to_fileset(
-            processor, runnable, schemaclass=schemaclass or EGammaSchema,
+            processor,
+            runnable,
+            schemaclass=schemaclass or EGammaSchema,
             uproot_options=uproot_options,
-        )  # fmt: skip
+        )
         try:
             computed = _compute(graph, executor, settings.retries)
         except Exception as err:

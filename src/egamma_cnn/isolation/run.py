@@ -142,9 +142,13 @@ def run_isolation(
     if unknown:
         raise ValueError(f"tag-and-probe datasets {unknown} are not in the fileset")
     run = run_over_fileset(
-        processor, fileset, schemaclass=schemaclass, step_size=step_size, scheduler=scheduler,
+        processor,
+        fileset,
+        schemaclass=schemaclass,
+        step_size=step_size,
+        scheduler=scheduler,
         settings=settings,
-    )  # fmt: skip
+    )
     results, skipped = run.outputs, run.skipped_files
     merged = merge_by_kind(results, fileset)
     summary: dict[str, Any] = {
@@ -173,15 +177,20 @@ def run_isolation(
     (out_dir / "working_points.json").write_text(json.dumps(efficiencies, indent=1))
     _plot_working_points(efficiencies, out_dir / "working_points.png")
     summary["working_point_efficiencies"] = {
-        name: {g: v["inclusive"]["efficiency"] for g, v in table.items()
-               if g not in ("specification", "factorisation")}
+        name: {
+            g: v["inclusive"]["efficiency"]
+            for g, v in table.items()
+            if g not in ("specification", "factorisation")
+        }
         for name, table in efficiencies.items()
-    }  # fmt: skip
+    }
     summary["factorisation"] = {
-        name: {given: {group: v["inclusive"] for group, v in by_group.items()}
-               for given, by_group in table.get("factorisation", {}).items()}
+        name: {
+            given: {group: v["inclusive"] for group, v in by_group.items()}
+            for given, by_group in table.get("factorisation", {}).items()
+        }
         for name, table in efficiencies.items()
-    }  # fmt: skip
+    }
 
     # ID–isolation correlation
     table: dict[str, Any] = {}
@@ -204,8 +213,7 @@ def run_isolation(
         for key, entry in table.items()
     }
     _plot_correlations(table, config, out_dir / "correlations.png")
-    _plot_score_vs_isolation(merged, processor.scores, particle,
-                             out_dir / "score_vs_isolation.png")  # fmt: skip
+    _plot_score_vs_isolation(merged, processor.scores, particle, out_dir / "score_vs_isolation.png")
 
     # isolation cones versus the image-based score (simulation only)
     if "mc" in merged and "discriminants" in merged["mc"]:
@@ -220,8 +228,10 @@ def run_isolation(
             n_background = float(_class_total(any_histogram, background))
             counts[background_name] = {"signal": n_signal, "background": n_background}
             if min(n_signal, n_background) < MIN_CANDIDATES:
-                roc[background_name] = {"status": f"fewer than {MIN_CANDIDATES} candidates",
-                                        **counts[background_name]}  # fmt: skip
+                roc[background_name] = {
+                    "status": f"fewer than {MIN_CANDIDATES} candidates",
+                    **counts[background_name],
+                }
                 continue
             rows = {}
             curves[background_name] = {}
@@ -238,9 +248,13 @@ def run_isolation(
                 rows[name] = {
                     "auc": auc,
                     "signal_side": "above" if higher else "below",
-                    **{f"background_efficiency_at_{t:.2f}": background_efficiency_at(
-                        eff_s, eff_b, t) for t in SIGNAL_EFFICIENCIES},
-                }  # fmt: skip
+                    **{
+                        f"background_efficiency_at_{t:.2f}": background_efficiency_at(
+                            eff_s, eff_b, t
+                        )
+                        for t in SIGNAL_EFFICIENCIES
+                    },
+                }
             cones = {n: r["auc"] for n, r in rows.items() if n.startswith("cone")}
             best_cone = max(cones, key=lambda n: cones[n])
             roc[background_name] = {
@@ -298,8 +312,9 @@ def _definition(spec: str, particle: str = "electron") -> str:
     cuts = ISOLATION_WORKING_POINTS[particle].get(spec)
     if cuts is None:
         return spec
-    return " and ".join(f"{column}/{denominator} < {maximum:g}"
-                        for column, denominator, maximum in cuts)  # fmt: skip
+    return " and ".join(
+        f"{column}/{denominator} < {maximum:g}" for column, denominator, maximum in cuts
+    )
 
 
 def _class_total(histogram: Any, classes: Sequence[int]) -> float:
@@ -343,8 +358,12 @@ def _plot_roc(curves, roc, signal: str, path: Path) -> None:
             auc = roc[background]["discriminants"][name]["auc"]
             label = _LABELS.get(name, f"single cone $I(R_0={name[4:]})$ (best)")
             with np.errstate(divide="ignore"):
-                ax.plot(eff_s, 1.0 / eff_b, label=f"{label}, AUC {auc:.3f}",
-                        ls="-" if name.endswith("score") else "--")  # fmt: skip
+                ax.plot(
+                    eff_s,
+                    1.0 / eff_b,
+                    label=f"{label}, AUC {auc:.3f}",
+                    ls="-" if name.endswith("score") else "--",
+                )
         ax.set_yscale("log")
         ax.set_xlim(0.5, 1.0)
         ax.set_ylim(1.0, None)
@@ -364,21 +383,33 @@ def _plot_roc(curves, roc, signal: str, path: Path) -> None:
 def _plot_auc_vs_cone(roc, path: Path) -> None:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.8))
-    colours = {"non-prompt electrons": "tab:blue", "heavy flavour": "tab:red",
-               "all non-prompt": "tab:green", "non-prompt photons": "tab:blue"}  # fmt: skip
+    colours = {
+        "non-prompt electrons": "tab:blue",
+        "heavy flavour": "tab:red",
+        "all non-prompt": "tab:green",
+        "non-prompt photons": "tab:blue",
+    }
     for background, entry in roc.items():
         if "discriminants" not in entry:
             continue
         rows = entry["discriminants"]
         cones = sorted((float(n[4:]), r["auc"]) for n, r in rows.items() if n.startswith("cone"))
         colour = colours.get(background, "black")
-        ax.plot([c for c, _ in cones], [a for _, a in cones], "o-", ms=3, color=colour,
-                label=f"single cone I(R$_0$), vs {background}")  # fmt: skip
-        ax.axhline(rows["cnn_score"]["auc"], color=colour, ls="--",
-                   label=f"CNN score, vs {background}")  # fmt: skip
+        ax.plot(
+            [c for c, _ in cones],
+            [a for _, a in cones],
+            "o-",
+            ms=3,
+            color=colour,
+            label=f"single cone I(R$_0$), vs {background}",
+        )
+        ax.axhline(
+            rows["cnn_score"]["auc"], color=colour, ls="--", label=f"CNN score, vs {background}"
+        )
         if "llh_score" in rows:
-            ax.axhline(rows["llh_score"]["auc"], color=colour, ls=":",
-                       label=f"likelihood, vs {background}")  # fmt: skip
+            ax.axhline(
+                rows["llh_score"]["auc"], color=colour, ls=":", label=f"likelihood, vs {background}"
+            )
     ax.set_xlabel(r"cone radius $R_0$")
     ax.set_ylabel("AUC (signal vs background)")
     ax.set_title("AUC of single isolation cones and of the ID scores", fontsize=11)
@@ -394,9 +425,13 @@ def _plot_working_points(efficiencies, path: Path) -> None:
     plt = pyplot()
     names = list(efficiencies)
     fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.5), squeeze=False)
-    styles = {"true electrons": ("tab:blue", "o"), "non-prompt": ("tab:red", "s"),
-              "prompt photons": ("tab:blue", "o"), "non-prompt photons": ("tab:red", "s"),
-              "data candidates": ("black", "^")}  # fmt: skip
+    styles = {
+        "true electrons": ("tab:blue", "o"),
+        "non-prompt": ("tab:red", "s"),
+        "prompt photons": ("tab:blue", "o"),
+        "non-prompt photons": ("tab:red", "s"),
+        "data candidates": ("black", "^"),
+    }
     for ax, name in zip(axes[0], names, strict=True):
         for group, table in efficiencies[name].items():
             if group in ("specification", "factorisation"):
@@ -410,8 +445,16 @@ def _plot_working_points(efficiencies, path: Path) -> None:
             y = [r["efficiency"] for r in rows]
             yerr = [[r["error_low"] for r in rows], [r["error_high"] for r in rows]]
             inclusive = table["inclusive"]["efficiency"]
-            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, ms=4, color=colour,
-                        label=f"{group} ({inclusive:.3f})")  # fmt: skip
+            ax.errorbar(
+                x,
+                y,
+                xerr=xerr,
+                yerr=yerr,
+                fmt=marker,
+                ms=4,
+                color=colour,
+                label=f"{group} ({inclusive:.3f})",
+            )
         ax.set_ylim(0.0, 1.05)
         ax.set_xlabel(r"$E_T$ [GeV]")
         ax.set_ylabel("efficiency")
@@ -458,26 +501,40 @@ def _plot_score_vs_isolation(merged, scores, particle: str, path: Path) -> None:
     from egamma_cnn.processors.isolation import ISOLATIONS
 
     plt = pyplot()
-    rows = [(kind, group, classes) for kind, out in merged.items()
-            for group, classes in _groups(kind, particle).items()]  # fmt: skip
+    rows = [
+        (kind, group, classes)
+        for kind, out in merged.items()
+        for group, classes in _groups(kind, particle).items()
+    ]
     pairs = [(s, i) for s in scores for i, _, _ in ISOLATIONS]
-    fig, axes = plt.subplots(len(rows), len(pairs), figsize=(4.2 * len(pairs), 3.6 * len(rows)),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(rows), len(pairs), figsize=(4.2 * len(pairs), 3.6 * len(rows)), squeeze=False
+    )
     for r, (kind, group, classes) in enumerate(rows):
         histogram = merged[kind]["scores"]
         for c, (score, iso) in enumerate(pairs):
             values = sum(
-                histogram[{"score_name": score, "isolation_name": iso,
-                           "truth": hist.loc(t), "et": slice(0, len, sum)}].values()
+                histogram[
+                    {
+                        "score_name": score,
+                        "isolation_name": iso,
+                        "truth": hist.loc(t),
+                        "et": slice(0, len, sum),
+                    }
+                ].values()
                 for t in classes
-            )  # fmt: skip
+            )
             axis = histogram.axes
             ax = axes[r, c]
             total = values.sum()
             if total > 0:
                 fraction = (values / total).T
-                mesh = ax.pcolormesh(axis["score"].edges, axis["isolation"].edges, fraction,
-                                     norm=LogNorm(vmin=1e-4, vmax=1))  # fmt: skip
+                mesh = ax.pcolormesh(
+                    axis["score"].edges,
+                    axis["isolation"].edges,
+                    fraction,
+                    norm=LogNorm(vmin=1e-4, vmax=1),
+                )
                 fig.colorbar(mesh, ax=ax, label="fraction")
             rho = correlations(merged[kind]["sums"], score, iso, classes, "inclusive")
             ax.set_title(f"{group}: ρ = {float(rho):+.3f}", fontsize=9)

@@ -465,8 +465,15 @@ def _restore_model(
             "same path as the client, e.g. on a shared file system)"
         )
     stat = path.stat()
-    key = (where, stat.st_size, stat.st_mtime_ns, providers, intra_op_threads, batch_size,
-           check_versions)  # fmt: skip
+    key = (
+        where,
+        stat.st_size,
+        stat.st_mtime_ns,
+        providers,
+        intra_op_threads,
+        batch_size,
+        check_versions,
+    )
     with _RESTORED_LOCK:
         if key not in _RESTORED:
             _RESTORED[key] = OnnxModel(

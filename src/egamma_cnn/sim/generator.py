@@ -778,8 +778,19 @@ class _Record:
 
 
 _RECORD_COLUMNS = (
-    "pdg", "status", "mother1", "mother2", "px", "py", "pz", "e", "m", "vx", "vy", "vz",
-)  # fmt: skip
+    "pdg",
+    "status",
+    "mother1",
+    "mother2",
+    "px",
+    "py",
+    "pz",
+    "e",
+    "m",
+    "vx",
+    "vy",
+    "vz",
+)
 
 
 def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:

@@ -30,8 +30,18 @@ __all__ = ["ATLAS_ETA_EDGES", "ATLAS_ET_EDGES", "IdSpec", "IdTerm", "TnPConfig"]
 ATLAS_ET_EDGES: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0, 80.0)
 #: Probe η (signed) bin edges of the default binning; the crack 1.37–1.52 is its own bin.
 ATLAS_ETA_EDGES: tuple[float, ...] = (
-    -2.47, -2.01, -1.52, -1.37, -0.8, 0.0, 0.8, 1.37, 1.52, 2.01, 2.47,
-)  # fmt: skip
+    -2.47,
+    -2.01,
+    -1.52,
+    -1.37,
+    -0.8,
+    0.0,
+    0.8,
+    1.37,
+    1.52,
+    2.01,
+    2.47,
+)
 
 _OPERATORS = {
     ">=": operator.ge,
@@ -264,9 +274,14 @@ class TnPConfig:
         if unknown:
             raise ValueError(f"{path}: unknown tag-and-probe settings {sorted(unknown)}")
         for key in (
-            "probe_id", "et_edges", "eta_edges", "crack", "mass_range", "truth_signal",
+            "probe_id",
+            "et_edges",
+            "eta_edges",
+            "crack",
+            "mass_range",
+            "truth_signal",
             "signal_window",
-        ):  # fmt: skip
+        ):
             if key in data:
                 data[key] = tuple(data[key])
         if "sidebands" in data:

@@ -113,8 +113,10 @@ class BinEfficiency:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (NaN as None)."""
-        return {k: (None if isinstance(v, float) and math.isnan(v) else v)
-                for k, v in asdict(self).items()}  # fmt: skip
+        return {
+            k: (None if isinstance(v, float) and math.isnan(v) else v)
+            for k, v in asdict(self).items()
+        }
 
 
 class TnPHistogram:
@@ -145,9 +147,13 @@ class TnPHistogram:
         return a.sum(axis=1) if truth is None else a[:, self.truth_values.index(truth)]
 
     def mass_counts(
-        self, passing: bool, et: int | slice, eta: int | slice,
-        opposite: bool = True, truth: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        self,
+        passing: bool,
+        et: int | slice,
+        eta: int | slice,
+        opposite: bool = True,
+        truth: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         """m_ee counts and variances of the selected probes (slices are summed over)."""
         return (
             self._select(self.values, passing, et, eta, opposite, truth),
@@ -370,9 +376,16 @@ def _fit_one(
         return math.nan, math.nan, "fit failed: " + ", ".join(stuck), values
     if not minuit.accurate:
         return math.nan, math.nan, "fit failed: covariance not accurate", values
-    return float(values["s"]) / scale, float(minuit.errors["s"]) / scale, "ok", {
-        **values, "s": values["s"] / scale, "b": values["b"] / scale,
-    }  # fmt: skip
+    return (
+        float(values["s"]) / scale,
+        float(minuit.errors["s"]) / scale,
+        "ok",
+        {
+            **values,
+            "s": values["s"] / scale,
+            "b": values["b"] / scale,
+        },
+    )
 
 
 @dataclass
@@ -439,9 +452,13 @@ def _fit_bin(hist_data, hist_template, et, eta, signal, background, fits, key, i
             results[passing] = (s, error, status, counts, None, None)
     if fits is not None:
         fits[key] = FitResult(
-            results[True][3], results[False][3], results[True][4], results[False][4],
-            results[True][5], results[False][5],
-        )  # fmt: skip
+            results[True][3],
+            results[False][3],
+            results[True][4],
+            results[False][4],
+            results[True][5],
+            results[False][5],
+        )
     (s_p, e_p, st_p, *_), (s_f, e_f, st_f, *_) = results[True], results[False]
     bad = [
         f"{name}: {st}" for name, st in (("pass", st_p), ("fail", st_f)) if not st.startswith("ok")

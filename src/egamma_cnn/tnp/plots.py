@@ -58,8 +58,14 @@ def plot_efficiency(
         x, xerr, y, yerr = _points(curves[label], variable)
         style = {"fmt": markers[k % 5], "ms": 4, "capsize": 0, "color": colours[k % 10]}
         measured = np.isfinite(y)
-        top.errorbar(x[measured], y[measured], xerr=xerr[measured], yerr=yerr[:, measured],
-                     label=label, **style)  # fmt: skip
+        top.errorbar(
+            x[measured],
+            y[measured],
+            xerr=xerr[measured],
+            yerr=yerr[:, measured],
+            label=label,
+            **style,
+        )
         if label != reference:
             with np.errstate(divide="ignore", invalid="ignore"):
                 ratio = y / y_ref
@@ -67,9 +73,13 @@ def plot_efficiency(
                 error = ratio * rel
             shown = np.isfinite(ratio) & np.isfinite(error)  # no ratio where an ε is 0 or NaN
             bottom.errorbar(
-                x[shown], ratio[shown], xerr=xerr[shown], yerr=error[shown],
-                label=f"{label} / {reference}", **style,
-            )  # fmt: skip
+                x[shown],
+                ratio[shown],
+                xerr=xerr[shown],
+                yerr=error[shown],
+                label=f"{label} / {reference}",
+                **style,
+            )
     bottom.axhline(1.0, color="grey", lw=1)
     top.set_ylabel("efficiency")
     top.set_ylim(0.0, 1.15)
@@ -92,9 +102,13 @@ def plot_scale_factors(factors: ScaleFactors, path: str | Path) -> Path:
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 6))
     mesh = ax.pcolormesh(
-        factors.eta_edges, factors.et_edges, np.ma.masked_invalid(factors.value),
-        cmap="RdBu_r", vmin=0.8, vmax=1.2,
-    )  # fmt: skip
+        factors.eta_edges,
+        factors.et_edges,
+        np.ma.masked_invalid(factors.value),
+        cmap="RdBu_r",
+        vmin=0.8,
+        vmax=1.2,
+    )
     fig.colorbar(mesh, ax=ax, label="data / MC")
     for i in range(len(factors.et_edges) - 1):
         for j in range(len(factors.eta_edges) - 1):

@@ -130,18 +130,24 @@ def run_tnp(
                     low, high = config.et_edges[i], config.et_edges[i + 1]
                     page = {key: fits[key] for key in list(fits)[i * n_eta : (i + 1) * n_eta]}
                     plot_fits(
-                        page, bins[i * n_eta : (i + 1) * n_eta], edges,
+                        page,
+                        bins[i * n_eta : (i + 1) * n_eta],
+                        edges,
                         out_dir / f"fits_{kind}_{safe}_et{low:g}-{high:g}.png",
                         title=f"{kind}: {probe_id}, probe E_T {low:g}–{high:g} GeV",
-                    )  # fmt: skip
+                    )
             missing = [b for b in bins if math.isnan(b.efficiency)]
             flagged = [b for b in bins if b.status != "ok" and not math.isnan(b.efficiency)]
             if missing:
-                print(f"{probe_id} {kind}: {len(missing)} of {len(bins)} bins without an "
-                      f"efficiency (e.g. {missing[0].status}) — see efficiencies.json")  # fmt: skip
+                print(
+                    f"{probe_id} {kind}: {len(missing)} of {len(bins)} bins without an "
+                    f"efficiency (e.g. {missing[0].status}) — see efficiencies.json"
+                )
             if flagged:
-                print(f"{probe_id} {kind}: {len(flagged)} bins flagged "
-                      f"(e.g. {flagged[0].status}) — see efficiencies.json")  # fmt: skip
+                print(
+                    f"{probe_id} {kind}: {len(flagged)} bins flagged "
+                    f"(e.g. {flagged[0].status}) — see efficiencies.json"
+                )
         if "mc" in samples and config.truth is not None:
             truth = truth_efficiency(samples["mc"], probe_id, interval=interval)
             entry["mc_truth"] = [b.to_dict() for b in truth]
@@ -155,10 +161,12 @@ def run_tnp(
         for projection, curve in curves.items():
             if curve:
                 plot_efficiency(
-                    curve, projection, out_dir / f"efficiency_{safe}_{projection}.png",
+                    curve,
+                    projection,
+                    out_dir / f"efficiency_{safe}_{projection}.png",
                     title=f"{probe_id} ({method})",
                     reference="MC" if "MC" in curve else None,
-                )  # fmt: skip
+                )
         if "data" in measured and "mc" in measured:
             factors[probe_id] = scale_factors(measured["data"], measured["mc"], probe_id)
             plot_scale_factors(factors[probe_id], out_dir / f"sf_{safe}.png")
@@ -199,8 +207,15 @@ def file_name(spec: str) -> str:
     """A file-name part for an ID specification: ``"ptvarcone30/pt < 0.15"`` →
     ``"ptvarcone30_over_ptlt0.15"``."""
     name = spec.replace(" and ", "_and_").replace(" ", "").replace("/", "_over_")
-    for symbol, word in ((">=", "ge"), ("<=", "le"), (">", "gt"), ("<", "lt"), ("==", "eq"),
-                         ("!=", "ne"), ("&", "_and_")):  # fmt: skip
+    for symbol, word in (
+        (">=", "ge"),
+        ("<=", "le"),
+        (">", "gt"),
+        ("<", "lt"),
+        ("==", "eq"),
+        ("!=", "ne"),
+        ("&", "_and_"),
+    ):
         name = name.replace(symbol, word)
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
