@@ -3,8 +3,9 @@
 Measures, in one run:
 
 * **training** — seconds per epoch-equivalent of 100 000 candidates for each network
-  (the shipped electron CNN, the seed 000 Table 6 preset, the HLV-only FCN, the photon
-  CNN, a seed 001 feature network): forward, backward and Adam step on batches of 256
+  (the shipped electron CNN, the ATL-PHYS-PUB-2023-001 Table 6 preset, the HLV-only FCN, the photon
+  CNN, a Collado et al., PRD 103, 116028 feature network): forward, backward and Adam step on
+  batches of 256
   random inputs of the right shapes, with ``--threads`` torch threads; the ratio to the
   shipped CNN is the figure to compare across machines;
 * **inference** — candidates per second on one core (onnxruntime with one intra-op
@@ -72,7 +73,11 @@ def training_table(threads: int, steps: int) -> list[tuple[str, int, float]]:
             6,
         ),
         "photon CNN": (PhotonCNN(), photon, 2),
-        "seed 001 network (10 features)": (FeatureNet(10), {"features": torch.randn(batch, 10)}, 2),
+        "Collado et al. network (10 features)": (
+            FeatureNet(10),
+            {"features": torch.randn(batch, 10)},
+            2,
+        ),
     }
     rows = []
     for name, (model, inputs, n_classes) in nets.items():

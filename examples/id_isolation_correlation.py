@@ -1,4 +1,4 @@
-"""Is the CNN more correlated with isolation than the likelihood? (seed 004)
+"""Is the CNN more correlated with isolation than the likelihood? (Franco's photon-ID talk)
 
     python examples/id_isolation_correlation.py FILE.root [FILE.root ...]
 

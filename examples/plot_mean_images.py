@@ -1,4 +1,4 @@
-"""Mean calorimeter images per truth class, as in seed 000 Fig. 1 (|η| < 1.3).
+"""Mean calorimeter images per truth class, as in ATL-PHYS-PUB-2023-001 Fig. 1 (|η| < 1.3).
 
     python examples/plot_mean_images.py zee.root jf17.root --out mean_images.png
 
@@ -59,7 +59,7 @@ def main() -> None:
             ax.set_title(f"{label} ({selected.sum()}): {name}", fontsize=9)
             ax.set_xlabel("φ [middle cells]")
             ax.set_ylabel("η [middle cells]")
-    fig.suptitle("Mean electron-candidate images, |η| < 1.3 (cf. seed 000 Fig. 1)")
+    fig.suptitle("Mean electron-candidate images, |η| < 1.3 (cf. ATL-PHYS-PUB-2023-001 Fig. 1)")
     fig.tight_layout()
     fig.savefig(args.out, dpi=90)
     print(f"wrote {args.out}")

@@ -4,7 +4,7 @@
 
 Prints, per truth class (MC files), the median CNN discriminant and the fraction passing
 the Tight working point; and the class fractions the CNN predicts for the file
-(seed 000 §6.2). The NanoEvents columns (``events.Electron.cnn_score``) build on this.
+(ATL-PHYS-PUB-2023-001 §6.2). The NanoEvents columns (``events.Electron.cnn_score``) build on this.
 """
 
 from __future__ import annotations

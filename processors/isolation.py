@@ -12,24 +12,25 @@ simulation, −1 without truth), ``IsolationProcessor`` fills
   "all") and for those passing each ID of ``given_ids`` (``cnn_tight``, ``llh_tight``).
   Efficiencies of true electrons and of non-prompt candidates follow from it, and the
   factorisation ratio ε(iso | ID) / ε(iso) — 1 when isolation and ID are independent,
-  the assumption under which their SFs are measured separately (seed 004). The data/MC
+  the assumption under which their SFs are measured separately (Franco's photon-ID talk). The
+  data/MC
   efficiencies and SFs are the tag-and-probe's
   (:func:`egamma_cnn.isolation.run_isolation` runs it for these points);
 * ``scores`` — 2-D histograms of each ID score (``cnn_score``, ``llh_score``) versus each
-  relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) per E_T bin — seed 004's
+  relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) per E_T bin — the Franco talk's
   question whether the CNN is more correlated with isolation than a likelihood;
 * ``sums`` — exact Σw, Σwx, Σwy, Σwx², Σwy², Σwxy (w the event weight) per (score,
   isolation) pair, truth class and bin, from which
   :func:`egamma_cnn.isolation.correlations` gives the Pearson coefficients
   ρ = cov(x, y) / (σ_x σ_y);
 * ``discriminants`` — finely binned 1-D distributions per truth class (candidates inside
-  the E_T binning) of the ID scores, the relative isolation variables and the seed 003
+  the E_T binning) of the ID scores, the relative isolation variables and the Collado Umana thesis
   ch. 4 cone set I(R₀) = Σ_{ΔR<R₀} E_T,cell / p_T (``calo_iso_cones``, R₀ = 0.025 … 0.4): the ROC
   curves and AUCs of isolation cones versus the image-based score for prompt against
   non-prompt electrons (:func:`egamma_cnn.isolation.roc_curve`).
 
 ``kind="photon"`` runs the same on ``Photon``: the photon CNN score (no likelihood),
-the seed-004 loose point ``Photon.iso_loose``, the ID ``cnn_tight``, and the truth of
+Franco's loose point ``Photon.iso_loose``, the ID ``cnn_tight``, and the truth of
 ``Photon.isPrompt`` mapped onto the classes as prompt → 0, non-prompt → 5, so that the
 groups below keep their meaning (prompt photons, fakes).
 
@@ -83,7 +84,7 @@ ISOLATIONS: tuple[tuple[str, str, str], ...] = (
     ("ptvarcone30_rel", "ptvarcone30", "pt"),
     ("etcone20_rel", "etcone20", "pt"),
 )
-#: Truth classes (seed 000 §3.1; −1: no truth, e.g. data).
+#: Truth classes (ATL-PHYS-PUB-2023-001 §3.1; −1: no truth, e.g. data).
 TRUTH_CLASSES: tuple[int, ...] = (-1, 0, 1, 2, 3, 4, 5)
 #: The built-in isolation working points (columns of ``Electron``).
 DEFAULT_WORKING_POINTS: dict[str, str] = dict(KINDS["electron"]["working_points"])

@@ -1,5 +1,6 @@
 """Tests of egamma_cnn.model.cut_based: the loose/tight cut-based photon identification of
-seed 004 Table 1, with cuts at a common per-variable quantile fitted to target efficiencies."""
+Franco's photon-ID talk Table 1, with cuts at a common per-variable quantile fitted to target
+efficiencies."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""Tests of egamma_cnn.model.likelihood: the ATLAS-style electron LLH baseline (seed 000 §6)
-and the LLH track-hit requirements (seed 000 §6.1)."""
+"""Tests of egamma_cnn.model.likelihood: the ATLAS-style electron LLH baseline
+(ATL-PHYS-PUB-2023-001 §6)
+and the LLH track-hit requirements (ATL-PHYS-PUB-2023-001 §6.1)."""
 
 from __future__ import annotations
 

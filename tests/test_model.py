@@ -1,4 +1,4 @@
-"""Tests of egamma_cnn.model: discriminant (seed 000 Eq. 1–2), class fractions (§6.2),
+"""Tests of egamma_cnn.model: discriminant (ATL-PHYS-PUB-2023-001 Eq. 1–2), class fractions (§6.2),
 working points and the quantile tables of the HLV preprocessing (§5.2)."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Tests of egamma_cnn.model.performance: ROC curves, AUC, efficiencies, rejections and
-the rejection ratio at matched signal efficiency of seed 000 §6 (Figures 6–11)."""
+the rejection ratio at matched signal efficiency of ATL-PHYS-PUB-2023-001 §6 (Figures 6–11)."""
 
 from __future__ import annotations
 

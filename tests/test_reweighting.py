@@ -1,4 +1,5 @@
-"""Training weights: seed 000 §5.1 class balance in (E_T, η), seed 004 p_T reweighting."""
+"""Training weights: ATL-PHYS-PUB-2023-001 §5.1 class balance in (E_T, η), Franco's photon-ID talk
+p_T reweighting."""
 
 from __future__ import annotations
 

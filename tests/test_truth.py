@@ -1,4 +1,4 @@
-"""Truth classes (seed 000 §3.1) on hand-built truth records."""
+"""Truth classes (ATL-PHYS-PUB-2023-001 §3.1) on hand-built truth records."""
 
 import numpy as np
 

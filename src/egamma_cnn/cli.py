@@ -666,10 +666,11 @@ def _train(args, parser) -> int:
         if args.dropout is not None:
             config = dataclasses.replace(config, dropout=args.dropout)
         hlv_names, name = ELECTRON_HLV_NAMES, "electron_cnn"
-        if args.what == "fcn":  # the HLV-only network of seed 000 §6.1
+        if args.what == "fcn":  # the HLV-only network of ATL-PHYS-PUB-2023-001 §6.1
             config = dataclasses.replace(config, use_images=False, use_tracks=False)
             name = "electron_fcn"
-        elif args.what == "calo-cnn":  # images + (E_T, η): the CNN of seed 001 Table I
+        # images + (E_T, η): the CNN of Collado et al., PRD 103, 116028, Table I
+        elif args.what == "calo-cnn":
             config = dataclasses.replace(config, use_tracks=False)
             hlv_names, name = ("et", "eta"), "electron_calo_cnn"
         metadata = train_electron(

@@ -4,7 +4,7 @@ This module is the single source of truth for the calorimeter that the simulatio
 the sample files carry (``CaloCell_sampling``/``CaloCell_eta``/``CaloCell_phi``) and the
 image builders read. Nothing else in the package hard-codes a granularity.
 
-Definitions follow seed 000 §2 (ATL-PHYS-PUB-2023-001, "ATLAS Detector") and SPEC.md
+Definitions follow ATL-PHYS-PUB-2023-001 §2 ("ATLAS Detector") and SPEC.md
 ("Calorimeter geometry"):
 
 * EM barrel |η| < 1.475, EM end-cap 1.375 < |η| < 3.2 (simulated up to 2.5), crack
@@ -94,7 +94,8 @@ EM_SAMPLINGS: tuple[int, ...] = (0, 1, 2, 3, 4, 5, 6, 7)
 STRIP_SAMPLINGS: tuple[int, ...] = (1, 5)
 #: Samplings of the hadronic calorimeter.
 HADRONIC_SAMPLINGS: tuple[int, ...] = (8, 9, 10, 11, 12, 13, 14, 18, 19, 20)
-#: The first hadronic layer behind the EM calorimeter in each region (R_had1, seed 000 Table 3).
+#: The first hadronic layer behind the EM calorimeter in each region (R_had1, ATL-PHYS-PUB-2023-001
+#: Table 3).
 FIRST_HADRONIC_SAMPLINGS: tuple[int, ...] = (8, 12, 18)
 
 _PI = math.pi

@@ -14,7 +14,7 @@ outputs are wrapped back into arrays parallel to the candidates: the convention 
 function runs in ``map_partitions``; while the graph is built it only meets typetracers
 and computes nothing, and the ONNX session is created lazily in each worker process.
 
-Columns (seed 000 §5.4, seed 004):
+Columns (ATL-PHYS-PUB-2023-001 §5.4, Franco's photon-ID talk):
 
 * electrons — ``cnn_probs`` (a record of the six class probabilities, named as
   :data:`~egamma_cnn.model.ELECTRON_CLASS_NAMES`), ``cnn_score`` = D/(1+D) of Eq. 1–2
@@ -368,7 +368,7 @@ def electron_identification(
     electron_fields: Mapping[str, str] | None = None,
     fudge: str | os.PathLike[str] | FudgeFile | None = None,
 ) -> Any:
-    """Electron CNN columns of every electron candidate (seed 000 §5).
+    """Electron CNN columns of every electron candidate (ATL-PHYS-PUB-2023-001 §5).
 
     Parameters
     ----------
@@ -394,7 +394,7 @@ def electron_identification(
         For other ntuples: the user's field name of each egamma-cnn field that differs.
     fudge : str, path or FudgeFile, optional
         A fudge-factor file (``egamma-cnn datamc``'s ``fudge_factors.json``): the
-        network's high-level-variable input gets the fudged shower shapes (seed 002, "the
+        network's high-level-variable input gets the fudged shower shapes (Zumbihl's e/γ talk, "the
         effect of fudging on the efficiencies"); the images and tracks are unchanged.
 
     Returns
@@ -461,7 +461,7 @@ def photon_identification(
     cell_fields: Mapping[str, str] | None = None,
     photon_fields: Mapping[str, str] | None = None,
 ) -> Any:
-    """Photon CNN columns of every photon candidate (seed 004).
+    """Photon CNN columns of every photon candidate (Franco's photon-ID talk).
 
     ``photons`` need ``clusterEta, clusterPhi, clusterE``; the other arguments are as in
     :func:`electron_identification`. Returns one record per candidate with ``cnn_score``
@@ -503,7 +503,7 @@ def electron_discriminant(
     weights: Mapping[str, float] | None = None,
     charge_flip: str = "signal",
 ) -> Any:
-    """D/(1+D) of seed 000 Eq. 1–2 with your own class weights or charge-flip choice.
+    """D/(1+D) of ATL-PHYS-PUB-2023-001 Eq. 1–2 with your own class weights or charge-flip choice.
 
     Parameters
     ----------
@@ -538,7 +538,7 @@ def _argmax_chunk(probs: ak.Array) -> ak.Array:
 
 
 def class_fractions(cnn_probs: Any) -> Any:
-    """Predicted class fractions of a sample from the arg-max (seed 000 §6.2).
+    """Predicted class fractions of a sample from the arg-max (ATL-PHYS-PUB-2023-001 §6.2).
 
     Eager ``cnn_probs`` give ``{class: fraction}`` (the numbers of
     :func:`egamma_cnn.model.predict_class_fractions`, all 0 for an empty sample);
@@ -661,7 +661,7 @@ def electron_likelihood(
     electron_fields: Mapping[str, str] | None = None,
     fudge: str | os.PathLike[str] | FudgeFile | None = None,
 ) -> Any:
-    """The likelihood baseline (seed 000 §6.1) as columns: ``llh_score`` and its WPs.
+    """The likelihood baseline (ATL-PHYS-PUB-2023-001 §6.1) as columns: ``llh_score`` and its WPs.
 
     d = L_S/(L_S + L_B) from the shipped ``electron_llh.json`` (or ``likelihood``, a file
     written by :meth:`egamma_cnn.model.LikelihoodID.save`), with ``llh_loose``,

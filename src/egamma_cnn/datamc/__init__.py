@@ -1,7 +1,7 @@
 """Data/MC comparisons of probe electrons: statistical distances and fudge factors.
 
 * :mod:`.distances` — L1, Hellinger and Wasserstein distances of binned distributions
-  (seed 002);
+  (Zumbihl's e/γ talk);
 * :mod:`.fudge` — shift/width fudge factors per variable and (E_T, η) bin, their
   application, quantile mapping, and the correctionlib file.
 """

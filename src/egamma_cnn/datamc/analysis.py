@@ -11,7 +11,7 @@ Inputs are the outputs of ``egamma_cnn.processors.data_mc.DataMCProcessor`` for 
   bins), so no second pass over the MC is needed;
 * :func:`distance_table` — L1, Hellinger and Wasserstein distances (:mod:`.distances`)
   of data vs MC and data vs fudged MC, versus E_T (summed over η) and versus η;
-* :func:`gaussian_parameters` — the parameters of seed 002 "Parameters evolution": the
+* :func:`gaussian_parameters` — the parameters of Zumbihl's e/γ talk "Parameters evolution": the
   mean μ of the distribution, and the width σ and peak position of a Gaussian fitted to
   its core (the highest bin ± 1.5 × the RMS).
 """

@@ -1,4 +1,5 @@
-"""Statistical distances between two binned distributions (seed 002, "Statistical distances").
+"""Statistical distances between two binned distributions (Zumbihl's e/γ talk, "Statistical
+distances").
 
 Both histograms are first normalised to unit sum, P_i = p_i / Σ p and Q_i = q_i / Σ q,
 on the same bins (edges x_0 < … < x_n):

@@ -1,6 +1,6 @@
 """Fudge factors: per variable and (E_T, η) bin, the shift and width that turn MC into data.
 
-Seed 002 ("Shower shape studies"): the simulated shower shapes of electrons differ from
+Zumbihl's e/γ talk ("Shower shape studies"): the simulated shower shapes of electrons differ from
 data, and ATLAS corrects ("fudges") them before the likelihood and the networks see them.
 Per variable v and probe bin b, from a centre c and a spread of v among tag-and-probe
 probe electrons in data and in MC:

@@ -16,7 +16,7 @@ the MC outputs, and writes into the output folder:
   for data, MC and fudged MC;
 * per variable ``<variable>.png``: the normalised inclusive distributions of data, MC and
   fudged MC with the ratio to data, the three distances versus E_T and the parameters
-  versus E_T (the way seed 002 shows them); ``bins/<variable>_et.png`` and
+  versus E_T (the way Zumbihl's e/γ talk shows them); ``bins/<variable>_et.png`` and
   ``bins/<variable>_eta.png``: the normalised distributions with ratio panels in every
   probe E_T bin and every η bin;
 * ``distributions.root`` — every distribution (value × probe E_T × η) of data, MC and
@@ -35,7 +35,7 @@ calorimeter images and tracks the CNN also reads are not fudged. This gives
 * ``id_efficiencies.json`` and ``id_efficiencies.png``: the efficiencies of the
   likelihood and CNN working points for the Z-window probes (m_ee 80–100 GeV, no
   background subtraction) of data, MC and fudged MC, versus E_T and inclusive — the
-  effect of fudging on the identification efficiencies (seed 002).
+  effect of fudging on the identification efficiencies (Zumbihl's e/γ talk).
 """
 
 from __future__ import annotations

@@ -8,10 +8,10 @@ Each function returns one record per candidate, parallel to ``events.Electron`` 
 
 Modules (each states its definitions with their sources):
 
-* :mod:`.shower_shapes` — seed 000 Table 3, seed 004 Table 1, σ_ηη,
-* :mod:`.tracking` — seed 000 Table 4,
-* :mod:`.isolation` — etcone, ptcone, ptvarcone, the seed 003 cone set,
-* :mod:`.energy_flow` — p_T^D, EFPs and the cluster mass of seed 001,
+* :mod:`.shower_shapes` — ATL-PHYS-PUB-2023-001 Table 3, Franco's photon-ID talk Table 1, σ_ηη,
+* :mod:`.tracking` — ATL-PHYS-PUB-2023-001 Table 4,
+* :mod:`.isolation` — etcone, ptcone, ptvarcone, the Collado Umana thesis cone set,
+* :mod:`.energy_flow` — p_T^D, EFPs and the cluster mass of Collado et al., PRD 103, 116028,
 
 with the exact windows in ``docs/INPUTS.md``.
 """
@@ -50,7 +50,7 @@ __all__ = [
     "track_variables",
 ]
 
-#: The 26 high-level variables of the electron CNN (seed 000 Tables 3 and 4), in order.
+#: The 26 high-level variables of the electron CNN (ATL-PHYS-PUB-2023-001 Tables 3 and 4), in order.
 ELECTRON_HLV_NAMES: tuple[str, ...] = (
     "rhad1",
     "rhad",
@@ -106,7 +106,7 @@ def isolation(
     """Calorimeter and track isolation of every candidate.
 
     Returns records with :data:`ISOLATION_NAMES` and ``calo_iso_cones`` (16 values, the
-    seed 003 cone set at :data:`CALO_ISO_CONE_RADII`). ``pv_z`` is ``events.PV.z``;
+    the Collado Umana thesis cone set at :data:`CALO_ISO_CONE_RADII`). ``pv_z`` is ``events.PV.z``;
     ``kind`` selects the own tracks left out of the track cones (electrons: best and
     matched tracks; photons: conversion tracks). Definitions in :mod:`.isolation`.
     """

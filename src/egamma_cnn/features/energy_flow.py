@@ -1,4 +1,5 @@
-"""Energy-flow observables of the EM energy around e/γ candidates (seed 001 §5).
+"""Energy-flow observables of the EM energy around e/γ candidates (Collado et al., PRD 103, 116028
+§5).
 
 Energy-flow polynomials (EFPs; Komiske, Metodiev, Thaler, "Energy flow polynomials",
 JHEP 04 (2018) 013) of the candidate's electromagnetic image: the presampler and EM
@@ -11,11 +12,11 @@ first and φ second — and θ_ab = √(Δη_ab² + Δφ_ab²).
 Sums run over **ordered** tuples of pixels, the convention of the EnergyFlow package, so
 that each unordered pair appears twice; terms with a repeated index vanish for β > 0:
 
-* ``ptd`` p_T^D = Σ_a z_a² (the κ = 2 one-node graph that seed 001 selects),
+* ``ptd`` p_T^D = Σ_a z_a² (the κ = 2 one-node graph that Collado et al., PRD 103, 116028 selects),
 * ``efp2_b05``, ``efp2_b1``, ``efp2_b2`` = Σ_{a,b} z_a z_b θ_ab^β, β = ½, 1, 2 (the
-  two-point EFP; seed 001 selects β = ½),
+  two-point EFP; Collado et al., PRD 103, 116028 selects β = ½),
 * ``efp3_triangle_b05`` = Σ_{a,b,c} z_a z_b z_c θ_ab^½ θ_bc^½ θ_ca^½ (the three-point
-  triangle seed 001 selects together with the mass),
+  triangle Collado et al., PRD 103, 116028 selects together with the mass),
 * ``mass`` = √max(0, (Σ E_a)² − |Σ p⃗_a|²) of the pixels as massless four-vectors (GeV).
 
 All are 0 for a candidate with no pixel of positive E_T.

@@ -1,6 +1,7 @@
 """Calorimeter and track isolation of e/γ candidates from cells and tracks.
 
-Calorimeter isolation (ATLAS ``etcone``; seed 004 "Calo-based isolation", seed 001 §4.6
+Calorimeter isolation (ATLAS ``etcone``; Franco's photon-ID talk "Calo-based isolation", Collado et
+al., PRD 103, 116028 §4.6
 but in E_T and with the core removed):
 
 * ``etcone20/30/40`` = Σ E_T of the cells of every layer whose centre lies at
@@ -9,12 +10,13 @@ but in E_T and with the core removed):
   E / cosh η of the cell centre; negative (noise) cells count, so the noise averages out.
   No pile-up or leakage correction. The files keep cells within ΔR < 0.4 of every
   candidate, so 0.4 is the widest complete cone.
-* ``calo_iso_cones``: the cone set of seed 003 ch. 4, I(R₀) = Σ_{ΔR<R₀} E_T,cell / p_T
+* ``calo_iso_cones``: the cone set of the Collado Umana thesis, ch. 4, I(R₀) = Σ_{ΔR<R₀} E_T,cell /
+  p_T
   for R₀ in :data:`CALO_ISO_CONE_RADII` (0.025 … 0.4 by 0.025; the thesis scans to 0.45,
   beyond the cells a file keeps), without core subtraction as in the thesis; p_T is the
   candidate's E_T = clusterE / cosh(clusterEta) (0 when E_T ≤ 0).
 
-Track isolation (seed 004 "Track-based isolation"; ATLAS ``ptcone``/``ptvarcone``):
+Track isolation (Franco's photon-ID talk "Track-based isolation"; ATLAS ``ptcone``/``ptvarcone``):
 
 * ``ptcone20/30/40`` = Σ p_T of the tracks with p_T > 1 GeV and |(z0 − z_PV) sin θ| < 3 mm
   within ΔR < R of the candidate direction, excluding the candidate's own tracks
@@ -43,7 +45,7 @@ __all__ = [
     "compute_track_isolation",
 ]
 
-#: Cone radii of the seed 003 cone set.
+#: Cone radii of the Collado Umana thesis cone set.
 CALO_ISO_CONE_RADII: tuple[float, ...] = tuple(round(0.025 * i, 3) for i in range(1, 17))
 #: Calorimeter isolation outputs (core-subtracted cones).
 CALO_ISOLATION_NAMES: tuple[str, ...] = ("etcone20", "etcone30", "etcone40")

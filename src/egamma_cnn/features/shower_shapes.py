@@ -8,11 +8,11 @@ in a window iff its centre is (closed window, exact on the grid of
 :mod:`egamma_cnn.cellgrid`). E_EM is the energy of the presamplers and EM layers 1–3 in
 3 × 7.
 
-Seed 000 (ATL-PHYS-PUB-2023-001) Table 3 and seed 004 Table 1:
+ATL-PHYS-PUB-2023-001 Table 3 and Franco's photon-ID talk Table 1:
 
 * ``reta`` R_η = E₂(3×7) / E₂(7×7); ``rphi`` R_φ = E₂(3×3) / E₂(3×7) (middle layer).
 * ``weta2`` w_η2 = √(Σ E_i η_i² / Σ E_i − (Σ E_i η_i / Σ E_i)²), middle-layer cells in 3×5.
-* ``f1`` = E₁(3×7) / E_EM, ``f3`` = E₃(3×7) / E_EM (seed 000 defaults f3 above
+* ``f1`` = E₁(3×7) / E_EM, ``f3`` = E₃(3×7) / E_EM (ATL-PHYS-PUB-2023-001 defaults f3 above
   |η| = 2.01; that is an identification choice, the feature is always the measurement).
 * ``rhad`` = E_T(hadronic) / E_T(EM), ``rhad1`` = E_T(HEC0, TileBar0, TileExt0) / E_T(EM):
   hadronic cells within ±0.125 × ±5·2π/256 of the centre cell (10 × 10 middle cells, the
@@ -33,7 +33,8 @@ Seed 000 (ATL-PHYS-PUB-2023-001) Table 3 and seed 004 Table 1:
   - ``deltae`` ΔE_s = E_max2 − E_min, E_min the lowest strip between the two maxima
     (0 without a second maximum).
 
-Seed 001 §4.5 cites σ_ηη but computes it with |ln E| weights; we use the CMS definition
+Collado et al., PRD 103, 116028 §4.5 cites σ_ηη but computes it with |ln E| weights; we use the CMS
+definition
 (CMS, JINST 10 (2015) P06005, §6): ``sigmaietaieta`` σ_ηη = √(Σ w_i (η_i − η̄)² / Σ w_i)
 over the middle-layer cells in 5 × 5, w_i = max(0, 4.7 + ln(E_i / E_5×5)) (0 for
 E_i ≤ 0), η̄ the energy-weighted mean η of the cells with E_i > 0, η_i in η units.

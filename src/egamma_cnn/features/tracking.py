@@ -1,12 +1,13 @@
-"""Track, track–cluster matching and kinematic variables of electrons (seed 000 Table 4).
+"""Track, track–cluster matching and kinematic variables of electrons (ATL-PHYS-PUB-2023-001 Table
+4).
 
 From the best track (``trackIdx``; every best-track variable is 0 without one):
 
 * ``nBLayerHits``, ``nPixelHits``, ``nSCTHits``, ``ndof`` (track fit), ``d0`` (mm),
 * ``d0sig`` = d0 / σ(d0), ``qd0sig`` = q · |d0| / σ(d0) (the charge-flip variable of
-  seed 000 §4.2), both 0 when σ(d0) ≤ 0,
+  ATL-PHYS-PUB-2023-001 §4.2), both 0 when σ(d0) ≤ 0,
 * ``dpOverP`` Δp/p (momentum lost between perigee and last measurement),
-* ``eProbabilityHT`` (seed 000 defaults it above |η| = 2.01; the feature is the
+* ``eProbabilityHT`` (ATL-PHYS-PUB-2023-001 defaults it above |η| = 2.01; the feature is the
   measurement),
 * ``eOverP`` = E_cluster / (p_T cosh η)_track, ``etOverPt`` = E_T / p_T,track.
 

@@ -112,7 +112,7 @@ def _image_arrays(cells: Any, candidates: Any, specs: tuple[ImageSpec, ...], lab
 
 
 def electron_images(cells: Any, electrons: Any) -> Any:
-    """Coarse and fine calorimeter images of every electron candidate (seed 000 §4.4).
+    """Coarse and fine calorimeter images of every electron candidate (ATL-PHYS-PUB-2023-001 §4.4).
 
     Parameters
     ----------
@@ -137,7 +137,7 @@ def electron_images(cells: Any, electrons: Any) -> Any:
 
 
 def photon_images(cells: Any, photons: Any) -> Any:
-    """Strip, middle and back EM-layer images of every photon candidate (seed 004).
+    """Strip, middle and back EM-layer images of every photon candidate (Franco's photon-ID talk).
 
     Returns a record per candidate with ``strips`` (56 × 3), ``middle`` (7 × 11) and
     ``back`` (4 × 11), float32 energies (GeV); see :mod:`.calorimeter`. Inputs and errors
@@ -208,7 +208,7 @@ def _track_chunk(*columns: Any) -> ak.Array:
 
 
 def track_arrays(tracks: Any, electrons: Any) -> Any:
-    """The 5 × 13 matched-track array of every electron candidate (seed 000 Table 5).
+    """The 5 × 13 matched-track array of every electron candidate (ATL-PHYS-PUB-2023-001 Table 5).
 
     Parameters
     ----------

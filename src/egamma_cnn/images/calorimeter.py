@@ -1,6 +1,6 @@
 """Calorimeter images of e/γ candidates from the jagged cells of their events.
 
-Electron images follow seed 000 §4.4 (ATL-PHYS-PUB-2023-001, "Calorimeter images"):
+Electron images follow ATL-PHYS-PUB-2023-001 §4.4 ("Calorimeter images"):
 
 * ``coarse`` — one channel per calorimeter layer (:data:`COARSE_SAMPLINGS`, 18 channels),
   7 × 11 pixels of 0.025 × 2π/256 in η × φ (0.175 × 0.275) centred on the candidate;
@@ -9,7 +9,8 @@ Electron images follow seed 000 §4.4 (ATL-PHYS-PUB-2023-001, "Calorimeter image
   the strip layers enter downscaled.
 * ``fine`` — the strip layer (EMB1 + EME1) at 0.025/8 in η: 56 × 11 pixels.
 
-Photon images follow seed 004 ("Low-level input: LAr calorimeter cells (3 layers)"): the
+Photon images follow Franco's photon-ID talk ("Low-level input: LAr calorimeter cells (3 layers)"):
+the
 strip, middle and back EM layers at their native pitch — ``strips`` 56 × 3 (0.025/8 ×
 2π/64), ``middle`` 7 × 11, ``back`` 4 × 11 (0.05 × 2π/256).
 
@@ -99,12 +100,12 @@ _STRIPS = (int(CaloSampling.EMB1), int(CaloSampling.EME1))
 _MIDDLE = (int(CaloSampling.EMB2), int(CaloSampling.EME2))
 _BACK = (int(CaloSampling.EMB3), int(CaloSampling.EME3))
 
-#: Electron images of seed 000 §4.4.
+#: Electron images of ATL-PHYS-PUB-2023-001 §4.4.
 ELECTRON_IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec("coarse", tuple((s,) for s in COARSE_SAMPLINGS), 7, 11, 24, 1),
     ImageSpec("fine", (_STRIPS,), 56, 11, 3, 1),
 )
-#: Photon images (seed 004): the three LAr EM layers at native pitch.
+#: Photon images (Franco's photon-ID talk): the three LAr EM layers at native pitch.
 PHOTON_IMAGES: tuple[ImageSpec, ...] = (
     ImageSpec("strips", (_STRIPS,), 56, 3, 3, 4, phi_block=4, phi_shift=4, squeeze_channel=True),
     ImageSpec("middle", (_MIDDLE,), 7, 11, 24, 1, squeeze_channel=True),

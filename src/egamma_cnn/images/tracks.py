@@ -1,9 +1,9 @@
-"""The matched-track array of electron candidates (seed 000 §4.3 and Table 5).
+"""The matched-track array of electron candidates (ATL-PHYS-PUB-2023-001 §4.3 and Table 5).
 
 Up to five tracks matched to the candidate, in the file's slot order (``trackIdx1..5``,
 ordered by increasing ΔR to the candidate), thirteen features each
 (:data:`TRACK_FEATURES`); empty slots are zeros. Δη_j and Δφ_j are measured from the
-candidate position, which seed 000 Table 5 takes as that of the best matched track
+candidate position, which ATL-PHYS-PUB-2023-001 Table 5 takes as that of the best matched track
 (``trackIdx``): its perigee direction (η_b, φ_b). A candidate without a best track
 measures them from its slot-1 track.
 """
@@ -17,10 +17,10 @@ import numpy as np
 
 __all__ = ["N_TRACK_SLOTS", "TRACK_FEATURES", "TRACK_INPUT_FIELDS", "build_track_arrays"]
 
-#: Matched-track slots of an electron (seed 000 §4.3).
+#: Matched-track slots of an electron (ATL-PHYS-PUB-2023-001 §4.3).
 N_TRACK_SLOTS: int = 5
 
-#: The 13 per-track features of seed 000 Table 5, in array order.
+#: The 13 per-track features of ATL-PHYS-PUB-2023-001 Table 5, in array order.
 TRACK_FEATURES: tuple[str, ...] = (
     "p_over_e",
     "deta",

@@ -1,19 +1,20 @@
 """From the isolation processor's histograms to correlations, ROC curves and efficiencies.
 
 * :func:`correlations` — Pearson ρ(score, isolation) per bin or projection, from the
-  exact sums (seed 004, ID–isolation correlation);
+  exact sums (Franco's photon-ID talk, ID–isolation correlation);
 * :func:`roc_curve`, :func:`area_under_curve`, :func:`background_efficiency_at` — the
   signal and background efficiencies of a cut on one discriminant, from its binned
-  distributions for the two classes (seed 003 ch. 4: "background rejection versus signal
+  distributions for the two classes (the Collado Umana thesis, ch. 4: "background rejection versus
+  signal
   efficiency" and the AUC of isolation cones and of networks on calorimeter images);
 * :func:`working_point_efficiencies` — ε = N_pass / N per working point and truth group,
   versus E_T and inclusive, with Clopper–Pearson intervals, for all candidates or for
   those passing an ID; :func:`factorisation` — ε(iso | ID) / ε(iso).
 
-Truth groups are tuples of truth classes (seed 000 §3.1): :data:`TRUE_ELECTRONS` (0
+Truth groups are tuples of truth classes (ATL-PHYS-PUB-2023-001 §3.1): :data:`TRUE_ELECTRONS` (0
 prompt, 1 charge flip), :data:`NON_PROMPT` (3 heavy-flavour decays, 4 light-flavour
 e/γ, 5 hadrons), :data:`NON_PROMPT_ELECTRONS` (3, 4: real electrons inside jets, the
-analogue of seed 003's non-prompt muons, which isolation is there to reject),
+analogue of the thesis's non-prompt muons, which isolation is there to reject),
 :data:`HEAVY_FLAVOUR` (3).
 """
 
@@ -201,7 +202,7 @@ def factorisation(
 
     The candidates passing the ID are a subset of all of them, so the error of r is that
     of ε(iso | ID) alone scaled by 1/ε(iso) with the subset's correlation neglected — a
-    conservative estimate (seed 004: are ID and isolation SFs separable?).
+    conservative estimate (Franco's photon-ID talk: are ID and isolation SFs separable?).
     """
     conditioned = working_point_efficiencies(histogram, working_point, truth, given)
     everything = working_point_efficiencies(histogram, working_point, truth, "all")

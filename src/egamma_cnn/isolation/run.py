@@ -11,16 +11,18 @@ the output folder:
   factorisation ratios ε(iso | cnn_tight) / ε(iso) and ε(iso | llh_tight) / ε(iso);
 * ``correlations.json`` and ``correlations.png`` — Pearson ρ of each ID score (CNN,
   LLH) with each relative isolation, inclusive, versus E_T and versus η, for true
-  electrons, non-prompt candidates and data (seed 004); ``score_vs_isolation.png`` the
+  electrons, non-prompt candidates and data (Franco's photon-ID talk); ``score_vs_isolation.png``
+  the
   2-D distributions behind them;
-* ``roc.json``, ``roc.png`` and ``auc_vs_cone.png`` — seed 003 ch. 4 on our samples: the
+* ``roc.json``, ``roc.png`` and ``auc_vs_cone.png`` — the Collado Umana thesis, ch. 4 on our
+  samples: the
   AUC and the background efficiency at ε_S = 0.80, 0.90, 0.95 of every single isolation
   cone I(R₀), of the relative isolation variables and of the image-based CNN score (and
   the likelihood), each cut on its signal side (``signal_side``: high scores, low
   isolation; a cone with AUC < 0.5 is turned round — one smaller than the shower
   selects electrons by a *large* I(R₀), containment rather than isolation), for true
   electrons against non-prompt electrons (truth classes 3 and 4: real electrons inside
-  jets, the analogue of seed 003's non-prompt muons),
+  jets, the analogue of the thesis's non-prompt muons),
   against heavy-flavour decays alone, and against every non-prompt candidate;
 * ``tnp/`` — with ``tnp_datasets``: the tag-and-probe of the isolation working points
   on those (Z→ee data and MC) datasets: efficiencies, the scale factors as a
@@ -28,7 +30,7 @@ the output folder:
 * ``summary.json``.
 
 ``particle="photon"`` (``egamma-cnn isolation --photons``) does the same for photons:
-the photon CNN score, the seed-004 loose point ``Photon.iso_loose``, prompt photons
+the photon CNN score, Franco's loose point ``Photon.iso_loose``, prompt photons
 against non-prompt ones (``Photon.isPrompt``).
 """
 
@@ -123,7 +125,8 @@ def run_isolation(
         Executor, retries, permission to skip bad files; ``step_size`` overrides its
         chunk size.
     particle : {"electron", "photon"}
-        Which candidates; photons: the photon CNN, ``Photon.iso_loose`` (seed 004) and
+        Which candidates; photons: the photon CNN, ``Photon.iso_loose`` (Franco's photon-ID talk)
+        and
         prompt against non-prompt photons.
     """
     from egamma_cnn.processors.isolation import (
@@ -169,7 +172,8 @@ def run_isolation(
                 )
             if kind != "mc":
                 continue
-            for given in processor.given_ids:  # seed 004: does ε(iso) change under the ID?
+            # Franco's photon-ID talk: does ε(iso) change under the ID?
+            for given in processor.given_ids:
                 efficiencies[name].setdefault("factorisation", {})[given] = {
                     group: factorisation(out["working_points"], name, classes, given)
                     for group, classes in _groups(kind, particle).items()
@@ -373,7 +377,9 @@ def _plot_roc(curves, roc, signal: str, path: Path) -> None:
         ax.set_title(f"{signal} ({n_s:.0f}) vs {background} ({n_b:.0f})", fontsize=10)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3, which="both")
-    fig.suptitle("isolation cones versus the image-based score (seed 003 ch. 4)", fontsize=11)
+    fig.suptitle(
+        "isolation cones versus the image-based score (Collado Umana thesis, ch. 4)", fontsize=11
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -487,7 +493,7 @@ def _plot_correlations(table, config: TnPConfig, path: Path) -> None:
         ax.set_title(group, fontsize=10)
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    fig.suptitle("ID–isolation correlation versus $E_T$ (seed 004)", fontsize=11)
+    fig.suptitle("ID–isolation correlation versus $E_T$ (Franco's photon-ID talk)", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

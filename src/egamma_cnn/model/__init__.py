@@ -5,16 +5,16 @@ Nothing here imports torch; everything works on numpy arrays and ONNX files.
 * :mod:`.onnx_model` — :class:`OnnxModel` runs an egamma-cnn ONNX model (the shipped
   electron and photon CNNs, :func:`load_model`, or a user's own with the same input
   specification) with its metadata checked against the inputs.
-* :mod:`.discriminant` — the CNN discriminant of seed 000 §5.4 (Eq. 1–2) with
+* :mod:`.discriminant` — the CNN discriminant of ATL-PHYS-PUB-2023-001 §5.4 (Eq. 1–2) with
   user-settable class weights and charge-flip as signal or background, and the
-  class-fraction prediction of seed 000 §6.2 that can be fed back as weights.
+  class-fraction prediction of ATL-PHYS-PUB-2023-001 §6.2 that can be fed back as weights.
 * :mod:`.working_points` — Loose/Medium/Tight cuts on a score that reach target signal
   efficiencies in bins of E_T × |η|, stored as JSON.
 * :mod:`.preprocessing` — the quantile transform of the high-level variables
-  (seed 000 §5.2) as plain tables.
-* :mod:`.likelihood` — the electron likelihood (LLH) baseline of seed 000 §6.1.
-* :mod:`.cut_based` — the photon cut-based selection of seed 004 Table 1.
-* :mod:`.performance` — ROC curves, AUC, efficiencies and rejections (seed 000 §6).
+  (ATL-PHYS-PUB-2023-001 §5.2) as plain tables.
+* :mod:`.likelihood` — the electron likelihood (LLH) baseline of ATL-PHYS-PUB-2023-001 §6.1.
+* :mod:`.cut_based` — the photon cut-based selection of Franco's photon-ID talk Table 1.
+* :mod:`.performance` — ROC curves, AUC, efficiencies and rejections (ATL-PHYS-PUB-2023-001 §6).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Cut-based photon identification (Loose and Tight menus), a baseline for the photon CNN.
 
-Seed 004 Table 1 lists the discriminating variables of the ATLAS cut-based *loose* and
+Franco's photon-ID talk Table 1 lists the discriminating variables of the ATLAS cut-based *loose*
+and
 *tight* photon identification. Each variable gets a one-sided cut, in the direction in
 which prompt photons (narrow electromagnetic showers, no hadronic leakage, a single
 maximum in the strips) differ from fakes (:data:`CUT_DIRECTIONS`):
@@ -119,7 +120,7 @@ CUT_DIRECTIONS: dict[str, str] = {
     "deltae": "upper",
     "eratio": "lower",
 }
-#: Variables of each menu (seed 004 Table 1).
+#: Variables of each menu (Franco's photon-ID talk Table 1).
 PHOTON_MENUS: dict[str, tuple[str, ...]] = {
     "loose": ("rhad", "reta", "weta2"),
     "tight": PHOTON_CUT_VARIABLES,
@@ -141,14 +142,14 @@ DEFAULT_PHOTON_ABS_ETA_EDGES: tuple[float, ...] = (
 #: E_T bin edges (GeV): a single bin, all E_T ≥ 0 (the last edge only bounds the JSON;
 #: E_T above it uses the last bin).
 DEFAULT_PHOTON_ET_EDGES: tuple[float, ...] = (0.0, 1.0e5)
-#: Photons need |η| below this (seed 004 Table 1) ...
+#: Photons need |η| below this (Franco's photon-ID talk Table 1) ...
 ACCEPTANCE_ABS_ETA_MAX: float = 2.37
 #: ... and outside this half-open |η| range [1.37, 1.52) (the barrel–end-cap crack).
 CRACK_ABS_ETA: tuple[float, float] = (1.37, 1.52)
 
 
 def in_photon_acceptance(eta: np.ndarray) -> np.ndarray:
-    """|η| < 2.37 and not 1.37 ≤ |η| < 1.52 (seed 004 Table 1)."""
+    """|η| < 2.37 and not 1.37 ≤ |η| < 1.52 (Franco's photon-ID talk Table 1)."""
     abs_eta = np.abs(np.asarray(eta, np.float64))
     crack = (abs_eta >= CRACK_ABS_ETA[0]) & (abs_eta < CRACK_ABS_ETA[1])
     return (abs_eta < ACCEPTANCE_ABS_ETA_MAX) & ~crack

@@ -1,14 +1,15 @@
-"""The multi-class CNN discriminant and class-fraction prediction (seed 000 §5.4, §6.2).
+"""The multi-class CNN discriminant and class-fraction prediction (ATL-PHYS-PUB-2023-001 §5.4,
+§6.2).
 
 The electron CNN returns, per candidate, probabilities ``p_k`` over the six truth classes
-of seed 000 §3.1 (:data:`ELECTRON_CLASS_NAMES`). The final discriminant is Eq. 1,
+of ATL-PHYS-PUB-2023-001 §3.1 (:data:`ELECTRON_CLASS_NAMES`). The final discriminant is Eq. 1,
 
 .. math:: D = \\frac{\\sum_{k \\in sig} w_k p_k}{\\sum_{k \\in bkg} w_k p_k},
 
 with the signal weights and the background weights each normalised to unity, reported
 through Eq. 2 as ``D/(1 + D)``, which lies in [0, 1] and orders candidates exactly as D.
 Charge-flip electrons are signal by default (most analyses) or background (same-sign
-analyses). The weights are best set to the class fractions of the sample (seed 000
+analyses). The weights are best set to the class fractions of the sample (ATL-PHYS-PUB-2023-001
 §5.4); :func:`predict_class_fractions` estimates them from the arg-max of the
 probabilities (§6.2) and :func:`class_weights` turns any fractions into weights.
 """
@@ -27,7 +28,7 @@ __all__ = [
     "predict_class_fractions",
 ]
 
-#: The six electron classes of seed 000 §3.1, in the order of the model's output.
+#: The six electron classes of ATL-PHYS-PUB-2023-001 §3.1, in the order of the model's output.
 ELECTRON_CLASS_NAMES: tuple[str, ...] = (
     "prompt",
     "charge_flip",
@@ -119,7 +120,7 @@ def discriminant(
     weights: Weights = None,
     charge_flip: ChargeFlip = "signal",
 ) -> np.ndarray:
-    """The bounded discriminant ``D/(1+D)`` of seed 000 Eq. 1–2.
+    """The bounded discriminant ``D/(1+D)`` of ATL-PHYS-PUB-2023-001 Eq. 1–2.
 
     Parameters
     ----------
@@ -147,7 +148,8 @@ def discriminant(
 def predict_class_fractions(
     probabilities: np.ndarray, sample_weight: np.ndarray | None = None
 ) -> dict[str, float]:
-    """Class fractions of a sample from the arg-max of the probabilities (seed 000 §6.2).
+    """Class fractions of a sample from the arg-max of the probabilities (ATL-PHYS-PUB-2023-001
+    §6.2).
 
     Each candidate is assigned to its most probable class (the first on ties); the
     fraction of class k is the (weighted) share of candidates assigned to k. Feed the

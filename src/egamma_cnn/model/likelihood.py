@@ -1,6 +1,6 @@
 """ATLAS-style electron likelihood (LLH) identification: the baseline the CNN is compared to.
 
-Seed 000 (ATL-PHYS-PUB-2023-001) §1 and §6 compare the CNN with the ATLAS likelihood
+ATL-PHYS-PUB-2023-001 §1 and §6 compare the CNN with the ATLAS likelihood
 identification: for each high-level variable (Tables 3–4), probability density functions
 (PDFs) of signal and background are built in bins of E_T × |η| and multiplied, neglecting
 the correlations between the variables, into one binary discriminant; the Loose, Medium
@@ -15,7 +15,8 @@ combined hadronic leakage, so the caller passes the columns :data:`LIKELIHOOD_IN
     R_had(combined) = R_had    if 0.8 ≤ |η| ≤ 1.37,
                       R_had1   otherwise
 
-(ATLAS convention, seed 004 Table 1: the first hadronic layer alone outside the region
+(ATLAS convention, Franco's photon-ID talk Table 1: the first hadronic layer alone outside the
+region
 where the Tile barrel–extended-barrel gap makes it unreliable).
 
 Fit (:meth:`Likelihood.fit`), for each variable v:
@@ -91,7 +92,7 @@ __all__ = [
     "llh_hit_requirements",
 ]
 
-#: The LLH variables (seed 000 Tables 3–4 as used by the LLH, §1), in PDF order.
+#: The LLH variables (ATL-PHYS-PUB-2023-001 Tables 3–4 as used by the LLH, §1), in PDF order.
 LIKELIHOOD_VARIABLES: tuple[str, ...] = (
     "rhad",
     "f3",
@@ -127,7 +128,7 @@ DEFAULT_LLH_ABS_ETA_EDGES: tuple[float, ...] = (
     2.37,
     2.47,
 )
-#: Track-hit requirements of the LLH working points (seed 000 §6.1): minimum numbers of
+#: Track-hit requirements of the LLH working points (ATL-PHYS-PUB-2023-001 §6.1): minimum numbers of
 #: hits on the main track in the innermost pixel layer (B-layer), the pixel detector and
 #: the silicon detectors (pixel + SCT).
 LLH_HIT_REQUIREMENTS: dict[str, dict[str, int]] = {
@@ -162,7 +163,8 @@ def llh_hit_requirements(
 ) -> np.ndarray:
     """Whether each candidate's main track passes the hit requirements of a LLH working point.
 
-    Seed 000 §6.1: every working point needs at least 2 pixel hits and at least 7 silicon
+    ATL-PHYS-PUB-2023-001 §6.1: every working point needs at least 2 pixel hits and at least 7
+    silicon
     (pixel + SCT) hits; Medium and Tight also need at least one hit in the innermost pixel
     layer (B-layer), against photon conversions. See :data:`LLH_HIT_REQUIREMENTS`.
 
@@ -317,7 +319,8 @@ class Likelihood:
         et, eta : array_like
             ``(N,)``: E_T (GeV) and η (signed; |η| is used).
         is_signal : array_like
-            ``(N,)`` bool: signal (e.g. prompt and charge-flip electrons, seed 000 §6.1)
+            ``(N,)`` bool: signal (e.g. prompt and charge-flip electrons, ATL-PHYS-PUB-2023-001
+            §6.1)
             or background.
         weight : array_like, optional
             ``(N,)`` finite, non-negative candidate weights; 1 by default.
@@ -508,7 +511,7 @@ class LikelihoodID:
     cut in the candidate's E_T × |η| bin (:class:`~egamma_cnn.model.WorkingPoints`, one
     per working point, each derived with the target efficiency among signal candidates
     that pass its hit requirements) *and* its track passes
-    :func:`llh_hit_requirements` (seed 000 §6.1).
+    :func:`llh_hit_requirements` (ATL-PHYS-PUB-2023-001 §6.1).
 
     Attributes
     ----------

@@ -15,7 +15,7 @@ under the key :data:`METADATA_KEY`:
     The output classes (the ``probabilities`` output is ``(N, len(class_names))``).
 ``preprocessing``
     Input name → ``{"quantile_table": QuantileTable.to_dict()}`` for inputs that are
-    transformed outside the graph (the HLVs, seed 000 §5.2); the caller passes the raw
+    transformed outside the graph (the HLVs, ATL-PHYS-PUB-2023-001 §5.2); the caller passes the raw
     values with the columns named by the table.
 ``geometry_version``, ``inputs_version``
     :data:`egamma_cnn.geometry.GEOMETRY_VERSION` and

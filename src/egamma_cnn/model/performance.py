@@ -1,6 +1,6 @@
 """Performance of identification scores: ROC curves, AUC, efficiencies and rejections.
 
-Seed 000 §6 characterises the electron CNN by
+ATL-PHYS-PUB-2023-001 §6 characterises the electron CNN by
 
 * ROC curves (Figures 6–9): the signal efficiency ε_sig against the background
   rejection R = 1/ε_bkg obtained by varying a cut ``score ≥ t`` on the discriminant;
@@ -221,7 +221,7 @@ def _trapezoid_auc(signal_cumulative: np.ndarray, background_cumulative: np.ndar
 
 
 def roc_curve(score: Any, is_signal: Any, weight: Any = None) -> RocCurve:
-    """ROC curve of ``score`` for the cuts ``score ≥ t`` (seed 000 §6, Figures 6–9).
+    """ROC curve of ``score`` for the cuts ``score ≥ t`` (ATL-PHYS-PUB-2023-001 §6, Figures 6–9).
 
     Parameters
     ----------
@@ -511,7 +511,7 @@ def rejection_at_matched_efficiency(
 ) -> MatchedRejection:
     """Rejection of ``score`` cut to the signal efficiency of a reference selection.
 
-    The construction of seed 000 Figures 10–11: the reference selection (for example
+    The construction of ATL-PHYS-PUB-2023-001 Figures 10–11: the reference selection (for example
     an LLH working point, as a boolean array) has signal efficiency ε_ref and
     rejection R_ref; the score is cut at ``t = cut_for_efficiency(score, is_signal,
     ε_ref)`` and its rejection R_score is compared through ``R_score / R_ref``. Apply

@@ -1,6 +1,6 @@
-"""Quantile transform of the high-level variables to a standard normal (seed 000 §5.2).
+"""Quantile transform of the high-level variables to a standard normal (ATL-PHYS-PUB-2023-001 §5.2).
 
-Seed 000 transforms every HLV with scikit-learn's ``QuantileTransformer`` so that it
+ATL-PHYS-PUB-2023-001 transforms every HLV with scikit-learn's ``QuantileTransformer`` so that it
 follows a standard normal distribution, fitted on the training set. We keep the fitted
 transform as plain tables (one ascending array of reference quantiles per variable), so
 that it travels as JSON inside the ONNX model's metadata and never as a pickle:

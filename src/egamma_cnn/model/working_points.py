@@ -1,6 +1,6 @@
 """Working points: cuts on a score that reach target signal efficiencies per E_T × |η| bin.
 
-Seed 000 §5.4 and §6 define the Loose, Medium and Tight working points as cuts on the
+ATL-PHYS-PUB-2023-001 §5.4 and §6 define the Loose, Medium and Tight working points as cuts on the
 discriminant chosen to reach target signal efficiencies, binned in E_T and |η|. For a
 bin b and a target efficiency ε, the cut is the value ``t_b`` such that the weighted
 fraction of signal candidates of that bin with ``score ≥ t_b`` is ε (the weighted

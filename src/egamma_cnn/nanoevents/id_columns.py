@@ -222,7 +222,8 @@ ISOLATION_WORKING_POINTS: dict[str, dict[str, tuple[tuple[str, str, float], ...]
         "iso_tight": (("ptvarcone20", "pt", 0.06), ("etcone20", "pt", 0.06)),
     },
     "photon": {
-        # seed 004, the recommended loose photon point: E_T^iso(ΔR<0.2) < 0.065 E_T and
+        # Franco's photon-ID talk, the recommended loose photon point: E_T^iso(ΔR<0.2) < 0.065 E_T
+        # and
         # p_T^iso(ΔR<0.2) < 0.05 E_T
         "iso_loose": (("etcone20", "cluster_et", 0.065), ("ptcone20", "cluster_et", 0.05)),
     },

@@ -11,7 +11,7 @@ Collections and their mixins
     (``coffea.nanoevents.methods.candidate.PtEtaPhiMCandidate``), so that ``e1 + e2`` is a
     candidate with the summed four-momentum and charge. Photons carry charge 0 (filled by
     the schema). Cross-references: ``Electron.track`` (best track),
-    ``Electron.matched_tracks`` (the ≤ 5 matched tracks in ΔR order, seed 000 §4),
+    ``Electron.matched_tracks`` (the ≤ 5 matched tracks in ΔR order, ATL-PHYS-PUB-2023-001 §4),
     ``Electron.photon``, ``Photon.tracks`` (conversion tracks), ``Photon.electron`` and,
     on simulation, ``genPart``.
 ``Track``
@@ -177,7 +177,7 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
 
     The four-momentum is (pt, eta, phi, mass) with the electron mass; ``clusterEta``,
     ``clusterPhi`` and ``clusterE`` give the calorimeter cluster. On simulation
-    ``truthClass`` is the seed 000 §3.1 class (0 prompt, 1 charge-flip, 2 photon
+    ``truthClass`` is the ATL-PHYS-PUB-2023-001 §3.1 class (0 prompt, 1 charge-flip, 2 photon
     conversion, 3 heavy flavour, 4 light-flavour e/γ, 5 light-flavour hadron).
     """
 
@@ -271,7 +271,7 @@ class Track(candidate.PtEtaPhiMCandidate, base.NanoCollection):
     """Inner-detector track; a massless (pt, eta, phi) candidate with its charge.
 
     ``etaCalo``/``phiCalo`` are the track extrapolated to the second EM layer and the 13
-    per-track features of seed 000 Table 5 are fields of the collection.
+    per-track features of ATL-PHYS-PUB-2023-001 Table 5 are fields of the collection.
     """
 
     genPart = _cross_reference(
@@ -403,15 +403,19 @@ def _attach_columns() -> None:
     cnn_columns = {
         (Electron, "electron"): {
             "cnn": "All CNN columns of the electron as one record (computed once).",
-            "cnn_probs": "The six class probabilities (seed 000 §3.1), a record named by class.",
-            "cnn_score": "The discriminant D/(1+D) of seed 000 Eq. 1–2, model default weights.",
+            "cnn_probs": (
+                "The six class probabilities (ATL-PHYS-PUB-2023-001 §3.1), a record named by class."
+            ),
+            "cnn_score": (
+                "The discriminant D/(1+D) of ATL-PHYS-PUB-2023-001 Eq. 1–2, model default weights."
+            ),
             "cnn_loose": "Passes the CNN Loose working point (E_T × |η| binned cut on cnn_score).",
             "cnn_medium": "Passes the CNN Medium working point.",
             "cnn_tight": "Passes the CNN Tight working point.",
         },
         (Photon, "photon"): {
             "cnn": "All CNN columns of the photon as one record (computed once).",
-            "cnn_score": "The photon CNN's prompt-photon probability (seed 004).",
+            "cnn_score": "The photon CNN's prompt-photon probability (Franco's photon-ID talk).",
             "cnn_loose": "Passes the photon CNN loose working point (E_T × |η| binned).",
             "cnn_tight": "Passes the photon CNN tight working point.",
         },
@@ -421,7 +425,7 @@ def _attach_columns() -> None:
             setattr(cls, name, id_property(kind, None if name == "cnn" else name, doc))
 
     likelihood_columns = {
-        "llh": "The likelihood baseline's columns as one record (seed 000 §6.1).",
+        "llh": "The likelihood baseline's columns as one record (ATL-PHYS-PUB-2023-001 §6.1).",
         "llh_score": "The likelihood discriminant d = L_S/(L_S + L_B).",
         "llh_loose": "Passes the LLH Loose working point (cut on d and track hits).",
         "llh_medium": "Passes the LLH Medium working point.",

@@ -42,7 +42,8 @@ from coffea.nanoevents.schemas.nanoaod import NanoAODSchema
 
 __all__ = ["EGammaSchema"]
 
-#: Number of fixed matched-track slots of an electron (``Electron_trackIdx1..5``, seed 000 §4).
+#: Number of fixed matched-track slots of an electron (``Electron_trackIdx1..5``,
+#: ATL-PHYS-PUB-2023-001 §4).
 N_ELECTRON_TRACK_SLOTS = 5
 #: Number of conversion-track slots of a photon (``Photon_trackIdx1..2``).
 N_PHOTON_TRACK_SLOTS = 2
@@ -205,7 +206,7 @@ class EGammaSchema(NanoAODSchema):
             A fudge-factor file (``egamma-cnn datamc``'s ``fudge_factors.json``) for
             simulation: the electrons' shower-shape columns are the fudged values, and
             ``llh_*`` and the CNN's high-level-variable input use them ("fudged MC",
-            seed 002). Photons are not fudged (the factors are measured on electrons).
+            Zumbihl's e/γ talk). Photons are not fudged (the factors are measured on electrons).
             Never give it for data.
 
         Returns

@@ -249,7 +249,7 @@ def build_candidates(
 def matching_variables(
     clusters: ClusterBatch, cluster_index, tracks, track_index, energy: np.ndarray
 ):
-    """Δη1 and Δφ_res (seed 000 Table 4) of candidates with their best track.
+    """Δη1 and Δφ_res (ATL-PHYS-PUB-2023-001 Table 4) of candidates with their best track.
 
     Δη1 = η_cluster(strips) − η_track at the calorimeter; Δφ_res = q·(φ_cluster(middle)
     − φ of the track extrapolated from the perigee with its momentum rescaled to the

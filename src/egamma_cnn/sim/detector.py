@@ -4,7 +4,7 @@ Two things live here, both plain data:
 
 * the longitudinal *stacks* a particle crosses — dead material and calorimeter layers
   with their thickness in radiation lengths X0 and interaction lengths λ (ATLAS-like,
-  seed 000 §2: EM calorimeter ≈ 22 X0 ≈ 1.2 λ at η = 0, Tile ≈ 7.4 λ, HEC ≈ 10 λ) and
+  ATL-PHYS-PUB-2023-001 §2: EM calorimeter ≈ 22 X0 ≈ 1.2 λ at η = 0, Tile ≈ 7.4 λ, HEC ≈ 10 λ) and
   the material budget before the calorimeter (approximating the ATLAS Run-2 figures,
   EPJC 77 (2017) 332): inside the tracker X_ID(η) ≈ 0.4 X0 at η = 0 rising to ≈ 1.2 X0
   at |η| = 1.7, which drives conversions and bremsstrahlung in the field, and services
@@ -137,7 +137,7 @@ ENDCAP_STACK = _stack(
 )
 
 #: Extra dead material in the barrel/end-cap transition (crack), 1.37 < |η| < 1.52,
-#: in X0 (cryostat walls and services; seed 000 §2 "relatively large amount of
+#: in X0 (cryostat walls and services; ATL-PHYS-PUB-2023-001 §2 "relatively large amount of
 #: inactive material").
 CRACK_EXTRA_X0 = 4.0
 

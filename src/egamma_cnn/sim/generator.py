@@ -1,18 +1,18 @@
 """Pythia8 event generation: processes, generator filters, truth origins and GenPart.
 
 This module is the first stage of the simulation chain. It runs Pythia8 (``pythia8mc``,
-the ``sim`` extra) for the e/γ processes of seed 000 §3.2 (ATL-PHYS-PUB-2023-001,
+the ``sim`` extra) for the e/γ processes of ATL-PHYS-PUB-2023-001 §3.2 (
 "Simulated samples used for CNN training and performance evaluation") at the Run-3
 centre-of-mass energy of 13.6 TeV, applies the generator-level filters, classifies the
-origin of every final-state particle (seed 000 §3.1) and returns flat, columnar
+origin of every final-state particle (ATL-PHYS-PUB-2023-001 §3.1) and returns flat, columnar
 containers (:class:`~egamma_cnn.sim.particles.ParticleBatch`) for the detector simulation.
 
 Physics choices
 ---------------
-* Tune: the ATLAS A14 tune with NNPDF2.3LO (``Tune:pp = 21``), as in seed 000 §3.2 for
+* Tune: the ATLAS A14 tune with NNPDF2.3LO (``Tune:pp = 21``), as in ATL-PHYS-PUB-2023-001 §3.2 for
   the Pythia8 samples. NNPDF2.3 QED LO is built into Pythia (``PDF:pSet = 13``), so no
   LHAPDF is needed. Minimum bias uses the Monash 2013 tune (``Tune:pp = 14``): the
-  ATLAS A3 minimum-bias tune of seed 000 is not shipped with Pythia, A14 is an
+  ATLAS A3 minimum-bias tune of ATL-PHYS-PUB-2023-001 is not shipped with Pythia, A14 is an
   underlying-event tune that is not meant for soft inclusive events, and Monash was
   tuned to minimum-bias data with the same NNPDF2.3LO PDF.
 * Decays: Pythia defaults. K0S, Λ, Σ, Ξ, Ω decay with displaced production vertices;
@@ -80,7 +80,8 @@ BEAM_SPOT_SIGMA_Z_MM = 45.0
 #: Transverse Gaussian width of the luminous region [mm] (≈ 15 µm).
 BEAM_SPOT_SIGMA_XY_MM = 0.015
 
-#: JF filter (seed 000 §3.2): |η| range of the grid, window size and grid step in η and φ.
+#: JF filter (ATL-PHYS-PUB-2023-001 §3.2): |η| range of the grid, window size and grid step in η
+#: and φ.
 JF_ETA_MAX = 2.7
 JF_WINDOW = 0.1
 JF_GRID_STEP = 0.05
@@ -172,7 +173,7 @@ def _jf_config(threshold: int) -> ProcessConfig:
     return ProcessConfig(
         name=f"jf{threshold}",
         description=(
-            f"JF{threshold} (seed 000 §3.2): Pythia8 A14 2→2 QCD (HardQCD:all) plus "
+            f"JF{threshold} (ATL-PHYS-PUB-2023-001 §3.2): Pythia8 A14 2→2 QCD (HardQCD:all) plus "
             "qg→qγ and qq̄→gγ (PromptPhoton:all) with pTHatMin = "
             f"{JF_PTHAT_FRACTION * threshold:.1f} GeV, filtered on Σ E_T > "
             f"{threshold} GeV of final-state particles (no μ, ν) in a 0.1×0.1 η×φ "
@@ -184,12 +185,12 @@ def _jf_config(threshold: int) -> ProcessConfig:
     )
 
 
-#: The processes of seed 000 §3.2 at 13.6 TeV, by name.
+#: The processes of ATL-PHYS-PUB-2023-001 §3.2 at 13.6 TeV, by name.
 PROCESSES: dict[str, ProcessConfig] = {
     "zee": ProcessConfig(
         name="zee",
         description=(
-            "Drell-Yan Z/γ*→ee with m(ee) > 60 GeV (seed 000 §3.2, 'Z→ee' and "
+            "Drell-Yan Z/γ*→ee with m(ee) > 60 GeV (ATL-PHYS-PUB-2023-001 §3.2, 'Z→ee' and "
             "'Drell-Yan γ*/Z→ee'), Pythia8 A14, full γ*/Z interference. Source of "
             "prompt and charge-flip electrons and of tag-and-probe pairs."
         ),
@@ -198,7 +199,7 @@ PROCESSES: dict[str, ProcessConfig] = {
     "wenu": ProcessConfig(
         name="wenu",
         description=(
-            "W±→e±ν (seed 000 §3.2, 'W→eν'), Pythia8 A14 (WeakSingleBoson:ffbar2W). "
+            "W±→e±ν (ATL-PHYS-PUB-2023-001 §3.2, 'W→eν'), Pythia8 A14 (WeakSingleBoson:ffbar2W). "
             "Source of prompt electrons."
         ),
         pythia_settings=(
@@ -214,7 +215,8 @@ PROCESSES: dict[str, ProcessConfig] = {
     "gammajet": ProcessConfig(
         name="gammajet",
         description=(
-            "γ+jet (seed 000 §3.2, 'photon+jets'): qg→qγ and qq̄→gγ (PromptPhoton:all), "
+            "γ+jet (ATL-PHYS-PUB-2023-001 §3.2, 'photon+jets'): qg→qγ and qq̄→gγ "
+            "(PromptPhoton:all), "
             "Pythia8 A14, pTHatMin = 15 GeV. Source of prompt photons and their "
             "conversions."
         ),
@@ -226,7 +228,7 @@ PROCESSES: dict[str, ProcessConfig] = {
             "Z/γ*→ee (m > 60 GeV) with a generator filter requiring a final-state photon "
             "with p_T > 10 GeV and |η| < 2.5 radiated by a Z-decay electron "
             "(origin PROMPT_LEPTON_FSR), Pythia8 A14 with its QED final-state shower. "
-            "Source of radiative Z→eeγ photons for photon studies (seed 004)."
+            "Source of radiative Z→eeγ photons for photon studies (Franco's photon-ID talk)."
         ),
         pythia_settings=_ZEE_SETTINGS,
         photon_filter_pt=10.0,
@@ -236,7 +238,8 @@ PROCESSES: dict[str, ProcessConfig] = {
         name="minbias",
         description=(
             "Inelastic pp (SoftQCD:inelastic: non-diffractive plus diffractive) for "
-            "pile-up overlay (seed 000 §3.2), Pythia8 Monash 2013 (the A3 tune used by "
+            "pile-up overlay (ATL-PHYS-PUB-2023-001 §3.2), Pythia8 Monash 2013 "
+            "(the A3 tune used by "
             "ATLAS is not shipped with Pythia)."
         ),
         pythia_settings=(_MONASH, "SoftQCD:inelastic = on"),
@@ -245,7 +248,7 @@ PROCESSES: dict[str, ProcessConfig] = {
 
 
 # ----------------------------------------------------------------------------------------
-# JF filter (seed 000 §3.2)
+# JF filter (ATL-PHYS-PUB-2023-001 §3.2)
 # ----------------------------------------------------------------------------------------
 
 
@@ -310,7 +313,7 @@ def jf_max_window_et(
 
     The (η, φ) plane within |η| < ``eta_max`` is divided into cells of ``step`` in η and
     ``2π / round(2π / step)`` in φ; a window is ``round(window / step)`` cells on each
-    side (2×2 cells of 0.05 for the 0.1×0.1 window of seed 000 §3.2) and slides by one
+    side (2×2 cells of 0.05 for the 0.1×0.1 window of ATL-PHYS-PUB-2023-001 §3.2) and slides by one
     cell, wrapping in φ and staying inside the η range. Particles at |η| ≥ ``eta_max``
     are ignored.
 
@@ -357,7 +360,8 @@ def jf_filter(
     window: float = JF_WINDOW,
     step: float = JF_GRID_STEP,
 ) -> np.ndarray:
-    """ATLAS JF generator filter (seed 000 §3.2): accept events with a window above threshold.
+    """ATLAS JF generator filter (ATL-PHYS-PUB-2023-001 §3.2): accept events with a window above
+    threshold.
 
     An event passes if the E_T of final-state hard-scatter particles (muons and neutrinos
     excluded by the caller) summed in some 0.1×0.1 window of η×φ within |η| < 2.7
@@ -373,7 +377,7 @@ def jf_filter(
 
 
 # ----------------------------------------------------------------------------------------
-# PDG helpers and origin classification (seed 000 §3.1)
+# PDG helpers and origin classification (ATL-PHYS-PUB-2023-001 §3.1)
 # ----------------------------------------------------------------------------------------
 
 _F_LIGHT = np.uint8(1)  # light-flavour hadron
@@ -448,7 +452,7 @@ def classify_origins(
     of its strict ancestors: light-flavour hadron, b/c hadron (quarkonia excluded; the
     beam particles, status 11-19, do not count),
     W/Z/γ* boson (PDG 23, 24, or 22 with |status| 22; a quarkonium counts as a boson so
-    that a prompt J/ψ→ee gives prompt electrons, seed 000 §3.1), τ, prompt photon and
+    that a prompt J/ψ→ee gives prompt electrons, ATL-PHYS-PUB-2023-001 §3.1), τ, prompt photon and
     lepton-FSR photon.
 
     Rules, in priority order:

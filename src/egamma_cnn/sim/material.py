@@ -9,12 +9,12 @@ Physics (PDG Review "Passage of particles through matter", §34.4–34.5):
   carrying the energy lost there, emitted at a radius drawn from the material
   distribution, along the electron's direction at that radius (helix tangent in the
   2 T field). The electron continues with the rest of its energy. Its perigee momentum is
-  the pre-brem one; the loss becomes the track's Δp/p (seed 000 Table 4).
+  the pre-brem one; the loss becomes the track's Δp/p (ATL-PHYS-PUB-2023-001 Table 4).
 * **Conversions.** A photon converts in X radiation lengths with probability
   1 − exp(−7X/9) (high-energy limit). The conversion point is drawn from the truncated
   exponential in material depth and mapped to a radius with the radial material
   distribution; the electron energy fraction x follows dσ/dx ∝ 1 − 4/3·x(1 − x).
-* **Charge flips** arise from these two effects together, as seed 000 §3.1 describes:
+* **Charge flips** arise from these two effects together, as ATL-PHYS-PUB-2023-001 §3.1 describes:
   e⁻ → e⁻γ with a hard photon, then γ → e⁺e⁻; if the e⁺ carries most of the energy its
   track can be the one matched to the cluster. The legs of a photon radiated by an
   electron carry that electron's charge as their ``true_charge``.

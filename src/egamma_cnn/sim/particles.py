@@ -8,7 +8,7 @@ Truth origin codes
 ------------------
 Every particle carries the origin of the chain it belongs to, decided from the generator
 history (see :mod:`egamma_cnn.sim.generator`). Together with the particle type and the
-reconstructed charge this gives the six electron classes of seed 000 §3.1 (see
+reconstructed charge this gives the six electron classes of ATL-PHYS-PUB-2023-001 §3.1 (see
 :mod:`egamma_cnn.sim.truth`).
 """
 
@@ -54,7 +54,8 @@ class ParticleBatch:
     index (within this batch) of the particle a material-effect secondary came from, -1
     for generator particles. ``true_charge`` is the charge of the generator-level ancestor
     (for an e± from brem followed by conversion: the charge of the original electron, as
-    seed 000 §3.1 defines the true charge of charge-flip electrons). ``gen_index`` is the
+    ATL-PHYS-PUB-2023-001 §3.1 defines the true charge of charge-flip electrons). ``gen_index`` is
+    the
     index of the generator-level ancestor in the event's slimmed ``GenPart`` record (-1 if
     not stored).
     """

@@ -1,6 +1,6 @@
 """Pile-up overlay: a pool of minimum-bias events added to each hard-scatter event.
 
-Seed 000 §3.2 models pile-up (multiple pp interactions in the same bunch crossing) by
+ATL-PHYS-PUB-2023-001 §3.2 models pile-up (multiple pp interactions in the same bunch crossing) by
 overlaying the hard-scatter event with inelastic pp events generated with Pythia8. Here
 a :class:`MinBiasPool` of ``SoftQCD:inelastic`` events (process ``"minbias"`` of
 :mod:`egamma_cnn.sim.generator`) is generated once and sampled with replacement; every

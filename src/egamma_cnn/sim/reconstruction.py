@@ -10,19 +10,19 @@ simplified form:
    (2.5 GeV); seeds are kept greedily in decreasing E_T when no stronger seed lies within
    the same 3 × 5 window.
 2. *Position*: the energy-weighted barycentre of the 3 × 3 middle-layer cells around
-   the seed (seed 000 Table 4 uses the middle-layer position for Δφ_res).
+   the seed (ATL-PHYS-PUB-2023-001 Table 4 uses the middle-layer position for Δφ_res).
 3. *Energy*: the cells of the presampler and EM layers 1–3 whose centres are inside a
    3 × 7 (barrel) or 5 × 5 (end-cap) middle-layer window around that position, times a
    calibration C(|η|, E) derived from single electrons so that E_reco/E_true ≈ 1
    (:mod:`egamma_cnn.sim.calibration`).
 
-Candidates (seed 000 §4.1):
+Candidates (ATL-PHYS-PUB-2023-001 §4.1):
 
 * an **electron** is a cluster with at least one matched standard track
   (|Δη| < 0.05, |Δφ| < 0.1 between the track extrapolated to the middle layer and the
   cluster) and p_T = E / cosh(η_track) > 4.5 GeV, |η_cluster| < 2.47. The best track is
   the matched one with the smallest ΔR; the matched tracks are ordered by ΔR
-  (seed 000 §4.3).
+  (ATL-PHYS-PUB-2023-001 §4.3).
 * a **photon** is a cluster with E_T > 7 GeV, |η| < 2.47 whose best track (if any) has no
   hit in the innermost pixel layer: a conversion candidate. Its conversion type is 2 when
   two opposite-charge matched tracks without B-layer hit exist, 1 with one, 0 without

@@ -19,14 +19,14 @@ Physics model (one stage after the other in :func:`reconstruct_tracks`)
    vertices — no random displacement is added. A leg produced at radius r pointing
    away from the beam line gets d0 ≈ −q·r²/(2R) from its curvature alone (R the helix
    radius), the charge-correlated offset that makes q×d0/σ(d0) useful against
-   charge-flip electrons (seed 000 Table 4). Sign convention of ATLAS
+   charge-flip electrons (ATL-PHYS-PUB-2023-001 Table 4). Sign convention of ATLAS
    (``Trk::Perigee``): the point of closest approach is (−d0 sin φ0, d0 cos φ0, z0).
 2. **Hits.** Straight lines in 3-D from the production vertex (the curvature changes
    the crossing z by < 2 % in the silicon for pT > 0.5 GeV and is neglected there; the
    radial reach |c| + R of the helix is checked) are intersected with the surfaces of
    the ID (constants below, after ATLAS, JINST 3 (2008) S08003 ch. 4 and the IBL TDR
    CERN-LHCC-2010-013): 4 pixel barrel layers (the innermost is the IBL and counts as
-   the "B-layer" of seed 000 Table 4), 3 pixel end-cap disks per side, 4 double-sided
+   the "B-layer" of ATL-PHYS-PUB-2023-001 Table 4), 3 pixel end-cap disks per side, 4 double-sided
    SCT barrel layers and 9 double-sided SCT disks per side (2 hits per module
    crossing). Only surfaces *after* the production point along the flight direction
    are crossed, so a conversion leg produced at r = 200 mm has no pixel hit. The
@@ -148,7 +148,7 @@ CALO_BARREL_ABS_ETA_MAX = 1.45
 # Inner-detector geometry (ATLAS, JINST 3 (2008) S08003 Table 4.1; IBL TDR)
 # --------------------------------------------------------------------------------------
 
-#: Pixel barrel layer radii (mm): IBL (the innermost layer, "B-layer" of seed 000
+#: Pixel barrel layer radii (mm): IBL (the innermost layer, "B-layer" of ATL-PHYS-PUB-2023-001
 #: Table 4 in Run 2), B-layer, layer 1, layer 2.
 PIXEL_BARREL_RADII_MM = np.array([33.0, 50.5, 88.5, 122.5])
 #: Half-lengths (mm) of the active pixel barrel layers (IBL staves 664 mm long).
@@ -412,7 +412,7 @@ class TrackBatch:
     e_probability_ht : float32, L_e/(L_e + L_π) from the TRT HT hits; 0.5 without TRT
         hits (|η| ≳ 2.0).
     delta_p_over_p : float32, measured fractional momentum loss between the perigee and
-        the last measurement (seed 000 Table 4).
+        the last measurement (ATL-PHYS-PUB-2023-001 Table 4).
     vertex_index : int16, index in the event's VertexTable of the reconstructed vertex
         the track is assigned to (0 = hard scatter), -1 if none.
     is_trt_standalone : bool, TRT-standalone track (TRT-seeded, no silicon hit; poor

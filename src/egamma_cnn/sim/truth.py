@@ -1,6 +1,6 @@
 """Truth classes of reconstructed candidates (MC only).
 
-Electron classes, seed 000 §3.1 (the ATLAS DNN/CNN classes):
+Electron classes, ATL-PHYS-PUB-2023-001 §3.1 (the ATLAS DNN/CNN classes):
 
 ====  ====================  ==========================================================
 code  class                 rule applied to the particle that made the best track
@@ -17,7 +17,7 @@ code  class                 rule applied to the particle that made the best trac
 5     light-flavour hadron  anything else: hadrons, muons, pile-up hadrons
 ====  ====================  ==========================================================
 
-Photons (seed 004): prompt when the leading truth particle in the cluster is a photon
+Photons (Franco's photon-ID talk): prompt when the leading truth particle in the cluster is a photon
 (or a conversion leg of one) from the hard process, a quark's shower, or radiated by a
 prompt lepton; non-prompt otherwise (π0/η decays, hadrons, electrons).
 """
@@ -34,7 +34,7 @@ __all__ = ["ElectronClass", "classify_electrons", "photon_is_prompt"]
 
 
 class ElectronClass(IntEnum):
-    """The six electron truth classes of seed 000 §3.1."""
+    """The six electron truth classes of ATL-PHYS-PUB-2023-001 §3.1."""
 
     PROMPT = 0
     CHARGE_FLIP = 1

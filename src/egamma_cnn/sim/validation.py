@@ -11,7 +11,7 @@ into ``out_dir`` and returns the summary:
 * E_reco/E_true of prompt electrons (truth class 0) versus |η|;
 * the shower shapes R_η, R_φ, w_η2, f1, f3, R_had (:mod:`egamma_cnn.features`) per truth
   class (ATLAS: signal R_η peaked near 0.93–0.97, backgrounds broader);
-* the truth-class composition per process, to compare with seed 000 Table 2.
+* the truth-class composition per process, to compare with ATL-PHYS-PUB-2023-001 Table 2.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 * :mod:`.config` — :class:`TnPConfig` (selections, the IDs under test, binning, the
   field names of the ntuple) and :class:`IdSpec` (``"cnn_tight"``, ``"cutBased >= 4"``);
-* :mod:`.pairs` — the tag–probe pairs of each event (seed 002);
+* :mod:`.pairs` — the tag–probe pairs of each event (Zumbihl's e/γ talk);
 * :mod:`.efficiency` — efficiencies from the pass/fail m_ee histograms, by sideband
   subtraction or by fits with iminuit, with their uncertainties;
 * :mod:`.scale_factors` — data/MC scale factors as a correctionlib JSON;

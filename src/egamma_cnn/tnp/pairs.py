@@ -1,4 +1,4 @@
-"""Tag–probe pairs of Z→ee events (seed 002, "Event selection: Tag&Probe method").
+"""Tag–probe pairs of Z→ee events (Zumbihl's e/γ talk, "Event selection: Tag&Probe method").
 
 A *tag* is an electron passing a tight identification and kinematic requirements; a
 *probe* is any other electron of the event within the acceptance, with no

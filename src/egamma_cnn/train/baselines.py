@@ -1,24 +1,27 @@
 """The baselines the shipped models are compared with, trained on the same samples.
 
-* The electron likelihood (LLH, seed 000 §6.1): 1-D signal and background PDFs of the
+* The electron likelihood (LLH, ATL-PHYS-PUB-2023-001 §6.1): 1-D signal and background PDFs of the
   LLH variables per E_T × |η| bin (:class:`egamma_cnn.model.likelihood.Likelihood`),
   signal = prompt + charge-flip, fitted on the training part; Loose/Medium/Tight cuts
   on the discriminant derived on the validation part for the target efficiencies of
   :data:`egamma_cnn.model.working_points.DEFAULT_TARGETS` among signal candidates that
   pass the working point's hit requirements.
-* The photon cut-based selection (seed 004 Table 1,
+* The photon cut-based selection (Franco's photon-ID talk Table 1,
   :class:`egamma_cnn.model.cut_based.CutBasedPhotonID`), loose and tight menus.
-* The networks of seed 001 Table I/II: fully-connected networks on the seven standard
+* The networks of Collado et al., PRD 103, 116028 Table I/II: fully-connected networks on the seven
+  standard
   features (R_had, w_η2, R_φ, R_η, σ_ηη and the calorimeter isolation in ΔR < 0.3 and
   0.4, here relative to E_T) and on those seven plus the energy-flow observables of
-  seed 001 §5 (p_T^D, the two-point EFP with β = ½, and the cluster mass). Both also
-  get E_T and η, as parameters the way seed 000 §4.2 gives them to its networks: seed
+  Collado et al., PRD 103, 116028 §5 (p_T^D, the two-point EFP with β = ½, and the cluster mass).
+  Both also
+  get E_T and η, as parameters the way ATL-PHYS-PUB-2023-001 §4.2 gives them to its networks: seed
   001's sample had one narrow energy range, ours spans 4.5 to over 100 GeV, where the
   EFPs and the mass scale with the energy (without E_T the network cannot tell a soft
   jet's mass from a hard electron's, and adding the EFPs then *lowers* the AUC on the
   unweighted test sample, which we saw). Binary
   signal (prompt + charge-flip) versus background, balanced in (E_T, η) and
-  normalisation (ratio 1, as the balanced samples of seed 001), trained for several
+  normalisation (ratio 1, as the balanced samples of Collado et al., PRD 103, 116028), trained for
+  several
   seeds so that their AUC is a mean ± spread.
 
 Every baseline is written to one folder: ``electron_llh.json``, ``photon_cuts.json`` and
@@ -52,7 +55,7 @@ __all__ = [
     "train_feature_net",
 ]
 
-#: Seed 001's feature sets: the seven standard features, and those plus the EFPs.
+#: the electron paper's feature sets: the seven standard features, and those plus the EFPs.
 _HL7 = ("rhad", "weta2", "rphi", "reta", "sigmaietaieta", "etcone30_rel", "etcone40_rel")
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "hl7": (*_HL7, "et", "eta"),
@@ -175,7 +178,9 @@ def train_feature_net(
         progress=progress,
         fingerprint={"features": list(names), "table": table.to_dict()},
     )
-    metadata = base_metadata("electron", out_path.stem, f"seed 001 network on {list(names)}")
+    metadata = base_metadata(
+        "electron", out_path.stem, f"Collado et al., PRD 103, 116028 network on {list(names)}"
+    )
     metadata.update(
         {
             "inputs": [{"name": "features", "shape": [len(names)], "dtype": "float32"}],
@@ -210,7 +215,8 @@ def train_baselines(
     validation_fraction: float = 0.2,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Fit the LLH and the photon cuts, and train the seed 001 networks for ``n_seeds``."""
+    """Fit the LLH and the photon cuts, and train the Collado et al., PRD 103, 116028 networks for
+    ``n_seeds``."""
     out = Path(out_dir)
     (out / "feature_nets").mkdir(parents=True, exist_ok=True)
     electrons = load_arrays(

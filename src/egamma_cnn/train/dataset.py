@@ -412,11 +412,13 @@ def train_validation_split(
 def electron_selection(
     data: CandidateArrays, *, min_et: float = 4.5, max_abs_eta: float = 2.47
 ) -> np.ndarray:
-    """Candidates the electron models are trained and evaluated on (seed 000 §4.1, §6.1).
+    """Candidates the electron models are trained and evaluated on (ATL-PHYS-PUB-2023-001 §4.1,
+    §6.1).
 
     E_T > ``min_et`` GeV and |η| < ``max_abs_eta`` (the electron reconstruction
     acceptance), and the standard track-quality requirements of the evaluation sample of
-    seed 000 §6.1: at least two pixel hits and at least seven silicon (pixel + SCT) hits
+    ATL-PHYS-PUB-2023-001 §6.1: at least two pixel hits and at least seven silicon (pixel + SCT)
+    hits
     on the best track.
     """
     pixel, sct = data.features(["nPixelHits", "nSCTHits"]).T

@@ -1,6 +1,6 @@
 """Train the electron CNN (or its HLV-only FCN variant) and export it as ONNX.
 
-The recipe of seed 000 §5: candidates of the training files that pass
+The recipe of ATL-PHYS-PUB-2023-001 §5: candidates of the training files that pass
 :func:`~egamma_cnn.train.dataset.electron_selection`; a validation part taken from the
 training files by event (the test files are never read here); the 26 HLVs
 (:data:`egamma_cnn.features.ELECTRON_HLV_NAMES`) quantile-transformed with a table
@@ -111,14 +111,15 @@ def train_electron(
     training
         :class:`~egamma_cnn.train.trainer.TrainingConfig`.
     ratio
-        Background/signal ratio of the reweighting (seed 000: 4).
+        Background/signal ratio of the reweighting (ATL-PHYS-PUB-2023-001: 4).
     validation_fraction
         Share of the training events used for early stopping and the working points.
     max_candidates
         Use at most this many selected candidates (a random subset; for quick runs).
     hlv_names
-        The high-level variables given to the network (default: the 26 of seed 000;
-        ``("et", "eta")`` with tracks off gives the calorimeter-only CNN of the seed 001
+        The high-level variables given to the network (default: the 26 of ATL-PHYS-PUB-2023-001;
+        ``("et", "eta")`` with tracks off gives the calorimeter-only CNN of the Collado et al., PRD
+        103, 116028
         comparison). ``net_config.n_hlv`` is set to their number.
     checkpoint_dir
         Where the trainer keeps resumable checkpoints (default: next to ``out_path``).

@@ -4,22 +4,22 @@ Everything is measured on the test split of the sample plan (files and seeds nev
 used in training), with the models as shipped: ONNX files run through
 :class:`egamma_cnn.model.onnx_model.OnnxModel`. The electron candidates pass
 :func:`~egamma_cnn.train.dataset.electron_selection`; no kinematic reweighting is
-applied (seed 000 §6.1: the evaluation sample keeps its natural E_T, η and class
+applied (ATL-PHYS-PUB-2023-001 §6.1: the evaluation sample keeps its natural E_T, η and class
 composition). The CNN and FCN discriminants use the default class weights stored in
-each model (the training class fractions, seed 000 §5.4).
+each model (the training class fractions, ATL-PHYS-PUB-2023-001 §5.4).
 
 Produced (``out_dir``):
 
-* ``roc_<cf>_<range>.png`` — seed 000 Figs. 6–9: ROC curves (signal efficiency vs
+* ``roc_<cf>_<range>.png`` — ATL-PHYS-PUB-2023-001 Figs. 6–9: ROC curves (signal efficiency vs
   background rejection) against the combined background and each background class, with
   charge-flip in the signal (``cf-signal``) or in the background (``cf-background``), for
   4.5 < E_T ≤ 15 GeV and E_T > 15 GeV; CNN, FCN and LLH curves and the LLH working points.
-* ``rejection_ratio_et.png``, ``rejection_ratio_map.png`` — seed 000 Figs. 10–11: the
+* ``rejection_ratio_et.png``, ``rejection_ratio_map.png`` — ATL-PHYS-PUB-2023-001 Figs. 10–11: the
   background rejection of the CNN over the LLH and over the FCN at the signal efficiency
   of each LLH working point, bin by bin (charge-flip counted as background, as in Fig. 10).
-* ``class_fractions.png`` — seed 000 Fig. 16: true class fractions per process and the
+* ``class_fractions.png`` — ATL-PHYS-PUB-2023-001 Fig. 16: true class fractions per process and the
   difference predicted − true; the Table 7 gains are in ``metrics.json``.
-* ``photon_roc.png`` — the photon CNN against the cut-based menus (seed 004).
+* ``photon_roc.png`` — the photon CNN against the cut-based menus (Franco's photon-ID talk).
 * ``metrics.json`` — every number above, and ``headline``; ``tables.md`` — the same as
   Markdown tables for the model card (:func:`markdown_tables`).
 
@@ -57,9 +57,9 @@ from egamma_cnn.train.electron import electron_inputs
 
 __all__ = ["ET_RANGES", "RATIO_ABS_ETA_EDGES", "RATIO_ET_EDGES", "evaluate", "markdown_tables"]
 
-#: The two E_T ranges of seed 000 Figs. 5–9 (GeV).
+#: The two E_T ranges of ATL-PHYS-PUB-2023-001 Figs. 5–9 (GeV).
 ET_RANGES: dict[str, tuple[float, float]] = {"4.5-15GeV": (4.5, 15.0), "gt15GeV": (15.0, np.inf)}
-#: Bins of the rejection ratios (seed 000 Figs. 10–11).
+#: Bins of the rejection ratios (ATL-PHYS-PUB-2023-001 Figs. 10–11).
 RATIO_ET_EDGES: tuple[float, ...] = (4.5, 7.0, 10.0, 15.0, 20.0, 30.0, 45.0, np.inf)
 RATIO_ABS_ETA_EDGES: tuple[float, ...] = (0.0, 0.6, 1.37, 1.52, 2.01, 2.47)
 _LABELS = {
@@ -183,7 +183,7 @@ def _electron_rocs(plt, out: Path, scores, llh_wps, labels, et, metrics) -> None
 
 
 def _rejection_ratios(plt, out: Path, scores, llh_wps, labels, et, eta, metrics) -> None:
-    """Seed 000 Figs. 10–11 with charge-flip as background (prompt is the signal)."""
+    """ATL-PHYS-PUB-2023-001 Figs. 10–11 with charge-flip as background (prompt is the signal)."""
     is_signal = labels == 0
     et_bin = bin_index(et, RATIO_ET_EDGES)
     eta_bin = bin_index(np.abs(eta), RATIO_ABS_ETA_EDGES)
@@ -330,7 +330,7 @@ def _fraction_weights(fractions: dict[str, float]) -> dict[str, float]:
 
 
 def _class_fractions(plt, out: Path, probs, labels, process, processes, metrics) -> None:
-    """Seed 000 §6.2: Fig. 16 and Table 7 (rejection at 90 % signal efficiency).
+    """ATL-PHYS-PUB-2023-001 §6.2: Fig. 16 and Table 7 (rejection at 90 % signal efficiency).
 
     For Table 7 each process's background is rejected at the cut that keeps 90 % of the
     signal; the signal is the process's own where it has at least 20 signal candidates
@@ -551,7 +551,7 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
     _electron_rocs(plt, out, scores, llh_wps, labels, et, metrics["roc"])
     _rejection_ratios(plt, out, scores, llh_wps, labels, et, eta, metrics)
 
-    # seed 001 Table I/II: binary signal (prompt + charge flip) vs background
+    # Collado et al., PRD 103, 116028 Table I/II: binary signal (prompt + charge flip) vs background
     is_signal = np.isin(labels, (0, 1))
     aucs: dict[str, Any] = {
         "CNN": {
@@ -561,7 +561,8 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
         "FCN (26 HLV)": {"auc": auc(scores["signal"]["FCN"], is_signal)},
         "LLH": {"auc": auc(llh["llh"], is_signal)},
     }
-    # the calorimeter-only CNN (images + E_T, η) of the seed 001 comparison, if trained
+    # the calorimeter-only CNN (images + E_T, η) of the Collado et al., PRD 103, 116028 comparison,
+    # if trained
     calo_score = None
     if (models / "electron_calo_cnn.onnx").is_file():
         calo = OnnxModel(models / "electron_calo_cnn.onnx")
@@ -608,7 +609,8 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
                 "seeds": len(values),
                 "per_seed": values,
             }
-    # and in the two E_T ranges of seed 000 (seed 001 had one narrow range)
+    # and in the two E_T ranges of ATL-PHYS-PUB-2023-001 (Collado et al., PRD 103, 116028 had one
+    # narrow range)
     for range_name, (lo, hi) in ET_RANGES.items():
         in_range = (et > lo) & (et <= hi)
         ranged = {
@@ -684,7 +686,12 @@ def markdown_tables(metrics: dict[str, Any]) -> str:
     lines = ["## Test sample", ""]
     lines += ["| class | candidates |", "|---|---|"]
     lines += [f"| {_LABELS[c]} | {n} |" for c, n in metrics["test_class_counts"].items()]
-    lines += ["", "## AUC, signal (prompt + charge flip) vs all background (seed 001 Table I)", ""]
+    lines += [
+        "",
+        "## AUC, signal (prompt + charge flip) vs all background "
+        "(Collado et al., PRD 103, 116028, Table I)",
+        "",
+    ]
     lines += [
         "All E_T: mean ± standard deviation over training seeds where several were trained;",
         "the E_T ranges: the shipped (seed 0) network, the seed mean for the feature nets.",
@@ -703,7 +710,11 @@ def markdown_tables(metrics: dict[str, Any]) -> str:
         cell = _fmt(value, 4) + (f" ± {spread:.4f} ({seeds} seeds)" if spread is not None else "")
         row = [name, cell, *(_fmt(aucs[r].get(name), 4) for r in ranges)]
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "## Rejection at the LLH working-point efficiencies (seed 000 Figs. 6–9)", ""]
+    lines += [
+        "",
+        "## Rejection at the LLH working-point efficiencies (ATL-PHYS-PUB-2023-001 Figs. 6–9)",
+        "",
+    ]
     lines += [
         "| signal | E_T | background | n bkg | WP | ε_sig | LLH rejection | CNN rejection "
         "| CNN/LLH |",
@@ -748,7 +759,8 @@ def markdown_tables(metrics: dict[str, Any]) -> str:
     bins = _bin_labels([e if e is not None else np.inf for e in edges])
     lines += [
         "",
-        "## Rejection ratios in E_T bins (seed 000 Fig. 10; charge flip in background)",
+        "## Rejection ratios in E_T bins "
+        "(ATL-PHYS-PUB-2023-001 Fig. 10; charge flip in background)",
         "",
     ]
     lines += ["| ratio | WP | " + " | ".join(bins) + " |", "|---|---|" + "---|" * len(bins)]
@@ -760,7 +772,7 @@ def markdown_tables(metrics: dict[str, Any]) -> str:
                 for r in rows
             ]
             lines.append(f"| CNN/{reference} | {wp} | " + " | ".join(cells) + " |")
-    lines += ["", "## Class fractions per process (seed 000 Fig. 16 and Table 7)", ""]
+    lines += ["", "## Class fractions per process (ATL-PHYS-PUB-2023-001 Fig. 16 and Table 7)", ""]
     names = list(ELECTRON_CLASS_NAMES)
     lines += [
         "| process | n | "
@@ -780,7 +792,11 @@ def markdown_tables(metrics: dict[str, Any]) -> str:
         )
     if "photon" in metrics:
         photon = metrics["photon"]
-        lines += ["", "## Photons: CNN vs cut-based at equal rejection (seed 004)", ""]
+        lines += [
+            "",
+            "## Photons: CNN vs cut-based at equal rejection (Franco's photon-ID talk)",
+            "",
+        ]
         lines += [
             f"Test photons: {photon['n_prompt']} prompt, {photon['n_non_prompt']} non-prompt; "
             f"CNN AUC {photon['auc']:.4f}.",

@@ -1,16 +1,17 @@
 """PyTorch networks of the electron and photon identification (the ``train`` extra).
 
-* :class:`ElectronCNN` — seed 000 §5.3, Fig. 4 and Table 6: three sub-CNNs (coarse
+* :class:`ElectronCNN` — ATL-PHYS-PUB-2023-001 §5.3, Fig. 4 and Table 6: three sub-CNNs (coarse
   images 18 × 7 × 11 with every calorimeter layer as a channel, the fine strip image
   1 × 56 × 11, the 5 × 13 matched tracks with 1 × 1 kernels), flattened and concatenated
   with the quantile-transformed high-level variables into two dense hidden layers, then
   a softmax over the six truth classes. The widths are a :class:`ElectronNetConfig`:
   :data:`TABLE6` is the published size, :data:`CPU_DEFAULT` the narrower shipped one.
   Switching the images and tracks off gives the HLV-only fully-connected network (FCN)
-  of seed 000 §6.1 from the same code.
+  of ATL-PHYS-PUB-2023-001 §6.1 from the same code.
 * :class:`FeatureNet` — a fully-connected network on any list of high-level features
-  (the seven standard features of seed 001 Table I, with or without its EFPs).
-* :class:`PhotonCNN` — seed 004: prompt vs non-prompt from the strip (56 × 3), middle
+  (the seven standard features of Collado et al., PRD 103, 116028 Table I, with or without its
+  EFPs).
+* :class:`PhotonCNN` — Franco's photon-ID talk: prompt vs non-prompt from the strip (56 × 3), middle
   (7 × 11) and back (4 × 11) EM-layer images at native granularity, one small CNN per
   layer, concatenated into dense layers, two-class softmax.
 
@@ -47,7 +48,7 @@ IMAGE_NORM_OFFSET = 1.0
 
 @dataclass(frozen=True)
 class ElectronNetConfig:
-    """Widths of the electron network (seed 000 Table 6 layout).
+    """Widths of the electron network (ATL-PHYS-PUB-2023-001 Table 6 layout).
 
     Attributes
     ----------
@@ -90,7 +91,7 @@ class ElectronNetConfig:
         return cls(**{k: tuples(v) for k, v in data.items()})
 
 
-#: The published hyper-parameters (seed 000 Table 6): 100/100 maps for the images,
+#: The published hyper-parameters (ATL-PHYS-PUB-2023-001 Table 6): 100/100 maps for the images,
 #: 200/200 for the tracks, two hidden layers of 100.
 TABLE6 = ElectronNetConfig(
     coarse_maps=(100, 100), fine_maps=(100, 100), track_maps=(200, 200), hidden=(100, 100)
@@ -107,7 +108,7 @@ def _image_scale(*images: torch.Tensor) -> torch.Tensor:
 
 
 class ElectronCNN(nn.Module):
-    """The electron network of seed 000 Fig. 4 (see the module docstring).
+    """The electron network of ATL-PHYS-PUB-2023-001 Fig. 4 (see the module docstring).
 
     ``forward(hlv, coarse, fine, tracks)`` (call it with keywords) returns the class
     probabilities ``(N, 6)`` (softmax included); :meth:`logits` gives the pre-softmax
@@ -226,7 +227,8 @@ class FeatureNet(nn.Module):
 
 @dataclass(frozen=True)
 class PhotonNetConfig:
-    """Widths of the photon CNN (seed 004): two convolutions per EM layer, dense head."""
+    """Widths of the photon CNN (Franco's photon-ID talk): two convolutions per EM layer, dense
+    head."""
 
     maps: tuple[int, int] = (16, 32)
     hidden: tuple[int, ...] = (64,)
@@ -272,7 +274,7 @@ def _layer_cnn(maps: tuple[int, int], kernel: tuple[int, int], pool: tuple[int, 
 
 
 class PhotonCNN(nn.Module):
-    """Prompt vs non-prompt photon CNN on the three EM layers (seed 004).
+    """Prompt vs non-prompt photon CNN on the three EM layers (Franco's photon-ID talk).
 
     ``forward(strips, middle, back)`` with ``(N, 56, 3)``, ``(N, 7, 11)`` and
     ``(N, 4, 11)`` images returns ``(N, 2)`` probabilities (non-prompt, prompt). The

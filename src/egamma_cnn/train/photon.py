@@ -1,12 +1,13 @@
-"""Train the photon CNN (seed 004) and export it as ONNX with its working points.
+"""Train the photon CNN (Franco's photon-ID talk) and export it as ONNX with its working points.
 
 Prompt (signal) versus non-prompt photons of the training files in the photon-ID
-acceptance (E_T > 7 GeV, |η| < 2.37 outside the crack 1.37–1.52, seed 004 Table 1),
-the three EM-layer images at native granularity, the p_T reweighting of seed 004
+acceptance (E_T > 7 GeV, |η| < 2.37 outside the crack 1.37–1.52, Franco's photon-ID talk Table 1),
+the three EM-layer images at native granularity, the p_T reweighting of Franco's photon-ID talk
 (background to the signal spectrum), binary cross-entropy (a two-class softmax), Adam,
 early stopping (:mod:`.trainer`).
 
-Working points follow seed 004 ("both match the bkg rej. of cut-based method"): in each
+Working points follow Franco's photon-ID talk ("both match the bkg rej. of cut-based method"): in
+each
 E_T × |η| bin the CNN cut is set so that the CNN keeps the same fraction of non-prompt
 photons of the validation part as the cut-based menu of the same name; the gain is then
 read as signal efficiency at equal rejection.
@@ -43,7 +44,8 @@ PHOTON_INPUTS: tuple[str, ...] = ("strips", "middle", "back")
 
 
 def photon_selection(data: CandidateArrays, min_et: float = 7.0) -> np.ndarray:
-    """E_T > ``min_et`` GeV and |η| < 2.37 outside 1.37 ≤ |η| < 1.52 (seed 004 Table 1)."""
+    """E_T > ``min_et`` GeV and |η| < 2.37 outside 1.37 ≤ |η| < 1.52 (Franco's photon-ID talk Table
+    1)."""
     abs_eta = np.abs(data.arrays["eta"])
     return (data.arrays["et"] > min_et) & (abs_eta < 2.37) & ~((abs_eta >= 1.37) & (abs_eta < 1.52))
 
@@ -217,7 +219,7 @@ def train_photon(
             "working_points": wps.to_dict(),
             "working_point_definition": (
                 "per E_T x |eta| bin, the CNN keeps the non-prompt fraction of the cut-based "
-                "menu of the same name on the validation part (seed 004)"
+                "menu of the same name on the validation part (Franco's photon-ID talk)"
             ),
             "network": {"class": "PhotonCNN", "config": net_config.to_dict()},
             "training": {

@@ -1,6 +1,7 @@
-"""Training weights: the kinematic reweighting of seed 000 §5.1 and seed 004.
+"""Training weights: the kinematic reweighting of ATL-PHYS-PUB-2023-001 §5.1 and Franco's photon-ID
+talk.
 
-Electrons (seed 000 §5.1): "the normalisation and shapes of the E_T and η distributions
+Electrons (ATL-PHYS-PUB-2023-001 §5.1): "the normalisation and shapes of the E_T and η distributions
 of each background class are reweighed in two dimensions to match the ones of signal
 electrons", every class is brought to the same normalisation, and the background to
 signal ratio is a hyper-parameter (optimal ≈ 4). We implement it as
@@ -31,7 +32,8 @@ goes to the other classes of its group (signal or background) in equal shares, s
 Σ_sig = S and Σ_bkg / Σ_sig = ``ratio`` still hold unless every class of a group is
 capped (``achieved_ratio`` in the report says).
 
-Photons (seed 004 "p_T reweighting"): background (non-prompt) photons get the ratio of
+Photons (Franco's photon-ID talk "p_T reweighting"): background (non-prompt) photons get the ratio
+of
 the signal to the background p_T histograms, normalised so that background and signal
 have the same total; signal photons keep weight 1.
 """
@@ -101,7 +103,7 @@ def class_balance_weights(
     max_weight: float = 20.0,
     max_class_boost: float = 10.0,
 ) -> tuple[np.ndarray, ReweightingReport]:
-    """Per-candidate weights of seed 000 §5.1 (see the module docstring).
+    """Per-candidate weights of ATL-PHYS-PUB-2023-001 §5.1 (see the module docstring).
 
     Parameters
     ----------
@@ -114,7 +116,7 @@ def class_balance_weights(
     n_classes
         Number of classes.
     ratio
-        Σ background weights / Σ signal weights (seed 000: ≈ 4).
+        Σ background weights / Σ signal weights (ATL-PHYS-PUB-2023-001: ≈ 4).
     et_edges, abs_eta_edges
         Binning; under- and overflow go into the first and last bins.
     input_weight
@@ -215,7 +217,7 @@ def _share(total: float, caps: dict[int, float]) -> dict[int, float]:
 def pt_weights(
     pt: np.ndarray, is_signal: np.ndarray, edges: Sequence[float] | None = None
 ) -> np.ndarray:
-    """Photon p_T reweighting of seed 004: background to the signal p_T spectrum.
+    """Photon p_T reweighting of Franco's photon-ID talk: background to the signal p_T spectrum.
 
     Signal candidates keep 1; a background candidate in p_T bin b gets
     ``h_sig(b) / h_bkg(b)`` times the factor that makes Σ_bkg = Σ_sig; background in bins

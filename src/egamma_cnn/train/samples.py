@@ -1,6 +1,7 @@
 """The training and test samples of the shipped models: a fixed, reproducible production plan.
 
-Seed 000 §3.2 trains on a mixture of processes: Z→ee and W→eν for prompt and charge-flip
+ATL-PHYS-PUB-2023-001 §3.2 trains on a mixture of processes: Z→ee and W→eν for prompt and
+charge-flip
 electrons, γ+jet for photon conversions, and JF17 dijets (with prompt photons) for the
 light-flavour and heavy-flavour backgrounds. Our plan produces them in *rounds*: every
 round writes one file per process with seeds that no other round uses, and every

@@ -1,14 +1,15 @@
-"""The training loop shared by every network (seed 000 §5.3, seed 004 "Training").
+"""The training loop shared by every network (ATL-PHYS-PUB-2023-001 §5.3, Franco's photon-ID talk
+"Training").
 
 Adam on the weighted categorical cross-entropy, L2 regularisation as Adam's weight
 decay, dropout in the networks, a learning rate halved when the validation loss stops
-improving (seed 000: "a variable adaptive learning rate that progressively gets
+improving (ATL-PHYS-PUB-2023-001: "a variable adaptive learning rate that progressively gets
 smaller"), and early stopping: training ends after ``patience`` (default 5) epochs
 without improvement of the monitored validation metric, and the weights of the best
 epoch are restored.
 
 Monitored metric: the weighted validation loss by default (smoother than the accuracy
-that seed 000 monitors; ``monitor="accuracy"`` follows the seed).
+that ATL-PHYS-PUB-2023-001 monitors; ``monitor="accuracy"`` follows the seed).
 
 Reproducible and resumable: the seed fixes the initial weights (``torch.manual_seed``)
 and the order of the batches (a ``torch.Generator``); that generator and torch's global
@@ -52,7 +53,7 @@ class TrainingConfig:
     l2
         L2 penalty (Adam weight decay).
     patience
-        Epochs without improvement before stopping (seed 000: 5).
+        Epochs without improvement before stopping (ATL-PHYS-PUB-2023-001: 5).
     monitor
         "loss" (weighted validation loss, lower is better) or "accuracy" (weighted).
     lr_patience, lr_factor
