@@ -66,13 +66,16 @@ def raw_read(files: list[str], branches: list[str]) -> tuple[int, float]:
 
 def processor_rate(files: list[str], workers: int, chunk_size: int) -> tuple[int, float]:
     from egamma_cnn.execution import ExecutionSettings, open_executor, run_fileset
+    from egamma_cnn.nanoevents import EGammaSchema
 
     settings = ExecutionSettings(executor="local", workers=workers, chunk_size=chunk_size)
     fileset = {"zee": {"files": {path: "Events" for path in files}}}
     with open_executor(settings) as client:
         client.run(lambda: __import__("egamma_cnn.processors.tag_and_probe"))  # warm imports
         start = time.perf_counter()
-        run = run_fileset(_processor(), fileset, settings, executor=client)
+        run = run_fileset(
+            _processor(), fileset, settings, schemaclass=EGammaSchema, executor=client
+        )
         seconds = time.perf_counter() - start
     return int(run.outputs["zee"]["events"]), seconds
 

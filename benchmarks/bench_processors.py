@@ -37,9 +37,9 @@ def _fudge_file(directory: Path) -> Path:
     """A fudge-factor file for every shower shape of the data/MC processor (a small
     shift and a 10 % width change in every bin: the cost does not depend on the values)."""
     import numpy as np
-    from egamma_cnn.processors.data_mc import DEFAULT_VARIABLES
 
-    from egamma_cnn.datamc.fudge import FudgeFactors, write_correctionlib
+    from egamma_cnn.corrections.fudge import FudgeFactors, write_correctionlib
+    from egamma_cnn.processors.data_mc import DEFAULT_VARIABLES
     from egamma_cnn.tnp.config import ATLAS_ET_EDGES, ATLAS_ETA_EDGES
 
     et, eta = np.asarray(ATLAS_ET_EDGES), np.asarray(ATLAS_ETA_EDGES)
@@ -77,11 +77,10 @@ def rate(make_processor, files: list[str], schemaclass=None) -> tuple[int, float
 
 
 def main() -> None:
+    from egamma_cnn.nanoevents import EGammaSchema
     from egamma_cnn.processors.data_mc import DataMCProcessor
     from egamma_cnn.processors.isolation import IsolationProcessor
     from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
-
-    from egamma_cnn.nanoevents import EGammaSchema
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+")

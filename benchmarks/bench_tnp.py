@@ -31,10 +31,9 @@ import dask
 
 
 def eager_rate(files: list[str]) -> tuple[int, float]:
-    from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
-
     from egamma_cnn.columnar import clear_memo
     from egamma_cnn.nanoevents import open_events
+    from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
 
     processor = TagAndProbeProcessor()
     processor.process(open_events(files[0], entry_stop=50))  # warm-up (numba, onnxruntime)
@@ -50,9 +49,9 @@ def eager_rate(files: list[str]) -> tuple[int, float]:
 def cluster_rate(files: list[str], workers: int, step_size: int) -> tuple[int, float]:
     from coffea.dataset_tools import apply_to_fileset, preprocess
     from dask.distributed import Client, LocalCluster
-    from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
 
     from egamma_cnn.nanoevents import EGammaSchema
+    from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
 
     fileset = {"zee": {"files": {path: "Events" for path in files}}}
     with (

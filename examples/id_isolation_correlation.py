@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import sys
 
-from egamma_cnn.processors.isolation import ISOLATIONS, SCORES, IsolationProcessor, correlations
-
 from egamma_cnn.nanoevents import open_events
+from egamma_cnn.processors.isolation import ISOLATIONS, SCORES, IsolationProcessor, correlations
 
 
 def main(paths: list[str]) -> None:

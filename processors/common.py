@@ -4,25 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import awkward as ak
+import dask_awkward as dak
 import hist
+import hist.dask as hda
 
 __all__ = ["dataset_name", "histogram_factory", "is_lazy", "pair_weights"]
 
 
 def is_lazy(array: Any) -> bool:
     """Whether ``array`` is a dask-awkward array (the processor runs lazily)."""
-    try:
-        import dask_awkward as dak
-    except ImportError:  # pragma: no cover - dask-awkward is a dependency
-        return False
     return isinstance(array, dak.Array)
 
 
 def histogram_factory(lazy: bool) -> Any:
     """``hist.Hist.new``, or ``hist.dask.Hist.new`` (dask-histogram) in dask mode."""
     if lazy:
-        import hist.dask as hda
-
         return hda.Hist.new
     return hist.Hist.new
 
@@ -39,6 +36,4 @@ def pair_weights(events: Any, field: str | None, pairs: Any) -> Any:
     """The event weight ``events[field]`` of every pair (flat), or None without weights."""
     if field is None or field not in events.fields:
         return None
-    import awkward as ak
-
     return ak.flatten(ak.broadcast_arrays(events[field], pairs.mass)[0])

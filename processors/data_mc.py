@@ -12,7 +12,7 @@ of :mod:`egamma_cnn.features`, the CNN score, any electron column) it fills
 * ``identification`` — the weighted probes passing and failing each ID of ``ids`` (the
   likelihood and CNN working points by default) per probe (E_T, η) bin: the ID
   efficiencies of the Z-window probes, which fudging changes on simulation
-  (:func:`egamma_cnn.datamc.run.run_datamc` runs it a second time on fudged MC).
+  (:func:`egamma_cnn.workflows.run_datamc` runs it a second time on fudged MC).
 
 Eager or on dask (``hist.dask``). The analysis of the outputs — fudge factors,
 statistical distances, Gaussian-fit parameters, plots — is :mod:`egamma_cnn.datamc`.
@@ -24,8 +24,8 @@ from typing import Any
 
 import awkward as ak
 from coffea import processor
-from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
 
+from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
 from egamma_cnn.tnp.config import IdSpec, TnPConfig
 from egamma_cnn.tnp.pairs import tag_probe_pairs
 

@@ -15,7 +15,7 @@ simulation, −1 without truth), ``IsolationProcessor`` fills
   the assumption under which their SFs are measured separately (Franco's photon-ID talk). The
   data/MC
   efficiencies and SFs are the tag-and-probe's
-  (:func:`egamma_cnn.isolation.run_isolation` runs it for these points);
+  (:func:`egamma_cnn.workflows.run_isolation` runs it for these points);
 * ``scores`` — 2-D histograms of each ID score (``cnn_score``, ``llh_score``) versus each
   relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) per E_T bin — the Franco talk's
   question whether the CNN is more correlated with isolation than a likelihood;
@@ -45,10 +45,10 @@ from typing import Any
 import awkward as ak
 import numpy as np
 from coffea import processor
-from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
 
 from egamma_cnn.features import CALO_ISO_CONE_RADII
 from egamma_cnn.isolation.analysis import correlations
+from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
 from egamma_cnn.tnp.config import IdSpec, TnPConfig
 
 __all__ = [

@@ -25,8 +25,8 @@ from typing import Any
 
 import awkward as ak
 from coffea import processor
-from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
 
+from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.pairs import TRUTH_NONE, tag_probe_pairs
 

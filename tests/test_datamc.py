@@ -10,11 +10,16 @@ import hist
 import numpy as np
 import pytest
 import scipy.stats
-from egamma_cnn.processors.data_mc import DataMCProcessor
 
 from egamma_cnn.cli import main
-from egamma_cnn.datamc import (
+from egamma_cnn.corrections import (
+    CORRECTION_NAME,
+    FudgeFactors,
+    FudgeFile,
     apply_fudge,
+    write_correctionlib,
+)
+from egamma_cnn.datamc import (
     hellinger_distance,
     l1_distance,
     quantile_map,
@@ -27,7 +32,7 @@ from egamma_cnn.datamc.analysis import (
     gaussian_parameters,
     moments,
 )
-from egamma_cnn.datamc.fudge import CORRECTION_NAME, write_correctionlib
+from egamma_cnn.processors.data_mc import DataMCProcessor
 from egamma_cnn.tnp import TnPConfig
 
 DATA = Path(__file__).parent / "data"
@@ -230,8 +235,6 @@ WORKING_POINTS = ("loose", "medium", "tight")
 
 
 def _write_fudge(path, centre_mc, centre_data, width, variables=("reta", "weta2")):
-    from egamma_cnn.datamc.fudge import FudgeFactors
-
     et_edges, eta_edges = np.array([5.0, 40.0, 250.0]), np.array([-2.5, 0.0, 2.5])
     ones = np.ones((2, 2))
     factors = {
@@ -251,7 +254,6 @@ def test_fudged_mc_columns_llh_and_cnn(tmp_path):
     import dask
     from dask.base import tokenize
 
-    from egamma_cnn.datamc import FudgeFile
     from egamma_cnn.nanoevents import EGammaSchema, open_events
 
     path = tmp_path / "fudge.json"
@@ -301,7 +303,6 @@ def test_fudged_mc_columns_llh_and_cnn(tmp_path):
 
 def test_fudge_file_errors(tmp_path):
     from egamma_cnn.corrections import write_correction
-    from egamma_cnn.datamc import FudgeFile
     from egamma_cnn.nanoevents import EGammaSchema
 
     with pytest.raises(FileNotFoundError, match="no fudge-factor file"):

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
 
 from egamma_cnn.execution import BadInputError, ExecutionSettings, run_fileset
+from egamma_cnn.nanoevents import EGammaSchema
+from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
 from egamma_cnn.tnp import TnPConfig
 
 DATA = Path(__file__).parent / "data"
@@ -123,17 +124,22 @@ def test_scheduler_run_equals_the_iterative_run_even_when_a_worker_dies(cluster,
     address, workers = cluster
     fileset = _fileset(tmp_path)
     iterative = run_fileset(
-        _processor(), fileset, ExecutionSettings(executor="iterative", chunk_size=CHUNK)
+        _processor(),
+        fileset,
+        ExecutionSettings(executor="iterative", chunk_size=CHUNK),
+        schemaclass=EGammaSchema,
     )
     remote = ExecutionSettings(executor="scheduler", address=address, chunk_size=CHUNK)
-    distributed = run_fileset(_processor(), fileset, remote)
+    distributed = run_fileset(_processor(), fileset, remote, schemaclass=EGammaSchema)
     assert iterative.outputs["zee"]["events"] == 120 and not distributed.failures
     _same(distributed.outputs["zee"], iterative.outputs["zee"])
 
     # again, killing one worker once the run is under way
     result: dict = {}
     thread = threading.Thread(
-        target=lambda: result.update(run=run_fileset(_processor(), fileset, remote))
+        target=lambda: result.update(
+            run=run_fileset(_processor(), fileset, remote, schemaclass=EGammaSchema)
+        )
     )
     with Client(address) as client:
         thread.start()
@@ -166,14 +172,16 @@ def test_corrupted_and_truncated_files_are_reported_by_name(cluster, tmp_path):
     fileset = _fileset(tmp_path, bad)
     remote = ExecutionSettings(executor="scheduler", address=address, chunk_size=CHUNK)
     with pytest.raises(BadInputError, match=r"not_root\.root"):
-        run_fileset(_processor(), fileset, remote)
-    run = run_fileset(_processor(), fileset, remote.with_changes(skip_bad_files=True))
+        run_fileset(_processor(), fileset, remote, schemaclass=EGammaSchema)
+    run = run_fileset(
+        _processor(), fileset, remote.with_changes(skip_bad_files=True), schemaclass=EGammaSchema
+    )
     assert run.skipped_files == [str(not_root)]
     chunks = {(f.file, f.entry_start) for f in run.failures if f.entry_start is not None}
     assert {file for file, _ in chunks} == {str(truncated), str(corrupted)}
     assert all(f.reason for f in run.failures)
     # the good files are all there, and nothing of the bad ones
-    good = run_fileset(_processor(), _fileset(tmp_path), remote)
+    good = run_fileset(_processor(), _fileset(tmp_path), remote, schemaclass=EGammaSchema)
     _same(run.outputs["zee"], good.outputs["zee"])
 
 

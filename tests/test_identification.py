@@ -349,8 +349,8 @@ def test_the_example_processor_gives_the_same_histograms_eager_and_on_dask():
 
 
 def test_the_demo_scores_a_fileset_and_names_a_bad_file(tmp_path, events):
-    from egamma_cnn.demo import run_identification
     from egamma_cnn.execution import BadInputError, ExecutionSettings
+    from egamma_cnn.workflows.identification import run_identification
 
     bad = tmp_path / "not_a_sample.root"
     bad.write_text("not ROOT")
@@ -432,9 +432,8 @@ def test_a_replaced_model_file_is_reloaded(tmp_path, events):
 
 
 def test_likelihood_and_isolation_columns(events):
-    from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
-
     from egamma_cnn.model import LIKELIHOOD_INPUTS, LikelihoodID
+    from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
     from egamma_cnn.tnp import TnPConfig
 
     electrons = events.Electron

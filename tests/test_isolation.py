@@ -11,7 +11,6 @@ import hist
 import numpy as np
 import pytest
 import scipy.stats
-from egamma_cnn.processors.isolation import IsolationProcessor
 
 from egamma_cnn.cli import main
 from egamma_cnn.isolation import (
@@ -23,6 +22,7 @@ from egamma_cnn.isolation import (
     working_point_efficiencies,
 )
 from egamma_cnn.nanoevents import open_events
+from egamma_cnn.processors.isolation import IsolationProcessor
 from egamma_cnn.tnp import IdSpec, TnPConfig
 
 DATA = Path(__file__).parent / "data"

@@ -13,10 +13,10 @@ import hist
 import numpy as np
 import pytest
 import uproot
-from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor, empty_histogram
 
 from egamma_cnn.cli import main
 from egamma_cnn.nanoevents import open_events
+from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor, empty_histogram
 from egamma_cnn.tnp import IdSpec, IdTerm, TnPConfig, invariant_mass, tag_probe_pairs
 from egamma_cnn.tnp.efficiency import clopper_pearson, measure, truth_efficiency, wilson
 from egamma_cnn.tnp.scale_factors import CORRECTION_NAME, scale_factors, write_correctionlib

@@ -15,8 +15,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from egamma_cnn.execution.runner import BadInputError
-from egamma_cnn.execution.settings import EXECUTORS
+from egamma_cnn.execution import (
+    EXECUTORS,
+    BadInputError,
+    ExecutionSettings,
+    load_fileset,
+    open_executor,
+)
+from egamma_cnn.features import ELECTRON_HLV_NAMES
+from egamma_cnn.tnp.config import TnPConfig
 
 __all__ = ["main"]
 
@@ -216,88 +223,9 @@ def _validate(args, parser) -> int:
 
 
 def _demo(args, parser) -> int:
-    from egamma_cnn.sim.production import ProductionConfig, produce
-    from egamma_cnn.sim.validation import validate
+    from egamma_cnn.workflows.demo import run_demo
 
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    files = {}
-    jobs = (
-        ("zee", "zee", args.events, 20.0, False),
-        ("jf17", "jf17", max(args.events // 2, 1), 20.0, False),
-        ("data_zee", "zee", args.events, 25.0, True),
-    )
-    for name, process, n, mu, data_like in jobs:
-        path = args.out_dir / f"{name}.root"
-        kind = "data-like" if data_like else "MC"
-        print(f"generating {n} {kind} {process} events (<mu> = {mu}) -> {path}")
-        produce(
-            ProductionConfig(
-                process=process, n_events=n, seed=len(files) + 1, pileup_mu=mu, data_like=data_like
-            ),
-            path,
-            workers=args.workers,
-            command=f"egamma-cnn demo --events {args.events}",
-        )
-        files[name] = path
-    summary = validate(
-        [files["zee"], files["jf17"]], args.out_dir / "validation", data_files=[files["data_zee"]]
-    )
-    print(json.dumps(summary, indent=1))
-    print(f"plots and summary.json in {args.out_dir / 'validation'}")
-
-    from dask.distributed import Client, LocalCluster
-
-    from egamma_cnn.datamc.run import run_datamc
-    from egamma_cnn.demo import run_identification
-    from egamma_cnn.isolation.run import run_isolation
-    from egamma_cnn.tnp.run import run_tnp
-
-    print(f"scoring the samples with the shipped CNNs on a LocalCluster of {args.workers}")
-    with (
-        LocalCluster(
-            n_workers=args.workers, threads_per_worker=1, dashboard_address=None
-        ) as cluster,
-        Client(cluster),
-    ):
-        identification = run_identification(files, args.out_dir / "identification")
-        print(json.dumps(identification, indent=1))
-        print(f"cnn_score.png and summary.json in {args.out_dir / 'identification'}")
-        print("tag-and-probe of the CNN working points on the Z→ee MC and data-like samples")
-        fileset = {
-            "zee_mc": {"files": {str(files["zee"]): "Events"}, "metadata": {"is_data": False}},
-            "zee_data": {
-                "files": {str(files["data_zee"]): "Events"},
-                "metadata": {"is_data": True},
-            },
-        }
-        tnp = run_tnp(fileset, args.out_dir / "tnp", step_size=max(args.events // 2, 100))
-        print(json.dumps(tnp, indent=1))
-        print(f"efficiencies, scale factors (correctionlib) and plots in {args.out_dir / 'tnp'}")
-        print("data/MC comparison of the probe shower shapes, fudge factors, distances")
-        datamc = run_datamc(fileset, args.out_dir / "datamc", step_size=max(args.events // 2, 100))
-        print(json.dumps(datamc["id_efficiencies"], indent=1))
-        print(
-            f"fudge factors, distances, fudged-MC efficiencies and plots in "
-            f"{args.out_dir / 'datamc'}"
-        )
-        print("isolation: working points, ID–isolation correlation, cones vs the CNN score")
-        isolation_fileset = {
-            **fileset,
-            "jf17_mc": {"files": {str(files["jf17"]): "Events"}, "metadata": {"is_data": False}},
-        }
-        isolation = run_isolation(
-            isolation_fileset,
-            args.out_dir / "isolation",
-            tnp_datasets=("zee_mc", "zee_data"),
-            step_size=max(args.events // 2, 100),
-        )
-    print(
-        json.dumps(
-            {k: isolation[k] for k in ("working_point_efficiencies", "roc") if k in isolation},
-            indent=1,
-        )
-    )
-    print(f"isolation results, plots and the isolation SFs in {args.out_dir / 'isolation'}")
+    run_demo(args.out_dir, events=args.events, workers=args.workers)
     return 0
 
 
@@ -448,8 +376,6 @@ def _cluster(args: argparse.Namespace) -> Any:
     """The ExecutionSettings of a production or preparation command, or None (local)."""
     if args.executor is None and args.address is None and args.execution_config is None:
         return None
-    from egamma_cnn.execution import ExecutionSettings
-
     settings = (
         ExecutionSettings.from_json(args.execution_config)
         if args.execution_config is not None
@@ -462,8 +388,6 @@ def _cluster(args: argparse.Namespace) -> Any:
 
 def _execution(args: argparse.Namespace) -> Any:
     """The ExecutionSettings of a command: the JSON file, then the flags given."""
-    from egamma_cnn.execution import ExecutionSettings
-
     settings = (
         ExecutionSettings.from_json(args.execution_config)
         if args.execution_config is not None
@@ -487,17 +411,13 @@ def _execution(args: argparse.Namespace) -> Any:
 
 def _execute(args: argparse.Namespace, run: Any) -> Any:
     """``run(scheduler=..., settings=...)`` on the executor the command's options name."""
-    from egamma_cnn.execution import open_executor
-
     settings = _execution(args)
     with open_executor(settings) as executor:
         return run(scheduler=executor, settings=settings)
 
 
 def _tnp(args, parser) -> int:
-    from egamma_cnn.fileset import load_fileset
-    from egamma_cnn.tnp.config import TnPConfig
-    from egamma_cnn.tnp.run import run_tnp
+    from egamma_cnn.workflows.tnp import NANOAOD_SCHEMA, run_tnp
 
     if args.config is not None:
         config = TnPConfig.from_json(args.config)
@@ -511,15 +431,9 @@ def _tnp(args, parser) -> int:
     if args.tag_id:
         changes["tag_id"] = args.tag_id
     if changes:
-        from dataclasses import replace
-
-        config = replace(config, **changes)
+        config = dataclasses.replace(config, **changes)
     fileset = load_fileset(args.fileset)
-    schemaclass = None
-    if args.nanoaod:
-        from coffea.nanoevents import NanoAODSchema
-
-        schemaclass = NanoAODSchema
+    schemaclass = NANOAOD_SCHEMA if args.nanoaod else None
     options = dict(
         method=args.method,
         signal=args.signal,
@@ -536,9 +450,7 @@ def _tnp(args, parser) -> int:
 
 
 def _datamc(args, parser) -> int:
-    from egamma_cnn.datamc.run import run_datamc
-    from egamma_cnn.fileset import load_fileset
-    from egamma_cnn.tnp.config import TnPConfig
+    from egamma_cnn.workflows.datamc import run_datamc
 
     config = TnPConfig.from_json(args.config) if args.config else TnPConfig()
     fileset = load_fileset(args.fileset)
@@ -573,9 +485,7 @@ def _working_points(texts: list[str] | None, parser) -> dict[str, str] | None:
 
 
 def _isolation(args, parser) -> int:
-    from egamma_cnn.fileset import load_fileset
-    from egamma_cnn.isolation.run import run_isolation
-    from egamma_cnn.tnp.config import TnPConfig
+    from egamma_cnn.workflows.isolation import run_isolation
 
     config = TnPConfig.from_json(args.config) if args.config else TnPConfig()
     fileset = load_fileset(args.fileset)
@@ -658,7 +568,6 @@ def _train(args, parser) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         _check_writable(parser, args.out)
     if args.what in ("electron", "fcn", "calo-cnn"):
-        from egamma_cnn.features import ELECTRON_HLV_NAMES
         from egamma_cnn.train.electron import train_electron
         from egamma_cnn.train.networks import CPU_DEFAULT, TABLE6
 

@@ -21,7 +21,9 @@ from collections.abc import Callable
 from typing import Any
 
 import awkward as ak
+import dask_awkward as dak
 import numpy as np
+from dask.base import tokenize
 
 from egamma_cnn.cellgrid import CellTable, prepare_cells
 
@@ -153,8 +155,6 @@ def _memo_key(function: Any, kwargs: dict[str, Any], arrays: tuple[Any, ...]):
     while its entry exists and the memo never keeps a chunk's inputs alive. Returns
     ``None`` when an input has a buffer that is not a numpy array (no memo then).
     """
-    from dask.base import tokenize
-
     owners: dict[int, np.ndarray] = {}
     parts: list[Any] = []
     for array in arrays:
@@ -266,10 +266,6 @@ def apply_per_chunk(
 
 
 def _is_dask(array: Any) -> bool:
-    try:
-        import dask_awkward as dak
-    except ImportError:  # pragma: no cover - dask-awkward is a runtime dependency
-        return False
     return isinstance(array, dak.Array)
 
 
@@ -284,8 +280,6 @@ def _run_chunks(
     """``function(*arrays)`` per dask partition, or eagerly after checking that the arrays
     of ``same_length`` have one length."""
     if any(_is_dask(a) for a in arrays):
-        import dask_awkward as dak
-
         return dak.map_partitions(_ChunkFunction(function, kwargs), *arrays, label=label)
     lengths = {len(a) for a in same_length if isinstance(a, ak.Array)}
     if len(lengths) > 1:

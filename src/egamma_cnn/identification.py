@@ -52,7 +52,7 @@ from egamma_cnn.columnar import (
     offsets_of,
     unflatten_rows,
 )
-from egamma_cnn.datamc.fudge import FudgeFile
+from egamma_cnn.corrections.fudge import FudgeFile
 from egamma_cnn.features import (
     CALO_ISOLATION_NAMES,
     ENERGY_FLOW_NAMES,

@@ -9,18 +9,9 @@
 from __future__ import annotations
 
 from egamma_cnn.datamc.distances import hellinger_distance, l1_distance, wasserstein_distance
-from egamma_cnn.datamc.fudge import (
-    FudgeFactors,
-    FudgeFile,
-    apply_fudge,
-    fudge_factors,
-    quantile_map,
-)
+from egamma_cnn.datamc.fudge import fudge_factors, quantile_map
 
 __all__ = [
-    "FudgeFactors",
-    "FudgeFile",
-    "apply_fudge",
     "fudge_factors",
     "hellinger_distance",
     "l1_distance",

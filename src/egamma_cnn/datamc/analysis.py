@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from egamma_cnn.corrections.fudge import FudgeFactors
 from egamma_cnn.datamc.distances import hellinger_distance, l1_distance, wasserstein_distance
-from egamma_cnn.datamc.fudge import FudgeFactors, fudge_factors
+from egamma_cnn.datamc.fudge import fudge_factors
 
 __all__ = [
     "derive_fudge",

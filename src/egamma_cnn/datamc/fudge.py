@@ -17,78 +17,18 @@ which dominate a mean and a standard deviation), or the mean and standard deviat
 quantile mapping v' = F_data⁻¹(F_MC(v)) from the two binned cumulative distributions
 (linear inside bins).
 
-:func:`write_correctionlib` stores the shift/width factors as a correctionlib (schema v2)
-``Correction`` ``"egamma_cnn_fudge"`` with inputs (variable, η, E_T, value) whose output
-is the fudged value (a TFormula per bin). :class:`FudgeFile` applies such a file inside
-the feature computation, so that ``EGammaSchema.with_identification(fudge=path)`` gives
-fudged shower shapes, and a likelihood and a CNN that see fudged high-level variables —
-"fudged MC" without a second copy of the sample.
+The factors are written and applied by :mod:`egamma_cnn.corrections.fudge` (the
+correctionlib file and :class:`~egamma_cnn.corrections.FudgeFile`), which the runtime
+columns use without importing this study.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
 import numpy as np
 
-from egamma_cnn.corrections import grid_to_json, write_correction
+from egamma_cnn.corrections.fudge import FudgeFactors
 
-__all__ = [
-    "CORRECTION_NAME",
-    "FudgeFactors",
-    "FudgeFile",
-    "apply_fudge",
-    "fudge_factors",
-    "quantile_map",
-    "write_correctionlib",
-]
-
-#: Name of the correction in the JSON.
-CORRECTION_NAME = "egamma_cnn_fudge"
-
-
-@dataclass
-class FudgeFactors:
-    """Shift and width factors of one variable on an (E_T, η) grid: ``shift[et, eta]``.
-
-    ``centre_mc``/``centre_data`` are the medians (or means) per bin, ``width`` the ratio of
-    the spreads; ``estimator`` says which.
-    """
-
-    variable: str
-    et_edges: np.ndarray
-    eta_edges: np.ndarray
-    centre_mc: np.ndarray
-    centre_data: np.ndarray
-    width: np.ndarray
-    estimator: str = "quantiles"
-    source: Any = None
-
-    @property
-    def shift(self) -> np.ndarray:
-        """μ_data − μ_MC per bin."""
-        return self.centre_data - self.centre_mc
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready table (NaN as None)."""
-
-        return {
-            "variable": self.variable,
-            "et_edges": self.et_edges.tolist(),
-            "eta_edges": self.eta_edges.tolist(),
-            "shift": grid_to_json(self.shift),
-            "width": grid_to_json(self.width),
-            "centre_mc": grid_to_json(self.centre_mc),
-            "centre_data": grid_to_json(self.centre_data),
-            "estimator": self.estimator,
-            "source": None if self.source is None else np.asarray(self.source).tolist(),
-        }
+__all__ = ["fudge_factors", "quantile_map"]
 
 
 def fudge_factors(
@@ -129,23 +69,6 @@ def fudge_factors(
     )
 
 
-def _bins(factors: FudgeFactors, et: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    i = np.clip(
-        np.searchsorted(factors.et_edges, et, side="right") - 1, 0, len(factors.et_edges) - 2
-    )
-    j = np.clip(
-        np.searchsorted(factors.eta_edges, eta, side="right") - 1, 0, len(factors.eta_edges) - 2
-    )
-    return i, j
-
-
-def apply_fudge(factors: FudgeFactors, values: Any, et: Any, eta: Any) -> np.ndarray:
-    """v' = c_data + w (v − c_MC) with the factors of each value's (E_T, η) bin (clamped)."""
-    values = np.asarray(values, np.float64)
-    i, j = _bins(factors, np.asarray(et, np.float64), np.asarray(eta, np.float64))
-    return factors.centre_data[i, j] + factors.width[i, j] * (values - factors.centre_mc[i, j])
-
-
 def quantile_map(
     counts_mc: np.ndarray, counts_data: np.ndarray, edges: np.ndarray, values: np.ndarray
 ) -> np.ndarray:
@@ -160,164 +83,3 @@ def quantile_map(
     # invert the data CDF on its strictly increasing part
     keep = np.concatenate([[True], np.diff(cdf_data) > 0])
     return np.interp(u, cdf_data[keep], np.asarray(edges, float)[keep])
-
-
-def write_correctionlib(factors: Mapping[str, FudgeFactors], path: str | Path) -> Path:
-    """The shift/width fudge factors of every variable as one correctionlib JSON (v2).
-
-    Evaluate ``CorrectionSet.from_file(path)["egamma_cnn_fudge"].evaluate(variable, eta,
-    et, value)`` to get the fudged value; outside the binning the edge bins apply.
-    """
-    import correctionlib.schemav2 as cs
-
-    if not factors:
-        raise ValueError("no fudge factors to write")
-
-    def binning(f: FudgeFactors) -> Any:
-        content = []
-        for j in range(len(f.eta_edges) - 1):  # η outer, E_T inner (inputs order)
-            for i in range(len(f.et_edges) - 1):
-                content.append(
-                    cs.Formula(
-                        nodetype="formula",
-                        expression="[0]+[1]*(x-[2])",
-                        parser="TFormula",
-                        variables=["value"],
-                        parameters=[
-                            float(f.centre_data[i, j]),
-                            float(f.width[i, j]),
-                            float(f.centre_mc[i, j]),
-                        ],
-                    )
-                )
-        return cs.MultiBinning(
-            nodetype="multibinning",
-            inputs=["eta", "et"],
-            edges=[f.eta_edges.tolist(), f.et_edges.tolist()],
-            content=content,
-            flow="clamp",
-        )
-
-    correction = cs.Correction(
-        name=CORRECTION_NAME,
-        version=1,
-        description=(
-            "egamma-cnn fudge factors: fudged = centre_data + width * (value - centre_mc) "
-            "per variable and probe (eta, E_T) bin"
-        ),
-        inputs=[
-            cs.Variable(name="variable", type="string", description="shower-shape name"),
-            cs.Variable(name="eta", type="real", description="electron eta"),
-            cs.Variable(name="et", type="real", description="electron E_T [GeV]"),
-            cs.Variable(name="value", type="real", description="the MC value"),
-        ],
-        output=cs.Variable(name="fudged", type="real", description="the fudged value"),
-        data=cs.Category(
-            nodetype="category",
-            input="variable",
-            content=[cs.CategoryItem(key=name, value=binning(f)) for name, f in factors.items()],
-        ),
-    )
-    return write_correction(correction, path)
-
-
-class FudgeFile:
-    """A fudge-factor correctionlib file, identified by its path and its content.
-
-    What travels in a dask graph (it pickles as its path and the SHA-256 of the content
-    it was opened with) and what the feature, CNN and likelihood chunk functions apply:
-    :meth:`apply` replaces every variable the file has factors for by its fudged value,
-    v' = c_data + w (v − c_MC) in the candidate's (E_T, η) bin (the edge bins outside
-    the binning). A process that opens it again checks the content: a file rewritten
-    in between (a new ``egamma-cnn datamc`` into the same folder) is an error, never a
-    silent mix of old and new factors; results are cached by the content's hash.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A file written by :func:`write_correctionlib` (``egamma-cnn datamc`` writes
-        ``fudge_factors.json``).
-    digest : str, optional
-        The SHA-256 the content must have (what unpickling passes).
-
-    Raises
-    ------
-    FileNotFoundError
-        No file at ``path``.
-    ValueError
-        The file is not a correctionlib set with an ``egamma_cnn_fudge`` correction, or
-        its content is not the one of ``digest``.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], digest: str | None = None) -> None:
-        import hashlib
-
-        self.path = os.path.abspath(os.fspath(path))
-        if not os.path.isfile(self.path):
-            raise FileNotFoundError(f"no fudge-factor file {self.path}")
-        text = Path(self.path).read_text()
-        self.digest = hashlib.sha256(text.encode()).hexdigest()
-        if digest is not None and digest != self.digest:
-            raise ValueError(
-                f"the fudge-factor file {self.path} changed after it was given to the "
-                "run; rerun with the new file"
-            )
-        self.variables = _fudge_variables(self.path, self.digest, text)
-        _CORRECTIONS.setdefault(self.digest, text)
-
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (FudgeFile, (self.path, self.digest))
-
-    def __dask_tokenize__(self) -> tuple[Any, ...]:
-        return ("egamma_cnn.FudgeFile", self.digest)
-
-    def __repr__(self) -> str:
-        return f"FudgeFile({self.path!r}, variables={list(self.variables)})"
-
-    def apply(
-        self, columns: Mapping[str, np.ndarray], et: np.ndarray, eta: np.ndarray
-    ) -> dict[str, np.ndarray]:
-        """``columns`` with every variable of the file fudged (the others as they are).
-
-        ``et`` [GeV] and ``eta`` are the candidates' cluster E_T and η, the probe
-        binning the factors were derived in.
-        """
-        correction = _fudge_correction(self.digest)
-        out = dict(columns)
-        et = np.asarray(et, np.float64)
-        eta = np.asarray(eta, np.float64)
-        for name in self.variables:
-            if name not in out:
-                continue
-            values = np.asarray(out[name], np.float64)
-            if len(values) == 0:
-                continue
-            fudged = correction.evaluate(name, eta, et, values)
-            out[name] = np.asarray(fudged, dtype=np.asarray(out[name]).dtype)
-        return out
-
-
-#: Content of every fudge-factor file opened in this process, by SHA-256.
-_CORRECTIONS: dict[str, Any] = {}
-
-
-def _fudge_variables(path: str, digest: str, text: str) -> tuple[str, ...]:
-    try:
-        data = json.loads(text)
-        corrections = {c["name"]: c for c in data["corrections"]}
-    except (ValueError, KeyError, TypeError):
-        raise ValueError(f"{path} is not a correctionlib JSON file") from None
-    if CORRECTION_NAME not in corrections:
-        raise ValueError(
-            f"{path} has no correction {CORRECTION_NAME!r} (it has {sorted(corrections)}); "
-            "fudge factors are written by egamma-cnn datamc (fudge_factors.json)"
-        )
-    content = corrections[CORRECTION_NAME]["data"].get("content", [])
-    return tuple(item["key"] for item in content)
-
-
-@functools.lru_cache(maxsize=8)
-def _fudge_correction(digest: str) -> Any:
-    import correctionlib
-
-    return correctionlib.CorrectionSet.from_string(_CORRECTIONS[digest])[CORRECTION_NAME]

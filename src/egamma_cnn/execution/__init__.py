@@ -6,13 +6,20 @@
   clusters as a ``concurrent.futures`` executor for sample production and training-data
   preparation;
 * :func:`run_fileset` — a processor over a fileset with coffea's dataset tools, with a
-  report of every file and chunk left out.
+  report of every file and chunk left out;
+* :func:`load_fileset`, :func:`dataset_kind`, :func:`merge_by_kind` — filesets in
+  coffea's format, data or simulation, outputs added up per kind.
+
+Execution serves any processor and any NanoEvents schema: nothing here imports the
+identification columns or the studies of this package.
 """
 
 from __future__ import annotations
 
 from egamma_cnn.execution.clusters import open_executor, task_pool
-from egamma_cnn.execution.runner import BadInputError, Failure, FilesetRun, run_fileset
+from egamma_cnn.execution.fileset import dataset_kind, load_fileset, merge_by_kind
+from egamma_cnn.execution.report import BadInputError, Failure, FilesetRun
+from egamma_cnn.execution.runner import run_fileset
 from egamma_cnn.execution.settings import EXECUTORS, ExecutionSettings
 
 __all__ = [
@@ -21,6 +28,9 @@ __all__ = [
     "ExecutionSettings",
     "Failure",
     "FilesetRun",
+    "dataset_kind",
+    "load_fileset",
+    "merge_by_kind",
     "open_executor",
     "run_fileset",
     "task_pool",

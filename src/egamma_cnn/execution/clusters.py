@@ -18,6 +18,8 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
+import dask
+
 from egamma_cnn.execution.settings import ExecutionSettings
 
 __all__ = ["jobqueue_cluster", "open_executor", "task_pool"]
@@ -74,7 +76,6 @@ def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
     if settings.executor == "iterative":
         yield "sync"
         return
-    import dask
     from distributed import Client, LocalCluster
 
     if settings.executor == "scheduler":

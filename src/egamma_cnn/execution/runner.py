@@ -22,58 +22,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
+import dask
+import uproot
+from coffea.dataset_tools import apply_to_fileset, preprocess
+from dask.diagnostics import ProgressBar
+
+from egamma_cnn.execution.clusters import open_executor
+from egamma_cnn.execution.report import BadInputError, Failure, FilesetRun
 from egamma_cnn.execution.settings import ExecutionSettings
 
-__all__ = ["BadInputError", "Failure", "FilesetRun", "run_fileset"]
-
-
-class BadInputError(RuntimeError):
-    """A file that cannot be opened or a chunk that cannot be read, without permission
-    to go on (``skip_bad_files``)."""
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A file or a chunk left out of a run: where, and why."""
-
-    dataset: str
-    file: str
-    reason: str
-    entry_start: int | None = None  # None: the whole file (it cannot be opened)
-    entry_stop: int | None = None
-
-    def __str__(self) -> str:
-        where = "" if self.entry_start is None else f" entries {self.entry_start}–{self.entry_stop}"
-        return f"{self.dataset}: {self.file}{where}: {self.reason}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "file": self.file,
-            "entry_start": self.entry_start,
-            "entry_stop": self.entry_stop,
-            "reason": self.reason,
-        }
-
-
-@dataclass
-class FilesetRun:
-    """The outputs of a run per dataset and everything that was left out."""
-
-    outputs: dict[str, Any]
-    failures: list[Failure] = field(default_factory=list)
-
-    @property
-    def skipped_files(self) -> list[str]:
-        """Files left out whole (they cannot be opened)."""
-        return sorted({f.file for f in self.failures if f.entry_start is None})
-
-    def report(self) -> list[dict[str, Any]]:
-        """Every file and chunk left out, as JSON-ready rows."""
-        return [f.to_dict() for f in self.failures]
+__all__ = ["run_fileset"]
 
 
 def _one_line(message: str, limit: int = 300) -> str:
@@ -84,8 +44,6 @@ def _one_line(message: str, limit: int = 300) -> str:
 
 def _open_reason(file: str, tree: str) -> str:
     """Why uproot cannot open ``file`` (read again for the report)."""
-    import uproot
-
     try:
         with uproot.open(file) as handle:
             handle[tree].num_entries  # noqa: B018 - reading it is the check
@@ -115,8 +73,6 @@ def _chunk_failures(reports: Mapping[str, Any]) -> list[Failure]:
 
 def _compute(graph: Any, executor: Any, retries: int) -> Any:
     """Compute with a progress bar on a distributed client or dask's local scheduler."""
-    import dask
-
     if executor is not None and not isinstance(executor, str):  # a distributed Client
         from distributed import progress
 
@@ -125,8 +81,6 @@ def _compute(graph: Any, executor: Any, retries: int) -> Any:
         print()
         result = executor.gather(futures)
         return tuple(result) if isinstance(graph, tuple) else result
-    from dask.diagnostics import ProgressBar
-
     with ProgressBar():
         (out,) = dask.compute(graph, scheduler=executor)
     return out
@@ -137,7 +91,7 @@ def run_fileset(
     fileset: Mapping[str, Any],
     settings: ExecutionSettings | None = None,
     *,
-    schemaclass: Any = None,
+    schemaclass: Any,
     executor: Any = None,
 ) -> FilesetRun:
     """Run ``processor`` over ``fileset`` (module docstring).
@@ -150,8 +104,10 @@ def run_fileset(
         ``{dataset: {"files": {path: tree} or [paths], "metadata": {...}}}``.
     settings : ExecutionSettings, optional
         Executor, chunk size, retries, permission to skip bad input.
-    schemaclass : type, optional
-        The NanoEvents schema (default :class:`~egamma_cnn.nanoevents.EGammaSchema`).
+    schemaclass : type
+        The NanoEvents schema of the files (:class:`~egamma_cnn.nanoevents.EGammaSchema`
+        for egamma-cnn samples, coffea's ``NanoAODSchema`` for CMS NanoAOD, ...): there
+        is no default, because the executor serves any schema.
     executor : "sync", a distributed Client, or None
         Where to compute, when the caller holds it already; None: open the executor of
         ``settings`` for this run (or use the ``distributed`` client of the context).
@@ -164,11 +120,6 @@ def run_fileset(
     ValueError
         No file at all can be opened.
     """
-    from coffea.dataset_tools import apply_to_fileset, preprocess
-
-    from egamma_cnn.execution.clusters import open_executor
-    from egamma_cnn.nanoevents import EGammaSchema
-
     settings = settings or ExecutionSettings()
     context: Any = contextlib.nullcontext(executor)
     if executor is None:
@@ -213,7 +164,7 @@ def run_fileset(
         graph = apply_to_fileset(
             processor,
             runnable,
-            schemaclass=schemaclass or EGammaSchema,
+            schemaclass=schemaclass,
             uproot_options=uproot_options,
         )
         try:

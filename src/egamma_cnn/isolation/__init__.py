@@ -1,8 +1,9 @@
 """Isolation: working points, ID–isolation correlation, isolation cones versus images.
 
 The processor is ``egamma_cnn.processors.isolation.IsolationProcessor``; this package
-turns its histograms into results (:mod:`.analysis`) and runs it over a fileset with
-every output written (:func:`run_isolation`, ``egamma-cnn isolation``).
+turns its histograms into results (:mod:`.analysis`).
+:func:`egamma_cnn.workflows.run_isolation` (``egamma-cnn isolation``) runs the processor
+over a fileset and writes every output.
 """
 
 from __future__ import annotations
@@ -30,14 +31,5 @@ __all__ = [
     "correlations",
     "factorisation",
     "roc_curve",
-    "run_isolation",
     "working_point_efficiencies",
 ]
-
-
-def __getattr__(name: str):
-    if name == "run_isolation":  # imports the plotting and the processors only when used
-        from egamma_cnn.isolation.run import run_isolation
-
-        return run_isolation
-    raise AttributeError(name)

@@ -26,6 +26,9 @@ from typing import Any
 
 from coffea.util import dask_property
 
+from egamma_cnn.corrections.fudge import FudgeFile
+from egamma_cnn.corrections.isolation import ISOLATION_WORKING_POINTS
+
 __all__ = ["SETTINGS_KEY", "IdentificationSettings", "feature_property", "id_property"]
 
 #: Key of the :class:`IdentificationSettings` in an array's behaviour dict.
@@ -60,11 +63,9 @@ class IdentificationSettings:
     fudge: str | None = None
 
     def fudge_file(self) -> Any:
-        """The :class:`~egamma_cnn.datamc.FudgeFile` of ``fudge``, or None."""
+        """The :class:`~egamma_cnn.corrections.FudgeFile` of ``fudge``, or None."""
         if self.fudge is None:
             return None
-        from egamma_cnn.datamc.fudge import FudgeFile
-
         return FudgeFile(self.fudge)
 
     def model(self, kind: str) -> Any:
@@ -211,23 +212,6 @@ def llh_property(field: str | None, doc: str) -> Any:
         return record if field is None else record[field]
 
     return _collection_property(compute, doc)
-
-
-#: Isolation working points: (isolation column, denominator column, maximum ratio).
-ISOLATION_WORKING_POINTS: dict[str, dict[str, tuple[tuple[str, str, float], ...]]] = {
-    "electron": {
-        # the example of the isolation issue: track ptvarcone30 and calorimeter cone 0.2
-        "iso_loose": (("ptvarcone30", "pt", 0.15), ("etcone20", "pt", 0.20)),
-        # a tighter point of the same kind (ATLAS "Tight"-style fixed cuts)
-        "iso_tight": (("ptvarcone20", "pt", 0.06), ("etcone20", "pt", 0.06)),
-    },
-    "photon": {
-        # Franco's photon-ID talk, the recommended loose photon point: E_T^iso(ΔR<0.2) < 0.065 E_T
-        # and
-        # p_T^iso(ΔR<0.2) < 0.05 E_T
-        "iso_loose": (("etcone20", "cluster_et", 0.065), ("ptcone20", "cluster_et", 0.05)),
-    },
-}
 
 
 def isolation_property(kind: str, name: str) -> Any:

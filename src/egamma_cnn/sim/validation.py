@@ -25,8 +25,8 @@ import numpy as np
 import uproot
 
 from egamma_cnn.features import SHOWER_SHAPE_NAMES, shower_shapes
+from egamma_cnn.provenance import read_metadata
 from egamma_cnn.sim.truth import ElectronClass
-from egamma_cnn.sim.writer import read_metadata
 
 __all__ = ["CLASS_LABELS", "fit_gaussian_core", "validate"]
 

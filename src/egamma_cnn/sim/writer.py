@@ -18,9 +18,9 @@ from pathlib import Path
 import awkward as ak
 import uproot
 
-__all__ = ["METADATA_KEY", "write_events"]
+from egamma_cnn.provenance import METADATA_KEY, read_metadata
 
-METADATA_KEY = "egamma_cnn_metadata"
+__all__ = ["METADATA_KEY", "read_metadata", "write_events"]
 
 
 def write_events(
@@ -76,11 +76,3 @@ def write_events(
 
 def _as_arrays(block: dict) -> dict[str, ak.Array]:
     return {k: ak.Array(v) if not isinstance(v, ak.Array) else v for k, v in block.items()}
-
-
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The provenance JSON of a file written by :func:`write_events`."""
-    with uproot.open(path) as fin:
-        if METADATA_KEY not in fin:
-            raise KeyError(f"{path}: no {METADATA_KEY!r} object (not written by egamma-cnn?)")
-        return json.loads(str(fin[METADATA_KEY]))

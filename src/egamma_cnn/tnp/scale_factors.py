@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from egamma_cnn.corrections import grid_to_json, write_correction
+from egamma_cnn.corrections.writing import grid_to_json, write_correction
 from egamma_cnn.tnp.efficiency import BinEfficiency
 
 __all__ = ["CORRECTION_NAME", "ScaleFactors", "scale_factors", "write_correctionlib"]

@@ -148,7 +148,7 @@ def _file_arrays(path: str, process_index: int, file_index: int) -> dict[str, An
 
 
 def _process_of(path: Path) -> str:
-    from egamma_cnn.sim.writer import read_metadata
+    from egamma_cnn.provenance import read_metadata
 
     metadata = read_metadata(path)
     if metadata.get("is_data", False):

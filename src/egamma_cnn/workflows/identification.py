@@ -1,10 +1,11 @@
 """The identification part of ``egamma-cnn demo``: the shipped CNNs over a fileset on dask.
 
-:class:`IdentificationSummary` is a coffea processor that histograms the electron CNN
-score per truth class (simulation) and CNN-tight decision, and the photon CNN score;
-:func:`run_identification` preprocesses a fileset with coffea's dataset tools, builds
-one lazy graph with ``apply_to_fileset`` and computes it on a dask scheduler (a
-``distributed`` LocalCluster in the demo), then writes ``summary.json`` (per dataset:
+:func:`run_identification` runs
+:class:`egamma_cnn.processors.identification.IdentificationSummary` (the electron CNN
+score per truth class and CNN-tight decision, and the photon CNN score): it preprocesses
+a fileset with coffea's dataset tools, builds one lazy graph with ``apply_to_fileset``
+and computes it on a dask scheduler (a ``distributed`` LocalCluster in the demo), then
+writes ``summary.json`` (per dataset:
 events, candidates, CNN-tight fractions per truth class) and ``cnn_score.png``.
 """
 
@@ -14,66 +15,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import awkward as ak
-from coffea import processor
+import hist
 
-from egamma_cnn.model import ELECTRON_CLASS_NAMES
+from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES
+from egamma_cnn.processors.identification import NO_TRUTH, IdentificationSummary
+from egamma_cnn.workflows.common import run_processor
 
-__all__ = ["IdentificationSummary", "run_identification"]
-
-#: Truth-class axis value of candidates without truth (data): -1.
-NO_TRUTH = -1
-
-
-class IdentificationSummary(processor.ProcessorABC):
-    """Electron CNN score × truth class × tight, and the photon CNN score, per dataset."""
-
-    def process(self, events: Any) -> dict[str, Any]:
-        import hist.dask as hda
-
-        electrons = events.Electron
-        if "truthClass" in electrons.fields:
-            truth = electrons.truthClass
-        else:
-            truth = ak.values_astype(electrons.pt * 0, "int8") + NO_TRUTH
-        electron_hist = (
-            hda.Hist.new.Reg(50, 0, 1, name="score", label="electron CNN score")
-            .IntCategory([NO_TRUTH, *range(len(ELECTRON_CLASS_NAMES))], name="truth")
-            .Boolean(name="tight")
-            .Double()
-        )
-        electron_hist.fill(
-            score=ak.flatten(electrons.cnn_score),
-            truth=ak.flatten(truth),
-            tight=ak.flatten(electrons.cnn_tight),
-        )
-        photons = events.Photon
-        if "isPrompt" in photons.fields:
-            prompt = ak.values_astype(photons.isPrompt, "int8")
-        else:
-            prompt = ak.values_astype(photons.pt * 0, "int8") + NO_TRUTH
-        photon_hist = (
-            hda.Hist.new.Reg(50, 0, 1, name="score", label="photon CNN score")
-            .IntCategory([NO_TRUTH, 0, 1], name="prompt")
-            .Boolean(name="tight")
-            .Double()
-        )
-        photon_hist.fill(
-            score=ak.flatten(photons.cnn_score),
-            prompt=ak.flatten(prompt),
-            tight=ak.flatten(photons.cnn_tight),
-        )
-        dataset = events.metadata.get("dataset", "sample") if events.metadata else "sample"
-        return {
-            dataset: {
-                "events": ak.num(events, axis=0),
-                "electron": electron_hist,
-                "photon": photon_hist,
-            }
-        }
-
-    def postprocess(self, accumulator: Any) -> Any:
-        return accumulator
+__all__ = ["run_identification"]
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -100,8 +48,6 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cat(value: int) -> Any:
-    import hist
-
     return hist.loc(value)
 
 
@@ -137,10 +83,8 @@ def run_identification(
         file that cannot be read is named in ``"skipped_files"`` (and every left-out
         file or chunk in ``"left_out"``) and the others are processed.
     """
-    from egamma_cnn.fileset import run_over_fileset
-
     fileset = {name: {"files": {str(path): "Events"}} for name, path in files.items()}
-    run = run_over_fileset(
+    run = run_processor(
         IdentificationSummary(),
         fileset,
         step_size=step_size,

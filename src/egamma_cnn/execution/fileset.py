@@ -1,10 +1,11 @@
-"""Filesets: reading one, and running a processor over one on dask with a progress bar.
+"""Filesets in coffea's format: reading one, telling data from simulation, merging outputs.
 
-Every command that runs a pre-built processor over a fileset (``egamma-cnn tnp``,
-``datamc``, ``isolation``, ``run``, the demo) goes through :func:`run_over_fileset`, a
-thin door to :func:`egamma_cnn.execution.run_fileset`: coffea's dataset tools split the
-files into chunks, ``apply_to_fileset`` builds one lazy graph, and it is computed on the
-executor; bad files and chunks stop the run or, with permission, are reported.
+A fileset is ``{dataset: {"files": {path: tree} or [paths], "metadata": {...}}}``.
+:func:`load_fileset` reads one from JSON (paths relative to the JSON file) and fills
+``metadata.is_data`` from the provenance of egamma-cnn files where the user did not say
+it; :func:`dataset_kind` reads it back, and :func:`merge_by_kind` adds processor outputs
+up per kind (data, simulation). :func:`egamma_cnn.execution.run_fileset` runs a
+processor over a fileset.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["dataset_kind", "load_fileset", "merge_by_kind", "run_over_fileset"]
+import numpy as np
+
+from egamma_cnn.provenance import read_metadata
+
+__all__ = ["dataset_kind", "load_fileset", "merge_by_kind"]
 
 
 def load_fileset(path: str | Path) -> dict[str, Any]:
@@ -24,8 +29,6 @@ def load_fileset(path: str | Path) -> dict[str, Any]:
     provenance (``is_data`` in its ``egamma_cnn_metadata``) decides. A dataset with
     neither is an error that says to add ``"metadata": {"is_data": ...}``.
     """
-    from egamma_cnn.sim.writer import read_metadata
-
     path = Path(path)
     try:
         fileset = json.loads(path.read_text())
@@ -61,30 +64,6 @@ def load_fileset(path: str | Path) -> dict[str, Any]:
     return fileset
 
 
-def run_over_fileset(
-    processor: Any,
-    fileset: Mapping[str, Any],
-    *,
-    schemaclass: Any = None,
-    step_size: int | None = None,
-    scheduler: Any = None,
-    settings: Any = None,
-) -> Any:
-    """Run a coffea processor over ``fileset``: a
-    :class:`~egamma_cnn.execution.FilesetRun` (outputs per dataset, what was left out).
-
-    ``settings`` (:class:`~egamma_cnn.execution.ExecutionSettings`) choose the executor,
-    retries and the permission to skip bad input; ``step_size`` overrides its chunk
-    size; ``scheduler`` is where to compute when the caller holds it (``"sync"`` or a
-    ``distributed`` client; by default the client of the context, else the executor of
-    ``settings``). See :func:`egamma_cnn.execution.run_fileset`.
-    """
-    from egamma_cnn.execution import ExecutionSettings, run_fileset
-
-    settings = (settings or ExecutionSettings()).with_changes(chunk_size=step_size)
-    return run_fileset(processor, fileset, settings, schemaclass=schemaclass, executor=scheduler)
-
-
 def dataset_kind(fileset: Mapping[str, Any], name: str) -> str:
     """``"data"`` or ``"mc"`` from the dataset's ``metadata.is_data`` (a boolean)."""
     is_data = fileset[name].get("metadata", {}).get("is_data")
@@ -104,8 +83,6 @@ def merge_by_kind(
     Values are histograms or counts (added), or dicts of histograms (added per key);
     counts come back as Python ints.
     """
-    import numpy as np
-
     merged: dict[str, dict[str, Any]] = {}
     for name, result in results.items():
         kind = dataset_kind(fileset, name)

@@ -32,13 +32,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import uproot
+from coffea.nanoevents import NanoAODSchema
 
-from egamma_cnn.fileset import dataset_kind, run_over_fileset
+from egamma_cnn.execution import dataset_kind
+from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.efficiency import measure, truth_efficiency
+from egamma_cnn.tnp.plots import plot_efficiency, plot_fits, plot_scale_factors
 from egamma_cnn.tnp.scale_factors import scale_factors, write_correctionlib
+from egamma_cnn.workflows.common import run_processor
 
-__all__ = ["run_tnp"]
+__all__ = ["NANOAOD_SCHEMA", "run_tnp"]
+
+#: The schema of standard CMS NanoAOD (``egamma-cnn tnp --nanoaod``).
+NANOAOD_SCHEMA = NanoAODSchema
 
 
 def run_tnp(
@@ -60,13 +68,11 @@ def run_tnp(
     ``settings``: the :class:`~egamma_cnn.execution.ExecutionSettings` (executor,
     retries, permission to skip bad files); ``step_size`` overrides its chunk size.
     """
-    from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
-
     config = config or TnPConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "config.json").write_text(config.to_json())
-    run = run_over_fileset(
+    run = run_processor(
         TagAndProbeProcessor(config),
         fileset,
         schemaclass=schemaclass,
@@ -100,8 +106,6 @@ def run_tnp(
         "method": method,
     }
     _write_root(samples, config, out_dir / "histograms.root")
-
-    from egamma_cnn.tnp.plots import plot_efficiency, plot_fits, plot_scale_factors
 
     tables: dict[str, Any] = {}
     factors = {}
@@ -221,8 +225,6 @@ def file_name(spec: str) -> str:
 
 
 def _write_root(samples: Mapping[str, Any], config: TnPConfig, path: Path) -> None:
-    import uproot
-
     with uproot.recreate(path) as f:
         for kind, histogram in samples.items():
             for probe_id in config.probe_id:

@@ -1,4 +1,9 @@
-"""Writing correctionlib files and JSON tables: what scale factors and fudge factors share."""
+"""Writing correctionlib files and JSON tables: what scale factors and fudge factors share.
+
+Every correction this package writes (tag-and-probe scale factors, fudge factors) is a
+``correctionlib.schemav2.Correction`` validated by correctionlib's pydantic model and
+written as a schema-v2 correction set; tables beside them are JSON with NaN as null.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import correctionlib.schemav2 as cs
 import numpy as np
 
 __all__ = ["grid_to_json", "write_correction"]
@@ -23,8 +29,6 @@ def write_correction(correction: Any, path: str | Path) -> Path:
     The set is validated by correctionlib's pydantic model before it is written (indented
     JSON); the folder is created. Returns the path.
     """
-    import correctionlib.schemav2 as cs
-
     correction_set = cs.CorrectionSet(schema_version=2, corrections=[correction])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ the output folder:
   against heavy-flavour decays alone, and against every non-prompt candidate;
 * ``tnp/`` — with ``tnp_datasets``: the tag-and-probe of the isolation working points
   on those (Z→ee data and MC) datasets: efficiencies, the scale factors as a
-  correctionlib file, plots (:func:`egamma_cnn.tnp.run.run_tnp`);
+  correctionlib file, plots (:func:`egamma_cnn.workflows.run_tnp`);
 * ``summary.json``.
 
 ``particle="photon"`` (``egamma-cnn isolation --photons``) does the same for photons:
@@ -43,9 +43,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import hist
 import numpy as np
 
-from egamma_cnn.fileset import merge_by_kind, run_over_fileset
+from egamma_cnn.corrections.isolation import ISOLATION_WORKING_POINTS
+from egamma_cnn.execution import merge_by_kind
 from egamma_cnn.isolation.analysis import (
     HEAVY_FLAVOUR,
     NON_PROMPT,
@@ -59,7 +61,10 @@ from egamma_cnn.isolation.analysis import (
     working_point_efficiencies,
 )
 from egamma_cnn.plotting import default_style, pyplot
+from egamma_cnn.processors.isolation import ISOLATIONS, IsolationProcessor, discriminant_ranges
 from egamma_cnn.tnp.config import TnPConfig
+from egamma_cnn.workflows.common import run_processor
+from egamma_cnn.workflows.tnp import run_tnp
 
 __all__ = ["run_isolation"]
 
@@ -110,7 +115,7 @@ def run_isolation(
     Parameters
     ----------
     fileset : mapping
-        Datasets with ``metadata.is_data`` (:func:`egamma_cnn.fileset.load_fileset`).
+        Datasets with ``metadata.is_data`` (:func:`egamma_cnn.execution.load_fileset`).
     out_dir : str or Path
         Output folder (created).
     config : TnPConfig, optional
@@ -129,12 +134,6 @@ def run_isolation(
         and
         prompt against non-prompt photons.
     """
-    from egamma_cnn.processors.isolation import (
-        ISOLATIONS,
-        IsolationProcessor,
-        discriminant_ranges,
-    )
-
     config = config or TnPConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +143,7 @@ def run_isolation(
     unknown = sorted(set(tnp_datasets or ()) - set(fileset))
     if unknown:
         raise ValueError(f"tag-and-probe datasets {unknown} are not in the fileset")
-    run = run_over_fileset(
+    run = run_processor(
         processor,
         fileset,
         schemaclass=schemaclass,
@@ -292,8 +291,6 @@ def run_isolation(
         }
 
     if tnp_datasets:
-        from egamma_cnn.tnp.run import run_tnp
-
         tnp_config = replace(config, probe_id=tuple(processor.working_points.values()))
         summary["tnp"] = run_tnp(
             {name: fileset[name] for name in tnp_datasets},
@@ -311,7 +308,6 @@ def run_isolation(
 
 def _definition(spec: str, particle: str = "electron") -> str:
     """A built-in working-point column spelled out as its cuts; other specs as they are."""
-    from egamma_cnn.nanoevents.id_columns import ISOLATION_WORKING_POINTS
 
     cuts = ISOLATION_WORKING_POINTS[particle].get(spec)
     if cuts is None:
@@ -322,7 +318,6 @@ def _definition(spec: str, particle: str = "electron") -> str:
 
 
 def _class_total(histogram: Any, classes: Sequence[int]) -> float:
-    import hist
 
     return float(sum(histogram[{"truth": hist.loc(c)}].sum(flow=True) for c in classes))
 
@@ -501,10 +496,7 @@ def _plot_correlations(table, config: TnPConfig, path: Path) -> None:
 
 @default_style
 def _plot_score_vs_isolation(merged, scores, particle: str, path: Path) -> None:
-    import hist
     from matplotlib.colors import LogNorm
-
-    from egamma_cnn.processors.isolation import ISOLATIONS
 
     plt = pyplot()
     rows = [

@@ -46,18 +46,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import uproot
 
+from egamma_cnn.corrections.fudge import write_correctionlib
 from egamma_cnn.datamc.analysis import (
     derive_fudge,
     distance_table,
     fudged_distribution,
     gaussian_parameters,
 )
-from egamma_cnn.datamc.fudge import write_correctionlib
-from egamma_cnn.fileset import dataset_kind, merge_by_kind, run_over_fileset
+from egamma_cnn.execution import dataset_kind, merge_by_kind
+from egamma_cnn.features import SHOWER_SHAPE_NAMES
+from egamma_cnn.nanoevents import EGammaSchema
 from egamma_cnn.plotting import default_style, pyplot
+from egamma_cnn.processors.data_mc import DEFAULT_IDS, DataMCProcessor
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.efficiency import weighted_efficiency
+from egamma_cnn.workflows.common import run_processor
 
 __all__ = ["run_datamc"]
 
@@ -100,8 +105,6 @@ def run_datamc(
     a Z→ee tag-and-probe hardly depends on which tags are chosen, which is what lets the
     comparison stand.
     """
-    from egamma_cnn.nanoevents import EGammaSchema
-    from egamma_cnn.processors.data_mc import DEFAULT_IDS, DataMCProcessor
 
     config = config or TnPConfig()
     out_dir = Path(out_dir)
@@ -121,7 +124,7 @@ def run_datamc(
             f"the schema already applies the fudge factors of {settings.fudge}: they would "
             "fudge the data too; give the plain schema"
         )
-    run = run_over_fileset(
+    run = run_processor(
         processor,
         fileset,
         schemaclass=schemaclass,
@@ -153,8 +156,6 @@ def run_datamc(
     )
     fudged, not_applied, skipped_fudged = None, [], []
     if fudged_pass:
-        from egamma_cnn.features import SHOWER_SHAPE_NAMES
-
         # the file fudges what the feature computation makes: the shower shapes
         not_applied = [v for v in factors if v not in SHOWER_SHAPE_NAMES]
         if not_applied:
@@ -163,7 +164,7 @@ def run_datamc(
                 "apply them (not shower shapes the features compute)"
             )
         mc_fileset = {n: spec for n, spec in fileset.items() if dataset_kind(fileset, n) == "mc"}
-        fudged_run = run_over_fileset(
+        fudged_run = run_processor(
             processor,
             mc_fileset,
             schemaclass=schemaclass.with_fudge(fudge_path),
@@ -352,7 +353,6 @@ def _plot_id_efficiencies(efficiencies: Mapping[str, Any], path: Path) -> None:
 
 def _write_distributions(path: Path, outputs: Mapping[str, Any]) -> None:
     """Every distribution (value × probe E_T × η) of every sample as a ROOT TH3."""
-    import uproot
 
     with uproot.recreate(path) as f:
         for sample, output in outputs.items():

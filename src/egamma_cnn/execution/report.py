@@ -1,0 +1,58 @@
+"""What a run over a fileset gives back and what it left out: outputs, failures, errors.
+
+Kept apart from :mod:`.runner` (which imports coffea's dataset tools and dask) so that a
+command-line front end can catch :class:`BadInputError` without paying for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["BadInputError", "Failure", "FilesetRun"]
+
+
+class BadInputError(RuntimeError):
+    """A file that cannot be opened or a chunk that cannot be read, without permission
+    to go on (``skip_bad_files``)."""
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A file or a chunk left out of a run: where, and why."""
+
+    dataset: str
+    file: str
+    reason: str
+    entry_start: int | None = None  # None: the whole file (it cannot be opened)
+    entry_stop: int | None = None
+
+    def __str__(self) -> str:
+        where = "" if self.entry_start is None else f" entries {self.entry_start}–{self.entry_stop}"
+        return f"{self.dataset}: {self.file}{where}: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "file": self.file,
+            "entry_start": self.entry_start,
+            "entry_stop": self.entry_stop,
+            "reason": self.reason,
+        }
+
+
+@dataclass
+class FilesetRun:
+    """The outputs of a run per dataset and everything that was left out."""
+
+    outputs: dict[str, Any]
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def skipped_files(self) -> list[str]:
+        """Files left out whole (they cannot be opened)."""
+        return sorted({f.file for f in self.failures if f.entry_start is None})
+
+    def report(self) -> list[dict[str, Any]]:
+        """Every file and chunk left out, as JSON-ready rows."""
+        return [f.to_dict() for f in self.failures]
