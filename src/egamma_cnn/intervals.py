@@ -1,0 +1,140 @@
+"""Efficiencies and their uncertainties: the one place every study takes them from.
+
+An efficiency ε = k / n of k passing among n candidates is a binomial proportion. With
+event weights w the sums are not counts; their statistical size is the *effective*
+number of entries (the Kish effective sample size)
+
+    n_eff = (Σw)² / Σw²,   k_eff = ε · n_eff,
+
+which is the plain count for unit weights, and every interval below is the binomial one
+of (k_eff, n_eff).
+
+* :func:`clopper_pearson` — the exact (conservative) central interval, from
+  ``hist.intervals.clopper_pearson_interval`` (the Beta quantiles
+  B⁻¹((1 − c)/2; k, n − k + 1) and B⁻¹((1 + c)/2; k + 1, n − k), with 0 at k = 0 and 1
+  at k = n);
+* :func:`wilson` — the Wilson score interval
+  (p + z²/2n ± z √(p(1 − p)/n + z²/4n²)) / (1 + z²/n) with z the normal quantile of c;
+* :func:`efficiency_interval` — ε = Σw_pass / Σw with the interval of the effective
+  counts, as (ε, error down, error up): what the tag-and-probe, the isolation study and
+  the data/MC comparison report;
+* :func:`binomial_error` — the symmetric (normal-approximation) error √(ε(1 − ε)/n_eff);
+* :func:`efficiency_upper_limit` — the one-sided upper limit on ε at confidence level
+  c (Clopper–Pearson): B⁻¹(c; k + 1, n − k), used for rejections without a failing
+  candidate.
+
+The default coverage is one standard deviation, :data:`COVERAGE` = 0.6827. Every
+function gives a defined value for an empty sample (the whole interval [0, 1], or NaN for
+the efficiency itself).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from hist.intervals import clopper_pearson_interval
+from scipy import special, stats
+
+__all__ = [
+    "COVERAGE",
+    "INTERVALS",
+    "Interval",
+    "binomial_error",
+    "clopper_pearson",
+    "effective_count",
+    "efficiency_interval",
+    "efficiency_upper_limit",
+    "wilson",
+]
+
+#: Central coverage of one standard deviation, P(|z| < 1).
+COVERAGE = 0.682689492137086
+
+Interval = Literal["clopper-pearson", "wilson"]
+
+
+def effective_count(sum_weights: float, sum_weights_squared: float) -> float:
+    """n_eff = (Σw)² / Σw²: the number of entries for unit weights; 0 for no entries."""
+    if sum_weights_squared <= 0:
+        return 0.0
+    return sum_weights**2 / sum_weights_squared
+
+
+def clopper_pearson(k: float, n: float, coverage: float = COVERAGE) -> tuple[float, float]:
+    """Clopper–Pearson interval (low, high) of the binomial proportion k/n.
+
+    Exact and conservative; (0, 1) for n ≤ 0. ``k`` and ``n`` may be effective
+    (non-integer) counts.
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    low, high = clopper_pearson_interval(np.asarray(k, float), np.asarray(n, float), coverage)
+    return (float(low), float(high))
+
+
+def wilson(k: float, n: float, coverage: float = COVERAGE) -> tuple[float, float]:
+    """Wilson score interval (low, high) of the binomial proportion k/n; (0, 1) for n ≤ 0."""
+    if n <= 0:
+        return (0.0, 1.0)
+    z = float(stats.norm.ppf(0.5 + coverage / 2))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+#: The intervals by the names the command line and the configuration use.
+INTERVALS = {"clopper-pearson": clopper_pearson, "wilson": wilson}
+
+
+def efficiency_interval(
+    passed: float, total: float, variance: float, interval: Interval = "clopper-pearson"
+) -> tuple[float, float, float]:
+    """(ε, error down, error up) of ε = Σw_pass / Σw.
+
+    Parameters
+    ----------
+    passed, total : float
+        Σw of the passing candidates and of all of them.
+    variance : float
+        Σw² of all candidates; n_eff = total² / variance (``total`` itself when the
+        variance is not positive, as for counts given without one).
+    interval : {"clopper-pearson", "wilson"}
+        The binomial interval of (k_eff, n_eff).
+
+    Returns
+    -------
+    tuple of float
+        ε and the distances from ε to the ends of the interval; NaN for an empty sample
+        (``total`` ≤ 0).
+    """
+    if total <= 0:
+        return math.nan, math.nan, math.nan
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {sorted(INTERVALS)}, not {interval!r}")
+    efficiency = passed / total
+    n_eff = total**2 / variance if variance > 0 else total
+    low, high = INTERVALS[interval](efficiency * n_eff, n_eff)
+    return efficiency, efficiency - low, high - efficiency
+
+
+def binomial_error(efficiency: float, n_eff: float) -> float:
+    """√(ε(1 − ε)/n_eff), the normal-approximation error; NaN for n_eff ≤ 0 or NaN ε."""
+    if not n_eff > 0 or not math.isfinite(efficiency):
+        return math.nan
+    return math.sqrt(max(efficiency * (1.0 - efficiency), 0.0) / n_eff)
+
+
+def efficiency_upper_limit(efficiency: float, n_eff: float, confidence: float) -> float:
+    """One-sided Clopper–Pearson upper limit on ε at ``confidence``: B⁻¹(c; k + 1, n − k).
+
+    With k = ε n_eff; 1 when nothing fails (k ≥ n), NaN for a NaN efficiency.
+    """
+    if not math.isfinite(efficiency):
+        return math.nan
+    k = efficiency * n_eff
+    if n_eff - k <= 0:
+        return 1.0
+    return float(special.betaincinv(k + 1.0, n_eff - k, confidence))

@@ -1,0 +1,75 @@
+"""egamma_cnn.intervals: the efficiency intervals every study uses."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from scipy import stats
+
+from egamma_cnn.intervals import (
+    binomial_error,
+    clopper_pearson,
+    effective_count,
+    efficiency_interval,
+    efficiency_upper_limit,
+    wilson,
+)
+
+
+def test_clopper_pearson_hand_values():
+    # 0 of 10: the upper end solves (1 - p)^10 = (1 - 0.6827) / 2
+    low, high = clopper_pearson(0, 10)
+    assert low == 0.0
+    assert high == pytest.approx(1 - ((1 - 0.682689492137086) / 2) ** (1 / 10), rel=1e-12)
+    low, high = clopper_pearson(10, 10)
+    assert high == 1.0 and low == pytest.approx(((1 - 0.682689492137086) / 2) ** (1 / 10))
+    assert clopper_pearson(3, 0) == (0.0, 1.0)
+
+
+def test_wilson_hand_value():
+    # k = 5, n = 10, z = 1: centre 0.5, half-width sqrt(0.025 + 1/400) / 1.1
+    low, high = wilson(5, 10, coverage=stats.norm.cdf(1) - stats.norm.cdf(-1))
+    half = math.sqrt(0.25 / 10 + 1 / 400) / 1.1
+    assert (low, high) == pytest.approx((0.5 - half, 0.5 + half), rel=1e-12)
+
+
+def test_weighted_efficiency_uses_the_effective_count():
+    weights = np.array([0.5, 2.0, 1.0, 1.5, 3.0])
+    passes = np.array([True, False, True, True, False])
+    n_eff = effective_count(weights.sum(), (weights**2).sum())
+    eff, down, up = efficiency_interval(weights[passes].sum(), weights.sum(), (weights**2).sum())
+    low, high = clopper_pearson(eff * n_eff, n_eff)
+    assert eff == pytest.approx(3.0 / 8.0)
+    assert (eff - down, eff + up) == pytest.approx((low, high))
+    assert n_eff == pytest.approx(64 / 16.5)
+
+
+def test_empty_samples_have_defined_values():
+    assert all(math.isnan(v) for v in efficiency_interval(0.0, 0.0, 0.0))
+    assert math.isnan(binomial_error(0.5, 0.0))
+    assert efficiency_upper_limit(1.0, 20.0, 0.95) == 1.0
+    assert math.isnan(efficiency_upper_limit(math.nan, 20.0, 0.95))
+    with pytest.raises(ValueError, match="interval must be one of"):
+        efficiency_interval(1.0, 2.0, 2.0, interval="bayesian")
+
+
+def test_upper_limit_of_no_passing_candidate():
+    # k = 0: the 95 % upper limit solves (1 - p)^n = 0.05
+    assert efficiency_upper_limit(0.0, 50.0, 0.95) == pytest.approx(1 - 0.05 ** (1 / 50))
+
+
+@given(
+    n=st.integers(min_value=1, max_value=10_000),
+    fraction=st.floats(min_value=0.0, max_value=1.0),
+    method=st.sampled_from(["clopper-pearson", "wilson"]),
+)
+def test_the_interval_contains_the_efficiency(n, fraction, method):
+    k = round(fraction * n)
+    eff, down, up = efficiency_interval(k, n, n, interval=method)
+    assert eff == k / n
+    assert 0.0 <= eff - down <= eff + 1e-12 and eff - 1e-12 <= eff + up <= 1.0
+    assert down >= -1e-12 and up >= -1e-12
