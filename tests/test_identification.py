@@ -13,15 +13,20 @@ import pytest
 import uproot
 
 from egamma_cnn.features import ELECTRON_HLV_NAMES, electron_features
+from egamma_cnn.filecache import FileChangedError
 from egamma_cnn.identification import (
+    LikelihoodFile,
     class_fractions,
     electron_discriminant,
     electron_identification,
+    load_identification_model,
     photon_identification,
 )
 from egamma_cnn.images import electron_image_batch, photon_image_batch, track_array_batch
 from egamma_cnn.model import (
     ELECTRON_CLASS_NAMES,
+    LIKELIHOOD_INPUTS,
+    LikelihoodID,
     ModelMetadataError,
     OnnxModel,
     discriminant,
@@ -329,6 +334,39 @@ def test_models_travel_without_their_session():
     assert auto.providers == "auto" and "CPUExecutionProvider" in auto.session.get_providers()
 
 
+def test_loaded_and_unpickled_models_share_one_cache():
+    loaded = load_identification_model(None, "electron", batch_size=48)
+    again = load_identification_model("electron", "electron", batch_size=48)
+    clone = pickle.loads(pickle.dumps(loaded))
+    assert again.metadata is loaded.metadata is clone.metadata  # loaded once
+    assert clone.session is loaded.session  # one session per file and settings
+    assert load_identification_model(loaded, "electron") is loaded
+    with pytest.raises(ValueError, match="settings of a model loaded here"):
+        load_identification_model(loaded, "electron", batch_size=8)
+
+
+def test_likelihood_files_travel_by_path_and_load_once(tmp_path):
+    shipped = LikelihoodFile()
+    assert shipped.shipped and len(pickle.dumps(shipped)) < 300
+    clone = pickle.loads(pickle.dumps(shipped))
+    assert clone.get() is shipped.get()  # one LikelihoodID per file per process
+    assert dask.base.tokenize(clone) == dask.base.tokenize(shipped)
+    reference = LikelihoodID.load(shipped.path)
+    values = np.tile(np.linspace(0.1, 0.9, len(LIKELIHOOD_INPUTS)), (3, 1))
+    et, eta = np.array([20.0, 40.0, 60.0]), np.array([0.1, -1.0, 2.0])
+    np.testing.assert_array_equal(
+        clone.get().discriminant(values, et, eta), reference.discriminant(values, et, eta)
+    )
+    copy = tmp_path / "llh.json"
+    copy.write_text(Path(shipped.path).read_text())
+    mine = LikelihoodFile(copy)
+    assert not mine.shipped and pickle.loads(pickle.dumps(mine)).path == str(copy.resolve())
+    copy.write_text(Path(shipped.path).read_text() + " ")  # rewritten before first use
+    with pytest.raises(FileChangedError, match=r"llh\.json changed after it was given"):
+        mine.get()
+    assert LikelihoodFile(copy).get().to_dict() == reference.to_dict()
+
+
 def test_the_example_processor_gives_the_same_histograms_eager_and_on_dask():
     import importlib.util
 
@@ -432,7 +470,6 @@ def test_a_replaced_model_file_is_reloaded(tmp_path, events):
 
 
 def test_likelihood_and_isolation_columns(events):
-    from egamma_cnn.model import LIKELIHOOD_INPUTS, LikelihoodID
     from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
     from egamma_cnn.tnp import TnPConfig
 

@@ -1,23 +1,37 @@
 """Tests of egamma_cnn.model: discriminant (ATL-PHYS-PUB-2023-001 Eq. 1–2), class fractions (§6.2),
-working points and the quantile tables of the HLV preprocessing (§5.2)."""
+working points, the quantile tables of the HLV preprocessing (§5.2), and the ONNX model as a
+coffea.ml_tools wrapper (numpy, awkward and dask-awkward inputs; pickled by path)."""
 
 from __future__ import annotations
 
+import pickle
+import shutil
+
+import awkward as ak
+import dask
+import dask_awkward as dak
 import numpy as np
 import pytest
+from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
+from egamma_cnn.filecache import FileChangedError
 from egamma_cnn.model import (
     ELECTRON_CLASS_NAMES,
+    ModelMetadataError,
+    OnnxModel,
     QuantileTable,
     WorkingPoints,
+    cached_model,
     class_weights,
     discriminant,
+    load_model,
     predict_class_fractions,
 )
+from egamma_cnn.model.onnx_model import shipped_model_path
 from egamma_cnn.sim.truth import ElectronClass
 
 
@@ -220,3 +234,122 @@ def test_quantile_table_round_trip_and_errors():
         table.transform(np.ones((3, 3)))
     with pytest.raises(ValueError, match="non-decreasing"):
         QuantileTable(("a",), np.array([[2.0, 1.0]]))
+
+
+# --------------------------------------------------------------------------------------
+# OnnxModel: a coffea.ml_tools wrapper
+# --------------------------------------------------------------------------------------
+
+
+def _random_inputs(model: OnnxModel, n: int, seed: int = 5) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        s.name: np.abs(rng.normal(1.0, 2.0, size=(n, *s.shape))).astype(np.float32)
+        for s in model.inputs
+    }
+
+
+def _stacked(record: ak.Array, names) -> np.ndarray:
+    return np.stack([ak.to_numpy(record[name]) for name in names], axis=1)
+
+
+@pytest.fixture(scope="module")
+def electron():
+    return load_model("electron", batch_size=8)
+
+
+def test_the_model_is_a_coffea_ml_tools_wrapper(electron):
+    assert isinstance(electron, numpy_call_wrapper)
+    assert isinstance(electron, nonserializable_attribute)
+    fresh = load_model("electron", batch_size=8)
+    assert fresh._session is None  # created on first use, in the process that uses it
+    inputs = _random_inputs(fresh, 3)
+    np.testing.assert_array_equal(fresh(**inputs), fresh.predict(inputs))
+    assert fresh._session is not None and fresh.session is electron.session  # one per file
+
+
+def test_awkward_dask_and_numpy_calls_give_the_same_probabilities(electron):
+    inputs = _random_inputs(electron, 24)
+    expected = electron.predict(inputs)
+    assert expected.dtype == np.float32 and expected.shape == (24, 6)
+    assert np.allclose(expected.sum(axis=1), 1.0, atol=1e-5)
+    names = electron.class_names
+    # awkward: regular arrays, and lists of lists as a user may build them
+    regular = electron(**{k: ak.from_numpy(v) for k, v in inputs.items()})
+    assert regular.fields == list(ELECTRON_CLASS_NAMES)
+    np.testing.assert_array_equal(_stacked(regular, names), expected)
+    lists = electron(**{k: ak.Array(v.tolist()) for k, v in inputs.items()})
+    np.testing.assert_array_equal(_stacked(lists, names), expected)
+    # dask-awkward: partitions of batch_size candidates, the batches of the numpy call
+    lazy = electron(
+        **{k: dak.from_awkward(ak.Array(v.tolist()), npartitions=3) for k, v in inputs.items()}
+    )
+    assert isinstance(lazy, dak.Array) and lazy.fields == list(ELECTRON_CLASS_NAMES)
+    (computed,) = dask.compute(lazy, scheduler="sync")
+    np.testing.assert_array_equal(_stacked(computed, names), expected)
+
+
+def test_inputs_grouped_by_event_come_back_grouped(electron):
+    inputs = _random_inputs(electron, 16, seed=6)
+    expected = electron.predict(inputs)
+    counts = np.array([3, 0, 5, 0, 8])
+    per_event = {k: ak.unflatten(ak.from_numpy(v), counts) for k, v in inputs.items()}
+    eager = electron(**per_event)
+    assert ak.num(eager).tolist() == counts.tolist()
+    np.testing.assert_array_equal(_stacked(ak.flatten(eager), electron.class_names), expected)
+    lazy = electron(**{k: dak.from_awkward(v, npartitions=1) for k, v in per_event.items()})
+    (computed,) = dask.compute(lazy, scheduler="sync")
+    assert computed.tolist() == eager.tolist()
+
+
+def test_the_model_pickles_as_its_file_and_settings(electron):
+    inputs = _random_inputs(electron, 10)
+    expected = electron.predict(inputs)
+    data = pickle.dumps(electron)
+    assert len(data) < 400  # "where + settings", not the metadata and quantile tables
+    clone = pickle.loads(data)
+    assert clone._session is None and clone.batch_size == 8
+    assert clone.shipped_name == "electron" and clone.metadata == electron.metadata
+    assert dask.base.tokenize(clone) == dask.base.tokenize(electron)
+    np.testing.assert_array_equal(clone.predict(inputs), expected)
+    assert clone.session is electron.session  # the session of this process, shared
+
+
+def test_inputs_are_checked_with_the_offending_input_named(electron):
+    inputs = _random_inputs(electron, 4)
+    with pytest.raises(ModelMetadataError, match=r"missing \['hlv'\]"):
+        electron.predict({k: v for k, v in inputs.items() if k != "hlv"})
+    with pytest.raises(ModelMetadataError, match=r"input 'fine' has shape \(4, 2\)"):
+        electron.predict(inputs | {"fine": np.zeros((4, 2), np.float32)})
+    bad = inputs["hlv"].copy()
+    bad[2, 5] = np.nan
+    with pytest.raises(ModelMetadataError, match=r"'hlv' has non-finite values .*candidate 2"):
+        electron.predict(inputs | {"hlv": bad})
+    with pytest.raises(ModelMetadataError, match="'hlv' has dtype <U"):
+        electron.predict(inputs | {"hlv": inputs["hlv"].astype(str)})
+    with pytest.raises(ModelMetadataError, match=r"different numbers of candidates \[3, 4\]"):
+        electron.predict(inputs | {"hlv": inputs["hlv"][:3]})
+    with pytest.raises(TypeError, match="by name"):
+        electron(inputs["coarse"])
+    ragged = ak.Array([*inputs["hlv"][:3].tolist(), [1.0, 2.0]])
+    with pytest.raises(ModelMetadataError, match="'hlv' has lists of other lengths than 26"):
+        electron(**{k: ak.from_numpy(v) for k, v in inputs.items()} | {"hlv": ragged})
+    holes = ak.Array([[None if j < 2 else 1.0 for j in range(26)], *inputs["hlv"][1:].tolist()])
+    with pytest.raises(ModelMetadataError, match="'hlv' has missing values"):
+        electron(**{k: ak.from_numpy(v) for k, v in inputs.items()} | {"hlv": holes})
+
+
+def test_cached_models_follow_their_file(tmp_path):
+    first = cached_model("electron_fcn", intra_op_threads=2)
+    second = cached_model("electron_fcn", intra_op_threads=2)
+    assert second is not first and second.metadata is first.metadata  # one load
+    path = tmp_path / "mine.onnx"
+    shutil.copyfile(shipped_model_path("electron_fcn"), path)
+    mine = cached_model(path, intra_op_threads=2)
+    assert [s.name for s in mine.inputs] == ["hlv"]
+    shutil.copyfile(shipped_model_path("electron"), path)  # rewritten in place
+    assert [s.name for s in cached_model(path).inputs] == ["coarse", "fine", "tracks", "hlv"]
+    with pytest.raises(FileChangedError, match=r"mine\.onnx changed after it was given"):
+        _ = mine.session  # never the graph of another model under this model's metadata
+    with pytest.raises(FileNotFoundError, match="no model file"):
+        cached_model(tmp_path / "missing.onnx")

@@ -8,11 +8,14 @@ What an analyst calls, directly or through the NanoEvents behaviours of
 
 Per chunk of events (an eager array, or one dask partition) the inputs are built by the
 code the models were trained with (:mod:`egamma_cnn.images`, :mod:`egamma_cnn.features`),
-given to onnxruntime as numpy batches (:class:`~egamma_cnn.model.OnnxModel`) and the
-outputs are wrapped back into arrays parallel to the candidates: the convention of
-``coffea.ml_tools`` (awkward → numpy batch → awkward). Under dask-awkward the same chunk
-function runs in ``map_partitions``; while the graph is built it only meets typetracers
-and computes nothing, and the ONNX session is created lazily in each worker process.
+given to onnxruntime as numpy batches (:meth:`OnnxModel.predict
+<egamma_cnn.model.OnnxModel.predict>`, the numpy call of that ``coffea.ml_tools``
+wrapper) and the outputs are wrapped back into arrays parallel to the candidates: the
+convention of ``coffea.ml_tools`` (awkward → numpy batch → awkward). Under dask-awkward
+the same chunk function runs in ``map_partitions``; while the graph is built it only
+meets typetracers and computes nothing, and the ONNX session is created lazily in each
+worker process. Models, likelihood files and fudge files travel in the graph as their
+paths and are opened once per worker (:mod:`egamma_cnn.filecache`).
 
 Columns (ATL-PHYS-PUB-2023-001 §5.4, Franco's photon-ID talk):
 
@@ -35,12 +38,15 @@ in the egamma-cnn format; for other ntuples pass ``cell_fields``, ``track_fields
 
 from __future__ import annotations
 
-import functools
+import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import awkward as ak
+import dask
+import dask_awkward as dak
 import numpy as np
 
 from egamma_cnn.columnar import (
@@ -61,6 +67,7 @@ from egamma_cnn.features import (
     TRACK_VARIABLE_NAMES,
 )
 from egamma_cnn.features.columns import feature_chunk, needed_columns
+from egamma_cnn.filecache import FileIdentity, PathPickled, cached
 from egamma_cnn.images import (
     CELL_FIELDS,
     ELECTRON_IMAGES,
@@ -75,11 +82,11 @@ from egamma_cnn.model.discriminant import (
     discriminant,
     predict_class_fractions,
 )
+from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS, LikelihoodID
 from egamma_cnn.model.onnx_model import (
-    SHIPPED_MODELS,
     ModelMetadataError,
     OnnxModel,
-    load_model,
+    cached_model,
     shipped_model_path,
 )
 
@@ -160,14 +167,6 @@ def _mapped(collection: Any, names: Mapping[str, str] | None, what: str) -> Any:
 # --------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=16)
-def _cached_model(
-    spec: str, settings: tuple[tuple[str, Any], ...], file_state: tuple[int, int]
-) -> OnnxModel:
-    """A loaded model per name or path, settings and file size/mtime (a new file reloads)."""
-    return load_model(spec, **dict(settings))
-
-
 def load_identification_model(
     model: str | os.PathLike[str] | OnnxModel | None,
     kind: str,
@@ -178,11 +177,14 @@ def load_identification_model(
 ) -> OnnxModel:
     """The model to score ``kind`` ("electron" or "photon") candidates with.
 
-    ``model`` is None (the shipped model), a shipped name (:data:`SHIPPED_MODELS`), the
-    path of an egamma-cnn ONNX file (a user's own model with the same input
-    specification), or an :class:`OnnxModel`. Models loaded by name or path are cached
-    per process. Raises :class:`~egamma_cnn.model.ModelMetadataError` when the model's
-    inputs or classes do not make it a ``kind`` model.
+    ``model`` is None (the shipped model), a shipped name
+    (:data:`~egamma_cnn.model.SHIPPED_MODELS`), the path of an egamma-cnn ONNX file (a
+    user's own model with the same input specification), or an :class:`OnnxModel`.
+    Models loaded by name or path come from the process's file cache
+    (:func:`egamma_cnn.model.onnx_model.cached_model`): loaded once per file state and
+    settings, a rewritten file loads again. Raises
+    :class:`~egamma_cnn.model.ModelMetadataError` when the model's inputs or classes do
+    not make it a ``kind`` model.
     """
     if kind not in _DEFAULT_MODEL:
         raise ValueError(f"kind must be 'electron' or 'photon', not {kind!r}")
@@ -191,7 +193,7 @@ def load_identification_model(
         for k, v in {
             "batch_size": batch_size,
             "intra_op_threads": intra_op_threads,
-            "providers": tuple(providers) if isinstance(providers, list) else providers,
+            "providers": providers,
         }.items()
         if v is not None
     }
@@ -203,20 +205,7 @@ def load_identification_model(
             )
         loaded = model
     else:
-        spec = _DEFAULT_MODEL[kind] if model is None else model
-        if not (isinstance(spec, str) and spec in SHIPPED_MODELS):
-            spec = os.path.abspath(os.fspath(spec))
-        if isinstance(settings.get("providers"), tuple):
-            settings["providers"] = list(settings["providers"])
-        key = tuple(
-            sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in settings.items())
-        )
-        path = shipped_model_path(spec) if spec in SHIPPED_MODELS else spec
-        try:
-            stat = os.stat(path)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"no model file {path}") from None
-        loaded = _cached_model(spec, key, (stat.st_size, stat.st_mtime_ns))
+        loaded = cached_model(_DEFAULT_MODEL[kind] if model is None else model, **settings)
     _check_kind(loaded, kind)
     return loaded
 
@@ -545,13 +534,7 @@ def class_fractions(cnn_probs: Any) -> Any:
     dask-awkward ones give a ``dask.delayed`` object whose ``.compute()`` is that dict.
     Feed the result to :func:`electron_discriminant` as ``weights``.
     """
-    try:
-        import dask_awkward as dak
-    except ImportError:  # pragma: no cover
-        dak = None
-    if dak is not None and isinstance(cnn_probs, dak.Array):
-        import dask
-
+    if isinstance(cnn_probs, dak.Array):
         predicted = apply_per_chunk(_argmax_chunk, cnn_probs, label="cnn-argmax")
         counts = [dak.sum(predicted == k, axis=None) for k in range(len(ELECTRON_CLASS_NAMES))]
         return dask.delayed(_fractions_from_counts)(counts)
@@ -570,46 +553,58 @@ def _fractions_from_counts(counts: list[Any]) -> dict[str, float]:
 # --------------------------------------------------------------------------------------
 
 
-class LikelihoodFile:
+#: The likelihood file that ships with the package (beside the shipped models).
+SHIPPED_LIKELIHOOD = "electron_llh.json"
+
+
+def _shipped_likelihood_path() -> Path:
+    return shipped_model_path("electron").parent / SHIPPED_LIKELIHOOD
+
+
+class LikelihoodFile(PathPickled):
     """A likelihood JSON by path, loaded once per process (what travels in a dask graph).
 
-    Pickles as its path (a shipped file: resolved in the receiving process's install).
+    ``path`` is a file written by :meth:`egamma_cnn.model.LikelihoodID.save`; None is the
+    shipped ``electron_llh.json``. It pickles as its path (the shipped file: resolved in
+    the receiving process's own installation) and :meth:`get` loads the
+    :class:`~egamma_cnn.model.LikelihoodID` through :func:`egamma_cnn.filecache.cached`,
+    once per file state per process. A file rewritten after the object was made is an
+    error (:class:`~egamma_cnn.filecache.FileChangedError`), not a silent switch of PDFs.
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        from egamma_cnn.model.onnx_model import shipped_model_path
-
-        if path is None:
-            self.shipped = True
-            self.path = str(shipped_model_path("electron").parent / "electron_llh.json")
-        else:
-            self.shipped = False
-            self.path = os.path.abspath(os.fspath(path))
+        shipped = _shipped_likelihood_path()
+        self.path = str(shipped) if path is None else os.path.abspath(os.fspath(path))
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"no likelihood file {self.path}")
+        self.identity = FileIdentity.of(self.path)
+        self.shipped = Path(self.path).resolve() == shipped.resolve()
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (LikelihoodFile, (None if self.shipped else self.path,))
+    def _pickle_where(self) -> str:
+        return SHIPPED_LIKELIHOOD if self.shipped else self.path
+
+    @classmethod
+    def _locate(cls, where: str) -> Path:
+        return _shipped_likelihood_path() if where == SHIPPED_LIKELIHOOD else Path(where)
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
-        stat = os.stat(self.path)
-        return ("egamma_cnn.LikelihoodFile", self.path, stat.st_size, stat.st_mtime_ns)
+        return ("egamma_cnn.LikelihoodFile", self.path, self.identity.size, self.identity.mtime_ns)
 
-    def get(self) -> Any:
-        """The :class:`~egamma_cnn.model.LikelihoodID` (cached per file state)."""
-        stat = os.stat(self.path)
-        return _load_likelihood(self.path, stat.st_size, stat.st_mtime_ns)
+    def __repr__(self) -> str:
+        return f"LikelihoodFile({self.path!r})"
+
+    def get(self) -> LikelihoodID:
+        """The :class:`~egamma_cnn.model.LikelihoodID` of the file (loaded once per process)."""
+        return cached(_load_likelihood, self.identity)
 
 
-@functools.lru_cache(maxsize=8)
-def _load_likelihood(path: str, size: int, mtime_ns: int) -> Any:
-    from egamma_cnn.model.likelihood import LikelihoodID
-
-    return LikelihoodID.load(path)
+def _load_likelihood(identity: FileIdentity) -> LikelihoodID:
+    """:meth:`LikelihoodID.load` of the file of ``identity``, checked to be that file."""
+    return LikelihoodID.from_dict(json.loads(identity.read_bytes()))
 
 
 def _fudge_file(fudge: Any) -> FudgeFile | None:
-    """``fudge`` as a :class:`~egamma_cnn.datamc.FudgeFile` (None stays None)."""
+    """``fudge`` as a :class:`~egamma_cnn.corrections.FudgeFile` (None stays None)."""
     if fudge is None or isinstance(fudge, FudgeFile):
         return fudge
     return FudgeFile(fudge)
@@ -618,8 +613,6 @@ def _fudge_file(fudge: Any) -> FudgeFile | None:
 def _likelihood_chunk(
     *arrays: Any, names: tuple[str, ...], llh: LikelihoodFile, fudge: Any = None
 ) -> ak.Array:
-    from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS
-
     likelihood = llh.get()
     col = dict(zip(names, arrays, strict=True))
     cand_offsets = offsets_of(col["cand.clusterEta"])

@@ -24,11 +24,9 @@ data and MC spreads. How the factors are measured is the data/MC study's busines
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ import correctionlib.schemav2 as cs
 import numpy as np
 
 from egamma_cnn.corrections.writing import grid_to_json, write_correction
+from egamma_cnn.filecache import FileIdentity, PathPickled, cached
 
 __all__ = [
     "CORRECTION_NAME",
@@ -163,16 +162,18 @@ def write_correctionlib(factors: Mapping[str, FudgeFactors], path: str | Path) -
     return write_correction(correction, path)
 
 
-class FudgeFile:
+class FudgeFile(PathPickled):
     """A fudge-factor correctionlib file, identified by its path and its content.
 
     What travels in a dask graph (it pickles as its path and the SHA-256 of the content
-    it was opened with) and what the feature, CNN and likelihood chunk functions apply:
-    :meth:`apply` replaces every variable the file has factors for by its fudged value,
-    v' = c_data + w (v − c_MC) in the candidate's (E_T, η) bin (the edge bins outside
-    the binning). A process that opens it again checks the content: a file rewritten
-    in between (a new ``egamma-cnn datamc`` into the same folder) is an error, never a
-    silent mix of old and new factors; results are cached by the content's hash.
+    it was opened with, :class:`egamma_cnn.filecache.PathPickled`) and what the feature,
+    CNN and likelihood chunk functions apply: :meth:`apply` replaces every variable the
+    file has factors for by its fudged value, v' = c_data + w (v − c_MC) in the
+    candidate's (E_T, η) bin (the edge bins outside the binning). A process that opens it
+    again checks the content: a file rewritten in between (a new ``egamma-cnn datamc``
+    into the same folder) is an error, never a silent mix of old and new factors; the
+    correctionlib evaluator is built once per content per process
+    (:func:`egamma_cnn.filecache.cached`).
 
     Parameters
     ----------
@@ -191,22 +192,26 @@ class FudgeFile:
         its content is not the one of ``digest``.
     """
 
+    _identity_by_content = True
+
     def __init__(self, path: str | os.PathLike[str], digest: str | None = None) -> None:
         self.path = os.path.abspath(os.fspath(path))
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"no fudge-factor file {self.path}")
-        text = Path(self.path).read_text()
-        self.digest = hashlib.sha256(text.encode()).hexdigest()
+        self.identity, content = FileIdentity.read(self.path)
+        self.digest: str = self.identity.digest or ""
         if digest is not None and digest != self.digest:
             raise ValueError(
                 f"the fudge-factor file {self.path} changed after it was given to the "
                 "run; rerun with the new file"
             )
-        self.variables = _fudge_variables(self.path, self.digest, text)
-        _CORRECTIONS.setdefault(self.digest, text)
+        self.variables = _fudge_variables(self.path, content)
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (FudgeFile, (self.path, self.digest))
+    def _pickle_where(self) -> str:
+        return self.path
+
+    def _pickle_settings(self) -> tuple[Hashable, ...]:
+        return (self.digest,)
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         return ("egamma_cnn.FudgeFile", self.digest)
@@ -222,7 +227,7 @@ class FudgeFile:
         ``et`` [GeV] and ``eta`` are the candidates' cluster E_T and η, the probe
         binning the factors were derived in.
         """
-        correction = _fudge_correction(self.digest)
+        correction = cached(_fudge_correction, self.identity)
         out = dict(columns)
         et = np.asarray(et, np.float64)
         eta = np.asarray(eta, np.float64)
@@ -237,13 +242,9 @@ class FudgeFile:
         return out
 
 
-#: Content of every fudge-factor file opened in this process, by SHA-256.
-_CORRECTIONS: dict[str, Any] = {}
-
-
-def _fudge_variables(path: str, digest: str, text: str) -> tuple[str, ...]:
+def _fudge_variables(path: str, content: bytes) -> tuple[str, ...]:
     try:
-        data = json.loads(text)
+        data = json.loads(content)
         corrections = {c["name"]: c for c in data["corrections"]}
     except (ValueError, KeyError, TypeError):
         raise ValueError(f"{path} is not a correctionlib JSON file") from None
@@ -252,10 +253,11 @@ def _fudge_variables(path: str, digest: str, text: str) -> tuple[str, ...]:
             f"{path} has no correction {CORRECTION_NAME!r} (it has {sorted(corrections)}); "
             "fudge factors are written by egamma-cnn datamc (fudge_factors.json)"
         )
-    content = corrections[CORRECTION_NAME]["data"].get("content", [])
-    return tuple(item["key"] for item in content)
+    items = corrections[CORRECTION_NAME]["data"].get("content", [])
+    return tuple(item["key"] for item in items)
 
 
-@functools.lru_cache(maxsize=8)
-def _fudge_correction(digest: str) -> Any:
-    return correctionlib.CorrectionSet.from_string(_CORRECTIONS[digest])[CORRECTION_NAME]
+def _fudge_correction(identity: FileIdentity) -> Any:
+    """The correctionlib evaluator of the file of ``identity`` (its content checked)."""
+    text = identity.read_bytes().decode()
+    return correctionlib.CorrectionSet.from_string(text)[CORRECTION_NAME]

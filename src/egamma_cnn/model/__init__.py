@@ -4,7 +4,9 @@ Nothing here imports torch; everything works on numpy arrays and ONNX files.
 
 * :mod:`.onnx_model` — :class:`OnnxModel` runs an egamma-cnn ONNX model (the shipped
   electron and photon CNNs, :func:`load_model`, or a user's own with the same input
-  specification) with its metadata checked against the inputs.
+  specification) with its metadata checked against the inputs; a ``coffea.ml_tools``
+  wrapper (numpy, awkward and dask-awkward inputs), opened once per process and file
+  (:func:`cached_model`, :mod:`egamma_cnn.filecache`).
 * :mod:`.discriminant` — the CNN discriminant of ATL-PHYS-PUB-2023-001 §5.4 (Eq. 1–2) with
   user-settable class weights and charge-flip as signal or background, and the
   class-fraction prediction of ATL-PHYS-PUB-2023-001 §6.2 that can be fed back as weights.
@@ -37,6 +39,7 @@ from egamma_cnn.model.onnx_model import (
     InputSpec,
     ModelMetadataError,
     OnnxModel,
+    cached_model,
     load_model,
 )
 from egamma_cnn.model.performance import (
@@ -63,6 +66,7 @@ __all__ = [
     "QuantileTable",
     "WorkingPoints",
     "auc",
+    "cached_model",
     "class_weights",
     "cut_for_efficiency",
     "discriminant",

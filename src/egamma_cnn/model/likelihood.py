@@ -77,6 +77,8 @@ from typing import Any
 
 import numpy as np
 
+from egamma_cnn.model.working_points import WorkingPoints
+
 __all__ = [
     "DEFAULT_LLH_ABS_ETA_EDGES",
     "DEFAULT_LLH_ET_EDGES",
@@ -561,8 +563,6 @@ class LikelihoodID:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LikelihoodID:
         """Inverse of :meth:`to_dict`."""
-        from egamma_cnn.model.working_points import WorkingPoints
-
         if data.get("format") != LLH_FORMAT:
             raise ValueError(f"LLH format {data.get('format')!r}, expected {LLH_FORMAT!r}")
         try:

@@ -29,24 +29,41 @@ under the key :data:`METADATA_KEY`:
 
 :class:`OnnxModel` checks this metadata against the graph when it loads and against
 the inputs on every call, and raises an error naming the input, the expected and the
-received shape, or the version that differs. The ``onnxruntime.InferenceSession`` is
-created lazily on first use and dropped when the object is pickled (sent to a dask
-worker), so each worker process builds its own.
+received shape, or the version that differs.
+
+:class:`OnnxModel` is a ``coffea.ml_tools`` wrapper, a sibling of coffea's
+``torch_wrapper`` and ``xgboost_wrapper``: the ``onnxruntime.InferenceSession`` is a
+non-serialisable attribute created lazily in each process (``_create_session``), the
+input checks are ``validate_numpy_input``, the preprocessing and batched inference are
+``numpy_call``, and ``model(coarse=..., fine=..., tracks=..., hlv=...)`` runs on numpy,
+awkward or dask-awkward arrays of per-candidate inputs (coffea's ``map_partitions``
+mapping for dask). It pickles as its file and settings (:mod:`egamma_cnn.filecache`): a
+few hundred bytes in a dask graph; a worker reopens the file (a shipped model from its
+own installation) once per file and settings.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import math
 import os
-import threading
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import awkward as ak
 import numpy as np
+import onnxruntime as ort
 
+from egamma_cnn.filecache import FileIdentity, PathPickled, cached, unpickle_by_path
+from egamma_cnn.geometry import GEOMETRY_VERSION
+from egamma_cnn.images import INPUTS_VERSION
+from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES
 from egamma_cnn.model.preprocessing import QuantileTable
 from egamma_cnn.model.working_points import WorkingPoints
 
@@ -57,10 +74,45 @@ __all__ = [
     "InputSpec",
     "ModelMetadataError",
     "OnnxModel",
+    "cached_model",
     "load_model",
     "read_metadata",
     "shipped_model_path",
 ]
+
+
+def _coffea_ml_helper() -> ModuleType:
+    """``coffea.ml_tools.helper``, without running ``coffea.ml_tools/__init__.py``.
+
+    The package's ``__init__`` imports every backend wrapper, and ``torch_wrapper``
+    imports torch wherever it is installed (seconds and hundreds of MB in every dask
+    worker); the runtime imports no torch (tests/test_package.py). The module is loaded
+    from coffea's own file under its own name, so that coffea's wrappers, imported
+    later, share its classes.
+    """
+    name = "coffea.ml_tools.helper"
+    if name in sys.modules:
+        return sys.modules[name]
+    package = importlib.util.find_spec("coffea.ml_tools")
+    if package is None or not package.submodule_search_locations:  # pragma: no cover
+        raise ImportError("coffea.ml_tools is missing from the installed coffea")
+    location = Path(next(iter(package.submodule_search_locations))) / "helper.py"
+    spec = importlib.util.spec_from_file_location(name, location)
+    if spec is None or spec.loader is None:  # pragma: no cover
+        raise ImportError(f"cannot load {location}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+_helper = _coffea_ml_helper()
+nonserializable_attribute = _helper.nonserializable_attribute
+numpy_call_wrapper = _helper.numpy_call_wrapper
 
 #: Key of the JSON document in the ONNX file's metadata_props.
 METADATA_KEY = "egamma_cnn"
@@ -72,6 +124,8 @@ SHIPPED_MODELS: dict[str, str] = {
     "electron_fcn": "electron_fcn.onnx",
     "photon": "photon_cnn.onnx",
 }
+#: The session that checks a model's graph when it loads (and runs it by default).
+_CHECK_PROVIDERS = ("CPUExecutionProvider",)
 
 
 class ModelMetadataError(ValueError):
@@ -107,12 +161,10 @@ def shipped_model_path(name: str) -> Path:
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The egamma-cnn metadata document of an ONNX file (without creating a session)."""
-    import onnxruntime as ort
-
+    """The egamma-cnn metadata document of an ONNX file (parsed, not checked, not cached)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), options, providers=list(_CHECK_PROVIDERS))
     return _parse_metadata(session, str(path))
 
 
@@ -139,30 +191,19 @@ def _parse_metadata(session: Any, label: str) -> dict[str, Any]:
     return metadata
 
 
-#: Sessions of this process, by (file, size, mtime, providers, threads).
-_SESSIONS: dict[tuple[Any, ...], Any] = {}
-_SESSIONS_LOCK = threading.Lock()
-
-
-def _session(path: Path, providers: tuple[str, ...], intra_op_threads: int) -> Any:
-    """One ``InferenceSession`` per file and settings in this process (thread-safe)."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, providers, intra_op_threads)
-    with _SESSIONS_LOCK:
-        if key not in _SESSIONS:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = intra_op_threads
-            options.inter_op_num_threads = 1
-            _SESSIONS[key] = ort.InferenceSession(str(path), options, providers=list(providers))
-        return _SESSIONS[key]
+def _open_session(identity: FileIdentity, providers: tuple[str, ...], threads: int) -> Any:
+    """A new ``InferenceSession`` of the file of ``identity`` (through the file cache)."""
+    identity.check()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(identity.path, options, providers=list(providers))
 
 
 def _check_providers(providers: Sequence[str] | str | None) -> tuple[str, ...] | str:
     """The providers setting as given (``"auto"`` or a tuple), checked for its form only."""
     if providers is None:
-        return ("CPUExecutionProvider",)
+        return _CHECK_PROVIDERS
     if providers == "auto":
         return "auto"
     if isinstance(providers, str):
@@ -178,8 +219,6 @@ def _resolve_providers(providers: tuple[str, ...] | str) -> list[str]:
     Resolved where the session is created, so that a CPU-only client sends ``"auto"`` to
     GPU workers unresolved.
     """
-    import onnxruntime as ort
-
     available = ort.get_available_providers()
     if providers == "auto":
         gpu = [p for p in ("CUDAExecutionProvider",) if p in available]
@@ -200,8 +239,51 @@ def _same_file(path: Path, shipped_name: str) -> bool:
         return False
 
 
-class OnnxModel:
+def _regular(array: ak.Array, shape: tuple[int, ...], name: str) -> ak.Array:
+    """Per-candidate ``array`` with the regular inner dimensions ``shape``.
+
+    Variable-length lists (``N * var * var * float32``) are checked to have the sizes of
+    ``shape`` and made regular with known sizes, which a typetracer (the dask graph's
+    metadata) keeps: coffea's mapping then meets ``(1, *shape)`` arrays, not empty lists.
+    """
+    if array.ndim != len(shape) + 1:
+        raise ModelMetadataError(
+            f"input {name!r} has type {array.type}, expected {len(shape) + 1} dimensions "
+            f"(N, {', '.join(map(str, shape))})"
+        )
+    out = ak.flatten(array, axis=None)
+    if ak.backend(array) != "typetracer":
+        for axis, size in enumerate(shape, start=1):
+            if not ak.all(ak.num(array, axis=axis) == size, axis=None):
+                raise ModelMetadataError(
+                    f"input {name!r} has lists of other lengths than {size} at axis {axis}; "
+                    f"each candidate must be ({', '.join(map(str, shape))})"
+                )
+        if len(out) != len(array) * math.prod(shape):  # flatten drops None
+            raise ModelMetadataError(f"input {name!r} has missing values (None)")
+    for size in reversed(shape):
+        out = ak.unflatten(out, size)
+    return out
+
+
+def _by_event(record: ak.Array, per_event: ak.Array) -> ak.Array:
+    """The per-candidate ``record`` grouped by the events of ``per_event``."""
+    return ak.unflatten(record, ak.num(per_event, axis=1))
+
+
+class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
     """An egamma-cnn ONNX model: metadata checks, preprocessing and batched inference.
+
+    A ``coffea.ml_tools`` wrapper (``numpy_call_wrapper``): call it with one keyword per
+    input of the metadata, numpy, awkward or dask-awkward arrays of the candidates::
+
+        probs = model(coarse=coarse, fine=fine, tracks=tracks, hlv=hlv)
+
+    gives for awkward inputs one record per candidate with a float32 field per class
+    (:attr:`class_names`), lazily for dask-awkward ones (one ``map_partitions``), and
+    ``float32[N, n_classes]`` for numpy inputs (:meth:`predict`). Inputs with an extra
+    leading event axis (``events * var * ...``) are flattened and the result is grouped
+    back by event. Inputs with a quantile table are given untransformed.
 
     Parameters
     ----------
@@ -213,13 +295,6 @@ class OnnxModel:
         ``"auto"``: CUDA where the installed onnxruntime offers it, else the CPU.
     intra_op_threads
         Threads of one inference call (default 1: one per dask worker core).
-
-    Notes
-    -----
-    The ``InferenceSession`` is created on first use in each process and shared there by
-    every :class:`OnnxModel` of the same file and settings; it is never pickled, so a
-    model can travel inside a dask graph. A worker opens the file at the same path (a
-    shipped model at the path of the worker's own installation).
     batch_size
         Candidates per inference call. onnxruntime's CPU kernels vectorise across the
         candidates of a call, so a candidate's probabilities are reproducible bit for bit
@@ -228,6 +303,15 @@ class OnnxModel:
     check_versions
         Refuse a model whose geometry or input version differs from this package's
         (default True).
+
+    Notes
+    -----
+    The ``InferenceSession`` (:attr:`session`) is created on first use in each process
+    through :func:`egamma_cnn.filecache.cached` and shared there by every
+    :class:`OnnxModel` of the same file and settings; it is never pickled. The model
+    pickles as (file, settings) and a worker opens the file at the same path (a shipped
+    model at the path of the worker's own installation); a file rewritten after the
+    model was loaded is an error, not a session of another model.
     """
 
     def __init__(
@@ -239,11 +323,14 @@ class OnnxModel:
         batch_size: int = 256,
         check_versions: bool = True,
     ) -> None:
+        nonserializable_attribute.__init__(self, ["session"])
+        numpy_call_wrapper.__init__(self)
         if batch_size < 1:
             raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no model file {self.path}")
+        self.identity = FileIdentity.of(self.path)
         self.shipped_name: str | None = next(
             (name for name in SHIPPED_MODELS if _same_file(self.path, name)), None
         )
@@ -251,17 +338,16 @@ class OnnxModel:
         self.intra_op_threads = int(intra_op_threads)
         self.batch_size = int(batch_size)
         self.check_versions = bool(check_versions)
-        self._session = None
         # metadata and graph checks on a CPU session: the inference session (maybe on a
-        # GPU) is made where predict runs
-        self._cpu_session = _session(self.path, ("CPUExecutionProvider",), 1)
-        self.metadata = _parse_metadata(self._cpu_session, str(self.path))
+        # GPU) is made where the model runs
+        checks = cached(_open_session, self.identity, _CHECK_PROVIDERS, 1)
+        self.metadata = _parse_metadata(checks, str(self.path))
         self.inputs = tuple(
             InputSpec(i["name"], tuple(i["shape"]), i.get("dtype", "float32"))
             for i in self.metadata["inputs"]
         )
         self.class_names: tuple[str, ...] = tuple(self.metadata["class_names"])
-        self._check_graph()
+        self._check_graph(checks)
         if check_versions:
             self._check_versions()
         self.preprocessing: dict[str, QuantileTable] = {
@@ -274,50 +360,57 @@ class OnnxModel:
             WorkingPoints.from_dict(wp) if wp is not None else None
         )
 
-    # -- the session: lazy, never pickled ------------------------------------------------
-    @property
-    def session(self) -> Any:
-        """The ``onnxruntime.InferenceSession``, created on first use in this process."""
-        if self._session is None:
-            if self.shipped_name is not None:  # the worker's own installed copy
-                self.path = shipped_model_path(self.shipped_name)
-            if not self.path.is_file():
-                raise FileNotFoundError(
-                    f"no model file {self.path} in this process (a dask worker needs the "
-                    "model at the same path as the client, e.g. on a shared file system)"
-                )
-            providers = tuple(_resolve_providers(self.providers))
-            self._session = _session(self.path, providers, self.intra_op_threads)
-        return self._session
+    # -- the session: lazy, per process, never pickled -------------------------------------
+    def _create_session(self) -> Any:
+        """The ``onnxruntime.InferenceSession`` of this process (``self.session``)."""
+        providers = tuple(_resolve_providers(self.providers))
+        return cached(_open_session, self.identity, providers, self.intra_op_threads)
 
-    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        """Pickle as (where, settings): a few hundred bytes in a dask graph, not the metadata.
+    # -- pickled as (where, settings): filecache.PathPickled ------------------------------
+    def _pickle_where(self) -> str:
+        return self.shipped_name if self.shipped_name is not None else os.path.abspath(self.path)
 
-        The receiving process reopens the model (a shipped one from its own installation)
-        and checks it again; one :class:`OnnxModel` per file and settings per process.
-        """
-        where = self.shipped_name if self.shipped_name is not None else str(self.path)
-        return (
-            _restore_model,
-            (where, self.providers, self.intra_op_threads, self.batch_size, self.check_versions),
+    def _pickle_settings(self) -> tuple[Hashable, ...]:
+        return (self.providers, self.intra_op_threads, self.batch_size, self.check_versions)
+
+    @classmethod
+    def _locate(cls, where: str) -> Path:
+        return shipped_model_path(where) if where in SHIPPED_MODELS else Path(where)
+
+    @classmethod
+    def _open(cls, identity: FileIdentity, where: str, settings: tuple[Hashable, ...]) -> OnnxModel:
+        providers, intra_op_threads, batch_size, check_versions = settings
+        return cls(
+            identity.path,
+            providers=providers,
+            intra_op_threads=intra_op_threads,
+            batch_size=batch_size,
+            check_versions=check_versions,
         )
+
+    def _restored(self) -> OnnxModel:
+        """A view of the cached model without a session (it gets the shared one on use)."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.__dict__.pop("_delayed_wrapper", None)
+        clone._session = None
+        return clone
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         """Deterministic dask token: the same file and settings give the same graph keys."""
-        stat = self.path.stat() if self.path.is_file() else None
         return (
             "egamma_cnn.OnnxModel",
             self.shipped_name or str(self.path),
-            stat.st_size if stat else None,
-            stat.st_mtime_ns if stat else None,
+            self.identity.size,
+            self.identity.mtime_ns,
             self.providers,
             self.intra_op_threads,
             self.batch_size,
         )
 
     # -- checks ---------------------------------------------------------------------------
-    def _check_graph(self) -> None:
-        graph_inputs = self._cpu_session.get_inputs()
+    def _check_graph(self, session: Any) -> None:
+        graph_inputs = session.get_inputs()
         names = [i.name for i in graph_inputs]
         if names != [spec.name for spec in self.inputs]:
             raise ModelMetadataError(
@@ -339,7 +432,7 @@ class OnnxModel:
                     f"{self.path}: input {spec.name!r} has shape {graph_shape} in the graph "
                     f"but {spec.shape} in the metadata"
                 )
-        outputs = self._cpu_session.get_outputs()
+        outputs = session.get_outputs()
         n_out = outputs[0].shape[-1]
         if isinstance(n_out, int) and n_out != len(self.class_names):
             raise ModelMetadataError(
@@ -347,8 +440,6 @@ class OnnxModel:
             )
 
     def _check_preprocessing(self) -> None:
-        from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES
-
         shapes = {spec.name: spec.shape for spec in self.inputs}
         for name, table in self.preprocessing.items():
             if name not in shapes:
@@ -374,9 +465,6 @@ class OnnxModel:
             )
 
     def _check_versions(self) -> None:
-        from egamma_cnn.geometry import GEOMETRY_VERSION
-        from egamma_cnn.images import INPUTS_VERSION
-
         for key, ours in (
             ("geometry_version", GEOMETRY_VERSION),
             ("inputs_version", INPUTS_VERSION),
@@ -388,7 +476,18 @@ class OnnxModel:
                     "pass check_versions=False if you know the inputs are the same"
                 )
 
-    def _prepare(self, inputs: Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
+    # -- coffea.ml_tools: numpy -----------------------------------------------------------
+    def validate_numpy_input(self, *args: Any, **inputs: Any) -> None:
+        """Check the numpy inputs: names, shapes ``(N, *shape)``, dtypes, finite values.
+
+        Raises :class:`ModelMetadataError` naming the input, what was expected and what
+        was received (for non-finite values: the first candidate that has one).
+        """
+        if args:
+            raise TypeError(
+                f"{self.path.name}: pass the inputs by name "
+                f"({', '.join(f'{s.name}=...' for s in self.inputs)}), not by position"
+            )
         expected = [spec.name for spec in self.inputs]
         missing = [name for name in expected if name not in inputs]
         extra = [name for name in inputs if name not in expected]
@@ -397,7 +496,6 @@ class OnnxModel:
                 f"{self.path.name}: inputs {sorted(inputs)} do not match the model's "
                 f"{expected} (missing {missing}, unexpected {extra})"
             )
-        arrays: dict[str, np.ndarray] = {}
         lengths = set()
         for spec in self.inputs:
             array = np.asarray(inputs[spec.name])
@@ -406,33 +504,38 @@ class OnnxModel:
                     f"{self.path.name}: input {spec.name!r} has shape {array.shape}, "
                     f"expected (N, {', '.join(map(str, spec.shape))})"
                 )
+            if array.dtype.kind not in "biuf":
+                raise ModelMetadataError(
+                    f"{self.path.name}: input {spec.name!r} has dtype {array.dtype}, expected "
+                    f"numbers (they are given to the model as {spec.dtype})"
+                )
             if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
                 bad = int(np.flatnonzero(~np.all(np.isfinite(array.reshape(len(array), -1)), 1))[0])
                 raise ModelMetadataError(
                     f"{self.path.name}: input {spec.name!r} has non-finite values "
                     f"(first at candidate {bad})"
                 )
-            # the input dtype first: the quantile tables were fitted on float32 values, so
-            # a float64 caller gets exactly the numbers the training saw
-            array = array.astype(spec.dtype, copy=False)
-            if spec.name in self.preprocessing:
-                array = self.preprocessing[spec.name].transform(array)
-            arrays[spec.name] = np.ascontiguousarray(array, dtype=spec.dtype)
             lengths.add(len(array))
         if len(lengths) > 1:
             raise ModelMetadataError(
                 f"{self.path.name}: inputs have different numbers of candidates {sorted(lengths)}"
             )
-        return arrays, lengths.pop() if lengths else 0
 
-    # -- inference ------------------------------------------------------------------------
-    def predict(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Class probabilities ``float32[N, n_classes]`` for raw inputs.
+    def numpy_call(self, *args: Any, **inputs: Any) -> np.ndarray:
+        """Class probabilities ``float32[N, n_classes]`` of validated numpy inputs.
 
-        ``inputs`` maps every input name of the metadata to an array ``(N, *shape)``;
-        inputs with a quantile table are given untransformed (the table is applied here).
+        Each input is cast to its dtype of the metadata first (the quantile tables were
+        fitted on float32 values, so a float64 caller gets exactly the numbers the training
+        saw), transformed by its quantile table if it has one (ATL-PHYS-PUB-2023-001 §5.2),
+        and the candidates are run in batches of :attr:`batch_size`.
         """
-        arrays, n = self._prepare(inputs)
+        arrays: dict[str, np.ndarray] = {}
+        for spec in self.inputs:
+            array = np.asarray(inputs[spec.name]).astype(spec.dtype, copy=False)
+            if spec.name in self.preprocessing:
+                array = self.preprocessing[spec.name].transform(array)
+            arrays[spec.name] = np.ascontiguousarray(array, dtype=spec.dtype)
+        n = len(next(iter(arrays.values()))) if arrays else 0
         if n == 0:
             return np.zeros((0, len(self.class_names)), np.float32)
         output = self.session.get_outputs()[0].name
@@ -444,46 +547,82 @@ class OnnxModel:
         ]
         return np.concatenate(batches).astype(np.float32, copy=False)
 
+    def predict(self, inputs: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Class probabilities ``float32[N, n_classes]`` for raw numpy inputs.
+
+        ``inputs`` maps every input name of the metadata to an array ``(N, *shape)``;
+        inputs with a quantile table are given untransformed (the table is applied here).
+        The same as ``model(**inputs)``: :meth:`validate_numpy_input`, then
+        :meth:`numpy_call`.
+        """
+        return self._call_numpy(**dict(inputs))
+
+    # -- coffea.ml_tools: awkward and dask-awkward -----------------------------------------
+    def prepare_awkward(self, *args: Any, **inputs: Any) -> tuple[tuple[()], dict[str, Any]]:
+        """Per-candidate inputs with regular inner dimensions, for the numpy call.
+
+        Inputs given per event (``events * var * ...``) are flattened to the candidates.
+        Under dask-awkward each input gets one ``map_partitions`` that checks and
+        regularises its chunks.
+        """
+        if args:
+            raise TypeError(
+                f"{self.path.name}: pass the inputs by name "
+                f"({', '.join(f'{s.name}=...' for s in self.inputs)}), not by position"
+            )
+        lib = self.get_awkward_lib(**inputs)
+        shapes = {spec.name: spec.shape for spec in self.inputs}
+        out: dict[str, Any] = {}
+        for name, array in inputs.items():
+            shape = shapes.get(name)
+            if shape is None or isinstance(array, np.ndarray):
+                out[name] = array  # an unexpected name: validate_numpy_input names it
+                continue
+            if array.ndim == len(shape) + 2:
+                array = lib.flatten(array, axis=1)
+            if lib is ak:
+                out[name] = _regular(array, shape, name)
+            else:
+                out[name] = lib.map_partitions(
+                    _regular, array, shape, name, label=f"onnx-input-{name}"
+                )
+        return (), out
+
+    def postprocess_awkward(self, return_array: Any, *args: Any, **inputs: Any) -> Any:
+        """One record per candidate with a field per class (grouped by event if given so)."""
+        lib = ak if isinstance(return_array, ak.Array) else self.get_awkward_lib(**inputs)
+        record = lib.zip({name: return_array[:, k] for k, name in enumerate(self.class_names)})
+        shapes = {spec.name: spec.shape for spec in self.inputs}
+        per_event = next(
+            (
+                array
+                for name, array in inputs.items()
+                if name in shapes
+                and not isinstance(array, np.ndarray)
+                and array.ndim == len(shapes[name]) + 2
+            ),
+            None,
+        )
+        if per_event is None:
+            return record
+        if lib is ak:
+            return _by_event(record, per_event)
+        return lib.map_partitions(_by_event, record, per_event, label="onnx-by-event")
+
     def __repr__(self) -> str:
         shapes = ", ".join(f"{s.name}{list(s.shape)}" for s in self.inputs)
         name = self.metadata.get("name", self.path.name)
         return f"OnnxModel({name!r}: {shapes} -> {list(self.class_names)})"
 
 
-_RESTORED: dict[tuple[Any, ...], OnnxModel] = {}
-_RESTORED_LOCK = threading.Lock()
-
-
-def _restore_model(
-    where: str, providers: Any, intra_op_threads: int, batch_size: int, check_versions: bool
-) -> OnnxModel:
-    """Unpickle an :class:`OnnxModel`: reopen it, once per file and settings per process."""
-    path = shipped_model_path(where) if where in SHIPPED_MODELS else Path(where)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no model file {path} in this process (a dask worker needs the model at the "
-            "same path as the client, e.g. on a shared file system)"
-        )
-    stat = path.stat()
-    key = (
-        where,
-        stat.st_size,
-        stat.st_mtime_ns,
-        providers,
-        intra_op_threads,
-        batch_size,
-        check_versions,
-    )
-    with _RESTORED_LOCK:
-        if key not in _RESTORED:
-            _RESTORED[key] = OnnxModel(
-                path,
-                providers=providers,
-                intra_op_threads=intra_op_threads,
-                batch_size=batch_size,
-                check_versions=check_versions,
-            )
-        return _RESTORED[key]
+def _model_settings(
+    providers: Sequence[str] | str | None = None,
+    intra_op_threads: int = 1,
+    batch_size: int = 256,
+    check_versions: bool = True,
+) -> tuple[Hashable, ...]:
+    """The settings of :class:`OnnxModel` in the form it pickles them (a cache key)."""
+    return (_check_providers(providers), int(intra_op_threads), int(batch_size), check_versions)
 
 
 def load_model(name_or_path: str | os.PathLike[str], **kwargs: Any) -> OnnxModel:
@@ -491,3 +630,19 @@ def load_model(name_or_path: str | os.PathLike[str], **kwargs: Any) -> OnnxModel
     if isinstance(name_or_path, str) and name_or_path in SHIPPED_MODELS:
         return OnnxModel(shipped_model_path(name_or_path), **kwargs)
     return OnnxModel(name_or_path, **kwargs)
+
+
+def cached_model(name_or_path: str | os.PathLike[str], **kwargs: Any) -> OnnxModel:
+    """:func:`load_model` once per file state and settings per process.
+
+    The model an unpickled :class:`OnnxModel` of the same file and settings is too
+    (:mod:`egamma_cnn.filecache`); a file rewritten since gives a new model. ``kwargs``
+    are the settings of :class:`OnnxModel`.
+    """
+    if isinstance(name_or_path, str) and name_or_path in SHIPPED_MODELS:
+        where = name_or_path
+    else:
+        where = os.path.abspath(os.fspath(name_or_path))
+        if not os.path.isfile(where):
+            raise FileNotFoundError(f"no model file {where}")
+    return unpickle_by_path(OnnxModel, where, _model_settings(**kwargs))

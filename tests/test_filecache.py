@@ -1,0 +1,231 @@
+"""The file cache and the pickle-by-path protocol (egamma_cnn.filecache), and the fudge file
+that uses them (egamma_cnn.corrections.FudgeFile: Zumbihl's e/γ talk, "Shower shape studies")."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dask.base import tokenize
+
+from egamma_cnn import filecache
+from egamma_cnn.corrections import FudgeFactors, FudgeFile, apply_fudge, write_correctionlib
+from egamma_cnn.filecache import (
+    FileChangedError,
+    FileIdentity,
+    PathPickled,
+    cache_size,
+    cached,
+    clear_cache,
+    unpickle_by_path,
+)
+
+
+def _touch_later(path: Path, text: str) -> None:
+    """Rewrite ``path`` with a modification time that surely differs."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+# --------------------------------------------------------------------------------------
+# FileIdentity
+# --------------------------------------------------------------------------------------
+
+
+def test_identity_is_the_file_state(tmp_path):
+    path = tmp_path / "a.txt"
+    path.write_text("one")
+    identity = FileIdentity.of(path)
+    assert identity == FileIdentity.of(tmp_path / "." / "a.txt")  # resolved path
+    assert identity.path == str(path.resolve()) and identity.size == 3
+    assert identity.digest is None
+    identity.check()
+    _touch_later(path, "two")
+    assert FileIdentity.of(path) != identity
+    with pytest.raises(FileChangedError, match=r"a\.txt changed after it was given"):
+        identity.check()
+    with pytest.raises(FileNotFoundError, match="no file"):
+        FileIdentity.of(tmp_path / "missing.txt")
+
+
+def test_content_identity_reads_the_sha256(tmp_path):
+    path = tmp_path / "b.json"
+    path.write_bytes(b'{"x": 1}')
+    identity, data = FileIdentity.read(path)
+    assert data == b'{"x": 1}'
+    assert identity.digest == hashlib.sha256(data).hexdigest()
+    assert identity.read_bytes() == data
+    path.write_bytes(b'{"x": 2}')  # same size, maybe the same mtime: the content decides
+    with pytest.raises(FileChangedError, match="SHA-256"):
+        identity.read_bytes()
+
+
+# --------------------------------------------------------------------------------------
+# cached
+# --------------------------------------------------------------------------------------
+
+
+def _counting_loader(calls: list):
+    def load(identity: FileIdentity, *settings):
+        calls.append(settings)
+        return Path(identity.path).read_text(), settings
+
+    return load
+
+
+def test_one_load_per_loader_identity_and_settings(tmp_path):
+    path = tmp_path / "c.txt"
+    path.write_text("one")
+    calls: list = []
+    load = _counting_loader(calls)
+    first = cached(load, FileIdentity.of(path), "x", 1)
+    assert cached(load, FileIdentity.of(path), "x", 1) is first
+    assert cached(load, FileIdentity.of(path), "x", 2) is not first
+    assert calls == [("x", 1), ("x", 2)]
+    _touch_later(path, "three")  # a rewritten file is a new key: loaded again
+    assert cached(load, FileIdentity.of(path), "x", 1)[0] == "three"
+    assert len(calls) == 3
+    clear_cache()
+    assert cache_size() == 0
+    cached(load, FileIdentity.of(path), "x", 1)
+    assert len(calls) == 4
+
+
+def test_threads_share_one_load_and_errors_are_not_cached(tmp_path):
+    path = tmp_path / "d.txt"
+    path.write_text("slow")
+    calls = []
+
+    def slow(identity, tag):
+        calls.append(tag)
+        time.sleep(0.05)
+        return object()
+
+    identity = FileIdentity.of(path)
+    results = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cached(slow, identity, "t")))
+        for _ in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len({id(r) for r in results}) == 1
+
+    attempts = []
+
+    def failing(identity):
+        attempts.append(1)
+        raise ValueError("broken file")
+
+    for _ in range(2):
+        with pytest.raises(ValueError, match="broken file"):
+            cached(failing, identity)
+    assert len(attempts) == 2
+
+
+def test_the_cache_is_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(filecache, "MAX_ENTRIES", 3)
+    clear_cache()
+    path = tmp_path / "e.txt"
+    path.write_text("e")
+    identity = FileIdentity.of(path)
+
+    def load(identity, k):
+        return [k]
+
+    first = cached(load, identity, 0)
+    for k in range(1, 4):
+        cached(load, identity, k)
+    assert cache_size() == 3
+    assert cached(load, identity, 0) is not first  # the least recently used went first
+    clear_cache()
+
+
+# --------------------------------------------------------------------------------------
+# PathPickled
+# --------------------------------------------------------------------------------------
+
+
+class Table(PathPickled):
+    """A toy file-backed object: a scale applied to the numbers of a text file."""
+
+    opened = 0
+
+    def __init__(self, path, scale=1.0):
+        Table.opened += 1
+        self.path = str(Path(path).resolve())
+        self.scale = scale
+        self.values = np.array([float(v) for v in Path(path).read_text().split()]) * scale
+
+    def _pickle_where(self):
+        return self.path
+
+    def _pickle_settings(self):
+        return (self.scale,)
+
+
+def test_pickled_by_path_and_reopened_through_the_cache(tmp_path):
+    path = tmp_path / "table.txt"
+    path.write_text(" ".join(map(str, range(1000))))
+    table = Table(path, 2.0)
+    data = pickle.dumps(table)
+    assert len(data) < 300  # the path and the settings, not the thousand numbers
+    Table.opened = 0
+    clone = pickle.loads(data)
+    assert pickle.loads(data) is clone and Table.opened == 1  # once per process
+    np.testing.assert_array_equal(clone.values, table.values)
+    assert unpickle_by_path(Table, str(path), (3.0,)).values[1] == 3.0
+    _touch_later(path, "5 6")
+    assert pickle.loads(data).values.tolist() == [10.0, 12.0]  # the file as it is now
+    path.unlink()
+    with pytest.raises(FileNotFoundError, match=r"no file .*table\.txt in this process for Table"):
+        pickle.loads(data)
+
+
+# --------------------------------------------------------------------------------------
+# FudgeFile: pickled as (path, SHA-256), its evaluator built once per content
+# --------------------------------------------------------------------------------------
+
+
+def _factors(shift: float) -> dict[str, FudgeFactors]:
+    et, eta = np.array([0.0, 40.0, 1e4]), np.array([-2.5, 0.0, 2.5])
+    centre_mc = np.array([[0.90, 0.91], [0.92, 0.93]])
+    return {
+        "reta": FudgeFactors("reta", et, eta, centre_mc, centre_mc + shift, np.full((2, 2), 1.1))
+    }
+
+
+def test_fudge_file_travels_by_path_and_refuses_a_rewritten_file(tmp_path):
+    path = tmp_path / "fudge_factors.json"
+    factors = _factors(0.01)
+    write_correctionlib(factors, path)
+    fudge = FudgeFile(path)
+    data = pickle.dumps(fudge)
+    assert len(data) < 400
+    clone = pickle.loads(data)
+    assert pickle.loads(data) is clone  # one object per content per process
+    assert tokenize(clone) == tokenize(fudge) and clone.variables == ("reta",)
+    values, et, eta = np.array([0.95, 0.97]), np.array([30.0, 50.0]), np.array([-1.0, 1.0])
+    expected = apply_fudge(factors["reta"], values, et, eta)
+    np.testing.assert_allclose(fudge.apply({"reta": values}, et, eta)["reta"], expected)
+    np.testing.assert_allclose(clone.apply({"reta": values}, et, eta)["reta"], expected)
+
+    write_correctionlib(_factors(0.02), path)
+    with pytest.raises(ValueError, match="changed after it was given to the run"):
+        pickle.loads(data)
+    late = FudgeFile(path)  # opened, not yet applied, when the file is rewritten again
+    assert tokenize(late) != tokenize(fudge)
+    write_correctionlib(_factors(0.03), path)
+    with pytest.raises(FileChangedError, match="changed after it was given to the run"):
+        late.apply({"reta": values}, et, eta)
+    # an evaluator built before the rewrites keeps the factors of its content
+    np.testing.assert_allclose(fudge.apply({"reta": values}, et, eta)["reta"], expected)
