@@ -13,7 +13,11 @@ Collections and their mixins
     the schema). Cross-references: ``Electron.track`` (best track),
     ``Electron.matched_tracks`` (the ≤ 5 matched tracks in ΔR order, ATL-PHYS-PUB-2023-001 §4),
     ``Electron.photon``, ``Photon.tracks`` (conversion tracks), ``Photon.electron`` and,
-    on simulation, ``genPart``.
+    on simulation, ``genPart``. The identification and feature columns (``cnn_*``,
+    ``llh_*``, ``iso_*``, ``features`` and one column per feature, e.g. ``reta``) are
+    declared one by one in the class bodies with their definitions, made by the property
+    factories of :mod:`egamma_cnn.nanoevents.id_columns`; ``docs/COLUMNS.md``
+    (:mod:`egamma_cnn.nanoevents.catalog`) lists them all.
 ``Track``
     Inner-detector tracks: a ``PtEtaPhiMCandidate`` with mass 0 (filled by the schema; no
     particle hypothesis is implied) and ``Track.genPart`` on simulation.
@@ -47,6 +51,12 @@ from egamma_cnn.geometry import (
     HADRONIC_SAMPLINGS,
     STRIP_SAMPLINGS,
     CaloSampling,
+)
+from egamma_cnn.nanoevents.id_columns import (
+    feature_property,
+    id_property,
+    isolation_property,
+    llh_property,
 )
 
 __all__ = [
@@ -179,6 +189,11 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
     ``clusterPhi`` and ``clusterE`` give the calorimeter cluster. On simulation
     ``truthClass`` is the ATL-PHYS-PUB-2023-001 §3.1 class (0 prompt, 1 charge-flip, 2 photon
     conversion, 3 heavy flavour, 4 light-flavour e/γ, 5 light-flavour hadron).
+
+    The columns below are computed from the cells and tracks of each electron's event. On
+    simulation read with ``EGammaSchema.with_fudge``, the features named in the fudge file
+    are the fudged values, and ``llh_*`` and the CNN's high-level inputs use them
+    (Zumbihl's e/γ talk).
     """
 
     track = _cross_reference(
@@ -214,6 +229,346 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
     def cluster_et(self) -> Any:
         """Cluster transverse energy E_cluster / cosh η_cluster (GeV): the E_T of the IDs."""
         return self.clusterE / np.cosh(self.clusterEta)
+
+    # ----------------------------------------------------------------------------------
+    # Identification columns (docs/COLUMNS.md lists every column with its definition)
+    # ----------------------------------------------------------------------------------
+
+    cnn = id_property(
+        "electron",
+        None,
+        "Every CNN column of the electron as one record (``cnn_probs``, ``cnn_score`` and "
+        "one boolean per working point of the model), computed once per collection "
+        "(ATL-PHYS-PUB-2023-001 §5.4).",
+    )
+    cnn_probs = id_property(
+        "electron",
+        "cnn_probs",
+        "The six class probabilities p_k of the electron CNN, a record of float32 named by "
+        "class: prompt, charge_flip, conversion, heavy_flavour, lf_egamma, lf_hadron "
+        "(ATL-PHYS-PUB-2023-001 §3.1).",
+    )
+    cnn_score = id_property(
+        "electron",
+        "cnn_score",
+        "The discriminant D/(1+D) ∈ [0, 1], D = Σ_sig w_k p_k / Σ_bkg w_k p_k with the "
+        "model's default class weights w_k (each set normalised to 1) and charge-flip "
+        "choice (signal for the shipped model) (ATL-PHYS-PUB-2023-001 Eq. 1–2, §5.4).",
+    )
+    cnn_loose = id_property(
+        "electron",
+        "cnn_loose",
+        "Passes the CNN Loose working point: cnn_score ≥ the cut of the candidate's cluster "
+        "E_T × |η| bin, set for 93 % signal efficiency; False outside the binned E_T × |η| "
+        "range (ATL-PHYS-PUB-2023-001 §5.4).",
+    )
+    cnn_medium = id_property(
+        "electron",
+        "cnn_medium",
+        "Passes the CNN Medium working point: cnn_score ≥ the cut of the cluster E_T × |η| "
+        "bin, set for 88 % signal efficiency (ATL-PHYS-PUB-2023-001 §5.4).",
+    )
+    cnn_tight = id_property(
+        "electron",
+        "cnn_tight",
+        "Passes the CNN Tight working point: cnn_score ≥ the cut of the cluster E_T × |η| "
+        "bin, set for 80 % signal efficiency (ATL-PHYS-PUB-2023-001 §5.4).",
+    )
+    llh = llh_property(
+        None,
+        "The likelihood baseline's columns as one record (``llh_score`` and its working "
+        "points), computed once per collection (ATL-PHYS-PUB-2023-001 §6.1).",
+    )
+    llh_score = llh_property(
+        "llh_score",
+        "The likelihood discriminant d = L_S/(L_S + L_B) ∈ [0, 1], L = Π_v P_v the product "
+        "of the signal or background PDFs of the shower-shape and track variables in the "
+        "candidate's E_T × |η| bin (ATL-PHYS-PUB-2023-001 §6.1).",
+    )
+    llh_loose = llh_property(
+        "llh_loose",
+        "Passes the LLH Loose working point: the cut on d of the E_T × |η| bin (93 % signal "
+        "efficiency) and ≥ 2 pixel and ≥ 7 silicon hits on the track "
+        "(ATL-PHYS-PUB-2023-001 §6.1).",
+    )
+    llh_medium = llh_property(
+        "llh_medium",
+        "Passes the LLH Medium working point: the cut on d (88 % signal efficiency), ≥ 2 "
+        "pixel, ≥ 7 silicon and ≥ 1 B-layer hits (ATL-PHYS-PUB-2023-001 §6.1).",
+    )
+    llh_tight = llh_property(
+        "llh_tight",
+        "Passes the LLH Tight working point: the cut on d (80 % signal efficiency), ≥ 2 "
+        "pixel, ≥ 7 silicon and ≥ 1 B-layer hits (ATL-PHYS-PUB-2023-001 §6.1).",
+    )
+    iso_loose = isolation_property(
+        "electron",
+        "iso_loose",
+        "Loose isolation working point, fixed cuts in the style of the ATLAS isolation "
+        "(egamma_cnn.corrections.isolation)",
+    )
+    iso_tight = isolation_property(
+        "electron",
+        "iso_tight",
+        'Tight isolation working point, fixed cuts in the style of the ATLAS "Tight" '
+        "isolation (egamma_cnn.corrections.isolation)",
+    )
+
+    # ----------------------------------------------------------------------------------
+    # Feature columns (egamma_cnn.features; windows and rules in docs/INPUTS.md §3).
+    # Not declared, because the file or the four-vector has them: mass, et, eta (read
+    # them from .features) and the file fields of _FILE_FIELDS.
+    # ----------------------------------------------------------------------------------
+
+    features = feature_property(
+        "electron",
+        None,
+        "Every feature of egamma_cnn.features (shower shapes, isolation, energy flow, track "
+        "variables) as one record, in one pass over the cells (docs/INPUTS.md §3).",
+    )
+    reta = feature_property(
+        "electron",
+        "reta",
+        "R_η = E₂(3×7)/E₂(7×7): middle-layer energy in 3 × 7 over 7 × 7 middle cells "
+        "(η × φ) around the centre cell (ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    rphi = feature_property(
+        "electron",
+        "rphi",
+        "R_φ = E₂(3×3)/E₂(3×7): middle-layer energy in 3 × 3 over 3 × 7 middle cells "
+        "(ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    weta2 = feature_property(
+        "electron",
+        "weta2",
+        "w_η2 = √(Σ E_i η_i²/Σ E_i − (Σ E_i η_i/Σ E_i)²), the η width of the middle-layer "
+        "cells in 3 × 5, η_i the cell centres (ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    f1 = feature_property(
+        "electron",
+        "f1",
+        "f₁ = E₁(3×7)/E_EM, the strip-layer fraction, E_EM the energy of the presamplers "
+        "and EM layers 1–3 in 3 × 7 (ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    f3 = feature_property(
+        "electron",
+        "f3",
+        "f₃ = E₃(3×7)/E_EM, the back-layer fraction; always the measurement (the ID of "
+        "ATL-PHYS-PUB-2023-001 Table 3 defaults it above |η| = 2.01).",
+    )
+    rhad = feature_property(
+        "electron",
+        "rhad",
+        "R_had = E_T(hadronic)/E_T(EM): E_T = E/cosh η_cell of the hadronic cells within "
+        "±0.125 × ±5·2π/256 of the centre cell (the 0.24 × 0.24 leakage window) over "
+        "E_T(EM) = E_EM/cosh η_cluster (ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    rhad1 = feature_property(
+        "electron",
+        "rhad1",
+        "R_had1 = E_T(HEC0, TileBar0, TileExt0)/E_T(EM): the first hadronic layer in the "
+        "window of rhad (ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    e_em = feature_property(
+        "electron",
+        "e_em",
+        "E_EM in GeV: the energy of the presamplers and EM layers 1–3 in 3 × 7 middle cells "
+        "around the centre cell (docs/INPUTS.md §3).",
+    )
+    wstot = feature_property(
+        "electron",
+        "wstot",
+        "w_s,tot = √(Σ p_i (i − i_max)²/Σ p_i) over the strip profile p_i (±0.0625 in η, "
+        "20 barrel strips, two strip φ cells), i_max the hottest strip, in strips "
+        "(ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    ws3 = feature_property(
+        "electron",
+        "ws3",
+        "w_s3: the width of wstot over the three strips |i − i_max| ≤ 1 "
+        "(ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    fside = feature_property(
+        "electron",
+        "fside",
+        "f_side = (E₇ − E₃)/E₃, E_k the strip-profile energy in the k strips centred on "
+        "i_max (ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    eratio = feature_property(
+        "electron",
+        "eratio",
+        "E_ratio = (E_max1 − E_max2)/(E_max1 + E_max2), E_max2 the largest other local "
+        "maximum of the strip profile (0 without one: E_ratio = 1 for a single peak) "
+        "(ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    deltae = feature_property(
+        "electron",
+        "deltae",
+        "ΔE_s = E_max2 − E_min in GeV, E_min the lowest strip between the two maxima of "
+        "the strip profile; 0 without a second maximum (ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    sigmaietaieta = feature_property(
+        "electron",
+        "sigmaietaieta",
+        "σ_ηη = √(Σ w_i (η_i − η̄)²/Σ w_i) over the middle-layer cells in 5 × 5, "
+        "w_i = max(0, 4.7 + ln(E_i/E_5×5)), η̄ the energy-weighted mean η, in η units "
+        "(the CMS σ_ηη, cited by Collado et al., PRD 103, 116028 §4.5).",
+    )
+    etcone20 = feature_property(
+        "electron",
+        "etcone20",
+        "E_T^cone20 in GeV: Σ E/cosh η of the cells of every layer with ΔR < 0.2 to the "
+        "cluster, minus the 5 × 7 middle-cell core; no pile-up or leakage correction "
+        '(ATLAS etcone; Franco\'s photon-ID talk, "Calo-based isolation").',
+    )
+    etcone30 = feature_property(
+        "electron",
+        "etcone30",
+        "E_T^cone30 in GeV: etcone20 with ΔR < 0.3 (ATLAS etcone).",
+    )
+    etcone40 = feature_property(
+        "electron",
+        "etcone40",
+        "E_T^cone40 in GeV: etcone20 with ΔR < 0.4, the widest complete cone of the files "
+        "(ATLAS etcone).",
+    )
+    ptcone20 = feature_property(
+        "electron",
+        "ptcone20",
+        "p_T^cone20 in GeV: Σ p_T of the tracks with p_T > 1 GeV and "
+        "|(z0 − z_PV) sin θ| < 3 mm within ΔR < 0.2 of the best track (of the cluster "
+        "without one), the electron's best and matched tracks left out (ATLAS ptcone; "
+        'Franco\'s photon-ID talk, "Track-based isolation").',
+    )
+    ptcone30 = feature_property(
+        "electron",
+        "ptcone30",
+        "p_T^cone30 in GeV: ptcone20 with ΔR < 0.3 (ATLAS ptcone).",
+    )
+    ptcone40 = feature_property(
+        "electron",
+        "ptcone40",
+        "p_T^cone40 in GeV: ptcone20 with ΔR < 0.4 (ATLAS ptcone).",
+    )
+    ptvarcone20 = feature_property(
+        "electron",
+        "ptvarcone20",
+        "p_T^varcone20 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.2), E_T the cluster "
+        "E_T (ATLAS ptvarcone).",
+    )
+    ptvarcone30 = feature_property(
+        "electron",
+        "ptvarcone30",
+        "p_T^varcone30 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.3), E_T the cluster "
+        "E_T (ATLAS ptvarcone).",
+    )
+    calo_iso_cones = feature_property(
+        "electron",
+        "calo_iso_cones",
+        "I(R₀) = Σ_{ΔR<R₀} E_T,cell / E_T for the 16 cones R₀ = 0.025, 0.05, …, 0.4, no "
+        "core subtraction, E_T the cluster E_T (0 when E_T ≤ 0) (the Collado Umana "
+        "thesis, ch. 4).",
+    )
+    ptd = feature_property(
+        "electron",
+        "ptd",
+        "p_T^D = Σ_a z_a², z_a = E_T,a/Σ_b E_T,b over the pixels with E_T > 0 of the EM "
+        "part of the 7 × 11 coarse image (Collado et al., PRD 103, 116028 §5).",
+    )
+    efp2_b05 = feature_property(
+        "electron",
+        "efp2_b05",
+        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = ½ over ordered pixel pairs, "
+        "θ_ab = √(Δη² + Δφ²) (Collado et al., PRD 103, 116028 §5; Komiske, Metodiev, "
+        "Thaler, JHEP 04 (2018) 013).",
+    )
+    efp2_b1 = feature_property(
+        "electron",
+        "efp2_b1",
+        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 1 (as efp2_b05).",
+    )
+    efp2_b2 = feature_property(
+        "electron",
+        "efp2_b2",
+        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 2 (as efp2_b05).",
+    )
+    efp3_triangle_b05 = feature_property(
+        "electron",
+        "efp3_triangle_b05",
+        "Triangle EFP Σ_{a,b,c} z_a z_b z_c θ_ab^½ θ_bc^½ θ_ca^½ over ordered pixel "
+        "triples (Collado et al., PRD 103, 116028 §5).",
+    )
+    nBLayerHits = feature_property(
+        "electron",
+        "nBLayerHits",
+        "Hits of the best track in the innermost pixel layer (B-layer); 0 without a best "
+        "track (ATL-PHYS-PUB-2023-001 Table 4).",
+    )
+    nPixelHits = feature_property(
+        "electron",
+        "nPixelHits",
+        "Pixel hits of the best track; 0 without one (ATL-PHYS-PUB-2023-001 Table 4).",
+    )
+    nSCTHits = feature_property(
+        "electron",
+        "nSCTHits",
+        "SCT hits of the best track; 0 without one (ATL-PHYS-PUB-2023-001 Table 4).",
+    )
+    ndof = feature_property(
+        "electron",
+        "ndof",
+        "Degrees of freedom of the best track's fit; 0 without one "
+        "(ATL-PHYS-PUB-2023-001 Table 4).",
+    )
+    d0 = feature_property(
+        "electron",
+        "d0",
+        "Transverse impact parameter d0 of the best track in mm; 0 without one "
+        "(ATL-PHYS-PUB-2023-001 Table 4).",
+    )
+    d0sig = feature_property(
+        "electron",
+        "d0sig",
+        "d0/σ(d0) of the best track; 0 when σ(d0) ≤ 0 or without a track "
+        "(ATL-PHYS-PUB-2023-001 Table 4).",
+    )
+    dpOverP = feature_property(
+        "electron",
+        "dpOverP",
+        "Δp/p of the best track, the momentum lost between the perigee and the last "
+        "measurement (ATL-PHYS-PUB-2023-001 Table 4).",
+    )
+    qd0sig = feature_property(
+        "electron",
+        "qd0sig",
+        "q·|d0|/σ(d0) of the best track, the charge-flip variable; 0 when σ(d0) ≤ 0 "
+        "(ATL-PHYS-PUB-2023-001 §4.2, Table 4).",
+    )
+    qSCTw = feature_property(
+        "electron",
+        "qSCTw",
+        "⟨q⟩_SCTw = Σ_j q_j n_SCT,j/Σ_j n_SCT,j over the ≤ 5 matched tracks; 0 when "
+        "Σ n_SCT = 0 (ATL-PHYS-PUB-2023-001 Table 4).",
+    )
+    eProbabilityHT = feature_property(
+        "electron",
+        "eProbabilityHT",
+        "TRT high-threshold electron probability of the best track; always the "
+        "measurement (the ID of ATL-PHYS-PUB-2023-001 Table 4 defaults it above "
+        "|η| = 2.01).",
+    )
+    eOverP = feature_property(
+        "electron",
+        "eOverP",
+        "E/p = E_cluster/(p_T cosh η) of the best track; 0 without one "
+        "(ATL-PHYS-PUB-2023-001 Table 4).",
+    )
+    etOverPt = feature_property(
+        "electron",
+        "etOverPt",
+        "E_T/p_T = (E_cluster/cosh η_cluster)/p_T of the best track; 0 without one "
+        "(ATL-PHYS-PUB-2023-001 Table 4).",
+    )
 
 
 _finish_vector_mixin("Electron", "PtEtaPhiMCandidate")
@@ -260,6 +615,226 @@ class Photon(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systematic)
     def isConverted(self) -> Any:
         """``True`` for a converted photon (``conversionType > 0``)."""
         return self.conversionType > 0
+
+    # ----------------------------------------------------------------------------------
+    # Identification columns (docs/COLUMNS.md lists every column with its definition)
+    # ----------------------------------------------------------------------------------
+
+    cnn = id_property(
+        "photon",
+        None,
+        "Every CNN column of the photon as one record (``cnn_score`` and one boolean per "
+        "working point of the model), computed once per collection (Franco's photon-ID "
+        "talk).",
+    )
+    cnn_score = id_property(
+        "photon",
+        "cnn_score",
+        "The photon CNN's prompt-photon probability ∈ [0, 1], from the three EM layers at "
+        "native granularity (Franco's photon-ID talk).",
+    )
+    cnn_loose = id_property(
+        "photon",
+        "cnn_loose",
+        "Passes the photon CNN loose working point: cnn_score ≥ the cut of the cluster "
+        "E_T × |η| bin that keeps the non-prompt fraction of the cut-based Loose menu "
+        "(Franco's photon-ID talk).",
+    )
+    cnn_tight = id_property(
+        "photon",
+        "cnn_tight",
+        "Passes the photon CNN tight working point: cnn_score ≥ the cut of the cluster "
+        "E_T × |η| bin that keeps the non-prompt fraction of the cut-based Tight menu "
+        "(Franco's photon-ID talk).",
+    )
+    iso_loose = isolation_property(
+        "photon",
+        "iso_loose",
+        "Loose photon isolation working point, cluster E_T as cluster_et (Franco's "
+        'photon-ID talk, "Calo-based isolation", "Track-based isolation")',
+    )
+
+    # ----------------------------------------------------------------------------------
+    # Feature columns (egamma_cnn.features; windows and rules in docs/INPUTS.md §3), never
+    # fudged. Not declared, because the four-vector has it: mass (read it from .features).
+    # ----------------------------------------------------------------------------------
+
+    features = feature_property(
+        "photon",
+        None,
+        "Every photon feature of egamma_cnn.features (shower shapes, isolation, energy "
+        "flow) as one record, in one pass over the cells (docs/INPUTS.md §3).",
+    )
+    reta = feature_property(
+        "photon",
+        "reta",
+        "R_η = E₂(3×7)/E₂(7×7): middle-layer energy in 3 × 7 over 7 × 7 middle cells "
+        "(η × φ) around the centre cell (Franco's photon-ID talk, Table 1).",
+    )
+    rphi = feature_property(
+        "photon",
+        "rphi",
+        "R_φ = E₂(3×3)/E₂(3×7): middle-layer energy in 3 × 3 over 3 × 7 middle cells "
+        "(Franco's photon-ID talk, Table 1).",
+    )
+    weta2 = feature_property(
+        "photon",
+        "weta2",
+        "w_η2 = √(Σ E_i η_i²/Σ E_i − (Σ E_i η_i/Σ E_i)²), the η width of the middle-layer "
+        "cells in 3 × 5, η_i the cell centres (Franco's photon-ID talk, Table 1).",
+    )
+    f1 = feature_property(
+        "photon",
+        "f1",
+        "f₁ = E₁(3×7)/E_EM, the strip-layer fraction, E_EM the energy of the presamplers "
+        "and EM layers 1–3 in 3 × 7 (ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    f3 = feature_property(
+        "photon",
+        "f3",
+        "f₃ = E₃(3×7)/E_EM, the back-layer fraction (ATL-PHYS-PUB-2023-001 Table 3).",
+    )
+    rhad = feature_property(
+        "photon",
+        "rhad",
+        "R_had = E_T(hadronic)/E_T(EM): E_T = E/cosh η_cell of the hadronic cells within "
+        "±0.125 × ±5·2π/256 of the centre cell (the 0.24 × 0.24 leakage window) over "
+        "E_T(EM) = E_EM/cosh η_cluster (Franco's photon-ID talk, Table 1).",
+    )
+    rhad1 = feature_property(
+        "photon",
+        "rhad1",
+        "R_had1 = E_T(HEC0, TileBar0, TileExt0)/E_T(EM): the first hadronic layer in the "
+        "window of rhad (Franco's photon-ID talk, Table 1).",
+    )
+    e_em = feature_property(
+        "photon",
+        "e_em",
+        "E_EM in GeV: the energy of the presamplers and EM layers 1–3 in 3 × 7 middle cells "
+        "around the centre cell (docs/INPUTS.md §3).",
+    )
+    wstot = feature_property(
+        "photon",
+        "wstot",
+        "w_s,tot = √(Σ p_i (i − i_max)²/Σ p_i) over the strip profile p_i (±0.0625 in η, "
+        "20 barrel strips, two strip φ cells), i_max the hottest strip, in strips "
+        "(Franco's photon-ID talk, Table 1).",
+    )
+    ws3 = feature_property(
+        "photon",
+        "ws3",
+        "w_s3: the width of wstot over the three strips |i − i_max| ≤ 1 (Franco's "
+        "photon-ID talk, Table 1).",
+    )
+    fside = feature_property(
+        "photon",
+        "fside",
+        "f_side = (E₇ − E₃)/E₃, E_k the strip-profile energy in the k strips centred on "
+        "i_max (Franco's photon-ID talk, Table 1).",
+    )
+    eratio = feature_property(
+        "photon",
+        "eratio",
+        "E_ratio = (E_max1 − E_max2)/(E_max1 + E_max2), E_max2 the largest other local "
+        "maximum of the strip profile (0 without one: E_ratio = 1 for a single peak) "
+        "(Franco's photon-ID talk, Table 1).",
+    )
+    deltae = feature_property(
+        "photon",
+        "deltae",
+        "ΔE_s = E_max2 − E_min in GeV, E_min the lowest strip between the two maxima of "
+        "the strip profile; 0 without a second maximum (Franco's photon-ID talk, Table 1).",
+    )
+    sigmaietaieta = feature_property(
+        "photon",
+        "sigmaietaieta",
+        "σ_ηη = √(Σ w_i (η_i − η̄)²/Σ w_i) over the middle-layer cells in 5 × 5, "
+        "w_i = max(0, 4.7 + ln(E_i/E_5×5)), η̄ the energy-weighted mean η, in η units "
+        "(the CMS σ_ηη, cited by Collado et al., PRD 103, 116028 §4.5).",
+    )
+    etcone20 = feature_property(
+        "photon",
+        "etcone20",
+        "E_T^cone20 in GeV: Σ E/cosh η of the cells of every layer with ΔR < 0.2 to the "
+        "cluster, minus the 5 × 7 middle-cell core; no pile-up or leakage correction "
+        '(Franco\'s photon-ID talk, "Calo-based isolation").',
+    )
+    etcone30 = feature_property(
+        "photon",
+        "etcone30",
+        "E_T^cone30 in GeV: etcone20 with ΔR < 0.3 (ATLAS etcone).",
+    )
+    etcone40 = feature_property(
+        "photon",
+        "etcone40",
+        "E_T^cone40 in GeV: etcone20 with ΔR < 0.4, the widest complete cone of the files "
+        "(ATLAS etcone).",
+    )
+    ptcone20 = feature_property(
+        "photon",
+        "ptcone20",
+        "p_T^cone20 in GeV: Σ p_T of the tracks with p_T > 1 GeV and "
+        "|(z0 − z_PV) sin θ| < 3 mm within ΔR < 0.2 of the cluster, the conversion tracks "
+        'left out (Franco\'s photon-ID talk, "Track-based isolation").',
+    )
+    ptcone30 = feature_property(
+        "photon",
+        "ptcone30",
+        "p_T^cone30 in GeV: ptcone20 with ΔR < 0.3 (ATLAS ptcone).",
+    )
+    ptcone40 = feature_property(
+        "photon",
+        "ptcone40",
+        "p_T^cone40 in GeV: ptcone20 with ΔR < 0.4 (ATLAS ptcone).",
+    )
+    ptvarcone20 = feature_property(
+        "photon",
+        "ptvarcone20",
+        "p_T^varcone20 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.2), E_T the cluster "
+        "E_T (ATLAS ptvarcone).",
+    )
+    ptvarcone30 = feature_property(
+        "photon",
+        "ptvarcone30",
+        "p_T^varcone30 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.3), E_T the cluster "
+        "E_T (ATLAS ptvarcone).",
+    )
+    calo_iso_cones = feature_property(
+        "photon",
+        "calo_iso_cones",
+        "I(R₀) = Σ_{ΔR<R₀} E_T,cell / E_T for the 16 cones R₀ = 0.025, 0.05, …, 0.4, no "
+        "core subtraction, E_T the cluster E_T (0 when E_T ≤ 0) (the Collado Umana "
+        "thesis, ch. 4).",
+    )
+    ptd = feature_property(
+        "photon",
+        "ptd",
+        "p_T^D = Σ_a z_a², z_a = E_T,a/Σ_b E_T,b over the pixels with E_T > 0 of the EM "
+        "part of the 7 × 11 coarse image (Collado et al., PRD 103, 116028 §5).",
+    )
+    efp2_b05 = feature_property(
+        "photon",
+        "efp2_b05",
+        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = ½ over ordered pixel pairs, "
+        "θ_ab = √(Δη² + Δφ²) (Collado et al., PRD 103, 116028 §5; Komiske, Metodiev, "
+        "Thaler, JHEP 04 (2018) 013).",
+    )
+    efp2_b1 = feature_property(
+        "photon",
+        "efp2_b1",
+        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 1 (as efp2_b05).",
+    )
+    efp2_b2 = feature_property(
+        "photon",
+        "efp2_b2",
+        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 2 (as efp2_b05).",
+    )
+    efp3_triangle_b05 = feature_property(
+        "photon",
+        "efp3_triangle_b05",
+        "Triangle EFP Σ_{a,b,c} z_a z_b z_c θ_ab^½ θ_bc^½ θ_ca^½ over ordered pixel "
+        "triples (Collado et al., PRD 103, 116028 §5).",
+    )
 
 
 _finish_vector_mixin("Photon", "PtEtaPhiMCandidate")
@@ -378,84 +953,12 @@ _set_repr("GenParticle")
 
 
 # --------------------------------------------------------------------------------------
-# Identification and feature columns (see .id_columns)
+# Identification and feature columns: declared in the class bodies of Electron and Photon
 # --------------------------------------------------------------------------------------
 
-#: Branches of the egamma-cnn format that a computed feature of the same name must not hide.
+#: Branches of the egamma-cnn format that a computed feature of the same name must not hide:
+#: the track variables ``nTracks``, ``deltaEta1`` and ``deltaPhiRescaled2`` of
+#: :mod:`egamma_cnn.features` are these branches passed through, so they are not declared
+#: as columns (nor are ``mass``, ``et`` and ``eta``, the four-vector's own; the feature
+#: values are in ``.features``). tests/test_columns.py checks both rules.
 _FILE_FIELDS: frozenset[str] = frozenset({"nTracks", "deltaEta1", "deltaPhiRescaled2"})
-
-
-def _attach_columns() -> None:
-    from egamma_cnn.features import (
-        ENERGY_FLOW_NAMES,
-        ISOLATION_NAMES,
-        SHOWER_SHAPE_NAMES,
-        TRACK_VARIABLE_NAMES,
-    )
-    from egamma_cnn.nanoevents.id_columns import (
-        ISOLATION_WORKING_POINTS,
-        feature_property,
-        id_property,
-        isolation_property,
-        llh_property,
-    )
-
-    cnn_columns = {
-        (Electron, "electron"): {
-            "cnn": "All CNN columns of the electron as one record (computed once).",
-            "cnn_probs": (
-                "The six class probabilities (ATL-PHYS-PUB-2023-001 §3.1), a record named by class."
-            ),
-            "cnn_score": (
-                "The discriminant D/(1+D) of ATL-PHYS-PUB-2023-001 Eq. 1–2, model default weights."
-            ),
-            "cnn_loose": "Passes the CNN Loose working point (E_T × |η| binned cut on cnn_score).",
-            "cnn_medium": "Passes the CNN Medium working point.",
-            "cnn_tight": "Passes the CNN Tight working point.",
-        },
-        (Photon, "photon"): {
-            "cnn": "All CNN columns of the photon as one record (computed once).",
-            "cnn_score": "The photon CNN's prompt-photon probability (Franco's photon-ID talk).",
-            "cnn_loose": "Passes the photon CNN loose working point (E_T × |η| binned).",
-            "cnn_tight": "Passes the photon CNN tight working point.",
-        },
-    }
-    for (cls, kind), columns in cnn_columns.items():
-        for name, doc in columns.items():
-            setattr(cls, name, id_property(kind, None if name == "cnn" else name, doc))
-
-    likelihood_columns = {
-        "llh": "The likelihood baseline's columns as one record (ATL-PHYS-PUB-2023-001 §6.1).",
-        "llh_score": "The likelihood discriminant d = L_S/(L_S + L_B).",
-        "llh_loose": "Passes the LLH Loose working point (cut on d and track hits).",
-        "llh_medium": "Passes the LLH Medium working point.",
-        "llh_tight": "Passes the LLH Tight working point.",
-    }
-    for name, doc in likelihood_columns.items():
-        setattr(Electron, name, llh_property(None if name == "llh" else name, doc))
-    for cls, kind in ((Electron, "electron"), (Photon, "photon")):
-        for name in ISOLATION_WORKING_POINTS[kind]:
-            setattr(cls, name, isolation_property(kind, name))
-
-    kinds = {
-        Electron: (
-            "electron",
-            (*SHOWER_SHAPE_NAMES, *ISOLATION_NAMES, *ENERGY_FLOW_NAMES, *TRACK_VARIABLE_NAMES),
-        ),
-        Photon: ("photon", (*SHOWER_SHAPE_NAMES, *ISOLATION_NAMES, *ENERGY_FLOW_NAMES)),
-    }
-    for cls, (kind, names) in kinds.items():
-        cls.features = feature_property(
-            kind, None, "Every feature of :mod:`egamma_cnn.features` as one record."
-        )
-        for name in (*names, "calo_iso_cones"):
-            if name in _FILE_FIELDS or hasattr(cls, name):
-                continue  # e.g. mass, eta: the four-vector's own; read them from .features
-            setattr(
-                cls,
-                name,
-                feature_property(kind, name, f"``{name}`` of :mod:`egamma_cnn.features`."),
-            )
-
-
-_attach_columns()

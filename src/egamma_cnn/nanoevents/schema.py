@@ -33,12 +33,17 @@ those fields.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from typing import Any
 from urllib.parse import quote
 
 from coffea.nanoevents import transforms
 from coffea.nanoevents.schemas.nanoaod import NanoAODSchema
+
+from egamma_cnn.model import SHIPPED_MODELS
+from egamma_cnn.nanoevents import methods
+from egamma_cnn.nanoevents.id_columns import SETTINGS_KEY, IdentificationSettings
 
 __all__ = ["EGammaSchema"]
 
@@ -171,9 +176,6 @@ class EGammaSchema(NanoAODSchema):
     @classmethod
     def behavior(cls) -> dict[Any, Any]:
         """Behaviours that implement this schema's mixins (dict)."""
-        from egamma_cnn.nanoevents import methods
-        from egamma_cnn.nanoevents.id_columns import SETTINGS_KEY
-
         if cls.identification is None:
             return methods.behavior
         return {**methods.behavior, SETTINGS_KEY: cls.identification}
@@ -220,10 +222,6 @@ class EGammaSchema(NanoAODSchema):
         >>> schema = EGammaSchema.with_identification(batch_size=512)  # doctest: +SKIP
         >>> NanoEventsFactory.from_root({path: "Events"}, schemaclass=schema)  # doctest: +SKIP
         """
-        import dataclasses
-
-        from egamma_cnn.nanoevents.id_columns import IdentificationSettings
-
         given = {
             "electron_model": _path_or_name(electron_model),
             "photon_model": _path_or_name(photon_model),
@@ -249,10 +247,6 @@ class EGammaSchema(NanoAODSchema):
         ``fudge`` is a fudge-factor file (see :meth:`with_identification`); for
         simulation only.
         """
-        import dataclasses
-
-        from egamma_cnn.nanoevents.id_columns import IdentificationSettings
-
         settings = dataclasses.replace(
             cls.identification or IdentificationSettings(),
             fudge=None if fudge is None else os.path.abspath(os.fspath(fudge)),
@@ -263,10 +257,6 @@ class EGammaSchema(NanoAODSchema):
 
 def _path_or_name(model: Any) -> Any:
     """A shipped model name as it is, a path made absolute (workers resolve it alike)."""
-    import os
-
-    from egamma_cnn.model.onnx_model import SHIPPED_MODELS
-
     if model is None or (isinstance(model, str) and model in SHIPPED_MODELS):
         return model
     return os.path.abspath(os.fspath(model))
