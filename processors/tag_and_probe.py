@@ -12,11 +12,12 @@ per dataset one histogram (``hist``; ``hist.dask`` in dask mode) with the axes
   same-charge ones (kept for charge-flip studies),
 * ``truth`` — 1 true electron probe, 0 not, -1 no truth (data),
 
-plus the number of events and of pairs. :mod:`egamma_cnn.tnp.efficiency` turns the
-histograms of data and simulation into background-subtracted efficiencies and scale
-factors. The pair selection is :func:`egamma_cnn.tnp.pairs.tag_probe_pairs`; every
-field it reads is configuration (:class:`egamma_cnn.tnp.TnPConfig`), so the processor
-also runs on standard CMS NanoAOD with ``TnPConfig.cms_nanoaod()``.
+plus the number of events and of pairs. :func:`egamma_cnn.tnp.analysis.analyse` turns
+the histograms of data and simulation into background-subtracted efficiencies and scale
+factors (:mod:`egamma_cnn.tnp.efficiency`, :mod:`egamma_cnn.tnp.scale_factors`). The
+pair selection is :func:`egamma_cnn.tnp.pairs.tag_probe_pairs`; every field it reads is
+configuration (:class:`egamma_cnn.tnp.TnPConfig`), so the processor also runs on
+standard CMS NanoAOD with ``TnPConfig.cms_nanoaod()``.
 """
 
 from __future__ import annotations

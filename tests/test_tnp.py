@@ -9,17 +9,28 @@ from pathlib import Path
 
 import awkward as ak
 import dask
+import dask_awkward as dak
 import hist
 import numpy as np
 import pytest
 import uproot
 
 from egamma_cnn.cli import main
+from egamma_cnn.intervals import clopper_pearson, wilson
 from egamma_cnn.nanoevents import open_events
 from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor, empty_histogram
 from egamma_cnn.tnp import IdSpec, IdTerm, TnPConfig, invariant_mass, tag_probe_pairs
-from egamma_cnn.tnp.efficiency import clopper_pearson, measure, truth_efficiency, wilson
-from egamma_cnn.tnp.scale_factors import CORRECTION_NAME, scale_factors, write_correctionlib
+from egamma_cnn.tnp.analysis import analyse, dataset_counts
+from egamma_cnn.tnp.efficiency import measure, truth_efficiency
+from egamma_cnn.tnp.outputs import file_name, root_name, write_outputs
+from egamma_cnn.tnp.pairs import four_momenta
+from egamma_cnn.tnp.plots import plot_all
+from egamma_cnn.tnp.scale_factors import (
+    CORRECTION_NAME,
+    ScaleFactors,
+    scale_factors,
+    write_correctionlib,
+)
 
 DATA = Path(__file__).parent / "data"
 M_ELECTRON = 0.000511
@@ -91,8 +102,39 @@ def test_hand_built_pairs_have_the_known_counts():
 
 def test_invariant_mass_of_a_known_pair():
     (p1, p2) = _pair_at_mass(91.1876, pt=45.0, eta1=1.1, eta2=-0.2)
-    m = invariant_mass(*p1, M_ELECTRON, *p2, M_ELECTRON)
-    assert m == pytest.approx(91.1876, abs=1e-3)
+    m = invariant_mass(*([v] for v in (*p1, M_ELECTRON, *p2, M_ELECTRON)))
+    assert m.tolist() == pytest.approx([91.1876], abs=1e-3)
+
+
+def _hand_mass(pt1, eta1, phi1, m1, pt2, eta2, phi2, m2):
+    """An independent m_ee: m² = (E₁+E₂)² − |p⃗₁+p⃗₂|², in float64."""
+    px = pt1 * np.cos(phi1) + pt2 * np.cos(phi2)
+    py = pt1 * np.sin(phi1) + pt2 * np.sin(phi2)
+    pz = pt1 * np.sinh(eta1) + pt2 * np.sinh(eta2)
+    e1 = np.sqrt((pt1 * np.cosh(eta1)) ** 2 + m1**2)
+    e2 = np.sqrt((pt2 * np.cosh(eta2)) ** 2 + m2**2)
+    return np.sqrt(np.maximum((e1 + e2) ** 2 - px**2 - py**2 - pz**2, 0.0))
+
+
+def test_pair_masses_by_vector_equal_the_hand_formula():
+    rng = np.random.default_rng(11)
+    n = 2000
+    kinematics = [
+        rng.uniform(5, 120, n),
+        rng.uniform(-2.5, 2.5, n),
+        rng.uniform(-np.pi, np.pi, n),
+        np.full(n, M_ELECTRON),
+    ]
+    other = [rng.permutation(values) for values in kinematics]
+    by_vector = invariant_mass(*(v.astype(np.float32) for v in (*kinematics, *other)))
+    assert str(ak.type(by_vector)).endswith("float64")
+    by_hand = _hand_mass(*(v.astype(np.float32).astype(np.float64) for v in (*kinematics, *other)))
+    # both in float64; m ≪ E (collinear pairs) loses digits to the cancellation in m²
+    heavy = by_hand > 20.0
+    np.testing.assert_allclose(ak.to_numpy(by_vector)[heavy], by_hand[heavy], rtol=1e-11)
+    momenta = four_momenta(*(ak.Array([v]) for v in kinematics))
+    assert ak.fields(momenta) == ["pt", "eta", "phi", "mass"]
+    np.testing.assert_allclose(ak.to_numpy(momenta.pt[0]), kinematics[0])
 
 
 def _filled(config, counts):
@@ -144,20 +186,33 @@ def test_fits_recover_a_known_efficiency_and_report_what_they_cannot_fit():
         mass = np.concatenate([signal, background])
         mass = mass[(mass > 60) & (mass < 120)]
         h.fill(id="good", passing=passing, mass=mass, et=40.0, eta=0.5, opposite=True, truth=-1)
-    (result,) = measure(h, "good", method="fit", signal="bwcb")
+    fits = {}
+    (result,) = measure(h, "good", method="fit", signal="bwcb", fits=fits)
     assert result.status == "ok"
     assert abs(result.efficiency - 0.75) < 3 * result.error + 0.01
+    # an extended fit with free yields predicts the observed total: Σν = Σn
+    (fit,) = fits.values()
+    for counts, model in ((fit.counts_pass, fit.model_pass), (fit.counts_fail, fit.model_fail)):
+        assert model.sum() == pytest.approx(counts.sum(), rel=1e-4)
     (empty,) = measure(empty_histogram(config), "good", method="fit", signal="bwcb")
     assert math.isnan(empty.efficiency) and empty.status == "no signal in the fits"
     with pytest.raises(ValueError, match="needs the simulated histogram"):
         measure(h, "good", method="fit", signal="template")
 
 
-def test_intervals():
-    low, high = wilson(0, 10)
-    assert low == 0.0 and 0.05 < high < 0.2
-    assert clopper_pearson(10, 10)[1] == 1.0
-    assert clopper_pearson(5, 10)[0] < 0.5 < clopper_pearson(5, 10)[1]
+def test_plain_counts_take_their_interval_from_the_intervals_module():
+    config = replace(HAND_CONFIG, et_edges=(30.0, 50.0), eta_edges=(0.0, 1.0), probe_min_et=30.0)
+    h = _filled(config, [(True, 90.5, 7), (False, 85.5, 3)])  # empty sidebands: counts
+    for name, interval in (("wilson", wilson), ("clopper-pearson", clopper_pearson)):
+        (result,) = measure(h, "good", interval=name)
+        low, high = interval(7, 10)
+        assert result.efficiency == 0.7
+        assert (result.efficiency - result.error_low, result.efficiency + result.error_high) == (
+            pytest.approx(low, rel=1e-12),
+            pytest.approx(high, rel=1e-12),
+        )
+    with pytest.raises(ValueError, match="interval must be one of"):
+        measure(h, "good", interval="bayesian")
 
 
 def test_id_specifications():
@@ -392,3 +447,159 @@ def test_a_measured_zero_efficiency_is_a_scale_factor_not_a_gap():
     )
     factors = scale_factors(measure(data, "good"), measure(mc, "good"), "good")
     assert factors.missing == [] and factors.value[0, 0] == 0.0 and factors.error[0, 0] > 0
+
+
+def test_trigger_matching_wraps_phi_and_works_under_dask_awkward():
+    electron = _electron
+    events = ak.Array(
+        {
+            "Electron": [
+                [electron(45.0, 0.5, math.pi - 0.02, -1, True), electron(45.0, -0.5, 0.3, 1, True)],
+                *_hand_built_events().Electron.tolist(),
+            ],
+            # ΔR to electron 0 = 0.05 across φ = ±π; nothing near electron 1
+            "TrigObj": [[{"eta": 0.5, "phi": -math.pi + 0.03}], *[[]] * 5],
+        }
+    )
+    config = replace(HAND_CONFIG, trigger_objects="TrigObj")
+    eager = tag_probe_pairs(events, config)
+    assert ak.num(eager).tolist() == [1, 0, 0, 0, 0, 0]
+    assert ak.num(tag_probe_pairs(events, replace(config, trigger_dr=0.04))).tolist()[0] == 0
+    (lazy,) = dask.compute(tag_probe_pairs(dak.from_awkward(events, npartitions=2), config))
+    assert lazy.tolist() == eager.tolist()
+    (all_pairs,) = dask.compute(
+        tag_probe_pairs(dak.from_awkward(events, npartitions=3), HAND_CONFIG)
+    )
+    assert all_pairs.tolist() == tag_probe_pairs(events, HAND_CONFIG).tolist()
+
+
+def _study_histograms(config):
+    """Data and MC histograms in a 2 × 2 (E_T, η) grid: data ε = 0.8, MC ε = 0.9 in the
+    η < 0 bins, nothing at η > 0; MC probes are true electrons."""
+    data, mc = empty_histogram(config), empty_histogram(config)
+    for h, eff, truth in ((data, 0.8, -1), (mc, 0.9, 1)):
+        n_pass = int(200 * eff)
+        for et in (30.0, 50.0):
+            h.fill(
+                id="good",
+                passing=[True] * n_pass + [False] * (200 - n_pass),
+                mass=90.5,
+                et=et,
+                eta=-0.5,
+                opposite=True,
+                truth=truth,
+            )
+    return {"mc": mc, "data": data}
+
+
+STUDY_CONFIG = replace(
+    HAND_CONFIG,
+    et_edges=(20.0, 40.0, 60.0),
+    eta_edges=(-1.0, 0.0, 1.0),
+    probe_min_et=20.0,
+    truth="truthClass",
+)
+
+
+def test_the_study_from_a_notebook_analyse_write_plot(tmp_path):
+    result = analyse(_study_histograms(STUDY_CONFIG), STUDY_CONFIG, method="count")
+    (good,) = result.ids.values()
+    assert list(good.efficiencies) == [
+        *("mc", "mc_et", "mc_eta", "data", "data_et", "data_eta"),
+        *("mc_truth", "mc_truth_et", "mc_truth_eta"),
+    ]
+    assert [b.efficiency for b in good.efficiencies["data_et"]] == pytest.approx([0.8, 0.8])
+    assert good.efficiencies["mc_truth"][0].efficiency == pytest.approx(0.9)
+    assert good.scale_factors.value[:, 0] == pytest.approx([0.8 / 0.9] * 2)
+    # the η > 0 bins have no probes: one line per sample, nothing printed
+    assert result.warnings == [
+        f"good {kind}: 2 of 4 bins without an efficiency (e.g. no signal after "
+        "subtraction) — see efficiencies.json"
+        for kind in ("mc", "data")
+    ]
+    written = write_outputs(result, tmp_path)
+    assert [p.name for p in written] == [
+        "config.json",
+        "histograms.root",
+        "efficiencies.json",
+        "scale_factors.json",
+        "scale_factors_table.json",
+        "summary.json",
+    ]
+    assert json.loads((tmp_path / "efficiencies.json").read_text()) == result.efficiency_table()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["method"] == "count" and summary["scale_factors"]["good"]["missing_bins"] == 2
+    assert TnPConfig.from_json(tmp_path / "config.json") == STUDY_CONFIG
+    with uproot.open(tmp_path / "histograms.root") as f:
+        assert f[root_name("data", "good", False)].to_hist().sum().value == 2 * 40
+    plots = plot_all(result, tmp_path)
+    assert sorted(p.name for p in plots) == [
+        "efficiency_good_et.png",
+        "efficiency_good_eta.png",
+        "sf_good.png",
+    ]
+    assert all(p.stat().st_size > 10_000 for p in plots)
+    assert json.loads(json.dumps(result.to_dict()))["warnings"] == result.warnings
+
+
+def test_the_study_of_one_sample_has_no_scale_factors(tmp_path):
+    (data,) = (h for kind, h in _study_histograms(STUDY_CONFIG).items() if kind == "data")
+    result = analyse({"data": data}, STUDY_CONFIG)
+    assert result.scale_factors == {} and "mc_truth" not in result.ids["good"].efficiencies
+    names = [p.name for p in write_outputs(result, tmp_path)]
+    assert "scale_factors.json" not in names and "summary.json" in names
+    assert [p.name for p in plot_all(result, tmp_path)] == [
+        "efficiency_good_et.png",
+        "efficiency_good_eta.png",
+    ]
+    with pytest.raises(ValueError, match="'data' and/or 'mc'"):
+        analyse({"signal": data}, STUDY_CONFIG)
+
+
+def test_the_analysis_counts_in_the_configured_window():
+    config = replace(STUDY_CONFIG, signal_window=(85.0, 95.0))
+    h = empty_histogram(config)
+    # passing probes at 90.5 GeV, failing ones at 82.5: outside the narrow window
+    h.fill(id="good", passing=[True] * 30, mass=90.5, et=30.0, eta=-0.5, opposite=True, truth=-1)
+    h.fill(id="good", passing=[False] * 10, mass=82.5, et=30.0, eta=-0.5, opposite=True, truth=-1)
+    narrow = analyse({"data": h}, config).ids["good"].efficiencies["data"][0]
+    wide = analyse({"data": h}, STUDY_CONFIG).ids["good"].efficiencies["data"][0]
+    assert narrow.efficiency == 1.0 and wide.efficiency == pytest.approx(0.75)
+
+
+def test_dataset_counts_count_the_probes_outside_the_binning():
+    h = empty_histogram(STUDY_CONFIG)
+    # E_T above the last edge, η beyond the last edge, and one probe inside
+    h.fill(
+        id="good",
+        passing=True,
+        mass=90.5,
+        et=[100.0, 30.0, 30.0],
+        eta=[0.5, 1.5, 0.5],
+        opposite=True,
+        truth=-1,
+    )
+    counts = dataset_counts({"events": np.int64(7), "pairs": 3, "histogram": h}, "data")
+    assert counts == {"kind": "data", "events": 7, "pairs": 3, "pairs_outside_the_binning": 2}
+
+
+def test_scale_factor_summary_by_hand():
+    factors = ScaleFactors(
+        "good",
+        np.array([20.0, 40.0, 60.0]),
+        np.array([-1.0, 0.0, 1.0]),
+        np.array([[1.0, 0.9], [np.nan, 1.1]]),
+        np.array([[0.1, 0.2], [np.nan, 0.0]]),
+        missing=[(40.0, 60.0, -1.0, 0.0)],
+    )
+    summary = factors.summary()
+    assert summary["mean"] == pytest.approx(1.0) and summary["missing_bins"] == 1
+    # inverse-variance weights 100 and 25; the σ = 0 bin is left out of the weighted mean
+    assert summary["weighted_mean"] == pytest.approx((100 * 1.0 + 25 * 0.9) / 125)
+    assert summary["weighted_mean_error"] == pytest.approx(1 / math.sqrt(125))
+
+
+def test_output_names():
+    assert file_name("ptvarcone30/pt < 0.15") == "ptvarcone30_over_ptlt0.15"
+    assert file_name("cutBased >= 4 and x != 1") == "cutBasedge4_and_xne1"
+    assert root_name("mc", "cutBased >= 4", True) == "mc_cutBased____4_pass"

@@ -15,7 +15,10 @@ is estimated in one of two ways (:func:`measure`):
 
 ``"fit"`` — extended binned maximum-likelihood fits with iminuit
     Pass and fail histograms are fitted separately over the full m_ee range with
-    S·signal + B·background, expected counts ν_k per bin, −ln L = Σ (ν_k − n_k ln ν_k).
+    S·signal + B·background, expected counts ν_k per bin, by minimising iminuit's
+    ``cost.ExtendedBinnedNLL``, 2 Σ (ν_k − n_k + n_k ln(n_k/ν_k)) (Baker and Cousins,
+    NIM 221 (1984) 437: −2 ln L up to a constant). (iminuit's ``cost.Template`` fits
+    fixed templates; the template here is shifted and smeared by fitted parameters.)
     Signal: the simulated template of true-electron probes of the same bin and
     pass/fail category (or of the E_T row, or of all bins, where the bin has fewer than
     :data:`MIN_TEMPLATE_ENTRIES`), shifted by μ and convolved with a Gaussian resolution σ
@@ -32,7 +35,8 @@ is estimated in one of two ways (:func:`measure`):
 Efficiency uncertainties: var(ε) = (S_fail² var(S_pass) + S_pass² var(S_fail)) / (S_pass +
 S_fail)⁴ for subtracted or fitted yields; Clopper–Pearson or Wilson intervals (at 68.27 %)
 for plain counts, as for the truth-matched efficiency of :func:`truth_efficiency`, and
-wherever a yield is zero (ε = 0 or 1, where the propagated error would vanish). Weighted
+wherever a yield is zero (ε = 0 or 1, where the propagated error would vanish), from
+:mod:`egamma_cnn.intervals` (Clopper–Pearson through ``hist.intervals``). Weighted
 counts enter the intervals as effective counts n_eff = (Σw)²/Σw². Probes outside the
 E_T and η binning are not measured (the runner reports how many).
 """
@@ -40,54 +44,30 @@ E_T and η binning are not measured (the runner reports how many).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
+from iminuit import Minuit
+from iminuit.cost import ExtendedBinnedNLL
 from scipy import special, stats
 
+from egamma_cnn.intervals import INTERVALS, Interval, efficiency_interval
+
 __all__ = [
+    "MIN_TEMPLATE_ENTRIES",
     "BinEfficiency",
+    "FitResult",
     "TnPHistogram",
-    "clopper_pearson",
     "measure",
     "truth_efficiency",
-    "weighted_efficiency",
-    "wilson",
 ]
 
 Method = Literal["count", "fit"]
-Interval = Literal["clopper-pearson", "wilson"]
 
 #: Z boson mass and width (GeV), PDG.
 M_Z, GAMMA_Z = 91.1876, 2.4952
-#: One-sigma coverage of the intervals.
-COVERAGE = 0.682689492137086
-
-
-def clopper_pearson(k: float, n: float, coverage: float = COVERAGE) -> tuple[float, float]:
-    """Clopper–Pearson interval of a binomial efficiency k/n (exact, conservative)."""
-    if n <= 0:
-        return (0.0, 1.0)
-    alpha = 1.0 - coverage
-    low = 0.0 if k <= 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
-    high = 1.0 if k >= n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
-    return (low, high)
-
-
-def wilson(k: float, n: float, coverage: float = COVERAGE) -> tuple[float, float]:
-    """Wilson score interval of a binomial efficiency k/n."""
-    if n <= 0:
-        return (0.0, 1.0)
-    z = float(stats.norm.ppf(0.5 + coverage / 2))
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-_INTERVALS = {"clopper-pearson": clopper_pearson, "wilson": wilson}
 
 
 @dataclass(frozen=True)
@@ -166,35 +146,6 @@ def _window_mask(edges: np.ndarray, low: float, high: float) -> np.ndarray:
     return (centres > low) & (centres < high)
 
 
-def _binomial(
-    s_pass: float, s_fail: float, variance: float, interval: str
-) -> tuple[float, float, float]:
-    """ε and its interval from yields treated as binomial counts of effective size.
-
-    n_eff = (S_pass + S_fail)² / var(S_pass + S_fail) (= the number of entries for unit
-    weights; the statistical size of weighted sums), k_eff = ε · n_eff.
-    """
-    total = s_pass + s_fail
-    eff = s_pass / total
-    n_eff = total**2 / variance if variance > 0 else total
-    low, high = _INTERVALS[interval](eff * n_eff, n_eff)
-    return eff, eff - low, high - eff
-
-
-def weighted_efficiency(
-    passed: float, total: float, variance: float, interval: str = "clopper-pearson"
-) -> tuple[float, float, float]:
-    """(ε, error down, error up) of ε = Σw_pass / Σw.
-
-    The interval is the binomial one of the effective counts n_eff = (Σw)² / Σw² and
-    k_eff = ε n_eff (``variance`` = Σw² of all entries): the plain counts for unit
-    weights. NaN for an empty sample.
-    """
-    if total <= 0:
-        return math.nan, math.nan, math.nan
-    return _binomial(passed, total - passed, variance, interval)
-
-
 def _ratio(
     s_pass: float, v_pass: float, s_fail: float, v_fail: float, interval: str
 ) -> tuple[float, float, float]:
@@ -202,13 +153,13 @@ def _ratio(
 
     Where a yield is zero (ε = 0 or 1) the propagated error vanishes, which is no
     measurement of the uncertainty: the binomial interval of the effective counts is
-    used there instead (:func:`_binomial`).
+    used there instead (:func:`~egamma_cnn.intervals.efficiency_interval`).
     """
     total = s_pass + s_fail
     if total <= 0:
         return math.nan, math.nan, math.nan
     if s_pass <= 0 or s_fail <= 0:
-        return _binomial(s_pass, s_fail, v_pass + v_fail, interval)
+        return efficiency_interval(s_pass, total, v_pass + v_fail, interval)
     eff = s_pass / total
     error = math.sqrt(max(s_fail**2 * v_pass + s_pass**2 * v_fail, 0.0)) / total**2
     return eff, min(error, eff), min(error, 1.0 - eff)
@@ -240,7 +191,7 @@ def _count(
         return math.nan, math.nan, math.nan, s_p, s_f, "no signal after subtraction"
     if not sidebands or (pass_n[in_side].sum() == 0 and fail_n[in_side].sum() == 0):
         # nothing subtracted: the window yields are counts, with a binomial interval
-        eff, low, high = _binomial(s_p, s_f, v_p + v_f, interval)
+        eff, low, high = efficiency_interval(s_p, s_p + s_f, v_p + v_f, interval)
         return eff, low, high, s_p, s_f, "ok"
     eff, low, high = _ratio(max(s_p, 0.0), v_p, max(s_f, 0.0), v_f, interval)
     status = "ok" if s_p >= 0 and s_f >= 0 else "negative yield set to 0 in the ratio"
@@ -302,31 +253,14 @@ def _at_limit(minuit: Any, name: str) -> str | None:
     return None
 
 
-def _fit_one(
-    counts: np.ndarray, variances: np.ndarray, edges: np.ndarray, signal_model, background: str
-):
-    """Fit S·signal + B·background to ``counts``; returns (S, σ_S, status, parameters).
+#: The fit parameters: signal and background yields, the signal shift and resolution
+#: (GeV), the background slope(s).
+FIT_PARAMETERS = ("s", "b", "shift", "sigma", "p1", "p2")
 
-    Weighted histograms are fitted as effective counts: counts and model scaled by
-    Σw/Σw² (the Poisson statistics the weights carry), S and σ_S scaled back, so that
-    σ_S reflects the weights' statistical power.
-    """
-    from iminuit import Minuit
 
-    total = float(counts.sum())
-    if total <= 0:
-        return 0.0, 1.0, "ok (empty)", {}
-    scale = total / float(variances.sum()) if float(variances.sum()) > 0 else 1.0
-    scaled = counts * scale
-
-    def nll(s, b, shift, sigma, p1, p2):
-        expected = s * signal_model(shift, sigma) + b * _background_shape(background, edges, p1, p2)
-        expected = np.maximum(expected, 1e-12)
-        return float(np.sum(expected - scaled * np.log(expected)))
-
-    n = float(scaled.sum())
-    minuit = Minuit(nll, s=0.8 * n, b=0.2 * n + 1.0, shift=0.0, sigma=1.5, p1=-0.02, p2=0.0)
-    minuit.errordef = Minuit.LIKELIHOOD
+def _minuit(cost: ExtendedBinnedNLL, n: float, background: str) -> Minuit:
+    """Minuit on ``cost`` with the starting values and limits of a Z peak of ~n entries."""
+    minuit = Minuit(cost, s=0.8 * n, b=0.2 * n + 1.0, shift=0.0, sigma=1.5, p1=-0.02, p2=0.0)
     minuit.limits["s"] = (0.0, 2.0 * n + 10.0)
     minuit.limits["b"] = (0.0, 2.0 * n + 10.0)
     minuit.limits["shift"] = (-5.0, 5.0)
@@ -335,13 +269,19 @@ def _fit_one(
     minuit.limits["p2"] = (-20.0, 20.0)
     if background == "exponential":
         minuit.fixed["p2"] = True
+    return minuit
+
+
+def _minimise(minuit: Minuit) -> None:
+    """MIGRAD, then again with the physical limits fixed (at most three times).
+
+    Two limits are physical answers: no background (b = 0) and a template that needs no
+    extra smearing (σ at its minimum); they are fixed there and the fit repeated, so that
+    the covariance of S is taken at an interior point. A background slope on its limit
+    while the background is compatible with zero (b < 2 σ_b) is undetermined, not wrong:
+    the background is then fixed to zero too.
+    """
     minuit.migrad()
-    # two limits are physical answers: no background (b = 0) and a template that needs
-    # no extra smearing (σ at its minimum); they are fixed there and the fit repeated, so
-    # that the covariance of S is taken at an interior point. A background slope on its
-    # limit while the background is compatible with zero (b < 2 σ_b) is undetermined, not
-    # wrong: the background is then fixed to zero too. Any other parameter on a limit is
-    # a fit that did not find its answer: reported as failed.
     for _ in range(3):
         changed = False
         slope_stuck = any(
@@ -360,32 +300,63 @@ def _fit_one(
         if not changed:
             break
         minuit.migrad()
+
+
+def _fit_status(minuit: Minuit) -> str:
+    """ "ok", or why the fit failed: an invalid minimum, a parameter other than a physical
+    answer (S = 0, or those :func:`_minimise` fixed) on a limit, an inaccurate covariance."""
+    if not minuit.valid:
+        return "fit failed: invalid minimum"
     stuck = [
         f"{name} at its {side} limit"
-        for name in ("s", "b", "shift", "sigma", "p1", "p2")
+        for name in FIT_PARAMETERS
         if not minuit.fixed[name]
         and (side := _at_limit(minuit, name)) is not None
         and not (name == "s" and side == "low")  # S = 0: no signal, a valid answer
     ]
+    if stuck:
+        return "fit failed: " + ", ".join(stuck)
+    if not minuit.accurate:
+        return "fit failed: covariance not accurate"
+    return "ok"
+
+
+def _fit_one(
+    counts: np.ndarray,
+    variances: np.ndarray,
+    edges: np.ndarray,
+    signal_model: Callable[[float, float], np.ndarray],
+    background: str,
+) -> tuple[float, float, str, dict[str, float]]:
+    """Fit S·signal + B·background to ``counts``; returns (S, σ_S, status, parameters).
+
+    The cost is iminuit's ``ExtendedBinnedNLL``, whose model is the expected count
+    integrated up to each bin edge (the cumulative sum of the ν_k, each kept ≥ 10⁻¹²
+    so that no bin has a vanishing expectation). Weighted histograms are fitted as
+    effective counts: counts and model scaled by Σw/Σw² (the Poisson statistics the
+    weights carry), S and σ_S scaled back, so that σ_S reflects the weights' statistical
+    power.
+    """
+    total = float(counts.sum())
+    if total <= 0:
+        return 0.0, 1.0, "ok (empty)", {}
+    scale = total / float(variances.sum()) if float(variances.sum()) > 0 else 1.0
+
+    def cumulative(xe, s, b, shift, sigma, p1, p2):  # xe: the histogram's edges
+        expected = s * signal_model(shift, sigma) + b * _background_shape(background, edges, p1, p2)
+        return np.concatenate([[0.0], np.cumsum(np.maximum(expected, 1e-12))])
+
+    scaled = counts * scale
+    minuit = _minuit(ExtendedBinnedNLL(scaled, edges, cumulative), float(scaled.sum()), background)
+    _minimise(minuit)
     if minuit.valid:
         minuit.hesse()
     values = dict(minuit.values.to_dict())
-    if not minuit.valid:
-        return math.nan, math.nan, "fit failed: invalid minimum", values
-    if stuck:
-        return math.nan, math.nan, "fit failed: " + ", ".join(stuck), values
-    if not minuit.accurate:
-        return math.nan, math.nan, "fit failed: covariance not accurate", values
-    return (
-        float(values["s"]) / scale,
-        float(minuit.errors["s"]) / scale,
-        "ok",
-        {
-            **values,
-            "s": values["s"] / scale,
-            "b": values["b"] / scale,
-        },
-    )
+    status = _fit_status(minuit)
+    if status != "ok":
+        return math.nan, math.nan, status, values
+    values["s"], values["b"] = values["s"] / scale, values["b"] / scale
+    return values["s"], float(minuit.errors["s"]) / scale, "ok", values
 
 
 @dataclass
@@ -522,8 +493,8 @@ def measure(
     """
     if method not in ("count", "fit"):
         raise ValueError(f"method must be 'count' or 'fit', not {method!r}")
-    if interval not in _INTERVALS:
-        raise ValueError(f"interval must be one of {sorted(_INTERVALS)}, not {interval!r}")
+    if interval not in INTERVALS:
+        raise ValueError(f"interval must be one of {sorted(INTERVALS)}, not {interval!r}")
     data = TnPHistogram(histogram, probe_id)
     template = TnPHistogram(mc_histogram, probe_id) if mc_histogram is not None else None
     n_et, n_eta = len(data.et_edges) - 1, len(data.eta_edges) - 1
@@ -596,7 +567,7 @@ def truth_efficiency(
         if n <= 0:
             eff, low, high, status = math.nan, math.nan, math.nan, "no true-electron probes"
         else:  # effective counts for weighted simulation (unit weights: k of n)
-            eff, low, high = _binomial(k, n - k, variance, interval)
+            eff, low, high = efficiency_interval(k, n, variance, interval)
             status = "ok"
         out.append(
             BinEfficiency(

@@ -1,32 +1,81 @@
-"""Plots of the tag-and-probe: efficiencies with a data/MC ratio, scale-factor maps, fits."""
+"""Plots of the tag-and-probe: efficiencies with a ratio panel, scale-factor maps, fits.
+
+:func:`plot_all` draws every plot of a :class:`~egamma_cnn.tnp.analysis.TnPResult`
+into a folder:
+
+* ``efficiency_<ID>_et.png``, ``efficiency_<ID>_eta.png`` — the efficiency of data, MC
+  and truth-matched MC versus probe E_T (summed over η) and versus η, with each curve
+  over MC in a ratio panel (for data: the scale factor of the projection);
+* ``sf_<ID>.png`` — with data and MC, the map of the (E_T, η) scale factors with each
+  bin's value and uncertainty;
+* ``fits_<sample>_<ID>_et<low>-<high>.png`` — method ``"fit"``: the pass and fail m_ee
+  histograms of one E_T row with the fitted signal + background and the background.
+
+``<ID>`` is :func:`egamma_cnn.tnp.outputs.file_name` of the probe ID. The points and
+histograms are drawn with mplhep (``histplot``, ``hist2dplot``) in the fixed style of
+:mod:`egamma_cnn.plotting`. The ratio panel divides efficiencies that carry their own
+intervals (sideband-subtracted or fitted yields), so it is computed here rather than by
+hist's ``plot_ratio``, whose uncertainties are those of raw counts.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from egamma_cnn.plotting import default_style, pyplot
+from egamma_cnn.tnp.analysis import IdResult, TnPResult
 from egamma_cnn.tnp.efficiency import BinEfficiency, FitResult
+from egamma_cnn.tnp.outputs import file_name
 from egamma_cnn.tnp.scale_factors import ScaleFactors
 
-__all__ = ["plot_efficiency", "plot_fits", "plot_scale_factors"]
+__all__ = ["efficiency_curves", "plot_all", "plot_efficiency", "plot_fits", "plot_scale_factors"]
+
+#: The label of each sample in the plots.
+LABELS = {"data": "data", "mc": "MC", "mc_truth": "MC truth"}
 
 
-def _points(effs: Sequence[BinEfficiency], variable: str):
+def _save(fig: Any, path: str | Path, dpi: int) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+    return path
+
+
+def _curve(effs: Sequence[BinEfficiency], variable: str):
+    """Bin edges, efficiencies and (down, up) errors of a projection; a bin without an
+    efficiency is NaN (not drawn; efficiencies.json names it)."""
     if variable == "et":
-        low = np.array([e.et_low for e in effs])
-        high = np.array([e.et_high for e in effs])
+        low, high = [e.et_low for e in effs], [e.et_high for e in effs]
     else:
-        low = np.array([e.eta_low for e in effs])
-        high = np.array([e.eta_high for e in effs])
-    value = np.array([e.efficiency for e in effs])
-    errors = np.array([[e.error_low for e in effs], [e.error_high for e in effs]])
-    # a bin without an efficiency is left out of the plot (efficiencies.json names it)
-    errors = np.where(np.isfinite(errors), errors, 0.0)
-    return 0.5 * (low + high), 0.5 * (high - low), value, errors
+        low, high = [e.eta_low for e in effs], [e.eta_high for e in effs]
+    edges = np.array([*low, high[-1]], dtype=float)
+    value = np.array([e.efficiency for e in effs], dtype=float)
+    errors = np.array([[e.error_low for e in effs], [e.error_high for e in effs]], dtype=float)
+    return edges, value, np.where(np.isfinite(errors), errors, 0.0)
+
+
+def _ratio(value, errors, reference, reference_errors):
+    """value/reference with the relative errors (mean of the two sides) in quadrature;
+    NaN where either efficiency is 0 or missing."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = value / reference
+        relative = np.hypot(errors.mean(axis=0) / value, reference_errors.mean(axis=0) / reference)
+        error = ratio * relative
+    shown = np.isfinite(ratio) & np.isfinite(error)
+    return np.where(shown, ratio, np.nan), np.where(shown, error, 0.0)
+
+
+def _points(ax: Any, edges, value, errors, **style: Any) -> None:
+    import mplhep
+
+    mplhep.histplot(
+        value, edges, yerr=errors, xerr=True, histtype="errorbar", ax=ax, markersize=4, **style
+    )
 
 
 @default_style
@@ -52,80 +101,70 @@ def plot_efficiency(
         2, 1, figsize=(7.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
     )
     markers = ["o", "s", "^", "v", "D"]
-    _, _, y_ref, err_ref = _points(curves[reference], variable)
     colours = plt.get_cmap("tab10").colors
+    _, y_ref, err_ref = _curve(curves[reference], variable)
     for k, label in enumerate(labels):
-        x, xerr, y, yerr = _points(curves[label], variable)
-        style = {"fmt": markers[k % 5], "ms": 4, "capsize": 0, "color": colours[k % 10]}
-        measured = np.isfinite(y)
-        top.errorbar(
-            x[measured],
-            y[measured],
-            xerr=xerr[measured],
-            yerr=yerr[:, measured],
-            label=label,
-            **style,
-        )
+        edges, value, errors = _curve(curves[label], variable)
+        style = {"marker": markers[k % 5], "color": colours[k % 10]}
+        _points(top, edges, value, errors, label=label, **style)
         if label != reference:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = y / y_ref
-                rel = np.sqrt((yerr.mean(axis=0) / y) ** 2 + (err_ref.mean(axis=0) / y_ref) ** 2)
-                error = ratio * rel
-            shown = np.isfinite(ratio) & np.isfinite(error)  # no ratio where an ε is 0 or NaN
-            bottom.errorbar(
-                x[shown],
-                ratio[shown],
-                xerr=xerr[shown],
-                yerr=error[shown],
-                label=f"{label} / {reference}",
-                **style,
-            )
+            ratio, error = _ratio(value, errors, y_ref, err_ref)
+            _points(bottom, edges, ratio, error, label=f"{label} / {reference}", **style)
     bottom.axhline(1.0, color="grey", lw=1)
     top.set_ylabel("efficiency")
+    top.set_xlabel("")
     top.set_ylim(0.0, 1.15)
     top.legend(loc="lower right")
     top.set_title(title, fontsize=11)
     bottom.set_ylabel(f"ratio to {reference}")
-    bottom.legend(fontsize=7, loc="lower left", ncol=2)
+    if len(labels) > 1:
+        bottom.legend(fontsize=7, loc="lower left", ncol=2)
     bottom.set_ylim(0.8, 1.2)
     bottom.set_xlabel(r"probe $E_T$ [GeV]" if variable == "et" else r"probe $\eta$")
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 @default_style
 def plot_scale_factors(factors: ScaleFactors, path: str | Path) -> Path:
     """The SF map in (η, E_T) with the value and uncertainty written in each bin."""
+    import mplhep
+    from matplotlib.colors import Normalize
+
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 6))
-    mesh = ax.pcolormesh(
+    texts = np.array(
+        [
+            [
+                "—" if math.isnan(v) else f"{v:.2f}\n±{e:.2f}"
+                for v, e in zip(row, errors, strict=True)
+            ]
+            for row, errors in zip(factors.value, factors.error, strict=True)
+        ]
+    )  # [et, eta]
+    artists = mplhep.hist2dplot(
+        factors.value.T,  # x: η, y: E_T
         factors.eta_edges,
         factors.et_edges,
-        np.ma.masked_invalid(factors.value),
+        labels=texts.T,
+        labels_fontsize=6.5,
         cmap="RdBu_r",
-        vmin=0.8,
-        vmax=1.2,
+        norm=Normalize(0.8, 1.2),  # values outside are drawn in the end colours
+        ax=ax,
     )
-    fig.colorbar(mesh, ax=ax, label="data / MC")
-    for i in range(len(factors.et_edges) - 1):
-        for j in range(len(factors.eta_edges) - 1):
-            value, error = factors.value[i, j], factors.error[i, j]
-            x = 0.5 * (factors.eta_edges[j] + factors.eta_edges[j + 1])
-            y = 0.5 * (factors.et_edges[i] + factors.et_edges[i + 1])
-            text = "—" if math.isnan(value) else f"{value:.2f}\n±{error:.2f}"
-            narrow = factors.eta_edges[j + 1] - factors.eta_edges[j] < 0.3
-            ax.text(x, y, text, ha="center", va="center", fontsize=4.5 if narrow else 6.5)
+    artists.cbar.set_label("data / MC")
+    # the text of a narrow η bin (the crack) is made smaller; texts run η-major
+    narrow = np.repeat(np.diff(factors.eta_edges) < 0.3, len(factors.et_edges) - 1)
+    for text, small in zip(artists.text, narrow, strict=True):
+        if small:
+            text.set_fontsize(4.5)
+        if text.get_text() == "—":  # an empty bin: mplhep would grey it out
+            text.set_color("black")
     ax.set_xlabel(r"probe $\eta$")
     ax.set_ylabel(r"probe $E_T$ [GeV]")
     ax.set_title(f"scale factors, {factors.working_point} (— : no measurement)", fontsize=11)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=110)
 
 
 @default_style
@@ -136,14 +175,17 @@ def plot_fits(
     path: str | Path,
     title: str = "",
 ) -> Path:
-    """Pass and fail m_ee histograms with the fitted model of every bin, one page."""
+    """Pass and fail m_ee histograms with the fitted model of every bin, one page.
+
+    Points: the counts (± √n); solid: signal + background; dashed: background.
+    """
+    import mplhep
+
     plt = pyplot()
     keys = list(fits)
-    n = len(keys)
     columns = 4
-    rows = max(1, math.ceil(2 * n / columns))
+    rows = max(1, math.ceil(2 * len(keys) / columns))
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 2.4 * rows), squeeze=False)
-    centres = 0.5 * (mass_edges[1:] + mass_edges[:-1])
     panels = axes.ravel()
     for k, key in enumerate(keys):
         fit = fits[key]
@@ -155,21 +197,88 @@ def plot_fits(
             )
         ):
             ax = panels[2 * k + m]
-            ax.errorbar(centres, counts, yerr=np.sqrt(counts), fmt=".", ms=3, color="black")
+            mplhep.histplot(
+                counts,
+                mass_edges,
+                yerr=np.sqrt(counts),
+                histtype="errorbar",
+                color="black",
+                markersize=3,
+                ax=ax,
+            )
             if model is not None:
-                ax.plot(centres, model, color="tab:blue", lw=1)
-                ax.plot(centres, background, color="tab:red", lw=1, ls="--")
+                mplhep.histplot(model, mass_edges, color="tab:blue", lw=1, ax=ax)
+                mplhep.histplot(background, mass_edges, color="tab:red", lw=1, ls="--", ax=ax)
             if efficiency is not None:
                 head = f"η {efficiency.eta_low:g} to {efficiency.eta_high:g}, {label}"
                 if efficiency.status != "ok":
                     head += "\n" + efficiency.status[:40]
                 ax.set_title(head, fontsize=8)
+            ax.set_xlabel("")
             ax.tick_params(labelsize=6)
-    for ax in panels[2 * n :]:
+    for ax in panels[2 * len(keys) :]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path, dpi=90)
+
+
+def efficiency_curves(result: IdResult, projection: str) -> dict[str, list[BinEfficiency]]:
+    """The curves of one projection by their plot label (data, MC, and MC truth where it
+    has an efficiency), in the order of the result's samples."""
+    curves = {}
+    for key, bins in result.efficiencies.items():
+        sample, _, suffix = key.rpartition("_")
+        if suffix != projection or sample not in LABELS:
+            continue
+        if sample == "mc_truth" and all(math.isnan(b.efficiency) for b in bins):
+            continue
+        curves[LABELS[sample]] = bins
+    return curves
+
+
+def _fit_pages(result: TnPResult, id_result: IdResult, out_dir: Path) -> list[Path]:
+    """One page of fits per sample and E_T row."""
+    config, safe = result.config, file_name(id_result.probe_id)
+    n_eta = len(config.eta_edges) - 1
+    paths = []
+    for kind, fits in id_result.fits.items():
+        bins = id_result.efficiencies[kind]
+        for i in range(len(config.et_edges) - 1):
+            low, high = config.et_edges[i], config.et_edges[i + 1]
+            page = {key: fits[key] for key in list(fits)[i * n_eta : (i + 1) * n_eta]}
+            paths.append(
+                plot_fits(
+                    page,
+                    bins[i * n_eta : (i + 1) * n_eta],
+                    result.mass_edges,
+                    out_dir / f"fits_{kind}_{safe}_et{low:g}-{high:g}.png",
+                    title=f"{kind}: {id_result.probe_id}, probe E_T {low:g}–{high:g} GeV",
+                )
+            )
+    return paths
+
+
+def plot_all(result: TnPResult, out_dir: str | Path) -> list[Path]:
+    """Every plot of the module docstring into ``out_dir`` (created); their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for probe_id, id_result in result.ids.items():
+        safe = file_name(probe_id)
+        paths += _fit_pages(result, id_result, out_dir)
+        for projection in ("et", "eta"):
+            curves = efficiency_curves(id_result, projection)
+            if curves:
+                paths.append(
+                    plot_efficiency(
+                        curves,
+                        projection,
+                        out_dir / f"efficiency_{safe}_{projection}.png",
+                        title=f"{probe_id} ({result.method})",
+                        reference="MC" if "MC" in curves else None,
+                    )
+                )
+        if id_result.scale_factors is not None:
+            paths.append(plot_scale_factors(id_result.scale_factors, out_dir / f"sf_{safe}.png"))
+    return paths

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import correctionlib.schemav2 as cs
 import numpy as np
 
 from egamma_cnn.corrections.writing import grid_to_json, write_correction
@@ -49,7 +50,6 @@ class ScaleFactors:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready table (NaN as None)."""
-
         return {
             "working_point": self.working_point,
             "et_edges": self.et_edges.tolist(),
@@ -58,6 +58,25 @@ class ScaleFactors:
             "error": grid_to_json(self.error),
             "missing_bins": [list(m) for m in self.missing],
         }
+
+    def summary(self) -> dict[str, Any]:
+        """The mean of the measured bin SFs, their inverse-variance weighted mean
+        Σ(SF_i/σ_i²)/Σ(1/σ_i²) ± 1/√Σ(1/σ_i²) over the bins with a non-zero σ, and the
+        number of bins without an SF (None where there is nothing to average)."""
+        value, error = np.asarray(self.value, float), np.asarray(self.error, float)
+        measured = np.isfinite(value)
+        weighted = measured & np.isfinite(error) & (error > 0)
+        summary: dict[str, Any] = {
+            "mean": float(value[measured].mean()) if measured.any() else None,
+            "weighted_mean": None,
+            "weighted_mean_error": None,
+            "missing_bins": len(self.missing),
+        }
+        if weighted.any():
+            w = 1.0 / error[weighted] ** 2
+            summary["weighted_mean"] = float(np.sum(w * value[weighted]) / w.sum())
+            summary["weighted_mean_error"] = float(1.0 / np.sqrt(w.sum()))
+        return summary
 
 
 def _grid(efficiencies: Sequence[BinEfficiency]):
@@ -109,8 +128,6 @@ def write_correctionlib(
     Returns the path; the file is validated by correctionlib's schema before it is
     written.
     """
-    import correctionlib.schemav2 as cs
-
     items = list(factors.values()) if isinstance(factors, Mapping) else list(factors)
     if not items:
         raise ValueError("no scale factors to write")
