@@ -7,12 +7,16 @@ high), every probe once per pair. For every variable of ``variables`` (the showe
 of :mod:`egamma_cnn.features`, the CNN score, any electron column) it fills
 
 * ``distributions[variable]`` — a histogram over the variable's range × probe E_T × η;
-* ``moments`` — Σ1, Σv and Σv² per variable and probe (E_T, η) bin (exact sums, for the
-  means and widths of the fudge factors, not binned approximations);
+* ``moments[variable]`` — the weighted count Σw, mean and variance of the variable per
+  probe (E_T, η) bin, from the values themselves, not from their binned distribution:
+  a histogram with boost-histogram's ``WeightedMean`` storage (:func:`moments_histogram`),
+  whose accumulator per bin holds Σw, Σw², the mean μ = Σw v / Σw and
+  Σw (v − μ)² (updated one value at a time, Welford's way);
 * ``identification`` — the weighted probes passing and failing each ID of ``ids`` (the
   likelihood and CNN working points by default) per probe (E_T, η) bin: the ID
   efficiencies of the Z-window probes, which fudging changes on simulation
-  (:func:`egamma_cnn.workflows.run_datamc` runs it a second time on fudged MC).
+  (:func:`egamma_cnn.workflows.run_datamc` runs it a second time on fudged MC); no
+  such histogram without IDs (``ids=()``).
 
 Eager or on dask (``hist.dask``). The analysis of the outputs — fudge factors,
 statistical distances, Gaussian-fit parameters, plots — is :mod:`egamma_cnn.datamc`.
@@ -20,16 +24,19 @@ statistical distances, Gaussian-fit parameters, plots — is :mod:`egamma_cnn.da
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import awkward as ak
+import dask_histogram
+import hist
 from coffea import processor
 
 from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
 from egamma_cnn.tnp.config import IdSpec, TnPConfig
 from egamma_cnn.tnp.pairs import tag_probe_pairs
 
-__all__ = ["DEFAULT_IDS", "DEFAULT_VARIABLES", "DataMCProcessor"]
+__all__ = ["DEFAULT_IDS", "DEFAULT_VARIABLES", "DataMCProcessor", "moments_histogram"]
 
 #: IDs whose probe efficiencies are counted: the likelihood and the CNN working points.
 DEFAULT_IDS: tuple[str, ...] = (
@@ -58,7 +65,7 @@ DEFAULT_VARIABLES: dict[str, tuple[int, float, float]] = {
 
 
 class DataMCProcessor(processor.ProcessorABC):
-    """Distributions and exact moments of probe variables (module docstring).
+    """Distributions and weighted means and variances of probe variables (module docstring).
 
     Parameters
     ----------
@@ -98,18 +105,10 @@ class DataMCProcessor(processor.ProcessorABC):
         probes = events[config.electrons][pairs.probe_index]
         flat = ak.flatten(pairs)
         weight = pair_weights(events, self.weight, pairs)
-        if weight is None:  # the moments need explicit unit weights
+        if weight is None:  # the moments' fill needs explicit unit weights
             weight = ak.values_astype(flat.mass * 0 + 1, "float64")
         et, eta = flat.probe_et, flat.probe_eta
-        moments = (
-            histogram_factory(lazy)
-            .StrCategory(list(self.variables), name="variable")
-            .StrCategory(["n", "sum", "sum2"], name="moment")
-            .Variable(list(config.et_edges), name="et", label=r"probe $E_T$ [GeV]")
-            .Variable(list(config.eta_edges), name="eta", label=r"probe $\eta$")
-            .Double()
-        )
-        distributions = {}
+        distributions, moments = {}, {}
         for name, (bins, lo, hi) in self.variables.items():
             try:
                 values = ak.flatten(getattr(probes, name))
@@ -128,12 +127,17 @@ class DataMCProcessor(processor.ProcessorABC):
             )
             histogram.fill(value=values, et=et, eta=eta, weight=weight)
             distributions[name] = histogram
-            for moment, w in (
-                ("n", weight),
-                ("sum", weight * values),
-                ("sum2", weight * values * values),
-            ):
-                moments.fill(variable=name, moment=moment, et=et, eta=eta, weight=w)
+            moments[name] = moments_histogram(
+                config.et_edges, config.eta_edges, et, eta, values, weight
+            )
+        output = {
+            "events": ak.num(events, axis=0),
+            "probes": ak.num(flat, axis=0),
+            "distributions": distributions,
+            "moments": moments,
+        }
+        if not self.ids:  # a histogram never filled fails on a distributed cluster
+            return {dataset_name(events): output}
         identification = (
             histogram_factory(lazy)
             .StrCategory(list(self.ids), name="id")
@@ -145,16 +149,50 @@ class DataMCProcessor(processor.ProcessorABC):
         for text in self.ids:
             passing = ak.flatten(IdSpec.parse(text).evaluate(probes))
             identification.fill(id=text, passing=passing, et=et, eta=eta, weight=weight)
-        dataset = dataset_name(events)
-        return {
-            dataset: {
-                "events": ak.num(events, axis=0),
-                "probes": ak.num(flat, axis=0),
-                "distributions": distributions,
-                "moments": moments,
-                "identification": identification,
-            }
-        }
+        return {dataset_name(events): {**output, "identification": identification}}
 
     def postprocess(self, accumulator: Any) -> Any:
         return accumulator
+
+
+def moments_histogram(
+    et_edges: Sequence[float],
+    eta_edges: Sequence[float],
+    et: Any,
+    eta: Any,
+    values: Any,
+    weight: Any,
+) -> Any:
+    """The weighted mean and variance of ``values`` per probe (E_T, η) bin.
+
+    A histogram of probe E_T × η with ``WeightedMean`` storage, filled with the values
+    as the sample and the event weights w. Per bin its view holds ``sum_of_weights``
+    Σw, ``sum_of_weights_squared`` Σw², ``value`` the mean μ = Σw v / Σw and
+    ``_sum_of_weighted_deltas_squared`` Σw (v − μ)²; the variance of the values is
+    Σw (v − μ)² / Σw (:func:`egamma_cnn.datamc.analysis.moments`).
+
+    Parameters
+    ----------
+    et_edges, eta_edges : sequence of float
+        The probe binning.
+    et, eta, values, weight : array
+        Flat arrays of the probes: numpy or awkward (eager), dask-awkward (lazy).
+
+    Returns
+    -------
+    hist.Hist or dask_histogram.AggHistogram
+        Eagerly a filled ``hist.Hist``; lazily a dask collection that computes to a
+        ``boost_histogram.Histogram`` with the same named axes and storage.
+    """
+    reference = (
+        hist.Hist.new.Variable(list(et_edges), name="et", label=r"probe $E_T$ [GeV]")
+        .Variable(list(eta_edges), name="eta", label=r"probe $\eta$")
+        .WeightedMean()
+    )
+    if not is_lazy(values):
+        return reference.fill(et=et, eta=eta, weight=weight, sample=values)
+    # hist.dask's fill loses ``sample`` (dask-histogram 2026.2.0: its
+    # Histogram._build_taskgraph drops the samples whenever one is given); the
+    # dask-histogram factory fills the same storage partition by partition and adds
+    # the partitions' accumulators.
+    return dask_histogram.factory(et, eta, histref=reference, weights=weight, sample=values)

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import json
+import math
+import pickle
 from pathlib import Path
 
 import awkward as ak
+import correctionlib
+import correctionlib.schemav2 as cs
+import dask
+import dask_awkward as dak
 import hist
 import numpy as np
 import pytest
-import scipy.stats
+import uproot
+from dask.base import tokenize
 
+import egamma_cnn.workflows.datamc as datamc_workflow
 from egamma_cnn.cli import main
 from egamma_cnn.corrections import (
     CORRECTION_NAME,
     FudgeFactors,
     FudgeFile,
     apply_fudge,
+    write_correction,
     write_correctionlib,
 )
 from egamma_cnn.datamc import (
@@ -26,13 +35,21 @@ from egamma_cnn.datamc import (
     wasserstein_distance,
 )
 from egamma_cnn.datamc.analysis import (
+    DataMCResult,
+    analyse,
     derive_fudge,
     distance_table,
     fudged_distribution,
     gaussian_parameters,
+    id_efficiencies,
     moments,
 )
-from egamma_cnn.processors.data_mc import DataMCProcessor
+from egamma_cnn.datamc.outputs import write_outputs
+from egamma_cnn.datamc.plots import plot_all
+from egamma_cnn.execution import ExecutionSettings
+from egamma_cnn.intervals import efficiency_interval
+from egamma_cnn.nanoevents import EGammaSchema, open_events
+from egamma_cnn.processors.data_mc import DataMCProcessor, moments_histogram
 from egamma_cnn.tnp import TnPConfig
 
 DATA = Path(__file__).parent / "data"
@@ -47,64 +64,84 @@ def test_distances_by_hand_and_against_scipy():
     edges = np.array([0.0, 1.0, 2.0, 3.0])
     # moving all mass from the first to the last bin centre costs 2
     assert wasserstein_distance([1, 0, 0], [0, 0, 1], edges) == pytest.approx(2.0)
+    # scipy's W_1 of the bin centres is the definition Σ_k |F_k − G_k| (c_{k+1} − c_k),
+    # to the rounding of the cumulative sums
     rng = np.random.default_rng(4)
-    for _ in range(5):
+    for _ in range(20):
         p, q = rng.random(30), rng.random(30)
         e = np.sort(rng.uniform(-3, 3, 31))
         c = 0.5 * (e[1:] + e[:-1])
-        assert wasserstein_distance(p, q, e) == pytest.approx(
-            scipy.stats.wasserstein_distance(c, c, p, q), rel=1e-12
-        )
+        by_hand = np.sum(np.abs(np.cumsum(p / p.sum() - q / q.sum())[:-1]) * np.diff(c))
+        assert wasserstein_distance(p, q, e) == pytest.approx(by_hand, rel=1e-14, abs=1e-16)
     assert np.isnan(l1_distance([0, 0], [1, 1]))
     with pytest.raises(ValueError, match="negative"):
         l1_distance([-1, 2], [1, 1])
 
 
 def _output(values: np.ndarray, et: np.ndarray, eta: np.ndarray, config, variables) -> dict:
-    """A DataMCProcessor-shaped output filled directly from arrays."""
-    processor = DataMCProcessor(config, variables)
-    factory = hist.Hist.new
-    moments_hist = (
-        factory.StrCategory(list(variables), name="variable")
-        .StrCategory(["n", "sum", "sum2"], name="moment")
-        .Variable(list(config.et_edges), name="et")
-        .Variable(list(config.eta_edges), name="eta")
-        .Double()
-    )
-    distributions = {}
+    """A DataMCProcessor-shaped output filled directly from arrays.
+
+    One ID, ``"tight"``: the probes with the value above the median of the MC
+    (0.93); unit weights.
+    """
+    processor = DataMCProcessor(config, variables, ids=())
+    weight = np.ones_like(values)
+    distributions, moments_by_variable = {}, {}
     for name, (bins, low, high) in processor.variables.items():
         h = (
-            hist.Hist.new.Reg(bins, low, high, name="value")
+            hist.Hist.new.Reg(bins, low, high, name="value", label=name)
             .Variable(list(config.et_edges), name="et")
             .Variable(list(config.eta_edges), name="eta")
             .Weight()
         )
         h.fill(value=values, et=et, eta=eta)
         distributions[name] = h
-        for moment, w in (("n", np.ones_like(values)), ("sum", values), ("sum2", values**2)):
-            moments_hist.fill(variable=name, moment=moment, et=et, eta=eta, weight=w)
-    return {"probes": len(values), "moments": moments_hist, "distributions": distributions}
+        moments_by_variable[name] = moments_histogram(
+            config.et_edges, config.eta_edges, et, eta, values, weight
+        )
+    identification = (
+        hist.Hist.new.StrCategory(["tight"], name="id")
+        .Boolean(name="passing")
+        .Variable(list(config.et_edges), name="et")
+        .Variable(list(config.eta_edges), name="eta")
+        .Weight()
+        .fill(id="tight", passing=values > 0.93, et=et, eta=eta)
+    )
+    return {
+        "probes": len(values),
+        "moments": moments_by_variable,
+        "distributions": distributions,
+        "identification": identification,
+    }
 
 
-def test_fudge_factors_recover_a_known_shift_and_width(tmp_path):
-    import correctionlib
-
+def _samples(n: int = 200_000, shift: float = 0.004, width: float = 1.15):
+    """Synthetic MC and data outputs: the data is the MC variable shifted and widened."""
     config = TnPConfig(et_edges=(15.0, 40.0, 80.0), eta_edges=(-2.5, 0.0, 2.5))
     variables = {"reta": (80, 0.80, 1.05)}
     rng = np.random.default_rng(11)
-    n = 200_000
     et = rng.uniform(15, 80, n)
     eta = rng.uniform(-2.5, 2.5, n)
     # the MC variable depends on the bin; the "data" is the same shifted and widened
     centre = 0.93 + 0.01 * (et > 40) + 0.005 * (eta > 0)
     mc_values = centre + rng.normal(0, 0.01, n)
-    shift, width = 0.004, 1.15
     data_values = centre + shift + width * rng.normal(0, 0.01, n)
     mc = _output(mc_values, et, eta, config, variables)
     data = _output(data_values, et, eta, config, variables)
+    return data, mc, (mc_values, et, eta)
+
+
+def test_fudge_factors_recover_a_known_shift_and_width(tmp_path):
+    shift, width = 0.004, 1.15
+    data, mc, (mc_values, et, eta) = _samples(shift=shift, width=width)
+    n = len(mc_values)
     factors = derive_fudge(data, mc, "reta")
     np.testing.assert_allclose(factors.shift, shift, atol=2e-4)
     np.testing.assert_allclose(factors.width, width, rtol=0.02)
+    # the means and widths of the WeightedMean moments give the same factors
+    by_moments = derive_fudge(data, mc, "reta", estimator="moments")
+    np.testing.assert_allclose(by_moments.shift, shift, atol=2e-4)
+    np.testing.assert_allclose(by_moments.width, width, rtol=0.02)
     # correctionlib applies exactly what apply_fudge does
     path = write_correctionlib({"reta": factors}, tmp_path / "fudge.json")
     correction = correctionlib.CorrectionSet.from_file(str(path))[CORRECTION_NAME]
@@ -121,6 +158,111 @@ def test_fudge_factors_recover_a_known_shift_and_width(tmp_path):
     assert fudged_distribution(mc, factors).sum() == pytest.approx(n)
     n_bins, _mean, variance = moments(mc, "reta")
     assert n_bins.sum() == n and np.all(variance > 0)
+
+
+def test_weighted_mean_moments_are_the_weighted_mean_and_variance():
+    """moments(): Σw, Σw v / Σw and Σw (v − μ)² / Σw per bin, eagerly and on dask."""
+    rng = np.random.default_rng(7)
+    n = 5_000
+    et, eta = rng.uniform(15, 80, n), rng.uniform(-2.5, 2.5, n)
+    values, weight = 0.95 + 0.01 * rng.normal(size=n), rng.uniform(0.5, 2.0, n)
+    et_edges, eta_edges = (15.0, 40.0, 80.0), (-2.5, 0.0, 2.5)
+    eager = {"moments": {"v": moments_histogram(et_edges, eta_edges, et, eta, values, weight)}}
+    count, mean, variance = moments(eager, "v")
+    for i in range(2):
+        for j in range(2):
+            inside = (np.digitize(et, et_edges) == i + 1) & (np.digitize(eta, eta_edges) == j + 1)
+            w, v = weight[inside], values[inside]
+            expected_mean = np.average(v, weights=w)
+            assert count[i, j] == pytest.approx(w.sum(), rel=1e-12)
+            assert mean[i, j] == pytest.approx(expected_mean, rel=1e-12)
+            expected = np.average((v - expected_mean) ** 2, weights=w)
+            assert variance[i, j] == pytest.approx(expected, rel=1e-12)
+    # the dask fill (through the dask-histogram factory) gives the same accumulators
+    lazy_arrays = [dak.from_awkward(ak.Array(a), npartitions=3) for a in (et, eta, values, weight)]
+    (lazy,) = dask.compute(moments_histogram(et_edges, eta_edges, *lazy_arrays))
+    computed = moments({"moments": {"v": lazy}}, "v")
+    for got, expected in zip(computed, (count, mean, variance), strict=True):
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # an empty bin has no mean
+    empty = {"moments": {"v": moments_histogram(et_edges, eta_edges, [20.0], [0.5], [1.0], [1.0])}}
+    _, mean, variance = moments(empty, "v")
+    assert mean[0, 1] == 1.0 and variance[0, 1] == 0.0 and np.isnan(mean[1, 1])
+
+
+def test_analyse_write_and_plot_histograms_one_has(tmp_path):
+    """The notebook path: analyse → write → plot on processor outputs one already has."""
+    data, mc, _ = _samples(n=20_000)
+    result = analyse(data, mc, compare_only=())
+    assert isinstance(result, DataMCResult) and result.variables == ["reta"]
+    same = json.dumps  # the tables hold NaN (no edges for "inclusive"): compare as text
+    assert same(result.distances["reta"]) == same(distance_table(data, mc, result.factors["reta"]))
+    np.testing.assert_array_equal(
+        result.samples["reta"]["fudged_mc"], fudged_distribution(mc, result.factors["reta"])
+    )
+    # the efficiency of the ID: ε = Σw_pass / Σw with the interval of intervals
+    table = result.efficiencies["tight"]["data"]
+    histogram = data["identification"]
+    passed = histogram[{"id": "tight", "passing": True}].sum().value
+    total = histogram[{"id": "tight"}].sum().value
+    expected = efficiency_interval(passed, total, total)
+    assert table["inclusive"]["efficiency"] == pytest.approx(expected[0], rel=1e-12)
+    assert table["inclusive"]["error_high"] == pytest.approx(expected[2], rel=1e-12)
+    assert table == id_efficiencies(histogram, "tight")
+    assert set(result.efficiencies["tight"]) == {"data", "mc"}  # no fudged pass
+    assert set(result.parameters["reta"]) == {
+        f"{s}_{a}" for s in ("data", "mc", "fudged_mc") for a in ("et", "eta")
+    }
+    assert result.summary()["skipped_files"] == []
+    json.dumps(result.to_dict())  # every number serialisable
+    written = write_outputs(result, tmp_path)
+    assert {p.name for p in written} == {
+        "fudge_factors.json",
+        "fudge_table.json",
+        "id_efficiencies.json",
+        "distributions.root",
+        "distances.json",
+        "parameters.json",
+        "summary.json",
+    }
+    assert (tmp_path / "distances.json").read_text() == json.dumps(result.distances, indent=1)
+    with uproot.open(tmp_path / "distributions.root") as f:
+        assert set(f.keys(cycle=False, recursive=False)) == {"data", "mc"}
+    drawn = plot_all(result, tmp_path)
+    assert {str(p.relative_to(tmp_path)) for p in drawn} == {
+        "id_efficiencies.png",
+        "reta.png",
+        "bins/reta_et.png",
+        "bins/reta_eta.png",
+    }
+    assert all(p.stat().st_size > 10_000 for p in drawn)
+    # a second pass's output (here the MC itself) gives the applied distances
+    again = analyse(data, mc, mc, compare_only=(), factors=result.factors)
+    inclusive = again.distances["reta"]["inclusive"][0]
+    assert inclusive["fudged_applied"] == inclusive["unfudged"]
+    assert set(again.efficiencies["tight"]) == {"data", "mc", "fudged_mc"}
+
+
+def test_run_datamc_gives_its_execution_settings_to_the_run(monkeypatch, tmp_path):
+    """The ExecutionSettings reach run_processor (not the schema's ID settings)."""
+    given = ExecutionSettings(skip_bad_files=True, retries=1, chunk_size=123)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def run_processor(processor, fileset, **options):
+        seen.update(options)
+        raise Stop
+
+    monkeypatch.setattr(datamc_workflow, "run_processor", run_processor)
+    fileset = {
+        "mc": {"files": [str(DATA / "zee_mc.root")], "metadata": {"is_data": False}},
+        "data": {"files": [str(DATA / "zee_datalike.root")], "metadata": {"is_data": True}},
+    }
+    with pytest.raises(Stop):
+        datamc_workflow.run_datamc(fileset, tmp_path, settings=given, step_size=50)
+    assert seen["settings"] is given and seen["step_size"] == 50
 
 
 def test_quantile_mapping_and_gaussian_parameters():
@@ -152,8 +294,6 @@ def test_processor_on_hand_built_events_has_exact_moments():
             "reta": reta,
         }
 
-    import math
-
     def pair(mass, pt=45.0):
         dphi = math.acos(math.cosh(0.8) - mass**2 / (2 * pt * pt))
         return (pt, 0.4, 0.0), (pt, -0.4, dphi)
@@ -183,6 +323,9 @@ def test_processor_on_hand_built_events_has_exact_moments():
     assert n.sum() == 2
     total_sum = np.nansum(mean * n)
     assert total_sum == pytest.approx(0.95 + 0.90)
+    # no IDs, no identification histogram (one never filled fails on a distributed cluster)
+    plain = DataMCProcessor(config, {"reta": (10, 0.5, 1.0)}, weight=None, ids=())
+    assert "identification" not in plain.process(events)["sample"]
     with pytest.raises(ValueError, match="no column 'nothing'"):
         DataMCProcessor(config, {"nothing": (10, 0, 1)}, weight=None, ids=()).process(events)
     with pytest.raises(ValueError, match="no column 'llh_loose'"):
@@ -190,20 +333,25 @@ def test_processor_on_hand_built_events_has_exact_moments():
 
 
 def test_the_datamc_command(tmp_path):
-    import correctionlib
-
+    missing = str(tmp_path / "missing.root")
     fileset = tmp_path / "fileset.json"
     fileset.write_text(
         json.dumps(
             {
                 "mc": {"files": [str(DATA / "zee_mc.root")]},
                 "data": {"files": [str(DATA / "zee_datalike.root")]},
+                "broken_mc": {"files": {missing: "Events"}, "metadata": {"is_data": False}},
             }
         )
     )
     out = tmp_path / "out"
-    assert main(["datamc", str(fileset), "--out-dir", str(out), "--workers", "0"]) == 0
+    args = ["datamc", str(fileset), "--out-dir", str(out), "--workers", "0"]
+    assert main(args) == 2  # the missing file stops the run without permission
+    # with it (the execution settings reach both passes) the file is left out, named
+    assert main([*args, "--skip-bad-files"]) == 0
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["skipped_files"] == [missing]
+    assert summary["skipped_files_fudged_pass"] == [missing]
     assert summary["probes"]["data"] > 0 and summary["probes"]["mc"] > 0
     correction = correctionlib.CorrectionSet.from_file(str(out / "fudge_factors.json"))
     assert np.isfinite(correction[CORRECTION_NAME].evaluate("reta", 0.3, 40.0, 0.95))
@@ -224,8 +372,6 @@ def test_the_datamc_command(tmp_path):
     assert (out / "id_efficiencies.png").stat().st_size > 20_000
     # every distribution per bin: plots, and the TH3s for any other projection
     assert (out / "bins" / "f1_et.png").stat().st_size > 20_000
-    import uproot
-
     with uproot.open(out / "distributions.root") as f:
         mc_reta = f["mc/reta"].to_hist()
     assert mc_reta.sum(flow=True).value == pytest.approx(summary["probes"]["mc"])
@@ -249,13 +395,6 @@ def _write_fudge(path, centre_mc, centre_data, width, variables=("reta", "weta2"
 
 def test_fudged_mc_columns_llh_and_cnn(tmp_path):
     """EGammaSchema.with_fudge: fudged shower shapes, and the LLH and CNN see them."""
-    import pickle
-
-    import dask
-    from dask.base import tokenize
-
-    from egamma_cnn.nanoevents import EGammaSchema, open_events
-
     path = tmp_path / "fudge.json"
     centre = {"reta": 0.95, "weta2": 0.010}
     factors = _write_fudge(
@@ -302,16 +441,11 @@ def test_fudged_mc_columns_llh_and_cnn(tmp_path):
 
 
 def test_fudge_file_errors(tmp_path):
-    from egamma_cnn.corrections import write_correction
-    from egamma_cnn.nanoevents import EGammaSchema
-
     with pytest.raises(FileNotFoundError, match="no fudge-factor file"):
         EGammaSchema.with_fudge(tmp_path / "missing.json")
     (tmp_path / "text.json").write_text("not json")
     with pytest.raises(ValueError, match="not a correctionlib JSON"):
         FudgeFile(tmp_path / "text.json")
-    import correctionlib.schemav2 as cs
-
     other = cs.Correction(
         name="scale_factors",
         version=1,

@@ -1,9 +1,11 @@
 """From the data/MC processor's histograms to fudge factors, distances and fit parameters.
 
 Inputs are the outputs of ``egamma_cnn.processors.data_mc.DataMCProcessor`` for a data
-(-like) and a simulated sample. Per variable:
+(-like) and a simulated sample, added up per kind. :func:`analyse` makes the whole study
+of them, a :class:`DataMCResult`; the steps it takes are public, per variable:
 
-* :func:`moments` — count, mean and variance per probe (E_T, η) bin from the exact sums;
+* :func:`moments` — count, mean and variance per probe (E_T, η) bin from the
+  ``WeightedMean`` histograms of the values;
 * :func:`derive_fudge` — the shift/width fudge factors (:mod:`.fudge`), from medians and
   interquartile ranges (:func:`robust_moments`) or from means and widths;
 * :func:`fudged_distribution` — the MC histogram after fudging, obtained from the MC
@@ -13,39 +15,60 @@ Inputs are the outputs of ``egamma_cnn.processors.data_mc.DataMCProcessor`` for 
   of data vs MC and data vs fudged MC, versus E_T (summed over η) and versus η;
 * :func:`gaussian_parameters` — the parameters of Zumbihl's e/γ talk "Parameters evolution": the
   mean μ of the distribution, and the width σ and peak position of a Gaussian fitted to
-  its core (the highest bin ± 1.5 × the RMS).
+  its core (the highest bin ± 1.5 × the RMS);
+* :func:`id_efficiencies` — the efficiency ε = Σw_pass / Σw of an ID for the probes,
+  versus E_T and inclusive, with the Clopper–Pearson interval of the effective counts
+  (:func:`egamma_cnn.intervals.efficiency_interval`).
+
+Writing the results is :mod:`.outputs`, drawing them :mod:`.plots`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from scipy.optimize import curve_fit
 
 from egamma_cnn.corrections.fudge import FudgeFactors
 from egamma_cnn.datamc.distances import hellinger_distance, l1_distance, wasserstein_distance
 from egamma_cnn.datamc.fudge import fudge_factors
+from egamma_cnn.features import SHOWER_SHAPE_NAMES
+from egamma_cnn.intervals import efficiency_interval
 
 __all__ = [
+    "DataMCResult",
+    "analyse",
     "derive_fudge",
     "distance_table",
     "fudged_distribution",
     "gaussian_parameters",
+    "id_efficiencies",
     "moments",
+    "parameters_table",
     "robust_moments",
+    "unapplied_factors",
 ]
 
 
-def moments(output: dict[str, Any], variable: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(count, mean, variance) per (E_T, η) bin of ``variable`` (NaN where empty)."""
-    h = output["moments"]
-    n = h[{"variable": variable, "moment": "n"}].values()
-    s = h[{"variable": variable, "moment": "sum"}].values()
-    s2 = h[{"variable": variable, "moment": "sum2"}].values()
+def moments(output: Mapping[str, Any], variable: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(count, mean, variance) per (E_T, η) bin of ``variable`` (NaN where empty).
+
+    From the ``WeightedMean`` histogram ``output["moments"][variable]``: count = Σw,
+    mean μ = Σw v / Σw and variance = Σw (v − μ)² / Σw (the weighted population variance),
+    arrays of shape (E_T bins, η bins).
+    """
+    view = output["moments"][variable].view(flow=False)
+    n = np.asarray(view["sum_of_weights"], np.float64)
+    empty = n == 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        mean = s / n
-        variance = np.maximum(s2 / n - mean**2, 0.0)
+        mean = np.where(empty, math.nan, view["value"])
+        variance = np.where(
+            empty, math.nan, np.maximum(view["_sum_of_weighted_deltas_squared"] / n, 0.0)
+        )
     return n, mean, variance
 
 
@@ -86,13 +109,22 @@ def _group_stats(
         counts = h.values()[:, et, eta].sum(axis=(1, 2))
         q1, q2, q3 = _quantiles(counts, np.asarray(h.axes["value"].edges), [0.25, 0.5, 0.75])
         return float(counts.sum()), float(q2), float((q3 - q1) ** 2)
-    h = output["moments"]
-    n = float(h[{"variable": variable, "moment": "n"}].values()[et, eta].sum())
-    s1 = float(h[{"variable": variable, "moment": "sum"}].values()[et, eta].sum())
-    s2 = float(h[{"variable": variable, "moment": "sum2"}].values()[et, eta].sum())
+    h = output["moments"][variable]
+    # the accumulators of the group added by boost-histogram (bins, not flow)
+    group = h[
+        _summed(et, h.axes[0].size),
+        _summed(eta, h.axes[1].size),
+    ]
+    n = float(group.sum_of_weights)
     if n <= 0:
         return 0.0, math.nan, math.nan
-    return n, s1 / n, max(s2 / n - (s1 / n) ** 2, 0.0)
+    return n, float(group.value), max(float(group._sum_of_weighted_deltas_squared) / n, 0.0)
+
+
+def _summed(selection: slice, size: int) -> slice:
+    """``selection`` of an axis of ``size`` bins as a boost-histogram sum over those bins."""
+    start, stop, _ = selection.indices(size)
+    return slice(start, stop, sum)
 
 
 def derive_fudge(
@@ -106,7 +138,7 @@ def derive_fudge(
 
     ``estimator="quantiles"`` (default): shift of the medians, ratio of the interquartile
     ranges, from the binned distributions; ``"moments"``: shift of the means, ratio of
-    the standard deviations, from the exact sums.
+    the standard deviations, from the values themselves (:func:`moments`).
 
     Each (E_T, η) bin takes its factors from its own probes when data and MC both have
     at least ``min_entries`` of them; otherwise from its η column (all E_T: the shower
@@ -116,7 +148,7 @@ def derive_fudge(
     """
     if estimator not in ("quantiles", "moments"):
         raise ValueError(f"estimator must be 'quantiles' or 'moments', not {estimator!r}")
-    h = mc["moments"]
+    h = mc["distributions"][variable]
     et_edges = np.asarray(h.axes["et"].edges)
     eta_edges = np.asarray(h.axes["eta"].edges)
     shape = (len(et_edges) - 1, len(eta_edges) - 1)
@@ -255,8 +287,6 @@ def gaussian_parameters(counts: np.ndarray, edges: np.ndarray) -> dict[str, floa
     the range; otherwise the RMS and the highest bin's centre, with the reason in
     ``"status"``. Fewer than 20 entries: NaN.
     """
-    from scipy.optimize import curve_fit
-
     counts = np.asarray(counts, float)
     centres = 0.5 * (edges[1:] + edges[:-1])
     total = counts.sum()
@@ -284,3 +314,275 @@ def gaussian_parameters(counts: np.ndarray, edges: np.ndarray) -> dict[str, floa
     if not (edges[0] <= fitted_mean <= edges[-1]):
         return {"mean": mean, "width": rms, "peak": peak, "status": "fit outside: moments given"}
     return {"mean": mean, "width": fitted_sigma, "peak": fitted_mean, "status": "ok"}
+
+
+def parameters_table(counts: np.ndarray, edges: np.ndarray, axis: str) -> list[dict[str, Any]]:
+    """:func:`gaussian_parameters` of ``counts[value, et, eta]`` per E_T bin or per η bin.
+
+    ``axis`` ``"et"``: per probe E_T bin, summed over η; ``"eta"``: per η bin, summed over
+    E_T.
+    """
+    if axis not in ("et", "eta"):
+        raise ValueError(f"axis must be 'et' or 'eta', not {axis!r}")
+    counts = np.asarray(counts)
+    rows = []
+    n = counts.shape[1] if axis == "et" else counts.shape[2]
+    for k in range(n):
+        projected = counts[:, k, :].sum(axis=1) if axis == "et" else counts[:, :, k].sum(axis=1)
+        rows.append(gaussian_parameters(projected, edges))
+    return rows
+
+
+def _efficiency(passed: float, total: float, variance: float) -> dict[str, Any]:
+    """ε = Σw_pass / Σw with the Clopper–Pearson interval of the effective counts."""
+    if total <= 0:
+        return {"efficiency": None, "error_low": None, "error_high": None, "probes": 0.0}
+    eff, low, high = efficiency_interval(passed, total, variance)
+    return {"efficiency": eff, "error_low": low, "error_high": high, "probes": float(total)}
+
+
+def id_efficiencies(histogram: Any, text: str) -> dict[str, Any]:
+    """Efficiency of ID ``text`` for the probes per E_T bin (summed over η) and inclusive.
+
+    ε = Σw_pass / Σw with the Clopper–Pearson interval of the effective counts
+    n_eff = (Σw)² / Σw² (:func:`egamma_cnn.intervals.efficiency_interval`), from the
+    processor's ``identification`` histogram (id × passing × E_T × η, weighted).
+    Inclusive means inside the (E_T, η) binning; the probes outside it are counted in
+    ``outside_binning`` (weighted), not in an efficiency.
+
+    Returns
+    -------
+    dict
+        ``"et"``: one row per E_T bin (``et_low``, ``et_high``, ``efficiency``,
+        ``error_low``, ``error_high``, ``probes``; None for the efficiency of a bin
+        without probes), ``"inclusive"``: the same for all bins, ``"outside_binning"``.
+    """
+    selected = histogram[{"id": text}]
+    view = selected.view(flow=False)
+    values = np.asarray(view["value"])  # passing, et, eta
+    variances = np.asarray(view["variance"])
+    et_edges = np.asarray(histogram.axes["et"].edges)
+    rows = []
+    for i in range(len(et_edges) - 1):
+        passed, failed = values[1, i].sum(), values[0, i].sum()
+        row = _efficiency(passed, passed + failed, variances[:, i].sum())
+        rows.append({"et_low": float(et_edges[i]), "et_high": float(et_edges[i + 1]), **row})
+    passed, failed = values[1].sum(), values[0].sum()
+    everything = float(np.asarray(selected.view(flow=True)["value"]).sum())
+    return {
+        "et": rows,
+        "inclusive": _efficiency(passed, passed + failed, variances.sum()),
+        "outside_binning": everything - float(values.sum()),
+    }
+
+
+def unapplied_factors(factors: Mapping[str, FudgeFactors]) -> list[str]:
+    """The variables of ``factors`` that a fudged pass cannot apply.
+
+    The fudge-factor file is applied inside the feature computation
+    (:meth:`egamma_cnn.nanoevents.EGammaSchema.with_fudge`), to the shower shapes it
+    computes (:data:`egamma_cnn.features.SHOWER_SHAPE_NAMES`); factors of any other
+    column are written but have no effect on fudged MC.
+    """
+    return [v for v in factors if v not in SHOWER_SHAPE_NAMES]
+
+
+@dataclass
+class DataMCResult:
+    """The data/MC study of one set of processor outputs (:func:`analyse`).
+
+    Attributes
+    ----------
+    data, mc, fudged_mc : mapping
+        The processor outputs added up per kind (``fudged_mc`` None without the
+        fudged pass).
+    factors : dict of str to FudgeFactors
+        The fudge factors per variable (none for the variables compared only).
+    distances : dict
+        Per variable, :func:`distance_table` (``"et"``, ``"eta"``, ``"inclusive"`` rows),
+        with ``"fudged_applied"`` (data vs the fudged MC of the second pass) in every
+        row when there is one.
+    parameters : dict
+        Per variable, ``"<sample>_et"`` and ``"<sample>_eta"``: the
+        :func:`gaussian_parameters` per bin (:func:`parameters_table`).
+    efficiencies : dict
+        Per ID, per sample: :func:`id_efficiencies`.
+    samples : dict
+        Per variable, per sample: the counts ``[value, et, eta]`` that are compared,
+        plotted and fitted; ``"fudged_mc"`` is the fudged MC of the second pass where it
+        ran, else the binned transform (:func:`fudged_distribution`).
+    not_applied : list of str
+        Variables whose fudge factors the fudged pass could not apply
+        (:func:`unapplied_factors`); empty without a fudged pass.
+    run : dict
+        What the run left out: ``skipped_files``, ``skipped_files_fudged_pass`` and
+        ``left_out`` (empty lists for histograms a user brings).
+    """
+
+    data: Mapping[str, Any]
+    mc: Mapping[str, Any]
+    fudged_mc: Mapping[str, Any] | None
+    factors: dict[str, FudgeFactors]
+    distances: dict[str, dict[str, list[dict[str, Any]]]]
+    parameters: dict[str, dict[str, list[dict[str, Any]]]]
+    efficiencies: dict[str, dict[str, dict[str, Any]]]
+    samples: dict[str, dict[str, np.ndarray]]
+    not_applied: list[str] = field(default_factory=list)
+    run: dict[str, Any] = field(
+        default_factory=lambda: {
+            "skipped_files": [],
+            "skipped_files_fudged_pass": [],
+            "left_out": [],
+        }
+    )
+
+    @property
+    def variables(self) -> list[str]:
+        """The variables of the study, in the processor's order."""
+        return list(self.samples)
+
+    @property
+    def outputs(self) -> dict[str, Mapping[str, Any]]:
+        """The processor outputs per sample (data, MC and, where it ran, fudged MC)."""
+        outputs = {"data": self.data, "mc": self.mc}
+        if self.fudged_mc is not None:
+            outputs["fudged_mc"] = self.fudged_mc
+        return outputs
+
+    def to_dict(self) -> dict[str, Any]:
+        """Every number of the study as JSON-serialisable values."""
+        return {
+            "probes": {sample: output["probes"] for sample, output in self.outputs.items()},
+            "fudge_factors": {v: f.to_dict() for v, f in self.factors.items()},
+            "fudge_factors_not_applied": list(self.not_applied),
+            "distances": self.distances,
+            "parameters": self.parameters,
+            "id_efficiencies": self.efficiencies,
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The summary of the run (``summary.json``): probes, files left out, inclusive
+        distances and efficiencies."""
+        return {
+            "probes": {"data": self.data["probes"], "mc": self.mc["probes"]},
+            "skipped_files": self.run.get("skipped_files", []),
+            "skipped_files_fudged_pass": self.run.get("skipped_files_fudged_pass", []),
+            "left_out": self.run.get("left_out", []),
+            "fudge_factors_not_applied": list(self.not_applied),
+            "inclusive_distances": {
+                v: {
+                    "unfudged": table["inclusive"][0]["unfudged"],
+                    "fudged": table["inclusive"][0]["fudged"],  # None: compared only
+                    "fudged_applied": table["inclusive"][0].get("fudged_applied"),
+                }
+                for v, table in self.distances.items()
+            },
+            "id_efficiencies": {
+                text: {sample: rows["inclusive"] for sample, rows in by_sample.items()}
+                for text, by_sample in self.efficiencies.items()
+            },
+        }
+
+
+def analyse(
+    data: Mapping[str, Any],
+    mc: Mapping[str, Any],
+    fudged_mc: Mapping[str, Any] | None = None,
+    *,
+    variables: Sequence[str] | None = None,
+    compare_only: Sequence[str] = ("cnn_score",),
+    estimator: str = "quantiles",
+    factors: Mapping[str, FudgeFactors] | None = None,
+    ids: Sequence[str] | None = None,
+) -> DataMCResult:
+    """The data/MC study of the processor outputs: fudge factors, distances, parameters.
+
+    Parameters
+    ----------
+    data, mc : mapping
+        ``DataMCProcessor`` outputs of data and of MC (each added up over its datasets,
+        :func:`egamma_cnn.execution.merge_by_kind`).
+    fudged_mc : mapping, optional
+        The output of the processor run again over the MC with the fudge factors
+        applied to every candidate (the ``fudged_applied`` distances, the fudged
+        efficiencies); None: the fudged MC is the binned transform of the MC
+        (:func:`fudged_distribution`) and has no efficiencies.
+    variables : sequence of str, optional
+        The variables to study (default: every distribution of ``data``).
+    compare_only : sequence of str
+        Variables compared but not fudged (the CNN score: its fudged distribution is
+        the network run on fudged inputs).
+    estimator : {"quantiles", "moments"}
+        The centre and spread of the fudge factors (:func:`derive_fudge`).
+    factors : mapping of str to FudgeFactors, optional
+        The fudge factors ``fudged_mc`` was made with (default: derived here from data
+        and MC, :func:`derive_fudge`).
+    ids : sequence of str, optional
+        The IDs whose efficiencies are compared (default: every ID of the
+        ``identification`` histogram; none without one).
+
+    Returns
+    -------
+    DataMCResult
+    """
+    variables = list(data["distributions"]) if variables is None else list(variables)
+    if ids is None:
+        ids = list(data["identification"].axes["id"]) if "identification" in data else []
+    given = dict(factors) if factors is not None else None
+    derived: dict[str, FudgeFactors] = {}
+    distances: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    samples: dict[str, dict[str, np.ndarray]] = {}
+    for variable in variables:
+        samples[variable] = {
+            "data": data["distributions"][variable].values(),
+            "mc": mc["distributions"][variable].values(),
+        }
+        if variable in compare_only:
+            distances[variable] = distance_table(data, mc, None, variable)
+            continue
+        if given is None:
+            derived[variable] = derive_fudge(data, mc, variable, estimator=estimator)
+        else:
+            derived[variable] = given[variable]
+        distances[variable] = distance_table(data, mc, derived[variable])
+        samples[variable]["fudged_mc"] = fudged_distribution(mc, derived[variable])
+    not_applied: list[str] = []
+    if fudged_mc is not None:
+        not_applied = unapplied_factors(derived)
+        for variable in variables:
+            applied = distance_table(data, fudged_mc, None, variable)
+            for projection, rows in applied.items():
+                for row, applied_row in zip(distances[variable][projection], rows, strict=True):
+                    row["fudged_applied"] = (
+                        None if variable in not_applied else applied_row["unfudged"]
+                    )
+            # what the correctionlib file does, candidate by candidate
+            samples[variable]["fudged_mc"] = fudged_mc["distributions"][variable].values()
+    outputs = {"data": data, "mc": mc, "fudged_mc": fudged_mc}
+    efficiencies = {
+        text: {
+            sample: id_efficiencies(output["identification"], text)
+            for sample, output in outputs.items()
+            if output is not None
+        }
+        for text in ids
+    }
+    parameters = {}
+    for variable, by_sample in samples.items():
+        edges = np.asarray(data["distributions"][variable].axes["value"].edges)
+        parameters[variable] = {
+            f"{sample}_{axis}": parameters_table(counts, edges, axis)
+            for sample, counts in by_sample.items()
+            for axis in ("et", "eta")
+        }
+    return DataMCResult(
+        data=data,
+        mc=mc,
+        fudged_mc=fudged_mc,
+        factors=derived,
+        distances=distances,
+        parameters=parameters,
+        efficiencies=efficiencies,
+        samples=samples,
+        not_applied=not_applied,
+    )

@@ -11,7 +11,10 @@ on the same bins (edges x_0 < … < x_n):
 * Wasserstein — W_1(P, Q) = ∫ |F(x) − G(x)| dx with F, G the cumulative distributions:
   the least "work" to move P onto Q, in the units of x. For binned inputs the mass of a
   bin sits at its centre, so W_1 = Σ_k |F_k − G_k| (c_{k+1} − c_k) over the bin centres
-  c_k, which equals ``scipy.stats.wasserstein_distance(centres, centres, p, q)``.
+  c_k: ``scipy.stats.wasserstein_distance(centres, centres, p, q)``, the bin centres as
+  the values and the contents as their weights, computes exactly this sum (it forms F
+  and G separately where a hand-written sum would accumulate P − Q: the two agree to
+  within the rounding of the cumulative sums, ≲ 1e-16 of the histogram range).
 
 Empty inputs (zero sum) give NaN; negative or non-finite contents are an error.
 """
@@ -19,6 +22,7 @@ Empty inputs (zero sum) give NaN; negative or non-finite contents are an error.
 from __future__ import annotations
 
 import numpy as np
+import scipy.stats
 
 __all__ = ["hellinger_distance", "l1_distance", "wasserstein_distance"]
 
@@ -52,7 +56,21 @@ def hellinger_distance(p: np.ndarray, q: np.ndarray) -> float:
 
 
 def wasserstein_distance(p: np.ndarray, q: np.ndarray, edges: np.ndarray) -> float:
-    """W_1 = Σ_k |F_k − G_k| (c_{k+1} − c_k) over bin centres c_k (module docstring)."""
+    """W_1 = Σ_k |F_k − G_k| (c_{k+1} − c_k) over bin centres c_k (module docstring).
+
+    Parameters
+    ----------
+    p, q : array_like
+        Non-negative contents of the two histograms (normalised here).
+    edges : array_like
+        The common bin edges, increasing, one more than the bins.
+
+    Returns
+    -------
+    float
+        ``scipy.stats.wasserstein_distance`` of the bin centres weighted by the
+        contents, in the units of the edges; NaN when either histogram is empty.
+    """
     normalised = _normalised(p, q)
     if normalised is None:
         return float("nan")
@@ -60,5 +78,5 @@ def wasserstein_distance(p: np.ndarray, q: np.ndarray, edges: np.ndarray) -> flo
     if edges.shape != (len(normalised[0]) + 1,) or np.any(np.diff(edges) <= 0):
         raise ValueError("edges must be increasing, one more than the bins")
     centres = 0.5 * (edges[1:] + edges[:-1])
-    cdf_difference = np.cumsum(normalised[0] - normalised[1])[:-1]
-    return float(np.sum(np.abs(cdf_difference) * np.diff(centres)))
+    p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
+    return float(scipy.stats.wasserstein_distance(centres, centres, p, q))
