@@ -21,18 +21,22 @@ simulation, −1 without truth), ``IsolationProcessor`` fills
   question whether the CNN is more correlated with isolation than a likelihood;
 * ``sums`` — exact Σw, Σwx, Σwy, Σwx², Σwy², Σwxy (w the event weight) per (score,
   isolation) pair, truth class and bin, from which
-  :func:`egamma_cnn.isolation.correlations` gives the Pearson coefficients
+  :func:`egamma_cnn.isolation.analysis.correlations` gives the Pearson coefficients
   ρ = cov(x, y) / (σ_x σ_y);
 * ``discriminants`` — finely binned 1-D distributions per truth class (candidates inside
   the E_T binning) of the ID scores, the relative isolation variables and the Collado Umana thesis
   ch. 4 cone set I(R₀) = Σ_{ΔR<R₀} E_T,cell / p_T (``calo_iso_cones``, R₀ = 0.025 … 0.4): the ROC
   curves and AUCs of isolation cones versus the image-based score for prompt against
-  non-prompt electrons (:func:`egamma_cnn.isolation.roc_curve`).
+  non-prompt electrons (:func:`egamma_cnn.isolation.analysis.roc_curve_from_histogram`).
 
 ``kind="photon"`` runs the same on ``Photon``: the photon CNN score (no likelihood),
 Franco's loose point ``Photon.iso_loose``, the ID ``cnn_tight``, and the truth of
 ``Photon.isPrompt`` mapped onto the classes as prompt → 0, non-prompt → 5, so that the
 groups below keep their meaning (prompt photons, fakes).
+
+The names of the scores, isolations and discriminants, and the discriminants' ranges,
+are the study's (:mod:`egamma_cnn.isolation.variables`, re-exported here); the study
+turns the histograms into results (:func:`egamma_cnn.isolation.analysis.analyse`).
 
 Eager or on dask-awkward (``hist.dask``), like every processor here.
 """
@@ -48,6 +52,12 @@ from coffea import processor
 
 from egamma_cnn.features import CALO_ISO_CONE_RADII
 from egamma_cnn.isolation.analysis import correlations
+from egamma_cnn.isolation.variables import (
+    ISOLATIONS,
+    RELATIVE_ISOLATIONS,
+    SCORES,
+    discriminant_ranges,
+)
 from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
 from egamma_cnn.tnp.config import IdSpec, TnPConfig
 
@@ -62,8 +72,6 @@ __all__ = [
     "discriminant_ranges",
 ]
 
-#: ID scores compared (electrons; photons have the CNN score only).
-SCORES: tuple[str, ...] = ("cnn_score", "llh_score")
 #: Per kind: collection, scores, default working points and conditioning IDs.
 KINDS: dict[str, dict[str, Any]] = {
     "electron": {
@@ -79,48 +87,11 @@ KINDS: dict[str, dict[str, Any]] = {
         "given_ids": ("cnn_tight",),
     },
 }
-#: Relative isolation variables of the correlation study: (name, column, denominator).
-ISOLATIONS: tuple[tuple[str, str, str], ...] = (
-    ("ptvarcone30_rel", "ptvarcone30", "pt"),
-    ("etcone20_rel", "etcone20", "pt"),
-)
 #: Truth classes (ATL-PHYS-PUB-2023-001 §3.1; −1: no truth, e.g. data).
 TRUTH_CLASSES: tuple[int, ...] = (-1, 0, 1, 2, 3, 4, 5)
 #: The built-in isolation working points (columns of ``Electron``).
 DEFAULT_WORKING_POINTS: dict[str, str] = dict(KINDS["electron"]["working_points"])
-#: Relative isolation variables of the cones-versus-images comparison.
-_RELATIVE_ISOLATIONS: tuple[str, ...] = (
-    "etcone20",
-    "etcone30",
-    "etcone40",
-    "ptcone20",
-    "ptcone30",
-    "ptcone40",
-    "ptvarcone20",
-    "ptvarcone30",
-)
 _MOMENTS = ("n", "x", "y", "xx", "yy", "xy")
-
-
-def discriminant_ranges(
-    scores: tuple[str, ...] = SCORES,
-) -> dict[str, tuple[int, float, float, bool]]:
-    """Histogram ranges of the discriminants: name → (bins, low, high, higher is signal).
-
-    Scores are histogrammed as their log-odds ln(s / (1 − s)) (a monotonic map, so the
-    ROC curve is the same) in 2000 bins on [−15, 25]: the likelihood puts 80 % of true
-    electrons above s = 0.9995, where bins on [0, 1] could not resolve it. Relative
-    isolations and cones have 600 bins. Every value outside is in the flow bins, and
-    they enter the ROC curves too.
-    """
-    ranges: dict[str, tuple[int, float, float, bool]] = {
-        name: (2000, -15.0, 25.0, True) for name in scores
-    }
-    for name in _RELATIVE_ISOLATIONS:
-        ranges[f"{name}_rel"] = (600, -0.2, 1.0, False)
-    for radius in CALO_ISO_CONE_RADII:
-        ranges[f"cone{radius:.3f}"] = (600, -0.2, 2.8, False)
-    return ranges
 
 
 class IsolationProcessor(processor.ProcessorABC):
@@ -279,7 +250,7 @@ class IsolationProcessor(processor.ProcessorABC):
         if self.discriminants:
             with np.errstate(divide="ignore"):  # s = 0 or 1: ∓inf, in the flow bins
                 values = {name: np.log(x) - np.log1p(-x) for name, x in scores.items()}
-            for name in _RELATIVE_ISOLATIONS:
+            for name in RELATIVE_ISOLATIONS:
                 values[f"{name}_rel"] = ak.flatten(getattr(candidates, name)) / pt
             cones = candidates.calo_iso_cones
             for k, radius in enumerate(CALO_ISO_CONE_RADII):

@@ -3,6 +3,7 @@ ROC curves of isolation cones and scores, the command."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,15 +15,19 @@ import scipy.stats
 
 from egamma_cnn.cli import main
 from egamma_cnn.isolation import (
-    area_under_curve,
-    background_efficiency_at,
+    analyse,
     correlations,
     factorisation,
-    roc_curve,
+    roc_curve_from_histogram,
     working_point_efficiencies,
 )
+from egamma_cnn.isolation.analysis import roc_table
+from egamma_cnn.isolation.outputs import write_outputs, write_summary
+from egamma_cnn.isolation.plots import plot_all
+from egamma_cnn.isolation.variables import discriminant_ranges
+from egamma_cnn.model.performance import auc, roc_curve
 from egamma_cnn.nanoevents import open_events
-from egamma_cnn.processors.isolation import IsolationProcessor
+from egamma_cnn.processors.isolation import TRUTH_CLASSES, IsolationProcessor
 from egamma_cnn.tnp import IdSpec, TnPConfig
 
 DATA = Path(__file__).parent / "data"
@@ -123,19 +128,163 @@ def test_roc_auc_equals_the_mann_whitney_statistic():
     background = rng.choice(centres, 2000)
     outside = np.array([-0.5, 1.5])  # in the flow bins: still counted
     h = _discriminant(np.concatenate([signal, outside]), background, edges)
-    eff_s, eff_b = roc_curve(h, (0,), (3,), higher_is_signal=True)
+    curve = roc_curve_from_histogram(h, (0,), (3,), higher_is_signal=True)
+    eff_s, eff_b = curve.signal_efficiency, curve.background_efficiency
     assert eff_s[0] == eff_b[0] == 0 and eff_s[-1] == eff_b[-1] == 1
     u = scipy.stats.mannwhitneyu(np.concatenate([signal, outside]), background).statistic
-    assert area_under_curve(eff_s, eff_b) == pytest.approx(u / (3002 * 2000), abs=1e-12)
+    assert curve.auc() == pytest.approx(u / (3002 * 2000), abs=1e-12)
     # the same with "lower is signal": the mirrored discriminant has the same AUC
     mirrored = _discriminant(1 - np.concatenate([signal, outside]), 1 - background, edges)
-    eff_s2, eff_b2 = roc_curve(mirrored, (0,), (3,), higher_is_signal=False)
-    assert area_under_curve(eff_s2, eff_b2) == pytest.approx(u / (3002 * 2000), abs=1e-12)
+    curve2 = roc_curve_from_histogram(mirrored, (0,), (3,), higher_is_signal=False)
+    assert curve2.auc() == pytest.approx(u / (3002 * 2000), abs=1e-12)
     # background efficiency at a signal efficiency: the fraction above the same cut
     cut = np.quantile(signal, 0.3)
     target = float(np.mean(signal >= cut)) * 3000 / 3002 + 1 / 3002  # the 1.5 outside
-    at = background_efficiency_at(eff_s, eff_b, target)
+    at = curve.background_efficiency_at(target)
     assert at == pytest.approx(np.mean(background >= cut), abs=0.01)
+
+
+def test_histogram_and_candidate_roc_curves_are_one_implementation():
+    """On values at the bin centres the histogram's curve is the per-candidate curve of
+    model.performance, point for point, with the cut values as thresholds."""
+    rng = np.random.default_rng(7)
+    edges = np.linspace(0.0, 1.0, 51)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    signal = rng.choice(centres, 400, p=np.linspace(0.2, 1.8, 50) / 50)
+    background = rng.choice(centres, 300)
+    values = np.concatenate([signal, background])
+    is_signal = np.r_[np.ones(400, bool), np.zeros(300, bool)]
+    per_candidate = roc_curve(values, is_signal)
+    binned = roc_curve_from_histogram(_discriminant(signal, background, edges), (0,), (3,), True)
+    # the binned curve has a point at every edge; the empty bins add repeated points
+    keep = np.r_[True, np.diff(binned.signal_efficiency + binned.background_efficiency) > 0]
+    np.testing.assert_array_equal(binned.signal_efficiency[keep], per_candidate.signal_efficiency)
+    np.testing.assert_array_equal(
+        binned.background_efficiency[keep], per_candidate.background_efficiency
+    )
+    assert binned.auc() == pytest.approx(auc(values, is_signal), abs=1e-15)
+    # a point's threshold is its cut: the signal fraction at or above it
+    for k in (5, 20, 40):
+        t = binned.threshold[k]
+        assert binned.signal_efficiency[k] == pytest.approx(np.mean(signal >= t), abs=1e-15)
+    assert binned.threshold[0] == np.inf and binned.threshold[-1] == -np.inf
+    # lower is signal: cuts value < t, ascending
+    lower = roc_curve_from_histogram(_discriminant(signal, background, edges), (0,), (3,), False)
+    assert lower.threshold[0] == -np.inf and np.all(np.diff(lower.threshold) > 0)
+    k = 12
+    assert lower.signal_efficiency[k] == pytest.approx(np.mean(signal < lower.threshold[k]))
+    # the ε_B at ε_S of the curve is numpy's linear interpolation, to the bit
+    targets = np.array([0.8, 0.9, 0.95, 0.333])
+    np.testing.assert_array_equal(
+        binned.background_efficiency_at(targets),
+        np.interp(targets, binned.signal_efficiency, binned.background_efficiency),
+    )
+
+
+def test_roc_curve_of_an_empty_class_is_nan():
+    h = _discriminant([0.2, 0.4], [], np.linspace(0.0, 1.0, 11))
+    curve = roc_curve_from_histogram(h, (0,), (3,), True)
+    assert np.isnan(curve.auc())
+    assert np.isnan(curve.background_efficiency_at(0.9))
+
+
+def test_analyse_write_and_plot_on_histograms(processed, tmp_path):
+    """The notebook path: histograms → analyse → write → plot."""
+    _, working_points, out = processed
+    result = analyse({"mc": out}, working_points)
+    assert result.scores == ("cnn_score", "llh_score")
+    assert list(result.working_points) == list(working_points)
+    mine = result.working_points["mine"]
+    assert mine["specification"] == working_points["mine"]
+    assert result.working_points["iso_loose"]["specification"] == (
+        "ptvarcone30/pt < 0.15 and etcone20/pt < 0.2"
+    )
+    assert mine["true electrons"] == working_point_efficiencies(
+        out["working_points"], "mine", (0, 1)
+    )
+    assert set(mine["factorisation"]) == {"cnn_tight", "llh_tight"}
+    expected = correlations(out["sums"], "cnn_score", "etcone20_rel", (0, 1), "inclusive")
+    got = result.correlations["cnn_score vs etcone20_rel"]["true electrons"]["inclusive"][0]
+    assert np.isfinite(got) and got == float(expected)
+    # the small test file has 2 non-prompt candidates: no ROC curve, said so
+    assert all(v["status"].startswith("fewer than") for v in result.roc.values())
+    assert result.curves == {}
+    summary = result.summary()
+    assert summary["candidates"] == {"mc": int(out["candidates"])}
+    assert (
+        summary["working_point_efficiencies"]["mine"]["true electrons"]
+        == (mine["true electrons"]["inclusive"]["efficiency"])
+    )
+    assert summary["roc"] == result.to_dict()["roc"]
+    # the files: exactly the JSON of to_dict, NaN written as null
+    paths = write_outputs(result, tmp_path)
+    assert [p.name for p in paths] == ["working_points.json", "correlations.json", "roc.json"]
+    data = result.to_dict()
+    for path, key in zip(paths, ("working_points", "correlations", "roc"), strict=True):
+        assert json.loads(path.read_text()) == data[key]
+    assert "NaN" not in (tmp_path / "correlations.json").read_text()
+    write_summary({"value": float("nan")}, tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text()) == {"value": None}
+    pngs = plot_all(result, tmp_path / "plots")
+    assert [p.name for p in pngs] == [
+        "working_points.png",
+        "correlations.png",
+        "score_vs_isolation.png",
+    ]
+    assert all(p.stat().st_size > 20_000 for p in pngs)
+    with pytest.raises(ValueError, match="particle"):
+        analyse({"mc": out}, particle="muon")
+    # without specifications: the histogram's names, built-in columns spelled out
+    assert list(analyse({"mc": out}).specifications) == list(working_points)
+
+
+def _discriminants(rng):
+    """Discriminant histograms of 300 true electrons and 100 candidates of each
+    non-prompt class, in the processor's format; the smallest cone is reversed
+    (signal at large values, as containment makes it)."""
+    histograms = {}
+    for name, (bins, low, high, higher) in discriminant_ranges().items():
+        h = hist.Hist.new.Reg(bins, low, high, name="value")
+        h = h.IntCategory(list(TRUTH_CLASSES), name="truth").Double()
+        sign = 1.0 if higher or name == "cone0.025" else -1.0
+        for truth, n, shift in ((0, 300, 1.0), (1, 50, 1.0), (3, 100, 0.0), (4, 100, 0.0)):
+            h.fill(value=0.3 + sign * 0.2 * shift + 0.15 * rng.standard_normal(n), truth=truth)
+        histograms[name] = h
+    return histograms
+
+
+def test_roc_table_turns_small_cones_round_and_plots(processed, tmp_path):
+    histograms = _discriminants(np.random.default_rng(11))
+    table, curves = roc_table(histograms, ("cnn_score", "llh_score"))
+    assert table["heavy flavour"]["signal"] == 350 and table["heavy flavour"]["background"] == 100
+    assert table["all non-prompt"]["background"] == 200  # no class 5 filled
+    rows = table["non-prompt electrons"]["discriminants"]
+    assert list(rows) == list(discriminant_ranges())
+    assert rows["cone0.025"]["signal_side"] == "above" and rows["cone0.025"]["auc"] > 0.5
+    assert rows["cone0.400"]["signal_side"] == "below"
+    assert rows["cnn_score"]["signal_side"] == "above"
+    best = table["non-prompt electrons"]["best_cone"]
+    assert rows[best]["auc"] == max(r["auc"] for n, r in rows.items() if n.startswith("cone"))
+    curve = curves["non-prompt electrons"]["cone0.025"]
+    assert rows["cone0.025"]["auc"] == curve.auc()
+    assert rows["cone0.025"]["background_efficiency_at_0.90"] == (
+        curve.background_efficiency_at(0.9)
+    )
+    assert 0 < rows["cnn_score"]["background_efficiency_at_0.80"] < 0.5
+    # the ROC plots of a result with curves
+    _, working_points, out = processed
+    result = dataclasses.replace(analyse({"mc": out}, working_points), roc=table, curves=curves)
+    paths = plot_all(result, tmp_path)
+    assert [p.name for p in paths][-2:] == ["roc.png", "auc_vs_cone.png"]
+    assert all(p.stat().st_size > 20_000 for p in paths)
+    assert set(result.summary()["roc"]["heavy flavour"]) == {
+        "best_cone",
+        table["heavy flavour"]["best_cone"],
+        "cnn_score",
+        "llh_score",
+        "etcone20_rel",
+        "ptvarcone30_rel",
+    }
 
 
 def test_the_isolation_command(tmp_path):

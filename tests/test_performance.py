@@ -11,11 +11,13 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from egamma_cnn.intervals import binomial_error, efficiency_upper_limit
 from egamma_cnn.model.performance import (
     EfficiencyRejection,
     MatchedRejection,
     RocCurve,
     auc,
+    auc_from_cumulative,
     auc_uncertainty,
     bin_index,
     cut_for_efficiency,
@@ -23,6 +25,7 @@ from egamma_cnn.model.performance import (
     per_bin,
     rejection_at_matched_efficiency,
     roc_curve,
+    roc_from_cumulative,
 )
 
 # Tiny sample: signals 0.9, 0.8, 0.3; backgrounds 0.8, 0.5 (one tie at 0.8).
@@ -89,6 +92,50 @@ def test_background_efficiency_at_interpolates():
     np.testing.assert_allclose(values, [[0.25, 0.5]])
     with pytest.raises(ValueError, match="signal_efficiency"):
         roc.background_efficiency_at(1.5)
+
+
+def test_the_core_takes_cumulative_sums():
+    """roc_curve and auc only prepare S_k, B_k along decreasing thresholds."""
+    # the tiny sample: cuts +inf, 0.9, 0.8, 0.5, 0.3
+    signal_sums, background_sums = [0, 1, 2, 2, 3], [0, 0, 1, 2, 2]
+    core = roc_from_cumulative(signal_sums, background_sums, [np.inf, 0.9, 0.8, 0.5, 0.3])
+    roc = roc_curve(SCORE, IS_SIGNAL)
+    for field in ("signal_efficiency", "background_efficiency", "threshold"):
+        np.testing.assert_array_equal(getattr(core, field), getattr(roc, field))
+    assert auc_from_cumulative(signal_sums, background_sums) == auc(SCORE, IS_SIGNAL)
+    assert core.auc() == pytest.approx(7 / 12, abs=1e-15)
+    # normalised sums (efficiencies) give the same area
+    assert auc_from_cumulative(roc.signal_efficiency, roc.background_efficiency) == (
+        pytest.approx(7 / 12, abs=1e-15)
+    )
+    # an empty class: NaN efficiencies, NaN area, NaN ε_B; no exception
+    empty = roc_from_cumulative([0, 1, 2], [0, 0, 0], [np.inf, 1, 0])
+    assert np.isnan(empty.background_efficiency).all() and np.isnan(empty.auc())
+    assert np.isnan(empty.background_efficiency_at(0.5))
+    with pytest.raises(ValueError, match="background_cumulative must have shape"):
+        roc_from_cumulative([0, 1], [0, 1, 2], [1, 0])
+    with pytest.raises(ValueError, match="threshold"):
+        roc_from_cumulative([0, 1], [0, 1], [1, 0, -1])
+
+
+def test_background_efficiency_at_is_numpy_interp_between_points():
+    rng = np.random.default_rng(12)
+    score = rng.normal(size=3000)
+    is_signal = rng.random(3000) < 1 / (1 + np.exp(-2 * score))
+    roc = roc_curve(np.round(score, 2), is_signal)  # ties: vertical and diagonal segments
+    assert np.any(np.diff(roc.signal_efficiency) == 0)  # background-only score values
+    targets = rng.random(200)
+    targets = targets[~np.isin(targets, roc.signal_efficiency)]
+    # between points, the arithmetic of numpy.interp (the isolation study's numbers)
+    np.testing.assert_array_equal(
+        roc.background_efficiency_at(targets),
+        np.interp(targets, roc.signal_efficiency, roc.background_efficiency),
+    )
+    # on a vertical segment: the tightest cut, the smallest ε_B
+    k = int(np.flatnonzero(np.diff(roc.signal_efficiency) == 0)[0])
+    first = int(np.searchsorted(roc.signal_efficiency, roc.signal_efficiency[k]))
+    at = roc.background_efficiency_at(roc.signal_efficiency[k])
+    assert at == roc.background_efficiency[first]
 
 
 def test_roc_endpoints_and_monotonic_on_random_data():
@@ -243,6 +290,21 @@ def test_efficiency_uses_effective_counts_for_weights():
     assert result.signal_efficiency_error == pytest.approx(np.sqrt(0.25 * 0.75 / n_eff))
     assert result.background_efficiency == 0.5
     assert result.rejection_error == pytest.approx(np.sqrt(0.25 / 2) / 0.25)
+
+
+def test_efficiency_errors_and_limits_come_from_the_intervals_module():
+    rng = np.random.default_rng(13)
+    passes, is_signal = rng.random(500) < 0.3, rng.random(500) < 0.5
+    weight = rng.uniform(0.2, 2.0, 500)
+    result = efficiency_and_rejection(passes, is_signal, weight)
+    ws, wb = weight[is_signal], weight[~is_signal]
+    n_eff_s, n_eff_b = ws.sum() ** 2 / np.sum(ws**2), wb.sum() ** 2 / np.sum(wb**2)
+    assert result.signal_efficiency_error == binomial_error(result.signal_efficiency, n_eff_s)
+    upper = efficiency_upper_limit(result.background_efficiency, n_eff_b, 0.68)
+    assert result.rejection_lower_limit == 1.0 / upper
+    assert result.rejection_error == pytest.approx(
+        binomial_error(result.background_efficiency, n_eff_b) / result.background_efficiency**2
+    )
 
 
 def test_no_background_passing_gives_infinite_rejection_and_finite_limit():

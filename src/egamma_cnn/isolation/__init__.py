@@ -1,9 +1,17 @@
 """Isolation: working points, ID–isolation correlation, isolation cones versus images.
 
 The processor is ``egamma_cnn.processors.isolation.IsolationProcessor``; this package
-turns its histograms into results (:mod:`.analysis`).
+turns its histograms into results and files, in the shape of every study:
+
+* :func:`~egamma_cnn.isolation.analysis.analyse` — the histograms (merged per kind)
+  → an :class:`~egamma_cnn.isolation.analysis.IsolationResult` (:mod:`.analysis`);
+* :func:`~egamma_cnn.isolation.outputs.write_outputs` — its JSON tables (:mod:`.outputs`);
+* :func:`~egamma_cnn.isolation.plots.plot_all` — its plots (:mod:`.plots`, matplotlib
+  imported when drawing).
+
+The names of the variables compared are in :mod:`.variables`.
 :func:`egamma_cnn.workflows.run_isolation` (``egamma-cnn isolation``) runs the processor
-over a fileset and writes every output.
+over a fileset and does all of it.
 """
 
 from __future__ import annotations
@@ -13,23 +21,27 @@ from egamma_cnn.isolation.analysis import (
     NON_PROMPT,
     NON_PROMPT_ELECTRONS,
     TRUE_ELECTRONS,
-    area_under_curve,
-    background_efficiency_at,
+    IsolationResult,
+    analyse,
     correlations,
     factorisation,
-    roc_curve,
+    roc_curve_from_histogram,
     working_point_efficiencies,
 )
+from egamma_cnn.isolation.outputs import write_outputs
+from egamma_cnn.isolation.plots import plot_all
 
 __all__ = [
     "HEAVY_FLAVOUR",
     "NON_PROMPT",
     "NON_PROMPT_ELECTRONS",
     "TRUE_ELECTRONS",
-    "area_under_curve",
-    "background_efficiency_at",
+    "IsolationResult",
+    "analyse",
     "correlations",
     "factorisation",
-    "roc_curve",
+    "plot_all",
+    "roc_curve_from_histogram",
     "working_point_efficiencies",
+    "write_outputs",
 ]

@@ -1,48 +1,105 @@
 """From the isolation processor's histograms to correlations, ROC curves and efficiencies.
 
+:func:`analyse` turns the processor outputs, added up per kind (``{"mc": ..., "data":
+...}``, :func:`egamma_cnn.execution.merge_by_kind`), into an :class:`IsolationResult`:
+everything the study writes (:mod:`egamma_cnn.isolation.outputs`) and draws
+(:mod:`egamma_cnn.isolation.plots`). Call it from a notebook on histograms you already
+have. Its pieces:
+
 * :func:`correlations` — Pearson ρ(score, isolation) per bin or projection, from the
   exact sums (Franco's photon-ID talk, ID–isolation correlation);
-* :func:`roc_curve`, :func:`area_under_curve`, :func:`background_efficiency_at` — the
-  signal and background efficiencies of a cut on one discriminant, from its binned
-  distributions for the two classes (the Collado Umana thesis, ch. 4: "background rejection versus
-  signal
+* :func:`roc_curve_from_histogram` — the signal and background efficiencies of every cut
+  on one discriminant, from its binned distributions for the two classes, as a
+  :class:`~egamma_cnn.model.performance.RocCurve` (the one ROC implementation,
+  :func:`~egamma_cnn.model.performance.roc_from_cumulative`), with its AUC and ε_B at a
+  given ε_S (the Collado Umana thesis, ch. 4: "background rejection versus signal
   efficiency" and the AUC of isolation cones and of networks on calorimeter images);
 * :func:`working_point_efficiencies` — ε = N_pass / N per working point and truth group,
-  versus E_T and inclusive, with Clopper–Pearson intervals, for all candidates or for
-  those passing an ID; :func:`factorisation` — ε(iso | ID) / ε(iso).
+  versus E_T and inclusive, with Clopper–Pearson intervals
+  (:func:`egamma_cnn.intervals.efficiency_interval`), for all candidates or for those
+  passing an ID; :func:`factorisation` — ε(iso | ID) / ε(iso).
 
 Truth groups are tuples of truth classes (ATL-PHYS-PUB-2023-001 §3.1): :data:`TRUE_ELECTRONS` (0
 prompt, 1 charge flip), :data:`NON_PROMPT` (3 heavy-flavour decays, 4 light-flavour
 e/γ, 5 hadrons), :data:`NON_PROMPT_ELECTRONS` (3, 4: real electrons inside jets, the
 analogue of the thesis's non-prompt muons, which isolation is there to reject),
-:data:`HEAVY_FLAVOUR` (3).
+:data:`HEAVY_FLAVOUR` (3). Photons use the same classes (prompt → 0, non-prompt → 5).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import hist
 import numpy as np
 
+from egamma_cnn.corrections.isolation import ISOLATION_WORKING_POINTS
+from egamma_cnn.intervals import efficiency_interval
+from egamma_cnn.isolation.variables import discriminant_ranges
+from egamma_cnn.model.performance import RocCurve, roc_from_cumulative
+
 __all__ = [
+    "BACKGROUNDS",
+    "GROUP_NAMES",
     "HEAVY_FLAVOUR",
+    "MIN_CANDIDATES",
     "NON_PROMPT",
     "NON_PROMPT_ELECTRONS",
+    "SIGNAL_EFFICIENCIES",
     "TRUE_ELECTRONS",
-    "area_under_curve",
-    "background_efficiency_at",
+    "IsolationResult",
+    "analyse",
+    "correlation_table",
     "correlations",
     "factorisation",
-    "roc_curve",
+    "json_ready",
+    "roc_curve_from_histogram",
+    "roc_table",
+    "truth_groups",
     "working_point_efficiencies",
+    "working_point_table",
 ]
 
 TRUE_ELECTRONS: tuple[int, ...] = (0, 1)
 NON_PROMPT: tuple[int, ...] = (3, 4, 5)
 NON_PROMPT_ELECTRONS: tuple[int, ...] = (3, 4)
 HEAVY_FLAVOUR: tuple[int, ...] = (3,)
+#: Signal efficiencies at which the background efficiencies are reported.
+SIGNAL_EFFICIENCIES: tuple[float, ...] = (0.80, 0.90, 0.95)
+#: Fewest candidates (Σw) of a class for a ROC curve to be reported.
+MIN_CANDIDATES = 20
+#: Per particle: the names of the signal and the background group of the outputs.
+GROUP_NAMES: dict[str, tuple[str, str]] = {
+    "electron": ("true electrons", "non-prompt"),
+    "photon": ("prompt photons", "non-prompt photons"),
+}
+#: Per particle: the backgrounds of the ROC curves, (name, truth classes).
+BACKGROUNDS: dict[str, tuple[tuple[str, tuple[int, ...]], ...]] = {
+    "electron": (
+        ("non-prompt electrons", NON_PROMPT_ELECTRONS),
+        ("heavy flavour", HEAVY_FLAVOUR),
+        ("all non-prompt", NON_PROMPT),
+    ),
+    "photon": (("non-prompt photons", NON_PROMPT),),
+}
 _MOMENTS = ("n", "x", "y", "xx", "yy", "xy")
+_PROJECTIONS = ("inclusive", "et", "eta")
+
+
+def truth_groups(kind: str, particle: str = "electron") -> dict[str, tuple[int, ...]]:
+    """The groups of candidates reported for one kind of sample: name → truth classes.
+
+    Data has no truth: all its candidates (class −1) are one group, ``"data
+    candidates"``; simulation has the signal (:data:`TRUE_ELECTRONS`, or prompt
+    photons) and the background (:data:`NON_PROMPT`) named by :data:`GROUP_NAMES`.
+    """
+    if kind == "data":
+        return {"data candidates": (-1,)}
+    signal, background = GROUP_NAMES[particle]
+    return {signal: TRUE_ELECTRONS, background: NON_PROMPT}
 
 
 def _classes(truth: int | Sequence[int]) -> tuple[int, ...]:
@@ -51,8 +108,6 @@ def _classes(truth: int | Sequence[int]) -> tuple[int, ...]:
 
 def _truth_sum(histogram: Any, selection: dict[str, Any], truth: int | Sequence[int]) -> Any:
     """``histogram[selection]`` summed over the given truth classes (numpy values)."""
-    import hist
-
     total = None
     for value in _classes(truth):
         view = histogram[{**selection, "truth": hist.loc(value)}].values()
@@ -95,8 +150,6 @@ def correlations(
 
 def _counts(histogram: Any, truth: Sequence[int]) -> np.ndarray:
     """Counts per value bin, flow bins included (nothing left out), of the truth group."""
-    import hist
-
     total = None
     for value in truth:
         counts = np.asarray(histogram[{"truth": hist.loc(value)}].values(flow=True), float)
@@ -104,46 +157,64 @@ def _counts(histogram: Any, truth: Sequence[int]) -> np.ndarray:
     return np.asarray(total, float)
 
 
-def roc_curve(
+def _cut_values(histogram: Any) -> np.ndarray:
+    """Edges of the value axis, with −inf/+inf for its underflow/overflow bin: the cuts
+    between the bins of ``values(flow=True)``, in ascending order."""
+    (axis,) = (axis for axis in histogram.axes if axis.name != "truth")
+    edges = np.asarray(axis.edges, float)
+    low = [-np.inf] if axis.traits.underflow else []
+    high = [np.inf] if axis.traits.overflow else []
+    return np.concatenate([low, edges, high])
+
+
+def roc_curve_from_histogram(
     histogram: Any,
     signal: Sequence[int],
     background: Sequence[int],
     higher_is_signal: bool,
-) -> tuple[np.ndarray, np.ndarray]:
-    """(ε_S, ε_B) of every cut on a discriminant, from its histogram [value, truth].
+) -> RocCurve:
+    """ROC curve of a discriminant from its histogram [value, truth].
 
-    A cut at a bin edge keeps the bins on the signal side (above it for a score, below
-    it for an isolation). Both arrays run from (0, 0) to (1, 1); the flow bins count, so
-    a candidate outside the histogram range is a candidate all the same.
+    A cut at a bin edge t keeps the bins on the signal side (value ≥ t for a score,
+    value < t for an isolation); from the signal end of the axis, S_k and B_k are the
+    counts (Σw) of the signal and background classes in the k bins kept, and
+    ε_S = S_k / S, ε_B = B_k / B (:func:`~egamma_cnn.model.performance.roc_from_cumulative`;
+    the Collado Umana thesis, ch. 4). The curve runs from (0, 0) to (1, 1); the flow bins
+    count, so a candidate outside the histogram range is a candidate all the same.
+    ``curve.auc()`` is the AUC, ``curve.background_efficiency_at(0.9)`` ε_B at ε_S = 0.9.
+
+    Parameters
+    ----------
+    histogram : hist.Hist
+        One value axis and an integer category axis ``truth``.
+    signal, background : sequence of int
+        The truth classes of the two groups.
+    higher_is_signal : bool
+        Whether the signal lies at high values (a score) or low ones (an isolation).
+
+    Returns
+    -------
+    RocCurve
+        ``threshold`` holds the cut of each point: from +inf down to −inf for
+        ``higher_is_signal``, from −inf up otherwise. NaN efficiencies for a group
+        without candidates.
     """
     s = _counts(histogram, signal)
     b = _counts(histogram, background)
+    cuts = _cut_values(histogram)
     if not higher_is_signal:
-        s, b = s[::-1], b[::-1]
+        s, b, cuts = s[::-1], b[::-1], cuts[::-1]
     # keep the bins from the signal end: cumulative sums from the top
     s_cum = np.concatenate([[0.0], np.cumsum(s[::-1])])
     b_cum = np.concatenate([[0.0], np.cumsum(b[::-1])])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return s_cum / s_cum[-1], b_cum / b_cum[-1]
+    return roc_from_cumulative(s_cum, b_cum, cuts[::-1])
 
 
-def area_under_curve(signal_efficiency: np.ndarray, background_efficiency: np.ndarray) -> float:
-    """AUC = ∫ ε_S dε_B (trapezoids): the probability that a signal candidate is more
-    signal-like than a background one (ties count one half)."""
-    if not (np.isfinite(signal_efficiency).all() and np.isfinite(background_efficiency).all()):
-        return float("nan")
-    x, y = np.asarray(background_efficiency, float), np.asarray(signal_efficiency, float)
-    return float(np.sum(np.diff(x) * 0.5 * (y[1:] + y[:-1])))
-
-
-def background_efficiency_at(
-    signal_efficiency: np.ndarray, background_efficiency: np.ndarray, target: float
-) -> float:
-    """ε_B at signal efficiency ``target`` (linear between the cuts)."""
-    if not np.isfinite(signal_efficiency).all():
-        return float("nan")
-    order = np.argsort(signal_efficiency, kind="stable")
-    return float(np.interp(target, signal_efficiency[order], background_efficiency[order]))
+def _efficiency_row(passed: float, total: float, variance: float) -> dict[str, Any]:
+    if total <= 0:
+        return {"efficiency": None, "error_low": None, "error_high": None, "n": 0.0}
+    eff, low, high = efficiency_interval(passed, total, variance)
+    return {"efficiency": eff, "error_low": low, "error_high": high, "n": float(total)}
 
 
 def working_point_efficiencies(
@@ -153,20 +224,10 @@ def working_point_efficiencies(
 
     ``given``: ``"all"`` candidates, or only those passing that ID (one of the
     processor's ``given_ids``). ε = Σw_pass / Σw with the Clopper–Pearson interval of
-    the effective counts (:func:`egamma_cnn.tnp.efficiency.weighted_efficiency`); ``n``
-    is Σw. Inclusive means inside the E_T × η binning; ``outside_binning`` gives Σw of
-    the candidates outside it, which no efficiency contains.
+    the effective counts n_eff = (Σw)² / Σw² (:func:`egamma_cnn.intervals.efficiency_interval`);
+    ``n`` is Σw. Inclusive means inside the E_T × η binning; ``outside_binning`` gives Σw
+    of the candidates outside it, which no efficiency contains.
     """
-    import hist
-
-    from egamma_cnn.tnp.efficiency import weighted_efficiency
-
-    def row(passed: float, total: float, variance: float) -> dict[str, Any]:
-        if total <= 0:
-            return {"efficiency": None, "error_low": None, "error_high": None, "n": 0.0}
-        eff, low, high = weighted_efficiency(passed, total, variance)
-        return {"efficiency": eff, "error_low": low, "error_high": high, "n": float(total)}
-
     passed = total = variance = everything = None
     for value in truth:
         selection = {"given": given, "working_point": working_point, "truth": hist.loc(value)}
@@ -186,13 +247,20 @@ def working_point_efficiencies(
             {
                 "et_low": float(edges[i]),
                 "et_high": float(edges[i + 1]),
-                **row(passed[i], total[i], variance[i]),
+                **_efficiency_row(passed[i], total[i], variance[i]),
             }
             for i in range(len(edges) - 1)
         ],
-        "inclusive": row(passed.sum(), total.sum(), variance.sum()),
+        "inclusive": _efficiency_row(passed.sum(), total.sum(), variance.sum()),
         "outside_binning": everything - float(total.sum()),
     }
+
+
+def _ratio(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    if a["efficiency"] is None or not b["efficiency"]:
+        return {"ratio": None, "error": None, "n_given": a["n"]}
+    error = 0.5 * (a["error_low"] + a["error_high"]) / b["efficiency"]
+    return {"ratio": a["efficiency"] / b["efficiency"], "error": error, "n_given": a["n"]}
 
 
 def factorisation(
@@ -206,17 +274,341 @@ def factorisation(
     """
     conditioned = working_point_efficiencies(histogram, working_point, truth, given)
     everything = working_point_efficiencies(histogram, working_point, truth, "all")
-
-    def ratio(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-        if a["efficiency"] is None or not b["efficiency"]:
-            return {"ratio": None, "error": None, "n_given": a["n"]}
-        error = 0.5 * (a["error_low"] + a["error_high"]) / b["efficiency"]
-        return {"ratio": a["efficiency"] / b["efficiency"], "error": error, "n_given": a["n"]}
-
     return {
         "et": [
-            {"et_low": a["et_low"], "et_high": a["et_high"], **ratio(a, b)}
+            {"et_low": a["et_low"], "et_high": a["et_high"], **_ratio(a, b)}
             for a, b in zip(conditioned["et"], everything["et"], strict=True)
         ],
-        "inclusive": ratio(conditioned["inclusive"], everything["inclusive"]),
+        "inclusive": _ratio(conditioned["inclusive"], everything["inclusive"]),
     }
+
+
+# ------------------------------------------------------------------ the whole study
+
+
+def _definition(spec: str, particle: str = "electron") -> str:
+    """A built-in working-point column spelled out as its cuts; other specs as they are."""
+    cuts = ISOLATION_WORKING_POINTS[particle].get(spec)
+    if cuts is None:
+        return spec
+    return " and ".join(
+        f"{column}/{denominator} < {maximum:g}" for column, denominator, maximum in cuts
+    )
+
+
+def _given_ids(histogram: Any) -> list[str]:
+    """The IDs under which the working points were also counted (axis ``given``)."""
+    return [str(given) for given in histogram.axes["given"] if given != "all"]
+
+
+def working_point_table(
+    outputs: Mapping[str, Mapping[str, Any]],
+    working_points: Mapping[str, str],
+    particle: str = "electron",
+) -> dict[str, Any]:
+    """The efficiencies of every working point (``working_points.json``).
+
+    Per working point: its ``specification`` (a built-in column spelled out as its
+    cuts), per truth group of every kind (:func:`truth_groups`) the table of
+    :func:`working_point_efficiencies`, and on simulation the ``factorisation``
+    ratios ε(iso | ID) / ε(iso) per conditioning ID and group (Franco's photon-ID talk:
+    does ε(iso) change under the ID?).
+    """
+    table: dict[str, Any] = {}
+    for name, spec in working_points.items():
+        table[name] = {"specification": _definition(spec, particle)}
+        for kind, out in outputs.items():
+            groups = truth_groups(kind, particle)
+            histogram = out["working_points"]
+            for group, classes in groups.items():
+                table[name][group] = working_point_efficiencies(histogram, name, classes)
+            if kind != "mc":
+                continue
+            for given in _given_ids(histogram):
+                table[name].setdefault("factorisation", {})[given] = {
+                    group: factorisation(histogram, name, classes, given)
+                    for group, classes in groups.items()
+                }
+    return table
+
+
+def _axis_names(histogram: Any, axis: str) -> tuple[str, ...]:
+    return tuple(str(name) for name in histogram.axes[axis])
+
+
+def correlation_table(
+    outputs: Mapping[str, Mapping[str, Any]], particle: str = "electron"
+) -> dict[str, Any]:
+    """Pearson ρ of each score with each isolation (``correlations.json``, NaN kept).
+
+    ``"<score> vs <isolation>"`` → truth group → {``inclusive``: [ρ], ``et``: [ρ per E_T
+    bin], ``eta``: [ρ per η bin]} (:func:`correlations`).
+    """
+    table: dict[str, Any] = {}
+    for kind, out in outputs.items():
+        sums = out["sums"]
+        for group, classes in truth_groups(kind, particle).items():
+            for score in _axis_names(sums, "score_name"):
+                for isolation in _axis_names(sums, "isolation_name"):
+                    entry = table.setdefault(f"{score} vs {isolation}", {})
+                    entry[group] = {
+                        projection: np.atleast_1d(
+                            correlations(sums, score, isolation, classes, projection)
+                        ).tolist()
+                        for projection in _PROJECTIONS
+                    }
+    return table
+
+
+def _class_total(histogram: Any, classes: Sequence[int]) -> float:
+    return float(sum(histogram[{"truth": hist.loc(c)}].sum(flow=True) for c in classes))
+
+
+def _discriminant_row(
+    histogram: Any, background: Sequence[int], name: str, higher: bool
+) -> tuple[dict[str, Any], RocCurve]:
+    """AUC, signal side and ε_B at :data:`SIGNAL_EFFICIENCIES` of one discriminant."""
+    curve = roc_curve_from_histogram(histogram, TRUE_ELECTRONS, background, higher)
+    auc = curve.auc()
+    # a cone smaller than the shower selects by containment: a large I(R₀);
+    # only the cones may turn (a score below 0.5 would be a bug to show)
+    if name.startswith("cone") and auc < 0.5:
+        higher = not higher
+        curve = roc_curve_from_histogram(histogram, TRUE_ELECTRONS, background, higher)
+        auc = curve.auc()
+    row = {
+        "auc": auc,
+        "signal_side": "above" if higher else "below",
+        **{
+            f"background_efficiency_at_{t:.2f}": curve.background_efficiency_at(t)
+            for t in SIGNAL_EFFICIENCIES
+        },
+    }
+    return row, curve
+
+
+def roc_table(
+    discriminants: Mapping[str, Any],
+    scores: Sequence[str],
+    particle: str = "electron",
+) -> tuple[dict[str, Any], dict[str, dict[str, RocCurve]]]:
+    """Isolation cones versus the image-based score (``roc.json``, NaN kept), and the curves.
+
+    Per background of :data:`BACKGROUNDS`: the signal and background counts and, with
+    at least :data:`MIN_CANDIDATES` of each, per discriminant (the order of
+    :func:`~egamma_cnn.isolation.variables.discriminant_ranges`) the AUC, the signal
+    side (``above``/``below`` the cut; a cone with AUC < 0.5 is turned round — one
+    smaller than the shower selects electrons by a *large* I(R₀), containment rather
+    than isolation) and ε_B at ε_S of :data:`SIGNAL_EFFICIENCIES`, and the cone with
+    the largest AUC (``best_cone``); with fewer, a ``status`` saying so.
+    """
+    table: dict[str, Any] = {}
+    curves: dict[str, dict[str, RocCurve]] = {}
+    any_histogram = next(iter(discriminants.values()))
+    for background_name, background in BACKGROUNDS[particle]:
+        counts = {
+            "signal": _class_total(any_histogram, TRUE_ELECTRONS),
+            "background": _class_total(any_histogram, background),
+        }
+        if min(counts["signal"], counts["background"]) < MIN_CANDIDATES:
+            table[background_name] = {"status": f"fewer than {MIN_CANDIDATES} candidates", **counts}
+            continue
+        rows: dict[str, Any] = {}
+        curves[background_name] = {}
+        for name, (_, _, _, higher) in discriminant_ranges(tuple(scores)).items():
+            if name in discriminants:
+                rows[name], curves[background_name][name] = _discriminant_row(
+                    discriminants[name], background, name, higher
+                )
+        cones = {n: r["auc"] for n, r in rows.items() if n.startswith("cone")}
+        table[background_name] = {
+            **counts,
+            "best_cone": max(cones, key=lambda n: cones[n]),
+            "discriminants": rows,
+        }
+    return table, curves
+
+
+def _score_maps(
+    outputs: Mapping[str, Mapping[str, Any]], particle: str
+) -> dict[str, tuple[str, Any]]:
+    """Per truth group: (kind, the 2-D score × isolation histogram summed over E_T)."""
+    maps = {}
+    for kind, out in outputs.items():
+        for group, classes in truth_groups(kind, particle).items():
+            total = None
+            for value in classes:
+                part = out["scores"][{"truth": hist.loc(value), "et": slice(0, len, sum)}]
+                total = part if total is None else total + part
+            maps[group] = (kind, total)
+    return maps
+
+
+def json_ready(value: Any) -> Any:
+    """JSON has no NaN: None instead, recursively; numpy floats as Python floats."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, float | np.floating) and math.isnan(value):
+        return None
+    if isinstance(value, np.floating):
+        return float(value)
+    return value
+
+
+@dataclass(frozen=True)
+class IsolationResult:
+    """Everything the isolation study measures (:func:`analyse`); numbers keep NaN.
+
+    Attributes
+    ----------
+    particle : str
+        ``"electron"`` or ``"photon"``.
+    candidates : dict of str to int
+        Candidates per kind (``"mc"``, ``"data"``).
+    specifications : dict of str to str
+        The working points, name → ID specification.
+    scores : tuple of str
+        The ID scores compared.
+    working_points : dict
+        :func:`working_point_table`.
+    correlations : dict
+        :func:`correlation_table`.
+    roc : dict or None
+        :func:`roc_table`; None without the simulation's discriminant histograms.
+    curves : dict
+        Background → discriminant → :class:`~egamma_cnn.model.performance.RocCurve`.
+    score_maps : dict
+        Truth group → (kind, ``hist.Hist`` [score_name, isolation_name, score,
+        isolation]): the 2-D distributions behind the correlations.
+    et_edges : tuple of float
+        The E_T binning of the correlations versus E_T.
+    """
+
+    particle: str
+    candidates: dict[str, int]
+    specifications: dict[str, str]
+    scores: tuple[str, ...]
+    working_points: dict[str, Any]
+    correlations: dict[str, Any]
+    roc: dict[str, Any] | None
+    curves: dict[str, dict[str, RocCurve]]
+    score_maps: dict[str, tuple[str, Any]]
+    et_edges: tuple[float, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The numbers, ready for JSON (NaN → None): particle, candidates,
+        specifications, working_points, correlations and, from simulation, roc."""
+        out: dict[str, Any] = {
+            "particle": self.particle,
+            "candidates": dict(self.candidates),
+            "specifications": dict(self.specifications),
+            "working_points": self.working_points,
+            "correlations": self.correlations,
+        }
+        if self.roc is not None:
+            out["roc"] = self.roc
+        return json_ready(out)
+
+    def summary(self) -> dict[str, Any]:
+        """The headline numbers (JSON-ready): candidates, the working points, their
+        inclusive efficiencies and factorisation ratios, the inclusive correlations
+        and, from simulation, per background the best cone and the AUCs of it, of the
+        scores and of etcone20 / p_T and ptvarcone30 / p_T."""
+        data = self.to_dict()
+        tables = data["working_points"]
+        summary: dict[str, Any] = {
+            "candidates": data["candidates"],
+            "working_points": data["specifications"],
+            "working_point_efficiencies": {
+                name: {
+                    group: values["inclusive"]["efficiency"]
+                    for group, values in table.items()
+                    if group not in ("specification", "factorisation")
+                }
+                for name, table in tables.items()
+            },
+            "factorisation": {
+                name: {
+                    given: {group: values["inclusive"] for group, values in by_group.items()}
+                    for given, by_group in table.get("factorisation", {}).items()
+                }
+                for name, table in tables.items()
+            },
+            "correlations": {
+                key: {group: values["inclusive"][0] for group, values in entry.items()}
+                for key, entry in data["correlations"].items()
+            },
+        }
+        if "roc" in data:
+            chosen = (*self.scores, "etcone20_rel", "ptvarcone30_rel")
+            summary["roc"] = {
+                background: (
+                    {
+                        "best_cone": entry["best_cone"],
+                        **{
+                            name: entry["discriminants"][name]["auc"]
+                            for name in (entry["best_cone"], *chosen)
+                        },
+                    }
+                    if "discriminants" in entry
+                    else entry
+                )
+                for background, entry in data["roc"].items()
+            }
+        return summary
+
+
+def analyse(
+    outputs: Mapping[str, Mapping[str, Any]],
+    working_points: Mapping[str, str] | None = None,
+    *,
+    particle: str = "electron",
+) -> IsolationResult:
+    """The whole isolation study from the processor's histograms.
+
+    Parameters
+    ----------
+    outputs : mapping
+        Kind (``"mc"``, ``"data"``) → the outputs of
+        ``egamma_cnn.processors.isolation.IsolationProcessor`` added up over the datasets
+        of that kind (:func:`egamma_cnn.execution.merge_by_kind`; one dataset's output
+        ``out["sample"]`` as ``{"mc": out["sample"]}`` works too).
+    working_points : mapping of str to str, optional
+        Name → ID specification of the working points, as the processor ran them
+        (``processor.working_points``); default: the names of the histogram, each its
+        own specification (right for the built-in ``iso_loose`` and ``iso_tight``).
+    particle : {"electron", "photon"}
+        Which candidates the processor ran on (names of the groups and backgrounds).
+
+    Returns
+    -------
+    IsolationResult
+        Working-point efficiencies and factorisation, correlations, and on simulation
+        with discriminant histograms the ROC curves and their AUCs.
+    """
+    if particle not in GROUP_NAMES:
+        raise ValueError(f"particle must be 'electron' or 'photon', not {particle!r}")
+    if not outputs:
+        raise ValueError("outputs is empty: no kind (mc, data) to analyse")
+    first = next(iter(outputs.values()))
+    if working_points is None:
+        names = _axis_names(first["working_points"], "working_point")
+        working_points = {name: name for name in names}
+    scores = _axis_names(first["sums"], "score_name")
+    roc, curves = None, {}
+    if "mc" in outputs and "discriminants" in outputs["mc"]:
+        roc, curves = roc_table(outputs["mc"]["discriminants"], scores, particle)
+    return IsolationResult(
+        particle=particle,
+        candidates={kind: int(out["candidates"]) for kind, out in outputs.items()},
+        specifications=dict(working_points),
+        scores=scores,
+        working_points=working_point_table(outputs, working_points, particle),
+        correlations=correlation_table(outputs, particle),
+        roc=roc,
+        curves=curves,
+        score_maps=_score_maps(outputs, particle),
+        et_edges=tuple(float(e) for e in first["sums"].axes["et"].edges),
+    )

@@ -9,9 +9,15 @@ ATL-PHYS-PUB-2023-001 §6 characterises the electron CNN by
   that its signal efficiency is ε_ref and its rejection R_score is compared through
   R_score / R_ref, in bins of E_T and η.
 
-This module computes these quantities from per-candidate arrays with numpy (and scipy
-for the Clopper–Pearson limit). Definitions, for candidate weights ``w_i ≥ 0`` (1 by
-default) and a selection ``pass_i``:
+This module computes these quantities from per-candidate arrays with numpy, and it is
+the one ROC implementation of the package: :func:`roc_from_cumulative` and
+:func:`auc_from_cumulative` turn cumulative signal and background sums along decreasing
+thresholds into a :class:`RocCurve` and its area; :func:`roc_curve` prepares those sums
+from per-candidate scores, and the isolation study
+(:func:`egamma_cnn.isolation.analysis.roc_curve_from_histogram`) from binned
+distributions. Efficiency errors and limits come from :mod:`egamma_cnn.intervals`.
+Definitions, for candidate weights ``w_i ≥ 0`` (1 by default) and a selection
+``pass_i``:
 
 .. math:: ε_{sig} = \\frac{\\sum_{i \\in sig} w_i\\,pass_i}{\\sum_{i \\in sig} w_i},
           \\qquad ε_{bkg} = \\frac{\\sum_{i \\in bkg} w_i\\,pass_i}{\\sum_{i \\in bkg} w_i},
@@ -41,8 +47,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import special
 
+from egamma_cnn.intervals import binomial_error, efficiency_upper_limit
 from egamma_cnn.model.working_points import _weighted_cut
 
 __all__ = [
@@ -50,6 +56,7 @@ __all__ = [
     "MatchedRejection",
     "RocCurve",
     "auc",
+    "auc_from_cumulative",
     "auc_uncertainty",
     "bin_index",
     "cut_for_efficiency",
@@ -57,6 +64,7 @@ __all__ = [
     "per_bin",
     "rejection_at_matched_efficiency",
     "roc_curve",
+    "roc_from_cumulative",
 ]
 
 #: Confidence level of the one-sided Clopper–Pearson limit on the rejection.
@@ -135,20 +143,24 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class RocCurve:
-    """ROC curve of a score: efficiencies of the cuts ``score ≥ threshold``.
+    """ROC curve: the efficiencies of a sequence of ever looser cuts on a discriminant.
 
-    Point ``k`` is the cut at ``threshold[k]``. The first point is ``threshold = +inf``
-    (nothing passes, efficiencies 0); each further point is one distinct score value,
-    in decreasing order, down to the smallest score (everything passes, efficiencies
-    1). Candidates with equal scores therefore enter or leave together: ties give one
-    diagonal segment, never a staircase. Both efficiencies are non-decreasing.
+    Point ``k`` is the cut at ``threshold[k]``. The first point keeps nothing
+    (efficiencies 0), the last everything (efficiencies 1), and both efficiencies are
+    non-decreasing in between (for non-negative weights). For per-candidate scores
+    (:func:`roc_curve`) the cuts are ``score ≥ threshold``: ``+inf`` first, then each
+    distinct score value in decreasing order, so that candidates with equal scores
+    enter or leave together (ties give one diagonal segment, never a staircase). For
+    binned distributions
+    (:func:`egamma_cnn.isolation.analysis.roc_curve_from_histogram`) the cuts are the
+    bin edges, from the signal end of the axis.
 
     Attributes
     ----------
     signal_efficiency, background_efficiency : numpy.ndarray
-        ``float64[n_distinct + 1]``: ε_sig and ε_bkg of each cut (read-only).
+        ``float64[n_cuts]``: ε_sig and ε_bkg of each cut (read-only).
     threshold : numpy.ndarray
-        ``float64[n_distinct + 1]``: the cut value, ``+inf`` first, then descending.
+        ``float64[n_cuts]``: the cut value of each point.
     """
 
     signal_efficiency: np.ndarray
@@ -166,14 +178,26 @@ class RocCurve:
         with np.errstate(divide="ignore"):
             return 1.0 / self.background_efficiency
 
+    def auc(self) -> float:
+        """Area under the curve, ∫ ε_sig dε_bkg (:func:`auc_from_cumulative`).
+
+        The same number as :func:`auc` on the candidates behind the curve, up to the
+        rounding of the normalised efficiencies (a few 1e-16); NaN when a class is
+        empty.
+        """
+        return auc_from_cumulative(self.signal_efficiency, self.background_efficiency)
+
     def background_efficiency_at(self, signal_efficiency: Any) -> float | np.ndarray:
         """ε_bkg at the given ε_sig, interpolated linearly along the curve.
 
         Between two points whose signal efficiencies differ, ε_bkg is interpolated
-        linearly in ε_sig. At a signal efficiency that the curve takes at several
+        linearly in ε_sig, ε_bkg = ε_bkg,0 + s (ε_sig − ε_sig,0) with the slope
+        s = (ε_bkg,1 − ε_bkg,0) / (ε_sig,1 − ε_sig,0) (the arithmetic of
+        ``numpy.interp``). At a signal efficiency that the curve takes at several
         points (a vertical segment, from background-only score values), the smallest
         background efficiency is returned: that of the tightest cut reaching it, the
-        same cut that :func:`cut_for_efficiency` picks.
+        same cut that :func:`cut_for_efficiency` picks. NaN for a curve with an empty
+        class (NaN efficiencies).
 
         Parameters
         ----------
@@ -189,13 +213,81 @@ class RocCurve:
         if not np.all((target >= 0) & (target <= 1)):
             raise ValueError("signal_efficiency must lie in [0, 1]")
         x, y = self.background_efficiency, self.signal_efficiency
+        if len(y) < 2 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            result = np.full(target.shape, np.nan)
+            return float(result) if result.ndim == 0 else result
         j = np.clip(np.searchsorted(y, target, side="left"), 1, len(y) - 1)
         y0, y1, x0, x1 = y[j - 1], y[j], x[j - 1], x[j]
         with np.errstate(divide="ignore", invalid="ignore"):
-            inside = x0 + (x1 - x0) * (target - y0) / (y1 - y0)
+            slope = (x1 - x0) / (y1 - y0)
+            inside = slope * (target - y0) + x0
         result = np.where(target == y1, x1, inside)
         result = np.where(target <= y[0], x[0], result)
         return float(result) if result.ndim == 0 else result
+
+
+def roc_from_cumulative(
+    signal_cumulative: Any, background_cumulative: Any, threshold: Any
+) -> RocCurve:
+    """The ROC curve from the Σw passing each of a sequence of ever looser cuts.
+
+    The core of every ROC curve of the package: with S_k and B_k the summed weights of
+    the signal and of the background candidates that pass cut k (cut 0 keeps nothing,
+    the last cut everything),
+
+    .. math:: ε_{sig,k} = S_k / S_{last}, \\qquad ε_{bkg,k} = B_k / B_{last}
+
+    (ATL-PHYS-PUB-2023-001 §6; the Collado Umana thesis, ch. 4). :func:`roc_curve`
+    prepares the sums from per-candidate scores (one cut per distinct score), the
+    isolation study from histograms (one cut per bin edge).
+
+    Parameters
+    ----------
+    signal_cumulative, background_cumulative : array_like
+        ``float[n_cuts]``: S_k and B_k, non-decreasing for non-negative weights.
+    threshold : array_like
+        ``float[n_cuts]``: the cut value of each point.
+
+    Returns
+    -------
+    RocCurve
+        NaN efficiencies for a class whose total (last sum) is 0; callers that need
+        both classes check that first.
+    """
+    s = np.asarray(signal_cumulative, np.float64)
+    b = np.asarray(background_cumulative, np.float64)
+    if s.ndim != 1 or len(s) == 0:
+        raise ValueError(f"signal_cumulative must be a non-empty 1-D array, got shape {s.shape}")
+    if b.shape != s.shape:
+        raise ValueError(
+            f"background_cumulative must have shape {s.shape} like signal_cumulative, got {b.shape}"
+        )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        signal_efficiency, background_efficiency = s / s[-1], b / b[-1]
+    return RocCurve(
+        signal_efficiency=_frozen(signal_efficiency),
+        background_efficiency=_frozen(background_efficiency),
+        threshold=_frozen(np.asarray(threshold, np.float64)),
+    )
+
+
+def auc_from_cumulative(signal_cumulative: Any, background_cumulative: Any) -> float:
+    """Area under the ROC curve from the sums of :func:`roc_from_cumulative`, or from
+    its efficiencies (sums normalised to 1).
+
+    .. math:: A = \\int_0^1 ε_{sig}\\, dε_{bkg}
+              = \\frac{\\sum_k (B_k − B_{k−1})(S_k + S_{k−1})}{2\\, S_{last} B_{last}}
+
+    by the trapezoid rule, which is exact for the grouped curve (a diagonal segment of
+    tied values contributes the ½ of the ties). NaN when a total is not positive.
+    """
+    s = np.asarray(signal_cumulative, np.float64)
+    b = np.asarray(background_cumulative, np.float64)
+    total_s, total_b = s[-1], b[-1]
+    if not (total_s > 0 and total_b > 0):
+        return float("nan")
+    area = np.sum(np.diff(b) * (s[1:] + s[:-1]))
+    return float(area / (2.0 * total_s * total_b))
 
 
 def _groups(score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -211,13 +303,17 @@ def _cumulative(weight_sorted: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return np.concatenate(([0.0], np.cumsum(weight_sorted)[ends]))
 
 
-def _trapezoid_auc(signal_cumulative: np.ndarray, background_cumulative: np.ndarray) -> float:
-    """Area of ε_sig over ε_bkg from unnormalised cumulative weights (NaN if a total is 0)."""
-    total_s, total_b = signal_cumulative[-1], background_cumulative[-1]
-    if not (total_s > 0 and total_b > 0):
-        return float("nan")
-    area = np.sum(np.diff(background_cumulative) * (signal_cumulative[1:] + signal_cumulative[:-1]))
-    return float(area / (2.0 * total_s * total_b))
+def _cumulative_sums(
+    score: np.ndarray, is_signal: np.ndarray, weight: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """S_k, B_k and the thresholds of the cuts ``score ≥ t``: +inf, then each distinct
+    score in decreasing order; both classes are required."""
+    order, ends = _groups(score)
+    w_sorted, sig_sorted = weight[order], is_signal[order]
+    cum_s = _cumulative(np.where(sig_sorted, w_sorted, 0.0), ends)
+    cum_b = _cumulative(np.where(sig_sorted, 0.0, w_sorted), ends)
+    _require_both_classes(cum_s[-1], cum_b[-1])
+    return cum_s, cum_b, np.concatenate(([np.inf], score[order][ends]))
 
 
 def roc_curve(score: Any, is_signal: Any, weight: Any = None) -> RocCurve:
@@ -236,25 +332,16 @@ def roc_curve(score: Any, is_signal: Any, weight: Any = None) -> RocCurve:
     -------
     RocCurve
         One point per distinct score value plus the leading ``(0, 0)`` point at
-        ``threshold = +inf``; the last point is ``(1, 1)``.
+        ``threshold = +inf``; the last point is ``(1, 1)``
+        (:func:`roc_from_cumulative` of the cumulative sums along decreasing scores).
 
     Raises
     ------
     ValueError
         For malformed inputs, or if either class has no candidate with positive weight.
     """
-    score, is_signal, weight = _score_inputs(score, is_signal, weight)
-    order, ends = _groups(score)
-    w_sorted, sig_sorted = weight[order], is_signal[order]
-    cum_s = _cumulative(np.where(sig_sorted, w_sorted, 0.0), ends)
-    cum_b = _cumulative(np.where(sig_sorted, 0.0, w_sorted), ends)
-    _require_both_classes(cum_s[-1], cum_b[-1])
-    threshold = np.concatenate(([np.inf], score[order][ends]))
-    return RocCurve(
-        signal_efficiency=_frozen(cum_s / cum_s[-1]),
-        background_efficiency=_frozen(cum_b / cum_b[-1]),
-        threshold=_frozen(threshold),
-    )
+    cum_s, cum_b, threshold = _cumulative_sums(*_score_inputs(score, is_signal, weight))
+    return roc_from_cumulative(cum_s, cum_b, threshold)
 
 
 def auc(score: Any, is_signal: Any, weight: Any = None) -> float:
@@ -264,20 +351,16 @@ def auc(score: Any, is_signal: Any, weight: Any = None) -> float:
               = \\int_0^1 ε_{sig}\\, dε_{bkg},
 
     for a signal and a background candidate drawn with probabilities proportional to
-    their weights. It is computed from the grouped ROC curve by the trapezoid rule,
-    which is exact (ties contribute the ½ term). A = 1 for perfectly separated
-    classes, 0 for perfectly reversed ones, ½ for a score unrelated to the truth;
-    for unit weights A = U / (n_sig n_bkg) with U the Mann–Whitney statistic.
+    their weights. It is computed from the grouped ROC curve by the trapezoid rule
+    (:func:`auc_from_cumulative`), which is exact (ties contribute the ½ term). A = 1
+    for perfectly separated classes, 0 for perfectly reversed ones, ½ for a score
+    unrelated to the truth; for unit weights A = U / (n_sig n_bkg) with U the
+    Mann–Whitney statistic.
 
     Parameters are those of :func:`roc_curve`, and so are the errors.
     """
-    score, is_signal, weight = _score_inputs(score, is_signal, weight)
-    order, ends = _groups(score)
-    w_sorted, sig_sorted = weight[order], is_signal[order]
-    cum_s = _cumulative(np.where(sig_sorted, w_sorted, 0.0), ends)
-    cum_b = _cumulative(np.where(sig_sorted, 0.0, w_sorted), ends)
-    _require_both_classes(cum_s[-1], cum_b[-1])
-    return _trapezoid_auc(cum_s, cum_b)
+    cum_s, cum_b, _ = _cumulative_sums(*_score_inputs(score, is_signal, weight))
+    return auc_from_cumulative(cum_s, cum_b)
 
 
 def auc_uncertainty(
@@ -323,7 +406,7 @@ def auc_uncertainty(
             rng.integers(0, len(bkg_pos), len(bkg_pos)), minlength=len(bkg_pos)
         )
         w = w_sorted * multiplicity
-        values[r] = _trapezoid_auc(
+        values[r] = auc_from_cumulative(
             _cumulative(np.where(sig_sorted, w, 0.0), ends),
             _cumulative(np.where(sig_sorted, 0.0, w), ends),
         )
@@ -404,22 +487,20 @@ class EfficiencyRejection:
 
 
 def _efficiency(passes: np.ndarray, weight: np.ndarray) -> tuple[float, float, float]:
-    """Efficiency, its binomial error and the effective count (NaN when Σw = 0)."""
+    """Efficiency, its binomial error √(ε(1 − ε)/N_eff) and the effective count
+    N_eff = (Σw)² / Σw² (:mod:`egamma_cnn.intervals`; NaN when Σw = 0)."""
     total = float(weight.sum())
     if not total > 0:
         return float("nan"), float("nan"), float("nan")
     efficiency = min(float(weight[passes].sum()) / total, 1.0)
     n_eff = total**2 / float(np.sum(weight**2))
-    return efficiency, float(np.sqrt(efficiency * (1.0 - efficiency) / n_eff)), n_eff
+    return efficiency, binomial_error(efficiency, n_eff), n_eff
 
 
 def _rejection_lower_limit(efficiency: float, n_eff: float) -> float:
-    if not np.isfinite(efficiency):
-        return float("nan")
-    k = efficiency * n_eff
-    if n_eff - k <= 0:
-        return 1.0
-    return float(1.0 / special.betaincinv(k + 1.0, n_eff - k, _LIMIT_CL))
+    """1/ε_up with ε_up the one-sided Clopper–Pearson upper limit on ε_bkg at 68 % CL
+    (:func:`egamma_cnn.intervals.efficiency_upper_limit`); 1 when everything passes."""
+    return 1.0 / efficiency_upper_limit(efficiency, n_eff, _LIMIT_CL)
 
 
 def efficiency_and_rejection(
