@@ -30,6 +30,7 @@ import platform
 
 os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 
+import awkward as ak
 import numpy as np
 from timing import best_time
 
@@ -40,7 +41,7 @@ from egamma_cnn.nanoevents import open_events
 
 
 def training_table(threads: int, steps: int) -> list[tuple[str, int, float]]:
-    import torch
+    import torch  # the train extra: --skip-training runs the inference tables without it
 
     from egamma_cnn.train.networks import (
         CPU_DEFAULT,
@@ -112,8 +113,6 @@ def inference_table(path: str, repeat: int) -> tuple[list, dict]:
     n_electrons = int(sum(len(e) for e in electrons.clusterE))
     build_seconds = best_time(build, repeat) / n_electrons
     images, tracks, features = build()
-    import awkward as ak
-
     flat = ak.flatten(features)
     hlv = np.stack([ak.to_numpy(flat[n]) for n in ELECTRON_HLV_NAMES], axis=1)
     electron_inputs = {**images, "tracks": tracks, "hlv": hlv}

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
 from egamma_cnn.cli import main
-from egamma_cnn.model import OnnxModel
+from egamma_cnn.model.onnx_model import OnnxModel
+from egamma_cnn.train.samples import SamplePlan
 
 
 def test_train_and_evaluate_commands(prepared, tmp_path):
@@ -56,8 +58,6 @@ def test_train_photon_needs_the_cut_based_file(prepared, tmp_path, capsys):
 
 
 def test_prepare_refuses_an_incomplete_plan(tmp_path, capsys):
-    from egamma_cnn.train.samples import SamplePlan
-
     plan = SamplePlan(2, events_per_round=(("zee", 1),), test_every=2)
     (tmp_path / "plan.json").write_text(
         json.dumps({"files": [{"name": f.name, "split": f.split} for f in plan.files()]})
@@ -77,6 +77,7 @@ def test_prepare_refuses_an_incomplete_plan(tmp_path, capsys):
     ],
 )
 def test_train_refuses_bad_paths_before_training(prepared, tmp_path, capsys, args, message):
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
     argv = ["train", *args]
     if "--data" not in argv:
         argv += ["--data", str(prepared)]
@@ -89,8 +90,6 @@ def test_train_refuses_bad_paths_before_training(prepared, tmp_path, capsys, arg
 
 def test_evaluation_refuses_models_trained_on_the_test_files(prepared, tmp_path, capsys):
     pytest.importorskip("torch", reason="the train extra (torch) is not installed")
-    import shutil
-
     (tmp_path / "data").mkdir()
     shutil.copytree(prepared / "train", tmp_path / "data" / "train")
     shutil.copytree(prepared / "train", tmp_path / "data" / "test")  # the same files
@@ -117,7 +116,8 @@ def test_evaluation_refuses_models_trained_on_the_test_files(prepared, tmp_path,
 
 
 def test_rejection_table_bounds_a_ratio_when_no_background_passes():
-    from egamma_cnn.train.evaluation import markdown_tables
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    from egamma_cnn.train.evaluation import markdown_tables  # imports torch
 
     def point(llh, cnn, ratio):
         return {

@@ -10,7 +10,7 @@ import pytest
 torch = pytest.importorskip("torch", reason="the train extra (torch) is not installed")
 
 from egamma_cnn.train.networks import FeatureNet  # noqa: E402
-from egamma_cnn.train.trainer import TrainingConfig, fit, predict  # noqa: E402
+from egamma_cnn.train.trainer import TrainingConfig, data_fingerprint, fit, predict  # noqa: E402
 
 
 def _toy(seed, n=2000):
@@ -129,8 +129,6 @@ def test_resume_on_other_data_is_refused(tmp_path):
 
 
 def test_fingerprint_covers_data_and_settings():
-    from egamma_cnn.train.trainer import data_fingerprint
-
     train = _toy(0)
     assert data_fingerprint(*train) == data_fingerprint(*_toy(0))
     assert data_fingerprint(*train) != data_fingerprint(*train, extra={"ratio": 4})

@@ -11,9 +11,18 @@ import pytest
 
 from egamma_cnn.features import ELECTRON_HLV_NAMES, electron_features
 from egamma_cnn.images import electron_image_batch, photon_image_batch, track_array_batch
+from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS
+from egamma_cnn.model.likelihood import LikelihoodID
+from egamma_cnn.model.onnx_model import OnnxModel
 from egamma_cnn.nanoevents import open_events
-from egamma_cnn.train.dataset import electron_selection, load_arrays, prepare_files
-from egamma_cnn.train.samples import SamplePlan
+from egamma_cnn.train.dataset import (
+    CandidateArrays,
+    electron_selection,
+    load_arrays,
+    prepare_files,
+    save_arrays,
+)
+from egamma_cnn.train.samples import SamplePlan, produce_plan
 
 DATA = Path(__file__).parent / "data"
 MC, DATA_LIKE = DATA / "zee_mc.root", DATA / "zee_datalike.root"
@@ -70,8 +79,6 @@ def test_sample_plan_is_disjoint_and_stable():
 
 
 def test_a_folder_keeps_one_plan(tmp_path):
-    from egamma_cnn.train.samples import produce_plan
-
     plan = SamplePlan(2, events_per_round=(("zee", 1),), test_every=2)
     for f in plan.files():  # pretend the files exist: nothing is produced
         (tmp_path / f.name).write_bytes(b"")
@@ -86,7 +93,6 @@ def test_a_folder_keeps_one_plan(tmp_path):
 
 def test_electron_training_writes_a_checked_model(prepared, tmp_path):
     pytest.importorskip("torch", reason="the train extra (torch) is not installed")
-    from egamma_cnn.model.onnx_model import OnnxModel
     from egamma_cnn.train.electron import train_electron
     from egamma_cnn.train.trainer import TrainingConfig
 
@@ -117,8 +123,6 @@ def test_electron_training_writes_a_checked_model(prepared, tmp_path):
 
 def _synthetic_photons(rng, n):
     """Prompt photons: narrow middle-layer showers; non-prompt: wider, two-peaked strips."""
-    from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS
-    from egamma_cnn.train.dataset import CandidateArrays
 
     is_prompt = rng.random(n) < 0.5
     width = np.where(is_prompt, 0.8, 1.6)[:, None, None]
@@ -149,9 +153,7 @@ def _synthetic_photons(rng, n):
 
 def test_photon_training_matches_the_cut_based_rejection(tmp_path):
     pytest.importorskip("torch", reason="the train extra (torch) is not installed")
-    from egamma_cnn.model.onnx_model import OnnxModel
     from egamma_cnn.train.baselines import fit_photon_cuts
-    from egamma_cnn.train.dataset import save_arrays
     from egamma_cnn.train.photon import train_photon
     from egamma_cnn.train.trainer import TrainingConfig
 
@@ -176,12 +178,11 @@ def test_photon_training_matches_the_cut_based_rejection(tmp_path):
 
 
 def test_electron_baselines(prepared, tmp_path):
-    from egamma_cnn.train.baselines import fit_electron_llh, llh_scores
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    from egamma_cnn.train.baselines import fit_electron_llh, llh_scores  # imports torch
 
     data = load_arrays(prepared / "train", "electron")
     data = data.subset(electron_selection(data))
-    from egamma_cnn.model.likelihood import LikelihoodID
-
     llh = fit_electron_llh(data, data)
     llh.save(tmp_path / "llh.json")
     scores = llh_scores(LikelihoodID.load(tmp_path / "llh.json"), data)

@@ -1,7 +1,8 @@
 """Training of the shipped models and their baselines (the ``train`` extra: PyTorch, onnx).
 
 Importing this package, :mod:`.samples`, :mod:`.dataset` or :mod:`.reweighting` does not
-import torch; the modules that train do.
+import torch; the modules that train, export or evaluate the networks import it at their
+top (:mod:`.evaluation` records its metrics into the ONNX files through :mod:`.export`).
 
 * :mod:`.samples` — the reproducible production plan of the training and test files.
 * :mod:`.dataset` — network inputs and features of every candidate as ``.npy`` arrays,

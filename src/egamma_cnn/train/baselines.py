@@ -35,7 +35,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
+from egamma_cnn.model.likelihood import (
+    LIKELIHOOD_INPUTS,
+    Likelihood,
+    LikelihoodID,
+    llh_hit_requirements,
+)
+from egamma_cnn.model.preprocessing import QuantileTable
 from egamma_cnn.model.working_points import DEFAULT_TARGETS, WorkingPoints
 from egamma_cnn.train.dataset import (
     CandidateArrays,
@@ -44,6 +53,11 @@ from egamma_cnn.train.dataset import (
     train_validation_split,
 )
 from egamma_cnn.train.electron import SIGNAL_CLASSES
+from egamma_cnn.train.export import base_metadata, export_onnx
+from egamma_cnn.train.networks import FeatureNet
+from egamma_cnn.train.photon import photon_selection
+from egamma_cnn.train.reweighting import class_balance_weights
+from egamma_cnn.train.trainer import fit
 
 __all__ = [
     "FEATURE_SETS",
@@ -81,13 +95,6 @@ def fit_electron_llh(train: CandidateArrays, validation: CandidateArrays):
     discriminant of signal is biased high (the histograms follow its fluctuations), and
     cuts derived there give lower efficiencies than their targets on new data.
     """
-    from egamma_cnn.model.likelihood import (
-        LIKELIHOOD_INPUTS,
-        Likelihood,
-        LikelihoodID,
-        llh_hit_requirements,
-    )
-
     likelihood = Likelihood.fit(
         train.features(LIKELIHOOD_INPUTS),
         train.arrays["et"],
@@ -114,8 +121,6 @@ def fit_electron_llh(train: CandidateArrays, validation: CandidateArrays):
 
 def llh_scores(llh, data: CandidateArrays) -> dict[str, np.ndarray]:
     """LLH discriminant and working-point decisions (hits included) of ``data``."""
-    from egamma_cnn.model.likelihood import LIKELIHOOD_INPUTS
-
     et, eta = data.arrays["et"], data.arrays["eta"]
     values = data.features(LIKELIHOOD_INPUTS)
     score = llh.discriminant(values, et, eta)
@@ -128,8 +133,6 @@ def llh_scores(llh, data: CandidateArrays) -> dict[str, np.ndarray]:
 
 def fit_photon_cuts(train: CandidateArrays):
     """Fit the loose and tight photon cut-based menus on ``train``."""
-    from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
-
     return CutBasedPhotonID.fit(
         train.features(PHOTON_CUT_INPUTS),
         train.arrays["et"],
@@ -147,14 +150,6 @@ def train_feature_net(
     progress: bool = False,
 ) -> dict[str, Any]:
     """Train one binary FeatureNet on ``names`` and export it (ONNX, quantile table inside)."""
-    import torch
-
-    from egamma_cnn.model.preprocessing import QuantileTable
-    from egamma_cnn.train.export import base_metadata, export_onnx
-    from egamma_cnn.train.networks import FeatureNet
-    from egamma_cnn.train.reweighting import class_balance_weights
-    from egamma_cnn.train.trainer import fit
-
     x_train, x_val = feature_table(train, names), feature_table(val, names)
     table = QuantileTable.fit(x_train, names)
     labels, weights = {}, {}
@@ -230,8 +225,6 @@ def train_baselines(
     if progress:
         print(f"LLH: fitting on {len(train)} candidates", flush=True)
     fit_electron_llh(train, val).save(out / "electron_llh.json")
-
-    from egamma_cnn.train.photon import photon_selection
 
     photons = load_arrays(
         Path(data_dir) / "train",

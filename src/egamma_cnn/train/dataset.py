@@ -33,6 +33,14 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+import uproot
+from tqdm import tqdm
+
+from egamma_cnn.execution.clusters import task_pool
+from egamma_cnn.features import electron_features, photon_features
+from egamma_cnn.images import electron_image_batch, photon_image_batch, track_array_batch
+from egamma_cnn.nanoevents import open_events
+from egamma_cnn.provenance import read_metadata
 
 __all__ = [
     "ELECTRON_ARRAYS",
@@ -97,10 +105,6 @@ def _per_candidate(event_values: Any, candidates: ak.Array) -> np.ndarray:
 
 def _file_arrays(path: str, process_index: int, file_index: int) -> dict[str, Any]:
     """All arrays of one sample file (runs in a worker process)."""
-    from egamma_cnn.features import electron_features, photon_features
-    from egamma_cnn.images import electron_image_batch, photon_image_batch, track_array_batch
-    from egamma_cnn.nanoevents import open_events
-
     events = open_events(path)
     electrons, photons = events.Electron, events.Photon
     if "truthClass" not in electrons.fields:
@@ -148,8 +152,6 @@ def _file_arrays(path: str, process_index: int, file_index: int) -> dict[str, An
 
 
 def _process_of(path: Path) -> str:
-    from egamma_cnn.provenance import read_metadata
-
     metadata = read_metadata(path)
     if metadata.get("is_data", False):
         raise ValueError(f"{path}: a data-like file cannot be a training file")
@@ -189,11 +191,6 @@ def prepare_files(
     ValueError
         If a file is data-like (no truth), or files disagree on the feature names.
     """
-    import uproot
-    from tqdm import tqdm
-
-    from egamma_cnn.execution import task_pool
-
     paths = [Path(f).resolve() for f in files]
     if not paths:
         raise ValueError("no sample files given")

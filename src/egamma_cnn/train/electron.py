@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from egamma_cnn.features import ELECTRON_HLV_NAMES
 from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES, discriminant
@@ -31,7 +32,10 @@ from egamma_cnn.train.dataset import (
     load_arrays,
     train_validation_split,
 )
+from egamma_cnn.train.export import base_metadata, export_onnx
+from egamma_cnn.train.networks import CPU_DEFAULT, ElectronCNN
 from egamma_cnn.train.reweighting import class_balance_weights
+from egamma_cnn.train.trainer import TrainingConfig, fit, predict
 
 __all__ = [
     "SIGNAL_CLASSES",
@@ -129,12 +133,6 @@ def train_electron(
     dict
         The metadata written into the model.
     """
-    import torch
-
-    from egamma_cnn.train.export import base_metadata, export_onnx
-    from egamma_cnn.train.networks import CPU_DEFAULT, ElectronCNN
-    from egamma_cnn.train.trainer import TrainingConfig, fit, predict
-
     net_config = CPU_DEFAULT if net_config is None else net_config
     net_config = replace(net_config, n_hlv=len(hlv_names))
     training = TrainingConfig() if training is None else training

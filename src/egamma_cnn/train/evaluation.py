@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
 from egamma_cnn.model.discriminant import (
     ELECTRON_CLASS_NAMES,
     discriminant,
@@ -52,8 +53,16 @@ from egamma_cnn.model.performance import (
     rejection_at_matched_efficiency,
     roc_curve,
 )
+from egamma_cnn.train.baselines import FEATURE_SETS, feature_table, llh_scores
 from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
 from egamma_cnn.train.electron import electron_inputs
+from egamma_cnn.train.export import update_metadata
+from egamma_cnn.train.photon import (
+    PHOTON_ET_EDGES,
+    cut_keeping_background,
+    photon_inputs,
+    photon_selection,
+)
 
 __all__ = ["ET_RANGES", "RATIO_ABS_ETA_EDGES", "RATIO_ET_EDGES", "evaluate", "markdown_tables"]
 
@@ -101,16 +110,18 @@ def _style():
     return plt
 
 
-def _label(ax, text: str) -> None:
-    ax.text(0.04, 0.04, text, transform=ax.transAxes, fontsize=11, va="bottom")
-
-
 def _finite(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
 def _roc_points(score: np.ndarray, is_signal: np.ndarray, n_points: int = 400):
-    """(ε_sig, rejection) sampled at ``n_points`` efficiencies, for plots and JSON."""
+    """The ROC curve of :func:`~egamma_cnn.model.performance.roc_curve`, for plotting.
+
+    The curve has one point per distinct score; the plots draw it at ``n_points``
+    signal efficiencies ε_sig evenly spaced in [0.5, 1], with the background rejection
+    ``R = 1/ε_bkg(ε_sig)`` (:meth:`~egamma_cnn.model.performance.RocCurve.background_efficiency_at`;
+    ``inf`` where no background passes), ATL-PHYS-PUB-2023-001 Figs. 6–9.
+    """
     curve = roc_curve(score, is_signal)
     eff = np.linspace(0.5, 1.0, n_points)
     bkg = np.asarray(curve.background_efficiency_at(eff))
@@ -396,14 +407,6 @@ def _class_fractions(plt, out: Path, probs, labels, process, processes, metrics)
 
 
 def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str, Any] | None:
-    from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
-    from egamma_cnn.train.photon import (
-        PHOTON_ET_EDGES,
-        cut_keeping_background,
-        photon_inputs,
-        photon_selection,
-    )
-
     model_path, cuts_path = models / "photon_cnn.onnx", models / "photon_cuts.json"
     if not (model_path.is_file() and cuts_path.is_file()):
         return None
@@ -509,8 +512,6 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
     ``seeds/electron_fcn_seed<k>.onnx`` (the same networks trained with other seeds, for
     the spread of the AUC over seeds). Returns the metrics (also written to ``metrics.json``).
     """
-    from egamma_cnn.train.baselines import FEATURE_SETS, feature_table, llh_scores
-
     data_dir, models, out = Path(data_dir), Path(models_dir), Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plt = _style()
@@ -657,8 +658,6 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
 
 def _record_in_models(models: Path, metrics: dict[str, Any]) -> None:
     """Write the headline test metrics into the evaluated models' metadata."""
-    from egamma_cnn.train.export import update_metadata
-
     electron = {
         "headline": {k: v for k, v in metrics["headline"].items() if not k.startswith("photon")},
         "auc_binary": metrics["auc_binary"],

@@ -17,9 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import torch
 from torch import nn
 
+import egamma_cnn
+from egamma_cnn.geometry import GEOMETRY_VERSION
+from egamma_cnn.images import INPUTS_VERSION
 from egamma_cnn.model.onnx_model import METADATA_KEY, MODEL_FORMAT, OnnxModel, read_metadata
 
 __all__ = ["base_metadata", "export_onnx", "update_metadata"]
@@ -41,10 +45,6 @@ class _Positional(nn.Module):
 
 def base_metadata(kind: str, name: str, description: str) -> dict[str, Any]:
     """The version fields every model records."""
-    import egamma_cnn
-    from egamma_cnn.geometry import GEOMETRY_VERSION
-    from egamma_cnn.images import INPUTS_VERSION
-
     return {
         "format": MODEL_FORMAT,
         "name": name,
@@ -58,8 +58,6 @@ def base_metadata(kind: str, name: str, description: str) -> dict[str, Any]:
 
 
 def _write_metadata(path: Path, metadata: Mapping[str, Any]) -> None:
-    import onnx
-
     proto = onnx.load(str(path))
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()

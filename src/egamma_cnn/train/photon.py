@@ -20,10 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
 from egamma_cnn.model.working_points import WorkingPoints
 from egamma_cnn.train.dataset import CandidateArrays, load_arrays, train_validation_split
+from egamma_cnn.train.export import base_metadata, export_onnx
+from egamma_cnn.train.networks import PHOTON_DEFAULT, PhotonCNN
 from egamma_cnn.train.reweighting import pt_weights
+from egamma_cnn.train.trainer import TrainingConfig, fit, predict
 
 __all__ = [
     "PHOTON_ABS_ETA_EDGES",
@@ -138,13 +143,6 @@ def train_photon(
     :class:`~egamma_cnn.model.cut_based.CutBasedPhotonID` whose rejection the working
     points match. Returns the metadata written into the model.
     """
-    import torch
-
-    from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
-    from egamma_cnn.train.export import base_metadata, export_onnx
-    from egamma_cnn.train.networks import PHOTON_DEFAULT, PhotonCNN
-    from egamma_cnn.train.trainer import TrainingConfig, fit, predict
-
     net_config = PHOTON_DEFAULT if net_config is None else net_config
     training = TrainingConfig() if training is None else training
     out_path = Path(out_path)

@@ -23,6 +23,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tqdm import tqdm
+
+from egamma_cnn.execution.clusters import task_pool
+from egamma_cnn.sim.generator import PROCESSES
+from egamma_cnn.sim.production import ProductionConfig, produce
+
 __all__ = ["DEFAULT_ROUND", "SampleFile", "SamplePlan", "produce_plan"]
 
 #: Events per process and round: balanced so that a round costs about 340 CPU seconds
@@ -70,8 +76,6 @@ class SamplePlan:
     base_seed: int = 100_000
 
     def __post_init__(self) -> None:
-        from egamma_cnn.sim.generator import PROCESSES
-
         if self.rounds < 1:
             raise ValueError(f"rounds must be ≥ 1, got {self.rounds}")
         if self.test_every < 2:
@@ -99,8 +103,6 @@ class SamplePlan:
 
 
 def _produce_one(sample: SampleFile, folder: str, pileup_mu: float, command: str) -> dict:
-    from egamma_cnn.sim.production import ProductionConfig, produce
-
     cfg = ProductionConfig(
         process=sample.process, n_events=sample.n_events, seed=sample.seed, pileup_mu=pileup_mu
     )
@@ -125,10 +127,6 @@ def produce_plan(
     Returns one record per file produced now; writes ``plan.json`` (the plan and the list
     of files) into ``out_dir``.
     """
-    from tqdm import tqdm
-
-    from egamma_cnn.execution import task_pool
-
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     plan_path = folder / "plan.json"

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm import tqdm
 
 __all__ = ["TrainingConfig", "TrainingResult", "data_fingerprint", "fit", "predict"]
 
@@ -196,8 +197,6 @@ def fit(
         configuration); with a hash of the data they are stored in the checkpoint, and a
         checkpoint of another run is refused instead of resumed.
     """
-    from tqdm import tqdm
-
     _check(train_inputs, train_labels, train_weights, "training")
     _check(val_inputs, val_labels, val_weights, "validation")
     if config.threads > 0:
