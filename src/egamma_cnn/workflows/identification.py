@@ -18,6 +18,7 @@ from typing import Any
 import hist
 
 from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES
+from egamma_cnn.plotting import default_style, pyplot
 from egamma_cnn.processors.identification import NO_TRUTH, IdentificationSummary
 from egamma_cnn.workflows.common import run_processor
 
@@ -100,13 +101,12 @@ def run_identification(
     return summary
 
 
+@default_style
 def _plot(results: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The electron and photon CNN score distributions per dataset and truth."""
     import mplhep
 
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
     panels = (
         (left, "electron", "truth", [(NO_TRUTH, "data"), (0, "prompt e"), (5, "LF hadron")]),
