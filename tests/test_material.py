@@ -5,7 +5,8 @@ import numpy as np
 from egamma_cnn.sim.detector import DetectorConfig, id_material_x0
 from egamma_cnn.sim.gun import particle_gun
 from egamma_cnn.sim.material import apply_material
-from egamma_cnn.sim.particles import Origin
+from egamma_cnn.sim.particles import Origin, ParticleBatch
+from egamma_cnn.sim.propagation import phi_at_radius_array
 
 
 def test_energy_is_conserved_by_brem_and_conversions():
@@ -78,8 +79,40 @@ def test_legs_of_brem_photons_remember_the_electron_charge():
 
 
 def test_empty_batch():
-    from egamma_cnn.sim.particles import ParticleBatch
-
     out = apply_material(ParticleBatch.empty(3), DetectorConfig.mc(), np.random.default_rng(1))
     assert out.particles.n_events == 3
     assert len(out.particles) == 0
+
+
+def test_brem_photons_start_on_the_electron_helix():
+    """The first brem photon of an electron from the beam line starts on its helix.
+
+    Its vertex azimuth at radius r is φ0 − q·asin(r/2R) with R = pT/(c·B), the same helix
+    as the propagation's (one field, one curvature constant).
+    """
+    n = 3000
+    rng = np.random.default_rng(8)
+    pt, eta = 5.0, 0.4
+    phi0 = rng.uniform(-3, 3, n)
+    gun = particle_gun(11, np.full(n, pt * np.cosh(eta)), np.full(n, eta), phi0)
+    out = apply_material(gun, DetectorConfig.mc(), rng)
+    p = out.particles
+    # events without conversions: no brem photon was removed, none comes from a leg
+    converted = np.bincount(p.event_index[out.conversion_radius > 0], minlength=n) > 0
+    photons = np.flatnonzero((p.pdg_id == 22) & ~converted[p.event_index])
+    radius = np.hypot(p.vx[photons], p.vy[photons])
+    ev = p.event_index[photons]
+    order = np.lexsort((radius, ev))
+    first = order[np.concatenate([[True], np.diff(ev[order]) > 0])]
+    assert len(first) > 0.3 * n
+    i, r = photons[first], radius[first]
+    expected = phi_at_radius_array(pt, eta, phi0[ev[first]], -1.0, r)
+    got = np.arctan2(p.vy[i], p.vx[i])
+    np.testing.assert_allclose(np.angle(np.exp(1j * (got - expected))), 0.0, atol=1e-8)
+    # the photon flies along the helix tangent: twice the position's turning angle
+    bend = np.angle(np.exp(1j * (got - phi0[ev[first]])))
+    direction = np.arctan2(p.py[i], p.px[i])
+    np.testing.assert_allclose(
+        np.angle(np.exp(1j * (direction - phi0[ev[first]]))), 2 * bend, atol=1e-8
+    )
+    assert np.all(bend > 0)  # an electron bends towards larger φ

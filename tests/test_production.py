@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import uproot
 
+from egamma_cnn import geometry as g
+from egamma_cnn.nanoevents import open_events
 from egamma_cnn.sim.detector import DetectorConfig
 from egamma_cnn.sim.gun import particle_gun
 from egamma_cnn.sim.particles import Origin, ParticleBatch, VertexTable
-from egamma_cnn.sim.production import simulate_events
+from egamma_cnn.sim.production import BLOCK_SIZE, ProductionConfig, produce, simulate_events
 from egamma_cnn.sim.truth import ElectronClass
 
 
@@ -129,8 +131,6 @@ def test_cells_are_unique_and_above_threshold():
     cfg = DetectorConfig.mc()
     cols = _run(gun)
     cells = cols["CaloCell"]
-    from egamma_cnn import geometry as g
-
     for ev in range(n):
         ids = g.cell_ids(
             ak.to_numpy(cells.sampling[ev]), ak.to_numpy(cells.eta[ev]), ak.to_numpy(cells.phi[ev])
@@ -145,8 +145,6 @@ SHIPPED = (DATA / "zee_mc.root", DATA / "zee_datalike.root")  # see tests/data/R
 
 
 def test_shipped_files_read_with_coffea():
-    from egamma_cnn.nanoevents import open_events
-
     mc, data = SHIPPED
     events = open_events(mc)
     assert len(events) == 40
@@ -170,8 +168,6 @@ def test_shipped_files_read_with_coffea():
 
 def test_determinism_for_a_seed_and_any_worker_count(tmp_path):
     pytest.importorskip("pythia8mc")
-    from egamma_cnn.sim.production import BLOCK_SIZE, ProductionConfig, produce
-
     n = BLOCK_SIZE + 5  # two blocks
     a, b, c = tmp_path / "a.root", tmp_path / "b.root", tmp_path / "c.root"
     produce(ProductionConfig("zee", n, seed=21), a, workers=1, progress=False)

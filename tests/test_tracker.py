@@ -4,23 +4,16 @@ from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 import pytest
 
 from egamma_cnn.sim.particles import Origin, ParticleBatch, VertexTable
+from egamma_cnn.sim.propagation import CURVATURE_CONSTANT, extrapolate_point_to_calorimeter_array
 from egamma_cnn.sim.tracker import (
-    CURVATURE_CONSTANT,
-    SOLENOID_RADIUS_MM,
     TrackBatch,
     TrackerConfig,
-    extrapolate_point_to_calorimeter_array,
-    extrapolate_to_calorimeter,
-    extrapolate_to_calorimeter_array,
     layer_crossings,
     perigee_parameters,
-    phi_at_radius,
-    phi_at_radius_array,
     reconstruct_tracks,
     sigma_qoverpt,
 )
@@ -102,83 +95,7 @@ def _radius_of_curvature(pt: float) -> float:
     return pt / (CURVATURE_CONSTANT * 2.0)
 
 
-# ----------------------------------------------------------------- propagation
-
-
-def test_phi_at_radius_hand_value_and_sign():
-    # pT = 1 GeV, B = 2 T, r = 1 m: Δφ = −q·asin(0.3·2·1 / (2·1)) ≈ −q·0.3047
-    expected = math.asin(0.299792458 * 2.0 * 1.0 / 2.0)
-    assert phi_at_radius(1.0, 0.0, 0.0, 1.0, 1000.0) == pytest.approx(-expected, abs=1e-12)
-    assert phi_at_radius(1.0, 0.0, 0.0, -1.0, 1000.0) == pytest.approx(expected, abs=1e-12)
-    assert expected == pytest.approx(0.3047, abs=1e-3)
-    # Independent of η inside the solenoid, ∝ 1/pT for small angles, wraps at ±π.
-    assert phi_at_radius(1.0, 1.0, 0.0, 1.0, 1000.0) == pytest.approx(-expected, abs=1e-12)
-    assert phi_at_radius(100.0, 0.0, 0.5, 1.0, 500.0) == pytest.approx(
-        0.5 - 0.299792458 * 2 * 0.5 / 200.0, abs=1e-7
-    )
-    assert phi_at_radius(1.0, 0.0, 3.1, -1.0, 1000.0) == pytest.approx(
-        3.1 + expected - 2 * math.pi, abs=1e-12
-    )
-    assert phi_at_radius(10.0, 0.0, 1.2, 0.0, 1500.0) == pytest.approx(1.2)
-
-
-def test_phi_at_radius_straight_after_solenoid():
-    pt, r = 2.0, 1500.0
-    rad = _radius_of_curvature(pt)
-    half = math.asin(SOLENOID_RADIUS_MM / (2 * rad))
-    pos = np.array([math.cos(-half), math.sin(-half)]) * SOLENOID_RADIUS_MM
-    u = np.array([math.cos(-2 * half), math.sin(-2 * half)])
-    b = pos @ u
-    s = -b + math.sqrt(b * b - SOLENOID_RADIUS_MM**2 + r * r)
-    x, y = pos + s * u
-    assert phi_at_radius(pt, 0.3, 0.0, 1.0, r) == pytest.approx(math.atan2(y, x), abs=1e-12)
-    # Still bending less than a helix would beyond the field.
-    assert abs(phi_at_radius(pt, 0.3, 0.0, 1.0, r)) < math.asin(r / (2 * rad))
-
-
-def test_phi_at_radius_loopers_are_nan():
-    # pT = 0.2 GeV: 2R ≈ 667 mm.
-    assert math.isnan(phi_at_radius(0.2, 0.0, 0.0, 1.0, 1000.0))
-    assert math.isfinite(phi_at_radius(0.2, 0.0, 0.0, 1.0, 600.0))
-    # Forward looper leaves the field through the end of the solenoid and goes on.
-    assert math.isfinite(phi_at_radius(0.2, 3.0, 0.0, 1.0, 1000.0))
-    eta_c, phi_c = extrapolate_to_calorimeter(0.2, 0.0, 0.0, 1.0, 0.0)
-    assert math.isnan(eta_c) and math.isnan(phi_c)
-
-
-def test_propagation_is_usable_from_numba_and_arrays():
-    @numba.njit
-    def kernel(pt, eta, phi, q):
-        out = np.empty((len(pt), 3))
-        for i in range(len(pt)):
-            out[i, 0] = phi_at_radius(pt[i], eta[i], phi[i], q[i], 1000.0)
-            out[i, 1], out[i, 2] = extrapolate_to_calorimeter(pt[i], eta[i], phi[i], q[i], 0.0)
-        return out
-
-    rng = np.random.default_rng(3)
-    pt = rng.uniform(1, 50, 50)
-    eta = rng.uniform(-2.5, 2.5, 50)
-    phi = rng.uniform(-np.pi, np.pi, 50)
-    q = rng.choice([-1.0, 1.0], 50)
-    out = kernel(pt, eta, phi, q)
-    np.testing.assert_allclose(out[:, 0], phi_at_radius_array(pt, eta, phi, q, 1000.0))
-    e, p = extrapolate_to_calorimeter_array(pt, eta, phi, q)
-    np.testing.assert_allclose(out[:, 1], e)
-    np.testing.assert_allclose(out[:, 2], p)
-    # Positive particles are found at smaller φ than their direction. The impact η is a
-    # little larger in |η| than the direction's: the helix's transverse arc exceeds r.
-    dphi = np.angle(np.exp(1j * (p - phi)))
-    assert np.all(np.sign(dphi) == -q)
-    assert np.all(np.abs(e) >= np.abs(eta) - 1e-12) and np.all(np.abs(e - eta) < 0.02)
-
-
-def test_extrapolation_neutral_and_vertex_shift():
-    assert extrapolate_to_calorimeter(10.0, 0.5, 1.0, 0.0, 0.0) == pytest.approx((0.5, 1.0))
-    eta_c, _ = extrapolate_to_calorimeter(10.0, 0.0, 1.0, 0.0, 100.0)
-    assert eta_c == pytest.approx(math.asinh(100.0 / 1680.0))
-    # End-cap: a straight neutral at η = 2 hits |z| = 3900 mm at η = 2.
-    e, p = extrapolate_point_to_calorimeter_array(0.0, 0.0, 0.0, 1.0, 0.0, math.sinh(-2.0), 0.0)
-    assert float(e) == pytest.approx(-2.0) and float(p) == pytest.approx(0.0)
+# ----------------------------------------------------------------- perigee
 
 
 def test_perigee_parameters():
@@ -448,3 +365,19 @@ def test_reproducible_with_seed():
     ok = np.isfinite(a.eta_calo)
     assert ok.mean() > 0.99
     assert np.all(np.abs(a.eta_calo[ok] - a.eta[ok]) < 0.1)
+
+
+def test_eta_calo_is_the_shared_extrapolation_of_the_reconstructed_perigee():
+    tr = run(_prompt_pions(300, 23), seed=24)
+    sphi, cphi = np.sin(tr.phi), np.cos(tr.phi)
+    eta, phi = extrapolate_point_to_calorimeter_array(
+        -tr.d0 * sphi,
+        tr.d0 * cphi,
+        tr.z0,
+        tr.pt * cphi,
+        tr.pt * sphi,
+        tr.pt * np.sinh(tr.eta),
+        tr.charge,
+    )
+    np.testing.assert_array_equal(tr.eta_calo, eta)
+    np.testing.assert_array_equal(tr.phi_calo, phi)

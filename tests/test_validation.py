@@ -6,7 +6,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from egamma_cnn.sim.validation import Z_MASS_GEV, Z_WIDTH_GEV, fit_z_peak, validate
+from egamma_cnn.sim.validation import (
+    Z_MASS_GEV,
+    Z_WIDTH_GEV,
+    compare_data_mc,
+    fit_z_peak,
+    validate,
+    z_electron_shapes,
+)
 
 
 def test_z_peak_fit_recovers_a_known_resolution():
@@ -42,8 +49,6 @@ def test_validate_refuses_data_like_files(tmp_path):
 
 
 def test_data_mc_comparison_runs_without_truth(tmp_path):
-    from egamma_cnn.sim.validation import compare_data_mc, z_electron_shapes
-
     data_dir = Path(__file__).parent / "data"
     shapes = z_electron_shapes(data_dir / "zee_datalike.root")
     assert set(shapes) >= {"reta", "weta2", "f3"}

@@ -1,4 +1,4 @@
-"""Cluster energy calibration derived from single electrons (MC-based, as in ATLAS).
+"""Derivation of the cluster energy calibration from single particles (MC-based, as in ATLAS).
 
 The raw energy misses what is deposited in the dead material in front of the
 calorimeter, outside the window, and behind it. The calibration is the median of
@@ -12,104 +12,26 @@ with the command that made them:
     python -m egamma_cnn.sim.calibration --particles 60000 --seed 20261122
 
 The data-like detector uses the same calibration, as real data use the MC-derived one:
-its different response then shows up as a different energy scale.
+its different response then shows up as a different energy scale. The tables, their JSON
+form and the loading of the shipped file are in :mod:`.calibration_tables`, which the
+production applies; this module runs the production to derive them.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-__all__ = [
-    "Calibrations",
-    "ClusterCalibration",
-    "derive_calibration",
-    "load_default_calibration",
-]
+from egamma_cnn.sim.calibration_tables import DATA_FILE, Calibrations, ClusterCalibration
+from egamma_cnn.sim.detector import DetectorConfig
+from egamma_cnn.sim.gun import particle_gun
+from egamma_cnn.sim.particles import VertexTable
+from egamma_cnn.sim.production import reconstruct_events
 
-_DATA_FILE = "cluster_calibration.json"
-
-
-@dataclass(frozen=True)
-class ClusterCalibration:
-    """Calibration table C(|η|, E_raw): ``factors[i_eta, i_energy]``."""
-
-    abs_eta_edges: np.ndarray
-    log_energy_centres: np.ndarray
-    factors: np.ndarray
-
-    def __call__(self, abs_eta: np.ndarray, energy_raw: np.ndarray) -> np.ndarray:
-        """Calibrated energies C(|η|, E_raw)·E_raw (E_raw ≤ 0 is returned unchanged)."""
-        abs_eta = np.asarray(abs_eta, np.float64)
-        energy_raw = np.asarray(energy_raw, np.float64)
-        i_eta = np.clip(
-            np.searchsorted(self.abs_eta_edges, abs_eta, side="right") - 1,
-            0,
-            len(self.abs_eta_edges) - 2,
-        )
-        log_e = np.log(np.maximum(energy_raw, 1e-3))
-        x = self.log_energy_centres
-        j = np.clip(np.searchsorted(x, log_e) - 1, 0, len(x) - 2)
-        w = np.clip((log_e - x[j]) / (x[j + 1] - x[j]), 0.0, 1.0)
-        c = (1.0 - w) * self.factors[i_eta, j] + w * self.factors[i_eta, j + 1]
-        return np.where(energy_raw > 0, c * energy_raw, energy_raw)
-
-    @classmethod
-    def identity(cls) -> ClusterCalibration:
-        """No correction (C = 1)."""
-        return cls(np.array([0.0, 10.0]), np.log(np.array([1.0, 1000.0])), np.ones((1, 2)))
-
-    def to_json(self) -> dict:
-        """JSON-serialisable form."""
-        return {
-            "abs_eta_edges": self.abs_eta_edges.tolist(),
-            "log_energy_centres": self.log_energy_centres.tolist(),
-            "factors": self.factors.tolist(),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict) -> ClusterCalibration:
-        """Inverse of :meth:`to_json`; raises ``KeyError`` naming a missing field."""
-        for key in ("abs_eta_edges", "log_energy_centres", "factors"):
-            if key not in data:
-                raise KeyError(f"cluster calibration JSON lacks the field {key!r}")
-        return cls(
-            np.asarray(data["abs_eta_edges"], np.float64),
-            np.asarray(data["log_energy_centres"], np.float64),
-            np.asarray(data["factors"], np.float64),
-        )
-
-
-@dataclass(frozen=True)
-class Calibrations:
-    """The electron (window + brem recovery) and photon (window) calibrations."""
-
-    electron: ClusterCalibration
-    photon: ClusterCalibration
-
-    @classmethod
-    def identity(cls) -> Calibrations:
-        """No correction for either."""
-        return cls(ClusterCalibration.identity(), ClusterCalibration.identity())
-
-
-def load_default_calibration() -> Calibrations:
-    """The calibrations shipped with the package (identity if never derived)."""
-    path = resources.files("egamma_cnn") / "data" / _DATA_FILE
-    if not path.is_file():
-        return Calibrations.identity()
-    data = json.loads(path.read_text())
-    for key in ("electron", "photon"):
-        if key not in data:
-            raise KeyError(f"{path}: no {key!r} calibration table")
-    return Calibrations(
-        ClusterCalibration.from_json(data["electron"]), ClusterCalibration.from_json(data["photon"])
-    )
+__all__ = ["derive_calibration", "main"]
 
 
 _ETA_EDGES = np.round(np.arange(0.0, 2.55, 0.1), 3)
@@ -141,11 +63,6 @@ def _fit_table(abs_eta: np.ndarray, raw: np.ndarray, truth: np.ndarray):
 
 def _gun_candidates(pdg: int, n: int, seed: int):
     """Raw energies of the candidate closest to single particles of type ``pdg``."""
-    from egamma_cnn.sim.detector import DetectorConfig
-    from egamma_cnn.sim.gun import particle_gun
-    from egamma_cnn.sim.particles import VertexTable
-    from egamma_cnn.sim.production import reconstruct_events
-
     rng = np.random.default_rng(seed)
     energy = np.exp(rng.uniform(np.log(4.0), np.log(500.0), n))
     eta = rng.uniform(-2.5, 2.5, n)
@@ -197,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--particles", type=int, default=60000)
     parser.add_argument("--seed", type=int, default=20261122)
     parser.add_argument(
-        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / _DATA_FILE
+        "--out", type=Path, default=Path(__file__).resolve().parents[1] / "data" / DATA_FILE
     )
     args = parser.parse_args(argv)
     calib, summary = derive_calibration(args.particles, args.seed)

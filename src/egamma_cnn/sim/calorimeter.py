@@ -1,8 +1,9 @@
-"""Calorimeter simulation: propagation to the calorimeter and showers into cells.
+"""Calorimeter simulation: showers into cells.
 
-Every particle that reaches the calorimeter deposits its energy as *spots*, each carrying
-an equal share of the shower energy, placed in depth (which layer) and laterally (which
-cell) by parameterised profiles, then summed per cell of :mod:`egamma_cnn.geometry`.
+Every particle that reaches the calorimeter (its impact point on the EM middle layer comes
+from :mod:`egamma_cnn.sim.propagation`) deposits its energy as *spots*, each carrying an
+equal share of the shower energy, placed in depth (which layer) and laterally (which cell)
+by parameterised profiles, then summed per cell of :mod:`egamma_cnn.geometry`.
 All of it runs in numba kernels over the flat particle arrays of a batch.
 
 Electromagnetic showers (e±, γ) — Grindhammer & Peters, "The parameterized simulation
@@ -54,17 +55,9 @@ from egamma_cnn.sim.particles import ParticleBatch
 __all__ = [
     "CellDeposits",
     "cell_noise",
-    "propagate_to_calorimeter",
     "simulate_calorimeter",
 ]
 
-B_FIELD_T = 2.0
-SOLENOID_RADIUS_MM = 1150.0
-SOLENOID_HALF_LENGTH_MM = 2650.0
-#: Front face used for the impact point: EM barrel middle layer cylinder and end-cap disk.
-CALO_RADIUS_MM = 1680.0
-CALO_BARREL_HALF_LENGTH_MM = 3500.0
-CALO_Z_MM = 3900.0
 #: Barrel stack for |η| below this, end-cap stack above (the crack sits around it).
 BARREL_ENDCAP_SPLIT = 1.45
 MAX_ETA = 2.6
@@ -122,131 +115,6 @@ def cell_noise(event_seed: np.uint64, cell: int) -> float:
     u1 = (float(h1 >> np.uint64(11)) + 0.5) / 9007199254740992.0
     u2 = (float(h2 >> np.uint64(11)) + 0.5) / 9007199254740992.0
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
-
-
-# ------------------------------------------------------------------------ propagation
-@numba.njit(cache=True)
-def _propagate_one(x0, y0, z0, phi0, pt, pz, charge):
-    """Impact (η, φ) on the calorimeter surface; returns (ok, eta, phi)."""
-    tan_lambda = pz / pt  # dz / d(transverse path)
-    x, y, z, phi_dir = x0, y0, z0, phi0
-    if charge != 0:
-        rc = 1000.0 * pt / (0.3 * B_FIELD_T)  # mm
-        q = 1.0 if charge > 0 else -1.0
-        r_stop = SOLENOID_RADIUS_MM
-        # centre of the circle; positive charges turn clockwise (φ decreases)
-        cx = x0 + q * rc * math.sin(phi0)
-        cy = y0 - q * rc * math.cos(phi0)
-        c2 = cx * cx + cy * cy
-        cnorm = math.sqrt(c2)
-        theta = -1.0
-        if math.sqrt(x0 * x0 + y0 * y0) < r_stop and cnorm > 0.0:
-            k = (r_stop * r_stop - c2 - rc * rc) / (2.0 * rc * cnorm)
-            if abs(k) <= 1.0:
-                g0 = math.atan2(y0 - cy, x0 - cx)
-                gc = math.atan2(cy, cx)
-                d = math.acos(k)
-                best = 1e30
-                for sgn in (1.0, -1.0):
-                    t = q * (g0 - gc - sgn * d)
-                    t = t % (2.0 * math.pi)
-                    if 1e-9 < t < best:
-                        best = t
-                theta = best
-        else:
-            theta = 0.0
-        # leaving through the solenoid end first?
-        if tan_lambda != 0.0:
-            s_end = ((SOLENOID_HALF_LENGTH_MM if pz > 0 else -SOLENOID_HALF_LENGTH_MM) - z0) / (
-                tan_lambda
-            )
-            if s_end > 0.0 and (theta < 0.0 or s_end / rc < theta):
-                theta = s_end / rc
-        if theta < 0.0:
-            return False, 0.0, 0.0  # loops inside the solenoid
-        g0 = math.atan2(y0 - cy, x0 - cx)
-        g = g0 - q * theta
-        x = cx + rc * math.cos(g)
-        y = cy + rc * math.sin(g)
-        z = z0 + rc * theta * tan_lambda
-        phi_dir = phi0 - q * theta
-    # straight line to the barrel cylinder or an end-cap disk
-    dx = math.cos(phi_dir)
-    dy = math.sin(phi_dir)
-    pd = x * dx + y * dy
-    disc = pd * pd - (x * x + y * y) + CALO_RADIUS_MM * CALO_RADIUS_MM
-    s_cyl = -pd + math.sqrt(disc) if disc >= 0.0 else 1e30
-    if s_cyl < 0.0:
-        s_cyl = 1e30
-    s_disk = 1e30
-    if tan_lambda != 0.0:
-        s_disk = ((CALO_Z_MM if pz > 0 else -CALO_Z_MM) - z) / tan_lambda
-        if s_disk < 0.0:
-            s_disk = 1e30
-    if abs(z + s_cyl * tan_lambda) <= CALO_BARREL_HALF_LENGTH_MM and s_cyl < 1e29:
-        s = s_cyl
-    else:
-        s = s_disk
-    if s > 1e29:
-        return False, 0.0, 0.0
-    xi = x + s * dx
-    yi = y + s * dy
-    zi = z + s * tan_lambda
-    ri = math.sqrt(xi * xi + yi * yi)
-    return True, math.asinh(zi / max(ri, 1e-6)), math.atan2(yi, xi)
-
-
-@numba.njit(cache=True)
-def _propagate_all(x, y, z, phi, pt, pz, charge, ok, eta_out, phi_out):
-    for i in range(x.shape[0]):
-        if pt[i] <= 0.0:
-            ok[i] = False
-            continue
-        r, e, p = _propagate_one(x[i], y[i], z[i], phi[i], pt[i], pz[i], charge[i])
-        ok[i] = r
-        eta_out[i] = e
-        phi_out[i] = p
-
-
-def propagate_to_calorimeter(
-    start_x: np.ndarray,
-    start_y: np.ndarray,
-    start_z: np.ndarray,
-    start_phi: np.ndarray,
-    pt: np.ndarray,
-    pz: np.ndarray,
-    charge: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Impact point of each particle on the calorimeter (EM middle-layer surface).
-
-    Charged particles follow a helix in the 2 T solenoid (radius R = pT/(0.3 B), positive
-    charges turning towards decreasing φ) until they leave it (r = 1.15 m or |z| = 2.65 m),
-    then a straight line; neutral particles go straight from their start point. The
-    surface is the cylinder r = 1680 mm for |z| ≤ 3.5 m, else the disk |z| = 3900 mm.
-
-    Returns
-    -------
-    reaches, eta, phi
-        Whether the particle reaches the calorimeter (loopers with pT ≲ 0.35 GeV do not),
-        and the detector η and φ of the impact point as seen from the origin.
-    """
-    n = len(start_x)
-    ok = np.zeros(n, np.bool_)
-    eta = np.zeros(n)
-    phi = np.zeros(n)
-    _propagate_all(
-        np.asarray(start_x, np.float64),
-        np.asarray(start_y, np.float64),
-        np.asarray(start_z, np.float64),
-        np.asarray(start_phi, np.float64),
-        np.asarray(pt, np.float64),
-        np.asarray(pz, np.float64),
-        np.asarray(charge, np.int64),
-        ok,
-        eta,
-        phi,
-    )
-    return ok, eta, phi
 
 
 # --------------------------------------------------------------------------- showers
@@ -711,7 +579,9 @@ def simulate_calorimeter(
     particles
         Particles after material effects.
     reaches, impact_eta, impact_phi
-        Output of :func:`propagate_to_calorimeter`.
+        Whether each particle reaches the calorimeter and its impact (η, φ) on the EM
+        middle layer (:func:`egamma_cnn.sim.propagation.extrapolate_point_to_calorimeter_array`);
+        particles that do not reach it deposit nothing.
     config
         Detector response.
     event_seeds

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-from egamma_cnn.sim.calorimeter import propagate_to_calorimeter
 from egamma_cnn.sim.cells import delta_phi
+from egamma_cnn.sim.propagation import extrapolate_to_calorimeter_array
 from egamma_cnn.sim.reconstruction import ClusterBatch, ReconstructionConfig
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "matching_variables",
 ]
 
-ELECTRON_MASS = 0.000511
 MAX_TRACK_SLOTS = 5
 
 
@@ -261,9 +260,7 @@ def matching_variables(
     z0 = np.asarray(tracks.z0)[track_index]
     deta1 = clusters.eta1[cluster_index] - np.asarray(tracks.eta_calo)[track_index]
     pt_resc = energy / np.cosh(trk_eta)
-    zeros = np.zeros(len(track_index))
-    ok, _, phi_resc = propagate_to_calorimeter(
-        zeros, zeros, z0, trk_phi, pt_resc, pt_resc * np.sinh(trk_eta), q
-    )
-    dphi = (clusters.phi[cluster_index] - phi_resc + np.pi) % (2 * np.pi) - np.pi
+    _, phi_resc = extrapolate_to_calorimeter_array(pt_resc, trk_eta, trk_phi, q, z0)
+    ok = np.isfinite(phi_resc)  # loopers never reach the calorimeter
+    dphi = (clusters.phi[cluster_index] - np.where(ok, phi_resc, 0.0) + np.pi) % (2 * np.pi) - np.pi
     return deta1, np.where(ok, q * dphi, 0.0)

@@ -8,15 +8,12 @@ noise, so windows and cones are enumerated over the geometry, not over the depos
 
 from __future__ import annotations
 
-import math
-
 import numba
-import numpy as np
 
 from egamma_cnn.geometry import cell_center, cell_id, wrap_phi
 from egamma_cnn.sim.calorimeter import cell_noise
 
-__all__ = ["window_cells"]
+__all__ = ["delta_phi", "measured_energy", "window_cells"]
 
 _MIN_DETA = 0.025 / 8.0
 
@@ -70,15 +67,3 @@ def measured_energy(cell, dep_cells, dep_energy, lo, hi, event_seed, noise_sigma
 def delta_phi(a, b):
     """a − b wrapped to [-π, π)."""
     return wrap_phi(a - b)
-
-
-@numba.njit(cache=True)
-def delta_r(eta1, phi1, eta2, phi2):
-    """√(Δη² + Δφ²) with Δφ wrapped."""
-    dphi = wrap_phi(phi1 - phi2)
-    return math.sqrt((eta1 - eta2) ** 2 + dphi * dphi)
-
-
-def noise_table(noise_gev: np.ndarray, scale: float) -> np.ndarray:
-    """Per-sampling noise σ (GeV) with a global scale."""
-    return np.asarray(noise_gev, np.float64) * scale

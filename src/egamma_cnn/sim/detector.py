@@ -24,7 +24,6 @@ scale, and a 3 % lower tracking efficiency for hadrons.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,10 +32,13 @@ from egamma_cnn.geometry import CaloSampling as S
 
 __all__ = [
     "BARREL_STACK",
+    "CRACK_EXTRA_X0",
     "ENDCAP_STACK",
+    "FALLBACK_SAMPLING",
     "DetectorConfig",
     "id_material_x0",
     "material_radius_cdf",
+    "material_radius_quantile",
     "services_x0",
 ]
 
@@ -293,22 +295,3 @@ class DetectorConfig:
 
     def __hash__(self) -> int:  # ndarray fields are not hashable
         return hash(self.name)
-
-
-def crack_x0(abs_eta: float) -> float:
-    """Extra dead material (X0) of the barrel/end-cap transition at |η|."""
-    return CRACK_EXTRA_X0 if 1.37 < abs_eta < 1.52 else 0.0
-
-
-def path_factor_barrel(abs_eta: float) -> float:
-    """Path-length factor of a projective particle in the barrel, cosh η capped at 1.6.
-
-    ATLAS thins the lead at larger |η| so that the EM depth grows only from 22 to
-    ~30 X0; the cap models that.
-    """
-    return min(math.cosh(abs_eta), 1.6)
-
-
-def path_factor_endcap(abs_eta: float) -> float:
-    """Path-length factor in the end-cap, 1/|cos θ| = coth|η|."""
-    return 1.0 / math.tanh(max(abs_eta, 1e-3))

@@ -43,15 +43,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+import awkward as ak
 import numba
 import numpy as np
 
 from egamma_cnn.sim.particles import Origin, ParticleBatch, VertexTable
-
-if TYPE_CHECKING:  # pragma: no cover
-    import awkward as ak
 
 __all__ = [
     "BEAM_SPOT_SIGMA_XY_MM",
@@ -731,8 +729,6 @@ class _Record:
 
     @classmethod
     def from_awkward(cls, batch: ak.Array) -> _Record:
-        import awkward as ak
-
         prt = batch["prt"]
         counts = ak.to_numpy(ak.num(prt, axis=1)).astype(np.int64)
         flat = ak.flatten(prt, axis=1)

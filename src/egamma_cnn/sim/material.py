@@ -8,8 +8,9 @@ Physics (PDG Review "Passage of particles through matter", §34.4–34.5):
   :mod:`.detector`) is split in two halves in radius; each half radiates one photon
   carrying the energy lost there, emitted at a radius drawn from the material
   distribution, along the electron's direction at that radius (helix tangent in the
-  2 T field). The electron continues with the rest of its energy. Its perigee momentum is
-  the pre-brem one; the loss becomes the track's Δp/p (ATL-PHYS-PUB-2023-001 Table 4).
+  2 T field of :mod:`.propagation`). The electron continues with the rest of its energy.
+  Its perigee momentum is the pre-brem one; the loss becomes the track's Δp/p
+  (ATL-PHYS-PUB-2023-001 Table 4).
 * **Conversions.** A photon converts in X radiation lengths with probability
   1 − exp(−7X/9) (high-energy limit). The conversion point is drawn from the truncated
   exponential in material depth and mapped to a radius with the radial material
@@ -35,13 +36,11 @@ from egamma_cnn.sim.detector import (
     material_radius_quantile,
 )
 from egamma_cnn.sim.particles import Origin, ParticleBatch
+from egamma_cnn.sim.propagation import SOLENOID_RADIUS_MM, helix_radius_mm
 
 __all__ = ["MaterialOutput", "apply_material"]
 
 ELECTRON_MASS = 0.000511
-#: Magnetic field of the solenoid (T) and its radius (mm): bending of the radiating e±.
-B_FIELD_T = 2.0
-SOLENOID_RADIUS_MM = 1150.0
 #: Outer radius of the tracker (mm); material beyond it belongs to the calorimeter stack.
 TRACKER_RADIUS_MM = 1100.0
 #: Brem photons below this energy (GeV) are not emitted as particles; their energy stays
@@ -84,19 +83,15 @@ def _reach_scale(eta: np.ndarray) -> np.ndarray:
     )
 
 
-def _curvature_radius_mm(pt: np.ndarray) -> np.ndarray:
-    """Helix radius R = pT / (0.3 B) in mm (pT in GeV, B in T)."""
-    return 1000.0 * pt / (0.3 * B_FIELD_T)
-
-
 def _tangent_phi(phi0, charge, pt, r):
     """Direction and position azimuths of a helix from the beam line at radius r.
 
     A positive particle bends towards decreasing φ for B along +z. At transverse
-    radius r the position angle is φ0 − q·asin(r/2R) and the tangent φ0 − 2q·asin(r/2R).
+    radius r the position angle is φ0 − q·asin(r/2R) and the tangent φ0 − 2q·asin(r/2R),
+    with R = p_T/(c·B) the helix radius in the solenoid field (:mod:`.propagation`).
     """
     rr = np.minimum(r, SOLENOID_RADIUS_MM)
-    arg = np.clip(rr / (2.0 * _curvature_radius_mm(np.maximum(pt, 1e-6))), -1.0, 1.0)
+    arg = np.clip(rr / (2.0 * helix_radius_mm(np.maximum(pt, 1e-6))), -1.0, 1.0)
     half = charge * np.arcsin(arg)
     return phi0 - 2.0 * half, phi0 - half
 
@@ -105,11 +100,6 @@ def _sample_in_material(rng, lo_fraction, hi_fraction):
     """Radius uniformly distributed in material between two cumulative fractions."""
     u = rng.uniform(size=lo_fraction.shape)
     return material_radius_quantile(lo_fraction + u * (hi_fraction - lo_fraction))
-
-
-def _add(batch_cols: dict, new_cols: dict) -> None:
-    for k, v in new_cols.items():
-        batch_cols[k].append(v)
 
 
 def _columns(p: ParticleBatch, idx: np.ndarray) -> dict:

@@ -17,9 +17,12 @@ from typing import Any
 
 import awkward as ak
 import numpy as np
+from tqdm import tqdm
 
-from egamma_cnn.sim.calibration import Calibrations, load_default_calibration
-from egamma_cnn.sim.calorimeter import propagate_to_calorimeter, simulate_calorimeter
+from egamma_cnn.execution import task_pool
+from egamma_cnn.geometry import cell_centers
+from egamma_cnn.sim.calibration_tables import Calibrations, load_default_calibration
+from egamma_cnn.sim.calorimeter import simulate_calorimeter
 from egamma_cnn.sim.candidates import (
     best_tracks,
     build_candidates,
@@ -28,14 +31,21 @@ from egamma_cnn.sim.candidates import (
     matching_variables,
 )
 from egamma_cnn.sim.detector import DetectorConfig
+from egamma_cnn.sim.generator import PROCESSES, EventGenerator
 from egamma_cnn.sim.material import apply_material
 from egamma_cnn.sim.particles import ParticleBatch, VertexTable
+from egamma_cnn.sim.pileup import MinBiasPool, mu_profile, overlay
+from egamma_cnn.sim.propagation import (
+    extrapolate_point_to_calorimeter_array,
+    extrapolate_to_calorimeter_array,
+)
 from egamma_cnn.sim.reconstruction import (
     ReconstructionConfig,
     brem_recovery_energy,
     find_clusters,
     roi_cells,
 )
+from egamma_cnn.sim.tracker import TrackerConfig, reconstruct_tracks
 from egamma_cnn.sim.truth import classify_electrons, photon_is_prompt
 from egamma_cnn.sim.writer import write_events
 
@@ -85,8 +95,6 @@ class ProductionConfig:
     detector: DetectorConfig = field(default_factory=DetectorConfig.mc)
 
     def __post_init__(self) -> None:
-        from egamma_cnn.sim.generator import PROCESSES
-
         if self.process not in PROCESSES:
             raise ValueError(
                 f"unknown process {self.process!r}; choose from {', '.join(sorted(PROCESSES))}"
@@ -128,8 +136,11 @@ def _local(index: np.ndarray, owner_offsets: np.ndarray, event_of: np.ndarray) -
 class ReconstructedEvents:
     """Everything the detector simulation and reconstruction of a batch produce.
 
-    ``electron_raw``/``photon_raw`` are the uncalibrated candidate energies (electron:
-    window + brem recovery), ``electron_energy``/``photon_energy`` the calibrated ones.
+    ``reaches``, ``impact_eta`` and ``impact_phi`` say whether each particle after the
+    material reaches the calorimeter and where it hits the EM middle layer (NaN where it
+    does not; :mod:`.propagation`). ``electron_raw``/``photon_raw`` are the uncalibrated
+    candidate energies (electron: window + brem recovery), ``electron_energy``/
+    ``photon_energy`` the calibrated ones.
     """
 
     material: object
@@ -157,21 +168,22 @@ def reconstruct_events(
     reco: ReconstructionConfig = _DEFAULT_RECO,
 ) -> ReconstructedEvents:
     """Material, calorimeter, tracker, clusters and candidates of a batch of events."""
-    from egamma_cnn.sim.tracker import (
-        TrackerConfig,
-        extrapolate_to_calorimeter_array,
-        reconstruct_tracks,
-    )
-
     calibration = calibration or load_default_calibration()
     times = BlockTimes()
     n_ev = particles.n_events
     t0 = time.perf_counter()
     mat = apply_material(particles, detector, rng)
     p = mat.particles
-    reaches, impact_eta, impact_phi = propagate_to_calorimeter(
-        mat.start_x, mat.start_y, mat.start_z, mat.start_phi, p.pt, p.pz, p.charge
+    impact_eta, impact_phi = extrapolate_point_to_calorimeter_array(
+        mat.start_x,
+        mat.start_y,
+        mat.start_z,
+        p.pt * np.cos(mat.start_phi),
+        p.pt * np.sin(mat.start_phi),
+        p.pz,
+        p.charge,
     )
+    reaches = np.isfinite(impact_eta)
     seeds = rng.integers(0, 2**63 - 1, n_ev, dtype=np.int64).astype(np.uint64)
     deposits = simulate_calorimeter(p, reaches, impact_eta, impact_phi, detector, seeds)
     base = TrackerConfig()
@@ -276,8 +288,6 @@ def simulate_events(
     times.reconstruction += time.perf_counter() - t1
 
     t2 = time.perf_counter()
-    from egamma_cnn.geometry import cell_centers
-
     centres = cell_centers(cells)
     out: dict[str, ak.Array] = {}
     out["CaloCell"] = ak.zip(
@@ -477,9 +487,6 @@ def _block_seed(seed: int, block: int) -> np.random.SeedSequence:
 def _simulate_block(
     cfg: ProductionConfig, block: int, n_events: int, first_event: int
 ) -> tuple[dict[str, ak.Array], BlockTimes, dict]:
-    from egamma_cnn.sim.generator import EventGenerator
-    from egamma_cnn.sim.pileup import mu_profile, overlay
-
     ss = _block_seed(cfg.seed, block)
     gen_seed, pu_seed, det_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(3))
     times = BlockTimes()
@@ -547,8 +554,6 @@ def _pileup_pool(seed: int):
     positions and φ rotations), so the output does not depend on how blocks are spread
     over worker processes. This per-process cache is the module's only global state.
     """
-    from egamma_cnn.sim.pileup import MinBiasPool
-
     if seed not in _POOL_CACHE:
         pool_seed = int(np.random.SeedSequence([seed, 0x9E37]).generate_state(1)[0])
         _POOL_CACHE.clear()
@@ -584,8 +589,6 @@ def produce(
     temporary name and renamed when complete. Raises ``ValueError`` for bad settings
     and ``OSError`` when ``out`` cannot be written.
     """
-    from tqdm import tqdm
-
     out = Path(out)
     if not out.parent.exists():
         raise OSError(f"output folder {out.parent} does not exist")
@@ -598,8 +601,6 @@ def produce(
             for b, n, first in blocks:
                 yield _simulate_block(cfg, b, n, first)
         else:
-            from egamma_cnn.execution import task_pool
-
             with task_pool(settings, workers) as pool:
                 futures = [pool.submit(_simulate_block, cfg, b, n, f) for b, n, f in blocks]
                 for fut in futures:

@@ -23,8 +23,10 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import uproot
+from scipy.optimize import curve_fit
 
 from egamma_cnn.features import SHOWER_SHAPE_NAMES, shower_shapes
+from egamma_cnn.plotting import pyplot
 from egamma_cnn.provenance import read_metadata
 from egamma_cnn.sim.truth import ElectronClass
 
@@ -89,8 +91,6 @@ def fit_z_peak(
     0.05 GeV grid. Returns NaNs with fewer
     than 50 pairs in range.
     """
-    from scipy.optimize import curve_fit
-
     mass = np.asarray(mass, np.float64)
     inside = mass[(mass > lo) & (mass < hi)]
     nan = float("nan")
@@ -266,8 +266,6 @@ def validate(files: list[Path], out_dir: Path, data_files: list[Path] | None = N
     mplhep's ATLAS style, set for this call only.
     """
     import mplhep
-
-    from egamma_cnn.plotting import pyplot
 
     plt = pyplot()
     with plt.style.context(mplhep.style.ATLAS):
