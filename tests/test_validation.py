@@ -56,3 +56,20 @@ def test_data_mc_comparison_runs_without_truth(tmp_path):
     out = compare_data_mc([data_dir / "zee_mc.root"], [data_dir / "zee_datalike.root"], tmp_path)
     assert out["n_mc"] > 0 and out["n_data"] > 0
     assert (tmp_path / "data_mc_shower_shapes.png").is_file()
+
+
+def test_z_shapes_of_a_file_with_a_single_z_like_event(monkeypatch):
+    """One Z-like event in a file (a JF17 sample): both its electrons, no IndexError."""
+    from egamma_cnn.sim import validation
+
+    sample = Path(__file__).parent / "data" / "zee_mc.root"
+    electrons, cells = validation._load(sample, need_truth=False)
+    counts = []
+    for event in range(len(electrons)):
+        window = slice(max(event - 1, 0), event + 1)  # a Z-like event after another event
+        monkeypatch.setattr(
+            validation, "_load", lambda path, need_truth=False, w=window: (electrons[w], cells[w])
+        )
+        counts.append(len(z_electron_shapes(sample)["reta"]))
+    assert set(counts) <= {0, 2, 4}
+    assert 2 in counts

@@ -199,8 +199,10 @@ def z_electron_shapes(path: Path) -> dict[str, np.ndarray]:
     # the first Z-like pair of an event contributes both its electrons
     best = ak.argmax(ok, axis=1, keepdims=True)
     idx = ak.concatenate([pairs["0"][best], pairs["1"][best]], axis=1)
-    idx = idx[first]
-    sel = shapes[first][idx]
+    # every event left has a pair: no missing index, and a plain (non-option) integer
+    # index, which awkward slices correctly however few events are left
+    idx = ak.values_astype(ak.fill_none(idx[first], 0), np.int64)
+    sel = ak.to_packed(shapes[first])[idx]
     return {n: ak.to_numpy(ak.fill_none(ak.flatten(sel[n]), np.nan)) for n in SHOWER_SHAPE_NAMES}
 
 
