@@ -205,7 +205,7 @@ def feature_columns(
         ``tracks`` and ``pv_z`` (``Electron.eventIndex``): lets ``candidates`` be a
         selection while the cells and tracks are those of the whole chunk. Without it
         the candidates must be grouped by exactly the events of the cells and tracks.
-    fudge : egamma_cnn.datamc.FudgeFile, optional
+    fudge : egamma_cnn.corrections.FudgeFile, optional
         Fudge factors to apply (MC made data-like): every variable the file has factors
         for is returned fudged in the candidate's (E_T, η) bin.
 
