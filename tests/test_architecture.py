@@ -152,6 +152,12 @@ def _imports() -> list[Import]:
 IMPORTS = _imports()
 
 
+def _ancestors(module: str) -> list[str]:
+    """The packages of the package that ``module`` sits in, root excluded."""
+    parts = module.split(".")
+    return [".".join(parts[:k]) for k in range(2, len(parts)) if ".".join(parts[:k]) in MODULES]
+
+
 def _layer(module: str) -> str:
     best = max(
         (name for name in LAYERS if module == name or module.startswith(name + ".")), key=len
@@ -175,8 +181,14 @@ def test_no_import_cycle():
     graph: dict[str, set[str]] = defaultdict(set)
     for imp in IMPORTS:
         target = _internal(imp.target)
-        if target is not None and target != imp.module and target != "egamma_cnn":
-            graph[imp.module].add(target)
+        if target is None or target == imp.module or target == "egamma_cnn":
+            continue
+        graph[imp.module].add(target)
+        # importing pkg.sub runs pkg/__init__.py first, unless pkg is the importer's own
+        # package (already being imported when the importer runs)
+        for ancestor in _ancestors(target):
+            if ancestor not in _ancestors(imp.module) and ancestor != imp.module:
+                graph[imp.module].add(ancestor)
     # Tarjan's strongly connected components
     index: dict[str, int] = {}
     low: dict[str, int] = {}
@@ -234,6 +246,35 @@ def test_imports_inside_functions_only_for_optional_dependencies():
         )
     ]
     assert not deferred, "\n".join(deferred)
+
+
+#: Layers whose modules may import an optional heavy dependency only inside a function:
+#: importing them must stay cheap and work without the extras.
+LIGHT_LAYERS = ("foundation", "runtime", "execution", "studies")
+
+
+def test_light_layers_import_no_optional_dependency_at_module_level():
+    heavy = [
+        f"{imp.module}:{imp.line} imports {imp.target} at module level"
+        for imp in IMPORTS
+        if not imp.deferred
+        and _layer(imp.module) in LIGHT_LAYERS
+        and not imp.module.endswith(".plots")  # plotting modules exist to draw
+        and any(imp.target == d or imp.target.startswith(d + ".") for d in DEFERRED_OK)
+    ]
+    assert not heavy, "\n".join(heavy)
+
+
+def test_no_dynamic_import_hides_an_edge():
+    """``importlib.import_module`` or ``__import__`` would escape the checks above."""
+    dynamic = []
+    for module, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                if name in ("import_module", "__import__"):
+                    dynamic.append(f"{module}:{node.lineno}")
+    assert not dynamic, f"dynamic imports: {dynamic}"
 
 
 @pytest.mark.parametrize(

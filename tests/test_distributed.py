@@ -272,3 +272,9 @@ def test_batch_job_scripts_carry_the_settings(executor):
     else:
         assert "MY.DaskWorkerCores = 2" in script
         assert "MY.DaskWorkerMemory = 3221225472" in script  # 3 GiB
+
+
+@pytest.mark.parametrize("schemaclass", [None, "EGammaSchema", dict])
+def test_run_fileset_names_a_missing_or_wrong_schema(schemaclass, tmp_path):
+    with pytest.raises(TypeError, match="run_fileset needs schemaclass=<a NanoEvents schema"):
+        run_fileset(_processor(), _fileset(tmp_path), schemaclass=schemaclass)

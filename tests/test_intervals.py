@@ -73,3 +73,18 @@ def test_the_interval_contains_the_efficiency(n, fraction, method):
     assert eff == k / n
     assert 0.0 <= eff - down <= eff + 1e-12 and eff - 1e-12 <= eff + up <= 1.0
     assert down >= -1e-12 and up >= -1e-12
+
+
+def test_negative_weights_outside_zero_one_give_an_interval():
+    """Σw_pass > Σw or < 0 (negative MC weights): defined values, no exception."""
+    eff, down, up = efficiency_interval(10.0, 8.0, 12.0)
+    assert eff == 1.25 and up == 0.0 and 0.0 < down
+    assert clopper_pearson(9.0, 8.0)[1] == 1.0 and wilson(9.0, 8.0)[1] == 1.0
+    eff, down, up = efficiency_interval(-1.0, 8.0, 12.0)
+    assert eff == -0.125 and down == 0.0 and up > 0.0
+    assert clopper_pearson(-1.0, 8.0)[0] == 0.0
+
+
+def test_an_unknown_interval_is_refused_even_for_an_empty_bin():
+    with pytest.raises(ValueError, match="interval must be one of"):
+        efficiency_interval(0.0, 0.0, 0.0, interval="jeffreys")

@@ -66,20 +66,26 @@ def clopper_pearson(k: float, n: float, coverage: float = COVERAGE) -> tuple[flo
     """Clopper–Pearson interval (low, high) of the binomial proportion k/n.
 
     Exact and conservative; (0, 1) for n ≤ 0. ``k`` and ``n`` may be effective
-    (non-integer) counts.
+    (non-integer) counts. A ``k`` outside [0, n] — weighted sums with negative weights
+    can put Σw_pass below 0 or above Σw — is taken at the nearer end: the interval of
+    an efficiency of 0 or 1.
     """
     if n <= 0:
         return (0.0, 1.0)
+    k = min(max(k, 0.0), n)
     low, high = clopper_pearson_interval(np.asarray(k, float), np.asarray(n, float), coverage)
     return (float(low), float(high))
 
 
 def wilson(k: float, n: float, coverage: float = COVERAGE) -> tuple[float, float]:
-    """Wilson score interval (low, high) of the binomial proportion k/n; (0, 1) for n ≤ 0."""
+    """Wilson score interval (low, high) of the binomial proportion k/n; (0, 1) for n ≤ 0.
+
+    A ``k`` outside [0, n] is taken at the nearer end, as in :func:`clopper_pearson`.
+    """
     if n <= 0:
         return (0.0, 1.0)
     z = float(stats.norm.ppf(0.5 + coverage / 2))
-    p = k / n
+    p = min(max(k / n, 0.0), 1.0)
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return (max(0.0, centre - half), min(1.0, centre + half))
@@ -108,16 +114,17 @@ def efficiency_interval(
     -------
     tuple of float
         ε and the distances from ε to the ends of the interval; NaN for an empty sample
-        (``total`` ≤ 0).
+        (``total`` ≤ 0). With negative weights ε can leave [0, 1]: it is returned as
+        measured, with the interval of ε = 0 or 1 (the error towards the outside is 0).
     """
-    if total <= 0:
-        return math.nan, math.nan, math.nan
     if interval not in INTERVALS:
         raise ValueError(f"interval must be one of {sorted(INTERVALS)}, not {interval!r}")
+    if total <= 0:
+        return math.nan, math.nan, math.nan
     efficiency = passed / total
     n_eff = total**2 / variance if variance > 0 else total
     low, high = INTERVALS[interval](efficiency * n_eff, n_eff)
-    return efficiency, efficiency - low, high - efficiency
+    return efficiency, max(efficiency - low, 0.0), max(high - efficiency, 0.0)
 
 
 def binomial_error(efficiency: float, n_eff: float) -> float:

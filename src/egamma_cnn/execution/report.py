@@ -1,7 +1,10 @@
 """What a run over a fileset gives back and what it left out: outputs, failures, errors.
 
-Kept apart from :mod:`.runner` (which imports coffea's dataset tools and dask) so that a
-command-line front end can catch :class:`BadInputError` without paying for them.
+:class:`FilesetRun` is what :func:`egamma_cnn.execution.run_fileset` returns: the
+outputs per dataset and every :class:`Failure` (a file that cannot be opened, a chunk
+that cannot be read) with its reason; :class:`BadInputError` is what it raises when bad
+input is met without the permission to go on. They are plain data, kept apart from the
+machinery of :mod:`.runner`.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class Failure:
         return f"{self.dataset}: {self.file}{where}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: dataset, file, entry range (None for a whole file) and reason."""
         return {
             "dataset": self.dataset,
             "file": self.file,

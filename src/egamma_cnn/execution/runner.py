@@ -27,6 +27,7 @@ from typing import Any
 import dask
 import uproot
 from coffea.dataset_tools import apply_to_fileset, preprocess
+from coffea.nanoevents import BaseSchema
 from dask.diagnostics import ProgressBar
 
 from egamma_cnn.execution.clusters import open_executor
@@ -91,7 +92,7 @@ def run_fileset(
     fileset: Mapping[str, Any],
     settings: ExecutionSettings | None = None,
     *,
-    schemaclass: Any,
+    schemaclass: type[BaseSchema],
     executor: Any = None,
 ) -> FilesetRun:
     """Run ``processor`` over ``fileset`` (module docstring).
@@ -119,7 +120,14 @@ def run_fileset(
         reason), or the first chunk that cannot be read.
     ValueError
         No file at all can be opened.
+    TypeError
+        ``schemaclass`` is not a NanoEvents schema class.
     """
+    if not (isinstance(schemaclass, type) and issubclass(schemaclass, BaseSchema)):
+        raise TypeError(
+            f"run_fileset needs schemaclass=<a NanoEvents schema class>, not {schemaclass!r}: "
+            "EGammaSchema for egamma-cnn files, coffea's NanoAODSchema for CMS NanoAOD"
+        )
     settings = settings or ExecutionSettings()
     context: Any = contextlib.nullcontext(executor)
     if executor is None:

@@ -259,20 +259,22 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
         "electron",
         "cnn_loose",
         "Passes the CNN Loose working point: cnn_score ≥ the cut of the candidate's cluster "
-        "E_T × |η| bin, set for 93 % signal efficiency; False outside the binned E_T × |η| "
-        "range (ATL-PHYS-PUB-2023-001 §5.4).",
+        "E_T × |η| bin, set by the model's targets (93 % signal efficiency for the shipped "
+        "model); False outside the binned E_T × |η| range (ATL-PHYS-PUB-2023-001 §5.4).",
     )
     cnn_medium = id_property(
         "electron",
         "cnn_medium",
         "Passes the CNN Medium working point: cnn_score ≥ the cut of the cluster E_T × |η| "
-        "bin, set for 88 % signal efficiency (ATL-PHYS-PUB-2023-001 §5.4).",
+        "bin, set by the model's targets (88 % signal efficiency for the shipped model; "
+        "ATL-PHYS-PUB-2023-001 §5.4).",
     )
     cnn_tight = id_property(
         "electron",
         "cnn_tight",
         "Passes the CNN Tight working point: cnn_score ≥ the cut of the cluster E_T × |η| "
-        "bin, set for 80 % signal efficiency (ATL-PHYS-PUB-2023-001 §5.4).",
+        "bin, set by the model's targets (80 % signal efficiency for the shipped model; "
+        "ATL-PHYS-PUB-2023-001 §5.4).",
     )
     llh = llh_property(
         None,
@@ -288,18 +290,20 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
     llh_loose = llh_property(
         "llh_loose",
         "Passes the LLH Loose working point: the cut on d of the E_T × |η| bin (93 % signal "
-        "efficiency) and ≥ 2 pixel and ≥ 7 silicon hits on the track "
+        "efficiency in the shipped likelihood) and ≥ 2 pixel and ≥ 7 silicon hits on the track "
         "(ATL-PHYS-PUB-2023-001 §6.1).",
     )
     llh_medium = llh_property(
         "llh_medium",
-        "Passes the LLH Medium working point: the cut on d (88 % signal efficiency), ≥ 2 "
-        "pixel, ≥ 7 silicon and ≥ 1 B-layer hits (ATL-PHYS-PUB-2023-001 §6.1).",
+        "Passes the LLH Medium working point: the cut on d (88 % signal efficiency in the "
+        "shipped likelihood), ≥ 2 pixel, ≥ 7 silicon and ≥ 1 B-layer hits "
+        "(ATL-PHYS-PUB-2023-001 §6.1).",
     )
     llh_tight = llh_property(
         "llh_tight",
-        "Passes the LLH Tight working point: the cut on d (80 % signal efficiency), ≥ 2 "
-        "pixel, ≥ 7 silicon and ≥ 1 B-layer hits (ATL-PHYS-PUB-2023-001 §6.1).",
+        "Passes the LLH Tight working point: the cut on d (80 % signal efficiency in the "
+        "shipped likelihood), ≥ 2 pixel, ≥ 7 silicon and ≥ 1 B-layer hits "
+        "(ATL-PHYS-PUB-2023-001 §6.1).",
     )
     iso_loose = isolation_property(
         "electron",

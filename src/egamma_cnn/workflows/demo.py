@@ -25,12 +25,12 @@ from egamma_cnn.workflows.tnp import run_tnp
 __all__ = ["run_demo"]
 
 
-def run_demo(out_dir: Path, *, events: int = 1000, workers: int = 2) -> dict[str, Any]:
+def run_demo(out_dir: str | Path, *, events: int = 1000, workers: int = 2) -> dict[str, Any]:
     """Generate, validate, score and run every study (module docstring); the summaries.
 
     Parameters
     ----------
-    out_dir : Path
+    out_dir : str or Path
         Output folder (created); the samples are written there too.
     events : int
         Z→ee events of the MC and of the data-like sample (JF17: half as many).
@@ -39,6 +39,7 @@ def run_demo(out_dir: Path, *, events: int = 1000, workers: int = 2) -> dict[str
     """
     from dask.distributed import Client, LocalCluster
 
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     jobs = (
