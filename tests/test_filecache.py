@@ -22,6 +22,7 @@ from egamma_cnn.filecache import (
     PathPickled,
     cache_size,
     cached,
+    cached_content,
     clear_cache,
     unpickle_by_path,
 )
@@ -132,6 +133,43 @@ def test_threads_share_one_load_and_errors_are_not_cached(tmp_path):
     assert len(attempts) == 2
 
 
+def test_content_is_cached_by_its_sha256(tmp_path):
+    calls = []
+
+    def parse(data: bytes):
+        calls.append(data)
+        return data.decode().split()
+
+    data = b"one two"
+    digest = hashlib.sha256(data).hexdigest()
+    first = cached_content(parse, digest, data)
+    assert cached_content(parse, digest, bytes(data)) is first and len(calls) == 1
+    clear_cache()  # dropped by the cache: built again from the bytes, no file involved
+    assert cached_content(parse, digest, data) == first and len(calls) == 2
+    with pytest.raises(ValueError, match="not the content of SHA-256"):
+        cached_content(parse, hashlib.sha256(b"other").hexdigest(), data)
+
+
+def _text(identity: FileIdentity) -> str:
+    return Path(identity.path).read_text()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_starts_with_an_empty_cache(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_text("parent")
+    identity = FileIdentity.of(path)
+    loaded = cached(_text, identity)
+    assert cache_size() >= 1
+    pid = os.fork()
+    if pid == 0:  # the child: nothing inherited is handed out, its own load is new
+        ok = cache_size() == 0 and cached(_text, identity) is not loaded and cache_size() == 1
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert cached(_text, identity) is loaded  # the parent keeps its own
+
+
 def test_the_cache_is_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(filecache, "MAX_ENTRIES", 3)
     clear_cache()
@@ -163,6 +201,7 @@ class Table(PathPickled):
     def __init__(self, path, scale=1.0):
         Table.opened += 1
         self.path = str(Path(path).resolve())
+        self.identity = FileIdentity.of(path)
         self.scale = scale
         self.values = np.array([float(v) for v in Path(path).read_text().split()]) * scale
 
@@ -171,6 +210,13 @@ class Table(PathPickled):
 
     def _pickle_settings(self):
         return (self.scale,)
+
+
+class ShippedTable(Table):
+    """A table that ships with a package: named, each process uses its own copy, unchecked."""
+
+    def _pickle_identity(self):
+        return None
 
 
 def test_pickled_by_path_and_reopened_through_the_cache(tmp_path):
@@ -184,11 +230,27 @@ def test_pickled_by_path_and_reopened_through_the_cache(tmp_path):
     assert pickle.loads(data) is clone and Table.opened == 1  # once per process
     np.testing.assert_array_equal(clone.values, table.values)
     assert unpickle_by_path(Table, str(path), (3.0,)).values[1] == 3.0
-    _touch_later(path, "5 6")
-    assert pickle.loads(data).values.tolist() == [10.0, 12.0]  # the file as it is now
     path.unlink()
     with pytest.raises(FileNotFoundError, match=r"no file .*table\.txt in this process for Table"):
         pickle.loads(data)
+
+
+def test_a_file_changed_after_pickling_is_refused(tmp_path):
+    path = tmp_path / "table.txt"
+    path.write_text("1 2")
+    data = pickle.dumps(Table(path, 5.0))
+    _touch_later(path, "3 4")  # rewritten after the run started
+    with pytest.raises(FileChangedError) as err:
+        pickle.loads(data)
+    message = str(err.value)
+    assert "\n" not in message and str(path.resolve()) in message
+    assert "changed after the run started" in message and "Table" in message
+    # a run started now sends the new state
+    assert pickle.loads(pickle.dumps(Table(path, 5.0))).values.tolist() == [15.0, 20.0]
+    # a file that ships with the package is not checked: each worker's own install
+    shipped = pickle.dumps(ShippedTable(path, 1.0))
+    _touch_later(path, "5 6")
+    assert pickle.loads(shipped).values.tolist() == [5.0, 6.0]
 
 
 # --------------------------------------------------------------------------------------
@@ -220,12 +282,25 @@ def test_fudge_file_travels_by_path_and_refuses_a_rewritten_file(tmp_path):
     np.testing.assert_allclose(clone.apply({"reta": values}, et, eta)["reta"], expected)
 
     write_correctionlib(_factors(0.02), path)
-    with pytest.raises(ValueError, match="changed after it was given to the run"):
+    with pytest.raises(
+        FileChangedError, match=r"fudge_factors\.json changed after the run started"
+    ):
         pickle.loads(data)
-    late = FudgeFile(path)  # opened, not yet applied, when the file is rewritten again
-    assert tokenize(late) != tokenize(fudge)
-    write_correctionlib(_factors(0.03), path)
-    with pytest.raises(FileChangedError, match="changed after it was given to the run"):
-        late.apply({"reta": values}, et, eta)
-    # an evaluator built before the rewrites keeps the factors of its content
     np.testing.assert_allclose(fudge.apply({"reta": values}, et, eta)["reta"], expected)
+
+
+def test_a_fudge_file_applies_the_content_it_was_opened_with(tmp_path):
+    path = tmp_path / "fudge_factors.json"
+    write_correctionlib(_factors(0.02), path)
+    values, et, eta = np.array([0.95, 0.97]), np.array([30.0, 50.0]), np.array([-1.0, 1.0])
+    expected = apply_fudge(_factors(0.02)["reta"], values, et, eta)
+    late = FudgeFile(path)  # opened, not yet applied, when the file is rewritten
+    write_correctionlib(_factors(0.03), path)
+    assert tokenize(late) != tokenize(FudgeFile(path))
+    # the content it was opened with, never the file as it is now (it was verified
+    # when read), also after the cache dropped its evaluator
+    np.testing.assert_allclose(late.apply({"reta": values}, et, eta)["reta"], expected)
+    clear_cache()
+    np.testing.assert_allclose(late.apply({"reta": values}, et, eta)["reta"], expected)
+    path.unlink()
+    np.testing.assert_allclose(late.apply({"reta": values}, et, eta)["reta"], expected)

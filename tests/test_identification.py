@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import uproot
 
+from egamma_cnn import identification
 from egamma_cnn.features import ELECTRON_HLV_NAMES, electron_features
 from egamma_cnn.filecache import FileChangedError
 from egamma_cnn.identification import (
@@ -361,10 +363,50 @@ def test_likelihood_files_travel_by_path_and_load_once(tmp_path):
     copy.write_text(Path(shipped.path).read_text())
     mine = LikelihoodFile(copy)
     assert not mine.shipped and pickle.loads(pickle.dumps(mine)).path == str(copy.resolve())
-    copy.write_text(Path(shipped.path).read_text() + " ")  # rewritten before first use
-    with pytest.raises(FileChangedError, match=r"llh\.json changed after it was given"):
-        mine.get()
     assert LikelihoodFile(copy).get().to_dict() == reference.to_dict()
+
+
+def _write_later(path: Path, text: str) -> None:
+    """Rewrite ``path`` with a modification time that surely differs."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(text)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+def test_a_likelihood_file_changed_after_pickling_is_refused(tmp_path, monkeypatch):
+    document = LikelihoodFile().get().to_dict()
+    path = tmp_path / "llh.json"
+    _write_later(path, json.dumps(document))
+    mine = LikelihoodFile(path)
+    pickled = pickle.dumps(mine)
+    assert len(pickled) < 300
+    changed = json.loads(json.dumps(document))
+    changed["likelihood"]["pdf_floor"] = 0.25  # other PDFs: other scores
+    _write_later(path, json.dumps(changed))
+    with pytest.raises(FileChangedError, match=r"llh\.json changed after the run started"):
+        pickle.loads(pickled)
+    assert mine.get().to_dict() == document  # the object keeps the file as it opened it
+    assert LikelihoodFile(path).get().likelihood.pdf_floor == 0.25  # a new run, the new file
+    # the shipped file travels as its name: each worker's own installation, unchecked
+    installed = tmp_path / "installed" / "electron_llh.json"
+    installed.parent.mkdir()
+    _write_later(installed, json.dumps(document))
+    monkeypatch.setattr(identification, "_shipped_likelihood_path", lambda: installed)
+    shipped = LikelihoodFile()
+    assert shipped.shipped
+    pickled = pickle.dumps(shipped)
+    _write_later(installed, json.dumps(document) + " ")  # reinstalled
+    assert pickle.loads(pickled).shipped
+
+
+def test_a_likelihood_file_of_another_format_is_named_when_opened(tmp_path):
+    path = tmp_path / "cuts.json"
+    path.write_text(json.dumps({"format": "egamma-cnn-photon-cuts/1"}))
+    with pytest.raises(ValueError, match=r"cuts\.json is not a likelihood file .*LLH format"):
+        LikelihoodFile(path)
+    path.write_text("not json")
+    with pytest.raises(ValueError, match=r"cuts\.json is not a likelihood file"):
+        LikelihoodFile(path)
 
 
 def test_the_example_processor_gives_the_same_histograms_eager_and_on_dask():
@@ -499,3 +541,29 @@ def test_likelihood_and_isolation_columns(events):
     config = TnPConfig(probe_id=("llh_tight", "iso_loose"))
     h = TagAndProbeProcessor(config).process(events)["sample"]["histogram"]
     assert h[{"id": "iso_loose", "passing": True}].sum(flow=True).value > 0
+
+
+def test_identification_summary_processor_runs_eagerly_as_on_dask(events):
+    """IdentificationSummary eagerly (hist.Hist) gives the histograms of its dask run."""
+    # imported here: this test is appended to a file whose imports belong to its other tests
+    import hist
+
+    from egamma_cnn.processors.identification import IdentificationSummary
+    from egamma_cnn.tnp.pairs import TRUTH_NONE
+
+    eager = IdentificationSummary().process(events)
+    assert list(eager) == ["sample"]  # plain files have no dataset name
+    out = eager["sample"]
+    assert isinstance(out["electron"], hist.Hist) and isinstance(out["photon"], hist.Hist)
+    assert int(out["events"]) == len(events)
+    electrons = events.Electron
+    assert out["electron"].sum(flow=True) == len(flat(electrons.cnn_score))
+    tight = out["electron"][{"tight": True}].sum(flow=True)
+    assert tight == flat(electrons.cnn_tight).sum()
+    # simulation: every electron has a truth class, none the "no truth" value
+    assert out["electron"][{"truth": hist.loc(TRUTH_NONE)}].sum(flow=True) == 0
+    (lazy,) = dask.compute(IdentificationSummary().process(open_events(MC, mode="dask")))
+    for name in ("electron", "photon"):
+        np.testing.assert_array_equal(
+            out[name].values(flow=True), lazy["sample"][name].values(flow=True)
+        )

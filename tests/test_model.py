@@ -4,13 +4,19 @@ coffea.ml_tools wrapper (numpy, awkward and dask-awkward inputs; pickled by path
 
 from __future__ import annotations
 
+import os
 import pickle
 import shutil
+import subprocess
+import sys
+import textwrap
 
 import awkward as ak
+import cloudpickle
 import dask
 import dask_awkward as dak
 import numpy as np
+import onnxruntime as ort
 import pytest
 from coffea.ml_tools.helper import nonserializable_attribute, numpy_call_wrapper
 from hypothesis import given, settings
@@ -29,6 +35,7 @@ from egamma_cnn.model import (
     class_weights,
     discriminant,
     load_model,
+    onnx_model,
     predict_class_fractions,
 )
 from egamma_cnn.model.onnx_model import shipped_model_path
@@ -281,12 +288,83 @@ def test_awkward_dask_and_numpy_calls_give_the_same_probabilities(electron):
     lists = electron(**{k: ak.Array(v.tolist()) for k, v in inputs.items()})
     np.testing.assert_array_equal(_stacked(lists, names), expected)
     # dask-awkward: partitions of batch_size candidates, the batches of the numpy call
-    lazy = electron(
-        **{k: dak.from_awkward(ak.Array(v.tolist()), npartitions=3) for k, v in inputs.items()}
-    )
+    lazy = electron(**_dask_inputs(inputs, 3))
     assert isinstance(lazy, dak.Array) and lazy.fields == list(ELECTRON_CLASS_NAMES)
     (computed,) = dask.compute(lazy, scheduler="sync")
     np.testing.assert_array_equal(_stacked(computed, names), expected)
+    assert computed.layout.form == lazy.form == regular.layout.form  # the meta is the output's
+
+
+def _dask_inputs(inputs: dict[str, np.ndarray], npartitions: int) -> dict[str, dak.Array]:
+    """Lists of lists, as a user may build them, in ``npartitions`` partitions."""
+    return {
+        k: dak.from_awkward(ak.Array(v.tolist()), npartitions=npartitions)
+        for k, v in inputs.items()
+    }
+
+
+def test_building_the_dask_graph_runs_no_inference(electron):
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    gpu = load_model("electron", batch_size=8, providers=providers)
+    inputs = _random_inputs(gpu, 24)
+    lazy = gpu(**_dask_inputs(inputs, 3))  # on a CPU-only client: no session, no error
+    assert gpu._session is None and lazy.fields == list(ELECTRON_CLASS_NAMES)
+    (optimized,) = dask.optimize(lazy)  # the column optimisation meets typetracers only
+    assert gpu._session is None
+    if "CUDAExecutionProvider" not in ort.get_available_providers():
+        with pytest.raises(ValueError, match="not available"):  # where it runs, it is checked
+            optimized.compute(scheduler="sync")
+    # the inputs are checked on the client from their forms
+    with pytest.raises(ModelMetadataError, match=r"missing \['hlv'\]"):
+        gpu(**{k: v for k, v in _dask_inputs(inputs, 3).items() if k != "hlv"})
+    with pytest.raises(ModelMetadataError, match="'fine' has type"):
+        gpu(**_dask_inputs(inputs, 3) | {"fine": dak.from_awkward(ak.Array([[1.0]] * 24), 3)})
+    with pytest.raises(TypeError, match=r"\['hlv'\] are not dask-awkward arrays"):
+        gpu(**_dask_inputs(inputs, 3) | {"hlv": inputs["hlv"]})
+
+
+def test_the_dask_graph_has_the_same_keys_for_the_same_model_and_inputs(electron):
+    inputs = _dask_inputs(_random_inputs(electron, 12), 2)
+    first = electron(**inputs)
+    second = electron(**inputs)
+    other_object = load_model("electron", batch_size=8)(**inputs)
+    assert first.name == second.name == other_object.name
+    assert set(first.__dask_graph__()) == set(other_object.__dask_graph__())
+    assert load_model("electron", batch_size=16)(**inputs).name != first.name
+
+
+_WORKER = """
+    import pickle
+    import sys
+
+    import awkward as ak
+    import dask
+
+    with open(sys.argv[1], "rb") as handle:
+        graph, keys = pickle.load(handle)
+    unpickled = {m: m in sys.modules for m in ("torch", "coffea.ml_tools")}
+    parts = dask.get(graph, keys)
+    computed = {m: m in sys.modules for m in ("torch", "coffea.ml_tools")}
+    with open(sys.argv[2], "wb") as handle:
+        pickle.dump((unpickled, computed, ak.to_list(ak.concatenate(parts))), handle)
+"""
+
+
+def test_a_worker_of_the_dask_graph_imports_neither_torch_nor_coffea_ml_tools(electron, tmp_path):
+    inputs = _random_inputs(electron, 16, seed=8)
+    (lazy,) = dask.optimize(electron(**_dask_inputs(inputs, 2)))
+    graph = tmp_path / "graph.pkl"
+    graph.write_bytes(cloudpickle.dumps((dict(lazy.__dask_graph__()), lazy.__dask_keys__())))
+    out = tmp_path / "out.pkl"
+    subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_WORKER), str(graph), str(out)],
+        check=True,
+        timeout=300,
+    )
+    unpickled, computed, records = pickle.loads(out.read_bytes())
+    assert unpickled == computed == {"torch": False, "coffea.ml_tools": False}
+    got = np.array([[r[name] for name in electron.class_names] for r in records], np.float32)
+    np.testing.assert_array_equal(got, electron.predict(inputs))
 
 
 def test_inputs_grouped_by_event_come_back_grouped(electron):
@@ -300,6 +378,20 @@ def test_inputs_grouped_by_event_come_back_grouped(electron):
     lazy = electron(**{k: dak.from_awkward(v, npartitions=1) for k, v in per_event.items()})
     (computed,) = dask.compute(lazy, scheduler="sync")
     assert computed.tolist() == eager.tolist()
+
+
+def test_chunks_without_candidates(electron):
+    inputs = _random_inputs(electron, 8, seed=7)
+    counts = np.array([0, 0, 3, 5])  # the first partition of two events has no candidates
+    per_event = {k: ak.unflatten(ak.from_numpy(v), counts) for k, v in inputs.items()}
+    lazy = electron(**{k: dak.from_awkward(v, npartitions=2) for k, v in per_event.items()})
+    (computed,) = dask.compute(lazy, scheduler="sync")
+    assert ak.num(computed).tolist() == counts.tolist()
+    np.testing.assert_array_equal(
+        _stacked(ak.flatten(computed), electron.class_names), electron.predict(inputs)
+    )
+    none = electron(**{k: ak.from_numpy(v[:0]) for k, v in inputs.items()})
+    assert len(none) == 0 and none.fields == list(ELECTRON_CLASS_NAMES)
 
 
 def test_the_model_pickles_as_its_file_and_settings(electron):
@@ -353,3 +445,63 @@ def test_cached_models_follow_their_file(tmp_path):
         _ = mine.session  # never the graph of another model under this model's metadata
     with pytest.raises(FileNotFoundError, match="no model file"):
         cached_model(tmp_path / "missing.onnx")
+
+
+def _copy_over(source, path):
+    """Copy ``source`` over ``path`` with a modification time that surely differs."""
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    shutil.copyfile(source, path)
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+def test_a_model_file_changed_after_pickling_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "mine.onnx"
+    _copy_over(shipped_model_path("electron_fcn"), path)
+    data = pickle.dumps(load_model(path, batch_size=8))
+    assert len(data) < 500
+    _copy_over(shipped_model_path("electron"), path)  # another model over the file
+    with pytest.raises(FileChangedError, match=r"mine\.onnx changed after the run started"):
+        pickle.loads(data)
+    assert [s.name for s in pickle.loads(pickle.dumps(load_model(path))).inputs] == [
+        "coarse",
+        "fine",
+        "tracks",
+        "hlv",
+    ]
+    # a shipped model travels as its name: each worker's own installation, unchecked
+    installed = tmp_path / "installed" / "electron_fcn.onnx"
+    installed.parent.mkdir()
+    _copy_over(shipped_model_path("electron_fcn"), installed)
+    real = onnx_model.shipped_model_path
+    monkeypatch.setattr(
+        onnx_model,
+        "shipped_model_path",
+        lambda name: installed if name == "electron_fcn" else real(name),
+    )
+    shipped = load_model("electron_fcn", batch_size=8)
+    assert shipped.shipped_name == "electron_fcn"
+    data = pickle.dumps(shipped)
+    _copy_over(shipped_model_path("electron_fcn"), installed)  # reinstalled: a new mtime
+    assert pickle.loads(data).shipped_name == "electron_fcn"
+
+
+def test_every_session_checks_its_file_whatever_the_settings(tmp_path):
+    path = tmp_path / "mine.onnx"
+    _copy_over(shipped_model_path("electron_fcn"), path)
+    default = load_model(path)  # CPU, one thread: the session that checked the graph
+    threads = load_model(path, intra_op_threads=2)
+    assert default._session is None and threads._session is None
+    _copy_over(shipped_model_path("electron"), path)
+    for model in (default, threads):
+        with pytest.raises(FileChangedError, match=r"mine\.onnx changed after it was given"):
+            _ = model.session
+
+
+def test_settings_and_names_of_models_are_checked():
+    with pytest.raises(TypeError, match=r"cached_model\(\) got an unexpected keyword .*batch_sise"):
+        cached_model("electron", batch_sise=8)
+    shipped = r"\(shipped models: electron, electron_fcn, photon\)"
+    for load in (cached_model, load_model):
+        with pytest.raises(FileNotFoundError, match=rf"no model file \S*/electrn {shipped}"):
+            load("electrn")
+    assert cached_model("electron_fcn", batch_size=8).batch_size == 8

@@ -1,6 +1,7 @@
 """Files loaded once per process, and objects that travel in a task graph as their path.
 
-The package's one deliberate piece of global state (docs/ARCHITECTURE.md). An ONNX model
+One of the three pieces of process-wide state the package keeps on purpose
+(docs/ARCHITECTURE.md). An ONNX model
 (:class:`egamma_cnn.model.OnnxModel` and its ``onnxruntime.InferenceSession``), a
 likelihood file (:class:`egamma_cnn.identification.LikelihoodFile`) and a fudge-factor
 file (:class:`egamma_cnn.corrections.FudgeFile`) are opened from a file; every chunk of
@@ -13,12 +14,19 @@ chunk or shipped inside the graph. This module gives them
 * :func:`cached` — one thread-safe, process-wide cache of loaded objects, keyed by
   (loader, identity, settings): a file rewritten in place has a new identity and is
   loaded again, never mixed with the old one;
+* :func:`cached_content` — the same cache for content already read and verified,
+  keyed by its SHA-256: an object that holds the bytes it was opened with builds from
+  them again, and never re-reads a path that may have changed since;
 * :class:`PathPickled` — the one pickle-by-path protocol: such an object pickles as
-  (its class, where its file is, its settings), a few hundred bytes, and the receiving
-  process reopens it through :func:`cached` (once per file and settings per process).
+  (its class, where its file is, its settings, the file's state), a few hundred bytes,
+  and the receiving process reopens it through :func:`cached` (once per file and
+  settings per process), refusing a file that changed after the run started
+  (:class:`FileChangedError`).
 
 The cache holds at most :data:`MAX_ENTRIES` objects, the least recently used going
-first; it holds no event data. It imports nothing of the package (foundation layer).
+first; it holds no event data. A process forked from one with a full cache starts with
+an empty one (an ``onnxruntime.InferenceSession`` must not be shared across ``fork``).
+It imports nothing of the package (foundation layer).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ __all__ = [
     "PathPickled",
     "cache_size",
     "cached",
+    "cached_content",
     "clear_cache",
     "unpickle_by_path",
 ]
@@ -145,14 +154,27 @@ _LOADING: dict[tuple[Any, ...], threading.Lock] = {}
 _LOCK = threading.Lock()
 
 
-def _reset_locks_in_child() -> None:  # a lock held by another thread at fork stays held
+#: What a forked child inherited from its parent's cache: kept alive, never used. An
+#: ``onnxruntime.InferenceSession`` must not be used across ``fork`` (its thread pool's
+#: threads stay in the parent), and freeing one in the child may wait on those threads.
+_INHERITED: list[Any] = []
+
+
+def _reset_in_child() -> None:
+    """After ``fork``, in the child: new locks and an empty cache.
+
+    A lock held by another thread at the fork stays held in the child; the child loads
+    its own objects (what it inherited is kept in :data:`_INHERITED`, unused).
+    """
     global _LOCK
     _LOCK = threading.Lock()
     _LOADING.clear()
+    _INHERITED.extend(_ENTRIES.values())
+    _ENTRIES.clear()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_locks_in_child)
+    os.register_at_fork(after_in_child=_reset_in_child)
 
 
 def cached(loader: Callable[..., T], identity: FileIdentity, *settings: Hashable) -> T:
@@ -165,7 +187,29 @@ def cached(loader: Callable[..., T], identity: FileIdentity, *settings: Hashable
     :meth:`FileIdentity.check` first), so that a file rewritten since its identity was
     taken is an error, not a silent mix of two versions.
     """
-    key = (loader, identity, settings)
+    return _cached((loader, identity, settings), lambda: loader(identity, *settings))
+
+
+def cached_content(loader: Callable[[bytes], T], digest: str, data: bytes) -> T:
+    """``loader(data)``, called once per process for each content (key: its SHA-256).
+
+    For an object that read its file once and keeps the bytes (identified by
+    ``digest``, the ``FileIdentity.read`` digest): what it builds from them is shared
+    with every object of the same content, and built again from ``data`` (never from the
+    path) after the cache dropped it. ``data`` is checked against ``digest`` when it is
+    loaded; a mismatch is a ``ValueError``.
+    """
+
+    def load() -> T:
+        if hashlib.sha256(data).hexdigest() != digest:
+            raise ValueError(f"the content given is not the content of SHA-256 {digest[:12]}…")
+        return loader(data)
+
+    return _cached((loader, "sha256", digest), load)
+
+
+def _cached(key: tuple[Any, ...], load: Callable[[], T]) -> T:
+    """``load()`` once per process for ``key`` (see :func:`cached`)."""
     with _LOCK:
         if key in _ENTRIES:
             _ENTRIES.move_to_end(key)
@@ -177,7 +221,7 @@ def cached(loader: Callable[..., T], identity: FileIdentity, *settings: Hashable
                 if key in _ENTRIES:  # loaded by another thread while this one waited
                     _ENTRIES.move_to_end(key)
                     return _ENTRIES[key]
-            value = loader(identity, *settings)
+            value = load()
             with _LOCK:
                 _ENTRIES[key] = value
                 while len(_ENTRIES) > MAX_ENTRIES:
@@ -207,33 +251,49 @@ def cache_size() -> int:
 
 
 class PathPickled:
-    """Mixin: an object opened from one file that pickles as (class, where, settings).
+    """Mixin: an object opened from one file that pickles as (class, where, settings, state).
 
-    A subclass defines
+    A subclass sets :attr:`identity` (the :class:`FileIdentity` it was opened with) and
+    defines
 
     * :meth:`_pickle_where` — where its file is: an absolute path, or the name of a file
       that ships with the package (resolved by :meth:`_locate` in the receiving
       process's own installation);
     * :meth:`_pickle_settings` — a tuple of hashable settings (what the constructor needs
       besides the file);
-    * optionally :meth:`_locate`, :meth:`_open` (default ``cls(path, *settings)``) and
-      :meth:`_restored` (what one unpickling returns: by default the cached object).
+    * optionally :meth:`_pickle_identity` (default :attr:`identity`; None for a file that
+      ships with the package), :meth:`_locate`, :meth:`_open` (default
+      ``cls(path, *settings)``) and :meth:`_restored` (what one unpickling returns: by
+      default the cached object).
 
-    Unpickling (:func:`unpickle_by_path`) takes the file's identity in the receiving
-    process and returns the object :func:`cached` holds for (``_open``, identity, where,
-    settings): one object per file state and settings per process, however many tasks
-    carry it. With ``_identity_by_content`` the identity includes the SHA-256 of the
-    content (the file is read on every unpickling).
+    The pickle carries the file's state (size and ``st_mtime_ns``, or the SHA-256 of the
+    content with ``_identity_by_content``). Unpickling (:func:`unpickle_by_path`) takes
+    the file's identity in the receiving process, raises :class:`FileChangedError` when
+    it is not that state (the file changed after the run started: the sender and the
+    receiver would use two versions of it), and returns the object :func:`cached` holds
+    for (``_open``, identity, where, settings): one object per file state and settings
+    per process, however many tasks carry it. A file that ships with the package is
+    identified by its name and the package version: each process uses its own
+    installation's copy, unchecked. With ``_identity_by_content`` the file is read on
+    every unpickling. The state is compared as ``stat`` reports it on each side, so the
+    workers must see the file itself (a shared file system) or a copy that keeps its
+    modification time (``cp -p``, ``rsync -t``).
     """
 
     #: Identify the file by its content's SHA-256 (else by path, size and mtime).
     _identity_by_content: ClassVar[bool] = False
+    #: The state of the file the object was opened with.
+    identity: FileIdentity
 
     def _pickle_where(self) -> str:
         raise NotImplementedError
 
     def _pickle_settings(self) -> tuple[Hashable, ...]:
         return ()
+
+    def _pickle_identity(self) -> FileIdentity | None:
+        """The state the receiving process must find (None: not checked)."""
+        return self.identity
 
     @classmethod
     def _locate(cls, where: str) -> Path:
@@ -250,11 +310,33 @@ class PathPickled:
         return self
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (unpickle_by_path, (type(self), self._pickle_where(), self._pickle_settings()))
+        identity = self._pickle_identity()
+        state = None if identity is None else (identity.size, identity.mtime_ns, identity.digest)
+        return (
+            unpickle_by_path,
+            (type(self), self._pickle_where(), self._pickle_settings(), state),
+        )
 
 
-def unpickle_by_path(cls: type[PathPickled], where: str, settings: tuple[Hashable, ...]) -> Any:
-    """Reopen a :class:`PathPickled` object in this process, through :func:`cached`."""
+def unpickle_by_path(
+    cls: type[PathPickled],
+    where: str,
+    settings: tuple[Hashable, ...],
+    state: tuple[int, int, str | None] | None = None,
+) -> Any:
+    """Reopen a :class:`PathPickled` object in this process, through :func:`cached`.
+
+    ``state`` is the (size, ``st_mtime_ns``, SHA-256 or None) of the file the object was
+    pickled with; None skips the check (a file that ships with the package, or an object
+    opened here for the first time).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``where`` in this process.
+    FileChangedError
+        The file is not in ``state``: it changed after the run started.
+    """
     path = cls._locate(where)
     try:
         identity = FileIdentity.read(path)[0] if cls._identity_by_content else FileIdentity.of(path)
@@ -263,4 +345,35 @@ def unpickle_by_path(cls: type[PathPickled], where: str, settings: tuple[Hashabl
             f"no file {path} in this process for {cls.__name__} (a dask worker opens the "
             "file at the path the client gave: put it on a file system they share)"
         ) from None
-    return cached(cls._open, identity, where, settings)._restored()
+    if state is not None:
+        _check_state(cls, identity, state)
+    return cached(_open_checked, identity, cls, where, settings)._restored()
+
+
+def _open_checked(
+    identity: FileIdentity, cls: type[PathPickled], where: str, settings: tuple[Hashable, ...]
+) -> Any:
+    """``cls._open``, checked to have opened the file in the state of ``identity``."""
+    opened = cls._open(identity, where, settings)
+    own = getattr(opened, "identity", None)
+    if isinstance(own, FileIdentity):  # the file changed between the stat and the open
+        _check_state(cls, own, (identity.size, identity.mtime_ns, identity.digest))
+    return opened
+
+
+def _check_state(
+    cls: type[PathPickled], identity: FileIdentity, state: tuple[int, int, str | None]
+) -> None:
+    size, mtime_ns, digest = state
+    if digest is not None:
+        if identity.digest == digest:
+            return
+        what = f"SHA-256 {digest[:12]}… → {(identity.digest or '?')[:12]}…"
+    else:
+        if (identity.size, identity.mtime_ns) == (size, mtime_ns):
+            return
+        what = f"size {size} → {identity.size}, mtime_ns {mtime_ns} → {identity.mtime_ns}"
+    raise FileChangedError(
+        f"the file {identity.path} changed after the run started ({what}): this "
+        f"{cls.__name__} was sent with the earlier file; rerun to use the new one"
+    )

@@ -67,7 +67,7 @@ from egamma_cnn.features import (
     TRACK_VARIABLE_NAMES,
 )
 from egamma_cnn.features.columns import feature_chunk, needed_columns
-from egamma_cnn.filecache import FileIdentity, PathPickled, cached
+from egamma_cnn.filecache import FileChangedError, FileIdentity, PathPickled, cached
 from egamma_cnn.images import (
     CELL_FIELDS,
     ELECTRON_IMAGES,
@@ -565,11 +565,20 @@ class LikelihoodFile(PathPickled):
     """A likelihood JSON by path, loaded once per process (what travels in a dask graph).
 
     ``path`` is a file written by :meth:`egamma_cnn.model.LikelihoodID.save`; None is the
-    shipped ``electron_llh.json``. It pickles as its path (the shipped file: resolved in
-    the receiving process's own installation) and :meth:`get` loads the
-    :class:`~egamma_cnn.model.LikelihoodID` through :func:`egamma_cnn.filecache.cached`,
-    once per file state per process. A file rewritten after the object was made is an
-    error (:class:`~egamma_cnn.filecache.FileChangedError`), not a silent switch of PDFs.
+    shipped ``electron_llh.json``. The file is read and checked when the object is made
+    (through :func:`egamma_cnn.filecache.cached`: once per file state per process) and
+    :meth:`get` returns that :class:`~egamma_cnn.model.LikelihoodID` for the object's
+    whole life. It pickles as its path and the file's state (size, modification time;
+    the shipped file: its name, resolved and unchecked in the receiving process's own
+    installation): a process that unpickles it after the file was rewritten raises
+    :class:`~egamma_cnn.filecache.FileChangedError`, never a silent switch of PDFs.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not a likelihood JSON (the message names it).
     """
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
@@ -579,9 +588,13 @@ class LikelihoodFile(PathPickled):
             raise FileNotFoundError(f"no likelihood file {self.path}")
         self.identity = FileIdentity.of(self.path)
         self.shipped = Path(self.path).resolve() == shipped.resolve()
+        self._likelihood = cached(_load_likelihood, self.identity)
 
     def _pickle_where(self) -> str:
         return SHIPPED_LIKELIHOOD if self.shipped else self.path
+
+    def _pickle_identity(self) -> FileIdentity | None:
+        return None if self.shipped else self.identity
 
     @classmethod
     def _locate(cls, where: str) -> Path:
@@ -594,13 +607,20 @@ class LikelihoodFile(PathPickled):
         return f"LikelihoodFile({self.path!r})"
 
     def get(self) -> LikelihoodID:
-        """The :class:`~egamma_cnn.model.LikelihoodID` of the file (loaded once per process)."""
-        return cached(_load_likelihood, self.identity)
+        """The :class:`~egamma_cnn.model.LikelihoodID` of the file as it was opened."""
+        return self._likelihood
 
 
 def _load_likelihood(identity: FileIdentity) -> LikelihoodID:
     """:meth:`LikelihoodID.load` of the file of ``identity``, checked to be that file."""
-    return LikelihoodID.from_dict(json.loads(identity.read_bytes()))
+    try:
+        return LikelihoodID.from_dict(json.loads(identity.read_bytes()))
+    except FileChangedError:
+        raise
+    except (ValueError, TypeError, AttributeError) as err:  # not JSON, or another document
+        raise ValueError(
+            f"{identity.path} is not a likelihood file written by LikelihoodID.save: {err}"
+        ) from None
 
 
 def _fudge_file(fudge: Any) -> FudgeFile | None:

@@ -36,7 +36,7 @@ import correctionlib.schemav2 as cs
 import numpy as np
 
 from egamma_cnn.corrections.writing import grid_to_json, write_correction
-from egamma_cnn.filecache import FileIdentity, PathPickled, cached
+from egamma_cnn.filecache import FileChangedError, FileIdentity, PathPickled, cached_content
 
 __all__ = [
     "CORRECTION_NAME",
@@ -169,11 +169,16 @@ class FudgeFile(PathPickled):
     it was opened with, :class:`egamma_cnn.filecache.PathPickled`) and what the feature,
     CNN and likelihood chunk functions apply: :meth:`apply` replaces every variable the
     file has factors for by its fudged value, v' = c_data + w (v − c_MC) in the
-    candidate's (E_T, η) bin (the edge bins outside the binning). A process that opens it
-    again checks the content: a file rewritten in between (a new ``egamma-cnn datamc``
-    into the same folder) is an error, never a silent mix of old and new factors; the
-    correctionlib evaluator is built once per content per process
-    (:func:`egamma_cnn.filecache.cached`).
+    candidate's (E_T, η) bin (the edge bins outside the binning).
+
+    The object keeps the bytes it read when it was made and applies the factors of that
+    content for its whole life, whatever happens to the file afterwards: the
+    correctionlib evaluator is built from those bytes once per content per process
+    (:func:`egamma_cnn.filecache.cached_content`, keyed by the SHA-256), never from the
+    path again. A process that unpickles it reads the file and checks the content: a
+    file rewritten after the run started (a new ``egamma-cnn datamc`` into the same
+    folder) is an error (:class:`~egamma_cnn.filecache.FileChangedError`), never a
+    silent mix of old and new factors.
 
     Parameters
     ----------
@@ -188,8 +193,9 @@ class FudgeFile(PathPickled):
     FileNotFoundError
         No file at ``path``.
     ValueError
-        The file is not a correctionlib set with an ``egamma_cnn_fudge`` correction, or
-        its content is not the one of ``digest``.
+        The file is not a correctionlib set with an ``egamma_cnn_fudge`` correction.
+    FileChangedError
+        Its content is not the one of ``digest`` (a ``ValueError``).
     """
 
     _identity_by_content = True
@@ -198,20 +204,21 @@ class FudgeFile(PathPickled):
         self.path = os.path.abspath(os.fspath(path))
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"no fudge-factor file {self.path}")
-        self.identity, content = FileIdentity.read(self.path)
+        self.identity, self._content = FileIdentity.read(self.path)
         self.digest: str = self.identity.digest or ""
         if digest is not None and digest != self.digest:
-            raise ValueError(
-                f"the fudge-factor file {self.path} changed after it was given to the "
-                "run; rerun with the new file"
+            raise FileChangedError(
+                f"the fudge-factor file {self.path} changed after the run started "
+                f"(SHA-256 {digest[:12]}… → {self.digest[:12]}…); rerun to use the new one"
             )
-        self.variables = _fudge_variables(self.path, content)
+        self.variables = _fudge_variables(self.path, self._content)
 
     def _pickle_where(self) -> str:
         return self.path
 
-    def _pickle_settings(self) -> tuple[Hashable, ...]:
-        return (self.digest,)
+    @classmethod
+    def _open(cls, identity: FileIdentity, where: str, settings: tuple[Hashable, ...]) -> FudgeFile:
+        return cls(identity.path, digest=identity.digest)
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         return ("egamma_cnn.FudgeFile", self.digest)
@@ -225,9 +232,10 @@ class FudgeFile(PathPickled):
         """``columns`` with every variable of the file fudged (the others as they are).
 
         ``et`` [GeV] and ``eta`` are the candidates' cluster E_T and η, the probe
-        binning the factors were derived in.
+        binning the factors were derived in. The factors are those of the content the
+        object was made with.
         """
-        correction = cached(_fudge_correction, self.identity)
+        correction = cached_content(_fudge_correction, self.digest, self._content)
         out = dict(columns)
         et = np.asarray(et, np.float64)
         eta = np.asarray(eta, np.float64)
@@ -257,7 +265,6 @@ def _fudge_variables(path: str, content: bytes) -> tuple[str, ...]:
     return tuple(item["key"] for item in items)
 
 
-def _fudge_correction(identity: FileIdentity) -> Any:
-    """The correctionlib evaluator of the file of ``identity`` (its content checked)."""
-    text = identity.read_bytes().decode()
-    return correctionlib.CorrectionSet.from_string(text)[CORRECTION_NAME]
+def _fudge_correction(content: bytes) -> Any:
+    """The correctionlib evaluator of a fudge-factor file's content."""
+    return correctionlib.CorrectionSet.from_string(content.decode())[CORRECTION_NAME]

@@ -36,10 +36,16 @@ received shape, or the version that differs.
 non-serialisable attribute created lazily in each process (``_create_session``), the
 input checks are ``validate_numpy_input``, the preprocessing and batched inference are
 ``numpy_call``, and ``model(coarse=..., fine=..., tracks=..., hlv=...)`` runs on numpy,
-awkward or dask-awkward arrays of per-candidate inputs (coffea's ``map_partitions``
-mapping for dask). It pickles as its file and settings (:mod:`egamma_cnn.filecache`): a
-few hundred bytes in a dask graph; a worker reopens the file (a shipped model from its
-own installation) once per file and settings.
+awkward or dask-awkward arrays of per-candidate inputs. For dask-awkward inputs the
+model replaces coffea's generic mapping (``numpy_call_wrapper._call_dask``) by one
+``map_partitions`` of :class:`_PartitionInference`, which runs the eager awkward call on
+each partition: the graph holds no reference to ``coffea.ml_tools`` (a worker does not
+import its backends, torch among them), building it runs no inference (the output's
+metadata comes from the class names) and its keys are the same for the same model,
+settings and inputs. The model pickles as its file, settings and the file's state
+(:mod:`egamma_cnn.filecache`): a few hundred bytes in a dask graph; a worker reopens
+the file (a shipped model from its own installation) once per file and settings, and
+refuses a file that changed after the run started.
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ from types import ModuleType
 from typing import Any
 
 import awkward as ak
+import dask_awkward as dak
 import numpy as np
 import onnxruntime as ort
 
@@ -89,6 +96,22 @@ def _coffea_ml_helper() -> ModuleType:
     worker); the runtime imports no torch (tests/test_package.py). The module is loaded
     from coffea's own file under its own name, so that coffea's wrappers, imported
     later, share its classes.
+
+    Two limits follow, because the package ``coffea.ml_tools`` is not imported here:
+
+    * when a user imports ``coffea.ml_tools`` afterwards, its ``__init__`` finds the
+      helper already in ``sys.modules`` and Python does not bind it as an attribute of
+      the package: ``hasattr(coffea.ml_tools, "helper")`` is False (``from
+      coffea.ml_tools.helper import X`` and ``import coffea.ml_tools.helper as h`` work);
+    * for the same reason ``coffea.ml_tools.helper.X`` as attribute access fails until
+      ``coffea.ml_tools`` itself has been imported (and then by the first limit).
+
+    Setting the attribute here would need the package's module object, which exists
+    only once its ``__init__`` has run (what this loader avoids); a package module made
+    without running it would, once in ``sys.modules``, make a later ``import
+    coffea.ml_tools`` skip the ``__init__``, so that ``from coffea.ml_tools import
+    torch_wrapper`` would give the module, not the class. Both limits are therefore
+    left as they are.
     """
     name = "coffea.ml_tools.helper"
     if name in sys.modules:
@@ -243,8 +266,9 @@ def _regular(array: ak.Array, shape: tuple[int, ...], name: str) -> ak.Array:
     """Per-candidate ``array`` with the regular inner dimensions ``shape``.
 
     Variable-length lists (``N * var * var * float32``) are checked to have the sizes of
-    ``shape`` and made regular with known sizes, which a typetracer (the dask graph's
-    metadata) keeps: coffea's mapping then meets ``(1, *shape)`` arrays, not empty lists.
+    ``shape`` and made regular with known sizes, also for no candidates (a chunk of
+    events without any, and the zero-length check of the dask path): the numpy call
+    meets ``(N, *shape)`` arrays.
     """
     if array.ndim != len(shape) + 1:
         raise ModelMetadataError(
@@ -261,9 +285,10 @@ def _regular(array: ak.Array, shape: tuple[int, ...], name: str) -> ak.Array:
                 )
         if len(out) != len(array) * math.prod(shape):  # flatten drops None
             raise ModelMetadataError(f"input {name!r} has missing values (None)")
-    for size in reversed(shape):
-        out = ak.unflatten(out, size)
-    return out
+    layout = out.layout
+    for size in reversed(shape):  # as ak.unflatten(out, size), also with no candidates
+        layout = ak.contents.RegularArray(layout, size)
+    return ak.Array(layout)
 
 
 def _by_event(record: ak.Array, per_event: ak.Array) -> ak.Array:
@@ -308,10 +333,19 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
     -----
     The ``InferenceSession`` (:attr:`session`) is created on first use in each process
     through :func:`egamma_cnn.filecache.cached` and shared there by every
-    :class:`OnnxModel` of the same file and settings; it is never pickled. The model
-    pickles as (file, settings) and a worker opens the file at the same path (a shipped
-    model at the path of the worker's own installation); a file rewritten after the
-    model was loaded is an error, not a session of another model.
+    :class:`OnnxModel` of the same file and settings; it is never pickled. Creating it
+    checks that the file is still the one the model was loaded from, whatever the
+    settings (with the default ones the session is the one that checked the graph at
+    load time): a file rewritten after the model was loaded is a
+    :class:`~egamma_cnn.filecache.FileChangedError`, not a session of another model.
+    The model pickles as (file, settings, the file's size and modification time) and a
+    worker opens the file at the same path, refusing it when it changed after the run
+    started (a shipped model: the file of the worker's own installation, unchecked).
+
+    Under dask-awkward, ``model(**inputs)`` checks the inputs' names, dimensions and
+    dtypes on the client from their metadata (no inference, no session: a client
+    without the GPU of ``providers`` builds the graph) and maps
+    :class:`_PartitionInference` over the partitions.
     """
 
     def __init__(
@@ -362,16 +396,25 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
 
     # -- the session: lazy, per process, never pickled -------------------------------------
     def _create_session(self) -> Any:
-        """The ``onnxruntime.InferenceSession`` of this process (``self.session``)."""
+        """The ``onnxruntime.InferenceSession`` of this process (``self.session``).
+
+        Raises :class:`~egamma_cnn.filecache.FileChangedError` when the file changed
+        since the model was loaded (also when the cached session of these settings was
+        made before the change).
+        """
         providers = tuple(_resolve_providers(self.providers))
+        self.identity.check()
         return cached(_open_session, self.identity, providers, self.intra_op_threads)
 
-    # -- pickled as (where, settings): filecache.PathPickled ------------------------------
+    # -- pickled as (where, settings, file state): filecache.PathPickled -----------------
     def _pickle_where(self) -> str:
         return self.shipped_name if self.shipped_name is not None else os.path.abspath(self.path)
 
     def _pickle_settings(self) -> tuple[Hashable, ...]:
         return (self.providers, self.intra_op_threads, self.batch_size, self.check_versions)
+
+    def _pickle_identity(self) -> FileIdentity | None:
+        return None if self.shipped_name is not None else self.identity
 
     @classmethod
     def _locate(cls, where: str) -> Path:
@@ -392,7 +435,6 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
         """A view of the cached model without a session (it gets the shared one on use)."""
         clone = object.__new__(type(self))
         clone.__dict__.update(self.__dict__)
-        clone.__dict__.pop("_delayed_wrapper", None)
         clone._session = None
         return clone
 
@@ -476,6 +518,27 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
                     "pass check_versions=False if you know the inputs are the same"
                 )
 
+    def _by_name(self, args: tuple[Any, ...]) -> None:
+        if args:
+            raise TypeError(
+                f"{self.path.name}: pass the inputs by name "
+                f"({', '.join(f'{s.name}=...' for s in self.inputs)}), not by position"
+            )
+
+    def _per_event_input(self, inputs: Mapping[str, Any]) -> Any:
+        """The first input given per event (``events * var * ...``), or None."""
+        shapes = {spec.name: spec.shape for spec in self.inputs}
+        return next(
+            (
+                array
+                for name, array in inputs.items()
+                if name in shapes
+                and not isinstance(array, np.ndarray)
+                and array.ndim == len(shapes[name]) + 2
+            ),
+            None,
+        )
+
     # -- coffea.ml_tools: numpy -----------------------------------------------------------
     def validate_numpy_input(self, *args: Any, **inputs: Any) -> None:
         """Check the numpy inputs: names, shapes ``(N, *shape)``, dtypes, finite values.
@@ -483,11 +546,7 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
         Raises :class:`ModelMetadataError` naming the input, what was expected and what
         was received (for non-finite values: the first candidate that has one).
         """
-        if args:
-            raise TypeError(
-                f"{self.path.name}: pass the inputs by name "
-                f"({', '.join(f'{s.name}=...' for s in self.inputs)}), not by position"
-            )
+        self._by_name(args)
         expected = [spec.name for spec in self.inputs]
         missing = [name for name in expected if name not in inputs]
         extra = [name for name in inputs if name not in expected]
@@ -562,14 +621,11 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
         """Per-candidate inputs with regular inner dimensions, for the numpy call.
 
         Inputs given per event (``events * var * ...``) are flattened to the candidates.
-        Under dask-awkward each input gets one ``map_partitions`` that checks and
-        regularises its chunks.
+        The model's own dask path (:meth:`_call_dask`) calls it per partition on awkward
+        arrays; given dask-awkward arrays directly (coffea's generic path), each input
+        gets one ``map_partitions`` that checks and regularises its chunks.
         """
-        if args:
-            raise TypeError(
-                f"{self.path.name}: pass the inputs by name "
-                f"({', '.join(f'{s.name}=...' for s in self.inputs)}), not by position"
-            )
+        self._by_name(args)
         lib = self.get_awkward_lib(**inputs)
         shapes = {spec.name: spec.shape for spec in self.inputs}
         out: dict[str, Any] = {}
@@ -592,22 +648,43 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
         """One record per candidate with a field per class (grouped by event if given so)."""
         lib = ak if isinstance(return_array, ak.Array) else self.get_awkward_lib(**inputs)
         record = lib.zip({name: return_array[:, k] for k, name in enumerate(self.class_names)})
-        shapes = {spec.name: spec.shape for spec in self.inputs}
-        per_event = next(
-            (
-                array
-                for name, array in inputs.items()
-                if name in shapes
-                and not isinstance(array, np.ndarray)
-                and array.ndim == len(shapes[name]) + 2
-            ),
-            None,
-        )
+        per_event = self._per_event_input(inputs)
         if per_event is None:
             return record
         if lib is ak:
             return _by_event(record, per_event)
         return lib.map_partitions(_by_event, record, per_event, label="onnx-by-event")
+
+    def _call_dask(self, *args: Any, **inputs: Any) -> Any:
+        """``model(**inputs)`` for dask-awkward inputs: one ``map_partitions``.
+
+        Replaces coffea's ``numpy_call_wrapper._call_dask``, whose graph refers to
+        ``coffea.ml_tools.helper`` (a worker that unpickles it imports
+        ``coffea.ml_tools`` and with it torch), which runs an inference on length-one
+        inputs on the client while the graph is built (a session with the model's
+        providers, which a CPU-only client may not have), and which puts the model in
+        the graph as a ``dask.delayed`` of random key. Here the inputs are checked on
+        zero-length arrays of their forms (:meth:`validate_numpy_input`: names, shapes,
+        dtypes; no session), the output's metadata is a typetracer record of a float32
+        field per class, and each partition runs the eager awkward call
+        (:class:`_PartitionInference`), so the result is the eager one partition by
+        partition. The task keys follow from the model's ``__dask_tokenize__`` and the
+        inputs' names.
+        """
+        self._by_name(args)
+        others = [name for name, array in inputs.items() if not isinstance(array, dak.Array)]
+        if others:
+            raise TypeError(
+                f"{self.path.name}: inputs {others} are not dask-awkward arrays; pass every "
+                "input as a dask-awkward array with the same partitions"
+            )
+        self._call_awkward(
+            **{name: ak.Array(array.form.length_zero_array()) for name, array in inputs.items()}
+        )
+        call = _PartitionInference(self, tuple(inputs), self._per_event_input(inputs) is not None)
+        return dak.map_partitions(
+            call, *inputs.values(), label=f"onnx-{self.path.stem}", meta=call.meta()
+        )
 
     def __repr__(self) -> str:
         shapes = ", ".join(f"{s.name}{list(s.shape)}" for s in self.inputs)
@@ -615,34 +692,89 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
         return f"OnnxModel({name!r}: {shapes} -> {list(self.class_names)})"
 
 
-def _model_settings(
+class _PartitionInference:
+    """What dask-awkward runs on each partition of ``model(**dask_awkward_inputs)``.
+
+    A module-level class, so that the graph refers to this module (and to
+    :class:`OnnxModel`, which pickles as its file: :mod:`egamma_cnn.filecache`), never
+    to ``coffea.ml_tools``. On a partition it is the eager call,
+    ``model(**inputs)`` on awkward arrays (inputs → numpy → ``_call_numpy`` → one record
+    per candidate, grouped by event when the inputs are): the same numbers as the eager
+    call on the same chunk. On typetracers (dask-awkward's column optimisation) it
+    touches every input, so that they are read, and returns :meth:`meta` without an
+    inference.
+    """
+
+    def __init__(self, model: OnnxModel, names: tuple[str, ...], per_event: bool) -> None:
+        self.model = model
+        self.names = names
+        self.per_event = per_event
+
+    def meta(self) -> ak.Array:
+        """The output's typetracer: a record of a float32 field per class name."""
+        record = ak.zip({name: np.zeros(0, np.float32) for name in self.model.class_names})
+        if self.per_event:
+            record = ak.unflatten(record, np.zeros(0, np.int64))
+        return ak.Array(record.layout.to_typetracer(forget_length=True))
+
+    def __call__(self, *arrays: ak.Array) -> ak.Array:
+        if any(ak.backend(array) == "typetracer" for array in arrays):
+            for array in arrays:
+                ak.typetracer.touch_data(array)
+            return self.meta()
+        return self.model._call_awkward(**dict(zip(self.names, arrays, strict=True)))
+
+    def __dask_tokenize__(self) -> tuple[Any, ...]:
+        return (
+            "egamma_cnn.OnnxModel.partition",
+            self.model.__dask_tokenize__(),
+            self.names,
+            self.per_event,
+        )
+
+
+def _locate_model(name_or_path: str | os.PathLike[str]) -> str:
+    """A shipped model's name as it is, else the absolute path of an existing file."""
+    if isinstance(name_or_path, str) and name_or_path in SHIPPED_MODELS:
+        return name_or_path
+    where = os.path.abspath(os.fspath(name_or_path))
+    if not os.path.isfile(where):
+        raise FileNotFoundError(
+            f"no model file {where} (shipped models: {', '.join(SHIPPED_MODELS)})"
+        )
+    return where
+
+
+def load_model(name_or_path: str | os.PathLike[str], **kwargs: Any) -> OnnxModel:
+    """A shipped model by name (:data:`SHIPPED_MODELS`) or any egamma-cnn ONNX file.
+
+    ``kwargs`` are the settings of :class:`OnnxModel`. Raises ``FileNotFoundError``
+    naming the file and the shipped models when ``name_or_path`` is neither.
+    """
+    where = _locate_model(name_or_path)
+    path = shipped_model_path(where) if where in SHIPPED_MODELS else name_or_path
+    return OnnxModel(path, **kwargs)
+
+
+def cached_model(
+    name_or_path: str | os.PathLike[str],
+    *,
     providers: Sequence[str] | str | None = None,
     intra_op_threads: int = 1,
     batch_size: int = 256,
     check_versions: bool = True,
-) -> tuple[Hashable, ...]:
-    """The settings of :class:`OnnxModel` in the form it pickles them (a cache key)."""
-    return (_check_providers(providers), int(intra_op_threads), int(batch_size), check_versions)
-
-
-def load_model(name_or_path: str | os.PathLike[str], **kwargs: Any) -> OnnxModel:
-    """A shipped model by name (:data:`SHIPPED_MODELS`) or any egamma-cnn ONNX file."""
-    if isinstance(name_or_path, str) and name_or_path in SHIPPED_MODELS:
-        return OnnxModel(shipped_model_path(name_or_path), **kwargs)
-    return OnnxModel(name_or_path, **kwargs)
-
-
-def cached_model(name_or_path: str | os.PathLike[str], **kwargs: Any) -> OnnxModel:
+) -> OnnxModel:
     """:func:`load_model` once per file state and settings per process.
 
     The model an unpickled :class:`OnnxModel` of the same file and settings is too
-    (:mod:`egamma_cnn.filecache`); a file rewritten since gives a new model. ``kwargs``
-    are the settings of :class:`OnnxModel`.
+    (:mod:`egamma_cnn.filecache`); a file rewritten since gives a new model. The
+    settings are those of :class:`OnnxModel`. Raises ``FileNotFoundError`` naming the
+    file and the shipped models when ``name_or_path`` is neither.
     """
-    if isinstance(name_or_path, str) and name_or_path in SHIPPED_MODELS:
-        where = name_or_path
-    else:
-        where = os.path.abspath(os.fspath(name_or_path))
-        if not os.path.isfile(where):
-            raise FileNotFoundError(f"no model file {where}")
-    return unpickle_by_path(OnnxModel, where, _model_settings(**kwargs))
+    settings = (
+        _check_providers(providers),
+        int(intra_op_threads),
+        int(batch_size),
+        bool(check_versions),
+    )
+    return unpickle_by_path(OnnxModel, _locate_model(name_or_path), settings)
