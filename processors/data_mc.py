@@ -97,6 +97,16 @@ class DataMCProcessor(processor.ProcessorABC):
         self.weight = weight
 
     def process(self, events: Any) -> dict[str, Any]:
+        """The histograms of the probes of one chunk of ``events`` (eager or dask-awkward).
+
+        Returns
+        -------
+        dict
+            ``{dataset: {"events": n, "probes": n, "distributions": {variable: hist},
+            "moments": {variable: hist}, "identification": hist}}`` (module docstring;
+            no ``identification`` without IDs). ``moments`` computes to a
+            ``boost_histogram.Histogram`` on dask (:func:`moments_histogram`).
+        """
         config = self.config
         lazy = is_lazy(events)
         pairs = tag_probe_pairs(events, config)
@@ -152,6 +162,7 @@ class DataMCProcessor(processor.ProcessorABC):
         return {dataset_name(events): {**output, "identification": identification}}
 
     def postprocess(self, accumulator: Any) -> Any:
+        """The accumulated outputs as they are (nothing to finish)."""
         return accumulator
 
 

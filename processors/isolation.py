@@ -3,7 +3,8 @@
 Per electron candidate in the tag-and-probe acceptance (E_T above the probe threshold,
 |η| below ``max_abs_eta``; the selection and binning of
 :class:`~egamma_cnn.tnp.config.TnPConfig`) and truth class (``truthClass`` 0–5 on
-simulation, −1 without truth), ``IsolationProcessor`` fills
+simulation, :data:`~egamma_cnn.tnp.pairs.TRUTH_NONE` = −1 without truth),
+``IsolationProcessor`` fills
 
 * ``working_points`` — candidates passing and failing each isolation working point per
   probe (E_T, η) bin: the built-in ``iso_loose``/``iso_tight`` columns and any
@@ -12,22 +13,23 @@ simulation, −1 without truth), ``IsolationProcessor`` fills
   "all") and for those passing each ID of ``given_ids`` (``cnn_tight``, ``llh_tight``).
   Efficiencies of true electrons and of non-prompt candidates follow from it, and the
   factorisation ratio ε(iso | ID) / ε(iso) — 1 when isolation and ID are independent,
-  the assumption under which their SFs are measured separately (Franco's photon-ID talk). The
-  data/MC
-  efficiencies and SFs are the tag-and-probe's
+  the assumption under which their SFs are measured separately (Franco's photon-ID
+  talk). The data/MC efficiencies and SFs are the tag-and-probe's
   (:func:`egamma_cnn.workflows.run_isolation` runs it for these points);
 * ``scores`` — 2-D histograms of each ID score (``cnn_score``, ``llh_score``) versus each
-  relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) per E_T bin — the Franco talk's
-  question whether the CNN is more correlated with isolation than a likelihood;
+  relative isolation (``ptvarcone30/p_T``, ``etcone20/p_T``) per E_T bin — the question
+  of Franco's photon-ID talk whether the CNN is more correlated with isolation than a
+  likelihood;
 * ``sums`` — exact Σw, Σwx, Σwy, Σwx², Σwy², Σwxy (w the event weight) per (score,
   isolation) pair, truth class and bin, from which
   :func:`egamma_cnn.isolation.analysis.correlations` gives the Pearson coefficients
   ρ = cov(x, y) / (σ_x σ_y);
 * ``discriminants`` — finely binned 1-D distributions per truth class (candidates inside
-  the E_T binning) of the ID scores, the relative isolation variables and the Collado Umana thesis
-  ch. 4 cone set I(R₀) = Σ_{ΔR<R₀} E_T,cell / p_T (``calo_iso_cones``, R₀ = 0.025 … 0.4): the ROC
-  curves and AUCs of isolation cones versus the image-based score for prompt against
-  non-prompt electrons (:func:`egamma_cnn.isolation.analysis.roc_curve_from_histogram`).
+  the E_T binning) of the ID scores, the relative isolation variables and the cone set
+  of the Collado Umana thesis, ch. 4, I(R₀) = Σ_{ΔR<R₀} E_T,cell / p_T
+  (``calo_iso_cones``, R₀ = 0.025 … 0.4): the ROC curves and AUCs of isolation cones
+  versus the image-based score for prompt against non-prompt electrons
+  (:func:`egamma_cnn.isolation.analysis.roc_curve_from_histogram`).
 
 ``kind="photon"`` runs the same on ``Photon``: the photon CNN score (no likelihood),
 Franco's loose point ``Photon.iso_loose``, the ID ``cnn_tight``, and the truth of
@@ -44,7 +46,7 @@ Eager or on dask-awkward (``hist.dask``), like every processor here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import awkward as ak
 import numpy as np
@@ -60,6 +62,7 @@ from egamma_cnn.isolation.variables import (
 )
 from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
 from egamma_cnn.tnp.config import IdSpec, TnPConfig
+from egamma_cnn.tnp.pairs import TRUTH_NONE
 
 __all__ = [
     "DEFAULT_WORKING_POINTS",
@@ -87,11 +90,22 @@ KINDS: dict[str, dict[str, Any]] = {
         "given_ids": ("cnn_tight",),
     },
 }
-#: Truth classes (ATL-PHYS-PUB-2023-001 §3.1; −1: no truth, e.g. data).
-TRUTH_CLASSES: tuple[int, ...] = (-1, 0, 1, 2, 3, 4, 5)
+#: Truth classes (ATL-PHYS-PUB-2023-001 §3.1; :data:`~egamma_cnn.tnp.pairs.TRUTH_NONE`:
+#: no truth, e.g. data).
+TRUTH_CLASSES: tuple[int, ...] = (TRUTH_NONE, 0, 1, 2, 3, 4, 5)
 #: The built-in isolation working points (columns of ``Electron``).
 DEFAULT_WORKING_POINTS: dict[str, str] = dict(KINDS["electron"]["working_points"])
 _MOMENTS = ("n", "x", "y", "xx", "yy", "xy")
+
+
+class _Flat(NamedTuple):
+    """Flat per-candidate arrays of the selected candidates."""
+
+    et: Any
+    eta: Any
+    truth: Any
+    pt: Any
+    weight: Any
 
 
 class IsolationProcessor(processor.ProcessorABC):
@@ -149,14 +163,41 @@ class IsolationProcessor(processor.ProcessorABC):
             raise ValueError("'all' names the unconditioned efficiencies; it is not an ID")
 
     def process(self, events: Any) -> dict[str, Any]:
-        config = self.config
+        """The histograms of one chunk of ``events`` (eager or dask-awkward).
+
+        Returns
+        -------
+        dict
+            ``{dataset: {"candidates": n, "working_points": hist, "scores": hist,
+            "sums": hist, "discriminants": {name: hist}}}`` (module docstring; no
+            ``discriminants`` when the processor was made without them).
+        """
         factory = histogram_factory(is_lazy(events))
+        candidates, flat = self._candidates(events)
+        out: dict[str, Any] = {"candidates": ak.num(flat.et, axis=0)}
+        out["working_points"] = self._working_points(factory, candidates, flat)
+        scores = {
+            name: ak.values_astype(ak.flatten(getattr(candidates, name)), np.float64)
+            for name in self.scores
+        }
+        out["scores"], out["sums"] = self._scores_and_sums(factory, candidates, flat, scores)
+        if self.discriminants:
+            out["discriminants"] = self._discriminants(factory, candidates, flat, scores)
+        return {dataset_name(events): out}
+
+    def _candidates(self, events: Any) -> tuple[Any, _Flat]:
+        """The candidates in the acceptance, and their flat E_T, η, truth, p_T and weight.
+
+        Truth: ``Photon.isPrompt`` as class 0 (prompt) or 5 (non-prompt) for photons,
+        the configuration's truth field for electrons, else
+        :data:`~egamma_cnn.tnp.pairs.TRUTH_NONE`; weight: the event weight of each
+        candidate, 1 without the weight field.
+        """
+        config = self.config
         candidates = events[self.collection]
         et = getattr(candidates, config.probe_et_field)
         eta = getattr(candidates, config.probe_eta_field)
         candidates = candidates[(et > config.probe_min_et) & (np.abs(eta) < config.max_abs_eta)]
-        et = ak.flatten(getattr(candidates, config.probe_et_field))
-        eta = ak.flatten(getattr(candidates, config.probe_eta_field))
         if self.kind == "photon" and "isPrompt" in candidates.fields:
             truth = ak.flatten(ak.where(candidates.isPrompt, 0, 5))
         elif (
@@ -166,7 +207,7 @@ class IsolationProcessor(processor.ProcessorABC):
         ):
             truth = ak.flatten(ak.values_astype(candidates[config.truth], np.int64))
         else:
-            truth = ak.flatten(ak.values_astype(candidates[config.pt] * 0, np.int64)) - 1
+            truth = ak.flatten(ak.values_astype(candidates[config.pt] * 0, np.int64)) + TRUTH_NONE
         pt = ak.flatten(candidates[config.pt])
         if self.weight is not None and self.weight in events.fields:
             weight = ak.values_astype(
@@ -175,16 +216,25 @@ class IsolationProcessor(processor.ProcessorABC):
             )
         else:
             weight = ak.values_astype(pt * 0 + 1, np.float64)
-        et_axis = list(config.et_edges)
-        out: dict[str, Any] = {"candidates": ak.num(et, axis=0)}
+        flat = _Flat(
+            et=ak.flatten(getattr(candidates, config.probe_et_field)),
+            eta=ak.flatten(getattr(candidates, config.probe_eta_field)),
+            truth=truth,
+            pt=pt,
+            weight=weight,
+        )
+        return candidates, flat
 
-        working_points = (
+    def _working_points(self, factory: Any, candidates: Any, flat: _Flat) -> Any:
+        """``working_points``: passing and failing candidates per working point, given
+        ID (``"all"`` or one of ``given_ids``), truth class, E_T and η."""
+        histogram = (
             factory.StrCategory(["all", *self.given_ids], name="given")
             .StrCategory(list(self.working_points), name="working_point")
             .Boolean(name="passing")
             .IntCategory(list(TRUTH_CLASSES), name="truth")
-            .Variable(et_axis, name="et", label=r"$E_T$ [GeV]")
-            .Variable(list(config.eta_edges), name="eta", label=r"$\eta$")
+            .Variable(list(self.config.et_edges), name="et", label=r"$E_T$ [GeV]")
+            .Variable(list(self.config.eta_edges), name="eta", label=r"$\eta$")
             .Weight()
         )
         given = {
@@ -192,30 +242,28 @@ class IsolationProcessor(processor.ProcessorABC):
             for text in self.given_ids
         }
         for name, spec in self.working_points.items():
-            passing = ak.flatten(IdSpec.parse(spec).evaluate(candidates))
             common = {
                 "working_point": name,
-                "passing": passing,
-                "truth": truth,
-                "et": et,
-                "eta": eta,
+                "passing": ak.flatten(IdSpec.parse(spec).evaluate(candidates)),
+                "truth": flat.truth,
+                "et": flat.et,
+                "eta": flat.eta,
             }
-            working_points.fill(given="all", **common, weight=weight)
+            histogram.fill(given="all", **common, weight=flat.weight)
             for text, passes_id in given.items():  # the candidates passing the ID only
-                working_points.fill(given=text, **common, weight=weight * passes_id)
-        out["working_points"] = working_points
+                histogram.fill(given=text, **common, weight=flat.weight * passes_id)
+        return histogram
 
-        scores = {
-            name: ak.values_astype(ak.flatten(getattr(candidates, name)), np.float64)
-            for name in self.scores
-        }
-        isolations = {
-            name: ak.values_astype(ak.flatten(getattr(candidates, column)) / pt, np.float64)
-            for name, column, _ in ISOLATIONS
-        }
+    def _scores_and_sums(
+        self, factory: Any, candidates: Any, flat: _Flat, scores: Mapping[str, Any]
+    ) -> tuple[Any, Any]:
+        """``scores`` (score × relative isolation per E_T bin) and ``sums`` (the weighted
+        moments Σw, Σwx, Σwy, Σwx², Σwy², Σwxy per E_T and η bin) of every pair."""
+        et_axis = list(self.config.et_edges)
+        isolation_names = [name for name, _, _ in ISOLATIONS]
         score_hist = (
             factory.StrCategory(list(self.scores), name="score_name")
-            .StrCategory([name for name, _, _ in ISOLATIONS], name="isolation_name")
+            .StrCategory(isolation_names, name="isolation_name")
             .IntCategory(list(TRUTH_CLASSES), name="truth")
             .Reg(20, 0.0, 1.0, name="score", label="ID score")
             .Reg(20, 0.0, 0.5, name="isolation", label="isolation / $p_T$")
@@ -224,54 +272,64 @@ class IsolationProcessor(processor.ProcessorABC):
         )
         sums = (
             factory.StrCategory(list(self.scores), name="score_name")
-            .StrCategory([name for name, _, _ in ISOLATIONS], name="isolation_name")
+            .StrCategory(isolation_names, name="isolation_name")
             .IntCategory(list(TRUTH_CLASSES), name="truth")
             .StrCategory(list(_MOMENTS), name="moment")
             .Variable(et_axis, name="et")
-            .Variable(list(config.eta_edges), name="eta")
+            .Variable(list(self.config.eta_edges), name="eta")
             .Double()
         )
+        isolations = {
+            name: ak.values_astype(ak.flatten(getattr(candidates, column)) / flat.pt, np.float64)
+            for name, column, _ in ISOLATIONS
+        }
+        w = flat.weight
         for score_name, x in scores.items():
             for iso_name, y in isolations.items():
-                common = {"score_name": score_name, "isolation_name": iso_name, "truth": truth}
-                score_hist.fill(**common, score=x, isolation=y, et=et, weight=weight)
+                common = {"score_name": score_name, "isolation_name": iso_name, "truth": flat.truth}
+                score_hist.fill(**common, score=x, isolation=y, et=flat.et, weight=w)
                 for moment, value in (
-                    ("n", weight),
-                    ("x", weight * x),
-                    ("y", weight * y),
-                    ("xx", weight * x * x),
-                    ("yy", weight * y * y),
-                    ("xy", weight * x * y),
+                    ("n", w),
+                    ("x", w * x),
+                    ("y", w * y),
+                    ("xx", w * x * x),
+                    ("yy", w * y * y),
+                    ("xy", w * x * y),
                 ):
-                    sums.fill(**common, moment=moment, et=et, eta=eta, weight=value)
-        out["scores"] = score_hist
-        out["sums"] = sums
+                    sums.fill(**common, moment=moment, et=flat.et, eta=flat.eta, weight=value)
+        return score_hist, sums
 
-        if self.discriminants:
-            with np.errstate(divide="ignore"):  # s = 0 or 1: ∓inf, in the flow bins
-                values = {name: np.log(x) - np.log1p(-x) for name, x in scores.items()}
-            for name in RELATIVE_ISOLATIONS:
-                values[f"{name}_rel"] = ak.flatten(getattr(candidates, name)) / pt
-            cones = candidates.calo_iso_cones
-            for k, radius in enumerate(CALO_ISO_CONE_RADII):
-                values[f"cone{radius:.3f}"] = ak.flatten(cones[:, :, k])
-            distributions = {}
-            for name, (bins, low, high, _) in discriminant_ranges(self.scores).items():
-                histogram = (
-                    factory.Reg(bins, low, high, name="value", label=name)
-                    .IntCategory(list(TRUTH_CLASSES), name="truth")
-                    .Double()
-                )
-                # inside the E_T binning, as every other output
-                inside = (et >= et_axis[0]) & (et < et_axis[-1])
-                histogram.fill(
-                    value=ak.values_astype(values[name], np.float64),
-                    truth=truth,
-                    weight=weight * ak.values_astype(inside, np.float64),
-                )
-                distributions[name] = histogram
-            out["discriminants"] = distributions
-        return {dataset_name(events): out}
+    def _discriminants(
+        self, factory: Any, candidates: Any, flat: _Flat, scores: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """``discriminants``: per truth class, the distribution of each score (as
+        log-odds), relative isolation and cone I(R₀) of the candidates inside the E_T
+        binning."""
+        with np.errstate(divide="ignore"):  # s = 0 or 1: ∓inf, in the flow bins
+            values = {name: np.log(x) - np.log1p(-x) for name, x in scores.items()}
+        for name in RELATIVE_ISOLATIONS:
+            values[f"{name}_rel"] = ak.flatten(getattr(candidates, name)) / flat.pt
+        cones = candidates.calo_iso_cones
+        for k, radius in enumerate(CALO_ISO_CONE_RADII):
+            values[f"cone{radius:.3f}"] = ak.flatten(cones[:, :, k])
+        et_edges = self.config.et_edges
+        # inside the E_T binning, as every other output
+        inside = ak.values_astype((flat.et >= et_edges[0]) & (flat.et < et_edges[-1]), np.float64)
+        distributions = {}
+        for name, (bins, low, high, _) in discriminant_ranges(self.scores).items():
+            histogram = (
+                factory.Reg(bins, low, high, name="value", label=name)
+                .IntCategory(list(TRUTH_CLASSES), name="truth")
+                .Double()
+            )
+            histogram.fill(
+                value=ak.values_astype(values[name], np.float64),
+                truth=flat.truth,
+                weight=flat.weight * inside,
+            )
+            distributions[name] = histogram
+        return distributions
 
     def postprocess(self, accumulator: Any) -> Any:
+        """The accumulated outputs as they are (nothing to finish)."""
         return accumulator

@@ -67,6 +67,16 @@ class TagAndProbeProcessor(processor.ProcessorABC):
         self.weight = weight
 
     def process(self, events: Any) -> dict[str, Any]:
+        """The pass/fail m_ee histogram of the tag–probe pairs of one chunk of ``events``.
+
+        Eager or dask-awkward events (``hist`` or ``hist.dask`` histogram).
+
+        Returns
+        -------
+        dict
+            ``{dataset: {"events": n, "pairs": n, "histogram": hist}}`` (module
+            docstring), every pair weighted by its event's ``weight`` field.
+        """
         config = self.config
         lazy = is_lazy(events)
         pairs = tag_probe_pairs(events, config)
@@ -94,4 +104,5 @@ class TagAndProbeProcessor(processor.ProcessorABC):
         }
 
     def postprocess(self, accumulator: Any) -> Any:
+        """The accumulated outputs as they are (nothing to finish)."""
         return accumulator

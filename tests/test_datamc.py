@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pickle
@@ -38,19 +39,22 @@ from egamma_cnn.datamc.analysis import (
     DataMCResult,
     analyse,
     derive_fudge,
+    derive_fudge_factors,
     distance_table,
     fudged_distribution,
     gaussian_parameters,
     id_efficiencies,
     moments,
+    weighted_mean_histogram,
 )
 from egamma_cnn.datamc.outputs import write_outputs
 from egamma_cnn.datamc.plots import plot_all
-from egamma_cnn.execution import ExecutionSettings
+from egamma_cnn.execution import ExecutionSettings, Failure, FilesetRun
 from egamma_cnn.intervals import efficiency_interval
 from egamma_cnn.nanoevents import EGammaSchema, open_events
 from egamma_cnn.processors.data_mc import DataMCProcessor, moments_histogram
 from egamma_cnn.tnp import TnPConfig
+from egamma_cnn.workflows.common import run_report
 
 DATA = Path(__file__).parent / "data"
 
@@ -184,6 +188,18 @@ def test_weighted_mean_moments_are_the_weighted_mean_and_variance():
     computed = moments({"moments": {"v": lazy}}, "v")
     for got, expected in zip(computed, (count, mean, variance), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-12)
+    # dask computes to a boost_histogram.Histogram, eager fills a hist.Hist: the analysis
+    # sees a hist.Hist of the same axes either way, and the same group moments
+    assert not isinstance(lazy, hist.Hist)
+    as_read = {
+        path: weighted_mean_histogram({"moments": {"v": h}}, "v")
+        for path, h in (("eager", eager["moments"]["v"]), ("dask", lazy))
+    }
+    assert all(isinstance(h, hist.Hist) for h in as_read.values())
+    assert as_read["dask"].axes.name == as_read["eager"].axes.name == ("et", "eta")
+    group = {path: h[0:len:sum, 0:len:sum] for path, h in as_read.items()}
+    assert group["dask"].value == pytest.approx(group["eager"].value, rel=1e-12)
+    assert group["dask"].variance == pytest.approx(group["eager"].variance, rel=1e-12)
     # an empty bin has no mean
     empty = {"moments": {"v": moments_histogram(et_edges, eta_edges, [20.0], [0.5], [1.0], [1.0])}}
     _, mean, variance = moments(empty, "v")
@@ -193,8 +209,18 @@ def test_weighted_mean_moments_are_the_weighted_mean_and_variance():
 def test_analyse_write_and_plot_histograms_one_has(tmp_path):
     """The notebook path: analyse → write → plot on processor outputs one already has."""
     data, mc, _ = _samples(n=20_000)
-    result = analyse(data, mc, compare_only=())
+    result = analyse({"data": data, "mc": mc}, compare_only=())
     assert isinstance(result, DataMCResult) and result.variables == ["reta"]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.run_report = {}  # type: ignore[misc]
+    # the fudge factors alone (what a fudged pass needs) are those of the study
+    alone = derive_fudge_factors({"data": data, "mc": mc}, compare_only=())
+    assert list(alone) == ["reta"]
+    np.testing.assert_array_equal(alone["reta"].shift, result.factors["reta"].shift)
+    np.testing.assert_array_equal(alone["reta"].width, result.factors["reta"].width)
+    assert derive_fudge_factors({"data": data, "mc": mc}, compare_only=("reta",)) == {}
+    with pytest.raises(ValueError, match="'data' and 'mc'"):
+        analyse({"data": data})
     same = json.dumps  # the tables hold NaN (no edges for "inclusive"): compare as text
     assert same(result.distances["reta"]) == same(distance_table(data, mc, result.factors["reta"]))
     np.testing.assert_array_equal(
@@ -213,8 +239,16 @@ def test_analyse_write_and_plot_histograms_one_has(tmp_path):
     assert set(result.parameters["reta"]) == {
         f"{s}_{a}" for s in ("data", "mc", "fudged_mc") for a in ("et", "eta")
     }
-    assert result.summary()["skipped_files"] == []
+    assert "skipped_files" not in result.summary()  # no run, no run report
     json.dumps(result.to_dict())  # every number serialisable
+    # an eager processor's probe count is a 0-d array: written as an int
+    zero_d = analyse(
+        {"data": {**data, "probes": np.asarray(7)}, "mc": {**mc, "probes": np.asarray(9)}},
+        compare_only=(),
+        factors=result.factors,
+    )
+    assert json.loads(json.dumps(zero_d.summary()))["probes"] == {"data": 7, "mc": 9}
+    assert json.loads(json.dumps(zero_d.to_dict()))["probes"] == {"data": 7, "mc": 9}
     written = write_outputs(result, tmp_path)
     assert {p.name for p in written} == {
         "fudge_factors.json",
@@ -237,7 +271,9 @@ def test_analyse_write_and_plot_histograms_one_has(tmp_path):
     }
     assert all(p.stat().st_size > 10_000 for p in drawn)
     # a second pass's output (here the MC itself) gives the applied distances
-    again = analyse(data, mc, mc, compare_only=(), factors=result.factors)
+    again = analyse(
+        {"data": data, "mc": mc, "fudged_mc": mc}, compare_only=(), factors=result.factors
+    )
     inclusive = again.distances["reta"]["inclusive"][0]
     assert inclusive["fudged_applied"] == inclusive["unfudged"]
     assert set(again.efficiencies["tight"]) == {"data", "mc", "fudged_mc"}
@@ -263,6 +299,25 @@ def test_run_datamc_gives_its_execution_settings_to_the_run(monkeypatch, tmp_pat
     with pytest.raises(Stop):
         datamc_workflow.run_datamc(fileset, tmp_path, settings=given, step_size=50)
     assert seen["settings"] is given and seen["step_size"] == 50
+
+
+def test_run_report_names_what_each_pass_left_out():
+    """workflows.common.run_report: the one form of a run's report in every summary."""
+    bad_file = Failure("mc", "gone.root", "cannot open")
+    bad_chunk = Failure("mc", "zee.root", "cannot read", entry_start=0, entry_stop=50)
+    first = FilesetRun(outputs={}, failures=[bad_file])
+    fudged = FilesetRun(outputs={}, failures=[bad_file, bad_chunk])
+    assert run_report(first) == {"skipped_files": ["gone.root"], "left_out": [bad_file.to_dict()]}
+    report = run_report(first, fudged_pass=fudged)
+    assert list(report) == ["skipped_files", "skipped_files_fudged_pass", "left_out"]
+    assert report["skipped_files_fudged_pass"] == ["gone.root"]  # the chunk is no file
+    assert report["left_out"] == [
+        bad_file.to_dict(),
+        {**bad_file.to_dict(), "fudged_pass": True},
+        {**bad_chunk.to_dict(), "fudged_pass": True},
+    ]
+    # a pass that did not run: named, nothing left out
+    assert run_report(first, fudged_pass=None)["skipped_files_fudged_pass"] == []
 
 
 def test_quantile_mapping_and_gaussian_parameters():
@@ -332,7 +387,17 @@ def test_processor_on_hand_built_events_has_exact_moments():
         DataMCProcessor(config, {"reta": (10, 0.5, 1.0)}, weight=None).process(events)
 
 
-def test_the_datamc_command(tmp_path):
+def test_the_datamc_command(tmp_path, monkeypatch):
+    # the study is analysed once, after the fudged pass, on the factors derived before it
+    calls = {"analyse": 0, "derive_fudge_factors": 0}
+    for name in calls:
+        original = getattr(datamc_workflow, name)
+
+        def counted(*args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(datamc_workflow, name, counted)
     missing = str(tmp_path / "missing.root")
     fileset = tmp_path / "fileset.json"
     fileset.write_text(
@@ -349,6 +414,7 @@ def test_the_datamc_command(tmp_path):
     assert main(args) == 2  # the missing file stops the run without permission
     # with it (the execution settings reach both passes) the file is left out, named
     assert main([*args, "--skip-bad-files"]) == 0
+    assert calls == {"analyse": 1, "derive_fudge_factors": 1}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["skipped_files"] == [missing]
     assert summary["skipped_files_fudged_pass"] == [missing]
@@ -436,7 +502,7 @@ def test_fudged_mc_columns_llh_and_cnn(tmp_path):
     # a file rewritten after it was given to a run is an error, not a mix of factors
     pickled = pickle.dumps(fudge)
     path.write_text(same.read_text())
-    with pytest.raises(ValueError, match="changed after it was given"):
+    with pytest.raises(ValueError, match="changed after the run started"):
         pickle.loads(pickled)
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from egamma_cnn.intervals import (
+    binned_efficiencies,
     binomial_error,
     clopper_pearson,
     effective_count,
@@ -88,3 +89,45 @@ def test_negative_weights_outside_zero_one_give_an_interval():
 def test_an_unknown_interval_is_refused_even_for_an_empty_bin():
     with pytest.raises(ValueError, match="interval must be one of"):
         efficiency_interval(0.0, 0.0, 0.0, interval="jeffreys")
+
+
+def test_binned_efficiencies_per_bin_inclusive_and_outside():
+    """One table for the data/MC ID efficiencies and the isolation working points."""
+    edges = [15.0, 40.0, 80.0, 250.0]
+    passed, total, variance = [8.0, 0.0, 3.0], [10.0, 0.0, 4.0], [10.0, 0.0, 4.0]
+    table = binned_efficiencies(passed, total, variance, edges, 20.0, count="probes")
+    assert list(table) == ["et", "inclusive", "outside_binning"]
+    first, empty, last = table["et"]
+    efficiency, low, high = efficiency_interval(8, 10, 10)
+    assert first == {
+        "et_low": 15.0,
+        "et_high": 40.0,
+        "efficiency": efficiency,
+        "error_low": low,
+        "error_high": high,
+        "probes": 10.0,
+    }
+    # a bin without candidates has no efficiency (JSON null), and a count of 0
+    assert empty == {
+        "et_low": 40.0,
+        "et_high": 80.0,
+        "efficiency": None,
+        "error_low": None,
+        "error_high": None,
+        "probes": 0.0,
+    }
+    assert last["efficiency"] == 0.75
+    # inclusive: the sums over the bins; outside: everything that is in no bin
+    assert table["inclusive"]["efficiency"] == pytest.approx(11 / 14)
+    assert table["inclusive"]["probes"] == 14.0
+    assert table["outside_binning"] == 6.0
+    # weights: the interval of the effective counts; the key names follow the axis
+    weighted = binned_efficiencies([2.0], [4.0], [8.0], [0.0, 1.0], 4.0, axis="eta")
+    (row,) = weighted["eta"]
+    assert list(row)[:2] == ["eta_low", "eta_high"] and row["n"] == 4.0
+    assert (row["efficiency"], row["error_low"], row["error_high"]) == efficiency_interval(
+        2.0, 4.0, 8.0
+    )
+    assert weighted["outside_binning"] == 0.0
+    with pytest.raises(ValueError, match="one value per bin"):
+        binned_efficiencies([1.0], [2.0], [2.0], [0.0, 1.0, 2.0], 2.0)

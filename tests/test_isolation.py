@@ -22,7 +22,7 @@ from egamma_cnn.isolation import (
     working_point_efficiencies,
 )
 from egamma_cnn.isolation.analysis import roc_table
-from egamma_cnn.isolation.outputs import write_outputs, write_summary
+from egamma_cnn.isolation.outputs import write_outputs
 from egamma_cnn.isolation.plots import plot_all
 from egamma_cnn.isolation.variables import discriminant_ranges
 from egamma_cnn.model.performance import auc, roc_curve
@@ -211,20 +211,28 @@ def test_analyse_write_and_plot_on_histograms(processed, tmp_path):
     assert result.curves == {}
     summary = result.summary()
     assert summary["candidates"] == {"mc": int(out["candidates"])}
+    assert "skipped_files" not in summary and "tnp" not in summary  # no run, no tnp
     assert (
         summary["working_point_efficiencies"]["mine"]["true electrons"]
         == (mine["true electrons"]["inclusive"]["efficiency"])
     )
     assert summary["roc"] == result.to_dict()["roc"]
-    # the files: exactly the JSON of to_dict, NaN written as null
+    # the files: exactly the JSON of to_dict and summary, NaN written as null
     paths = write_outputs(result, tmp_path)
-    assert [p.name for p in paths] == ["working_points.json", "correlations.json", "roc.json"]
+    names = ["working_points.json", "correlations.json", "roc.json", "summary.json"]
+    assert [p.name for p in paths] == names
     data = result.to_dict()
-    for path, key in zip(paths, ("working_points", "correlations", "roc"), strict=True):
+    for path, key in zip(paths[:3], ("working_points", "correlations", "roc"), strict=True):
         assert json.loads(path.read_text()) == data[key]
     assert "NaN" not in (tmp_path / "correlations.json").read_text()
-    write_summary({"value": float("nan")}, tmp_path)
-    assert json.loads((tmp_path / "summary.json").read_text()) == {"value": None}
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    # a run's report after the candidates, the tag-and-probe's summary last, NaN as null
+    report = {"skipped_files": ["gone.root"], "left_out": [{"file": "gone.root"}]}
+    ran = analyse({"mc": out}, working_points, run_report=report, tnp_summary={"sf": float("nan")})
+    keys = list(ran.summary())
+    assert keys[:3] == ["candidates", "skipped_files", "left_out"] and keys[-1] == "tnp"
+    assert ran.summary()["tnp"] == {"sf": None}
+    assert {k: v for k, v in ran.summary().items() if k not in (*report, "tnp")} == summary
     pngs = plot_all(result, tmp_path / "plots")
     assert [p.name for p in pngs] == [
         "working_points.png",
@@ -327,6 +335,10 @@ def test_the_isolation_command(tmp_path):
         assert (out / f"{name}.png").stat().st_size > 20_000
     sf = correctionlib.CorrectionSet.from_file(str(out / "tnp" / "scale_factors.json"))
     assert len(list(sf)) == 1
+    # the run's report and the tag-and-probe's summary reach summary.json
+    assert summary["skipped_files"] == [] and summary["left_out"] == []
+    tnp_summary = json.loads((out / "tnp" / "summary.json").read_text())
+    assert summary["tnp"]["datasets"] == tnp_summary["datasets"]
     with pytest.raises(SystemExit):
         main(["isolation", str(fileset), "--wp", "bad name=iso_loose"])
 

@@ -18,6 +18,7 @@ import uproot
 from egamma_cnn.cli import main
 from egamma_cnn.intervals import clopper_pearson, wilson
 from egamma_cnn.nanoevents import open_events
+from egamma_cnn.plotting import pyplot, save_figure
 from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor, empty_histogram
 from egamma_cnn.tnp import IdSpec, IdTerm, TnPConfig, invariant_mass, tag_probe_pairs
 from egamma_cnn.tnp.analysis import analyse, dataset_counts
@@ -473,9 +474,9 @@ def test_trigger_matching_wraps_phi_and_works_under_dask_awkward():
     assert all_pairs.tolist() == tag_probe_pairs(events, HAND_CONFIG).tolist()
 
 
-def _study_histograms(config):
-    """Data and MC histograms in a 2 × 2 (E_T, η) grid: data ε = 0.8, MC ε = 0.9 in the
-    η < 0 bins, nothing at η > 0; MC probes are true electrons."""
+def _study_outputs(config):
+    """Data and MC outputs (their histograms) in a 2 × 2 (E_T, η) grid: data ε = 0.8, MC
+    ε = 0.9 in the η < 0 bins, nothing at η > 0; MC probes are true electrons."""
     data, mc = empty_histogram(config), empty_histogram(config)
     for h, eff, truth in ((data, 0.8, -1), (mc, 0.9, 1)):
         n_pass = int(200 * eff)
@@ -489,7 +490,7 @@ def _study_histograms(config):
                 opposite=True,
                 truth=truth,
             )
-    return {"mc": mc, "data": data}
+    return {"mc": {"histogram": mc}, "data": {"histogram": data}}
 
 
 STUDY_CONFIG = replace(
@@ -502,7 +503,8 @@ STUDY_CONFIG = replace(
 
 
 def test_the_study_from_a_notebook_analyse_write_plot(tmp_path):
-    result = analyse(_study_histograms(STUDY_CONFIG), STUDY_CONFIG, method="count")
+    report = {"skipped_files": ["gone.root"], "left_out": [{"file": "gone.root"}]}
+    result = analyse(_study_outputs(STUDY_CONFIG), STUDY_CONFIG, method="count", run_report=report)
     (good,) = result.ids.values()
     assert list(good.efficiencies) == [
         *("mc", "mc_et", "mc_eta", "data", "data_et", "data_eta"),
@@ -529,6 +531,9 @@ def test_the_study_from_a_notebook_analyse_write_plot(tmp_path):
     assert json.loads((tmp_path / "efficiencies.json").read_text()) == result.efficiency_table()
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["method"] == "count" and summary["scale_factors"]["good"]["missing_bins"] == 2
+    # what the run left out, after the datasets' counts
+    assert list(summary)[:3] == ["datasets", "skipped_files", "left_out"]
+    assert summary["skipped_files"] == ["gone.root"] and summary == result.summary()
     assert TnPConfig.from_json(tmp_path / "config.json") == STUDY_CONFIG
     with uproot.open(tmp_path / "histograms.root") as f:
         assert f[root_name("data", "good", False)].to_hist().sum().value == 2 * 40
@@ -543,8 +548,9 @@ def test_the_study_from_a_notebook_analyse_write_plot(tmp_path):
 
 
 def test_the_study_of_one_sample_has_no_scale_factors(tmp_path):
-    (data,) = (h for kind, h in _study_histograms(STUDY_CONFIG).items() if kind == "data")
+    data = _study_outputs(STUDY_CONFIG)["data"]
     result = analyse({"data": data}, STUDY_CONFIG)
+    assert "skipped_files" not in result.summary()  # no run, no run report
     assert result.scale_factors == {} and "mc_truth" not in result.ids["good"].efficiencies
     names = [p.name for p in write_outputs(result, tmp_path)]
     assert "scale_factors.json" not in names and "summary.json" in names
@@ -562,8 +568,8 @@ def test_the_analysis_counts_in_the_configured_window():
     # passing probes at 90.5 GeV, failing ones at 82.5: outside the narrow window
     h.fill(id="good", passing=[True] * 30, mass=90.5, et=30.0, eta=-0.5, opposite=True, truth=-1)
     h.fill(id="good", passing=[False] * 10, mass=82.5, et=30.0, eta=-0.5, opposite=True, truth=-1)
-    narrow = analyse({"data": h}, config).ids["good"].efficiencies["data"][0]
-    wide = analyse({"data": h}, STUDY_CONFIG).ids["good"].efficiencies["data"][0]
+    narrow = analyse({"data": {"histogram": h}}, config).ids["good"].efficiencies["data"][0]
+    wide = analyse({"data": {"histogram": h}}, STUDY_CONFIG).ids["good"].efficiencies["data"][0]
     assert narrow.efficiency == 1.0 and wide.efficiency == pytest.approx(0.75)
 
 
@@ -603,3 +609,13 @@ def test_output_names():
     assert file_name("ptvarcone30/pt < 0.15") == "ptvarcone30_over_ptlt0.15"
     assert file_name("cutBased >= 4 and x != 1") == "cutBasedge4_and_xne1"
     assert root_name("mc", "cutBased >= 4", True) == "mc_cutBased____4_pass"
+
+
+def test_save_figure_writes_and_closes(tmp_path):
+    """egamma_cnn.plotting.save_figure: the one way every study's plots are saved."""
+    plt = pyplot()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    path = save_figure(fig, str(tmp_path / "line.png"), dpi=50, bbox_inches="tight")
+    assert path == tmp_path / "line.png" and path.stat().st_size > 1_000
+    assert fig.number not in plt.get_fignums()  # closed: its memory is freed

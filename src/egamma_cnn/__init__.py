@@ -7,7 +7,8 @@ The package is built in layers that import one way (docs/ARCHITECTURE.md):
   :mod:`egamma_cnn.columnar` (jagged columns ↔ numba kernels, eager and on dask),
   :mod:`egamma_cnn.intervals` (efficiency intervals), :mod:`egamma_cnn.provenance`
   (what a sample file says about itself), :mod:`egamma_cnn.filecache` (files loaded
-  once per process), :mod:`egamma_cnn.plotting` (the plots' backend and style);
+  once per process), :mod:`egamma_cnn.plotting` (the plots' backend and style),
+  :mod:`egamma_cnn.jsonio` (JSON outputs);
 * runtime — :mod:`egamma_cnn.images`, :mod:`egamma_cnn.features` (network inputs and
   physics features), :mod:`egamma_cnn.model` (ONNX models, discriminant, working
   points, likelihood and cut-based baselines, ROC metrics),

@@ -18,6 +18,9 @@ of (k_eff, n_eff).
 * :func:`efficiency_interval` — ε = Σw_pass / Σw with the interval of the effective
   counts, as (ε, error down, error up): what the tag-and-probe, the isolation study and
   the data/MC comparison report;
+* :func:`binned_efficiencies` — that ε per bin of one axis (E_T) and inclusive, with the
+  weight outside the binning: the ID efficiencies of the data/MC comparison and the
+  working-point efficiencies of the isolation study;
 * :func:`binomial_error` — the symmetric (normal-approximation) error √(ε(1 − ε)/n_eff);
 * :func:`efficiency_upper_limit` — the one-sided upper limit on ε at confidence level
   c (Clopper–Pearson): B⁻¹(c; k + 1, n − k), used for rejections without a failing
@@ -31,7 +34,7 @@ the efficiency itself).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from hist.intervals import clopper_pearson_interval
@@ -41,6 +44,7 @@ __all__ = [
     "COVERAGE",
     "INTERVALS",
     "Interval",
+    "binned_efficiencies",
     "binomial_error",
     "clopper_pearson",
     "effective_count",
@@ -145,3 +149,72 @@ def efficiency_upper_limit(efficiency: float, n_eff: float, confidence: float) -
     if n_eff - k <= 0:
         return 1.0
     return float(special.betaincinv(k + 1.0, n_eff - k, confidence))
+
+
+def _efficiency_row(passed: float, total: float, variance: float, count: str) -> dict[str, Any]:
+    """ε and its errors (:func:`efficiency_interval`) and Σw as ``count``; None when empty."""
+    if total <= 0:
+        return {"efficiency": None, "error_low": None, "error_high": None, count: 0.0}
+    efficiency, low, high = efficiency_interval(passed, total, variance)
+    return {"efficiency": efficiency, "error_low": low, "error_high": high, count: float(total)}
+
+
+def binned_efficiencies(
+    passed: Any,
+    total: Any,
+    variance: Any,
+    edges: Any,
+    everything: float,
+    *,
+    axis: str = "et",
+    count: str = "n",
+) -> dict[str, Any]:
+    """ε = Σw_pass / Σw per bin of one axis and inclusive, and the weight outside the bins.
+
+    Each efficiency has the Clopper–Pearson interval of the effective counts
+    n_eff = (Σw)² / Σw² (:func:`efficiency_interval`). Inclusive means every bin of the
+    binning: Σw_pass, Σw and Σw² summed over the bins; a candidate outside the binning
+    (in no bin of this axis or of an axis summed before) is in ``outside_binning``,
+    Σw_everything − Σ_bins Σw, and in no efficiency.
+
+    Parameters
+    ----------
+    passed, total, variance : array_like
+        Per bin of the axis: Σw of the passing candidates, Σw and Σw² of all of them.
+    edges : array_like
+        The bin edges of the axis (one more than the bins).
+    everything : float
+        Σw of every candidate, those outside the binning included (the flow bins).
+    axis : str
+        The axis' name, for the keys of the rows (``"et"``: ``et_low``, ``et_high``).
+    count : str
+        The key of Σw in a row (``"n"``, ``"probes"``).
+
+    Returns
+    -------
+    dict
+        ``axis``: one row per bin (``<axis>_low``, ``<axis>_high``, ``efficiency``,
+        ``error_low``, ``error_high``, ``count``; None for the efficiency and its errors
+        of a bin without candidates), ``"inclusive"``: the same for all bins,
+        ``"outside_binning"``: the Σw outside.
+    """
+    passed, total, variance = (np.asarray(a, dtype=float) for a in (passed, total, variance))
+    edges = np.asarray(edges, dtype=float)
+    if not passed.shape == total.shape == variance.shape == (len(edges) - 1,):
+        raise ValueError(
+            f"passed, total and variance need one value per bin of the {len(edges) - 1} "
+            f"bins of {axis}; got shapes {passed.shape}, {total.shape}, {variance.shape}"
+        )
+    rows = [
+        {
+            f"{axis}_low": float(edges[i]),
+            f"{axis}_high": float(edges[i + 1]),
+            **_efficiency_row(passed[i], total[i], variance[i], count),
+        }
+        for i in range(len(edges) - 1)
+    ]
+    return {
+        axis: rows,
+        "inclusive": _efficiency_row(passed.sum(), total.sum(), variance.sum(), count),
+        "outside_binning": everything - float(total.sum()),
+    }

@@ -4,7 +4,8 @@ The study of the histograms of ``egamma_cnn.processors.data_mc.DataMCProcessor``
 steps every study has (run the processor → analyse → write → plot; the run is
 :func:`egamma_cnn.workflows.run_datamc`):
 
-* :mod:`.analysis` — :func:`~.analysis.analyse`: fudge factors, distances, Gaussian
+* :mod:`.analysis` — :func:`~.analysis.derive_fudge_factors`: the fudge factors a
+  fudged pass applies; :func:`~.analysis.analyse`: fudge factors, distances, Gaussian
   parameters and ID efficiencies of data, MC and fudged MC, a
   :class:`~.analysis.DataMCResult`;
 * :mod:`.outputs` — :func:`~.outputs.write_outputs`: the correctionlib file of the
@@ -19,7 +20,7 @@ steps every study has (run the processor → analyse → write → plot; the run
 
 from __future__ import annotations
 
-from egamma_cnn.datamc.analysis import DataMCResult, analyse
+from egamma_cnn.datamc.analysis import DataMCResult, analyse, derive_fudge_factors
 from egamma_cnn.datamc.distances import hellinger_distance, l1_distance, wasserstein_distance
 from egamma_cnn.datamc.fudge import fudge_factors, quantile_map
 from egamma_cnn.datamc.outputs import write_outputs
@@ -27,6 +28,7 @@ from egamma_cnn.datamc.outputs import write_outputs
 __all__ = [
     "DataMCResult",
     "analyse",
+    "derive_fudge_factors",
     "fudge_factors",
     "hellinger_distance",
     "l1_distance",

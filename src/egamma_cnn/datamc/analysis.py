@@ -1,11 +1,15 @@
 """From the data/MC processor's histograms to fudge factors, distances and fit parameters.
 
-Inputs are the outputs of ``egamma_cnn.processors.data_mc.DataMCProcessor`` for a data
-(-like) and a simulated sample, added up per kind. :func:`analyse` makes the whole study
-of them, a :class:`DataMCResult`; the steps it takes are public, per variable:
+Inputs are the outputs of ``egamma_cnn.processors.data_mc.DataMCProcessor`` added up
+per kind (:func:`egamma_cnn.execution.merge_by_kind`): ``{"data": {...}, "mc": {...}}``
+for a data(-like) and a simulated sample, with ``"fudged_mc"`` the output of the second
+pass over the simulation with the fudge factors applied. :func:`derive_fudge_factors`
+gives the fudge factors alone (what the second pass applies); :func:`analyse` makes the
+whole study, a :class:`DataMCResult`. The steps they take are public, per variable:
 
 * :func:`moments` — count, mean and variance per probe (E_T, η) bin from the
-  ``WeightedMean`` histograms of the values;
+  ``WeightedMean`` histograms of the values (:func:`weighted_mean_histogram`: a
+  ``hist.Hist`` whether the processor ran eagerly or on dask);
 * :func:`derive_fudge` — the shift/width fudge factors (:mod:`.fudge`), from medians and
   interquartile ranges (:func:`robust_moments`) or from means and widths;
 * :func:`fudged_distribution` — the MC histogram after fudging, obtained from the MC
@@ -18,7 +22,7 @@ of them, a :class:`DataMCResult`; the steps it takes are public, per variable:
   its core (the highest bin ± 1.5 × the RMS);
 * :func:`id_efficiencies` — the efficiency ε = Σw_pass / Σw of an ID for the probes,
   versus E_T and inclusive, with the Clopper–Pearson interval of the effective counts
-  (:func:`egamma_cnn.intervals.efficiency_interval`).
+  (:func:`egamma_cnn.intervals.binned_efficiencies`).
 
 Writing the results is :mod:`.outputs`, drawing them :mod:`.plots`.
 """
@@ -30,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import hist
 import numpy as np
 from scipy.optimize import curve_fit
 
@@ -37,12 +42,14 @@ from egamma_cnn.corrections.fudge import FudgeFactors
 from egamma_cnn.datamc.distances import hellinger_distance, l1_distance, wasserstein_distance
 from egamma_cnn.datamc.fudge import fudge_factors
 from egamma_cnn.features import SHOWER_SHAPE_NAMES
-from egamma_cnn.intervals import efficiency_interval
+from egamma_cnn.intervals import binned_efficiencies
 
 __all__ = [
+    "SAMPLES",
     "DataMCResult",
     "analyse",
     "derive_fudge",
+    "derive_fudge_factors",
     "distance_table",
     "fudged_distribution",
     "gaussian_parameters",
@@ -51,17 +58,35 @@ __all__ = [
     "parameters_table",
     "robust_moments",
     "unapplied_factors",
+    "weighted_mean_histogram",
 ]
+
+#: The kinds of processor outputs the study compares: data, MC and (second pass) fudged MC.
+SAMPLES: tuple[str, ...] = ("data", "mc", "fudged_mc")
+
+
+def weighted_mean_histogram(output: Mapping[str, Any], variable: str) -> hist.Hist:
+    """The ``WeightedMean`` histogram ``output["moments"][variable]`` as a ``hist.Hist``.
+
+    Eagerly the processor fills a ``hist.Hist``; on dask the dask-histogram factory of
+    :func:`egamma_cnn.processors.data_mc.moments_histogram` computes to a
+    ``boost_histogram.Histogram`` with the same named axes and storage. Both are
+    returned as ``hist.Hist`` (the latter wrapped, its contents unchanged), so that the
+    analysis reads one type.
+    """
+    histogram = output["moments"][variable]
+    return histogram if isinstance(histogram, hist.Hist) else hist.Hist(histogram)
 
 
 def moments(output: Mapping[str, Any], variable: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(count, mean, variance) per (E_T, η) bin of ``variable`` (NaN where empty).
 
-    From the ``WeightedMean`` histogram ``output["moments"][variable]``: count = Σw,
-    mean μ = Σw v / Σw and variance = Σw (v − μ)² / Σw (the weighted population variance),
-    arrays of shape (E_T bins, η bins).
+    From the ``WeightedMean`` histogram ``output["moments"][variable]``
+    (:func:`weighted_mean_histogram`), as arrays of shape (E_T bins, η bins):
+    count = Σw, mean μ = Σw v / Σw and variance = Σw (v − μ)² / Σw (the weighted
+    population variance).
     """
-    view = output["moments"][variable].view(flow=False)
+    view = weighted_mean_histogram(output, variable).view(flow=False)
     n = np.asarray(view["sum_of_weights"], np.float64)
     empty = n == 0
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -109,7 +134,7 @@ def _group_stats(
         counts = h.values()[:, et, eta].sum(axis=(1, 2))
         q1, q2, q3 = _quantiles(counts, np.asarray(h.axes["value"].edges), [0.25, 0.5, 0.75])
         return float(counts.sum()), float(q2), float((q3 - q1) ** 2)
-    h = output["moments"][variable]
+    h = weighted_mean_histogram(output, variable)
     # the accumulators of the group added by boost-histogram (bins, not flow)
     group = h[
         _summed(et, h.axes[0].size),
@@ -333,19 +358,11 @@ def parameters_table(counts: np.ndarray, edges: np.ndarray, axis: str) -> list[d
     return rows
 
 
-def _efficiency(passed: float, total: float, variance: float) -> dict[str, Any]:
-    """ε = Σw_pass / Σw with the Clopper–Pearson interval of the effective counts."""
-    if total <= 0:
-        return {"efficiency": None, "error_low": None, "error_high": None, "probes": 0.0}
-    eff, low, high = efficiency_interval(passed, total, variance)
-    return {"efficiency": eff, "error_low": low, "error_high": high, "probes": float(total)}
-
-
 def id_efficiencies(histogram: Any, text: str) -> dict[str, Any]:
     """Efficiency of ID ``text`` for the probes per E_T bin (summed over η) and inclusive.
 
     ε = Σw_pass / Σw with the Clopper–Pearson interval of the effective counts
-    n_eff = (Σw)² / Σw² (:func:`egamma_cnn.intervals.efficiency_interval`), from the
+    n_eff = (Σw)² / Σw² (:func:`egamma_cnn.intervals.binned_efficiencies`), from the
     processor's ``identification`` histogram (id × passing × E_T × η, weighted).
     Inclusive means inside the (E_T, η) binning; the probes outside it are counted in
     ``outside_binning`` (weighted), not in an efficiency.
@@ -360,20 +377,15 @@ def id_efficiencies(histogram: Any, text: str) -> dict[str, Any]:
     selected = histogram[{"id": text}]
     view = selected.view(flow=False)
     values = np.asarray(view["value"])  # passing, et, eta
-    variances = np.asarray(view["variance"])
-    et_edges = np.asarray(histogram.axes["et"].edges)
-    rows = []
-    for i in range(len(et_edges) - 1):
-        passed, failed = values[1, i].sum(), values[0, i].sum()
-        row = _efficiency(passed, passed + failed, variances[:, i].sum())
-        rows.append({"et_low": float(et_edges[i]), "et_high": float(et_edges[i + 1]), **row})
-    passed, failed = values[1].sum(), values[0].sum()
-    everything = float(np.asarray(selected.view(flow=True)["value"]).sum())
-    return {
-        "et": rows,
-        "inclusive": _efficiency(passed, passed + failed, variances.sum()),
-        "outside_binning": everything - float(values.sum()),
-    }
+    passed = values[1].sum(axis=1)
+    return binned_efficiencies(
+        passed,
+        passed + values[0].sum(axis=1),
+        np.asarray(view["variance"]).sum(axis=(0, 2)),
+        histogram.axes["et"].edges,
+        float(np.asarray(selected.view(flow=True)["value"]).sum()),
+        count="probes",
+    )
 
 
 def unapplied_factors(factors: Mapping[str, FudgeFactors]) -> list[str]:
@@ -387,7 +399,7 @@ def unapplied_factors(factors: Mapping[str, FudgeFactors]) -> list[str]:
     return [v for v in factors if v not in SHOWER_SHAPE_NAMES]
 
 
-@dataclass
+@dataclass(frozen=True)
 class DataMCResult:
     """The data/MC study of one set of processor outputs (:func:`analyse`).
 
@@ -414,9 +426,10 @@ class DataMCResult:
     not_applied : list of str
         Variables whose fudge factors the fudged pass could not apply
         (:func:`unapplied_factors`); empty without a fudged pass.
-    run : dict
-        What the run left out: ``skipped_files``, ``skipped_files_fudged_pass`` and
-        ``left_out`` (empty lists for histograms a user brings).
+    run_report : dict
+        What the runs left out (:func:`egamma_cnn.workflows.common.run_report`:
+        ``skipped_files``, ``skipped_files_fudged_pass`` and ``left_out``); empty for
+        outputs a user brings. Copied into :meth:`summary`.
     """
 
     data: Mapping[str, Any]
@@ -428,13 +441,7 @@ class DataMCResult:
     efficiencies: dict[str, dict[str, dict[str, Any]]]
     samples: dict[str, dict[str, np.ndarray]]
     not_applied: list[str] = field(default_factory=list)
-    run: dict[str, Any] = field(
-        default_factory=lambda: {
-            "skipped_files": [],
-            "skipped_files_fudged_pass": [],
-            "left_out": [],
-        }
-    )
+    run_report: dict[str, Any] = field(default_factory=dict)
 
     @property
     def variables(self) -> list[str]:
@@ -449,10 +456,16 @@ class DataMCResult:
             outputs["fudged_mc"] = self.fudged_mc
         return outputs
 
+    @property
+    def probes(self) -> dict[str, int]:
+        """The number of probes per sample (the processors' ``"probes"``, as ``int``:
+        an eager processor gives a 0-d array, which JSON cannot write)."""
+        return {sample: int(output["probes"]) for sample, output in self.outputs.items()}
+
     def to_dict(self) -> dict[str, Any]:
         """Every number of the study as JSON-serialisable values."""
         return {
-            "probes": {sample: output["probes"] for sample, output in self.outputs.items()},
+            "probes": self.probes,
             "fudge_factors": {v: f.to_dict() for v, f in self.factors.items()},
             "fudge_factors_not_applied": list(self.not_applied),
             "distances": self.distances,
@@ -461,13 +474,12 @@ class DataMCResult:
         }
 
     def summary(self) -> dict[str, Any]:
-        """The summary of the run (``summary.json``): probes, files left out, inclusive
-        distances and efficiencies."""
+        """The summary of the run (``summary.json``): probes of data and MC, what the
+        runs left out (:attr:`run_report`), inclusive distances and efficiencies."""
+        probes = self.probes
         return {
-            "probes": {"data": self.data["probes"], "mc": self.mc["probes"]},
-            "skipped_files": self.run.get("skipped_files", []),
-            "skipped_files_fudged_pass": self.run.get("skipped_files_fudged_pass", []),
-            "left_out": self.run.get("left_out", []),
+            "probes": {"data": probes["data"], "mc": probes["mc"]},
+            **self.run_report,
             "fudge_factors_not_applied": list(self.not_applied),
             "inclusive_distances": {
                 v: {
@@ -484,89 +496,92 @@ class DataMCResult:
         }
 
 
-def analyse(
-    data: Mapping[str, Any],
-    mc: Mapping[str, Any],
-    fudged_mc: Mapping[str, Any] | None = None,
+def _by_kind(outputs_by_kind: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The outputs of data, MC and (None when absent) fudged MC, checked."""
+    unknown = sorted(set(outputs_by_kind) - set(SAMPLES))
+    missing = sorted({"data", "mc"} - set(outputs_by_kind))
+    if unknown or missing:
+        raise ValueError(
+            f"outputs_by_kind needs the outputs of 'data' and 'mc' (and 'fudged_mc' after "
+            f"a fudged pass): {missing} missing, {unknown} unknown"
+        )
+    return {kind: outputs_by_kind.get(kind) for kind in SAMPLES}
+
+
+def _variables(data: Mapping[str, Any], variables: Sequence[str] | None) -> list[str]:
+    """``variables``, or every distribution of the data output."""
+    return list(data["distributions"]) if variables is None else list(variables)
+
+
+def derive_fudge_factors(
+    outputs_by_kind: Mapping[str, Mapping[str, Any]],
     *,
     variables: Sequence[str] | None = None,
     compare_only: Sequence[str] = ("cnn_score",),
     estimator: str = "quantiles",
-    factors: Mapping[str, FudgeFactors] | None = None,
-    ids: Sequence[str] | None = None,
-) -> DataMCResult:
-    """The data/MC study of the processor outputs: fudge factors, distances, parameters.
+) -> dict[str, FudgeFactors]:
+    """The fudge factors of every variable that is fudged: what a fudged pass applies.
 
-    Parameters
-    ----------
-    data, mc : mapping
-        ``DataMCProcessor`` outputs of data and of MC (each added up over its datasets,
-        :func:`egamma_cnn.execution.merge_by_kind`).
-    fudged_mc : mapping, optional
-        The output of the processor run again over the MC with the fudge factors
-        applied to every candidate (the ``fudged_applied`` distances, the fudged
-        efficiencies); None: the fudged MC is the binned transform of the MC
-        (:func:`fudged_distribution`) and has no efficiencies.
-    variables : sequence of str, optional
-        The variables to study (default: every distribution of ``data``).
-    compare_only : sequence of str
-        Variables compared but not fudged (the CNN score: its fudged distribution is
-        the network run on fudged inputs).
-    estimator : {"quantiles", "moments"}
-        The centre and spread of the fudge factors (:func:`derive_fudge`).
-    factors : mapping of str to FudgeFactors, optional
-        The fudge factors ``fudged_mc`` was made with (default: derived here from data
-        and MC, :func:`derive_fudge`).
-    ids : sequence of str, optional
-        The IDs whose efficiencies are compared (default: every ID of the
-        ``identification`` histogram; none without one).
-
-    Returns
-    -------
-    DataMCResult
+    :func:`derive_fudge` of each variable of ``variables`` (default: every distribution
+    of the data) but those of ``compare_only``, from the ``"data"`` and ``"mc"`` outputs
+    of ``outputs_by_kind`` (as in :func:`analyse`). Nothing else is computed: the
+    workflow writes them (:func:`egamma_cnn.datamc.outputs.write_fudge_factors`), runs
+    the fudged pass and then :func:`analyse` with ``factors=`` these.
     """
-    variables = list(data["distributions"]) if variables is None else list(variables)
-    if ids is None:
-        ids = list(data["identification"].axes["id"]) if "identification" in data else []
-    given = dict(factors) if factors is not None else None
-    derived: dict[str, FudgeFactors] = {}
-    distances: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    samples: dict[str, dict[str, np.ndarray]] = {}
-    for variable in variables:
-        samples[variable] = {
-            "data": data["distributions"][variable].values(),
-            "mc": mc["distributions"][variable].values(),
-        }
-        if variable in compare_only:
-            distances[variable] = distance_table(data, mc, None, variable)
-            continue
-        if given is None:
-            derived[variable] = derive_fudge(data, mc, variable, estimator=estimator)
-        else:
-            derived[variable] = given[variable]
-        distances[variable] = distance_table(data, mc, derived[variable])
-        samples[variable]["fudged_mc"] = fudged_distribution(mc, derived[variable])
-    not_applied: list[str] = []
-    if fudged_mc is not None:
-        not_applied = unapplied_factors(derived)
-        for variable in variables:
-            applied = distance_table(data, fudged_mc, None, variable)
-            for projection, rows in applied.items():
-                for row, applied_row in zip(distances[variable][projection], rows, strict=True):
-                    row["fudged_applied"] = (
-                        None if variable in not_applied else applied_row["unfudged"]
-                    )
-            # what the correctionlib file does, candidate by candidate
-            samples[variable]["fudged_mc"] = fudged_mc["distributions"][variable].values()
-    outputs = {"data": data, "mc": mc, "fudged_mc": fudged_mc}
-    efficiencies = {
-        text: {
-            sample: id_efficiencies(output["identification"], text)
-            for sample, output in outputs.items()
-            if output is not None
-        }
-        for text in ids
+    outputs = _by_kind(outputs_by_kind)
+    data, mc = outputs["data"], outputs["mc"]
+    return {
+        variable: derive_fudge(data, mc, variable, estimator=estimator)
+        for variable in _variables(data, variables)
+        if variable not in compare_only
     }
+
+
+def _distance_tables(
+    outputs: Mapping[str, Any],
+    variables: Sequence[str],
+    factors: Mapping[str, FudgeFactors],
+    not_applied: Sequence[str],
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per variable :func:`distance_table`, with ``"fudged_applied"`` (data vs the MC of
+    the fudged pass; None for a variable whose factors it could not apply) in every row
+    when there was a fudged pass."""
+    data, mc, fudged_mc = outputs["data"], outputs["mc"], outputs["fudged_mc"]
+    distances = {
+        variable: distance_table(data, mc, factors.get(variable), variable)
+        for variable in variables
+    }
+    if fudged_mc is None:
+        return distances
+    for variable in variables:
+        applied = distance_table(data, fudged_mc, None, variable)
+        for projection, rows in applied.items():
+            for row, applied_row in zip(distances[variable][projection], rows, strict=True):
+                row["fudged_applied"] = None if variable in not_applied else applied_row["unfudged"]
+    return distances
+
+
+def _compared_counts(
+    outputs: Mapping[str, Any], variable: str, factors: Mapping[str, FudgeFactors]
+) -> dict[str, np.ndarray]:
+    """The counts ``[value, et, eta]`` of ``variable`` of data, MC and fudged MC: the MC
+    of the fudged pass where it ran (what the correctionlib file does, candidate by
+    candidate), else the binned transform of the MC (a variable with fudge factors)."""
+    counts = {
+        "data": outputs["data"]["distributions"][variable].values(),
+        "mc": outputs["mc"]["distributions"][variable].values(),
+    }
+    if outputs["fudged_mc"] is not None:
+        counts["fudged_mc"] = outputs["fudged_mc"]["distributions"][variable].values()
+    elif variable in factors:
+        counts["fudged_mc"] = fudged_distribution(outputs["mc"], factors[variable])
+    return counts
+
+
+def _parameters(
+    data: Mapping[str, Any], samples: Mapping[str, Mapping[str, np.ndarray]]
+) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Per variable and sample, :func:`parameters_table` versus E_T and versus η."""
     parameters = {}
     for variable, by_sample in samples.items():
         edges = np.asarray(data["distributions"][variable].axes["value"].edges)
@@ -575,14 +590,88 @@ def analyse(
             for sample, counts in by_sample.items()
             for axis in ("et", "eta")
         }
+    return parameters
+
+
+def _id_efficiency_tables(
+    outputs: Mapping[str, Any], ids: Sequence[str] | None
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per ID (default: every ID of the data's ``identification`` histogram, none
+    without one) and sample, :func:`id_efficiencies`."""
+    if ids is None:
+        data = outputs["data"]
+        ids = list(data["identification"].axes["id"]) if "identification" in data else []
+    return {
+        text: {
+            sample: id_efficiencies(output["identification"], text)
+            for sample, output in outputs.items()
+            if output is not None
+        }
+        for text in ids
+    }
+
+
+def analyse(
+    outputs_by_kind: Mapping[str, Mapping[str, Any]],
+    *,
+    variables: Sequence[str] | None = None,
+    compare_only: Sequence[str] = ("cnn_score",),
+    estimator: str = "quantiles",
+    factors: Mapping[str, FudgeFactors] | None = None,
+    ids: Sequence[str] | None = None,
+    run_report: Mapping[str, Any] | None = None,
+) -> DataMCResult:
+    """The data/MC study of the processor outputs: fudge factors, distances, parameters.
+
+    Parameters
+    ----------
+    outputs_by_kind : mapping
+        ``DataMCProcessor`` outputs added up per kind
+        (:func:`egamma_cnn.execution.merge_by_kind`): ``"data"`` and ``"mc"``, and
+        ``"fudged_mc"``, the output of the processor run again over the MC with the
+        fudge factors applied to every candidate (the ``fudged_applied`` distances, the
+        fudged efficiencies). Without ``"fudged_mc"`` the fudged MC is the binned
+        transform of the MC (:func:`fudged_distribution`) and has no efficiencies.
+    variables : sequence of str, optional
+        The variables to study (default: every distribution of the data).
+    compare_only : sequence of str
+        Variables compared but not fudged (the CNN score: its fudged distribution is
+        the network run on fudged inputs).
+    estimator : {"quantiles", "moments"}
+        The centre and spread of the fudge factors (:func:`derive_fudge`).
+    factors : mapping of str to FudgeFactors, optional
+        The fudge factors the fudged MC was made with (default: derived here,
+        :func:`derive_fudge_factors`).
+    ids : sequence of str, optional
+        The IDs whose efficiencies are compared (default: every ID of the
+        ``identification`` histogram; none without one).
+    run_report : mapping, optional
+        What the runs left out (:func:`egamma_cnn.workflows.common.run_report`), for the
+        summary.
+
+    Returns
+    -------
+    DataMCResult
+    """
+    outputs = _by_kind(outputs_by_kind)
+    variables = _variables(outputs["data"], variables)
+    if factors is None:
+        factors = derive_fudge_factors(
+            outputs_by_kind, variables=variables, compare_only=compare_only, estimator=estimator
+        )
+    else:
+        factors = {v: factors[v] for v in variables if v not in compare_only}
+    not_applied = unapplied_factors(factors) if outputs["fudged_mc"] is not None else []
+    samples = {variable: _compared_counts(outputs, variable, factors) for variable in variables}
     return DataMCResult(
-        data=data,
-        mc=mc,
-        fudged_mc=fudged_mc,
-        factors=derived,
-        distances=distances,
-        parameters=parameters,
-        efficiencies=efficiencies,
+        data=outputs["data"],
+        mc=outputs["mc"],
+        fudged_mc=outputs["fudged_mc"],
+        factors=factors,
+        distances=_distance_tables(outputs, variables, factors, not_applied),
+        parameters=_parameters(outputs["data"], samples),
+        efficiencies=_id_efficiency_tables(outputs, ids),
         samples=samples,
         not_applied=not_applied,
+        run_report=dict(run_report or {}),
     )

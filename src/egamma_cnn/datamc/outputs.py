@@ -14,12 +14,14 @@ folder, the files ``egamma-cnn datamc`` gives:
   were compared);
 * ``distributions.root`` — every distribution (value × probe E_T × η) of data, MC and
   fudged MC as a TH3 (``data/reta``, ``mc/reta``, ``fudged_mc/reta``, ...);
-* ``summary.json`` — :meth:`DataMCResult.summary`.
+* ``summary.json`` — :meth:`DataMCResult.summary`: probes, what the runs left out,
+  inclusive distances and efficiencies.
+
+The JSON tables write an undefined number as ``NaN`` (Python's extension of JSON).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,7 @@ import uproot
 
 from egamma_cnn.corrections.fudge import FudgeFactors, write_correctionlib
 from egamma_cnn.datamc.analysis import DataMCResult
+from egamma_cnn.jsonio import write_json
 
 __all__ = ["write_distributions", "write_fudge_factors", "write_outputs"]
 
@@ -44,8 +47,7 @@ def write_fudge_factors(factors: Mapping[str, FudgeFactors], out_dir: str | Path
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     correction = write_correctionlib(factors, out_dir / "fudge_factors.json")
-    table = out_dir / "fudge_table.json"
-    table.write_text(json.dumps({v: f.to_dict() for v, f in factors.items()}, indent=1))
+    table = write_json({v: f.to_dict() for v, f in factors.items()}, out_dir / "fudge_table.json")
     return [correction, table]
 
 
@@ -78,16 +80,9 @@ def write_outputs(result: DataMCResult, out_dir: str | Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = write_fudge_factors(result.factors, out_dir)
     if result.efficiencies:
-        path = out_dir / "id_efficiencies.json"
-        path.write_text(json.dumps(result.efficiencies, indent=1))
-        written.append(path)
+        written.append(write_json(result.efficiencies, out_dir / "id_efficiencies.json"))
     written.append(write_distributions(out_dir / "distributions.root", result.outputs))
-    for name, content, options in (
-        ("distances.json", result.distances, {}),
-        ("parameters.json", result.parameters, {"default": float}),
-        ("summary.json", result.summary(), {}),
-    ):
-        path = out_dir / name
-        path.write_text(json.dumps(content, indent=1, **options))
-        written.append(path)
+    written.append(write_json(result.distances, out_dir / "distances.json"))
+    written.append(write_json(result.parameters, out_dir / "parameters.json", default=float))
+    written.append(write_json(result.summary(), out_dir / "summary.json"))
     return written

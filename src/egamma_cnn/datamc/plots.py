@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from egamma_cnn.datamc.analysis import DataMCResult
-from egamma_cnn.plotting import default_style, pyplot
+from egamma_cnn.plotting import default_style, pyplot, save_figure
 
 __all__ = [
     "VARIABLE_LABELS",
@@ -144,27 +144,14 @@ def _draw_comparison(top: Any, ratio: Any, counts: Mapping[str, np.ndarray], edg
     return reference
 
 
-@default_style
-def plot_variable(result: DataMCResult, variable: str, path: str | Path) -> Path:
-    """``<variable>.png``: distributions and ratios, distances and parameters versus E_T.
-
-    Left: the normalised inclusive distributions of data, MC and fudged MC, and MC / data
-    and fudged MC / data with the data's relative statistical uncertainty (grey band).
-    Middle: the L1, Hellinger and Wasserstein distances of MC (full markers) and fudged
-    MC (open markers; the file applied candidate by candidate where the fudged pass
-    ran) to data per probe E_T bin. Right: the Gaussian peak and width per E_T bin.
-    """
+def _draw_inclusive(fig: Any, cell: Any, result: DataMCResult, variable: str) -> None:
+    """The normalised inclusive distributions and their ratios to data, in ``cell``."""
     plt = pyplot()
-    path = Path(path)
-    samples = result.samples[variable]
-    histogram = result.data["distributions"][variable]
-    edges = np.asarray(histogram.axes["value"].edges)
-    fig = plt.figure(figsize=(15, 8))
-    outer = fig.add_gridspec(1, 3, wspace=0.3)
-    left = outer[0].subgridspec(2, 1, height_ratios=[3, 1.2], hspace=0.06)
-    top = fig.add_subplot(left[0])
-    ratio = fig.add_subplot(left[1], sharex=top)
-    inclusive = {sample: counts.sum(axis=(1, 2)) for sample, counts in samples.items()}
+    grid = cell.subgridspec(2, 1, height_ratios=[3, 1.2], hspace=0.06)
+    top = fig.add_subplot(grid[0])
+    ratio = fig.add_subplot(grid[1], sharex=top)
+    edges = np.asarray(result.data["distributions"][variable].axes["value"].edges)
+    inclusive = {s: counts.sum(axis=(1, 2)) for s, counts in result.samples[variable].items()}
     reference = _draw_comparison(top, ratio, inclusive, edges)
     if reference is not None:
         peak = reference.max()
@@ -178,12 +165,17 @@ def plot_variable(result: DataMCResult, variable: str, path: str | Path) -> Path
     top.set_title(f"{_label(variable)}: probe electrons, all bins", fontsize=10)
     plt.setp(top.get_xticklabels(), visible=False)
 
+
+def _draw_distances(fig: Any, cell: Any, result: DataMCResult, variable: str) -> None:
+    """The L1, Hellinger and Wasserstein distances to data per probe E_T bin, in ``cell``:
+    MC full markers, fudged MC open ones (the file applied candidate by candidate where
+    the second pass ran)."""
+    plt = pyplot()
     et_rows = result.distances[variable]["et"]
     x = np.array([0.5 * (r["low"] + r["high"]) for r in et_rows])
     xerr = np.array([0.5 * (r["high"] - r["low"]) for r in et_rows])
-    # fudged: the file applied candidate by candidate where the second pass ran
     fudged_kind = "fudged_applied" if et_rows and "fudged_applied" in et_rows[0] else "fudged"
-    middle = outer[1].subgridspec(3, 1, hspace=0.06)
+    grid = cell.subgridspec(3, 1, hspace=0.06)
     names = (
         ("l1", "L1 distance", "o"),
         ("hellinger", "Hellinger distance", "s"),
@@ -191,7 +183,7 @@ def plot_variable(result: DataMCResult, variable: str, path: str | Path) -> Path
     )
     first = None
     for k, (name, axis_label, marker) in enumerate(names):
-        axes = fig.add_subplot(middle[k], sharex=first)
+        axes = fig.add_subplot(grid[k], sharex=first)
         first = first or axes
         for kind, fill, colour, label in (
             ("unfudged", "full", _COLOURS["mc"], "MC"),
@@ -220,13 +212,17 @@ def plot_variable(result: DataMCResult, variable: str, path: str | Path) -> Path
         else:
             axes.set_xlabel(r"probe $E_T$ [GeV]")
 
-    et_edges = np.asarray(histogram.axes["et"].edges)
+
+def _draw_parameters(fig: Any, cell: Any, result: DataMCResult, variable: str) -> None:
+    """The Gaussian peak and width of every sample per probe E_T bin, in ``cell``."""
+    plt = pyplot()
+    et_edges = np.asarray(result.data["distributions"][variable].axes["et"].edges)
     x_et = 0.5 * (et_edges[1:] + et_edges[:-1])
-    right = outer[2].subgridspec(2, 1, hspace=0.06)
-    peak_axes = fig.add_subplot(right[0])
-    width_axes = fig.add_subplot(right[1], sharex=peak_axes)
+    grid = cell.subgridspec(2, 1, hspace=0.06)
+    peak_axes = fig.add_subplot(grid[0])
+    width_axes = fig.add_subplot(grid[1], sharex=peak_axes)
     parameters = result.parameters[variable]
-    for sample in samples:
+    for sample in result.samples[variable]:
         rows = parameters.get(f"{sample}_et")
         if rows is None:
             continue
@@ -240,9 +236,24 @@ def plot_variable(result: DataMCResult, variable: str, path: str | Path) -> Path
     plt.setp(peak_axes.get_xticklabels(), visible=False)
     width_axes.set_ylabel(f"Gaussian width{_unit(variable)}")
     width_axes.set_xlabel(r"probe $E_T$ [GeV]")
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+
+
+@default_style
+def plot_variable(result: DataMCResult, variable: str, path: str | Path) -> Path:
+    """``<variable>.png``: distributions and ratios, distances and parameters versus E_T.
+
+    Left: the normalised inclusive distributions of data, MC and fudged MC, and MC / data
+    and fudged MC / data with the data's relative statistical uncertainty (grey band).
+    Middle: the L1, Hellinger and Wasserstein distances of MC (full markers) and fudged
+    MC (open markers; the file applied candidate by candidate where the fudged pass
+    ran) to data per probe E_T bin. Right: the Gaussian peak and width per E_T bin.
+    """
+    fig = pyplot().figure(figsize=(15, 8))
+    outer = fig.add_gridspec(1, 3, wspace=0.3)
+    _draw_inclusive(fig, outer[0], result, variable)
+    _draw_distances(fig, outer[1], result, variable)
+    _draw_parameters(fig, outer[2], result, variable)
+    return save_figure(fig, path, dpi=100, bbox_inches="tight")
 
 
 @default_style
@@ -293,9 +304,7 @@ def plot_bins(result: DataMCResult, variable: str, axis: str, path: str | Path) 
     where = "probe $E_T$" if axis == "et" else r"$\eta$"
     fig.suptitle(f"{_label(variable)} of the probes per {where} bin", fontsize=11)
     fig.subplots_adjust(left=0.06, right=0.98, top=0.9, bottom=0.05)
-    fig.savefig(path, dpi=80)  # no "tight" bounding box: it draws the 40 axes twice
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=80)  # no "tight" box: it draws the 40 axes twice
 
 
 @default_style
@@ -303,7 +312,6 @@ def plot_id_efficiencies(efficiencies: Mapping[str, Any], path: str | Path) -> P
     """``id_efficiencies.png``: efficiency versus probe E_T of every ID, with the ratio to
     data, for data, MC and fudged MC (:attr:`DataMCResult.efficiencies`)."""
     plt = pyplot()
-    path = Path(path)
     names = list(efficiencies)
     columns = min(3, len(names))
     rows = -(-len(names) // columns)
@@ -356,9 +364,7 @@ def plot_id_efficiencies(efficiencies: Mapping[str, Any], path: str | Path) -> P
         top.set_ylabel("efficiency (Z-window probes)", fontsize=8)
         top.legend(fontsize=7, loc="lower right", title="inclusive in ()", title_fontsize=7)
     fig.suptitle(r"ID efficiencies: data, MC and fudged MC (80 < $m_{ee}$ < 100 GeV)", fontsize=11)
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100, bbox_inches="tight")
 
 
 def plot_all(result: DataMCResult, out_dir: str | Path) -> list[Path]:

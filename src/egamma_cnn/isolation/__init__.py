@@ -5,7 +5,8 @@ turns its histograms into results and files, in the shape of every study:
 
 * :func:`~egamma_cnn.isolation.analysis.analyse` — the histograms (merged per kind)
   → an :class:`~egamma_cnn.isolation.analysis.IsolationResult` (:mod:`.analysis`);
-* :func:`~egamma_cnn.isolation.outputs.write_outputs` — its JSON tables (:mod:`.outputs`);
+* :func:`~egamma_cnn.isolation.outputs.write_outputs` — its JSON tables and summary
+  (:mod:`.outputs`);
 * :func:`~egamma_cnn.isolation.plots.plot_all` — its plots (:mod:`.plots`, matplotlib
   imported when drawing).
 

@@ -3,8 +3,8 @@
 :func:`analyse` turns the processor outputs, added up per kind (``{"mc": ..., "data":
 ...}``, :func:`egamma_cnn.execution.merge_by_kind`), into an :class:`IsolationResult`:
 everything the study writes (:mod:`egamma_cnn.isolation.outputs`) and draws
-(:mod:`egamma_cnn.isolation.plots`). Call it from a notebook on histograms you already
-have. Its pieces:
+(:mod:`egamma_cnn.isolation.plots`), with what the run left out. Call it from a notebook
+on histograms you already have. Its pieces:
 
 * :func:`correlations` — Pearson ρ(score, isolation) per bin or projection, from the
   exact sums (Franco's photon-ID talk, ID–isolation correlation);
@@ -16,30 +16,32 @@ have. Its pieces:
   efficiency" and the AUC of isolation cones and of networks on calorimeter images);
 * :func:`working_point_efficiencies` — ε = N_pass / N per working point and truth group,
   versus E_T and inclusive, with Clopper–Pearson intervals
-  (:func:`egamma_cnn.intervals.efficiency_interval`), for all candidates or for those
+  (:func:`egamma_cnn.intervals.binned_efficiencies`), for all candidates or for those
   passing an ID; :func:`factorisation` — ε(iso | ID) / ε(iso).
 
 Truth groups are tuples of truth classes (ATL-PHYS-PUB-2023-001 §3.1): :data:`TRUE_ELECTRONS` (0
 prompt, 1 charge flip), :data:`NON_PROMPT` (3 heavy-flavour decays, 4 light-flavour
 e/γ, 5 hadrons), :data:`NON_PROMPT_ELECTRONS` (3, 4: real electrons inside jets, the
 analogue of the thesis's non-prompt muons, which isolation is there to reject),
-:data:`HEAVY_FLAVOUR` (3). Photons use the same classes (prompt → 0, non-prompt → 5).
+:data:`HEAVY_FLAVOUR` (3). Photons use the same classes (prompt → 0, non-prompt → 5);
+data has none (:data:`~egamma_cnn.tnp.pairs.TRUTH_NONE`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import hist
 import numpy as np
 
 from egamma_cnn.corrections.isolation import ISOLATION_WORKING_POINTS
-from egamma_cnn.intervals import efficiency_interval
+from egamma_cnn.intervals import binned_efficiencies
 from egamma_cnn.isolation.variables import discriminant_ranges
+from egamma_cnn.jsonio import json_ready
 from egamma_cnn.model.performance import RocCurve, roc_from_cumulative
+from egamma_cnn.tnp.pairs import TRUTH_NONE
 
 __all__ = [
     "BACKGROUNDS",
@@ -55,7 +57,6 @@ __all__ = [
     "correlation_table",
     "correlations",
     "factorisation",
-    "json_ready",
     "roc_curve_from_histogram",
     "roc_table",
     "truth_groups",
@@ -92,12 +93,13 @@ _PROJECTIONS = ("inclusive", "et", "eta")
 def truth_groups(kind: str, particle: str = "electron") -> dict[str, tuple[int, ...]]:
     """The groups of candidates reported for one kind of sample: name → truth classes.
 
-    Data has no truth: all its candidates (class −1) are one group, ``"data
-    candidates"``; simulation has the signal (:data:`TRUE_ELECTRONS`, or prompt
-    photons) and the background (:data:`NON_PROMPT`) named by :data:`GROUP_NAMES`.
+    Data has no truth: all its candidates (class
+    :data:`~egamma_cnn.tnp.pairs.TRUTH_NONE`) are one group, ``"data candidates"``;
+    simulation has the signal (:data:`TRUE_ELECTRONS`, or prompt photons) and the
+    background (:data:`NON_PROMPT`) named by :data:`GROUP_NAMES`.
     """
     if kind == "data":
-        return {"data candidates": (-1,)}
+        return {"data candidates": (TRUTH_NONE,)}
     signal, background = GROUP_NAMES[particle]
     return {signal: TRUE_ELECTRONS, background: NON_PROMPT}
 
@@ -210,13 +212,6 @@ def roc_curve_from_histogram(
     return roc_from_cumulative(s_cum, b_cum, cuts[::-1])
 
 
-def _efficiency_row(passed: float, total: float, variance: float) -> dict[str, Any]:
-    if total <= 0:
-        return {"efficiency": None, "error_low": None, "error_high": None, "n": 0.0}
-    eff, low, high = efficiency_interval(passed, total, variance)
-    return {"efficiency": eff, "error_low": low, "error_high": high, "n": float(total)}
-
-
 def working_point_efficiencies(
     histogram: Any, working_point: str, truth: Sequence[int], given: str = "all"
 ) -> dict[str, Any]:
@@ -224,9 +219,10 @@ def working_point_efficiencies(
 
     ``given``: ``"all"`` candidates, or only those passing that ID (one of the
     processor's ``given_ids``). ε = Σw_pass / Σw with the Clopper–Pearson interval of
-    the effective counts n_eff = (Σw)² / Σw² (:func:`egamma_cnn.intervals.efficiency_interval`);
-    ``n`` is Σw. Inclusive means inside the E_T × η binning; ``outside_binning`` gives Σw
-    of the candidates outside it, which no efficiency contains.
+    the effective counts n_eff = (Σw)² / Σw²
+    (:func:`egamma_cnn.intervals.binned_efficiencies`); ``n`` is Σw. Inclusive means
+    inside the E_T × η binning; ``outside_binning`` gives Σw of the candidates outside
+    it, which no efficiency contains.
     """
     passed = total = variance = everything = None
     for value in truth:
@@ -241,19 +237,7 @@ def working_point_efficiencies(
         else:
             passed, total, variance = passed + parts[0], total + parts[1], variance + parts[2]
             everything += flow
-    edges = np.asarray(histogram.axes["et"].edges)
-    return {
-        "et": [
-            {
-                "et_low": float(edges[i]),
-                "et_high": float(edges[i + 1]),
-                **_efficiency_row(passed[i], total[i], variance[i]),
-            }
-            for i in range(len(edges) - 1)
-        ],
-        "inclusive": _efficiency_row(passed.sum(), total.sum(), variance.sum()),
-        "outside_binning": everything - float(total.sum()),
-    }
+    return binned_efficiencies(passed, total, variance, histogram.axes["et"].edges, everything)
 
 
 def _ratio(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -444,19 +428,6 @@ def _score_maps(
     return maps
 
 
-def json_ready(value: Any) -> Any:
-    """JSON has no NaN: None instead, recursively; numpy floats as Python floats."""
-    if isinstance(value, dict):
-        return {k: json_ready(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_ready(v) for v in value]
-    if isinstance(value, float | np.floating) and math.isnan(value):
-        return None
-    if isinstance(value, np.floating):
-        return float(value)
-    return value
-
-
 @dataclass(frozen=True)
 class IsolationResult:
     """Everything the isolation study measures (:func:`analyse`); numbers keep NaN.
@@ -484,6 +455,14 @@ class IsolationResult:
         isolation]): the 2-D distributions behind the correlations.
     et_edges : tuple of float
         The E_T binning of the correlations versus E_T.
+    run_report : dict
+        What the run that filled the histograms left out
+        (:func:`egamma_cnn.workflows.common.run_report`: ``skipped_files``,
+        ``left_out``); empty for histograms a user brings. Copied into :meth:`summary`.
+    tnp_summary : dict or None
+        The summary of the tag-and-probe of the working points
+        (:func:`egamma_cnn.workflows.run_isolation` with ``tnp_datasets``), copied into
+        :meth:`summary` as ``"tnp"``; None without one.
     """
 
     particle: str
@@ -496,6 +475,8 @@ class IsolationResult:
     curves: dict[str, dict[str, RocCurve]]
     score_maps: dict[str, tuple[str, Any]]
     et_edges: tuple[float, ...]
+    run_report: dict[str, Any] = field(default_factory=dict)
+    tnp_summary: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The numbers, ready for JSON (NaN → None): particle, candidates,
@@ -512,14 +493,16 @@ class IsolationResult:
         return json_ready(out)
 
     def summary(self) -> dict[str, Any]:
-        """The headline numbers (JSON-ready): candidates, the working points, their
-        inclusive efficiencies and factorisation ratios, the inclusive correlations
-        and, from simulation, per background the best cone and the AUCs of it, of the
-        scores and of etcone20 / p_T and ptvarcone30 / p_T."""
+        """The headline numbers (JSON-ready, ``summary.json``): candidates, what the run
+        left out (:attr:`run_report`), the working points, their inclusive efficiencies
+        and factorisation ratios, the inclusive correlations, from simulation per
+        background the best cone and the AUCs of it, of the scores and of etcone20 / p_T
+        and ptvarcone30 / p_T, and the tag-and-probe's summary (:attr:`tnp_summary`)."""
         data = self.to_dict()
         tables = data["working_points"]
         summary: dict[str, Any] = {
             "candidates": data["candidates"],
+            **self.run_report,
             "working_points": data["specifications"],
             "working_point_efficiencies": {
                 name: {
@@ -557,20 +540,24 @@ class IsolationResult:
                 )
                 for background, entry in data["roc"].items()
             }
-        return summary
+        if self.tnp_summary is not None:
+            summary["tnp"] = self.tnp_summary
+        return json_ready(summary)
 
 
 def analyse(
-    outputs: Mapping[str, Mapping[str, Any]],
+    outputs_by_kind: Mapping[str, Mapping[str, Any]],
     working_points: Mapping[str, str] | None = None,
     *,
     particle: str = "electron",
+    run_report: Mapping[str, Any] | None = None,
+    tnp_summary: Mapping[str, Any] | None = None,
 ) -> IsolationResult:
     """The whole isolation study from the processor's histograms.
 
     Parameters
     ----------
-    outputs : mapping
+    outputs_by_kind : mapping
         Kind (``"mc"``, ``"data"``) → the outputs of
         ``egamma_cnn.processors.isolation.IsolationProcessor`` added up over the datasets
         of that kind (:func:`egamma_cnn.execution.merge_by_kind`; one dataset's output
@@ -581,6 +568,11 @@ def analyse(
         own specification (right for the built-in ``iso_loose`` and ``iso_tight``).
     particle : {"electron", "photon"}
         Which candidates the processor ran on (names of the groups and backgrounds).
+    run_report : mapping, optional
+        What the run left out (:func:`egamma_cnn.workflows.common.run_report`), for the
+        summary.
+    tnp_summary : mapping, optional
+        The summary of the tag-and-probe of the same working points, for the summary.
 
     Returns
     -------
@@ -590,8 +582,9 @@ def analyse(
     """
     if particle not in GROUP_NAMES:
         raise ValueError(f"particle must be 'electron' or 'photon', not {particle!r}")
-    if not outputs:
-        raise ValueError("outputs is empty: no kind (mc, data) to analyse")
+    if not outputs_by_kind:
+        raise ValueError("outputs_by_kind is empty: no kind (mc, data) to analyse")
+    outputs = dict(outputs_by_kind)
     first = next(iter(outputs.values()))
     if working_points is None:
         names = _axis_names(first["working_points"], "working_point")
@@ -611,4 +604,6 @@ def analyse(
         curves=curves,
         score_maps=_score_maps(outputs, particle),
         et_edges=tuple(float(e) for e in first["sums"].axes["et"].edges),
+        run_report=dict(run_report or {}),
+        tnp_summary=dict(tnp_summary) if tnp_summary is not None else None,
     )

@@ -10,41 +10,32 @@
 * ``roc.json`` — from simulation: per background the AUC, signal side and background
   efficiencies of every discriminant and the best cone
   (:func:`egamma_cnn.isolation.analysis.roc_table`);
+* ``summary.json`` — :meth:`IsolationResult.summary`: candidates, what the run left
+  out, the headline numbers and, where it ran, the tag-and-probe's summary.
 
-and :func:`write_summary` the ``summary.json`` of a run. JSON has no NaN: an undefined
-number is ``null``.
+JSON has no NaN: an undefined number is ``null``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from egamma_cnn.isolation.analysis import IsolationResult, json_ready
+from egamma_cnn.isolation.analysis import IsolationResult
+from egamma_cnn.jsonio import write_json
 
-__all__ = ["write_outputs", "write_summary"]
-
-
-def _write(path: Path, value: Any) -> Path:
-    path.write_text(json.dumps(value, indent=1))
-    return path
+__all__ = ["write_outputs"]
 
 
 def write_outputs(result: IsolationResult, out_dir: str | Path) -> list[Path]:
-    """Write ``working_points.json``, ``correlations.json`` and (from simulation)
-    ``roc.json`` of ``result`` into ``out_dir`` (created); returns their paths."""
+    """Write ``working_points.json``, ``correlations.json``, (from simulation)
+    ``roc.json`` and ``summary.json`` of ``result`` into ``out_dir`` (created); returns
+    their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = result.to_dict()
     names = {"working_points": "working_points.json", "correlations": "correlations.json"}
     if "roc" in data:
         names["roc"] = "roc.json"
-    return [_write(out_dir / name, data[key]) for key, name in names.items()]
-
-
-def write_summary(summary: Mapping[str, Any], out_dir: str | Path) -> Path:
-    """Write ``summary.json`` (a run's summary: :meth:`IsolationResult.summary` and what
-    the runner adds; NaN written as null) into ``out_dir``; returns its path."""
-    return _write(Path(out_dir) / "summary.json", json_ready(summary))
+    written = [write_json(data[key], out_dir / name) for key, name in names.items()]
+    written.append(write_json(result.summary(), out_dir / "summary.json"))
+    return written

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from egamma_cnn.isolation.analysis import IsolationResult
-from egamma_cnn.plotting import default_style, pyplot
+from egamma_cnn.plotting import default_style, pyplot, save_figure
 
 __all__ = [
     "plot_all",
@@ -60,14 +60,6 @@ _BACKGROUND_COLOURS = {
     "all non-prompt": "tab:green",
     "non-prompt photons": "tab:blue",
 }
-
-
-def _save(fig: Any, path: str | Path, dpi: int = 110) -> Path:
-    path = Path(path)
-    fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    pyplot().close(fig)
-    return path
 
 
 def _value(value: Any) -> float:
@@ -121,7 +113,8 @@ def plot_working_points(result: IsolationResult, path: str | Path) -> Path:
         ax.set_title(f"{name}: {table['specification']}", fontsize=9)
         ax.legend(fontsize=7, loc="lower right")
         ax.grid(alpha=0.3)
-    return _save(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
 
 
 @default_style
@@ -148,7 +141,8 @@ def plot_correlations(result: IsolationResult, path: str | Path) -> Path:
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     fig.suptitle("ID–isolation correlation versus $E_T$ (Franco's photon-ID talk)", fontsize=11)
-    return _save(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
 
 
 @default_style
@@ -185,7 +179,8 @@ def plot_score_vs_isolation(result: IsolationResult, path: str | Path) -> Path:
             ax.set_title(f"{group}: ρ = {rho:+.3f}", fontsize=9)
             ax.set_xlabel(score)
             ax.set_ylabel(iso.replace("_rel", " / $p_T$"))
-    return _save(fig, path, dpi=100)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100)
 
 
 @default_style
@@ -222,7 +217,8 @@ def plot_roc(result: IsolationResult, path: str | Path) -> Path:
     fig.suptitle(
         "isolation cones versus the image-based score (Collado Umana thesis, ch. 4)", fontsize=11
     )
-    return _save(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
 
 
 @default_style
@@ -257,7 +253,8 @@ def plot_auc_vs_cone(result: IsolationResult, path: str | Path) -> Path:
     ax.set_title("AUC of single isolation cones and of the ID scores", fontsize=11)
     ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
-    return _save(fig, path)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_all(result: IsolationResult, out_dir: str | Path) -> list[Path]:

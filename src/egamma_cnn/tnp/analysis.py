@@ -1,8 +1,9 @@
 """The tag-and-probe analysis: from pass/fail m_ee histograms to efficiencies and SFs.
 
-:func:`analyse` takes the histograms of :class:`TagAndProbeProcessor` per sample
-(``{"data": hist, "mc": hist}``, either may be missing) and measures, for every probe ID
-of the configuration,
+From the outputs of ``egamma_cnn.processors.tag_and_probe.TagAndProbeProcessor`` added
+up per kind (``{"data": {...}, "mc": {...}}``, :func:`egamma_cnn.execution.merge_by_kind`;
+either kind may be missing), :func:`analyse` measures, for every probe ID of the
+configuration,
 
 * the efficiency of every probe (E_T, η) bin of each sample and its projections on E_T
   and on η (:func:`~egamma_cnn.tnp.efficiency.measure`: sideband subtraction or fits,
@@ -13,8 +14,9 @@ of the configuration,
   (:func:`~egamma_cnn.tnp.scale_factors.scale_factors`).
 
 The result, a :class:`TnPResult`, holds them with the fits (method ``"fit"``), the pair
-counts of each dataset and the warnings of the measurement (bins without an efficiency,
-flagged bins); :func:`egamma_cnn.tnp.outputs.write_outputs` writes it and
+counts of each dataset, what the run left out (``run_report``) and the warnings of the
+measurement (bins without an efficiency, flagged bins);
+:func:`egamma_cnn.tnp.outputs.write_outputs` writes it and
 :func:`egamma_cnn.tnp.plots.plot_all` draws it. Nothing here reads files or prints.
 The method is the tag-and-probe of Zumbihl's e/γ talk ("Event selection: Tag&Probe
 method").
@@ -94,8 +96,9 @@ class TnPResult:
     datasets : dict of str to dict
         Per dataset the counts of :func:`dataset_counts` (empty when not given).
     run_report : dict
-        What the run that filled the histograms reports beside them (the runner gives
-        ``skipped_files`` and ``left_out``); copied into :meth:`summary`.
+        What the run that filled the histograms left out
+        (:func:`egamma_cnn.workflows.common.run_report`: ``skipped_files`` and
+        ``left_out``; empty for histograms a user brings); copied into :meth:`summary`.
     warnings : list of str
         Bins without an efficiency and flagged bins, per ID and sample, one line each.
     """
@@ -222,7 +225,7 @@ def _analyse_id(
 
 
 def analyse(
-    samples: Mapping[str, Any],
+    outputs_by_kind: Mapping[str, Mapping[str, Any]],
     config: TnPConfig | None = None,
     *,
     method: Method = "count",
@@ -236,10 +239,11 @@ def analyse(
 
     Parameters
     ----------
-    samples : mapping
-        The processor's ``"histogram"`` per sample: ``{"data": hist, "mc": hist}``; one
-        of them alone gives its efficiencies without SFs. Datasets of one kind are
-        added beforehand (``egamma_cnn.execution.merge_by_kind``).
+    outputs_by_kind : mapping
+        The processor's outputs added up per kind, ``{"data": {...}, "mc": {...}}``
+        (:func:`egamma_cnn.execution.merge_by_kind`; one dataset's output
+        ``out["sample"]`` as ``{"mc": out["sample"]}`` works too): their
+        ``"histogram"`` is measured. One kind alone gives its efficiencies without SFs.
     config : TnPConfig, optional
         The configuration the histograms were made with: its probe IDs, its signal
         window and sidebands (counting, truth efficiency) and its truth field.
@@ -255,8 +259,8 @@ def analyse(
     datasets : mapping, optional
         Per dataset its :func:`dataset_counts`, for the summary.
     run_report : mapping, optional
-        What the run reports beside the histograms (skipped files, chunks left out),
-        for the summary.
+        What the run left out (skipped files, chunks;
+        :func:`egamma_cnn.workflows.common.run_report`), for the summary.
 
     Returns
     -------
@@ -265,11 +269,13 @@ def analyse(
         for its flagged bins.
     """
     config = config or TnPConfig()
-    unknown = set(samples) - set(SAMPLES)
-    if unknown or not samples:
+    unknown = set(outputs_by_kind) - set(SAMPLES)
+    if unknown or not outputs_by_kind:
         raise ValueError(
-            f"samples must be 'data' and/or 'mc' histograms, got {sorted(samples) or 'none'}"
+            "outputs_by_kind must hold the outputs of 'data' and/or 'mc', got "
+            f"{sorted(outputs_by_kind) or 'none'}"
         )
+    samples = {kind: output["histogram"] for kind, output in outputs_by_kind.items()}
     if method == "fit" and "mc" not in samples and signal == "template":
         signal = "bwcb"  # no simulation for templates: analytic signal
     options = {

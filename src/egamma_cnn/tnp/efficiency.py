@@ -462,12 +462,14 @@ def measure(
     projection: Literal["bins", "et", "eta"] = "bins",
     fits: dict | None = None,
 ) -> list[BinEfficiency]:
-    """Efficiencies of ``probe_id`` from a :class:`TagAndProbeProcessor` histogram.
+    """Efficiencies of ``probe_id`` from the pass/fail m_ee histogram of the tag-and-probe.
 
     Parameters
     ----------
     histogram
-        The ``"histogram"`` output of the processor (data or simulation).
+        The ``"histogram"`` output of
+        ``egamma_cnn.processors.tag_and_probe.TagAndProbeProcessor`` (data or
+        simulation).
     probe_id : str
         Which ID (an entry of the histogram's ``id`` axis).
     method : {"count", "fit"}

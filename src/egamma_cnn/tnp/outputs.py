@@ -19,13 +19,13 @@ The plots are :func:`egamma_cnn.tnp.plots.plot_all`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import uproot
 
+from egamma_cnn.jsonio import write_json, write_text
 from egamma_cnn.tnp.analysis import TnPResult
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.scale_factors import write_correctionlib
@@ -69,23 +69,14 @@ def write_root(samples: Mapping[str, Any], config: TnPConfig, path: str | Path) 
     return path
 
 
-def _json(data: Any) -> str:
-    return json.dumps(data, indent=1)
-
-
-def _write(text: str, path: Path) -> Path:
-    path.write_text(text)
-    return path
-
-
 def write_outputs(result: TnPResult, out_dir: str | Path) -> list[Path]:
     """Write the files of the module docstring into ``out_dir`` (created); their paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [
-        _write(result.config.to_json(), out_dir / "config.json"),
+        write_text(result.config.to_json(), out_dir / "config.json"),
         write_root(result.samples, result.config, out_dir / "histograms.root"),
-        _write(_json(result.efficiency_table()), out_dir / "efficiencies.json"),
+        write_json(result.efficiency_table(), out_dir / "efficiencies.json"),
     ]
     if result.scale_factors:
         written.append(
@@ -96,7 +87,7 @@ def write_outputs(result: TnPResult, out_dir: str | Path) -> list[Path]:
             )
         )
         written.append(
-            _write(_json(result.scale_factor_table()), out_dir / "scale_factors_table.json")
+            write_json(result.scale_factor_table(), out_dir / "scale_factors_table.json")
         )
-    written.append(_write(_json(result.summary()), out_dir / "summary.json"))
+    written.append(write_json(result.summary(), out_dir / "summary.json"))
     return written

@@ -30,7 +30,9 @@ __all__ = [
     "tag_probe_pairs",
 ]
 
-#: Truth flag of a probe without truth information (data).
+#: The truth value of a candidate without truth information (data): the probe's truth
+#: flag here, the truth class (prompt/non-prompt for photons) of the identification and
+#: isolation histograms; the one "no truth" value of the package.
 TRUTH_NONE = -1
 #: The awkward behaviours of ``vector`` (Lorentz and spatial vectors), attached per array.
 VECTOR_BEHAVIOR = vector.backends.awkward.behavior

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from egamma_cnn.plotting import default_style, pyplot
+from egamma_cnn.plotting import default_style, pyplot, save_figure
 from egamma_cnn.tnp.analysis import IdResult, TnPResult
 from egamma_cnn.tnp.efficiency import BinEfficiency, FitResult
 from egamma_cnn.tnp.outputs import file_name
@@ -37,13 +37,6 @@ __all__ = ["efficiency_curves", "plot_all", "plot_efficiency", "plot_fits", "plo
 
 #: The label of each sample in the plots.
 LABELS = {"data": "data", "mc": "MC", "mc_truth": "MC truth"}
-
-
-def _save(fig: Any, path: str | Path, dpi: int) -> Path:
-    path = Path(path)
-    fig.savefig(path, dpi=dpi)
-    pyplot().close(fig)
-    return path
 
 
 def _curve(effs: Sequence[BinEfficiency], variable: str):
@@ -122,7 +115,7 @@ def plot_efficiency(
     bottom.set_ylim(0.8, 1.2)
     bottom.set_xlabel(r"probe $E_T$ [GeV]" if variable == "et" else r"probe $\eta$")
     fig.tight_layout()
-    return _save(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110)
 
 
 @default_style
@@ -164,7 +157,7 @@ def plot_scale_factors(factors: ScaleFactors, path: str | Path) -> Path:
     ax.set_ylabel(r"probe $E_T$ [GeV]")
     ax.set_title(f"scale factors, {factors.working_point} (— : no measurement)", fontsize=11)
     fig.tight_layout()
-    return _save(fig, path, dpi=110)
+    return save_figure(fig, path, dpi=110)
 
 
 @default_style
@@ -220,7 +213,7 @@ def plot_fits(
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path, dpi=90)
+    return save_figure(fig, path, dpi=90)
 
 
 def efficiency_curves(result: IdResult, projection: str) -> dict[str, list[BinEfficiency]]:

@@ -1,9 +1,12 @@
-"""What every workflow shares: run a processor over a fileset with the execution settings.
+"""What every workflow shares: run a processor over a fileset, and report what was left out.
 
 :func:`run_processor` is the door from the workflows to
 :func:`egamma_cnn.execution.run_fileset`: it applies a chunk size given with the
 workflow's own arguments over the :class:`~egamma_cnn.execution.ExecutionSettings`, and
 reads the files with the egamma-cnn schema unless the caller names another one.
+:func:`run_report` is what a run left out, in the form every study's summary carries:
+each workflow gives it to the study's ``analyse`` (``run_report=``), whose result puts
+it into ``summary()`` and ``summary.json``.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 from egamma_cnn.execution import ExecutionSettings, FilesetRun, run_fileset
 from egamma_cnn.nanoevents import EGammaSchema
 
-__all__ = ["run_processor"]
+__all__ = ["run_processor", "run_report"]
 
 
 def run_processor(
@@ -52,3 +55,33 @@ def run_processor(
         schemaclass=schemaclass or EGammaSchema,
         executor=scheduler,
     )
+
+
+def run_report(run: FilesetRun, **passes: FilesetRun | None) -> dict[str, Any]:
+    """What ``run`` left out, as the JSON-ready entries of a study's summary.
+
+    Parameters
+    ----------
+    run : FilesetRun
+        The run of the processor over the fileset.
+    **passes : FilesetRun or None
+        Further runs of the same study by name (the data/MC study's ``fudged_pass``);
+        None for a pass that did not run.
+
+    Returns
+    -------
+    dict
+        ``skipped_files``: the files of ``run`` left out whole
+        (:attr:`FilesetRun.skipped_files`); ``skipped_files_<name>`` for each further
+        pass (empty when it did not run); ``left_out``: every file and chunk left out
+        (:meth:`FilesetRun.report`), those of ``run`` first, then those of each further
+        pass marked ``<name>: True``.
+    """
+    report: dict[str, Any] = {"skipped_files": run.skipped_files}
+    left_out = run.report()
+    for name, other in passes.items():
+        report[f"skipped_files_{name}"] = other.skipped_files if other is not None else []
+        if other is not None:
+            left_out += [{**row, name: True} for row in other.report()]
+    report["left_out"] = left_out
+    return report

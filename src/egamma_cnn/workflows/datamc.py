@@ -7,9 +7,11 @@ the second pass gives.
 :func:`run_datamc` runs ``egamma_cnn.processors.data_mc.DataMCProcessor`` over a fileset
 (the format of ``egamma-cnn tnp``, one or more data and MC datasets) and adds the data
 and the MC outputs; then the study's own steps, each callable on histograms one already
-has: :func:`egamma_cnn.datamc.analysis.analyse` (fudge factors, distances, parameters,
-efficiencies), :func:`egamma_cnn.datamc.outputs.write_fudge_factors` (before the fudged
-pass, which reads the file), the fudged pass and ``analyse`` again,
+has: :func:`egamma_cnn.datamc.analysis.derive_fudge_factors` (the fudge factors alone)
+and :func:`egamma_cnn.datamc.outputs.write_fudge_factors` (before the fudged pass, which
+reads the file), the fudged pass, :func:`egamma_cnn.datamc.analysis.analyse` once
+(distances, parameters, efficiencies of data, MC and fudged MC, with what the runs left
+out: :func:`egamma_cnn.workflows.common.run_report`),
 :func:`egamma_cnn.datamc.outputs.write_outputs` and
 :func:`egamma_cnn.datamc.plots.plot_all`. It writes into the output folder:
 
@@ -50,14 +52,14 @@ from pathlib import Path
 from typing import Any
 
 from egamma_cnn.corrections.fudge import FudgeFactors
-from egamma_cnn.datamc.analysis import analyse, unapplied_factors
+from egamma_cnn.datamc.analysis import analyse, derive_fudge_factors, unapplied_factors
 from egamma_cnn.datamc.outputs import write_fudge_factors, write_outputs
 from egamma_cnn.datamc.plots import plot_all
 from egamma_cnn.execution import ExecutionSettings, FilesetRun, dataset_kind, merge_by_kind
 from egamma_cnn.nanoevents import EGammaSchema
 from egamma_cnn.processors.data_mc import DEFAULT_IDS, DataMCProcessor
 from egamma_cnn.tnp.config import TnPConfig
-from egamma_cnn.workflows.common import run_processor
+from egamma_cnn.workflows.common import run_processor, run_report
 
 __all__ = ["run_datamc"]
 
@@ -103,28 +105,23 @@ def run_datamc(
     merged = merge_by_kind(run.outputs, fileset)
     if set(merged) != {"data", "mc"}:
         raise ValueError(f"after the unreadable files {run.skipped_files}, data or MC is missing")
-    data, mc = merged["data"], merged["mc"]
     options = dict(
-        variables=list(processor.variables),
-        ids=processor.ids,
-        compare_only=compare_only,
-        estimator=estimator,
+        variables=list(processor.variables), compare_only=compare_only, estimator=estimator
     )
-    result = analyse(data, mc, **options)
-    fudge_path = write_fudge_factors(result.factors, out_dir)[0]
-    report = {
-        "skipped_files": run.skipped_files,
-        "skipped_files_fudged_pass": [],
-        "left_out": run.report(),
-    }
+    factors = derive_fudge_factors(merged, **options)
+    fudge_path = write_fudge_factors(factors, out_dir)[0]
+    fudged_run = None
     if fudged_pass:
-        fudged, fudged_run = _fudged_pass(
-            processor, fileset, run, schemaclass.with_fudge(fudge_path), result.factors, execution
-        )
-        result = analyse(data, mc, fudged, factors=result.factors, **options)
-        report["skipped_files_fudged_pass"] = fudged_run.skipped_files
-        report["left_out"] += [dict(row, fudged_pass=True) for row in fudged_run.report()]
-    result.run = report
+        fudged_schema = schemaclass.with_fudge(fudge_path)
+        fudged_run = _fudged_pass(processor, fileset, run, fudged_schema, factors, execution)
+        merged["fudged_mc"] = _fudged_output(fudged_run, fileset)
+    result = analyse(
+        merged,
+        **options,
+        factors=factors,
+        ids=processor.ids,
+        run_report=run_report(run, fudged_pass=fudged_run),
+    )
     write_outputs(result, out_dir)
     plot_all(result, out_dir)
     return result.summary()
@@ -155,12 +152,11 @@ def _fudged_pass(
     schemaclass: Any,
     factors: Mapping[str, FudgeFactors],
     execution: Mapping[str, Any],
-) -> tuple[dict[str, Any], FilesetRun]:
+) -> FilesetRun:
     """The processor over the MC datasets with ``factors`` applied by ``schemaclass``.
 
-    Returns the fudged MC output (added over the MC datasets) and the run; says so when
-    the fudge factors of a variable cannot be applied, or when this pass could not read
-    the same MC files as the first ``run``.
+    Says so when the fudge factors of a variable cannot be applied, or when this pass
+    could not read the same MC files as the first ``run``.
     """
     # the file fudges what the feature computation makes: the shower shapes
     not_applied = unapplied_factors(factors)
@@ -177,7 +173,12 @@ def _fudged_pass(
             f"the fudged pass could not read {fudged_run.skipped_files}, the first pass "
             f"{run.skipped_files}: MC and fudged MC come from different files"
         )
+    return fudged_run
+
+
+def _fudged_output(fudged_run: FilesetRun, fileset: Mapping[str, Any]) -> dict[str, Any]:
+    """The fudged MC output, added over the MC datasets of the fudged pass."""
     fudged = merge_by_kind(fudged_run.outputs, fileset).get("mc")
     if fudged is None:
         raise ValueError(f"the fudged pass could read no MC file ({fudged_run.skipped_files})")
-    return fudged, fudged_run
+    return fudged

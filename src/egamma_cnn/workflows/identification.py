@@ -5,21 +5,22 @@
 score per truth class and CNN-tight decision, and the photon CNN score): it preprocesses
 a fileset with coffea's dataset tools, builds one lazy graph with ``apply_to_fileset``
 and computes it on a dask scheduler (a ``distributed`` LocalCluster in the demo), then
-writes ``summary.json`` (per dataset:
-events, candidates, CNN-tight fractions per truth class) and ``cnn_score.png``.
+writes ``summary.json`` (per dataset: events, candidates, CNN-tight fractions per truth
+class) and ``cnn_score.png``.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import hist
 
+from egamma_cnn.jsonio import write_json
 from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES
-from egamma_cnn.plotting import default_style, pyplot
-from egamma_cnn.processors.identification import NO_TRUTH, IdentificationSummary
+from egamma_cnn.plotting import default_style, pyplot, save_figure
+from egamma_cnn.processors.identification import IdentificationSummary
+from egamma_cnn.tnp.pairs import TRUTH_NONE
 from egamma_cnn.workflows.common import run_processor
 
 __all__ = ["run_identification"]
@@ -28,7 +29,7 @@ __all__ = ["run_identification"]
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
     electron, photon = result["electron"], result["photon"]
     per_class = {}
-    for k, name in [(NO_TRUTH, "no truth (data)"), *enumerate(ELECTRON_CLASS_NAMES)]:
+    for k, name in [(TRUTH_NONE, "no truth (data)"), *enumerate(ELECTRON_CLASS_NAMES)]:
         total = float(electron[{"truth": _cat(k)}].sum(flow=True))
         if total > 0:
             tight = float(electron[{"truth": _cat(k), "tight": True}].sum(flow=True))
@@ -40,7 +41,7 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
         "photons": int(photon.sum(flow=True)),
         "photons_by_truth": {
             label: int(photon[{"prompt": _cat(k)}].sum(flow=True))
-            for k, label in [(NO_TRUTH, "no truth (data)"), (1, "prompt"), (0, "non-prompt")]
+            for k, label in [(TRUTH_NONE, "no truth (data)"), (1, "prompt"), (0, "non-prompt")]
             if photon[{"prompt": _cat(k)}].sum(flow=True) > 0
         },
         "photons_cnn_tight": int(photon[{"tight": True}].sum(flow=True)),
@@ -95,8 +96,7 @@ def run_identification(
     results = run.outputs
     summary = {name: _summary(result) for name, result in results.items()}
     summary = {"datasets": summary, "skipped_files": run.skipped_files, "left_out": run.report()}
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_json(summary, out_dir / "summary.json")
     _plot(results, out_dir / "cnn_score.png")
     return summary
 
@@ -109,8 +109,8 @@ def _plot(results: dict[str, Any], path: Path) -> None:
     plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.5))
     panels = (
-        (left, "electron", "truth", [(NO_TRUTH, "data"), (0, "prompt e"), (5, "LF hadron")]),
-        (right, "photon", "prompt", [(NO_TRUTH, "data"), (1, "prompt γ"), (0, "non-prompt")]),
+        (left, "electron", "truth", [(TRUTH_NONE, "data"), (0, "prompt e"), (5, "LF hadron")]),
+        (right, "photon", "prompt", [(TRUTH_NONE, "data"), (1, "prompt γ"), (0, "non-prompt")]),
     )
     for ax, what, axis, groups in panels:
         colours = iter(plt.get_cmap("tab10").colors)
@@ -129,5 +129,4 @@ def _plot(results: dict[str, Any], path: Path) -> None:
         ax.set_ylabel(f"fraction of {what}s / 0.02", fontsize=14)
         ax.legend(fontsize=10, loc="upper center")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

@@ -3,7 +3,8 @@
 :func:`run_isolation` runs ``egamma_cnn.processors.isolation.IsolationProcessor`` over a
 fileset (the format of ``egamma-cnn tnp``; simulation gives the truth-based results,
 data the candidate-level ones), adds the outputs per kind (data, MC), analyses them
-(:func:`egamma_cnn.isolation.analysis.analyse`), writes the tables
+(:func:`egamma_cnn.isolation.analysis.analyse`, with what the run left out:
+:func:`egamma_cnn.workflows.common.run_report`), writes the tables
 (:func:`egamma_cnn.isolation.outputs.write_outputs`) and draws the plots
 (:func:`egamma_cnn.isolation.plots.plot_all`) into the output folder:
 
@@ -13,23 +14,22 @@ data the candidate-level ones), adds the outputs per kind (data, MC), analyses t
   factorisation ratios ε(iso | cnn_tight) / ε(iso) and ε(iso | llh_tight) / ε(iso);
 * ``correlations.json`` and ``correlations.png`` — Pearson ρ of each ID score (CNN,
   LLH) with each relative isolation, inclusive, versus E_T and versus η, for true
-  electrons, non-prompt candidates and data (Franco's photon-ID talk); ``score_vs_isolation.png``
-  the
-  2-D distributions behind them;
-* ``roc.json``, ``roc.png`` and ``auc_vs_cone.png`` — the Collado Umana thesis, ch. 4 on our
-  samples: the
-  AUC and the background efficiency at ε_S = 0.80, 0.90, 0.95 of every single isolation
-  cone I(R₀), of the relative isolation variables and of the image-based CNN score (and
-  the likelihood), each cut on its signal side (``signal_side``: high scores, low
-  isolation; a cone with AUC < 0.5 is turned round — one smaller than the shower
-  selects electrons by a *large* I(R₀), containment rather than isolation), for true
-  electrons against non-prompt electrons (truth classes 3 and 4: real electrons inside
-  jets, the analogue of the thesis's non-prompt muons),
+  electrons, non-prompt candidates and data (Franco's photon-ID talk);
+  ``score_vs_isolation.png`` the 2-D distributions behind them;
+* ``roc.json``, ``roc.png`` and ``auc_vs_cone.png`` — the Collado Umana thesis, ch. 4
+  on our samples: the AUC and the background efficiency at ε_S = 0.80, 0.90, 0.95 of
+  every single isolation cone I(R₀), of the relative isolation variables and of the
+  image-based CNN score (and the likelihood), each cut on its signal side
+  (``signal_side``: high scores, low isolation; a cone with AUC < 0.5 is turned round —
+  one smaller than the shower selects electrons by a *large* I(R₀), containment rather
+  than isolation), for true electrons against non-prompt electrons (truth classes 3
+  and 4: real electrons inside jets, the analogue of the thesis's non-prompt muons),
   against heavy-flavour decays alone, and against every non-prompt candidate;
 * ``tnp/`` — with ``tnp_datasets``: the tag-and-probe of the isolation working points
   on those (Z→ee data and MC) datasets: efficiencies, the scale factors as a
   correctionlib file, plots (:func:`egamma_cnn.workflows.run_tnp`);
-* ``summary.json``.
+* ``summary.json`` — :meth:`egamma_cnn.isolation.analysis.IsolationResult.summary`,
+  with the tag-and-probe's summary as ``"tnp"``.
 
 ``particle="photon"`` (``egamma-cnn isolation --photons``) does the same for photons:
 the photon CNN score, Franco's loose point ``Photon.iso_loose``, prompt photons
@@ -44,12 +44,12 @@ from pathlib import Path
 from typing import Any
 
 from egamma_cnn.execution import merge_by_kind
-from egamma_cnn.isolation.analysis import analyse, json_ready
-from egamma_cnn.isolation.outputs import write_outputs, write_summary
+from egamma_cnn.isolation.analysis import analyse
+from egamma_cnn.isolation.outputs import write_outputs
 from egamma_cnn.isolation.plots import plot_all
 from egamma_cnn.processors.isolation import IsolationProcessor
 from egamma_cnn.tnp.config import TnPConfig
-from egamma_cnn.workflows.common import run_processor
+from egamma_cnn.workflows.common import run_processor, run_report
 from egamma_cnn.workflows.tnp import run_tnp
 
 __all__ = ["run_isolation"]
@@ -58,6 +58,7 @@ __all__ = ["run_isolation"]
 def _check_tnp_datasets(
     tnp_datasets: Sequence[str] | None, fileset: Mapping[str, Any], particle: str
 ) -> None:
+    """Raise when the tag-and-probe datasets are not in the fileset or not electrons."""
     if tnp_datasets and particle != "electron":
         raise ValueError("the tag-and-probe (tnp_datasets) measures electrons, not photons")
     unknown = sorted(set(tnp_datasets or ()) - set(fileset))
@@ -103,32 +104,26 @@ def run_isolation(
     """
     config = config or TnPConfig()
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     processor = IsolationProcessor(config, working_points, kind=particle)
     _check_tnp_datasets(tnp_datasets, fileset, particle)
     execution = {"schemaclass": schemaclass, "step_size": step_size, "scheduler": scheduler}
     run = run_processor(processor, fileset, **execution, settings=settings)
-    result = analyse(
-        merge_by_kind(run.outputs, fileset), processor.working_points, particle=particle
-    )
-    write_outputs(result, out_dir)
-    plot_all(result, out_dir)
-    headline = result.summary()
-    summary = {
-        "candidates": headline.pop("candidates"),
-        "skipped_files": run.skipped_files,
-        "left_out": run.report(),
-        **headline,
-    }
+    tnp_summary = None
     if tnp_datasets:
-        tnp_config = replace(config, probe_id=tuple(processor.working_points.values()))
-        summary["tnp"] = run_tnp(
+        tnp_summary = run_tnp(
             {name: fileset[name] for name in tnp_datasets},
             out_dir / "tnp",
-            tnp_config,
+            replace(config, probe_id=tuple(processor.working_points.values())),
             **execution,
             settings=settings,
         )
-    summary = json_ready(summary)
-    write_summary(summary, out_dir)
-    return summary
+    result = analyse(
+        merge_by_kind(run.outputs, fileset),
+        processor.working_points,
+        particle=particle,
+        run_report=run_report(run),
+        tnp_summary=tnp_summary,
+    )
+    write_outputs(result, out_dir)
+    plot_all(result, out_dir)
+    return result.summary()

@@ -9,7 +9,8 @@ callable on its own (docs/TNP.md, "From a notebook"):
    all data datasets and of all simulated ones (with their event weights only: several
    simulated processes must carry weights already normalised to their cross sections);
 2. :func:`egamma_cnn.tnp.analysis.analyse` them: efficiencies, truth efficiencies and
-   data/MC scale factors per probe ID;
+   data/MC scale factors per probe ID, with what the run left out
+   (:func:`egamma_cnn.workflows.common.run_report`);
 3. :func:`egamma_cnn.tnp.outputs.write_outputs`: ``histograms.root``,
    ``efficiencies.json``, ``scale_factors.json`` (correctionlib) and
    ``scale_factors_table.json``, ``summary.json``, ``config.json``;
@@ -37,7 +38,7 @@ from egamma_cnn.tnp.analysis import analyse, dataset_counts
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.outputs import write_outputs
 from egamma_cnn.tnp.plots import plot_all
-from egamma_cnn.workflows.common import run_processor
+from egamma_cnn.workflows.common import run_processor, run_report
 
 __all__ = ["NANOAOD_SCHEMA", "run_tnp"]
 
@@ -75,9 +76,8 @@ def run_tnp(
         scheduler=scheduler,
         settings=settings,
     )
-    merged = merge_by_kind(run.outputs, fileset)
     result = analyse(
-        {kind: output["histogram"] for kind, output in merged.items()},
+        merge_by_kind(run.outputs, fileset),
         config,
         method=method,
         signal=signal,
@@ -87,7 +87,7 @@ def run_tnp(
             name: dataset_counts(output, dataset_kind(fileset, name))
             for name, output in run.outputs.items()
         },
-        run_report={"skipped_files": run.skipped_files, "left_out": run.report()},
+        run_report=run_report(run),
     )
     write_outputs(result, out_dir)
     plot_all(result, out_dir)
