@@ -1,5 +1,7 @@
 """Showers: energy bookkeeping, longitudinal and lateral behaviour, noise, clustering."""
 
+import math
+
 import numpy as np
 import pytest
 from scipy.special import gammainc
@@ -7,12 +9,17 @@ from scipy.special import gammainc
 from egamma_cnn import geometry as g
 from egamma_cnn.sim.calibration_tables import ClusterCalibration, load_default_calibration
 from egamma_cnn.sim.calorimeter import _gamma_p, cell_noise, simulate_calorimeter
-from egamma_cnn.sim.detector import DetectorConfig
+from egamma_cnn.sim.detector import SHOWER_STACK_SPLIT_ETA, DetectorConfig
 from egamma_cnn.sim.gun import particle_gun
 from egamma_cnn.sim.material import apply_material
 from egamma_cnn.sim.particles import VertexTable
 from egamma_cnn.sim.production import reconstruct_events
-from egamma_cnn.sim.propagation import extrapolate_point_to_calorimeter_array
+from egamma_cnn.sim.propagation import (
+    CALO_BARREL_HALF_LENGTH_MM,
+    CALO_BARREL_RADIUS_MM,
+    extrapolate_point_to_calorimeter_array,
+    propagate_to_cylinder,
+)
 from egamma_cnn.sim.reconstruction import find_clusters
 
 
@@ -151,3 +158,22 @@ def test_shipped_calibration_loads_and_seeds_clusters():
 def test_gamma_p_matches_scipy():
     for a, x in [(4.5, 3.0), (4.5, 10.0), (1.2, 0.1), (8.0, 30.0), (2.0, 2.5), (3.0, 0.0)]:
         assert _gamma_p(a, x) == pytest.approx(gammainc(a, x), abs=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("eta", "barrel"), [(1.44, True), (-1.44, True), (1.46, False), (-1.47, False), (1.478, False)]
+)
+def test_shower_stack_splits_at_1_45_on_the_barrel_cylinder_too(eta, barrel):
+    """Barrel stack for an impact at |η| < 1.45 (detector.SHOWER_STACK_SPLIT_ETA), end-cap
+    stack at and beyond, also for impacts on the barrel cylinder (|z| ≤ 3500 mm, up to
+    |η| ≈ 1.480), before EMB2's end (1.475) or after it: today's rule, not one split."""
+    assert SHOWER_STACK_SPLIT_ETA == 1.45
+    n = 40
+    _, dep = _shoot(22, 30.0, eta, n=n)
+    straight_line = (0.0, 0.0, 0.0, 1.0, 0.0, math.sinh(eta), 0.0)  # the gun's photons
+    _, _, z_cyl = propagate_to_cylinder(*straight_line, CALO_BARREL_RADIUS_MM)
+    assert abs(z_cyl) <= CALO_BARREL_HALF_LENGTH_MM  # every impact is on the barrel cylinder
+    frac = _layer_fractions(dep, n, 30.0)
+    in_barrel = sum(np.mean(frac.get(s, 0.0)) for s in (0, 1, 2, 3))
+    in_endcap = sum(np.mean(frac.get(s, 0.0)) for s in (4, 5, 6, 7))
+    assert (in_barrel > 0.5 > in_endcap) if barrel else (in_endcap > 0.5 > in_barrel)

@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from egamma_cnn.sim.particles import Origin, ParticleBatch, VertexTable
-from egamma_cnn.sim.propagation import CURVATURE_CONSTANT, extrapolate_point_to_calorimeter_array
+from egamma_cnn.sim.propagation import (
+    CURVATURE_CONSTANT,
+    extrapolate_point_to_calorimeter_array,
+    helix_circle,
+    propagate_to_cylinder,
+)
 from egamma_cnn.sim.tracker import (
     TrackBatch,
     TrackerConfig,
@@ -111,6 +116,29 @@ def test_perigee_parameters():
     dm = perigee_parameters(100.0, 0.0, 0.0, 1.0, 0.0, 0.0, -1.0)[0]
     assert abs(dp) == pytest.approx(100.0**2 / (2 * rad), rel=0.01)
     assert dp == pytest.approx(-dm)
+
+
+@pytest.mark.parametrize("charge", [1.0, -1.0, 2.0])
+def test_perigee_lies_on_the_propagated_helix(charge):
+    """The perigee and the propagation share one helix (propagation.helix_circle)."""
+    x, y, z, px, py, pz = 120.0, -40.0, 7.0, 0.9, 1.3, 0.5
+    d0, z0, phi0 = perigee_parameters(x, y, z, px, py, pz, charge)
+    cx, cy, rad, sq = helix_circle(x, y, px, py, charge)
+    pca = (-d0 * math.sin(phi0), d0 * math.cos(phi0))
+    assert math.hypot(pca[0] - cx, pca[1] - cy) == pytest.approx(rad, rel=1e-12)
+    # φ0 is tangent there, turning the way the charge says, and the PCA is the circle's
+    # point nearest the beam line: |d0| = ||c| − R|.
+    assert (pca[0] - cx) * math.cos(phi0) + (pca[1] - cy) * math.sin(phi0) == pytest.approx(
+        0.0, abs=1e-9
+    )
+    assert abs(d0) == pytest.approx(abs(math.hypot(cx, cy) - rad), rel=1e-9)
+    # Propagating the perigee state forward reaches the production point's radius on it.
+    pt = math.hypot(px, py)
+    xr, yr, zr = propagate_to_cylinder(
+        *pca, z0, pt * math.cos(phi0), pt * math.sin(phi0), pz, charge, math.hypot(x, y)
+    )
+    assert (xr, yr, zr) == pytest.approx((x, y, z), abs=1e-6)
+    assert sq == math.copysign(1.0, charge)
 
 
 # ----------------------------------------------------------------- hits

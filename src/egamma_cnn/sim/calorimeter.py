@@ -47,6 +47,7 @@ from egamma_cnn.sim.detector import (
     CRACK_EXTRA_X0,
     ENDCAP_STACK,
     FALLBACK_SAMPLING,
+    SHOWER_STACK_SPLIT_ETA,
     DetectorConfig,
     services_x0,
 )
@@ -58,8 +59,6 @@ __all__ = [
     "simulate_calorimeter",
 ]
 
-#: Barrel stack for |η| below this, end-cap stack above (the crack sits around it).
-BARREL_ENDCAP_SPLIT = 1.45
 MAX_ETA = 2.6
 Z_ABSORBER = 82.0
 
@@ -91,7 +90,6 @@ def _stack_tables():
 
 
 _STACK_SAMPLING, _STACK_X0, _STACK_LAMBDA, _STACK_MIP = _stack_tables()
-_FALLBACK = FALLBACK_SAMPLING
 
 
 # ----------------------------------------------------------------------------- noise
@@ -119,12 +117,14 @@ def cell_noise(event_seed: np.uint64, cell: int) -> float:
 
 # --------------------------------------------------------------------------- showers
 @numba.njit(cache=True)
-def _deposit(acc, touched_flag, touched, n_touched, sampling, eta, phi, energy):
+def _deposit(acc, touched_flag, touched, fallback, n_touched, sampling, eta, phi, energy):
+    """Add ``energy`` to the cell of ``sampling`` at (η, φ), or of ``fallback[sampling]``
+    where the sampling does not cover η; return the new count of touched cells."""
     if sampling < 0:
         return n_touched
     c = cell_id(sampling, eta, phi)
     if c < 0:
-        fb = _FALLBACK[sampling]
+        fb = fallback[sampling]
         if fb >= 0:
             c = cell_id(fb, eta, phi)
         if c < 0:
@@ -190,6 +190,7 @@ def _lateral_spot(
     acc,
     touched_flag,
     touched,
+    fallback,
     n_touched,
     sampling,
     eta,
@@ -219,6 +220,7 @@ def _lateral_spot(
         acc,
         touched_flag,
         touched,
+        fallback,
         n_touched,
         sampling,
         eta + r_mm * math.cos(psi) / rt,
@@ -232,6 +234,7 @@ def _em_shower(
     acc,
     touched_flag,
     touched,
+    fallback,
     n_touched,
     stack,
     cum_x0,
@@ -301,6 +304,7 @@ def _em_shower(
                 acc,
                 touched_flag,
                 touched,
+                fallback,
                 n_touched,
                 stack[row],
                 eta,
@@ -344,6 +348,7 @@ def _em_shower(
                 acc,
                 touched_flag,
                 touched,
+                fallback,
                 n_touched,
                 sampling,
                 eta,
@@ -373,6 +378,13 @@ def _simulate_kernel(
     em_scale,
     h_over_e,
     sampling_term,
+    stack_split_eta,
+    n_cells,
+    stack_sampling,
+    stack_x0,
+    stack_lambda,
+    stack_mip,
+    fallback,
     out_cells,
     out_energy,
     out_offsets,
@@ -380,13 +392,20 @@ def _simulate_kernel(
     """Shower every particle; write sorted (cell, energy) per event.
 
     ``kind``: 0 = nothing, 1 = e±, 2 = γ, 3 = charged hadron, 4 = neutral hadron, 5 = μ.
-    Returns the number of cells written (the caller grows the outputs when -1).
+    An impact with |η| < ``stack_split_eta`` showers in the barrel stack, one at or
+    beyond it in the end-cap stack. The split, the geometry (``n_cells``), the barrel
+    and end-cap stacks (rows 0 and 1 of the ``stack_*`` tables of :func:`_stack_tables`)
+    and the fallback samplings come as arguments, not globals, so that the cached kernel
+    follows the geometry and :mod:`.detector` (numba freezes globals and invalidates its
+    cache only when this file changes). Returns the number of cells written (the caller
+    grows the outputs when -1).
     """
-    acc = np.zeros(N_CELLS)
-    flag = np.zeros(N_CELLS, np.bool_)
-    touched = np.empty(N_CELLS, np.int64)
-    cum_x0 = np.zeros(_N_ROWS + 1)
-    cum_lam = np.zeros(_N_ROWS + 1)
+    n_rows_max = stack_sampling.shape[1]
+    acc = np.zeros(n_cells)
+    flag = np.zeros(n_cells, np.bool_)
+    touched = np.empty(n_cells, np.int64)
+    cum_x0 = np.zeros(n_rows_max + 1)
+    cum_lam = np.zeros(n_rows_max + 1)
     n_out = 0
     out_offsets[0] = 0
     for ev in range(offsets.shape[0] - 1):
@@ -399,25 +418,26 @@ def _simulate_kernel(
             abs_eta = abs(eta[i])
             if abs_eta > MAX_ETA:
                 continue
-            s = 0 if abs_eta < BARREL_ENDCAP_SPLIT else 1
+            s = 0 if abs_eta < stack_split_eta else 1
             pathf = min(math.cosh(abs_eta), 1.6) if s == 0 else 1.0 / math.tanh(abs_eta)
             n_rows = 0
             cum_x0[0] = 0.0
             cum_lam[0] = 0.0
-            for r in range(_N_ROWS):
-                if _STACK_SAMPLING[s, r] == -2:
+            for r in range(n_rows_max):
+                if stack_sampling[s, r] == -2:
                     break
                 extra = front_x0[i] if r == 0 else 0.0
-                cum_x0[r + 1] = cum_x0[r] + _STACK_X0[s, r] * pathf + extra
-                cum_lam[r + 1] = cum_lam[r] + _STACK_LAMBDA[s, r] * pathf + 0.2 * extra
+                cum_x0[r + 1] = cum_x0[r] + stack_x0[s, r] * pathf + extra
+                cum_lam[r + 1] = cum_lam[r] + stack_lambda[s, r] * pathf + 0.2 * extra
                 n_rows += 1
-            stack = _STACK_SAMPLING[s, :n_rows]
+            stack = stack_sampling[s, :n_rows]
             e = energy[i]
             if k == 1 or k == 2:
                 n_t = _em_shower(
                     acc,
                     flag,
                     touched,
+                    fallback,
                     n_t,
                     stack,
                     cum_x0,
@@ -435,18 +455,20 @@ def _simulate_kernel(
                 )
             elif k == 5:
                 for r in range(n_rows):
-                    mip = _STACK_MIP[s, r] * pathf * (1.0 + 0.3 * np.random.exponential(1.0))
-                    n_t = _deposit(acc, flag, touched, n_t, stack[r], eta[i], phi[i], mip)
+                    mip = stack_mip[s, r] * pathf * (1.0 + 0.3 * np.random.exponential(1.0))
+                    n_t = _deposit(acc, flag, touched, fallback, n_t, stack[r], eta[i], phi[i], mip)
             else:
                 depth = np.random.exponential(1.0)
                 row_int = _row_at(cum_lam, n_rows, depth)
                 last = n_rows if row_int < 0 else row_int
                 if k == 3:
                     for r in range(last):
-                        mip = _STACK_MIP[s, r] * pathf * (1.0 + 0.3 * np.random.exponential(1.0))
+                        mip = stack_mip[s, r] * pathf * (1.0 + 0.3 * np.random.exponential(1.0))
                         if mip > e:
                             mip = e
-                        n_t = _deposit(acc, flag, touched, n_t, stack[r], eta[i], phi[i], mip)
+                        n_t = _deposit(
+                            acc, flag, touched, fallback, n_t, stack[r], eta[i], phi[i], mip
+                        )
                 if row_int < 0:
                     continue  # punch-through
                 # position of the interaction in X0 units
@@ -477,6 +499,7 @@ def _simulate_kernel(
                         acc,
                         flag,
                         touched,
+                        fallback,
                         n_t,
                         stack,
                         cum_x0,
@@ -514,6 +537,7 @@ def _simulate_kernel(
                         acc,
                         flag,
                         touched,
+                        fallback,
                         n_t,
                         stack[row],
                         eta[i] + r_mm * math.cos(psi) / rt,
@@ -581,7 +605,12 @@ def simulate_calorimeter(
     reaches, impact_eta, impact_phi
         Whether each particle reaches the calorimeter and its impact (η, φ) on the EM
         middle layer (:func:`egamma_cnn.sim.propagation.extrapolate_point_to_calorimeter_array`);
-        particles that do not reach it deposit nothing.
+        particles that do not reach it deposit nothing. An impact with
+        |η| < :data:`~egamma_cnn.sim.detector.SHOWER_STACK_SPLIT_ETA` = 1.45 showers in
+        the barrel stack, one at or beyond it in the end-cap stack. This is not where the
+        propagation leaves the barrel cylinder (|z| = 3500 mm, |η| ≈ 1.480) nor the end
+        of EMB2 (1.475): impacts on the cylinder at 1.45 ≤ |η| ≲ 1.480 shower in the
+        end-cap stack (:mod:`egamma_cnn.sim.propagation`, "Calorimeter surfaces").
     config
         Detector response.
     event_seeds
@@ -618,6 +647,13 @@ def simulate_calorimeter(
             config.em_energy_scale,
             config.h_over_e,
             config.sampling_term,
+            SHOWER_STACK_SPLIT_ETA,
+            N_CELLS,
+            _STACK_SAMPLING,
+            _STACK_X0,
+            _STACK_LAMBDA,
+            _STACK_MIP,
+            FALLBACK_SAMPLING,
             out_cells,
             out_energy,
             out_offsets,

@@ -35,6 +35,7 @@ __all__ = [
     "CRACK_EXTRA_X0",
     "ENDCAP_STACK",
     "FALLBACK_SAMPLING",
+    "SHOWER_STACK_SPLIT_ETA",
     "DetectorConfig",
     "id_material_x0",
     "material_radius_cdf",
@@ -107,7 +108,19 @@ def _stack(rows: list[tuple[int, float, float]]) -> Stack:
     )
 
 
-#: Barrel (|η| < 1.45). The first row is the solenoid + cryostat; X_ID is added to it.
+#: |η| of the impact on the EM middle layer below which a particle showers in
+#: :data:`BARREL_STACK`, at or above which in :data:`ENDCAP_STACK` (the calorimeter
+#: simulation, :mod:`.calorimeter`). It is a modelling choice inside the crack
+#: (1.37 < |η| < 1.52), not the end of the EM barrel (EMB2 ends at |η| = 1.475 in the
+#: geometry): impacts on the barrel cylinder of :mod:`.propagation` (|z| ≤ 3500 mm,
+#: |η| ≲ 1.480) at 1.45 ≤ |η| shower in the end-cap stack, and the reconstruction
+#: switches to end-cap windows at |η| = 1.4. The shipped cluster calibration was derived
+#: with these boundaries; making them one needs the reconstruction and the calibration
+#: changed together (a follow-up; :mod:`.propagation`, "Calorimeter surfaces").
+SHOWER_STACK_SPLIT_ETA = 1.45
+
+#: Barrel (impact |η| < :data:`SHOWER_STACK_SPLIT_ETA` = 1.45). The first row is the
+#: solenoid + cryostat; X_ID is added to it.
 BARREL_STACK = _stack(
     [
         (DEAD, 1.8, 0.30),
@@ -122,7 +135,8 @@ BARREL_STACK = _stack(
     ]
 )
 
-#: End-cap (1.45 ≤ |η| < 2.5). The presampler row is active only for 1.5 < |η| < 1.8.
+#: End-cap (1.45 = :data:`SHOWER_STACK_SPLIT_ETA` ≤ impact |η| < 2.5). The presampler row
+#: is active only for 1.5 < |η| < 1.8.
 ENDCAP_STACK = _stack(
     [
         (DEAD, 1.5, 0.25),

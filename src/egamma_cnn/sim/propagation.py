@@ -26,15 +26,50 @@ Calorimeter surfaces
 --------------------
 The impact point is taken on the middle EM layer of :mod:`egamma_cnn.geometry`: the
 barrel cylinder r = :data:`CALO_BARREL_RADIUS_MM` (EMB2, 1680 mm) when the particle crosses
-it within |z| ≤ :data:`CALO_BARREL_HALF_LENGTH_MM` = 3500 mm (the EM barrel covers
-|η| < 1.475, i.e. |z| < 1680 mm · sinh 1.475 = 3464 mm, at that radius), otherwise the
-end-cap plane z = ±:data:`CALO_ENDCAP_Z_MM` (EME2, 3900 mm) on the side it moves to. The
-rule is geometric, so that it holds for displaced starts (brem photons, conversion legs,
-decay products) and for soft particles that leave the field through the end of the
-solenoid. The impact (η, φ) is seen from the detector origin, as the cells' are.
+it within |z| ≤ :data:`CALO_BARREL_HALF_LENGTH_MM`, otherwise the end-cap plane
+z = ±:data:`CALO_ENDCAP_Z_MM` (EME2, 3900 mm) on the side it moves to. The rule is
+geometric, so that it holds for displaced starts (brem photons, conversion legs, decay
+products) and for soft particles that leave the field through the end of the solenoid.
+The impact (η, φ) is seen from the detector origin, as the cells' are.
+
+The cylinder is taken up to |z| = :data:`CALO_BARREL_HALF_LENGTH_MM` = 3500 mm, i.e.
+up to |η| = asinh(3500 mm / 1680 mm) ≈ 1.480 seen from the origin: a little beyond the end
+of the EM barrel, |η| = 1.475 (ATL-PHYS-PUB-2023-001 §2: EM barrel |η| < 1.475, end-cap
+1.375 < |η| < 3.2; the end of EMB2 in :mod:`egamma_cnn.geometry`, which would put the end
+of the cylinder at 1680 mm · sinh 1.475 ≈ 3479.5 mm). Three |η| boundaries between barrel
+and end-cap coexist in the simulation, and they are *not* one split:
+
+* the impact surface, above: barrel cylinder up to |η| ≈ 1.480 (|z| ≤ 3500 mm);
+* the shower stack (:mod:`.calorimeter`): an impact with |η| <
+  :data:`egamma_cnn.sim.detector.SHOWER_STACK_SPLIT_ETA` = 1.45 showers in the barrel
+  stack, one beyond in the end-cap stack, so impacts on the barrel cylinder at
+  1.45 ≤ |η| ≤ 1.480 shower in the end-cap stack;
+* the reconstruction (:mod:`.reconstruction`) takes barrel windows and samplings for a
+  cluster at |η| < 1.4 and end-cap ones beyond, and the shipped cluster calibration
+  (:mod:`.calibration_tables`) was derived with these three boundaries as they are.
+
+Making them one split at |η| = 1.475 needs the reconstruction and the calibration changed
+together with the stack and this surface (a follow-up): moving the surface and the stack
+to 1.475 without them lowered the mean electron E/E_true at 60 GeV in 1.45 ≤ |η| < 1.475
+from 1.04 to 0.88 and biased the cluster η there by up to +0.028. An end-cap impact can
+also be seen at |η| < 1.480 from the origin when the particle passes beyond the barrel's
+end from a start at z > 0 (vertex spread, displaced decays) or leaves the field through
+the end of the solenoid and reaches the plane at r > 1680 mm (soft loopers); those shower
+in the stack their |η| selects.
 
 Everything is a scalar numba kernel (callable from other kernels) with a vectorised
 ``*_array`` wrapper over broadcast numpy arrays; unreachable targets give NaN.
+
+Compiled kernels and the geometry
+---------------------------------
+Numba freezes the module globals a kernel reads into its compiled code, and its on-disk
+cache (``cache=True``) is invalidated only when the kernel's own source file changes. The
+kernels therefore read only the constants written in this file (the field model above);
+the calorimeter surfaces (radius and end-cap z from :mod:`egamma_cnn.geometry`, the
+barrel half-length from this file) are arguments whose defaults are the constants below.
+A kernel that calls :func:`extrapolate_point_to_calorimeter` or
+:func:`extrapolate_to_calorimeter` must pass them explicitly (as the ``*_array`` wrappers
+do): an omitted default would be frozen into the caller's cache.
 """
 
 from __future__ import annotations
@@ -59,6 +94,7 @@ __all__ = [
     "extrapolate_to_calorimeter",
     "extrapolate_to_calorimeter_array",
     "flat_float64",
+    "helix_circle",
     "helix_radius_mm",
     "phi_at_radius",
     "phi_at_radius_array",
@@ -82,7 +118,9 @@ CURVATURE_CONSTANT = 0.299792458e-3
 #: Radius (mm) of the EM barrel middle layer (EMB2 of the geometry), the barrel target.
 CALO_BARREL_RADIUS_MM = float(LAYER_RADIUS_MM[CaloSampling.EMB2])
 #: |z| (mm) where the barrel target cylinder ends; beyond it the end-cap plane is the
-#: target (the EM barrel covers |η| < 1.475, |z| < 3464 mm at r = 1680 mm).
+#: target. 3500 mm is |η| = asinh(3500/1680) ≈ 1.480 seen from the origin, a little beyond
+#: the end of EMB2 (|η| = 1.475, |z| ≈ 3479.5 mm at r = 1680 mm); it is not the shower
+#: stack's split (1.45) nor the reconstruction's (1.4): see the module docstring.
 CALO_BARREL_HALF_LENGTH_MM = 3500.0
 #: |z| (mm) of the EM end-cap middle layer (EME2 of the geometry), the end-cap target.
 CALO_ENDCAP_Z_MM = float(LAYER_Z_MM[CaloSampling.EME2])
@@ -136,6 +174,83 @@ def straight_path_to_radius(x: float, y: float, ux: float, uy: float, r: float) 
     if disc < 0.0:
         return math.nan
     return -b + math.sqrt(disc)
+
+
+@numba.njit(cache=True)
+def helix_circle(
+    x: float,
+    y: float,
+    px: float,
+    py: float,
+    charge: float,
+    b_field_t: float = SOLENOID_FIELD_T,
+) -> tuple[float, float, float, float]:
+    """Transverse circle of the helix of a particle at (x, y) with momentum p.
+
+    The radius of curvature is R [mm] = p_T / (c·B·|q|), c = 0.299792458e-3 GeV/(T·mm)
+    (:data:`CURVATURE_CONSTANT`; JINST 3 (2008) S08003 §2.1 for B), and with
+    û = (p_x, p_y)/p_T and q̂ the sign of the charge the centre is
+
+        c = (x, y) + q̂·R·(û_y, −û_x),
+
+    so that a positive particle turns clockwise seen from +z (towards decreasing φ) for B
+    along +z. Numba-compiled, scalar: the one definition of the helix that the
+    propagation, the perigee of the tracks (:func:`egamma_cnn.sim.tracker.perigee_parameters`)
+    and the tracker's radial reach use.
+
+    Parameters
+    ----------
+    x, y : float
+        Transverse position (mm).
+    px, py : float
+        Transverse momentum components (GeV).
+    charge : float
+        Charge in units of e.
+    b_field_t : float
+        Field (T).
+
+    Returns
+    -------
+    (cx, cy, rad, sq) : tuple of float
+        Centre (mm), radius R (mm) and q̂ = ±1; (NaN, NaN, +inf, 0) for a straight line
+        (charge or field zero) and (NaN, NaN, NaN, 0) for p_T = 0.
+    """
+    pt = math.hypot(px, py)
+    if not pt > 0.0:
+        return (math.nan, math.nan, math.nan, 0.0)
+    if charge == 0.0 or b_field_t == 0.0:
+        return (math.nan, math.nan, math.inf, 0.0)
+    ux = px / pt
+    uy = py / pt
+    sq = 1.0 if charge > 0.0 else -1.0
+    rad = pt / (CURVATURE_CONSTANT * b_field_t * abs(charge))
+    return (x + sq * rad * uy, y - sq * rad * ux, rad, sq)
+
+
+@numba.njit(cache=True)
+def _start_state(
+    x: float,
+    y: float,
+    z: float,
+    px: float,
+    py: float,
+    pz: float,
+    charge: float,
+    b_field_t: float,
+) -> tuple[float, float, float, bool, float, float, float, float]:
+    """Common start of the propagation kernels.
+
+    Returns (û_x, û_y, cot θ = p_z/p_T, helical, c_x, c_y, R, q̂) with ``helical`` true
+    when the particle is charged and starts inside the field volume, so that it moves on
+    the helix of :func:`helix_circle` until it leaves that volume. Needs p_T > 0.
+    """
+    pt = math.hypot(px, py)
+    ux = px / pt
+    uy = py / pt
+    cot = pz / pt
+    helical = charge != 0.0 and b_field_t != 0.0 and _in_field(x, y, z)
+    cx, cy, rad, sq = helix_circle(x, y, px, py, charge, b_field_t)
+    return ux, uy, cot, helical, cx, cy, rad, sq
 
 
 @numba.njit(cache=True)
@@ -240,14 +355,8 @@ def propagate_to_cylinder(
     pt = math.hypot(px, py)
     if pt <= 0.0 or not math.isfinite(pt):
         return nan3
-    ux = px / pt
-    uy = py / pt
-    cot = pz / pt
-    if charge != 0.0 and b_field_t != 0.0 and _in_field(x, y, z):
-        sq = 1.0 if charge > 0.0 else -1.0
-        rad = pt / (CURVATURE_CONSTANT * b_field_t * abs(charge))
-        cx = x + sq * rad * uy
-        cy = y - sq * rad * ux
+    ux, uy, cot, helical, cx, cy, rad, sq = _start_state(x, y, z, px, py, pz, charge, b_field_t)
+    if helical:
         psi_r = _psi_to_radius(x, y, cx, cy, rad, sq, SOLENOID_RADIUS_MM)
         psi_z = math.inf
         if cot > 0.0:
@@ -294,16 +403,10 @@ def propagate_to_plane(
     pt = math.hypot(px, py)
     if pt <= 0.0 or not math.isfinite(pt) or pz == 0.0:
         return nan3
-    ux = px / pt
-    uy = py / pt
-    cot = pz / pt
+    ux, uy, cot, helical, cx, cy, rad, sq = _start_state(x, y, z, px, py, pz, charge, b_field_t)
     if (z_mm - z) / cot < 0.0:
         return nan3
-    if charge != 0.0 and b_field_t != 0.0 and _in_field(x, y, z):
-        sq = 1.0 if charge > 0.0 else -1.0
-        rad = pt / (CURVATURE_CONSTANT * b_field_t * abs(charge))
-        cx = x + sq * rad * uy
-        cy = y - sq * rad * ux
+    if helical:
         psi_r = _psi_to_radius(x, y, cx, cy, rad, sq, SOLENOID_RADIUS_MM)
         psi_t = (z_mm - z) / (rad * cot)
         if abs(z_mm) <= SOLENOID_HALF_LENGTH_MM and psi_t <= psi_r:
@@ -384,14 +487,17 @@ def extrapolate_point_to_calorimeter(
     pz: float,
     charge: float,
     b_field_t: float = SOLENOID_FIELD_T,
+    barrel_radius_mm: float = CALO_BARREL_RADIUS_MM,
+    barrel_half_length_mm: float = CALO_BARREL_HALF_LENGTH_MM,
+    endcap_z_mm: float = CALO_ENDCAP_Z_MM,
 ) -> tuple[float, float]:
     """(η, φ) of the impact on the EM middle layer of a particle starting at (x, y, z).
 
     The target is the barrel cylinder r = 1680 mm if the particle crosses it within
-    |z| ≤ 3500 mm, else the end-cap plane |z| = 3900 mm on the side the particle moves
-    to (module docstring); helix in the solenoid, straight line after it. The impact
-    point's η and φ are seen from the detector origin (detector coordinates, as the
-    calorimeter cells'). Numba-compiled.
+    |z| ≤ 3500 mm (|η| ≲ 1.480 seen from the origin), else the end-cap plane
+    |z| = 3900 mm on the side the particle moves to (module docstring); helix in the
+    solenoid, straight line after it. The impact point's η and φ are seen from the
+    detector origin (detector coordinates, as the calorimeter cells'). Numba-compiled.
 
     Parameters
     ----------
@@ -403,17 +509,19 @@ def extrapolate_point_to_calorimeter(
         Charge in units of e (0 for a straight line).
     b_field_t : float
         Solenoid field (T).
+    barrel_radius_mm, barrel_half_length_mm, endcap_z_mm : float
+        The calorimeter surfaces (defaults: :data:`CALO_BARREL_RADIUS_MM`,
+        :data:`CALO_BARREL_HALF_LENGTH_MM`, :data:`CALO_ENDCAP_Z_MM`); a calling kernel
+        passes them explicitly (module docstring).
 
     Returns
     -------
     (eta, phi) : tuple of float
         NaNs if the particle cannot reach the surface (loops in the field, or p_T = 0).
     """
-    xi, yi, zi = propagate_to_cylinder(
-        x, y, z, px, py, pz, charge, CALO_BARREL_RADIUS_MM, b_field_t
-    )
-    if not abs(zi) <= CALO_BARREL_HALF_LENGTH_MM:  # beyond the barrel, or never crosses it
-        zt = CALO_ENDCAP_Z_MM if pz > 0.0 else -CALO_ENDCAP_Z_MM
+    xi, yi, zi = propagate_to_cylinder(x, y, z, px, py, pz, charge, barrel_radius_mm, b_field_t)
+    if not abs(zi) <= barrel_half_length_mm:  # beyond the barrel, or never crosses it
+        zt = endcap_z_mm if pz > 0.0 else -endcap_z_mm
         xi, yi, zi = propagate_to_plane(x, y, z, px, py, pz, charge, zt, b_field_t)
     if math.isnan(xi):
         return (math.nan, math.nan)
@@ -431,6 +539,9 @@ def extrapolate_to_calorimeter(
     charge: float,
     z0: float,
     b_field_t: float = SOLENOID_FIELD_T,
+    barrel_radius_mm: float = CALO_BARREL_RADIUS_MM,
+    barrel_half_length_mm: float = CALO_BARREL_HALF_LENGTH_MM,
+    endcap_z_mm: float = CALO_ENDCAP_Z_MM,
 ) -> tuple[float, float]:
     """(η, φ) of the impact on the EM middle layer of a particle from (0, 0, z0).
 
@@ -450,6 +561,10 @@ def extrapolate_to_calorimeter(
         z of the start point on the beam line (mm).
     b_field_t : float
         Solenoid field (T).
+    barrel_radius_mm, barrel_half_length_mm, endcap_z_mm : float
+        The calorimeter surfaces (defaults: :data:`CALO_BARREL_RADIUS_MM`,
+        :data:`CALO_BARREL_HALF_LENGTH_MM`, :data:`CALO_ENDCAP_Z_MM`); a calling kernel
+        passes them explicitly (module docstring).
 
     Returns
     -------
@@ -465,6 +580,9 @@ def extrapolate_to_calorimeter(
         pt * math.sinh(eta),
         charge,
         b_field_t,
+        barrel_radius_mm,
+        barrel_half_length_mm,
+        endcap_z_mm,
     )
 
 
@@ -480,9 +598,12 @@ def _phi_at_radius_loop(pt, eta, phi, charge, r, b, out):
 
 
 @numba.njit(cache=True)
-def _extrapolate_loop(x, y, z, px, py, pz, charge, b, eta_out, phi_out):
+def _extrapolate_loop(x, y, z, px, py, pz, charge, b, surfaces, eta_out, phi_out):
+    r_barrel, z_barrel, z_endcap = surfaces
     for i in range(len(eta_out)):
-        e, p = extrapolate_point_to_calorimeter(x[i], y[i], z[i], px[i], py[i], pz[i], charge[i], b)
+        e, p = extrapolate_point_to_calorimeter(
+            x[i], y[i], z[i], px[i], py[i], pz[i], charge[i], b, r_barrel, z_barrel, z_endcap
+        )
         eta_out[i] = e
         phi_out[i] = p
 
@@ -508,7 +629,17 @@ def phi_at_radius_array(
 
 
 def extrapolate_point_to_calorimeter_array(
-    x, y, z, px, py, pz, charge, b_field_t: float = SOLENOID_FIELD_T
+    x,
+    y,
+    z,
+    px,
+    py,
+    pz,
+    charge,
+    b_field_t: float = SOLENOID_FIELD_T,
+    barrel_radius_mm: float = CALO_BARREL_RADIUS_MM,
+    barrel_half_length_mm: float = CALO_BARREL_HALF_LENGTH_MM,
+    endcap_z_mm: float = CALO_ENDCAP_Z_MM,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`extrapolate_point_to_calorimeter`: (eta_calo, phi_calo).
 
@@ -518,12 +649,21 @@ def extrapolate_point_to_calorimeter_array(
     a = flat_float64(x, y, z, px, py, pz, charge)
     eta_out = np.empty(len(a[0]), np.float64)
     phi_out = np.empty(len(a[0]), np.float64)
-    _extrapolate_loop(*a, float(b_field_t), eta_out, phi_out)
+    surfaces = (float(barrel_radius_mm), float(barrel_half_length_mm), float(endcap_z_mm))
+    _extrapolate_loop(*a, float(b_field_t), surfaces, eta_out, phi_out)
     return eta_out.reshape(shape), phi_out.reshape(shape)
 
 
 def extrapolate_to_calorimeter_array(
-    pt, eta, phi, charge, z0=0.0, b_field_t: float = SOLENOID_FIELD_T
+    pt,
+    eta,
+    phi,
+    charge,
+    z0=0.0,
+    b_field_t: float = SOLENOID_FIELD_T,
+    barrel_radius_mm: float = CALO_BARREL_RADIUS_MM,
+    barrel_half_length_mm: float = CALO_BARREL_HALF_LENGTH_MM,
+    endcap_z_mm: float = CALO_ENDCAP_Z_MM,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`extrapolate_to_calorimeter`: (eta_calo, phi_calo)."""
     pt, eta, phi, charge, z0 = np.broadcast_arrays(
@@ -538,4 +678,7 @@ def extrapolate_to_calorimeter_array(
         pt * np.sinh(eta),
         charge,
         b_field_t,
+        barrel_radius_mm,
+        barrel_half_length_mm,
+        endcap_z_mm,
     )

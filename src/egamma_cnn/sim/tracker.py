@@ -92,10 +92,10 @@ import numpy as np
 
 from egamma_cnn.sim.particles import ParticleBatch, VertexTable
 from egamma_cnn.sim.propagation import (
-    CURVATURE_CONSTANT,
     SOLENOID_FIELD_T,
     extrapolate_point_to_calorimeter_array,
     flat_float64,
+    helix_circle,
     straight_path_to_radius,
 )
 
@@ -478,9 +478,10 @@ def perigee_parameters(
     """Exact helix perigee (d0, z0, φ0) w.r.t. the beam line of a particle produced at
     (x, y, z) with momentum p (numba-compiled, scalar).
 
-    The transverse circle has centre c = v + q̂·R·(sin φ, −cos φ) (q̂ = sign of the
-    charge); with D = |c| the point of closest approach to the z axis is
-    PCA = c·(D − R)/D and
+    The transverse circle (:func:`~egamma_cnn.sim.propagation.helix_circle`) has
+    radius R = p_T/(c·B·|q|) and centre c = v + q̂·R·(sin φ, −cos φ) (q̂ = sign of the
+    charge, (cos φ, sin φ) = (p_x, p_y)/p_T); with D = |c| the point of closest approach
+    to the z axis is PCA = c·(D − R)/D and
 
         d0 = −q̂·(D − R),   D − R = (|v|² + 2q̂R(vx sin φ − vy cos φ)) / (D + R),
 
@@ -498,17 +499,14 @@ def perigee_parameters(
     if pt <= 0.0:
         return (math.hypot(x, y), z, 0.0)
     phi = math.atan2(py, px)
-    sphi = math.sin(phi)
-    cphi = math.cos(phi)
+    sphi = py / pt
+    cphi = px / pt
     cot = pz / pt
     if charge == 0.0 or b_field_t == 0.0:
         d0 = -x * sphi + y * cphi
         s = x * cphi + y * sphi
         return (d0, z - s * cot, phi)
-    sq = 1.0 if charge > 0.0 else -1.0
-    rad = pt / (CURVATURE_CONSTANT * b_field_t * abs(charge))
-    cx = x + sq * rad * sphi
-    cy = y - sq * rad * cphi
+    cx, cy, rad, sq = helix_circle(x, y, px, py, charge, b_field_t)
     dist = math.hypot(cx, cy)
     if dist == 0.0:  # beam line on the centre: every point is a PCA
         return (-sq * rad, z, phi)
@@ -610,9 +608,8 @@ def _crossings_kernel(vx, vy, vz, px, py, pz, charge, b):
         # Radial reach of the helix: |c| + R (the farthest point of the circle).
         reach = math.inf
         if b != 0.0:
-            sq = 1.0 if charge[i] > 0 else -1.0
-            rad = pt / (CURVATURE_CONSTANT * b * abs(charge[i]))
-            reach = math.hypot(x + sq * rad * uy, y - sq * rad * ux) + rad
+            cx, cy, rad, _ = helix_circle(x, y, px[i], py[i], charge[i], b)
+            reach = math.hypot(cx, cy) + rad
         # --- pixel barrel
         for j in range(PIXEL_BARREL_RADII_MM.shape[0]):
             r = PIXEL_BARREL_RADII_MM[j]
