@@ -31,6 +31,7 @@ It imports nothing of the package (foundation layer).
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import os
 import threading
@@ -250,7 +251,7 @@ def cache_size() -> int:
 # --------------------------------------------------------------------------------------
 
 
-class PathPickled:
+class PathPickled(abc.ABC):
     """Mixin: an object opened from one file that pickles as (class, where, settings, state).
 
     A subclass sets :attr:`identity` (the :class:`FileIdentity` it was opened with) and
@@ -285,8 +286,9 @@ class PathPickled:
     #: The state of the file the object was opened with.
     identity: FileIdentity
 
+    @abc.abstractmethod
     def _pickle_where(self) -> str:
-        raise NotImplementedError
+        """Where the receiving process finds the file: a path, or a shipped file's name."""
 
     def _pickle_settings(self) -> tuple[Hashable, ...]:
         return ()
