@@ -279,6 +279,16 @@ def test_analyse_write_and_plot_histograms_one_has(tmp_path):
     assert set(again.efficiencies["tight"]) == {"data", "mc", "fudged_mc"}
 
 
+def test_write_outputs_can_leave_the_fudge_factors_to_the_workflow(tmp_path):
+    """The workflow writes the fudge factors before the fudged pass, once."""
+    data, mc, _ = _samples(n=2_000)
+    result = analyse({"data": data, "mc": mc}, compare_only=())
+    with_factors = {p.name for p in write_outputs(result, tmp_path / "all")}
+    without = {p.name for p in write_outputs(result, tmp_path / "rest", fudge_factors=False)}
+    assert with_factors - without == {"fudge_factors.json", "fudge_table.json"}
+    assert not (tmp_path / "rest" / "fudge_factors.json").exists()
+
+
 def test_run_datamc_gives_its_execution_settings_to_the_run(monkeypatch, tmp_path):
     """The ExecutionSettings reach run_processor (not the schema's ID settings)."""
     given = ExecutionSettings(skip_bad_files=True, retries=1, chunk_size=123)

@@ -304,3 +304,38 @@ def test_a_fudge_file_applies_the_content_it_was_opened_with(tmp_path):
     np.testing.assert_allclose(late.apply({"reta": values}, et, eta)["reta"], expected)
     path.unlink()
     np.testing.assert_allclose(late.apply({"reta": values}, et, eta)["reta"], expected)
+
+
+class DefaultTable(PathPickled):
+    """A file-backed object that uses PathPickled's defaults, with one shipped file."""
+
+    shipped_dir: Path | None = None
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.identity = FileIdentity.of(path)
+        self.shipped_name = "builtin" if Path(path).name == "builtin.txt" else None
+        self.values = Path(path).read_text()
+
+    @classmethod
+    def _shipped_path(cls, name):
+        return cls.shipped_dir / "builtin.txt" if name == "builtin" else None
+
+
+def test_the_defaults_pickle_a_path_or_a_shipped_name(tmp_path):
+    own = tmp_path / "own.txt"
+    own.write_text("mine")
+    DefaultTable.shipped_dir = tmp_path
+    (tmp_path / "builtin.txt").write_text("shipped")
+    mine, shipped = DefaultTable(own), DefaultTable(tmp_path / "builtin.txt")
+    assert mine._pickle_where() == str(own.resolve()) and shipped._pickle_where() == "builtin"
+    assert mine._pickle_identity() == mine.identity and shipped._pickle_identity() is None
+    assert DefaultTable._locate("builtin") == tmp_path / "builtin.txt"
+    assert DefaultTable._locate(str(own)) == own
+    data_mine, data_shipped = pickle.dumps(mine), pickle.dumps(shipped)
+    clear_cache()
+    own.write_text("changed!")  # a user's file rewritten: refused on the receiving side
+    (tmp_path / "builtin.txt").write_text("other install")  # a shipped one: unchecked
+    assert pickle.loads(data_shipped).values == "other install"
+    with pytest.raises(FileChangedError):
+        pickle.loads(data_mine)

@@ -31,7 +31,6 @@ It imports nothing of the package (foundation layer).
 
 from __future__ import annotations
 
-import abc
 import hashlib
 import os
 import threading
@@ -123,20 +122,28 @@ class FileIdentity:
         return data
 
     def _compare(self, now: FileIdentity) -> None:
-        if self.digest is not None:
-            same = now.digest == self.digest
-        else:
-            same = (now.size, now.mtime_ns) == (self.size, self.mtime_ns)
-        if not same:
-            what = (
-                f"SHA-256 {self.digest[:12]}… → {now.digest[:12]}…"
-                if self.digest is not None and now.digest is not None
-                else f"size {self.size} → {now.size}, mtime_ns {self.mtime_ns} → {now.mtime_ns}"
-            )
+        what = _difference((self.size, self.mtime_ns, self.digest), now)
+        if what is not None:
             raise FileChangedError(
                 f"the file {self.path} changed after it was given to the run ({what}); "
                 "rerun with the new file"
             )
+
+
+def _difference(state: tuple[int, int, str | None], now: FileIdentity) -> str | None:
+    """What changed from ``state`` (size, ``st_mtime_ns``, SHA-256 or None) to ``now``.
+
+    With a digest in ``state`` the content is compared (its SHA-256), else the size and
+    the modification time; None when they are the same.
+    """
+    size, mtime_ns, digest = state
+    if digest is not None:
+        if now.digest == digest:
+            return None
+        return f"SHA-256 {digest[:12]}… → {(now.digest or '?')[:12]}…"
+    if (now.size, now.mtime_ns) == (size, mtime_ns):
+        return None
+    return f"size {size} → {now.size}, mtime_ns {mtime_ns} → {now.mtime_ns}"
 
 
 def _resolved(path: str | os.PathLike[str]) -> Path:
@@ -251,21 +258,23 @@ def cache_size() -> int:
 # --------------------------------------------------------------------------------------
 
 
-class PathPickled(abc.ABC):
+class PathPickled:
     """Mixin: an object opened from one file that pickles as (class, where, settings, state).
 
-    A subclass sets :attr:`identity` (the :class:`FileIdentity` it was opened with) and
-    defines
+    A subclass sets :attr:`path` (its file) and :attr:`identity` (the
+    :class:`FileIdentity` it was opened with), and defines
 
-    * :meth:`_pickle_where` — where its file is: an absolute path, or the name of a file
-      that ships with the package (resolved by :meth:`_locate` in the receiving
-      process's own installation);
     * :meth:`_pickle_settings` — a tuple of hashable settings (what the constructor needs
-      besides the file);
-    * optionally :meth:`_pickle_identity` (default :attr:`identity`; None for a file that
-      ships with the package), :meth:`_locate`, :meth:`_open` (default
-      ``cls(path, *settings)``) and :meth:`_restored` (what one unpickling returns: by
-      default the cached object).
+      besides the file; default none);
+    * for a class whose file may ship with the package: :meth:`_shipped_path` (the
+      installed file of a shipped file's name in this process) and, on an object opened
+      from such a file, :attr:`shipped_name`;
+    * optionally :meth:`_pickle_where` (default: :attr:`shipped_name` for a shipped file,
+      else the absolute :attr:`path`), :meth:`_pickle_identity` (default
+      :attr:`identity`; None for a shipped file), :meth:`_locate` (default: a shipped
+      file's name through :meth:`_shipped_path`, a path as it is), :meth:`_open`
+      (default ``cls(path, *settings)``) and :meth:`_restored` (what one unpickling
+      returns: by default the cached object).
 
     The pickle carries the file's state (size and ``st_mtime_ns``, or the SHA-256 of the
     content with ``_identity_by_content``). Unpickling (:func:`unpickle_by_path`) takes
@@ -283,24 +292,35 @@ class PathPickled(abc.ABC):
 
     #: Identify the file by its content's SHA-256 (else by path, size and mtime).
     _identity_by_content: ClassVar[bool] = False
+    #: The file the object was opened from.
+    path: str | os.PathLike[str]
     #: The state of the file the object was opened with.
     identity: FileIdentity
+    #: The name of the file that ships with the package the object was opened from
+    #: (:meth:`_shipped_path`); None for any other file.
+    shipped_name: str | None = None
 
-    @abc.abstractmethod
+    @classmethod
+    def _shipped_path(cls, name: str) -> Path | None:
+        """This process's installed file of the shipped file ``name`` (None: not one)."""
+        return None
+
     def _pickle_where(self) -> str:
         """Where the receiving process finds the file: a path, or a shipped file's name."""
+        return self.shipped_name if self.shipped_name is not None else os.path.abspath(self.path)
 
     def _pickle_settings(self) -> tuple[Hashable, ...]:
         return ()
 
     def _pickle_identity(self) -> FileIdentity | None:
         """The state the receiving process must find (None: not checked)."""
-        return self.identity
+        return None if self.shipped_name is not None else self.identity
 
     @classmethod
     def _locate(cls, where: str) -> Path:
-        """The file of ``where`` in this process (a path as it is)."""
-        return Path(where)
+        """The file of ``where`` in this process (a shipped file's name, or a path as it is)."""
+        shipped = cls._shipped_path(where)
+        return Path(where) if shipped is None else shipped
 
     @classmethod
     def _open(cls, identity: FileIdentity, where: str, settings: tuple[Hashable, ...]) -> Any:
@@ -366,16 +386,9 @@ def _open_checked(
 def _check_state(
     cls: type[PathPickled], identity: FileIdentity, state: tuple[int, int, str | None]
 ) -> None:
-    size, mtime_ns, digest = state
-    if digest is not None:
-        if identity.digest == digest:
-            return
-        what = f"SHA-256 {digest[:12]}… → {(identity.digest or '?')[:12]}…"
-    else:
-        if (identity.size, identity.mtime_ns) == (size, mtime_ns):
-            return
-        what = f"size {size} → {identity.size}, mtime_ns {mtime_ns} → {identity.mtime_ns}"
-    raise FileChangedError(
-        f"the file {identity.path} changed after the run started ({what}): this "
-        f"{cls.__name__} was sent with the earlier file; rerun to use the new one"
-    )
+    what = _difference(state, identity)
+    if what is not None:
+        raise FileChangedError(
+            f"the file {identity.path} changed after the run started ({what}): this "
+            f"{cls.__name__} was sent with the earlier file; rerun to use the new one"
+        )

@@ -62,6 +62,7 @@ from egamma_cnn.corrections.fudge import FudgeFile
 from egamma_cnn.features import (
     CALO_ISOLATION_NAMES,
     ENERGY_FLOW_NAMES,
+    GROUPS,
     SHOWER_SHAPE_NAMES,
     TRACK_ISOLATION_NAMES,
     TRACK_VARIABLE_NAMES,
@@ -240,9 +241,7 @@ def _check_kind(model: OnnxModel, kind: str) -> None:
 
 def _hlv_groups(model: OnnxModel) -> tuple[str, ...]:
     groups = {_HLV_GROUPS[n] for n in model.metadata.get("hlv_names", [])}
-    return tuple(
-        g for g in ("shower_shapes", "isolation", "energy_flow", "track_variables") if g in groups
-    )
+    return tuple(g for g in GROUPS if g in groups)
 
 
 # --------------------------------------------------------------------------------------
@@ -588,17 +587,12 @@ class LikelihoodFile(PathPickled):
             raise FileNotFoundError(f"no likelihood file {self.path}")
         self.identity = FileIdentity.of(self.path)
         self.shipped = Path(self.path).resolve() == shipped.resolve()
+        self.shipped_name = SHIPPED_LIKELIHOOD if self.shipped else None
         self._likelihood = cached(_load_likelihood, self.identity)
 
-    def _pickle_where(self) -> str:
-        return SHIPPED_LIKELIHOOD if self.shipped else self.path
-
-    def _pickle_identity(self) -> FileIdentity | None:
-        return None if self.shipped else self.identity
-
     @classmethod
-    def _locate(cls, where: str) -> Path:
-        return _shipped_likelihood_path() if where == SHIPPED_LIKELIHOOD else Path(where)
+    def _shipped_path(cls, name: str) -> Path | None:
+        return _shipped_likelihood_path() if name == SHIPPED_LIKELIHOOD else None
 
     def __dask_tokenize__(self) -> tuple[Any, ...]:
         return ("egamma_cnn.LikelihoodFile", self.path, self.identity.size, self.identity.mtime_ns)

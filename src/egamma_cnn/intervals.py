@@ -126,7 +126,7 @@ def efficiency_interval(
     if total <= 0:
         return math.nan, math.nan, math.nan
     efficiency = passed / total
-    n_eff = total**2 / variance if variance > 0 else total
+    n_eff = effective_count(total, variance) if variance > 0 else total
     low, high = INTERVALS[interval](efficiency * n_eff, n_eff)
     return efficiency, max(efficiency - low, 0.0), max(high - efficiency, 0.0)
 

@@ -36,7 +36,13 @@ import correctionlib.schemav2 as cs
 import numpy as np
 
 from egamma_cnn.corrections.writing import grid_to_json, write_correction
-from egamma_cnn.filecache import FileChangedError, FileIdentity, PathPickled, cached_content
+from egamma_cnn.filecache import (
+    FileChangedError,
+    FileIdentity,
+    PathPickled,
+    _difference,
+    cached_content,
+)
 
 __all__ = [
     "CORRECTION_NAME",
@@ -206,15 +212,14 @@ class FudgeFile(PathPickled):
             raise FileNotFoundError(f"no fudge-factor file {self.path}")
         self.identity, self._content = FileIdentity.read(self.path)
         self.digest: str = self.identity.digest or ""
-        if digest is not None and digest != self.digest:
-            raise FileChangedError(
-                f"the fudge-factor file {self.path} changed after the run started "
-                f"(SHA-256 {digest[:12]}… → {self.digest[:12]}…); rerun to use the new one"
-            )
+        if digest is not None:  # the content it must have (only the digests are compared)
+            what = _difference((self.identity.size, self.identity.mtime_ns, digest), self.identity)
+            if what is not None:
+                raise FileChangedError(
+                    f"the fudge-factor file {self.path} changed after the run started "
+                    f"({what}); rerun to use the new one"
+                )
         self.variables = _fudge_variables(self.path, self._content)
-
-    def _pickle_where(self) -> str:
-        return self.path
 
     @classmethod
     def _open(cls, identity: FileIdentity, where: str, settings: tuple[Hashable, ...]) -> FudgeFile:

@@ -8,19 +8,20 @@ written as a schema-v2 correction set; tables beside them are JSON with NaN as n
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import correctionlib.schemav2 as cs
 import numpy as np
 
+from egamma_cnn.jsonio import json_ready, write_json
+
 __all__ = ["grid_to_json", "write_correction"]
 
 
 def grid_to_json(grid: np.ndarray) -> list:
     """A 2-D grid of numbers as nested lists, NaN as None (JSON has no NaN)."""
-    return [[None if math.isnan(v) else float(v) for v in row] for row in np.asarray(grid)]
+    return json_ready(np.asarray(grid, float).tolist())
 
 
 def write_correction(correction: Any, path: str | Path) -> Path:
@@ -30,9 +31,4 @@ def write_correction(correction: Any, path: str | Path) -> Path:
     JSON); the folder is created. Returns the path.
     """
     correction_set = cs.CorrectionSet(schema_version=2, corrections=[correction])
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(json.loads(correction_set.model_dump_json(exclude_unset=True)), indent=1)
-    )
-    return path
+    return write_json(json.loads(correction_set.model_dump_json(exclude_unset=True)), path)

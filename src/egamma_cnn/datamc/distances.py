@@ -78,5 +78,5 @@ def wasserstein_distance(p: np.ndarray, q: np.ndarray, edges: np.ndarray) -> flo
     if edges.shape != (len(normalised[0]) + 1,) or np.any(np.diff(edges) <= 0):
         raise ValueError("edges must be increasing, one more than the bins")
     centres = 0.5 * (edges[1:] + edges[:-1])
-    p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
+    # scipy takes the weights as float64 and normalises them itself
     return float(scipy.stats.wasserstein_distance(centres, centres, p, q))

@@ -65,11 +65,14 @@ def write_distributions(path: str | Path, outputs: Mapping[str, Mapping[str, Any
     return path
 
 
-def write_outputs(result: DataMCResult, out_dir: str | Path) -> list[Path]:
+def write_outputs(
+    result: DataMCResult, out_dir: str | Path, *, fudge_factors: bool = True
+) -> list[Path]:
     """Write every file of the study (module docstring) into ``out_dir``.
 
-    The fudge-factor files are written again when :func:`write_fudge_factors` wrote them
-    before a fudged pass: the same factors, the same content.
+    ``fudge_factors`` False leaves out the fudge-factor files, for a caller that wrote
+    them already with :func:`write_fudge_factors` (the workflow does, before its fudged
+    pass: the same factors, the same content).
 
     Returns
     -------
@@ -78,11 +81,11 @@ def write_outputs(result: DataMCResult, out_dir: str | Path) -> list[Path]:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = write_fudge_factors(result.factors, out_dir)
+    written = write_fudge_factors(result.factors, out_dir) if fudge_factors else []
     if result.efficiencies:
         written.append(write_json(result.efficiencies, out_dir / "id_efficiencies.json"))
     written.append(write_distributions(out_dir / "distributions.root", result.outputs))
     written.append(write_json(result.distances, out_dir / "distances.json"))
-    written.append(write_json(result.parameters, out_dir / "parameters.json", default=float))
+    written.append(write_json(result.parameters, out_dir / "parameters.json"))
     written.append(write_json(result.summary(), out_dir / "summary.json"))
     return written

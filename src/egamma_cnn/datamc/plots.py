@@ -67,15 +67,16 @@ _MARKERS = {"data": "o", "mc": "s", "fudged_mc": "^"}
 _OFFSETS = {"data": 0.0, "mc": -0.25, "fudged_mc": 0.25}
 
 
-def _label(variable: str, prefix: str = "") -> str:
-    """``prefix`` + the variable's symbol, with its unit in brackets."""
-    symbol, unit = VARIABLE_LABELS.get(variable, (variable, ""))
-    return f"{prefix}{symbol}" + (f" [{unit}]" if unit else "")
-
-
 def _unit(variable: str) -> str:
+    """The variable's unit in brackets after a space; "" when it has none."""
     unit = VARIABLE_LABELS.get(variable, (variable, ""))[1]
     return f" [{unit}]" if unit else ""
+
+
+def _label(variable: str, prefix: str = "") -> str:
+    """``prefix`` + the variable's symbol, with its unit in brackets."""
+    symbol = VARIABLE_LABELS.get(variable, (variable, ""))[0]
+    return f"{prefix}{symbol}{_unit(variable)}"
 
 
 def _draw_comparison(top: Any, ratio: Any, counts: Mapping[str, np.ndarray], edges, size=None):
@@ -106,25 +107,12 @@ def _draw_comparison(top: Any, ratio: Any, counts: Mapping[str, np.ndarray], edg
                 ax=top,
             )
             continue
-        mplhep.histplot(
-            normalised,
-            edges,
-            color=_COLOURS[sample],
-            linestyle=_LINES[sample],
-            label=label,
-            ax=top,
-        )
+        style = {"color": _COLOURS[sample], "linestyle": _LINES[sample]}
+        mplhep.histplot(normalised, edges, **style, label=label, ax=top)
         if reference is not None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 quotient = np.where(reference > 0, normalised / reference, np.nan)
-            mplhep.histplot(
-                quotient,
-                edges,
-                color=_COLOURS[sample],
-                linestyle=_LINES[sample],
-                edges=False,
-                ax=ratio,
-            )
+            mplhep.histplot(quotient, edges, **style, edges=False, ax=ratio)
     if reference is not None:
         with np.errstate(divide="ignore", invalid="ignore"):
             relative = np.where(data > 0, 1.0 / np.sqrt(np.where(data > 0, data, 1.0)), np.nan)
@@ -323,6 +311,11 @@ def plot_id_efficiencies(efficiencies: Mapping[str, Any], path: str | Path) -> P
         top = fig.add_subplot(grid[3 * (k // columns), k % columns])
         bottom = fig.add_subplot(grid[3 * (k // columns) + 1, k % columns], sharex=top)
         reference = efficiencies[name].get("data")
+        ref = (
+            {(r["et_low"], r["et_high"]): r["efficiency"] for r in reference["et"]}
+            if reference is not None
+            else {}
+        )
         for sample, table in efficiencies[name].items():
             colour, marker, label = _COLOURS[sample], _MARKERS[sample], _LABELS[sample]
             rows_et = [r for r in table["et"] if r["efficiency"] is not None]
@@ -339,7 +332,6 @@ def plot_id_efficiencies(efficiencies: Mapping[str, Any], path: str | Path) -> P
                 label = f"{label} ({inclusive:.3f})"
             top.errorbar(x, y, xerr=xerr, yerr=yerr, fmt=marker, ms=4, color=colour, label=label)
             if sample != "data" and reference is not None:
-                ref = {(r["et_low"], r["et_high"]): r["efficiency"] for r in reference["et"]}
                 with np.errstate(divide="ignore", invalid="ignore"):
                     denominator = np.array(
                         [ref.get((r["et_low"], r["et_high"])) or np.nan for r in rows_et]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from egamma_cnn.features.columns import GROUPS, feature_columns
+from egamma_cnn.features.columns import GROUPS, PHOTON_FEATURE_GROUPS, feature_columns
 from egamma_cnn.features.energy_flow import ENERGY_FLOW_NAMES
 from egamma_cnn.features.isolation import (
     CALO_ISO_CONE_RADII,
@@ -38,6 +38,7 @@ __all__ = [
     "ENERGY_FLOW_NAMES",
     "GROUPS",
     "ISOLATION_NAMES",
+    "PHOTON_FEATURE_GROUPS",
     "SHOWER_SHAPE_NAMES",
     "TRACK_ISOLATION_NAMES",
     "TRACK_VARIABLE_NAMES",
@@ -142,5 +143,5 @@ def photon_features(events: Any) -> Any:
         events.Photon,
         events.PV.z,
         kind="photon",
-        groups=("shower_shapes", "isolation", "energy_flow"),
+        groups=PHOTON_FEATURE_GROUPS,
     )

@@ -36,12 +36,14 @@ from egamma_cnn.features.tracking import (
 )
 from egamma_cnn.images.tracks import check_track_indices
 
-__all__ = ["GROUPS", "feature_chunk", "feature_columns", "needed_columns"]
+__all__ = ["GROUPS", "PHOTON_FEATURE_GROUPS", "feature_chunk", "feature_columns", "needed_columns"]
 
 Kind = Literal["electron", "photon"]
 
 #: Feature groups that :func:`feature_columns` computes.
 GROUPS: tuple[str, ...] = ("shower_shapes", "isolation", "energy_flow", "track_variables")
+#: The feature groups of photons (track variables are defined for electrons only).
+PHOTON_FEATURE_GROUPS: tuple[str, ...] = ("shower_shapes", "isolation", "energy_flow")
 
 _CELL_FIELDS = ("eta", "phi", "energy", "sampling")
 _ISO_TRACK_FIELDS = ("pt", "eta", "phi", "z0")

@@ -108,13 +108,22 @@ def _classes(truth: int | Sequence[int]) -> tuple[int, ...]:
     return (int(truth),) if np.isscalar(truth) else tuple(int(t) for t in truth)
 
 
+def _over_truth(histogram: Any, classes: Sequence[int], **selection: Any) -> Any:
+    """``histogram[selection]`` of each truth class of ``classes``, added in their order.
+
+    ``selection`` indexes the other axes (e.g. ``et=slice(0, len, sum)``); the result is
+    the histogram of the candidates of all the classes together.
+    """
+    total = None
+    for value in classes:
+        part = histogram[{**selection, "truth": hist.loc(value)}]
+        total = part if total is None else total + part
+    return total
+
+
 def _truth_sum(histogram: Any, selection: dict[str, Any], truth: int | Sequence[int]) -> Any:
     """``histogram[selection]`` summed over the given truth classes (numpy values)."""
-    total = None
-    for value in _classes(truth):
-        view = histogram[{**selection, "truth": hist.loc(value)}].values()
-        total = view if total is None else total + view
-    return total
+    return _over_truth(histogram, _classes(truth), **selection).values()
 
 
 def correlations(
@@ -152,11 +161,7 @@ def correlations(
 
 def _counts(histogram: Any, truth: Sequence[int]) -> np.ndarray:
     """Counts per value bin, flow bins included (nothing left out), of the truth group."""
-    total = None
-    for value in truth:
-        counts = np.asarray(histogram[{"truth": hist.loc(value)}].values(flow=True), float)
-        total = counts if total is None else total + counts
-    return np.asarray(total, float)
+    return np.asarray(_over_truth(histogram, truth).values(flow=True), float)
 
 
 def _cut_values(histogram: Any) -> np.ndarray:
@@ -420,11 +425,7 @@ def _score_maps(
     maps = {}
     for kind, out in outputs.items():
         for group, classes in truth_groups(kind, particle).items():
-            total = None
-            for value in classes:
-                part = out["scores"][{"truth": hist.loc(value), "et": slice(0, len, sum)}]
-                total = part if total is None else total + part
-            maps[group] = (kind, total)
+            maps[group] = (kind, _over_truth(out["scores"], classes, et=slice(0, len, sum)))
     return maps
 
 

@@ -365,13 +365,17 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
         if not self.path.is_file():
             raise FileNotFoundError(f"no model file {self.path}")
         self.identity = FileIdentity.of(self.path)
-        self.shipped_name: str | None = next(
+        self.shipped_name = next(
             (name for name in SHIPPED_MODELS if _same_file(self.path, name)), None
         )
-        self.providers = _check_providers(providers)
-        self.intra_op_threads = int(intra_op_threads)
-        self.batch_size = int(batch_size)
-        self.check_versions = bool(check_versions)
+        self.providers, self.intra_op_threads, self.batch_size, self.check_versions = (
+            self._settings(
+                providers=providers,
+                intra_op_threads=intra_op_threads,
+                batch_size=batch_size,
+                check_versions=check_versions,
+            )
+        )
         # metadata and graph checks on a CPU session: the inference session (maybe on a
         # GPU) is made where the model runs
         checks = cached(_open_session, self.identity, _CHECK_PROVIDERS, 1)
@@ -406,19 +410,40 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
         self.identity.check()
         return cached(_open_session, self.identity, providers, self.intra_op_threads)
 
+    @staticmethod
+    def _settings(
+        *,
+        providers: Sequence[str] | str | None = None,
+        intra_op_threads: int = 1,
+        batch_size: int = 256,
+        check_versions: bool = True,
+    ) -> tuple[tuple[str, ...] | str, int, int, bool]:
+        """The settings as one normalised tuple, the key of the pickle and of the cache.
+
+        (providers checked by :func:`_check_providers`, intra_op_threads, batch_size,
+        check_versions): the one place of their defaults and their order, for the
+        constructor, the pickle (:meth:`_pickle_settings`, :meth:`_open`) and
+        :func:`cached_model`.
+        """
+        return (
+            _check_providers(providers),
+            int(intra_op_threads),
+            int(batch_size),
+            bool(check_versions),
+        )
+
     # -- pickled as (where, settings, file state): filecache.PathPickled -----------------
-    def _pickle_where(self) -> str:
-        return self.shipped_name if self.shipped_name is not None else os.path.abspath(self.path)
+    @classmethod
+    def _shipped_path(cls, name: str) -> Path | None:
+        return shipped_model_path(name) if name in SHIPPED_MODELS else None
 
     def _pickle_settings(self) -> tuple[Hashable, ...]:
-        return (self.providers, self.intra_op_threads, self.batch_size, self.check_versions)
-
-    def _pickle_identity(self) -> FileIdentity | None:
-        return None if self.shipped_name is not None else self.identity
-
-    @classmethod
-    def _locate(cls, where: str) -> Path:
-        return shipped_model_path(where) if where in SHIPPED_MODELS else Path(where)
+        return self._settings(
+            providers=self.providers,
+            intra_op_threads=self.intra_op_threads,
+            batch_size=self.batch_size,
+            check_versions=self.check_versions,
+        )
 
     @classmethod
     def _open(cls, identity: FileIdentity, where: str, settings: tuple[Hashable, ...]) -> OnnxModel:
@@ -771,10 +796,10 @@ def cached_model(
     settings are those of :class:`OnnxModel`. Raises ``FileNotFoundError`` naming the
     file and the shipped models when ``name_or_path`` is neither.
     """
-    settings = (
-        _check_providers(providers),
-        int(intra_op_threads),
-        int(batch_size),
-        bool(check_versions),
+    settings = OnnxModel._settings(
+        providers=providers,
+        intra_op_threads=intra_op_threads,
+        batch_size=batch_size,
+        check_versions=check_versions,
     )
     return unpickle_by_path(OnnxModel, _locate_model(name_or_path), settings)

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from egamma_cnn.intervals import binomial_error, efficiency_upper_limit
+from egamma_cnn.intervals import binomial_error, effective_count, efficiency_upper_limit
 from egamma_cnn.model.working_points import _weighted_cut
 
 __all__ = [
@@ -493,7 +493,7 @@ def _efficiency(passes: np.ndarray, weight: np.ndarray) -> tuple[float, float, f
     if not total > 0:
         return float("nan"), float("nan"), float("nan")
     efficiency = min(float(weight[passes].sum()) / total, 1.0)
-    n_eff = total**2 / float(np.sum(weight**2))
+    n_eff = effective_count(total, float(np.sum(weight**2)))
     return efficiency, binomial_error(efficiency, n_eff), n_eff
 
 

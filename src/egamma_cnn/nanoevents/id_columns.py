@@ -32,7 +32,7 @@ from coffea.util import dask_property
 
 from egamma_cnn.corrections.fudge import FudgeFile
 from egamma_cnn.corrections.isolation import ISOLATION_WORKING_POINTS
-from egamma_cnn.features import GROUPS, feature_columns
+from egamma_cnn.features import GROUPS, PHOTON_FEATURE_GROUPS, feature_columns
 from egamma_cnn.identification import (
     electron_identification,
     electron_likelihood,
@@ -42,7 +42,6 @@ from egamma_cnn.identification import (
 )
 
 __all__ = [
-    "PHOTON_FEATURE_GROUPS",
     "SETTINGS_KEY",
     "ColumnInfo",
     "IdentificationSettings",
@@ -55,9 +54,6 @@ __all__ = [
 
 #: Key of the :class:`IdentificationSettings` in an array's behaviour dict.
 SETTINGS_KEY = "egamma_cnn.identification"
-
-#: The feature groups of photons (track variables are defined for electrons only).
-PHOTON_FEATURE_GROUPS: tuple[str, ...] = ("shower_shapes", "isolation", "energy_flow")
 
 Kind = Literal["electron", "photon"]
 ColumnType = Literal["bool", "float", "float[16]", "record"]

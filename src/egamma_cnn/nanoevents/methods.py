@@ -181,6 +181,59 @@ def _set_repr(name: str) -> None:
 # --------------------------------------------------------------------------------------
 
 
+#: Definitions of the feature columns that Electron and Photon share, word for word.
+_SHARED_DOCS: dict[str, str] = {
+    "f1": (
+        "f₁ = E₁(3×7)/E_EM, the strip-layer fraction, E_EM the energy of the presamplers "
+        "and EM layers 1–3 in 3 × 7 (ATL-PHYS-PUB-2023-001 Table 3)."
+    ),
+    "e_em": (
+        "E_EM in GeV: the energy of the presamplers and EM layers 1–3 in 3 × 7 middle cells "
+        "around the centre cell (docs/INPUTS.md §3)."
+    ),
+    "sigmaietaieta": (
+        "σ_ηη = √(Σ w_i (η_i − η̄)²/Σ w_i) over the middle-layer cells in 5 × 5, "
+        "w_i = max(0, 4.7 + ln(E_i/E_5×5)), η̄ the energy-weighted mean η, in η units "
+        "(the CMS σ_ηη, cited by Collado et al., PRD 103, 116028 §4.5)."
+    ),
+    "etcone30": "E_T^cone30 in GeV: etcone20 with ΔR < 0.3 (ATLAS etcone).",
+    "etcone40": (
+        "E_T^cone40 in GeV: etcone20 with ΔR < 0.4, the widest complete cone of the files "
+        "(ATLAS etcone)."
+    ),
+    "ptcone30": "p_T^cone30 in GeV: ptcone20 with ΔR < 0.3 (ATLAS ptcone).",
+    "ptcone40": "p_T^cone40 in GeV: ptcone20 with ΔR < 0.4 (ATLAS ptcone).",
+    "ptvarcone20": (
+        "p_T^varcone20 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.2), E_T the cluster "
+        "E_T (ATLAS ptvarcone)."
+    ),
+    "ptvarcone30": (
+        "p_T^varcone30 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.3), E_T the cluster "
+        "E_T (ATLAS ptvarcone)."
+    ),
+    "calo_iso_cones": (
+        "I(R₀) = Σ_{ΔR<R₀} E_T,cell / E_T for the 16 cones R₀ = 0.025, 0.05, …, 0.4, no "
+        "core subtraction, E_T the cluster E_T (0 when E_T ≤ 0) (the Collado Umana "
+        "thesis, ch. 4)."
+    ),
+    "ptd": (
+        "p_T^D = Σ_a z_a², z_a = E_T,a/Σ_b E_T,b over the pixels with E_T > 0 of the EM "
+        "part of the 7 × 11 coarse image (Collado et al., PRD 103, 116028 §5)."
+    ),
+    "efp2_b05": (
+        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = ½ over ordered pixel pairs, "
+        "θ_ab = √(Δη² + Δφ²) (Collado et al., PRD 103, 116028 §5; Komiske, Metodiev, "
+        "Thaler, JHEP 04 (2018) 013)."
+    ),
+    "efp2_b1": "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 1 (as efp2_b05).",
+    "efp2_b2": "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 2 (as efp2_b05).",
+    "efp3_triangle_b05": (
+        "Triangle EFP Σ_{a,b,c} z_a z_b z_c θ_ab^½ θ_bc^½ θ_ca^½ over ordered pixel "
+        "triples (Collado et al., PRD 103, 116028 §5)."
+    ),
+}
+
+
 @ak.mixin_class(behavior)
 class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systematic):
     """Reconstructed electron candidate (cluster + best track).
@@ -348,12 +401,7 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
         "w_η2 = √(Σ E_i η_i²/Σ E_i − (Σ E_i η_i/Σ E_i)²), the η width of the middle-layer "
         "cells in 3 × 5, η_i the cell centres (ATL-PHYS-PUB-2023-001 Table 3).",
     )
-    f1 = feature_property(
-        "electron",
-        "f1",
-        "f₁ = E₁(3×7)/E_EM, the strip-layer fraction, E_EM the energy of the presamplers "
-        "and EM layers 1–3 in 3 × 7 (ATL-PHYS-PUB-2023-001 Table 3).",
-    )
+    f1 = feature_property("electron", "f1", _SHARED_DOCS["f1"])
     f3 = feature_property(
         "electron",
         "f3",
@@ -373,12 +421,7 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
         "R_had1 = E_T(HEC0, TileBar0, TileExt0)/E_T(EM): the first hadronic layer in the "
         "window of rhad (ATL-PHYS-PUB-2023-001 Table 3).",
     )
-    e_em = feature_property(
-        "electron",
-        "e_em",
-        "E_EM in GeV: the energy of the presamplers and EM layers 1–3 in 3 × 7 middle cells "
-        "around the centre cell (docs/INPUTS.md §3).",
-    )
+    e_em = feature_property("electron", "e_em", _SHARED_DOCS["e_em"])
     wstot = feature_property(
         "electron",
         "wstot",
@@ -411,13 +454,7 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
         "ΔE_s = E_max2 − E_min in GeV, E_min the lowest strip between the two maxima of "
         "the strip profile; 0 without a second maximum (ATL-PHYS-PUB-2023-001 Table 3).",
     )
-    sigmaietaieta = feature_property(
-        "electron",
-        "sigmaietaieta",
-        "σ_ηη = √(Σ w_i (η_i − η̄)²/Σ w_i) over the middle-layer cells in 5 × 5, "
-        "w_i = max(0, 4.7 + ln(E_i/E_5×5)), η̄ the energy-weighted mean η, in η units "
-        "(the CMS σ_ηη, cited by Collado et al., PRD 103, 116028 §4.5).",
-    )
+    sigmaietaieta = feature_property("electron", "sigmaietaieta", _SHARED_DOCS["sigmaietaieta"])
     etcone20 = feature_property(
         "electron",
         "etcone20",
@@ -425,17 +462,8 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
         "cluster, minus the 5 × 7 middle-cell core; no pile-up or leakage correction "
         '(ATLAS etcone; Franco\'s photon-ID talk, "Calo-based isolation").',
     )
-    etcone30 = feature_property(
-        "electron",
-        "etcone30",
-        "E_T^cone30 in GeV: etcone20 with ΔR < 0.3 (ATLAS etcone).",
-    )
-    etcone40 = feature_property(
-        "electron",
-        "etcone40",
-        "E_T^cone40 in GeV: etcone20 with ΔR < 0.4, the widest complete cone of the files "
-        "(ATLAS etcone).",
-    )
+    etcone30 = feature_property("electron", "etcone30", _SHARED_DOCS["etcone30"])
+    etcone40 = feature_property("electron", "etcone40", _SHARED_DOCS["etcone40"])
     ptcone20 = feature_property(
         "electron",
         "ptcone20",
@@ -444,63 +472,17 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
         "without one), the electron's best and matched tracks left out (ATLAS ptcone; "
         'Franco\'s photon-ID talk, "Track-based isolation").',
     )
-    ptcone30 = feature_property(
-        "electron",
-        "ptcone30",
-        "p_T^cone30 in GeV: ptcone20 with ΔR < 0.3 (ATLAS ptcone).",
-    )
-    ptcone40 = feature_property(
-        "electron",
-        "ptcone40",
-        "p_T^cone40 in GeV: ptcone20 with ΔR < 0.4 (ATLAS ptcone).",
-    )
-    ptvarcone20 = feature_property(
-        "electron",
-        "ptvarcone20",
-        "p_T^varcone20 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.2), E_T the cluster "
-        "E_T (ATLAS ptvarcone).",
-    )
-    ptvarcone30 = feature_property(
-        "electron",
-        "ptvarcone30",
-        "p_T^varcone30 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.3), E_T the cluster "
-        "E_T (ATLAS ptvarcone).",
-    )
-    calo_iso_cones = feature_property(
-        "electron",
-        "calo_iso_cones",
-        "I(R₀) = Σ_{ΔR<R₀} E_T,cell / E_T for the 16 cones R₀ = 0.025, 0.05, …, 0.4, no "
-        "core subtraction, E_T the cluster E_T (0 when E_T ≤ 0) (the Collado Umana "
-        "thesis, ch. 4).",
-    )
-    ptd = feature_property(
-        "electron",
-        "ptd",
-        "p_T^D = Σ_a z_a², z_a = E_T,a/Σ_b E_T,b over the pixels with E_T > 0 of the EM "
-        "part of the 7 × 11 coarse image (Collado et al., PRD 103, 116028 §5).",
-    )
-    efp2_b05 = feature_property(
-        "electron",
-        "efp2_b05",
-        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = ½ over ordered pixel pairs, "
-        "θ_ab = √(Δη² + Δφ²) (Collado et al., PRD 103, 116028 §5; Komiske, Metodiev, "
-        "Thaler, JHEP 04 (2018) 013).",
-    )
-    efp2_b1 = feature_property(
-        "electron",
-        "efp2_b1",
-        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 1 (as efp2_b05).",
-    )
-    efp2_b2 = feature_property(
-        "electron",
-        "efp2_b2",
-        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 2 (as efp2_b05).",
-    )
+    ptcone30 = feature_property("electron", "ptcone30", _SHARED_DOCS["ptcone30"])
+    ptcone40 = feature_property("electron", "ptcone40", _SHARED_DOCS["ptcone40"])
+    ptvarcone20 = feature_property("electron", "ptvarcone20", _SHARED_DOCS["ptvarcone20"])
+    ptvarcone30 = feature_property("electron", "ptvarcone30", _SHARED_DOCS["ptvarcone30"])
+    calo_iso_cones = feature_property("electron", "calo_iso_cones", _SHARED_DOCS["calo_iso_cones"])
+    ptd = feature_property("electron", "ptd", _SHARED_DOCS["ptd"])
+    efp2_b05 = feature_property("electron", "efp2_b05", _SHARED_DOCS["efp2_b05"])
+    efp2_b1 = feature_property("electron", "efp2_b1", _SHARED_DOCS["efp2_b1"])
+    efp2_b2 = feature_property("electron", "efp2_b2", _SHARED_DOCS["efp2_b2"])
     efp3_triangle_b05 = feature_property(
-        "electron",
-        "efp3_triangle_b05",
-        "Triangle EFP Σ_{a,b,c} z_a z_b z_c θ_ab^½ θ_bc^½ θ_ca^½ over ordered pixel "
-        "triples (Collado et al., PRD 103, 116028 §5).",
+        "electron", "efp3_triangle_b05", _SHARED_DOCS["efp3_triangle_b05"]
     )
     nBLayerHits = feature_property(
         "electron",
@@ -687,12 +669,7 @@ class Photon(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systematic)
         "w_η2 = √(Σ E_i η_i²/Σ E_i − (Σ E_i η_i/Σ E_i)²), the η width of the middle-layer "
         "cells in 3 × 5, η_i the cell centres (Franco's photon-ID talk, Table 1).",
     )
-    f1 = feature_property(
-        "photon",
-        "f1",
-        "f₁ = E₁(3×7)/E_EM, the strip-layer fraction, E_EM the energy of the presamplers "
-        "and EM layers 1–3 in 3 × 7 (ATL-PHYS-PUB-2023-001 Table 3).",
-    )
+    f1 = feature_property("photon", "f1", _SHARED_DOCS["f1"])
     f3 = feature_property(
         "photon",
         "f3",
@@ -711,12 +688,7 @@ class Photon(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systematic)
         "R_had1 = E_T(HEC0, TileBar0, TileExt0)/E_T(EM): the first hadronic layer in the "
         "window of rhad (Franco's photon-ID talk, Table 1).",
     )
-    e_em = feature_property(
-        "photon",
-        "e_em",
-        "E_EM in GeV: the energy of the presamplers and EM layers 1–3 in 3 × 7 middle cells "
-        "around the centre cell (docs/INPUTS.md §3).",
-    )
+    e_em = feature_property("photon", "e_em", _SHARED_DOCS["e_em"])
     wstot = feature_property(
         "photon",
         "wstot",
@@ -749,13 +721,7 @@ class Photon(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systematic)
         "ΔE_s = E_max2 − E_min in GeV, E_min the lowest strip between the two maxima of "
         "the strip profile; 0 without a second maximum (Franco's photon-ID talk, Table 1).",
     )
-    sigmaietaieta = feature_property(
-        "photon",
-        "sigmaietaieta",
-        "σ_ηη = √(Σ w_i (η_i − η̄)²/Σ w_i) over the middle-layer cells in 5 × 5, "
-        "w_i = max(0, 4.7 + ln(E_i/E_5×5)), η̄ the energy-weighted mean η, in η units "
-        "(the CMS σ_ηη, cited by Collado et al., PRD 103, 116028 §4.5).",
-    )
+    sigmaietaieta = feature_property("photon", "sigmaietaieta", _SHARED_DOCS["sigmaietaieta"])
     etcone20 = feature_property(
         "photon",
         "etcone20",
@@ -763,17 +729,8 @@ class Photon(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systematic)
         "cluster, minus the 5 × 7 middle-cell core; no pile-up or leakage correction "
         '(Franco\'s photon-ID talk, "Calo-based isolation").',
     )
-    etcone30 = feature_property(
-        "photon",
-        "etcone30",
-        "E_T^cone30 in GeV: etcone20 with ΔR < 0.3 (ATLAS etcone).",
-    )
-    etcone40 = feature_property(
-        "photon",
-        "etcone40",
-        "E_T^cone40 in GeV: etcone20 with ΔR < 0.4, the widest complete cone of the files "
-        "(ATLAS etcone).",
-    )
+    etcone30 = feature_property("photon", "etcone30", _SHARED_DOCS["etcone30"])
+    etcone40 = feature_property("photon", "etcone40", _SHARED_DOCS["etcone40"])
     ptcone20 = feature_property(
         "photon",
         "ptcone20",
@@ -781,63 +738,17 @@ class Photon(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systematic)
         "|(z0 − z_PV) sin θ| < 3 mm within ΔR < 0.2 of the cluster, the conversion tracks "
         'left out (Franco\'s photon-ID talk, "Track-based isolation").',
     )
-    ptcone30 = feature_property(
-        "photon",
-        "ptcone30",
-        "p_T^cone30 in GeV: ptcone20 with ΔR < 0.3 (ATLAS ptcone).",
-    )
-    ptcone40 = feature_property(
-        "photon",
-        "ptcone40",
-        "p_T^cone40 in GeV: ptcone20 with ΔR < 0.4 (ATLAS ptcone).",
-    )
-    ptvarcone20 = feature_property(
-        "photon",
-        "ptvarcone20",
-        "p_T^varcone20 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.2), E_T the cluster "
-        "E_T (ATLAS ptvarcone).",
-    )
-    ptvarcone30 = feature_property(
-        "photon",
-        "ptvarcone30",
-        "p_T^varcone30 in GeV: ptcone20 with ΔR < min(10 GeV/E_T, 0.3), E_T the cluster "
-        "E_T (ATLAS ptvarcone).",
-    )
-    calo_iso_cones = feature_property(
-        "photon",
-        "calo_iso_cones",
-        "I(R₀) = Σ_{ΔR<R₀} E_T,cell / E_T for the 16 cones R₀ = 0.025, 0.05, …, 0.4, no "
-        "core subtraction, E_T the cluster E_T (0 when E_T ≤ 0) (the Collado Umana "
-        "thesis, ch. 4).",
-    )
-    ptd = feature_property(
-        "photon",
-        "ptd",
-        "p_T^D = Σ_a z_a², z_a = E_T,a/Σ_b E_T,b over the pixels with E_T > 0 of the EM "
-        "part of the 7 × 11 coarse image (Collado et al., PRD 103, 116028 §5).",
-    )
-    efp2_b05 = feature_property(
-        "photon",
-        "efp2_b05",
-        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = ½ over ordered pixel pairs, "
-        "θ_ab = √(Δη² + Δφ²) (Collado et al., PRD 103, 116028 §5; Komiske, Metodiev, "
-        "Thaler, JHEP 04 (2018) 013).",
-    )
-    efp2_b1 = feature_property(
-        "photon",
-        "efp2_b1",
-        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 1 (as efp2_b05).",
-    )
-    efp2_b2 = feature_property(
-        "photon",
-        "efp2_b2",
-        "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = 2 (as efp2_b05).",
-    )
+    ptcone30 = feature_property("photon", "ptcone30", _SHARED_DOCS["ptcone30"])
+    ptcone40 = feature_property("photon", "ptcone40", _SHARED_DOCS["ptcone40"])
+    ptvarcone20 = feature_property("photon", "ptvarcone20", _SHARED_DOCS["ptvarcone20"])
+    ptvarcone30 = feature_property("photon", "ptvarcone30", _SHARED_DOCS["ptvarcone30"])
+    calo_iso_cones = feature_property("photon", "calo_iso_cones", _SHARED_DOCS["calo_iso_cones"])
+    ptd = feature_property("photon", "ptd", _SHARED_DOCS["ptd"])
+    efp2_b05 = feature_property("photon", "efp2_b05", _SHARED_DOCS["efp2_b05"])
+    efp2_b1 = feature_property("photon", "efp2_b1", _SHARED_DOCS["efp2_b1"])
+    efp2_b2 = feature_property("photon", "efp2_b2", _SHARED_DOCS["efp2_b2"])
     efp3_triangle_b05 = feature_property(
-        "photon",
-        "efp3_triangle_b05",
-        "Triangle EFP Σ_{a,b,c} z_a z_b z_c θ_ab^½ θ_bc^½ θ_ca^½ over ordered pixel "
-        "triples (Collado et al., PRD 103, 116028 §5).",
+        "photon", "efp3_triangle_b05", _SHARED_DOCS["efp3_triangle_b05"]
     )
 
 

@@ -262,5 +262,5 @@ def matching_variables(
     pt_resc = energy / np.cosh(trk_eta)
     _, phi_resc = extrapolate_to_calorimeter_array(pt_resc, trk_eta, trk_phi, q, z0)
     ok = np.isfinite(phi_resc)  # loopers never reach the calorimeter
-    dphi = (clusters.phi[cluster_index] - np.where(ok, phi_resc, 0.0) + np.pi) % (2 * np.pi) - np.pi
+    dphi = (clusters.phi[cluster_index] - phi_resc + np.pi) % (2 * np.pi) - np.pi
     return deta1, np.where(ok, q * dphi, 0.0)

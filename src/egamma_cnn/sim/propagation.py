@@ -235,6 +235,7 @@ def _start_state(
     px: float,
     py: float,
     pz: float,
+    pt: float,
     charge: float,
     b_field_t: float,
 ) -> tuple[float, float, float, bool, float, float, float, float]:
@@ -242,9 +243,9 @@ def _start_state(
 
     Returns (û_x, û_y, cot θ = p_z/p_T, helical, c_x, c_y, R, q̂) with ``helical`` true
     when the particle is charged and starts inside the field volume, so that it moves on
-    the helix of :func:`helix_circle` until it leaves that volume. Needs p_T > 0.
+    the helix of :func:`helix_circle` until it leaves that volume. ``pt`` is
+    p_T = hypot(p_x, p_y), which the callers have checked to be > 0.
     """
-    pt = math.hypot(px, py)
     ux = px / pt
     uy = py / pt
     cot = pz / pt
@@ -313,6 +314,23 @@ def _in_field(x: float, y: float, z: float) -> bool:
 
 
 @numba.njit(cache=True)
+def _field_exit(psi_r: float, z: float, rad: float, cot: float) -> float:
+    """Turning angle ψ at which a helix from z leaves the solenoid volume.
+
+    The first of ``psi_r``, where it reaches the solenoid radius
+    (:func:`_psi_to_radius`), and the end |z| = SOLENOID_HALF_LENGTH_MM it moves
+    towards, reached at ψ_z = (±L − z)/(R·cot θ) since z advances by R·ψ·cot θ
+    (+inf for cot θ = 0).
+    """
+    psi_z = math.inf
+    if cot > 0.0:
+        psi_z = (SOLENOID_HALF_LENGTH_MM - z) / (rad * cot)
+    elif cot < 0.0:
+        psi_z = (-SOLENOID_HALF_LENGTH_MM - z) / (rad * cot)
+    return min(psi_r, psi_z)
+
+
+@numba.njit(cache=True)
 def propagate_to_cylinder(
     x: float,
     y: float,
@@ -355,15 +373,10 @@ def propagate_to_cylinder(
     pt = math.hypot(px, py)
     if pt <= 0.0 or not math.isfinite(pt):
         return nan3
-    ux, uy, cot, helical, cx, cy, rad, sq = _start_state(x, y, z, px, py, pz, charge, b_field_t)
+    ux, uy, cot, helical, cx, cy, rad, sq = _start_state(x, y, z, px, py, pz, pt, charge, b_field_t)
     if helical:
         psi_r = _psi_to_radius(x, y, cx, cy, rad, sq, SOLENOID_RADIUS_MM)
-        psi_z = math.inf
-        if cot > 0.0:
-            psi_z = (SOLENOID_HALF_LENGTH_MM - z) / (rad * cot)
-        elif cot < 0.0:
-            psi_z = (-SOLENOID_HALF_LENGTH_MM - z) / (rad * cot)
-        psi_exit = min(psi_r, psi_z)
+        psi_exit = _field_exit(psi_r, z, rad, cot)
         if r_mm < SOLENOID_RADIUS_MM:
             psi_t = _psi_to_radius(x, y, cx, cy, rad, sq, r_mm)
             if psi_t <= psi_exit and math.isfinite(psi_t):
@@ -403,7 +416,7 @@ def propagate_to_plane(
     pt = math.hypot(px, py)
     if pt <= 0.0 or not math.isfinite(pt) or pz == 0.0:
         return nan3
-    ux, uy, cot, helical, cx, cy, rad, sq = _start_state(x, y, z, px, py, pz, charge, b_field_t)
+    ux, uy, cot, helical, cx, cy, rad, sq = _start_state(x, y, z, px, py, pz, pt, charge, b_field_t)
     if (z_mm - z) / cot < 0.0:
         return nan3
     if helical:
@@ -412,8 +425,7 @@ def propagate_to_plane(
         if abs(z_mm) <= SOLENOID_HALF_LENGTH_MM and psi_t <= psi_r:
             xe, ye, _, _, _ = _helix_point(x, y, z, cx, cy, rad, sq, cot, psi_t)
             return (xe, ye, z_mm)
-        zsol = SOLENOID_HALF_LENGTH_MM if cot > 0.0 else -SOLENOID_HALF_LENGTH_MM
-        psi_exit = min(psi_r, (zsol - z) / (rad * cot))
+        psi_exit = _field_exit(psi_r, z, rad, cot)
         x, y, z, ux, uy = _helix_point(x, y, z, cx, cy, rad, sq, cot, psi_exit)
     s = (z_mm - z) / cot
     if s < 0.0:

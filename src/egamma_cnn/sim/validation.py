@@ -26,7 +26,7 @@ import uproot
 from scipy.optimize import curve_fit
 
 from egamma_cnn.features import SHOWER_SHAPE_NAMES, shower_shapes
-from egamma_cnn.plotting import pyplot
+from egamma_cnn.plotting import pyplot, save_figure
 from egamma_cnn.provenance import read_metadata
 from egamma_cnn.sim.truth import ElectronClass
 
@@ -255,8 +255,7 @@ def compare_data_mc(mc_files: list[Path], data_files: list[Path], out_dir: Path)
     axes[0, 0].legend(fontsize=9, loc="upper left")
     fig.suptitle(r"Z$\to$ee electrons ($p_T>25$ GeV, $80<m_{ee}<100$ GeV)", fontsize=12)
     fig.tight_layout()
-    fig.savefig(Path(out_dir) / "data_mc_shower_shapes.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, Path(out_dir) / "data_mc_shower_shapes.png", dpi=100)
     return out
 
 
@@ -352,8 +351,7 @@ def _validate(plt: Any, files: list[Path], out_dir: Path, data_files: list[Path]
         ax.set_ylabel("Pairs / GeV")
         ax.legend(loc="upper left", fontsize=9)
         fig.tight_layout()
-        fig.savefig(out_dir / "zee_mass.png", dpi=110)
-        plt.close(fig)
+        save_figure(fig, out_dir / "zee_mass.png", dpi=110)
 
     # energy response
     if response and len(np.concatenate(response)):
@@ -380,8 +378,7 @@ def _validate(plt: Any, files: list[Path], out_dir: Path, data_files: list[Path]
         ax2.set_xlabel(r"$|\eta_{cluster}|$")
         ax2.set_ylabel(r"median $E_{reco}/E_{true}$")
         fig.tight_layout()
-        fig.savefig(out_dir / "energy_response.png", dpi=110)
-        plt.close(fig)
+        save_figure(fig, out_dir / "energy_response.png", dpi=110)
 
     # shower shapes per class
     fig, axes = plt.subplots(2, 3, figsize=(15, 8.5))
@@ -407,8 +404,7 @@ def _validate(plt: Any, files: list[Path], out_dir: Path, data_files: list[Path]
         ax.set_ylabel("Normalised")
     axes[0, 0].legend(fontsize=8, loc="upper left")
     fig.tight_layout()
-    fig.savefig(out_dir / "shower_shapes.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out_dir / "shower_shapes.png", dpi=100)
 
     # class composition per process
     procs = sorted(summary["processes"])
@@ -430,8 +426,7 @@ def _validate(plt: Any, files: list[Path], out_dir: Path, data_files: list[Path]
     ax.set_ylabel("Electron candidates [%]")
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    fig.savefig(out_dir / "class_composition.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out_dir / "class_composition.png", dpi=110)
 
     if data_files:
         summary["data_vs_mc"] = compare_data_mc(list(files), list(data_files), out_dir)

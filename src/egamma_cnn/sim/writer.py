@@ -18,9 +18,9 @@ from pathlib import Path
 import awkward as ak
 import uproot
 
-from egamma_cnn.provenance import METADATA_KEY, read_metadata
+from egamma_cnn.provenance import METADATA_KEY
 
-__all__ = ["METADATA_KEY", "read_metadata", "write_events"]
+__all__ = ["METADATA_KEY", "write_events"]
 
 
 def write_events(

@@ -195,9 +195,12 @@ def _analyse_id(
     samples: Mapping[str, Any],
     config: TnPConfig,
     options: Mapping[str, Any],
-    interval: str,
 ) -> tuple[IdResult, list[str]]:
-    """The efficiencies, fits and SFs of one ID, and its warnings."""
+    """The efficiencies, fits and SFs of one ID, and its warnings.
+
+    ``options``: the keywords of :func:`measure`; its ``"interval"`` is also that of the
+    truth efficiency.
+    """
     efficiencies: dict[str, list[BinEfficiency]] = {}
     fits: dict[str, dict[tuple[int, int], FitResult]] = {}
     warnings: list[str] = []
@@ -212,7 +215,7 @@ def _analyse_id(
             fits[kind] = found
         warnings += _warnings(probe_id, kind, efficiencies[kind])
     if "mc" in samples and config.truth is not None:
-        truth = {"window": config.signal_window, "interval": interval}
+        truth = {"window": config.signal_window, "interval": options["interval"]}
         efficiencies["mc_truth"] = truth_efficiency(samples["mc"], probe_id, **truth)
         for projection in PROJECTIONS:
             efficiencies[f"mc_truth_{projection}"] = truth_efficiency(
@@ -290,7 +293,7 @@ def analyse(
     ids: dict[str, IdResult] = {}
     warnings: list[str] = []
     for probe_id in config.probe_id:
-        ids[probe_id], found = _analyse_id(probe_id, samples, config, options, interval)
+        ids[probe_id], found = _analyse_id(probe_id, samples, config, options)
         warnings += found
     return TnPResult(
         config=config,

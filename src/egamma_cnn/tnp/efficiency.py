@@ -54,6 +54,7 @@ from iminuit.cost import ExtendedBinnedNLL
 from scipy import special, stats
 
 from egamma_cnn.intervals import INTERVALS, Interval, efficiency_interval
+from egamma_cnn.jsonio import json_ready
 
 __all__ = [
     "MIN_TEMPLATE_ENTRIES",
@@ -93,10 +94,7 @@ class BinEfficiency:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready values (NaN as None)."""
-        return {
-            k: (None if isinstance(v, float) and math.isnan(v) else v)
-            for k, v in asdict(self).items()
-        }
+        return json_ready(asdict(self))
 
 
 class TnPHistogram:

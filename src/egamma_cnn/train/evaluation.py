@@ -53,6 +53,7 @@ from egamma_cnn.model.performance import (
     rejection_at_matched_efficiency,
     roc_curve,
 )
+from egamma_cnn.plotting import save_figure
 from egamma_cnn.train.baselines import FEATURE_SETS, feature_table, llh_scores
 from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
 from egamma_cnn.train.electron import electron_inputs
@@ -189,8 +190,7 @@ def _electron_rocs(plt, out: Path, scores, llh_wps, labels, et, metrics) -> None
             et_text = "4.5 < $E_T$ ≤ 15 GeV" if hi == 15.0 else "$E_T$ > 15 GeV"
             fig.suptitle(f"egamma-cnn test sample, {et_text}, signal = {signal_text}", fontsize=15)
             fig.tight_layout()
-            fig.savefig(out / f"roc_cf-{cf}_{range_name}.png", dpi=90)
-            plt.close(fig)
+            save_figure(fig, out / f"roc_cf-{cf}_{range_name}.png", dpi=90)
 
 
 def _rejection_ratios(plt, out: Path, scores, llh_wps, labels, et, eta, metrics) -> None:
@@ -253,8 +253,7 @@ def _rejection_ratios(plt, out: Path, scores, llh_wps, labels, et, eta, metrics)
         ax.legend(fontsize=10)
     fig.suptitle("Background rejection ratio (signal: prompt; charge flip in background)")
     fig.tight_layout()
-    fig.savefig(out / "rejection_ratio_et.png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, out / "rejection_ratio_et.png", dpi=90)
 
     fig, axes = plt.subplots(1, 2, figsize=(15, 5.8))
     for ax, reference in zip(axes, ("LLH", "FCN"), strict=True):
@@ -280,8 +279,7 @@ def _rejection_ratios(plt, out: Path, scores, llh_wps, labels, et, eta, metrics)
         ax.set_title(f"CNN / {reference} at LLH Loose efficiency", fontsize=13)
         fig.colorbar(image, ax=ax)
     fig.tight_layout()
-    fig.savefig(out / "rejection_ratio_map.png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, out / "rejection_ratio_map.png", dpi=90)
 
 
 def _log_norm(values: np.ndarray):
@@ -402,8 +400,7 @@ def _class_fractions(plt, out: Path, probs, labels, process, processes, metrics)
     axes[1].set_ylabel("Predicted − true fraction")
     axes[1].axhline(0, color="grey", lw=1)
     fig.tight_layout()
-    fig.savefig(out / "class_fractions.png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, out / "class_fractions.png", dpi=90)
 
 
 def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str, Any] | None:
@@ -497,8 +494,7 @@ def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str,
         fontsize=12,
     )
     fig.tight_layout()
-    fig.savefig(out / "photon_roc.png", dpi=90)
-    plt.close(fig)
+    save_figure(fig, out / "photon_roc.png", dpi=90)
     metrics["photon"] = result
     return result
 

@@ -12,7 +12,7 @@ and :func:`egamma_cnn.datamc.outputs.write_fudge_factors` (before the fudged pas
 reads the file), the fudged pass, :func:`egamma_cnn.datamc.analysis.analyse` once
 (distances, parameters, efficiencies of data, MC and fudged MC, with what the runs left
 out: :func:`egamma_cnn.workflows.common.run_report`),
-:func:`egamma_cnn.datamc.outputs.write_outputs` and
+:func:`egamma_cnn.datamc.outputs.write_outputs` (the other files) and
 :func:`egamma_cnn.datamc.plots.plot_all`. It writes into the output folder:
 
 * ``fudge_factors.json`` — the correctionlib file of the shift/width fudge factors, and
@@ -122,7 +122,7 @@ def run_datamc(
         ids=processor.ids,
         run_report=run_report(run, fudged_pass=fudged_run),
     )
-    write_outputs(result, out_dir)
+    write_outputs(result, out_dir, fudge_factors=False)
     plot_all(result, out_dir)
     return result.summary()
 

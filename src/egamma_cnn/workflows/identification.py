@@ -34,16 +34,16 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
         if total > 0:
             tight = float(electron[{"truth": _cat(k), "tight": True}].sum(flow=True))
             per_class[name] = {"electrons": int(total), "cnn_tight_fraction": tight / total}
+    photons_by_truth = {
+        label: photon[{"prompt": _cat(k)}].sum(flow=True)
+        for k, label in [(TRUTH_NONE, "no truth (data)"), (1, "prompt"), (0, "non-prompt")]
+    }
     return {
         "events": int(result["events"]),
         "electrons": int(electron.sum(flow=True)),
         "electrons_cnn_tight": int(electron[{"tight": True}].sum(flow=True)),
         "photons": int(photon.sum(flow=True)),
-        "photons_by_truth": {
-            label: int(photon[{"prompt": _cat(k)}].sum(flow=True))
-            for k, label in [(TRUTH_NONE, "no truth (data)"), (1, "prompt"), (0, "non-prompt")]
-            if photon[{"prompt": _cat(k)}].sum(flow=True) > 0
-        },
+        "photons_by_truth": {label: int(n) for label, n in photons_by_truth.items() if n > 0},
         "photons_cnn_tight": int(photon[{"tight": True}].sum(flow=True)),
         "electrons_by_truth_class": per_class,
     }
