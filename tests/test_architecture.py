@@ -31,6 +31,7 @@ LAYERS: dict[str, str] = {
     "egamma_cnn.intervals": "foundation",
     "egamma_cnn.filecache": "foundation",
     "egamma_cnn.jsonio": "foundation",
+    "egamma_cnn.runfolder": "foundation",
     "egamma_cnn.images": "runtime",
     "egamma_cnn.features": "runtime",
     "egamma_cnn.model": "runtime",

@@ -1,5 +1,6 @@
 """The command line: bad arguments give one line on stderr and exit code 2."""
 
+import signal
 import subprocess
 import sys
 
@@ -24,8 +25,14 @@ def _run(*args):
         ),
         (
             ["generate", "--process", "zee", "--events", "5", "--out", "x.root", "--pileup", "-1"],
-            "must be ≥ 0",
+            "must be a finite number ≥ 0",
         ),
+        (
+            ["generate", "--process", "zee", "--events", "5", "--out", "x.root", "--pileup", "inf"],
+            "must be a finite number ≥ 0",
+        ),
+        (["train", "electron", "--data", "d", "--out", "m.onnx", "--ratio", "-1"], "> 0"),
+        (["train", "electron", "--data", "d", "--out", "m.onnx", "--dropout", "1.5"], "[0, 1)"),
         (["validate", "missing.root"], "no such file"),
     ],
 )
@@ -73,3 +80,48 @@ def test_generate_writes_a_file(tmp_path):
     assert result.returncode == 0, result.stderr
     assert out.is_file()
     assert "wrote 5 events" in result.stdout
+
+
+def test_out_dir_that_is_a_file(tmp_path):
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    result = _run("demo", "--out-dir", str(afile))
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip() == f"egamma-cnn: error: --out-dir: {afile} exists and is not a folder"
+    )
+    assert afile.read_text() == "mine"
+
+
+_SLOW_COMMAND = """
+import sys, time
+from egamma_cnn import cli
+def slow(args, parser):
+    print("ready", flush=True)
+    time.sleep(60)
+    return 0
+cli._demo = slow
+sys.exit(cli.main(["demo"]))
+"""
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "code", "line"),
+    [
+        (signal.SIGINT, 130, "egamma-cnn: interrupted (SIGINT)"),
+        (signal.SIGTERM, 143, "egamma-cnn: terminated (SIGTERM)"),
+    ],
+)
+def test_interrupt_gives_one_line(signal_number, code, line):
+    """Ctrl-C and a batch system's SIGTERM stop a command with one line, no traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_COMMAND],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout.readline().strip() == "ready"
+    process.send_signal(signal_number)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == code
+    assert stderr.strip() == line

@@ -38,7 +38,7 @@ from egamma_cnn.model import (
     onnx_model,
     predict_class_fractions,
 )
-from egamma_cnn.model.onnx_model import shipped_model_path
+from egamma_cnn.model.onnx_model import read_metadata, shipped_model_path
 from egamma_cnn.sim.truth import ElectronClass
 
 
@@ -505,3 +505,17 @@ def test_settings_and_names_of_models_are_checked():
         with pytest.raises(FileNotFoundError, match=rf"no model file \S*/electrn {shipped}"):
             load("electrn")
     assert cached_model("electron_fcn", batch_size=8).batch_size == 8
+
+
+@pytest.mark.parametrize("content", [b"junk", b"", b"\x08\x07" * 50])
+def test_a_file_that_is_not_onnx_is_named(tmp_path, content):
+    """onnxruntime's own exceptions (InvalidProtobuf, ...) become one line naming the file."""
+    path = tmp_path / "not_a_model.onnx"
+    path.write_bytes(content)
+    with pytest.raises(
+        ModelMetadataError, match=r"not_a_model\.onnx: not a loadable ONNX model"
+    ) as err:
+        read_metadata(path)
+    assert "\n" not in str(err.value)
+    with pytest.raises(ModelMetadataError, match="not a loadable ONNX model"):
+        OnnxModel(path)

@@ -1,5 +1,6 @@
 """The installed package: layout, processors mapping, shipped data."""
 
+import re
 from pathlib import Path
 
 import egamma_cnn
@@ -47,3 +48,27 @@ def test_every_subpackage_is_listed_in_pyproject():
         if init.parent != source
     }
     assert found - listed == set(), "add these to [tool.setuptools] packages"
+
+
+def test_every_test_named_in_reliability_md_exists():
+    """docs/RELIABILITY.md says which test proves each row: those tests must exist."""
+    root = Path(__file__).resolve().parent.parent
+    text = (root / "docs" / "RELIABILITY.md").read_text()
+    named: list[tuple[str, str]] = []
+    for row in (line for line in text.splitlines() if line.startswith("|")):
+        current = None
+        for match in re.finditer(r"(tests/test_\w+\.py)(?:::(test_\w+))?|::(test_\w+)", row):
+            if match[1]:
+                current = match[1]
+                assert (root / current).is_file(), current
+                if match[2]:
+                    named.append((current, match[2]))
+            else:
+                assert current is not None, f"{match[0]} without its file in: {row}"
+                named.append((current, match[3]))
+    assert len(named) > 50
+    for file, test in named:
+        assert re.search(rf"^def {test}\(", (root / file).read_text(), re.M), f"{file}::{test}"
+    files = {file for file, _ in named}
+    for path in sorted((root / "tests").glob("test_reliability_*.py")):
+        assert f"tests/{path.name}" in files, f"{path.name} proves no row of RELIABILITY.md"

@@ -606,9 +606,9 @@ def test_scale_factor_summary_by_hand():
 
 
 def test_output_names():
-    assert file_name("ptvarcone30/pt < 0.15") == "ptvarcone30_over_ptlt0.15"
-    assert file_name("cutBased >= 4 and x != 1") == "cutBasedge4_and_xne1"
-    assert root_name("mc", "cutBased >= 4", True) == "mc_cutBased____4_pass"
+    assert file_name("ptvarcone30/pt < 0.15") == "ptvarcone30-over-pt-lt-0.15"
+    assert file_name("cutBased >= 4 and x != 1") == "cutBased-ge-4-and-x-ne-1"
+    assert root_name("mc", "cutBased >= 4", True) == "mc_cutBased-ge-4_pass"
 
 
 def test_save_figure_writes_and_closes(tmp_path):

@@ -1,7 +1,11 @@
 """Command-line interface: ``egamma-cnn generate | validate | demo | tnp | datamc | isolation |
 train-samples | prepare | train | evaluate``.
 
-Bad arguments give a one-line error on stderr and exit code 2.
+Bad arguments and bad input give a one-line error on stderr and exit code 2 (the
+library raises ``ValueError``, ``OSError`` or :class:`~egamma_cnn.execution.BadInputError`
+with a message that names the file, field, value or option). Ctrl-C (SIGINT) and SIGTERM
+(what batch systems send) stop a command with one line and exit code 130 or 143; the
+command's own cleanup (temporary files, worker processes) runs on both.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import dataclasses
 import json
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,13 +24,28 @@ from egamma_cnn.execution import (
     EXECUTORS,
     BadInputError,
     ExecutionSettings,
+    check_inputs,
     load_fileset,
     open_executor,
 )
 from egamma_cnn.features import ELECTRON_HLV_NAMES
+from egamma_cnn.jsonio import json_ready
 from egamma_cnn.tnp.config import TnPConfig
 
 __all__ = ["main"]
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (what batch systems send) raised like Ctrl-C, so the same cleanup runs."""
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise _Terminated
+
+
+def _one_line(message: str) -> str:
+    """An error message on one line (library messages may quote multi-line text)."""
+    return " ".join(message.split())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,8 +78,25 @@ def _non_negative_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {text}")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, got {text}")
+    return value
+
+
+def _dropout(text: str) -> float:
+    value = _non_negative_float(text)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"a dropout probability is in [0, 1), got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 
@@ -74,6 +111,9 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--events", required=True, type=_positive_int, help="events to write")
     gen.add_argument("--seed", type=_non_negative_int, default=1, help="master seed")
     gen.add_argument("--out", required=True, type=Path, help="output ROOT file")
+    gen.add_argument(
+        "--overwrite", action="store_true", help="replace --out if it exists (a regular file)"
+    )
     gen.add_argument(
         "--data-like", action="store_true", help="data-like detector response, no truth branches"
     )
@@ -158,9 +198,9 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("--seeds", type=_positive_int, default=3, help="baselines: seeds per net")
     train.add_argument("--threads", type=_non_negative_int, default=0)
-    train.add_argument("--dropout", type=_non_negative_float, help="dropout of the dense layers")
+    train.add_argument("--dropout", type=_dropout, help="dropout of the dense layers")
     train.add_argument("--l2", type=_non_negative_float, default=1e-5, help="L2 (weight decay)")
-    train.add_argument("--ratio", type=float, default=4.0, help="background/signal ratio")
+    train.add_argument("--ratio", type=_positive_float, default=4.0, help="background/signal ratio")
     train.add_argument("--cuts", type=Path, help="photon: the cut-based JSON to match")
     train.add_argument("--no-progress", action="store_true")
 
@@ -200,6 +240,7 @@ def _generate(args, parser) -> int:
         progress=not args.no_progress,
         command=command,
         settings=_cluster(args),
+        overwrite=args.overwrite,
     )
     t = summary["times"]
     print(
@@ -218,7 +259,7 @@ def _validate(args, parser) -> int:
         if not f.is_file():
             parser.error(f"no such file: {f}")
     summary = validate(args.files, args.out_dir, data_files=args.data)
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(json_ready(summary), indent=1))
     return 0
 
 
@@ -409,9 +450,15 @@ def _execution(args: argparse.Namespace) -> Any:
     )
 
 
-def _execute(args: argparse.Namespace, run: Any) -> Any:
-    """``run(scheduler=..., settings=...)`` on the executor the command's options name."""
+def _execute(args: argparse.Namespace, fileset: dict[str, Any], run: Any) -> Any:
+    """``run(scheduler=..., settings=...)`` on the executor the command's options name.
+
+    Without ``--skip-bad-files``, the files of ``fileset`` that are not there stop the
+    command before the executor (a cluster: seconds to start) is opened.
+    """
     settings = _execution(args)
+    if not settings.skip_bad_files:
+        check_inputs(fileset, settings)
     with open_executor(settings) as executor:
         return run(scheduler=executor, settings=settings)
 
@@ -442,9 +489,9 @@ def _tnp(args, parser) -> int:
         schemaclass=schemaclass,
     )
     summary = _execute(
-        args, lambda **extra: run_tnp(fileset, args.out_dir, config, **options, **extra)
+        args, fileset, lambda **extra: run_tnp(fileset, args.out_dir, config, **options, **extra)
     )
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(json_ready(summary), indent=1))
     print(f"efficiencies, scale factors and plots in {args.out_dir}")
     return 0
 
@@ -456,6 +503,7 @@ def _datamc(args, parser) -> int:
     fileset = load_fileset(args.fileset)
     summary = _execute(
         args,
+        fileset,
         lambda **extra: run_datamc(
             fileset,
             args.out_dir,
@@ -465,7 +513,7 @@ def _datamc(args, parser) -> int:
             **extra,
         ),
     )
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(json_ready(summary), indent=1))
     print(f"fudge factors, distances and plots in {args.out_dir}")
     return 0
 
@@ -492,6 +540,7 @@ def _isolation(args, parser) -> int:
     working_points = _working_points(args.wp, parser)
     summary = _execute(
         args,
+        fileset,
         lambda **extra: run_isolation(
             fileset,
             args.out_dir,
@@ -502,7 +551,7 @@ def _isolation(args, parser) -> int:
             **extra,
         ),
     )
-    print(json.dumps(summary, indent=1))
+    print(json.dumps(json_ready(summary), indent=1))
     print(f"working points, correlations, ROC curves and plots in {args.out_dir}")
     return 0
 
@@ -626,7 +675,7 @@ def _evaluate(args, parser) -> int:
     from egamma_cnn.train.evaluation import evaluate
 
     summary = evaluate(args.data, args.models, args.out_dir)
-    print(json.dumps(summary["headline"], indent=1))
+    print(json.dumps(json_ready(summary["headline"]), indent=1))
     return 0
 
 
@@ -647,11 +696,23 @@ def main(argv: list[str] | None = None) -> int:
         "train": _train,
         "evaluate": _evaluate,
     }
+    out_dir = getattr(args, "out_dir", None)
+    if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
+        parser.error(f"--out-dir: {out_dir} exists and is not a folder")
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         return commands[args.command](args, parser)
     except (ValueError, OSError, BadInputError) as err:
-        print(f"egamma-cnn: error: {err}", file=sys.stderr)
+        print(f"egamma-cnn: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("egamma-cnn: terminated (SIGTERM)", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    except KeyboardInterrupt:
+        print("egamma-cnn: interrupted (SIGINT)", file=sys.stderr)
+        return 128 + signal.SIGINT
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ from egamma_cnn.images import (
     N_TRACK_SLOTS,
     PHOTON_IMAGES,
     TRACK_INPUT_FIELDS,
+    check_candidates,
     image_batch_from_columns,
     track_batch_from_columns,
 )
@@ -267,6 +268,7 @@ def _electron_chunk(
     cand_offsets = offsets_of(col["cand.clusterEta"])
     cluster_eta = flat(col["cand.clusterEta"], np.float64)
     cluster_e = flat(col["cand.clusterE"], np.float64)
+    check_candidates(cand_offsets, cluster_eta, flat(col["cand.clusterPhi"], np.float64), cluster_e)
     inputs: dict[str, np.ndarray] = {}
     if inputs_needed & {"coarse", "fine"}:
         images, _ = image_batch_from_columns(
@@ -317,6 +319,9 @@ def _electron_chunk(
 def _photon_chunk(*arrays: Any, names: tuple[str, ...], model: OnnxModel) -> ak.Array:
     col = dict(zip(names, arrays, strict=True))
     cand_offsets = offsets_of(col["cand.clusterEta"])
+    cluster_e = flat(col["cand.clusterE"], np.float64)
+    cluster_eta = flat(col["cand.clusterEta"], np.float64)
+    check_candidates(cand_offsets, cluster_eta, flat(col["cand.clusterPhi"], np.float64), cluster_e)
     images, _ = image_batch_from_columns(
         *(col[f"cell.{f}"] for f in CELL_FIELDS),
         col["cand.clusterEta"],
@@ -327,12 +332,7 @@ def _photon_chunk(*arrays: Any, names: tuple[str, ...], model: OnnxModel) -> ak.
     signal = model.class_names.index(model.metadata.get("signal_class", "prompt"))
     score = probs[:, signal].astype(np.float64)
     fields: dict[str, Any] = {"cnn_score": unflatten_rows(score, cand_offsets)}
-    passes = _working_point_columns(
-        model,
-        score,
-        flat(col["cand.clusterE"], np.float64),
-        flat(col["cand.clusterEta"], np.float64),
-    )
+    passes = _working_point_columns(model, score, cluster_e, cluster_eta)
     for name, values in passes.items():
         fields[name] = unflatten_rows(values, cand_offsets)
     return ak.zip(fields, depth_limit=2)

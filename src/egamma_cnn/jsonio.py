@@ -1,11 +1,11 @@
-"""Writing JSON files: the one helper every study's outputs use.
+"""Writing JSON files: the one helper every output of the package goes through.
 
-:func:`write_json` writes a value as indented JSON (one space per level, the layout of
-every JSON file this package writes) and :func:`json_ready` turns the numbers of a
-nested value into what strict JSON allows (NaN → ``null``, numpy floats → Python
-floats). Which files go through :func:`json_ready` is the caller's choice: the
-tag-and-probe and isolation tables hold ``null`` for an undefined number, the data/MC
-tables ``NaN`` (Python's ``json`` extension).
+Every JSON file egamma-cnn writes is strict JSON (RFC 8259), readable by any JSON
+parser: an undefined number (NaN, ±inf: an efficiency without probes, a distance of an
+empty distribution) is written as ``null``. :func:`json_ready` makes a value so (NaN and
+±inf → ``None``, numpy scalars and arrays → Python numbers and lists) and
+:func:`write_json` applies it, then refuses anything that is still not JSON
+(``allow_nan=False``), so that no ``NaN`` can ever reach a file.
 """
 
 from __future__ import annotations
@@ -22,19 +22,24 @@ __all__ = ["json_ready", "write_json", "write_text"]
 
 
 def json_ready(value: Any) -> Any:
-    """``value`` with NaN as None, recursively; numpy floats as Python floats.
+    """``value`` as strict JSON allows it, recursively.
 
-    Dicts and lists are rebuilt (tuples become lists, as JSON writes them); every other
-    value is returned as it is.
+    NaN and ±inf become None (``null``: undefined); numpy floats, integers and booleans
+    become Python numbers; numpy arrays, tuples and lists become lists; dicts are
+    rebuilt. Every other value is returned as it is.
     """
     if isinstance(value, dict):
         return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return json_ready(value.tolist())
     if isinstance(value, list | tuple):
         return [json_ready(v) for v in value]
-    if isinstance(value, float | np.floating) and math.isnan(value):
-        return None
-    if isinstance(value, np.floating):
-        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
     return value
 
 
@@ -49,10 +54,23 @@ def write_text(text: str, path: str | Path) -> Path:
 def write_json(
     value: Any, path: str | Path, *, default: Callable[[Any], Any] | None = None
 ) -> Path:
-    """Write ``value`` as JSON indented by one space to ``path``; returns the path.
+    """Write ``value`` as strict JSON indented by one space to ``path``; returns the path.
 
-    ``json.dumps(value, indent=1, default=default)``: a NaN is written as ``NaN`` (pass
-    the value through :func:`json_ready` for ``null``); ``default`` converts what
-    ``json`` cannot (e.g. ``float`` for numpy scalars). The folder is created.
+    The value goes through :func:`json_ready` (NaN and ±inf → ``null``); ``default``
+    converts what ``json`` cannot otherwise (its result goes through :func:`json_ready`
+    too). The folder is created.
+
+    Raises
+    ------
+    ValueError
+        Something in ``value`` is still not strict JSON.
     """
-    return write_text(json.dumps(value, indent=1, default=default), path)
+
+    def converted(item: Any) -> Any:
+        if default is None:
+            raise TypeError(f"{type(item).__name__} is not JSON: {item!r}")
+        return json_ready(default(item))
+
+    return write_text(
+        json.dumps(json_ready(value), indent=1, default=converted, allow_nan=False), path
+    )

@@ -505,6 +505,12 @@ def _by_kind(outputs_by_kind: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]
             f"outputs_by_kind needs the outputs of 'data' and 'mc' (and 'fudged_mc' after "
             f"a fudged pass): {missing} missing, {unknown} unknown"
         )
+    for kind, label in (("data", "data"), ("mc", "MC")):
+        if int(outputs_by_kind[kind].get("probes", 1)) == 0:
+            raise ValueError(
+                f"the {label} sample has no probes (no tag-probe pair passed the selection): "
+                "no data/MC comparison and no fudge factors can be derived from it"
+            )
     return {kind: outputs_by_kind.get(kind) for kind in SAMPLES}
 
 

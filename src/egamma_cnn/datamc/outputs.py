@@ -17,7 +17,8 @@ folder, the files ``egamma-cnn datamc`` gives:
 * ``summary.json`` — :meth:`DataMCResult.summary`: probes, what the runs left out,
   inclusive distances and efficiencies.
 
-The JSON tables write an undefined number as ``NaN`` (Python's extension of JSON).
+The JSON tables are strict JSON: an undefined number (a distance or a parameter of an
+empty distribution) is ``null`` (:func:`egamma_cnn.jsonio.write_json`).
 """
 
 from __future__ import annotations

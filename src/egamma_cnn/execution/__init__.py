@@ -6,9 +6,11 @@
   clusters as a ``concurrent.futures`` executor for sample production and training-data
   preparation;
 * :func:`run_fileset` — a processor over a fileset with coffea's dataset tools, with a
-  report of every file and chunk left out;
-* :func:`load_fileset`, :func:`dataset_kind`, :func:`merge_by_kind` — filesets in
-  coffea's format, data or simulation, outputs added up per kind.
+  report of every file and chunk left out; :func:`check_inputs` — its first step (the
+  fileset's form and the files that are not there), before an executor is opened;
+* :func:`load_fileset`, :func:`check_fileset`, :func:`dataset_kind`,
+  :func:`dataset_kinds`, :func:`merge_by_kind` — filesets in coffea's format, checked
+  before anything runs, data or simulation, outputs added up per kind.
 
 Execution serves any processor and any NanoEvents schema: nothing here imports the
 identification columns or the studies of this package.
@@ -16,10 +18,16 @@ identification columns or the studies of this package.
 
 from __future__ import annotations
 
-from egamma_cnn.execution.clusters import open_executor, task_pool
-from egamma_cnn.execution.fileset import dataset_kind, load_fileset, merge_by_kind
+from egamma_cnn.execution.clusters import MissingExtraError, open_executor, task_pool
+from egamma_cnn.execution.fileset import (
+    check_fileset,
+    dataset_kind,
+    dataset_kinds,
+    load_fileset,
+    merge_by_kind,
+)
 from egamma_cnn.execution.report import BadInputError, Failure, FilesetRun
-from egamma_cnn.execution.runner import run_fileset
+from egamma_cnn.execution.runner import check_inputs, run_fileset
 from egamma_cnn.execution.settings import EXECUTORS, ExecutionSettings
 
 __all__ = [
@@ -28,7 +36,11 @@ __all__ = [
     "ExecutionSettings",
     "Failure",
     "FilesetRun",
+    "MissingExtraError",
+    "check_fileset",
+    "check_inputs",
     "dataset_kind",
+    "dataset_kinds",
     "load_fileset",
     "merge_by_kind",
     "open_executor",

@@ -15,20 +15,48 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import dask
 
-from egamma_cnn.execution.settings import ExecutionSettings
+from egamma_cnn.execution.settings import (
+    ExecutionSettings,
+    check_local_workers,
+    max_local_workers,
+)
 
-__all__ = ["jobqueue_cluster", "open_executor", "task_pool"]
+__all__ = [
+    "MissingExtraError",
+    "check_local_workers",
+    "jobqueue_cluster",
+    "max_local_workers",
+    "open_executor",
+    "task_pool",
+]
+
+#: The optional dependencies (extra) of the batch and gateway executors.
+CLUSTER_EXTRA = "cluster"
 
 
-def _missing(package: str, executor: str) -> ImportError:
-    return ImportError(
-        f"the {executor!r} executor needs {package}: pip install {package} "
-        "(it is not a dependency of egamma-cnn)"
+class MissingExtraError(ImportError, ValueError):
+    """An executor whose package (an optional dependency) is not installed.
+
+    An ``ImportError`` (what it is) and a ``ValueError`` (a user's choice that cannot
+    be served here: the command line prints its one-line message).
+    """
+
+
+def _missing(package: str, executor: str) -> MissingExtraError:
+    return MissingExtraError(
+        f"the {executor!r} executor needs {package}, which is not installed: "
+        f"pip install 'egamma-cnn[{CLUSTER_EXTRA}]' (or pip install {package})"
     )
 
 
@@ -41,7 +69,7 @@ def jobqueue_cluster(settings: ExecutionSettings, scale: bool = True) -> Any:
     """
     try:
         import dask_jobqueue
-    except ImportError:
+    except ImportError:  # also a module that is there but fails to import
         raise _missing("dask-jobqueue", settings.executor) from None
     cluster_class = {
         "slurm": dask_jobqueue.SLURMCluster,
@@ -72,7 +100,15 @@ def _gateway_cluster(settings: ExecutionSettings) -> Any:
 
 @contextlib.contextmanager
 def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
-    """Yield ``"sync"`` or a ``distributed.Client`` for ``settings`` (module docstring)."""
+    """Yield ``"sync"`` or a ``distributed.Client`` for ``settings`` (module docstring).
+
+    Raises
+    ------
+    MissingExtraError
+        ``slurm``, ``htcondor`` or ``gateway`` without its package (dask-jobqueue,
+        dask-gateway: ``pip install 'egamma-cnn[cluster]'``); one line, before anything
+        is started.
+    """
     if settings.executor == "iterative":
         yield "sync"
         return
@@ -102,19 +138,87 @@ def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
         cluster.close()
 
 
+def _watch_parent(parent_pid: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if not _alive(parent_pid):
+            os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Initializer of the local worker processes: they never outlive the parent.
+
+    Linux: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (the kernel kills the worker when its
+    parent dies, even by SIGKILL); elsewhere a thread that checks the parent every
+    second. Ctrl-C (SIGINT to the whole terminal group) is left to the parent, which stops
+    the workers; SIGTERM kills a worker at once.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    watched = False
+    if sys.platform.startswith("linux"):
+        try:
+            pr_set_pdeathsig = 1
+            libc = ctypes.CDLL(None, use_errno=True)
+            watched = libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            watched = False
+    if not _alive(parent_pid):  # the parent died before the death signal was set
+        os._exit(1)
+    if not watched:
+        threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def _stop_workers(pool: cf.ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Cancel what is queued and stop the worker processes now (SIGTERM, then SIGKILL)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        process.join(max(deadline - time.monotonic(), 0.0))
+        if process.is_alive():
+            process.kill()
+            process.join(1.0)
+
+
 @contextlib.contextmanager
 def task_pool(settings: ExecutionSettings | None, workers: int = 1) -> Iterator[cf.Executor]:
     """A ``concurrent.futures`` executor for independent tasks (module docstring).
 
     ``settings`` None or executor ``local``: ``workers`` processes on this machine
-    (``iterative``: one); otherwise the cluster of ``settings`` through
-    ``distributed.Client.get_executor`` (its futures work with
-    ``concurrent.futures.as_completed``).
+    (``iterative``: one), at most :func:`max_local_workers` (else ``ValueError``);
+    otherwise the cluster of ``settings`` through ``distributed.Client.get_executor``
+    (its futures work with ``concurrent.futures.as_completed``).
+
+    Local workers die with this process (even when it is killed with SIGKILL) and ignore
+    Ctrl-C; an exception in the ``with`` block (``KeyboardInterrupt`` included) cancels
+    the queued tasks and stops the workers at once instead of waiting for them.
     """
     if settings is None or settings.executor in ("local", "iterative"):
         size = 1 if settings is not None and settings.executor == "iterative" else workers
-        with cf.ProcessPoolExecutor(max_workers=max(size, 1)) as pool:
+        check_local_workers(size)
+        pool = cf.ProcessPoolExecutor(
+            max_workers=max(size, 1), initializer=_die_with_parent, initargs=(os.getpid(),)
+        )
+        try:
             yield pool
+        except BaseException:
+            _stop_workers(pool)
+            raise
+        pool.shutdown(wait=True)
         return
     with open_executor(settings) as client, client.get_executor(pure=False) as pool:
         yield pool

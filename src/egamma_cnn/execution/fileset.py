@@ -1,6 +1,8 @@
 """Filesets in coffea's format: reading one, telling data from simulation, merging outputs.
 
 A fileset is ``{dataset: {"files": {path: tree} or [paths], "metadata": {...}}}``.
+:func:`check_fileset` checks one before anything runs (one-line errors naming the
+dataset and the value), :func:`missing_file` says why a local path is no ROOT file.
 :func:`load_fileset` reads one from JSON (paths relative to the JSON file) and fills
 ``metadata.is_data`` from the provenance of egamma-cnn files where the user did not say
 it; :func:`dataset_kind` reads it back, and :func:`merge_by_kind` adds processor outputs
@@ -19,49 +21,178 @@ import numpy as np
 
 from egamma_cnn.provenance import read_metadata
 
-__all__ = ["dataset_kind", "load_fileset", "merge_by_kind"]
+__all__ = [
+    "check_fileset",
+    "dataset_kind",
+    "dataset_kinds",
+    "load_fileset",
+    "merge_by_kind",
+    "missing_file",
+]
+
+
+def _is_remote(file: str) -> bool:
+    """A URL (``root://``, ``https://``, ...): its existence is for uproot to check."""
+    return "://" in file
+
+
+def missing_file(file: str) -> str | None:
+    """Why the local ``file`` cannot be a ROOT file (absent, a folder, ...), or None.
+
+    Remote files (URLs) are not checked here: uproot names them when it cannot open
+    them (:func:`egamma_cnn.execution.run_fileset`).
+    """
+    if _is_remote(file):
+        return None
+    path = Path(file)
+    if path.is_dir():
+        return "a folder, not a ROOT file"
+    if not path.exists():
+        return "no such file" if not path.is_symlink() else "a broken symbolic link"
+    if not path.is_file():
+        return "not a regular file"
+    return None
+
+
+def check_fileset(fileset: Any, where: str = "fileset") -> dict[str, dict[str, Any]]:
+    """The fileset with every dataset's files as ``{path: tree}``, or a one-line ValueError.
+
+    Checks what can be checked without opening a file: a non-empty mapping of
+    datasets; each with ``files``, a non-empty list of paths or mapping path → tree
+    name (texts, or coffea's ``{"object_path": tree, ...}``); ``metadata`` a mapping if
+    given, and ``metadata.is_data``, if given, true or false. Whether the files exist is
+    :func:`missing_file`'s question. ``where`` starts every message (the JSON file).
+    """
+    if not isinstance(fileset, Mapping) or not fileset:
+        raise ValueError(
+            f"{where}: a fileset is a non-empty mapping {{dataset: {{'files': ...}}}}, "
+            f"not {_short(fileset)}"
+        )
+    checked: dict[str, dict[str, Any]] = {}
+    for name, spec in fileset.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"{where}: a dataset name must be a non-empty text, not {name!r}")
+        at = f"{where}: dataset {name!r}"
+        if not isinstance(spec, Mapping) or "files" not in spec:
+            raise ValueError(f"{at} needs 'files' (a list of paths or path → tree name)")
+        files = spec["files"]
+        if isinstance(files, list | tuple):
+            files = dict.fromkeys(files, "Events")
+            paths = list(spec["files"])
+        elif isinstance(files, Mapping):
+            paths = list(files)
+        else:
+            raise ValueError(
+                f"{at}: 'files' must be a list of paths or path → tree name, not {_short(files)}"
+            )
+        if not paths:
+            raise ValueError(f"{at} has no files")
+        for file in paths:
+            if not isinstance(file, str) or not file.strip():
+                raise ValueError(f"{at}: a file must be a path (text), not {file!r}")
+        if len(set(paths)) != len(paths):
+            twice = sorted({f for f in paths if paths.count(f) > 1})
+            raise ValueError(f"{at}: file(s) listed twice: {', '.join(twice)}")
+        for file, tree in files.items():
+            object_path = tree.get("object_path") if isinstance(tree, Mapping) else tree
+            if not isinstance(object_path, str) or not object_path:
+                raise ValueError(
+                    f"{at}: file {file}: the tree name must be a text, not {_short(tree)}"
+                )
+        metadata = spec.get("metadata")
+        if metadata is not None and not isinstance(metadata, Mapping):
+            raise ValueError(f"{at}: 'metadata' must be a mapping, not {_short(metadata)}")
+        if metadata and "is_data" in metadata and not isinstance(metadata["is_data"], bool):
+            raise ValueError(
+                f"{at}: metadata.is_data must be true or false, not {metadata['is_data']!r}"
+            )
+        checked[name] = {**spec, "files": dict(files)}
+    return checked
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``value`` for a message: its type and a repr of at most ``limit`` characters."""
+    text = repr(value)
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return f"{type(value).__name__} {text}"
 
 
 def load_fileset(path: str | Path) -> dict[str, Any]:
-    """Read a fileset JSON and decide for each dataset whether it is data.
+    """Read a fileset JSON, check it, and decide for each dataset whether it is data.
 
-    ``metadata.is_data`` is used where given; otherwise an egamma-cnn sample's own
-    provenance (``is_data`` in its ``egamma_cnn_metadata``) decides. A dataset with
-    neither is an error that says to add ``"metadata": {"is_data": ...}``.
+    Paths are relative to the JSON file. The structure is checked by
+    :func:`check_fileset` (one-line errors naming the dataset and the value).
+    ``metadata.is_data`` is used where given; otherwise the provenance of the
+    dataset's egamma-cnn files (``is_data`` in their ``egamma_cnn_metadata``) decides:
+    the files that can be read must agree. A file that is missing or cannot be read is
+    left to :func:`~egamma_cnn.execution.run_fileset` (an error, or left out and
+    reported with ``skip_bad_files``); a dataset none of whose files can be read, and
+    that does not say whether it is data, is an error that names its files and why.
     """
     path = Path(path)
     try:
-        fileset = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not a readable fileset JSON ({err})") from None
-    if not isinstance(fileset, dict) or not fileset:
-        raise ValueError(f"{path}: a fileset is a JSON object {{dataset: {{'files': ...}}}}")
+        raw = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path}: not a readable fileset JSON ({_one_line(str(err))})") from None
+    fileset = check_fileset(raw, str(path))
     for name, spec in fileset.items():
-        if not isinstance(spec, dict) or not isinstance(spec.get("files"), dict | list):
-            raise ValueError(f"{path}: dataset {name!r} needs 'files' (path → tree name)")
-        if isinstance(spec["files"], list):
-            spec["files"] = {f: "Events" for f in spec["files"]}
         spec["files"] = {
             str((path.parent / f).resolve())
-            if not Path(f).is_absolute() and "://" not in f
+            if not Path(f).is_absolute() and not _is_remote(f)
             else f: tree
             for f, tree in spec["files"].items()
         }
-        metadata = spec.setdefault("metadata", {})
+        metadata = spec["metadata"] = dict(spec.get("metadata") or {})
         if "is_data" not in metadata:
-            flags = set()
-            for file in spec["files"]:
-                try:
-                    flags.add(bool(read_metadata(file).get("is_data", False)))
-                except Exception:
-                    flags.add(None)
-            if len(flags) != 1 or None in flags:
-                raise ValueError(
-                    f"{path}: dataset {name!r}: say whether it is data with "
-                    '"metadata": {"is_data": true|false} (its files do not say it alike)'
-                )
-            metadata["is_data"] = flags.pop()
+            metadata["is_data"] = _is_data_from_files(spec["files"], f"{path}: dataset {name!r}")
     return fileset
+
+
+def _is_data_from_files(files: Mapping[str, Any], at: str) -> bool:
+    """Whether the readable files of a dataset are data, by their provenance (all alike)."""
+    flags: dict[str, bool | None] = {}
+    unreadable: list[str] = []
+    for file in files:
+        reason = missing_file(file)
+        if reason is not None:
+            unreadable.append(f"{file} ({reason})")
+            continue
+        try:
+            flags[file] = bool(read_metadata(file).get("is_data", False))
+        except KeyError:  # opens, but was not written by egamma-cnn
+            flags[file] = None
+        except Exception as err:  # it cannot be read: its reason goes into the message
+            unreadable.append(f"{file} ({type(err).__name__}: {_one_line(str(err), 120)})")
+    hint = 'say whether it is data with "metadata": {"is_data": true|false}'
+    if not flags:
+        raise ValueError(
+            f"{at}: none of its files can be read to tell whether it is data: "
+            f"{'; '.join(unreadable)}; fix them, or {hint}"
+        )
+    unknown = sorted(f for f, flag in flags.items() if flag is None)
+    if unknown:
+        raise ValueError(
+            f"{at}: {hint} (file {unknown[0]} has no egamma-cnn provenance"
+            f"{f' and {len(unknown) - 1} more' if len(unknown) > 1 else ''})"
+        )
+    if len(set(flags.values())) != 1:
+        data = sorted(f for f, flag in flags.items() if flag)
+        mc = sorted(f for f, flag in flags.items() if not flag)
+        raise ValueError(
+            f"{at}: {hint} (its files do not say it alike: {data[0]} is data, {mc[0]} simulation)"
+        )
+    return next(iter(flags.values())) is True
+
+
+def _one_line(message: str, limit: int = 300) -> str:
+    """A message on one line, at most ``limit`` characters."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def dataset_kinds(fileset: Mapping[str, Any]) -> dict[str, str]:
+    """``{dataset: "data" or "mc"}`` of every dataset: check them all before a run."""
+    return {name: dataset_kind(fileset, name) for name in fileset}
 
 
 def dataset_kind(fileset: Mapping[str, Any], name: str) -> str:

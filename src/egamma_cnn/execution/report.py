@@ -16,13 +16,17 @@ __all__ = ["BadInputError", "Failure", "FilesetRun"]
 
 
 class BadInputError(RuntimeError):
-    """A file that cannot be opened or a chunk that cannot be read, without permission
-    to go on (``skip_bad_files``)."""
+    """A file that is missing, cannot be opened or lacks branches, or a chunk whose
+    reading or computation fails, without permission to go on (``skip_bad_files``).
+    Its message is one line naming the dataset, the file and the entry range."""
 
 
 @dataclass(frozen=True)
 class Failure:
-    """A file or a chunk left out of a run: where, and why."""
+    """A file or a chunk left out of a run: where, and why.
+
+    ``str()`` is one line: ``dataset 'zee': /data/a.root entries [10, 20): reason``.
+    """
 
     dataset: str
     file: str
@@ -31,8 +35,10 @@ class Failure:
     entry_stop: int | None = None
 
     def __str__(self) -> str:
-        where = "" if self.entry_start is None else f" entries {self.entry_start}–{self.entry_stop}"
-        return f"{self.dataset}: {self.file}{where}: {self.reason}"
+        where = (
+            "" if self.entry_start is None else f" entries [{self.entry_start}, {self.entry_stop})"
+        )
+        return f"dataset {self.dataset!r}: {self.file}{where}: {self.reason}"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: dataset, file, entry range (None for a whole file) and reason."""

@@ -2,15 +2,24 @@
 
 :func:`run_fileset` is the one way every command of this package processes files:
 
+0. The fileset is checked before anything runs (:func:`.fileset.check_fileset`: its
+   structure, tree names, ``metadata.is_data``), and local files that are missing or
+   folders are named (:func:`.fileset.missing_file`).
 1. ``coffea.dataset_tools.preprocess`` splits every file into chunks of
    ``chunk_size`` events (on the executor). A file that cannot be opened is found here;
-   its reason is read again from uproot so that the report can name it.
+   its reason is read again from uproot so that the report can name it. If preprocess
+   or the building of the graph fails, the schema's ``check_branches`` (where it has
+   one) names the files that lack branches it needs.
 2. ``apply_to_fileset`` builds one lazy dask graph of the processor over every chunk
    (with ``skip_bad_files``, uproot's read-error report is requested too, so a chunk
    that cannot be read becomes an empty chunk *and* a line of the report).
 3. The graph is computed on the executor with a progress bar; a failed chunk task is
    retried ``retries`` times, and a chunk lost with a worker is recomputed by the
-   scheduler, so nothing is lost or counted twice.
+   scheduler, so nothing is lost or counted twice. When the computation fails anyway,
+   the graph is computed again file by file, then chunk by chunk of a file that fails,
+   and the first failing chunk is named by dataset, file and entry range (with
+   ``skip_bad_files``: every failing chunk is left out, reported, and the rest
+   computed again).
 
 Bad input is never dropped silently: without ``skip_bad_files`` the first bad file or
 chunk stops the run with an error that names it; with it, :class:`FilesetRun` lists
@@ -31,10 +40,11 @@ from coffea.nanoevents import BaseSchema
 from dask.diagnostics import ProgressBar
 
 from egamma_cnn.execution.clusters import open_executor
+from egamma_cnn.execution.fileset import check_fileset, missing_file
 from egamma_cnn.execution.report import BadInputError, Failure, FilesetRun
 from egamma_cnn.execution.settings import ExecutionSettings
 
-__all__ = ["run_fileset"]
+__all__ = ["check_inputs", "run_fileset"]
 
 
 def _one_line(message: str, limit: int = 300) -> str:
@@ -51,11 +61,6 @@ def _open_reason(file: str, tree: str) -> str:
     except Exception as err:  # any failure is the reason we report
         return f"{type(err).__name__}: {_one_line(str(err))}".strip()
     return "it could not be opened while preprocessing (it opens now: a transient error?)"
-
-
-def _files(spec: Mapping[str, Any]) -> dict[str, str]:
-    files = spec["files"]
-    return {f: "Events" for f in files} if isinstance(files, list) else dict(files)
 
 
 def _chunk_failures(reports: Mapping[str, Any]) -> list[Failure]:
@@ -87,6 +92,216 @@ def _compute(graph: Any, executor: Any, retries: int) -> Any:
     return out
 
 
+PERMISSION = (
+    "with the permission to go on (skip_bad_files, --skip-bad-files) it is left out "
+    "and reported by file and entry range"
+)
+
+
+def _reason(err: BaseException) -> str:
+    """An exception as ``Type: message`` on one line."""
+    return f"{type(err).__name__}: {_one_line(str(err))}".rstrip(": ")
+
+
+def _tree(file_spec: Any) -> str:
+    return file_spec["object_path"] if isinstance(file_spec, Mapping) else str(file_spec)
+
+
+def _branch_problem(schemaclass: type[BaseSchema], file: str, tree: Any) -> str | None:
+    """Why ``schemaclass`` cannot read ``file`` by its branch names (None: no reason known).
+
+    Asked only on the failure path: a schema with a ``check_branches`` classmethod
+    (:meth:`egamma_cnn.nanoevents.EGammaSchema.check_branches`) is given the branch
+    names, which uproot reads with the tree's metadata (no form, no basket).
+    """
+    check = getattr(schemaclass, "check_branches", None)
+    if check is None:
+        return None
+    try:
+        with uproot.open(file) as handle:
+            branches = handle[_tree(tree)].keys()
+    except Exception:  # a file that cannot be opened is named by the open check
+        return None
+    return check(branches)
+
+
+def _branch_failures(schemaclass: type[BaseSchema], fileset: Mapping[str, Any]) -> list[Failure]:
+    """Every file of ``fileset`` that lacks branches its schema needs."""
+    return [
+        Failure(name, file, problem)
+        for name, spec in fileset.items()
+        for file, tree in spec["files"].items()
+        if (problem := _branch_problem(schemaclass, file, tree)) is not None
+    ]
+
+
+def _without(fileset: Mapping[str, Any], left_out: list[Failure]) -> dict[str, Any]:
+    """``fileset`` less the files (entry_start None) and chunks of ``left_out``.
+
+    Works on the input format (``{path: tree}``) and on preprocess's (``{path:
+    {"steps": ...}}``); files without steps left and datasets without files are dropped.
+    """
+    out = {}
+    for name, spec in fileset.items():
+        files = {}
+        for file, file_spec in spec["files"].items():
+            mine = [f for f in left_out if f.dataset == name and f.file == file]
+            if any(f.entry_start is None for f in mine):
+                continue
+            if mine and isinstance(file_spec, Mapping) and "steps" in file_spec:
+                gone = {(f.entry_start, f.entry_stop) for f in mine}
+                steps = [s for s in file_spec["steps"] if (s[0], s[1]) not in gone]
+                if not steps:
+                    continue
+                file_spec = {**file_spec, "steps": steps}
+            files[file] = file_spec
+        if files:
+            out[name] = {**spec, "files": files}
+    return out
+
+
+def _erring(
+    parts: list[tuple[Any, dict[str, Any]]],
+    build: Any,
+    executor: Any,
+    retries: int,
+    first_only: bool,
+) -> list[tuple[Any, BaseException]]:
+    """The parts (label, runnable) whose graph fails, with the exception, in order.
+
+    dask's local schedulers compute them one after the other (stopping at the first
+    failure if ``first_only``); a ``distributed`` client computes them all at once.
+    """
+    failed: list[tuple[Any, BaseException]] = []
+    if executor is None or isinstance(executor, str):
+        for label, runnable in parts:
+            try:
+                dask.compute(build(runnable), scheduler=executor)
+            except Exception as err:
+                failed.append((label, err))
+                if first_only:
+                    break
+        return failed
+    from distributed import wait
+
+    submitted: list[tuple[Any, list[Any] | BaseException]] = []
+    for label, runnable in parts:
+        try:
+            futures = executor.compute(build(runnable), retries=retries)
+        except Exception as err:  # the graph cannot even be built
+            submitted.append((label, err))
+            continue
+        submitted.append((label, futures if isinstance(futures, list) else [futures]))
+    pending = [f for _, futures in submitted if isinstance(futures, list) for f in futures]
+    try:
+        wait(pending)
+        for label, futures in submitted:
+            if isinstance(futures, BaseException):
+                failed.append((label, futures))
+                continue
+            errors = [f.exception() for f in futures if f.status == "error"]
+            if errors:
+                failed.append((label, errors[0]))
+    finally:
+        executor.cancel(pending)
+    return failed[:1] if first_only else failed
+
+
+def _locate(
+    runnable: Mapping[str, Any],
+    build: Any,
+    executor: Any,
+    retries: int,
+    schemaclass: type[BaseSchema],
+    first_only: bool,
+) -> list[Failure]:
+    """The files and chunks of ``runnable`` whose computation fails on its own.
+
+    Each file is computed alone; of a file that fails, each chunk alone. A file that
+    fails while none of its chunks does is named whole. Costs time only once a run has
+    failed.
+    """
+    files = [
+        ((name, file), {name: {**spec, "files": {file: file_spec}}})
+        for name, spec in runnable.items()
+        for file, file_spec in spec["files"].items()
+    ]
+    culprits: list[Failure] = []
+    for (name, file), file_error in _erring(files, build, executor, retries, first_only):
+        spec, file_spec = runnable[name], runnable[name]["files"][file]
+        chunks = [
+            (
+                (start, stop),
+                {name: {**spec, "files": {file: {**file_spec, "steps": [[start, stop]]}}}},
+            )
+            for start, stop in file_spec["steps"]
+        ]
+        explanation = _branch_problem(schemaclass, file, file_spec)
+        failed_chunks = _erring(chunks, build, executor, retries, first_only)
+        if not failed_chunks:
+            reason = f"{_reason(file_error)} (the file fails, none of its chunks alone)"
+            culprits.append(Failure(name, file, explanation or reason))
+        for (start, stop), err in failed_chunks:
+            reason = explanation or _reason(err)
+            culprits.append(Failure(name, file, reason, entry_start=start, entry_stop=stop))
+        if first_only and culprits:
+            break
+    return culprits
+
+
+def _prepare(
+    build: Any,
+    fileset: dict[str, Any],
+    settings: ExecutionSettings,
+    schemaclass: type[BaseSchema],
+    executor: Any,
+) -> tuple[dict[str, Any], list[Failure], Any]:
+    """Preprocess ``fileset``: the runnable fileset, the files that cannot be opened or
+    read with the schema (when they may be left out), and the graph (``build``).
+
+    A failure of preprocess or of building the graph (files whose branches do not make
+    the schema's collections: their forms do not merge, a collection is missing) is
+    explained by the schema's ``check_branches`` when it can be, and such files are
+    left out with ``skip_bad_files``.
+    """
+    left_out: list[Failure] = []
+    while True:
+        try:
+            runnable, _ = preprocess(
+                fileset,
+                step_size=settings.chunk_size,
+                skip_bad_files=True,
+                file_exceptions=(Exception,),
+                allow_empty_datasets=True,
+                scheduler=executor if isinstance(executor, str) else None,
+            )
+            unopened = [
+                Failure(name, file, _open_reason(file, _tree(tree)))
+                for name, spec in fileset.items()
+                for file, tree in spec["files"].items()
+                if file not in (runnable.get(name) or {}).get("files", {})
+            ]
+            runnable = {name: spec for name, spec in runnable.items() if spec.get("files")}
+            if unopened and not settings.skip_bad_files:
+                return runnable, unopened, None  # the caller stops the run
+            # the schema's refusals (a missing collection) come here, with the files known
+            graph = build(runnable) if runnable else None
+            return runnable, left_out + unopened, graph
+        except Exception as err:
+            problems = _branch_failures(schemaclass, fileset)
+            if not problems:
+                raise
+            if not settings.skip_bad_files:
+                listed = "; ".join(str(f) for f in problems)
+                raise BadInputError(
+                    f"{len(problems)} file(s) cannot be read with {schemaclass.__name__}: {listed}"
+                ) from err
+            left_out += problems
+            fileset = _without(fileset, problems)
+            if not fileset:
+                return {}, left_out, None
+
+
 def run_fileset(
     processor: Any,
     fileset: Mapping[str, Any],
@@ -115,11 +330,14 @@ def run_fileset(
 
     Raises
     ------
-    BadInputError
-        Without ``skip_bad_files``: every file that cannot be opened (named, with the
-        reason), or the first chunk that cannot be read.
     ValueError
-        No file at all can be opened.
+        The fileset is malformed (:func:`~egamma_cnn.execution.fileset.check_fileset`:
+        the dataset and the value are named), or no file at all can be read.
+    BadInputError
+        Without ``skip_bad_files``: every local file that is missing or a folder
+        (before anything runs), every file that cannot be opened or lacks branches
+        the schema needs (before anything is computed), or the first chunk whose
+        computation fails: its dataset, file, entry range [start, stop) and reason.
     TypeError
         ``schemaclass`` is not a NanoEvents schema class.
     """
@@ -129,6 +347,7 @@ def run_fileset(
             "EGammaSchema for egamma-cnn files, coffea's NanoAODSchema for CMS NanoAOD"
         )
     settings = settings or ExecutionSettings()
+    normalised, failures = check_inputs(fileset, settings)
     context: Any = contextlib.nullcontext(executor)
     if executor is None:
         try:
@@ -138,53 +357,26 @@ def run_fileset(
             context = contextlib.nullcontext(executor)
         except (ImportError, ValueError):
             context = open_executor(settings)
-    normalised = {name: {**spec, "files": _files(spec)} for name, spec in fileset.items()}
     with context as executor:
-        runnable, _ = preprocess(
-            normalised,
-            step_size=settings.chunk_size,
-            skip_bad_files=True,
-            file_exceptions=(Exception,),
-            allow_empty_datasets=True,
-            scheduler=executor if isinstance(executor, str) else None,
-        )
-        failures = [
-            Failure(name, file, _open_reason(file, tree))
-            for name, spec in normalised.items()
-            for file, tree in spec["files"].items()
-            if file not in (runnable.get(name) or {}).get("files", {})
-        ]
-        if failures and not settings.skip_bad_files:
-            listed = "; ".join(str(f) for f in failures)
-            raise BadInputError(
-                f"{len(failures)} file(s) cannot be opened: {listed}. Remove them, or give "
-                "the permission to go on without them (skip_bad_files, --skip-bad-files): "
-                "the report then names every file and chunk left out"
-            )
-        for failure in failures:
-            print(f"skipped {failure}")
-        runnable = {name: spec for name, spec in runnable.items() if spec.get("files")}
-        if not runnable:
-            raise ValueError(f"none of the files can be opened: {[str(f) for f in failures]}")
         uproot_options = (
             {"allow_read_errors_with_report": (Exception,)} if settings.skip_bad_files else {}
         )
-        graph = apply_to_fileset(
-            processor,
-            runnable,
-            schemaclass=schemaclass,
-            uproot_options=uproot_options,
+
+        def build(part: Mapping[str, Any]) -> Any:
+            return apply_to_fileset(
+                processor, part, schemaclass=schemaclass, uproot_options=uproot_options
+            )
+
+        runnable, unopened, graph = _prepare(build, normalised, settings, schemaclass, executor)
+        _stop_or_report(unopened, settings, "cannot be opened")
+        failures += unopened
+        if not runnable:
+            raise ValueError(f"none of the files can be read: {'; '.join(map(str, failures))}")
+        computed, left_out = _compute_locating(
+            runnable, graph, build, executor, settings, schemaclass
         )
-        try:
-            computed = _compute(graph, executor, settings.retries)
-        except Exception as err:
-            if settings.skip_bad_files:
-                raise
-            raise BadInputError(
-                f"the run stopped at a failed chunk: {type(err).__name__}: {err}. With the "
-                "permission to go on (skip_bad_files, --skip-bad-files) such chunks are "
-                "left out and reported by file and entry range"
-            ) from err
+        failures += left_out
+        runnable = _without(runnable, left_out)
     if settings.skip_bad_files:
         outputs, reports = computed
         chunk_failures = _chunk_failures(reports)
@@ -199,3 +391,100 @@ def run_fileset(
         for name, out in ((name, outputs[name]) for name in runnable)
     }
     return FilesetRun(unwrapped, failures)
+
+
+def check_inputs(
+    fileset: Mapping[str, Any], settings: ExecutionSettings | None = None
+) -> tuple[dict[str, dict[str, Any]], list[Failure]]:
+    """Check a fileset before anything runs: its form, and the files that are not there.
+
+    The first step of :func:`run_fileset`, callable on its own so that a command can
+    check its input before it opens an executor (a cluster takes seconds to start).
+
+    Returns
+    -------
+    (dict, list of Failure)
+        The normalised fileset without the files that cannot be read, and those files
+        (left out, with ``skip_bad_files``).
+
+    Raises
+    ------
+    ValueError
+        The fileset is malformed (:func:`~egamma_cnn.execution.fileset.check_fileset`),
+        or none of its files is there.
+    BadInputError
+        Without ``skip_bad_files``: files that are missing, folders, broken links
+        (:func:`~egamma_cnn.execution.fileset.missing_file`), all named.
+    """
+    settings = settings or ExecutionSettings()
+    normalised = check_fileset(fileset)
+    failures = [
+        Failure(name, file, reason)
+        for name, spec in normalised.items()
+        for file in spec["files"]
+        if (reason := missing_file(file)) is not None
+    ]
+    _stop_or_report(failures, settings, "cannot be read")
+    normalised = _without(normalised, failures)
+    if not normalised:
+        raise ValueError(f"none of the files can be read: {'; '.join(map(str, failures))}")
+    return normalised, failures
+
+
+def _stop_or_report(failures: list[Failure], settings: ExecutionSettings, what: str) -> None:
+    """Without ``skip_bad_files`` a BadInputError listing ``failures``; else print them."""
+    if failures and not settings.skip_bad_files:
+        listed = "; ".join(str(f) for f in failures)
+        raise BadInputError(
+            f"{len(failures)} file(s) {what}: {listed}. Remove them, or give the permission "
+            "to go on without them (skip_bad_files, --skip-bad-files): the report then names "
+            "every file and chunk left out"
+        )
+    for failure in failures:
+        print(f"skipped {failure}")
+
+
+def _compute_locating(
+    runnable: dict[str, Any],
+    graph: Any,
+    build: Any,
+    executor: Any,
+    settings: ExecutionSettings,
+    schemaclass: type[BaseSchema],
+) -> tuple[Any, list[Failure]]:
+    """Compute ``graph`` (that of ``runnable``); when it fails, name the file and chunk.
+
+    Without ``skip_bad_files`` the first failing chunk (or file) stops the run with a
+    BadInputError that names its dataset, file, entry range and reason. With it, every
+    failing chunk is left out, reported, and the rest computed again: the result is
+    that of the good chunks alone, each counted once.
+    """
+    left_out: list[Failure] = []
+    while True:
+        try:
+            return _compute(graph, executor, settings.retries), left_out
+        except Exception as err:
+            print(f"the run failed ({_reason(err)}): computing file by file to find where")
+            culprits = _locate(
+                runnable,
+                build,
+                executor,
+                settings.retries,
+                schemaclass,
+                first_only=not settings.skip_bad_files,
+            )
+            if not culprits:
+                raise BadInputError(
+                    f"the run failed with {_reason(err)}, but no file or chunk fails when "
+                    "computed again on its own (a transient error, or workers lost?): run "
+                    "it again"
+                ) from err
+            if not settings.skip_bad_files:
+                raise BadInputError(f"{culprits[0]}; {PERMISSION}") from err
+            for failure in culprits:
+                print(f"left out {failure}")
+            left_out += culprits
+            runnable = _without(runnable, culprits)
+            if not runnable:
+                raise BadInputError(f"every chunk fails: {'; '.join(map(str, left_out))}") from err
+            graph = build(runnable)

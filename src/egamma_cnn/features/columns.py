@@ -34,6 +34,7 @@ from egamma_cnn.features.tracking import (
     TRACK_VARIABLE_NAMES,
     compute_track_variables,
 )
+from egamma_cnn.images import check_candidates
 from egamma_cnn.images.tracks import check_track_indices
 
 __all__ = ["GROUPS", "PHOTON_FEATURE_GROUPS", "feature_chunk", "feature_columns", "needed_columns"]
@@ -97,6 +98,7 @@ def feature_chunk(
     cluster_eta = flat(col["cand.clusterEta"], np.float64)
     cluster_phi = flat(col["cand.clusterPhi"], np.float64)
     cluster_e = flat(col["cand.clusterE"], np.float64)
+    check_candidates(cand_offsets, cluster_eta, cluster_phi, cluster_e)
     n = len(cluster_eta)
     blocks: list[tuple[tuple[str, ...], np.ndarray]] = []
     cone_set = None

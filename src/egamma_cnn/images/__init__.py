@@ -18,6 +18,7 @@ buffers without a copy. Definitions: :mod:`.calorimeter`, :mod:`.tracks` and
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import awkward as ak
@@ -31,6 +32,7 @@ from egamma_cnn.columnar import (
     offsets_of,
     unflatten_rows,
 )
+from egamma_cnn.geometry import REGIONS
 from egamma_cnn.images.calorimeter import (
     COARSE_SAMPLINGS,
     ELECTRON_IMAGES,
@@ -50,11 +52,14 @@ __all__ = [
     "COARSE_SAMPLINGS",
     "ELECTRON_IMAGES",
     "INPUTS_VERSION",
+    "MAX_ABS_CLUSTER_ETA",
+    "MAX_CLUSTER_ENERGY_GEV",
     "N_TRACK_SLOTS",
     "PHOTON_IMAGES",
     "TRACK_FEATURES",
     "ImageSpec",
     "cell_columns",
+    "check_candidates",
     "electron_image_batch",
     "electron_images",
     "image_batch_from_columns",
@@ -73,6 +78,73 @@ INPUTS_VERSION = "1"
 CELL_FIELDS: tuple[str, ...] = ("eta", "phi", "energy", "sampling")
 
 
+#: Largest cluster energy accepted (GeV): no particle of a 13.6 TeV pp collision carries
+#: more than the 6.8 TeV beam energy; 7 TeV leaves room for the energy resolution.
+MAX_CLUSTER_ENERGY_GEV: float = 7000.0
+#: Largest cluster |η| accepted: the outer edge of the calorimeter of
+#: :mod:`egamma_cnn.geometry` (its last cells end there, so no cluster lies beyond).
+MAX_ABS_CLUSTER_ETA: float = max(region.abs_eta_max for region in REGIONS)
+#: Tolerance on |φ| ≤ π: a float32 φ of π rounds up to 3.1415927 (the files store
+#: φ in [-π, π], docs/FILE_SCHEMA.md).
+_PHI_TOLERANCE = 1e-5
+
+_CANDIDATE_RANGES: dict[str, tuple[float, float, str]] = {
+    "clusterE": (0.0, MAX_CLUSTER_ENERGY_GEV, f"within [0, {MAX_CLUSTER_ENERGY_GEV:g}] GeV"),
+    "clusterEta": (
+        -MAX_ABS_CLUSTER_ETA,
+        MAX_ABS_CLUSTER_ETA,
+        f"within |η| ≤ {MAX_ABS_CLUSTER_ETA:g}, the calorimeter of egamma_cnn.geometry",
+    ),
+    "clusterPhi": (-math.pi - _PHI_TOLERANCE, math.pi + _PHI_TOLERANCE, "within [-π, π]"),
+}
+
+
+def check_candidates(
+    cand_offsets: np.ndarray,
+    cluster_eta: np.ndarray | None = None,
+    cluster_phi: np.ndarray | None = None,
+    cluster_e: np.ndarray | None = None,
+) -> None:
+    """Refuse impossible cluster values of a chunk's candidates, as bad cells are refused.
+
+    Parameters
+    ----------
+    cand_offsets : array of int
+        ``n_events + 1`` offsets of each event's candidates into the flat arrays.
+    cluster_eta, cluster_phi, cluster_e : arrays, optional
+        Flat ``clusterEta``, ``clusterPhi``, ``clusterE`` of the chunk (None: not checked).
+
+    Raises
+    ------
+    ValueError
+        A value that is not finite or lies outside its range: ``clusterE`` in
+        [0, :data:`MAX_CLUSTER_ENERGY_GEV`] GeV, ``|clusterEta|`` ≤
+        :data:`MAX_ABS_CLUSTER_ETA`, ``clusterPhi`` in [-π, π] (float32 rounding
+        allowed). The message names the field, the value, the event (0-based, within
+        this chunk) and the candidate within its event.
+    """
+    for name, values in (
+        ("clusterE", cluster_e),
+        ("clusterEta", cluster_eta),
+        ("clusterPhi", cluster_phi),
+    ):
+        if values is None or not len(values):
+            continue
+        values = np.asarray(values)
+        low, high, allowed = _CANDIDATE_RANGES[name]
+        good = (values >= low) & (values <= high)  # False for NaN
+        if good.all():
+            continue
+        index = int(np.argmin(good))
+        offsets = np.asarray(cand_offsets, np.int64)
+        event = int(np.searchsorted(offsets, index, side="right") - 1)
+        candidate = index - int(offsets[event])
+        raise ValueError(
+            f"{name} is {float(values[index]):.7g} for candidate {candidate} of event {event} "
+            f"in this chunk; it must be finite and {allowed}"
+        )
+
+
 def cell_columns(cells: Any) -> list[Any]:
     """The four leaf columns of a cell collection, in :data:`CELL_FIELDS` order."""
     return [field_of(cells, name, "cell") for name in CELL_FIELDS]
@@ -81,11 +153,13 @@ def cell_columns(cells: Any) -> list[Any]:
 def image_batch_from_columns(eta, phi, energy, sampling, cluster_eta, cluster_phi, specs):
     """Images of one chunk from jagged columns: ``({name: batch}, candidate offsets)``."""
     cand_offsets = offsets_of(cluster_eta)
+    flat_eta, flat_phi = flat(cluster_eta), flat(cluster_phi)
+    check_candidates(cand_offsets, flat_eta, flat_phi)
     images = build_images(
         jagged_cell_table(eta, phi, energy, sampling),
         cand_offsets,
-        flat(cluster_eta),
-        flat(cluster_phi),
+        flat_eta,
+        flat_phi,
         tuple(specs),
     )
     return images, cand_offsets
@@ -190,6 +264,8 @@ def track_batch_from_columns(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
     for j, column in enumerate(track_columns):
         values[:, j] = flat(column, np.float64)
     cand_offsets = offsets_of(cluster_e)
+    flat_e = flat(cluster_e, np.float64)
+    check_candidates(cand_offsets, cluster_e=flat_e)
     slot_tracks = np.stack([flat(s, np.int64) for s in slots], axis=1)
     batch = build_track_arrays(
         track_offsets,
@@ -197,7 +273,7 @@ def track_batch_from_columns(*columns: Any) -> tuple[np.ndarray, np.ndarray]:
         cand_offsets,
         flat(best, np.int64),
         slot_tracks,
-        flat(cluster_e, np.float64),
+        flat_e,
     )
     return batch, cand_offsets
 

@@ -187,8 +187,23 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The egamma-cnn metadata document of an ONNX file (parsed, not checked, not cached)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=list(_CHECK_PROVIDERS))
+    session = _inference_session(str(path), options, _CHECK_PROVIDERS)
     return _parse_metadata(session, str(path))
+
+
+def _inference_session(path: str, options: Any, providers: Sequence[str]) -> Any:
+    """``ort.InferenceSession``; a file onnxruntime cannot load is a :class:`ModelMetadataError`.
+
+    onnxruntime raises its own exception types (``InvalidProtobuf``, ``Fail``, ...) with a
+    multi-line message; this names the file on one line instead.
+    """
+    try:
+        return ort.InferenceSession(path, options, providers=list(providers))
+    except (OSError, ValueError):
+        raise
+    except Exception as err:  # onnxruntime's pybind exceptions derive from Exception only
+        reason = " ".join(str(err).split())
+        raise ModelMetadataError(f"{path}: not a loadable ONNX model ({reason})") from None
 
 
 def _parse_metadata(session: Any, label: str) -> dict[str, Any]:
@@ -220,7 +235,7 @@ def _open_session(identity: FileIdentity, providers: tuple[str, ...], threads: i
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    return ort.InferenceSession(identity.path, options, providers=list(providers))
+    return _inference_session(identity.path, options, providers)
 
 
 def _check_providers(providers: Sequence[str] | str | None) -> tuple[str, ...] | str:

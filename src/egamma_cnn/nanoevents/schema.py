@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
@@ -45,13 +46,51 @@ from egamma_cnn.model import SHIPPED_MODELS
 from egamma_cnn.nanoevents import methods
 from egamma_cnn.nanoevents.id_columns import SETTINGS_KEY, IdentificationSettings
 
-__all__ = ["EGammaSchema"]
+__all__ = ["NANOAOD_MARKERS", "REQUIRED_BRANCHES", "EGammaSchema"]
 
 #: Number of fixed matched-track slots of an electron (``Electron_trackIdx1..5``,
 #: ATL-PHYS-PUB-2023-001 §4).
 N_ELECTRON_TRACK_SLOTS = 5
 #: Number of conversion-track slots of a photon (``Photon_trackIdx1..2``).
 N_PHOTON_TRACK_SLOTS = 2
+#: The branches of every egamma-cnn sample file, data and simulation (SPEC.md, "Sample
+#: files"; truth branches are only in simulation and are not required).
+REQUIRED_BRANCHES: tuple[str, ...] = (
+    *("run", "luminosityBlock", "event", "Pileup_nTrueInt", "Pileup_nPU", "PV_z", "PV_npvs"),
+    "nCaloCell",
+    *(f"CaloCell_{name}" for name in ("eta", "phi", "energy", "sampling")),
+    "nTrack",
+    *(
+        f"Track_{name}"
+        for name in (
+            *("pt", "eta", "phi", "charge", "d0", "d0Err", "z0", "z0Err", "chi2", "ndof"),
+            *("nBLayerHits", "nPixelHits", "nSCTHits", "nTRTHits", "nTRTHTHits"),
+            *("eProbabilityHT", "deltaPOverP", "etaCalo", "phiCalo", "vtxIdx"),
+            "isTRTStandalone",
+        )
+    ),
+    "nElectron",
+    *(
+        f"Electron_{name}"
+        for name in (
+            *("pt", "eta", "phi", "mass", "charge", "clusterEta", "clusterPhi", "clusterE"),
+            "trackIdx",
+            *(f"trackIdx{i}" for i in range(1, 6)),
+            *("nTracks", "photonIdx", "deltaEta1", "deltaPhiRescaled2"),
+        )
+    ),
+    "nPhoton",
+    *(
+        f"Photon_{name}"
+        for name in (
+            *("pt", "eta", "phi", "mass", "clusterEta", "clusterPhi", "clusterE"),
+            *("conversionType", "trackIdx1", "trackIdx2", "electronIdx", "conversionRadius"),
+        )
+    ),
+)
+#: Branches (or prefixes) that CMS NanoAOD has and egamma-cnn files do not.
+NANOAOD_MARKERS: tuple[str, ...] = ("Electron_cutBased", "Photon_cutBased", "HLT_", "PuppiMET_")
+
 #: Collections that get an ``eventIndex`` field, and the jagged branch it is shaped like.
 EVENT_INDEX_SOURCES: dict[str, str] = {"Electron": "Electron_pt", "Photon": "Photon_pt"}
 
@@ -172,6 +211,36 @@ class EGammaSchema(NanoAODSchema):
 
     #: Models and inference settings of the ``cnn_*`` columns (None: the shipped models).
     identification: Any = None
+
+    required_branches: tuple[str, ...] = REQUIRED_BRANCHES
+    """Branches a file must have to be read with this schema (:meth:`check_branches`)."""
+
+    @classmethod
+    def check_branches(cls, branches: Iterable[str]) -> str | None:
+        """Why a tree with ``branches`` cannot be read with this schema, or None.
+
+        Cheap: ``branches`` are the names of ``uproot.open(file)[tree].keys()``, no form
+        is built. :func:`egamma_cnn.execution.run_fileset` asks it of the files of a run
+        that failed (a run that succeeds pays nothing) and names the files it refuses.
+
+        Returns
+        -------
+        str or None
+            One line: the missing branches (the first eight, and how many), and
+            ``--nanoaod`` when the file looks like CMS NanoAOD.
+        """
+        present = set(branches)
+        missing = [name for name in cls.required_branches if name not in present]
+        if not missing:
+            return None
+        more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+        listed = ", ".join(missing[:8]) + more
+        reason = f"it lacks {len(missing)} branch(es) that {cls.__name__} needs: {listed}"
+        if any(name.startswith(NANOAOD_MARKERS) for name in present):
+            reason += (
+                "; it looks like CMS NanoAOD: read it with NanoAODSchema (egamma-cnn tnp --nanoaod)"
+            )
+        return reason
 
     @classmethod
     def behavior(cls) -> dict[Any, Any]:

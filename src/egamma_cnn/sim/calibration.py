@@ -20,11 +20,11 @@ production applies; this module runs the production to derive them.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
 
+from egamma_cnn.jsonio import write_json
 from egamma_cnn.sim.calibration_tables import DATA_FILE, Calibrations, ClusterCalibration
 from egamma_cnn.sim.detector import DetectorConfig
 from egamma_cnn.sim.gun import particle_gun
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         f"--seed {args.seed}",
         "summary": summary,
     }
-    args.out.write_text(json.dumps(payload, indent=1))
+    write_json(payload, args.out)
     for name in ("electron", "photon"):
         print(
             f"{name}: median E_reco/E_true after calibration "

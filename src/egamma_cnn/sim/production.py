@@ -9,8 +9,13 @@ processes, which only decide who computes which block; blocks are written in ord
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import signal
+import threading
 import time
+from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +24,7 @@ import awkward as ak
 import numpy as np
 from tqdm import tqdm
 
-from egamma_cnn.execution import task_pool
+from egamma_cnn.execution.clusters import check_local_workers, task_pool
 from egamma_cnn.geometry import cell_centers
 from egamma_cnn.sim.calibration_tables import Calibrations, load_default_calibration
 from egamma_cnn.sim.calorimeter import simulate_calorimeter
@@ -47,7 +52,7 @@ from egamma_cnn.sim.reconstruction import (
 )
 from egamma_cnn.sim.tracker import TrackerConfig, reconstruct_tracks
 from egamma_cnn.sim.truth import classify_electrons, photon_is_prompt
-from egamma_cnn.sim.writer import write_events
+from egamma_cnn.sim.writer import check_output_target, remove_stale_temporaries, write_events
 
 __all__ = [
     "BLOCK_SIZE",
@@ -561,16 +566,53 @@ def _pileup_pool(seed: int):
     return _POOL_CACHE[seed]
 
 
-def _blocks(n_events: int) -> list[tuple[int, int, int]]:
-    out = []
+def _blocks(n_events: int) -> Iterator[tuple[int, int, int]]:
+    """(block index, events, first event) of every block, lazily: a job of any size costs
+    no memory before its first event."""
     first = 0
     b = 0
     while first < n_events:
         n = min(BLOCK_SIZE, n_events - first)
-        out.append((b, n, first))
+        yield b, n, first
         first += n
         b += 1
-    return out
+
+
+def _in_order(pool: Any, cfg: ProductionConfig, blocks: Iterator, window: int) -> Iterator:
+    """Results of ``_simulate_block`` for ``blocks`` in block order, with at most
+    ``window`` blocks submitted to ``pool`` and not yet taken."""
+    pending: deque = deque()
+    for b, n, first in blocks:
+        pending.append(pool.submit(_simulate_block, cfg, b, n, first))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM raises ``KeyboardInterrupt`` like Ctrl-C until exit, so that a batch
+    system's SIGTERM removes the temporary and stops the workers.
+
+    Only where SIGTERM has its default action (kill without cleanup) and in the main
+    thread: a handler the caller installed (the CLI's) or an ignored SIGTERM is kept.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
 def produce(
@@ -580,37 +622,57 @@ def produce(
     progress: bool = True,
     command: str = "",
     settings: Any = None,
+    overwrite: bool = False,
 ) -> dict:
     """Produce a sample file; returns a summary (events, timings, filter efficiency).
 
-    The event blocks are simulated on ``workers`` processes of this machine, or on the
-    cluster of ``settings`` (:class:`~egamma_cnn.execution.ExecutionSettings`, e.g. an
-    existing scheduler); this process writes the file. The file is written under a
-    temporary name and renamed when complete. Raises ``ValueError`` for bad settings
-    and ``OSError`` when ``out`` cannot be written.
+    The event blocks are simulated on ``workers`` processes of this machine (at most
+    :func:`~egamma_cnn.execution.clusters.max_local_workers`), or on the cluster of
+    ``settings`` (:class:`~egamma_cnn.execution.ExecutionSettings`, e.g. an existing
+    scheduler); this process writes the file. Blocks are made lazily and at most
+    2 × workers are in flight, so memory does not grow with ``cfg.n_events``.
+
+    The file is written under a temporary name in the folder of ``out`` and renamed when
+    complete (:func:`~egamma_cnn.sim.writer.write_events`); temporaries that dead runs of
+    this host left in that folder (SIGKILL) are removed first. A SIGTERM with its default
+    action is turned into ``KeyboardInterrupt`` while this runs in the main thread: an
+    interruption (Ctrl-C or SIGTERM) removes the temporary, stops the worker processes
+    and raises ``KeyboardInterrupt``.
+
+    Raises
+    ------
+    FileExistsError
+        ``out`` exists and ``overwrite`` is false.
+    ValueError
+        ``out`` is not a regular file (a folder, device, FIFO, socket, or a link to one;
+        even with ``overwrite``), or ``workers`` is above the limit.
+    OSError
+        The folder of ``out`` does not exist or cannot be written.
     """
     out = Path(out)
-    if not out.parent.exists():
-        raise OSError(f"output folder {out.parent} does not exist")
-    blocks = _blocks(cfg.n_events)
-    totals = {"times": BlockTimes(), "n_tried": 0, "xsec": []}
-    bar = tqdm(total=cfg.n_events, unit="ev", desc=f"{cfg.process}", disable=not progress)
+    if not out.parent.is_dir():
+        raise OSError(f"output folder {out.parent} does not exist or is not a folder")
+    check_output_target(out, overwrite)
+    if settings is None:
+        check_local_workers(workers)
+    remove_stale_temporaries(out.parent)
+    totals = {"times": BlockTimes(), "n_tried": 0, "xsec_sum": 0.0, "n_blocks": 0}
+    window = 2 * max(workers, getattr(settings, "workers", None) or 1, 1)
 
     def results():
         if workers <= 1 and settings is None:
-            for b, n, first in blocks:
+            for b, n, first in _blocks(cfg.n_events):
                 yield _simulate_block(cfg, b, n, first)
         else:
             with task_pool(settings, workers) as pool:
-                futures = [pool.submit(_simulate_block, cfg, b, n, f) for b, n, f in blocks]
-                for fut in futures:
-                    yield fut.result()
+                yield from _in_order(pool, cfg, _blocks(cfg.n_events), window)
 
-    def stream():
-        for cols, times, stats in results():
+    def stream(simulated: Iterator):
+        for cols, times, stats in simulated:
             totals["times"] = totals["times"] + times
             totals["n_tried"] += stats["n_tried"]
-            totals["xsec"].append(stats["cross_section_pb"])
+            totals["xsec_sum"] += stats["cross_section_pb"]
+            totals["n_blocks"] += 1
             bar.update(len(cols["event"]))
             yield cols
 
@@ -625,17 +687,24 @@ def produce(
         "block_size": BLOCK_SIZE,
         "command": command,
     }
-    try:
-        n = write_events(out, stream(), metadata)
-    finally:
-        bar.close()
+    with (
+        _sigterm_as_interrupt(),
+        tqdm(total=cfg.n_events, unit="ev", desc=f"{cfg.process}", disable=not progress) as bar,
+    ):
+        simulated = results()
+        blocks = stream(simulated)
+        try:
+            n = write_events(out, blocks, metadata, overwrite=overwrite)
+        finally:  # on an interruption: stop the workers now, not at garbage collection
+            blocks.close()
+            simulated.close()
     wall = time.perf_counter() - t0
     t = totals["times"]
     return {
         "n_events": n,
         "n_tried": totals["n_tried"],
         "filter_efficiency": n / max(totals["n_tried"], 1),
-        "cross_section_pb": float(np.mean(totals["xsec"])) if totals["xsec"] else 0.0,
+        "cross_section_pb": totals["xsec_sum"] / totals["n_blocks"] if totals["n_blocks"] else 0.0,
         "wall_s": wall,
         "times": vars(t),
         "path": str(out),

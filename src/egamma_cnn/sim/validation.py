@@ -16,21 +16,20 @@ into ``out_dir`` and returns the summary:
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
-import uproot
 from scipy.optimize import curve_fit
 
 from egamma_cnn.features import SHOWER_SHAPE_NAMES, shower_shapes
+from egamma_cnn.jsonio import write_json
 from egamma_cnn.plotting import pyplot, save_figure
-from egamma_cnn.provenance import read_metadata
+from egamma_cnn.provenance import METADATA_KEY, object_names, open_root_file, read_metadata
 from egamma_cnn.sim.truth import ElectronClass
 
-__all__ = ["CLASS_LABELS", "fit_gaussian_core", "validate"]
+__all__ = ["CLASS_LABELS", "TREE_NAME", "check_sample", "fit_gaussian_core", "validate"]
 
 CLASS_LABELS = {
     ElectronClass.PROMPT: "prompt e",
@@ -165,13 +164,66 @@ def fit_gaussian_core(
     return mean, sigma
 
 
+#: The tree of an egamma-cnn sample file.
+TREE_NAME = "Events"
+#: Branches every validated file needs (the electrons and the cells of their shower shapes).
+_NEEDED_BRANCHES = (
+    "nElectron",
+    *(f"Electron_{name}" for name in ("pt", "eta", "phi", "charge")),
+    *(f"Electron_{name}" for name in ("clusterEta", "clusterPhi", "clusterE")),
+    "nCaloCell",
+    *(f"CaloCell_{name}" for name in ("eta", "phi", "energy", "sampling")),
+)
+#: Truth branches of simulated files that the MC validation reads.
+_TRUTH_BRANCHES = ("Electron_truthClass", "Electron_truthPt", "Electron_truthEta")
+#: Provenance entries the MC validation reads.
+_NEEDED_METADATA = ("process", "n_events")
+
+
+def check_sample(path: Path, need_truth: bool = True) -> None:
+    """Refuse a file that :func:`validate` cannot read, before anything is written.
+
+    Raises
+    ------
+    OSError
+        The file is missing or no readable ROOT file.
+    ValueError
+        No ``Events`` tree (the message lists the file's objects), branches missing (named),
+        and with ``need_truth``: no truth branches, or no provenance object with the
+        process and the number of events.
+    """
+    with open_root_file(path) as fin:
+        if TREE_NAME not in fin:
+            raise ValueError(
+                f"{path}: no {TREE_NAME!r} tree, which egamma-cnn sample files have "
+                f"(the file has: {object_names(fin)})"
+            )
+        keys = set(fin[TREE_NAME].keys())
+    if need_truth and "Electron_truthClass" not in keys:
+        raise ValueError(f"{path}: no truth branches (data-like file?); validation needs MC")
+    needed = _NEEDED_BRANCHES + (_TRUTH_BRANCHES if need_truth else ())
+    missing = [name for name in needed if name not in keys]
+    if missing:
+        raise ValueError(
+            f"{path}: the {TREE_NAME!r} tree lacks the branches {', '.join(missing)} "
+            "that validation needs"
+        )
+    if need_truth:
+        metadata = read_metadata(path)
+        absent = [key for key in _NEEDED_METADATA if key not in metadata]
+        if absent:
+            raise ValueError(
+                f"{path}: the {METADATA_KEY!r} object lacks {', '.join(absent)}, "
+                "which validation reports"
+            )
+
+
 def _load(path: Path, need_truth: bool = True) -> tuple[ak.Array, ak.Array]:
-    with uproot.open(path) as f:
-        tree = f["Events"]
-        keys = set(tree.keys())
-        if need_truth and "Electron_truthClass" not in keys:
-            raise ValueError(f"{path}: no truth branches (data-like file?); validation needs MC")
-        arrays = tree.arrays(filter_name=["nElectron", "Electron_*", "nCaloCell", "CaloCell_*"])
+    check_sample(path, need_truth)
+    with open_root_file(path) as f:
+        arrays = f[TREE_NAME].arrays(
+            filter_name=["nElectron", "Electron_*", "nCaloCell", "CaloCell_*"]
+        )
     el = ak.zip(
         {k[len("Electron_") :]: arrays[k] for k in arrays.fields if k.startswith("Electron_")}
     )
@@ -274,6 +326,10 @@ def validate(files: list[Path], out_dir: Path, data_files: list[Path] | None = N
 
 
 def _validate(plt: Any, files: list[Path], out_dir: Path, data_files: list[Path] | None) -> dict:
+    for path in files:  # every file is checked before anything is written
+        check_sample(path, need_truth=True)
+    for path in data_files or ():
+        check_sample(path, need_truth=False)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary: dict = {"files": [str(f) for f in files], "processes": {}}
@@ -430,5 +486,5 @@ def _validate(plt: Any, files: list[Path], out_dir: Path, data_files: list[Path]
 
     if data_files:
         summary["data_vs_mc"] = compare_data_mc(list(files), list(data_files), out_dir)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_json(summary, out_dir / "summary.json")
     return summary

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
+import numbers
 import operator
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
+
+import awkward as ak
 
 __all__ = ["ATLAS_ETA_EDGES", "ATLAS_ET_EDGES", "IdSpec", "IdTerm", "TnPConfig"]
 
@@ -53,7 +57,7 @@ _OPERATORS = {
 }
 _TERM = re.compile(
     r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:/\s*([A-Za-z_][A-Za-z0-9_]*)\s*)?"
-    r"(?:(>=|<=|==|!=|>|<)\s*([-+0-9.eE]+))?\s*$"
+    r"(?:(>=|<=|==|!=|>|<)\s*([-+0-9.A-Za-z]+))?\s*$"
 )
 _AND = re.compile(r"\s+and\s+|\s*&\s*")
 
@@ -76,17 +80,101 @@ class IdTerm:
         return f"{name} {self.op} {value}"
 
 
+#: Modules whose classes make up the array machinery, not the physics behaviours of a
+#: collection: their attributes (``ndim``, ``type``, ``layout``, ``behavior``, ``mask``, ...)
+#: are no columns.
+_ARRAY_MODULES = ("awkward", "dask_awkward", "builtins", "collections", "abc", "typing")
+#: Descriptor types of the columns that behaviours define (coffea's ``dask_property``
+#: makes ``_DaskProperty`` objects; ``property`` also covers the package's column factories).
+_COLUMN_DESCRIPTORS = ("property", "cached_property", "_DaskProperty")
+#: How many valid names an error message lists.
+_SHOWN_NAMES = 12
+
+
+def _form(array: Any) -> Any:
+    """The awkward form of an eager or a dask-awkward array (None for anything else)."""
+    if isinstance(array, ak.Array):
+        return array.layout.form
+    form = getattr(array, "form", None)
+    return form if isinstance(form, ak.forms.Form) else None
+
+
+def _leaf_form(form: Any) -> Any:
+    """The form under the lists and options of ``form``."""
+    while form is not None and hasattr(form, "content") and not form.is_record:
+        form = form.content
+    return form
+
+
+def _behaviour_columns(collection: Any) -> tuple[str, ...]:
+    """Public properties that the behaviour classes of ``collection``'s records define.
+
+    These are the computed columns (``cnn_tight``, coffea's ``isTight``, the four-vector's
+    ``energy``); the attributes of the awkward array itself are not among them.
+    """
+    leaf = _leaf_form(_form(collection))
+    behavior = getattr(collection, "behavior", None)
+    if leaf is None or not leaf.is_record or not behavior:
+        return ()
+    record_class = behavior.get(leaf.parameter("__record__"))
+    if not isinstance(record_class, type):
+        return ()
+    names: dict[str, None] = {}
+    for cls in record_class.__mro__:
+        if cls.__module__.split(".")[0] in _ARRAY_MODULES:
+            continue
+        for name, value in vars(cls).items():
+            if not name.startswith("_") and type(value).__name__ in _COLUMN_DESCRIPTORS:
+                names[name] = None
+    return tuple(names)
+
+
+def _valid_names(collection: Any) -> tuple[str, ...]:
+    """Every name an ID specification may read: the fields, then the behaviours' columns."""
+    fields = tuple(getattr(collection, "fields", None) or ())
+    return tuple(dict.fromkeys((*fields, *_behaviour_columns(collection))))
+
+
+def _some(names: Sequence[str]) -> str:
+    shown = ", ".join(names[:_SHOWN_NAMES])
+    more = len(names) - _SHOWN_NAMES
+    return f"{shown}, ... ({len(names)} in all)" if more > 0 else shown or "none"
+
+
 def _column(electrons: Any, name: str, spec: str) -> Any:
+    """The column ``name`` of the collection, refused unless it is a field or a behaviour's
+    column holding one number or boolean per candidate."""
+    valid = _valid_names(electrons)
+    if name not in valid:
+        raise ValueError(
+            f"the electrons have no column {name!r} for the ID {spec!r} (columns: {_some(valid)})"
+        )
     try:
         values = getattr(electrons, name)
-    except AttributeError:
-        values = None
-    if values is None:
+    except AttributeError as err:  # a behaviour whose inputs these electrons lack
         raise ValueError(
-            f"the electrons have no column {name!r} for the ID {spec!r} "
-            f"(fields: {', '.join(electrons.fields)})"
+            f"the column {name!r} of the ID {spec!r} cannot be computed from these "
+            f"electrons ({' '.join(str(err).split())})"
+        ) from None
+    leaf = _leaf_form(_form(values))
+    if leaf is None or not isinstance(leaf, ak.forms.NumpyForm):
+        raise ValueError(
+            f"the column {name!r} of the ID {spec!r} is not one number or boolean per "
+            f"candidate (numeric columns: {_some(_numeric(electrons, valid))})"
         )
     return values
+
+
+def _numeric(electrons: Any, names: Sequence[str]) -> tuple[str, ...]:
+    """The fields among ``names`` that hold numbers or booleans (for messages)."""
+    form = _leaf_form(_form(electrons))
+    if form is None or not form.is_record:
+        return ()
+    return tuple(
+        name
+        for name in names
+        if name in form.fields and isinstance(_leaf_form(form.content(name)), ak.forms.NumpyForm)
+    )
 
 
 @dataclass(frozen=True)
@@ -104,8 +192,14 @@ class IdSpec:
     @classmethod
     def parse(cls, text: str) -> IdSpec:
         """Parse a specification; anything else is an error that names it."""
+        if not isinstance(text, str):
+            raise ValueError(f"ID specification {text!r}: expected a string")
+        if not text.strip():
+            raise ValueError(
+                "empty ID specification: give a column, e.g. 'cnn_tight' or 'cutBased >= 4'"
+            )
         terms = []
-        for part in _AND.split(text.strip()) if text.strip() else [""]:
+        for part in _AND.split(text.strip()):
             match = _TERM.match(part)
             if match is None:
                 raise ValueError(
@@ -117,10 +211,19 @@ class IdSpec:
             column, denominator, op, value = match.groups()
             if denominator is not None and op is None:
                 raise ValueError(f"ID specification {text!r}: a ratio needs a comparison")
+            for name in (column, denominator):
+                if name is not None and name.startswith("_"):
+                    raise ValueError(
+                        f"ID specification {text!r}: {name!r} is a private name, not a column"
+                    )
             try:
                 number = float(value) if value is not None else None
             except ValueError:
                 raise ValueError(f"ID specification {text!r}: {value!r} is not a number") from None
+            if number is not None and not math.isfinite(number):
+                raise ValueError(
+                    f"ID specification {text!r}: the threshold {value!r} is not a finite number"
+                )
             terms.append(IdTerm(column, op, number, denominator))
         return cls(tuple(terms))
 
@@ -220,6 +323,7 @@ class TnPConfig:
     trigger_dr: float = 0.1
 
     def __post_init__(self) -> None:
+        _check_types(self)
         for text in (*self.probe_id, self.tag_id):
             IdSpec.parse(text)
         if not self.probe_id:
@@ -268,8 +372,26 @@ class TnPConfig:
 
     @classmethod
     def from_json(cls, path: str | Path) -> TnPConfig:
-        """Read a configuration written by :meth:`to_json` (or by hand)."""
-        data = json.loads(Path(path).read_text())
+        """Read a configuration written by :meth:`to_json` (or by hand).
+
+        Raises
+        ------
+        OSError
+            The file cannot be read.
+        ValueError
+            The file is not a JSON object of known settings of the right types; the
+            message names the file, the setting and its value.
+        """
+        text = Path(path).read_text()
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise ValueError(
+                f"{path}: expected a JSON object of tag-and-probe settings, "
+                f"got a {type(data).__name__}"
+            )
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
             raise ValueError(f"{path}: unknown tag-and-probe settings {sorted(unknown)}")
@@ -281,12 +403,88 @@ class TnPConfig:
             "mass_range",
             "truth_signal",
             "signal_window",
+            "sidebands",
         ):
             if key in data:
+                if not isinstance(data[key], list):
+                    raise ValueError(
+                        f"{path}: {key} must be a JSON list, got {json.dumps(data[key])}"
+                    )
                 data[key] = tuple(data[key])
         if "sidebands" in data:
-            data["sidebands"] = tuple(tuple(band) for band in data["sidebands"])
-        return cls(**data)
+            data["sidebands"] = tuple(
+                tuple(band) if isinstance(band, list) else band for band in data["sidebands"]
+            )
+        try:
+            return cls(**data)
+        except ValueError as err:
+            raise ValueError(f"{path}: {err}") from None
+
+
+_NUMBER_FIELDS = ("tag_min_pt", "probe_min_et", "max_abs_eta", "trigger_dr")
+_NAME_FIELDS = (
+    "tag_id",
+    "electrons",
+    "pt",
+    "eta",
+    "phi",
+    "mass",
+    "charge",
+    "probe_et_field",
+    "probe_eta_field",
+)
+_OPTIONAL_NAME_FIELDS = ("truth", "trigger_objects")
+_PAIR_FIELDS = ("crack", "mass_range", "signal_window")
+_EDGE_FIELDS = ("et_edges", "eta_edges")
+
+
+def _is_number(value: Any) -> bool:
+    """A finite int or float (a bool is no number here)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def _wrong(name: str, value: Any, expected: str) -> ValueError:
+    return ValueError(f"{name} must be {expected}, got {value!r}")
+
+
+def _check_types(config: TnPConfig) -> None:
+    """Refuse a setting of the wrong type, naming it and its value."""
+    for name in _NUMBER_FIELDS:
+        if not _is_number(getattr(config, name)):
+            raise _wrong(name, getattr(config, name), "a finite number")
+    if not isinstance(config.mass_bins, numbers.Integral) or isinstance(config.mass_bins, bool):
+        raise _wrong("mass_bins", config.mass_bins, "an integer")
+    for name in _NAME_FIELDS:
+        if not isinstance(getattr(config, name), str):
+            raise _wrong(name, getattr(config, name), "a string")
+    for name in _OPTIONAL_NAME_FIELDS:
+        if not isinstance(getattr(config, name), str | None):
+            raise _wrong(name, getattr(config, name), "a string or null")
+    probe_id = config.probe_id
+    if not _is_sequence(probe_id) or not all(isinstance(text, str) for text in probe_id):
+        raise _wrong("probe_id", probe_id, "a list of ID specifications (strings)")
+    for name in _PAIR_FIELDS:
+        value = getattr(config, name)
+        if not _is_sequence(value) or len(value) != 2 or not all(map(_is_number, value)):
+            raise _wrong(name, value, "a pair of finite numbers")
+    for name in _EDGE_FIELDS:
+        value = getattr(config, name)
+        if not _is_sequence(value) or not all(map(_is_number, value)):
+            raise _wrong(name, value, "a list of finite numbers")
+    bands = config.sidebands
+    if not _is_sequence(bands) or not all(
+        _is_sequence(band) and len(band) == 2 and all(map(_is_number, band)) for band in bands
+    ):
+        raise _wrong("sidebands", bands, "a list of pairs of finite numbers")
+    truth_signal = config.truth_signal
+    if not _is_sequence(truth_signal) or not all(
+        isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in truth_signal
+    ):
+        raise _wrong("truth_signal", truth_signal, "a list of integer truth classes")
 
 
 def _check_edges(name: str, edges: Sequence[float]) -> None:

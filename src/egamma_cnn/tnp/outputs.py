@@ -4,7 +4,8 @@
 
 * ``histograms.root`` — per sample (data, mc), ID and pass/fail the opposite-charge
   m_ee × E_T × η histograms, truth summed over (TH3D, readable by ROOT and uproot),
-  named ``<sample>_<ID>_pass`` / ``_fail`` (:func:`root_name`);
+  named ``<sample>_<ID>_pass`` / ``_fail`` (:func:`root_name`; ``<ID>`` is
+  :func:`file_name` of the probe ID, one name per distinct ID);
 * ``efficiencies.json`` — every bin's efficiency (data, MC, MC truth-matched) with its
   method, uncertainty and status, and the E_T and η projections;
 * ``scale_factors.json`` — with data and simulation, the correctionlib JSON of the
@@ -19,42 +20,100 @@ The plots are :func:`egamma_cnn.tnp.plots.plot_all`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import uproot
 
-from egamma_cnn.jsonio import write_json, write_text
+from egamma_cnn.jsonio import write_json
 from egamma_cnn.tnp.analysis import TnPResult
-from egamma_cnn.tnp.config import TnPConfig
+from egamma_cnn.tnp.config import IdSpec, TnPConfig
 from egamma_cnn.tnp.scale_factors import write_correctionlib
 
-__all__ = ["file_name", "root_name", "write_outputs", "write_root"]
+__all__ = [
+    "NAME_LIMIT",
+    "check_output_names",
+    "file_name",
+    "normalised_spec",
+    "root_name",
+    "write_outputs",
+    "write_root",
+]
+
+
+#: Longest readable part of an output name; a longer one is cut and given a hash.
+NAME_LIMIT = 80
+_OPERATOR_WORDS = {">=": "ge", ">": "gt", "<=": "le", "<": "lt", "==": "eq", "!=": "ne"}
+
+
+def normalised_spec(spec: str) -> str:
+    """The canonical text of an ID specification: ``"cnn_score>=0.50"`` →
+    ``"cnn_score >= 0.5"`` (spaces and number formats no longer matter)."""
+    return str(IdSpec.parse(spec))
 
 
 def file_name(spec: str) -> str:
-    """A file-name part for an ID specification: ``"ptvarcone30/pt < 0.15"`` →
-    ``"ptvarcone30_over_ptlt0.15"`` (the plots' names)."""
-    name = spec.replace(" and ", "_and_").replace(" ", "").replace("/", "_over_")
-    for symbol, word in (
-        (">=", "ge"),
-        ("<=", "le"),
-        (">", "gt"),
-        ("<", "lt"),
-        ("==", "eq"),
-        ("!=", "ne"),
-        ("&", "_and_"),
-    ):
-        name = name.replace(symbol, word)
-    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+    """The output name of an ID specification, one name per distinct specification.
+
+    The terms of the normalised specification (:func:`normalised_spec`) are written with
+    ``-`` around every word that is not a column: ``"ptvarcone30/pt < 0.15"`` →
+    ``"ptvarcone30-over-pt-lt-0.15"``, ``"cutBased >= 4 and x != 1"`` →
+    ``"cutBased-ge-4-and-x-ne-1"``, ``"cnn_tight"`` → ``"cnn_tight"``. A column has no
+    ``-`` and a number no word, so two different specifications never share a name. A
+    name longer than :data:`NAME_LIMIT` is cut to 72 characters and ends with ``-`` and
+    12 hexadecimal digits of the SHA-256 of the normalised specification (85 characters
+    in all, a length no uncut name has).
+
+    Raises
+    ------
+    ValueError
+        ``spec`` is not an ID specification.
+    """
+    parsed = IdSpec.parse(spec)
+    terms = []
+    for term in parsed.terms:
+        name = term.column if term.denominator is None else f"{term.column}-over-{term.denominator}"
+        if term.op is not None:
+            value = str(term).rsplit(" ", 1)[1]  # the number as the specification writes it
+            name += f"-{_OPERATOR_WORDS[term.op]}-{value}"
+        terms.append(name)
+    readable = "-and-".join(terms)
+    if len(readable) <= NAME_LIMIT:
+        return readable
+    digest = hashlib.sha256(str(parsed).encode()).hexdigest()[:12]
+    return f"{readable[:72]}-{digest}"
 
 
 def root_name(sample: str, probe_id: str, passing: bool) -> str:
-    """The name of a histogram in ``histograms.root``: ``"mc_cutBased___4_pass"`` (every
-    character of the ID other than a letter or digit becomes ``_``)."""
-    safe = "".join(c if c.isalnum() else "_" for c in probe_id)
-    return f"{sample}_{safe}_{'pass' if passing else 'fail'}"
+    """The name of a histogram in ``histograms.root``: ``"<sample>_<name>_pass"`` / ``_fail``
+    with the name of :func:`file_name` (``"mc_cutBased-ge-4_pass"``): one key per ID,
+    never a ``/`` or ``;``."""
+    return f"{sample}_{file_name(probe_id)}_{'pass' if passing else 'fail'}"
+
+
+def check_output_names(specs: Sequence[str], what: str = "ID") -> None:
+    """Raise before a run when two specifications would write the same outputs.
+
+    Two specifications that are the same after normalisation (``"cnn_score>=0.5"`` and
+    ``"cnn_score >= 0.50"``) measure the same thing and would share every output name.
+
+    Raises
+    ------
+    ValueError
+        One line naming both specifications (or an unparsable one).
+    """
+    seen: dict[str, str] = {}
+    for spec in specs:
+        name = file_name(spec)
+        if name in seen:
+            raise ValueError(
+                f"{what} specifications {seen[name]!r} and {spec!r} are the same "
+                f"({normalised_spec(spec)!r}): give each once"
+            )
+        seen[name] = spec
 
 
 def write_root(samples: Mapping[str, Any], config: TnPConfig, path: str | Path) -> Path:
@@ -74,7 +133,7 @@ def write_outputs(result: TnPResult, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [
-        write_text(result.config.to_json(), out_dir / "config.json"),
+        write_json(asdict(result.config), out_dir / "config.json"),
         write_root(result.samples, result.config, out_dir / "histograms.root"),
         write_json(result.efficiency_table(), out_dir / "efficiencies.json"),
     ]

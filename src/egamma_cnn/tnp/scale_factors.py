@@ -10,12 +10,24 @@ the efficiency's interval). :func:`write_correctionlib` writes them as one corre
 * ``eta`` — the probe η (signed), ``et`` — its E_T (GeV),
 
 so that ``correctionlib.CorrectionSet.from_file(path)["egamma_cnn_id_sf"].evaluate("sf",
-"cnn_tight", eta, et)`` gives the weight. Outside the binning the edge bins are used
-(``flow="clamp"``): an electron above the last E_T edge gets the SF of the last E_T bin,
-an extrapolation the measurement does not cover. A bin where data or MC has no
-efficiency (no signal, a failed fit) has no measured SF: it is written as 1 with
-``sfup`` 2 and ``sfdown`` 0 (a 100 % uncertainty), and listed in the correction's description and in
-:attr:`ScaleFactors.missing` — a defined, visible value, never an invented one.
+"cnn_tight", eta, et)`` gives the weight. What it gives where nothing was measured:
+
+* **E_T above the last edge**: the SF of the last E_T bin (the last bin is open, its
+  upper edge ``inf``, as published scale-factor maps are) — an extrapolation the
+  measurement does not cover;
+* **E_T below the first edge, η outside the η edges (the acceptance), a NaN or an
+  infinite η or E_T, an unknown working point or ValType**: an error (correctionlib
+  raises ``RuntimeError`` ``Index below/above bounds in Binning ...``; ``flow="error"``
+  on both axes). No value is made up for a candidate the measurement does not cover;
+* **a bin without a measured SF** — data or MC has no efficiency (no signal, a failed
+  fit), MC's efficiency is 0, or an efficiency rests on a background-subtracted yield
+  that came out negative and was set to 0 (status ``"negative yield set to 0 in the
+  ratio"``, typically the crack bin with few probes): ``sf`` 1, ``sfup`` 2 and
+  ``sfdown`` 0 (1 ± 1, a 100 % uncertainty), those bins listed in the correction's
+  description and in :attr:`ScaleFactors.missing` (and ``missing_bins`` of
+  ``scale_factors_table.json``) — a defined, visible value, never a silent 0;
+* **a measured SF of 0** (no data probe passes, MC probes do, with plain counts): the
+  measurement, kept with its uncertainty, and named in the description.
 """
 
 from __future__ import annotations
@@ -88,27 +100,33 @@ def _grid(efficiencies: Sequence[BinEfficiency]):
         )
     value = np.full((len(et_edges) - 1, len(eta_edges) - 1), np.nan)
     error = np.full_like(value, np.nan)
+    ok = np.zeros(value.shape, bool)
     for e in efficiencies:
         i = int(np.searchsorted(et_edges, e.et_low))
         j = int(np.searchsorted(eta_edges, e.eta_low))
         value[i, j] = e.efficiency
         error[i, j] = e.error
-    return et_edges, eta_edges, value, error
+        ok[i, j] = e.status == "ok"
+    return et_edges, eta_edges, value, error, ok
 
 
 def scale_factors(
     data: Sequence[BinEfficiency], mc: Sequence[BinEfficiency], working_point: str
 ) -> ScaleFactors:
-    """SF = ε_data/ε_MC per bin (see the module docstring) from :func:`measure` outputs."""
-    et_d, eta_d, eff_d, err_d = _grid(data)
-    et_m, eta_m, eff_m, err_m = _grid(mc)
+    """SF = ε_data/ε_MC per bin (see the module docstring) from :func:`measure` outputs.
+
+    A bin is without an SF (NaN, listed in ``missing``) where either efficiency is
+    undefined or not of status ``"ok"``, or ε_MC is 0.
+    """
+    et_d, eta_d, eff_d, err_d, ok_d = _grid(data)
+    et_m, eta_m, eff_m, err_m, ok_m = _grid(mc)
     if not (np.array_equal(et_d, et_m) and np.array_equal(eta_d, eta_m)):
         raise ValueError("data and MC efficiencies have different binnings")
     with np.errstate(divide="ignore", invalid="ignore"):
         sf = eff_d / eff_m
         # σ_SF = sqrt(σ_d² + SF² σ_m²) / ε_MC: also defined for a measured ε_data = 0
         error = np.sqrt(err_d**2 + sf**2 * err_m**2) / eff_m
-    bad = ~np.isfinite(sf) | ~np.isfinite(error) | (eff_m <= 0)
+    bad = ~np.isfinite(sf) | ~np.isfinite(error) | (eff_m <= 0) | ~ok_d | ~ok_m
     sf[bad] = np.nan
     error[bad] = np.nan
     missing = [
@@ -126,7 +144,7 @@ def write_correctionlib(
     """Write the scale factors of every working point as a correctionlib JSON (v2).
 
     Returns the path; the file is validated by correctionlib's schema before it is
-    written.
+    written. Out of range, NaN, and bins without an SF: the module docstring.
     """
     items = list(factors.values()) if isinstance(factors, Mapping) else list(factors)
     if not items:
@@ -138,19 +156,34 @@ def write_correctionlib(
         content = {"sf": value, "sfup": value + error, "sfdown": np.maximum(value - error, 0.0)}[
             kind
         ]
-        return cs.MultiBinning(
-            nodetype="multibinning",
-            inputs=["eta", "et"],
-            edges=[sf.eta_edges.tolist(), sf.et_edges.tolist()],
-            content=[float(v) for v in content.T.ravel()],  # η outer, E_T inner
-            flow="clamp",
+        # E_T: the last bin open (upper edge inf); below the first edge, NaN: an error
+        et_edges = [*sf.et_edges.tolist(), "inf"]
+        return cs.Binning(
+            nodetype="binning",
+            input="eta",
+            edges=sf.eta_edges.tolist(),
+            content=[
+                cs.Binning(
+                    nodetype="binning",
+                    input="et",
+                    edges=et_edges,
+                    content=[float(v) for v in (*column, column[-1])],
+                    flow="error",
+                )
+                for column in content.T  # per η bin, the SFs versus E_T
+            ],
+            flow="error",
         )
 
-    missing_text = "; ".join(
-        f"{sf.working_point}: {len(sf.missing)} bins without a measured SF (1 ± 1)"
-        for sf in items
-        if sf.missing
-    )
+    notes = []
+    for sf in items:
+        if sf.missing:
+            missing = len(sf.missing)
+            notes.append(f"{sf.working_point}: {missing} bins without a measured SF (1 ± 1)")
+        zero = int(np.sum(sf.value == 0.0))
+        if zero:
+            notes.append(f"{sf.working_point}: {zero} bins with a measured SF of 0")
+    missing_text = "; ".join(notes)
     correction = cs.Correction(
         name=CORRECTION_NAME,
         version=1,
@@ -162,8 +195,17 @@ def write_correctionlib(
         inputs=[
             cs.Variable(name="ValType", type="string", description="sf, sfup or sfdown"),
             cs.Variable(name="WorkingPoint", type="string", description="the probe ID"),
-            cs.Variable(name="eta", type="real", description="probe eta"),
-            cs.Variable(name="et", type="real", description="probe E_T [GeV]"),
+            cs.Variable(
+                name="eta",
+                type="real",
+                description="probe eta; outside the eta edges or NaN: an error",
+            ),
+            cs.Variable(
+                name="et",
+                type="real",
+                description="probe E_T [GeV]; above the last edge the last bin; below "
+                "the first edge or NaN: an error",
+            ),
         ],
         output=cs.Variable(name="weight", type="real", description="scale factor"),
         data=cs.Category(

@@ -36,9 +36,10 @@ import numpy as np
 import uproot
 from tqdm import tqdm
 
-from egamma_cnn.execution.clusters import task_pool
+from egamma_cnn.execution.clusters import check_local_workers, task_pool
 from egamma_cnn.features import electron_features, photon_features
 from egamma_cnn.images import electron_image_batch, photon_image_batch, track_array_batch
+from egamma_cnn.jsonio import write_json
 from egamma_cnn.nanoevents import open_events
 from egamma_cnn.provenance import read_metadata
 
@@ -175,7 +176,9 @@ def prepare_files(
     out_dir
         Folder that receives ``electron/`` and ``photon/`` (see the module docstring).
     workers
-        Worker processes; each builds the arrays of whole files.
+        Worker processes; each builds the arrays of whole files. At most
+        :func:`~egamma_cnn.execution.clusters.max_local_workers`; they die with this
+        process, and an interruption stops them at once.
     settings
         :class:`~egamma_cnn.execution.ExecutionSettings` of a cluster to build them on
         instead (its workers read ``files``, so they must see them; this process writes
@@ -189,8 +192,11 @@ def prepare_files(
     Raises
     ------
     ValueError
-        If a file is data-like (no truth), or files disagree on the feature names.
+        If a file is data-like (no truth), files disagree on the feature names, or
+        ``workers`` is above the limit.
     """
+    if settings is None:
+        check_local_workers(workers)
     paths = [Path(f).resolve() for f in files]
     if not paths:
         raise ValueError("no sample files given")
@@ -265,7 +271,7 @@ def prepare_files(
         "counts": {kind: int(offsets[kind][-1]) for kind in _KINDS},
         "feature_names": feature_names,
     }
-    (out / "meta.json").write_text(json.dumps(meta, indent=1))
+    write_json(meta, out / "meta.json")
     return meta
 
 
@@ -367,7 +373,7 @@ def save_arrays(folder: str | Path, kind: str, data: CandidateArrays) -> None:
     meta.update({"files": data.files, "processes": data.processes})
     meta.setdefault("counts", {})[kind] = n
     meta.setdefault("feature_names", {})[kind] = list(data.feature_names)
-    meta_path.write_text(json.dumps(meta, indent=1))
+    write_json(meta, meta_path)
 
 
 #: Seed of the train/validation split. It is fixed (not the training seed), so that every

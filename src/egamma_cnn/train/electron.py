@@ -14,7 +14,6 @@ Loose/Medium/Tight working points derived on the validation part.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from egamma_cnn.features import ELECTRON_HLV_NAMES
+from egamma_cnn.jsonio import write_json
 from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES, discriminant
 from egamma_cnn.model.preprocessing import QuantileTable
 from egamma_cnn.model.working_points import WorkingPoints
@@ -231,5 +231,5 @@ def train_electron(
         metadata,
         raw_inputs=electron_inputs(example, names, None, hlv_names),
     )
-    (out_path.with_suffix(".training.json")).write_text(json.dumps(metadata["training"], indent=1))
+    write_json(metadata["training"], out_path.with_suffix(".training.json"))
     return metadata

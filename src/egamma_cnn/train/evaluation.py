@@ -30,12 +30,12 @@ models' metadata, so a shipped model says how well it did on its test sample.
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from egamma_cnn.jsonio import write_json
 from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
 from egamma_cnn.model.discriminant import (
     ELECTRON_CLASS_NAMES,
@@ -646,7 +646,7 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
             "cnn_at_equal_rejection"
         ]["efficiency"]
     metrics["headline"] = headline
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    write_json(metrics, out / "metrics.json")
     (out / "tables.md").write_text(markdown_tables(metrics))
     _record_in_models(models, metrics)
     return metrics

@@ -25,7 +25,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from egamma_cnn.execution.clusters import task_pool
+from egamma_cnn.execution.clusters import check_local_workers, task_pool
 from egamma_cnn.sim.generator import PROCESSES
 from egamma_cnn.sim.production import ProductionConfig, produce
 
@@ -125,8 +125,14 @@ def produce_plan(
     into ``out_dir``, which must then be on a filesystem they share).
 
     Returns one record per file produced now; writes ``plan.json`` (the plan and the list
-    of files) into ``out_dir``.
+    of files) into ``out_dir``. Local workers are at most
+    :func:`~egamma_cnn.execution.clusters.max_local_workers` (else ``ValueError``); they
+    die with this process, and an interruption stops them at once (each removes the
+    temporary of the file it was writing; one killed with SIGKILL leaves it to the next
+    run, which removes it).
     """
+    if settings is None:
+        check_local_workers(workers)
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     plan_path = folder / "plan.json"

@@ -36,6 +36,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from egamma_cnn.jsonio import write_json
+
 __all__ = ["TrainingConfig", "TrainingResult", "data_fingerprint", "fit", "predict"]
 
 
@@ -326,7 +328,7 @@ def fit(
             },
             last,
         )
-        (folder / "history.json").write_text(json.dumps(history, indent=1))
+        write_json(history, folder / "history.json")
     model.load_state_dict(torch.load(folder / "best.pt", weights_only=True))
     model.eval()
     seconds = [h["seconds"] for h in history]

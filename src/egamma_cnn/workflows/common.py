@@ -1,4 +1,4 @@
-"""What every workflow shares: run a processor over a fileset, and report what was left out.
+"""What every workflow shares: run a processor, report what was left out, write one run's folder.
 
 :func:`run_processor` is the door from the workflows to
 :func:`egamma_cnn.execution.run_fileset`: it applies a chunk size given with the
@@ -6,7 +6,10 @@ workflow's own arguments over the :class:`~egamma_cnn.execution.ExecutionSetting
 reads the files with the egamma-cnn schema unless the caller names another one.
 :func:`run_report` is what a run left out, in the form every study's summary carries:
 each workflow gives it to the study's ``analyse`` (``run_report=``), whose result puts
-it into ``summary()`` and ``summary.json``.
+it into ``summary()`` and ``summary.json``. :func:`fileset_inputs` is what a run read, as
+the manifest of its output folder records it: every workflow writes its files through
+:func:`egamma_cnn.runfolder.run_folder` (a temporary folder swapped in on success, stale
+files of the previous run removed, ``manifest.json`` written last).
 """
 
 from __future__ import annotations
@@ -17,7 +20,21 @@ from typing import Any
 from egamma_cnn.execution import ExecutionSettings, FilesetRun, run_fileset
 from egamma_cnn.nanoevents import EGammaSchema
 
-__all__ = ["run_processor", "run_report"]
+__all__ = ["fileset_inputs", "run_processor", "run_report"]
+
+
+def fileset_inputs(fileset: Mapping[str, Any]) -> dict[str, Any]:
+    """The files of every dataset of ``fileset`` and whether it is data: the ``inputs`` a
+    run's manifest records."""
+    inputs = {}
+    for name, spec in fileset.items():
+        files = spec.get("files", []) if isinstance(spec, Mapping) else spec
+        metadata = spec.get("metadata") or {} if isinstance(spec, Mapping) else {}
+        inputs[name] = {
+            "files": sorted(str(f) for f in files),
+            "is_data": metadata.get("is_data") if isinstance(metadata, Mapping) else None,
+        }
+    return {"datasets": inputs}
 
 
 def run_processor(

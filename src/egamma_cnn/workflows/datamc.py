@@ -28,7 +28,13 @@ out: :func:`egamma_cnn.workflows.common.run_report`),
   probe E_T bin and every η bin;
 * ``distributions.root`` — every distribution (value × probe E_T × η) of data, MC and
   fudged MC as a TH3 (``data/reta``, ``mc/reta``, ``fudged_mc/reta``, ...), for any other
-  projection.
+  projection;
+* ``summary.json``, and ``manifest.json`` last: the files are written as one run
+  (:func:`egamma_cnn.runfolder.run_folder`: a temporary folder beside ``out_dir``,
+  swapped in when complete, the previous run's stale files removed).
+
+Data or MC datasets that give no probe at all are an error that names them (no fudge
+factors, no identity); so are two IDs that are the same specification.
 
 With ``fudged_pass`` (default) the processor runs a second time over the MC datasets
 with ``fudge_factors.json`` applied to every candidate
@@ -58,8 +64,10 @@ from egamma_cnn.datamc.plots import plot_all
 from egamma_cnn.execution import ExecutionSettings, FilesetRun, dataset_kind, merge_by_kind
 from egamma_cnn.nanoevents import EGammaSchema
 from egamma_cnn.processors.data_mc import DEFAULT_IDS, DataMCProcessor
+from egamma_cnn.runfolder import run_folder
 from egamma_cnn.tnp.config import TnPConfig
-from egamma_cnn.workflows.common import run_processor, run_report
+from egamma_cnn.tnp.outputs import check_output_names
+from egamma_cnn.workflows.common import fileset_inputs, run_processor, run_report
 
 __all__ = ["run_datamc"]
 
@@ -98,33 +106,51 @@ def run_datamc(
         The summary (``summary.json``): probes, files left out, inclusive distances and
         ID efficiencies.
     """
-    processor = DataMCProcessor(config, variables, ids=DEFAULT_IDS if ids is None else ids)
+    ids = DEFAULT_IDS if ids is None else tuple(ids)
+    check_output_names(ids, "ID")
+    processor = DataMCProcessor(config, variables, ids=ids)
     schemaclass = _checked_schema(fileset, schemaclass or EGammaSchema, fudged_pass)
     execution = dict(step_size=step_size, scheduler=scheduler, settings=settings)
-    run = run_processor(processor, fileset, schemaclass=schemaclass, **execution)
-    merged = merge_by_kind(run.outputs, fileset)
-    if set(merged) != {"data", "mc"}:
-        raise ValueError(f"after the unreadable files {run.skipped_files}, data or MC is missing")
-    options = dict(
-        variables=list(processor.variables), compare_only=compare_only, estimator=estimator
-    )
-    factors = derive_fudge_factors(merged, **options)
-    fudge_path = write_fudge_factors(factors, out_dir)[0]
-    fudged_run = None
-    if fudged_pass:
-        fudged_schema = schemaclass.with_fudge(fudge_path)
-        fudged_run = _fudged_pass(processor, fileset, run, fudged_schema, factors, execution)
-        merged["fudged_mc"] = _fudged_output(fudged_run, fileset)
-    result = analyse(
-        merged,
-        **options,
-        factors=factors,
-        ids=processor.ids,
-        run_report=run_report(run, fudged_pass=fudged_run),
-    )
-    write_outputs(result, out_dir, fudge_factors=False)
-    plot_all(result, out_dir)
+    with run_folder(out_dir, workflow="datamc", inputs=fileset_inputs(fileset)) as staging:
+        run = run_processor(processor, fileset, schemaclass=schemaclass, **execution)
+        merged = merge_by_kind(run.outputs, fileset)
+        if set(merged) != {"data", "mc"}:
+            raise ValueError(
+                f"after the unreadable files {run.skipped_files}, data or MC is missing"
+            )
+        _check_probes(merged, fileset)
+        options = dict(
+            variables=list(processor.variables), compare_only=compare_only, estimator=estimator
+        )
+        factors = derive_fudge_factors(merged, **options)
+        # the fudged pass reads the file: written first, in the run's temporary folder
+        fudge_path = write_fudge_factors(factors, staging)[0]
+        fudged_run = None
+        if fudged_pass:
+            fudged_schema = schemaclass.with_fudge(fudge_path)
+            fudged_run = _fudged_pass(processor, fileset, run, fudged_schema, factors, execution)
+            merged["fudged_mc"] = _fudged_output(fudged_run, fileset)
+        result = analyse(
+            merged,
+            **options,
+            factors=factors,
+            ids=processor.ids,
+            run_report=run_report(run, fudged_pass=fudged_run),
+        )
+        write_outputs(result, staging, fudge_factors=False)
+        plot_all(result, staging)
     return result.summary()
+
+
+def _check_probes(merged: Mapping[str, Any], fileset: Mapping[str, Any]) -> None:
+    """Raise when the data or the MC datasets gave no probe: nothing to compare or fudge."""
+    for kind, label in (("data", "data"), ("mc", "MC")):
+        if int(merged[kind]["probes"]) == 0:
+            names = sorted(n for n in fileset if dataset_kind(fileset, n) == kind)
+            raise ValueError(
+                f"the {label} datasets {names} have no probes (no tag-probe pair passed the "
+                "selection): no data/MC comparison and no fudge factors without them"
+            )
 
 
 def _checked_schema(fileset: Mapping[str, Any], schemaclass: Any, fudged_pass: bool) -> Any:

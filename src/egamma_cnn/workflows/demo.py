@@ -6,7 +6,8 @@ LocalCluster scores every candidate with the shipped CNNs and runs the three pre
 studies over them: the tag-and-probe of the CNN working points, the data/MC comparison
 with fudge factors, and the isolation study. Every step writes into its own folder of
 ``out_dir`` (``validation/``, ``identification/``, ``tnp/``, ``datamc/``,
-``isolation/``).
+``isolation/``); those of the workflows are each written as one run, closed by its
+``manifest.json`` (:func:`egamma_cnn.runfolder.run_folder`).
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def run_demo(out_dir: str | Path, *, events: int = 1000, workers: int = 2) -> di
             path,
             workers=workers,
             command=f"egamma-cnn demo --events {events}",
+            overwrite=True,  # the demo's own samples: a rerun remakes them
         )
         files[name] = path
     summary = validate(

@@ -6,7 +6,8 @@ score per truth class and CNN-tight decision, and the photon CNN score): it prep
 a fileset with coffea's dataset tools, builds one lazy graph with ``apply_to_fileset``
 and computes it on a dask scheduler (a ``distributed`` LocalCluster in the demo), then
 writes ``summary.json`` (per dataset: events, candidates, CNN-tight fractions per truth
-class) and ``cnn_score.png``.
+class), ``cnn_score.png`` and ``manifest.json`` as one run
+(:func:`egamma_cnn.runfolder.run_folder`).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from egamma_cnn.jsonio import write_json
 from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES
 from egamma_cnn.plotting import default_style, pyplot, save_figure
 from egamma_cnn.processors.identification import IdentificationSummary
+from egamma_cnn.runfolder import run_folder
 from egamma_cnn.tnp.pairs import TRUTH_NONE
-from egamma_cnn.workflows.common import run_processor
+from egamma_cnn.workflows.common import fileset_inputs, run_processor
 
 __all__ = ["run_identification"]
 
@@ -86,18 +88,24 @@ def run_identification(
         file or chunk in ``"left_out"``) and the others are processed.
     """
     fileset = {name: {"files": {str(path): "Events"}} for name, path in files.items()}
-    run = run_processor(
-        IdentificationSummary(),
-        fileset,
-        step_size=step_size,
-        scheduler=scheduler,
-        settings=settings,
-    )
-    results = run.outputs
-    summary = {name: _summary(result) for name, result in results.items()}
-    summary = {"datasets": summary, "skipped_files": run.skipped_files, "left_out": run.report()}
-    write_json(summary, out_dir / "summary.json")
-    _plot(results, out_dir / "cnn_score.png")
+    inputs = fileset_inputs(fileset)
+    with run_folder(out_dir, workflow="identification", inputs=inputs) as staging:
+        run = run_processor(
+            IdentificationSummary(),
+            fileset,
+            step_size=step_size,
+            scheduler=scheduler,
+            settings=settings,
+        )
+        results = run.outputs
+        summary = {name: _summary(result) for name, result in results.items()}
+        summary = {
+            "datasets": summary,
+            "skipped_files": run.skipped_files,
+            "left_out": run.report(),
+        }
+        write_json(summary, staging / "summary.json")
+        _plot(results, staging / "cnn_score.png")
     return summary
 
 

@@ -29,7 +29,11 @@ data the candidate-level ones), adds the outputs per kind (data, MC), analyses t
   on those (Z→ee data and MC) datasets: efficiencies, the scale factors as a
   correctionlib file, plots (:func:`egamma_cnn.workflows.run_tnp`);
 * ``summary.json`` — :meth:`egamma_cnn.isolation.analysis.IsolationResult.summary`,
-  with the tag-and-probe's summary as ``"tnp"``.
+  with the tag-and-probe's summary as ``"tnp"``;
+* ``manifest.json``, last: the files are written as one run
+  (:func:`egamma_cnn.runfolder.run_folder`), ``tnp/`` with its own manifest inside.
+
+Two working points that are the same specification are an error before anything runs.
 
 ``particle="photon"`` (``egamma-cnn isolation --photons``) does the same for photons:
 the photon CNN score, Franco's loose point ``Photon.iso_loose``, prompt photons
@@ -43,13 +47,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from egamma_cnn.execution import merge_by_kind
+from egamma_cnn.execution import dataset_kinds, merge_by_kind
 from egamma_cnn.isolation.analysis import analyse
 from egamma_cnn.isolation.outputs import write_outputs
 from egamma_cnn.isolation.plots import plot_all
 from egamma_cnn.processors.isolation import IsolationProcessor
+from egamma_cnn.runfolder import run_folder
 from egamma_cnn.tnp.config import TnPConfig
-from egamma_cnn.workflows.common import run_processor, run_report
+from egamma_cnn.tnp.outputs import check_output_names
+from egamma_cnn.workflows.common import fileset_inputs, run_processor, run_report
 from egamma_cnn.workflows.tnp import run_tnp
 
 __all__ = ["run_isolation"]
@@ -103,27 +109,29 @@ def run_isolation(
         photon-ID talk) and prompt against non-prompt photons.
     """
     config = config or TnPConfig()
-    out_dir = Path(out_dir)
     processor = IsolationProcessor(config, working_points, kind=particle)
     _check_tnp_datasets(tnp_datasets, fileset, particle)
+    dataset_kinds(fileset)  # every dataset says whether it is data, before anything runs
+    check_output_names(list(processor.working_points.values()), "isolation working point")
     execution = {"schemaclass": schemaclass, "step_size": step_size, "scheduler": scheduler}
-    run = run_processor(processor, fileset, **execution, settings=settings)
-    tnp_summary = None
-    if tnp_datasets:
-        tnp_summary = run_tnp(
-            {name: fileset[name] for name in tnp_datasets},
-            out_dir / "tnp",
-            replace(config, probe_id=tuple(processor.working_points.values())),
-            **execution,
-            settings=settings,
+    with run_folder(out_dir, workflow="isolation", inputs=fileset_inputs(fileset)) as staging:
+        run = run_processor(processor, fileset, **execution, settings=settings)
+        tnp_summary = None
+        if tnp_datasets:
+            tnp_summary = run_tnp(
+                {name: fileset[name] for name in tnp_datasets},
+                staging / "tnp",
+                replace(config, probe_id=tuple(processor.working_points.values())),
+                **execution,
+                settings=settings,
+            )
+        result = analyse(
+            merge_by_kind(run.outputs, fileset),
+            processor.working_points,
+            particle=particle,
+            run_report=run_report(run),
+            tnp_summary=tnp_summary,
         )
-    result = analyse(
-        merge_by_kind(run.outputs, fileset),
-        processor.working_points,
-        particle=particle,
-        run_report=run_report(run),
-        tnp_summary=tnp_summary,
-    )
-    write_outputs(result, out_dir)
-    plot_all(result, out_dir)
+        write_outputs(result, staging)
+        plot_all(result, staging)
     return result.summary()

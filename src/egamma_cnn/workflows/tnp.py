@@ -21,7 +21,14 @@ callable on its own (docs/TNP.md, "From a notebook"):
 then prints the analysis' warnings (bins without an efficiency, flagged bins). A file
 that cannot be opened is reported by name and left out (``skip_bad_files``);
 ``summary.json`` counts per dataset the pairs whose probe lies outside the E_T × η
-binning (not measured; the scale factors clamp to the edge bins there).
+binning (not measured; the scale factors give the last E_T bin above the last edge and
+an error elsewhere outside: :mod:`egamma_cnn.tnp.scale_factors`).
+
+The files are written as one run (:func:`egamma_cnn.runfolder.run_folder`): into a
+temporary folder, moved into ``out_dir`` when everything is written, the previous run's
+files that this run does not write (e.g. the plots of an ID no longer measured) removed,
+``manifest.json`` last. Two probe IDs that are the same specification (after
+normalisation) are an error before anything runs.
 """
 
 from __future__ import annotations
@@ -32,13 +39,14 @@ from typing import Any
 
 from coffea.nanoevents import NanoAODSchema
 
-from egamma_cnn.execution import dataset_kind, merge_by_kind
+from egamma_cnn.execution import dataset_kind, dataset_kinds, merge_by_kind
 from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
+from egamma_cnn.runfolder import run_folder
 from egamma_cnn.tnp.analysis import analyse, dataset_counts
 from egamma_cnn.tnp.config import TnPConfig
-from egamma_cnn.tnp.outputs import write_outputs
+from egamma_cnn.tnp.outputs import check_output_names, write_outputs
 from egamma_cnn.tnp.plots import plot_all
-from egamma_cnn.workflows.common import run_processor, run_report
+from egamma_cnn.workflows.common import fileset_inputs, run_processor, run_report
 
 __all__ = ["NANOAOD_SCHEMA", "run_tnp"]
 
@@ -68,29 +76,39 @@ def run_tnp(
     skip bad files); ``step_size`` overrides its chunk size.
     """
     config = config or TnPConfig()
-    run = run_processor(
-        TagAndProbeProcessor(config),
-        fileset,
-        schemaclass=schemaclass,
-        step_size=step_size,
-        scheduler=scheduler,
-        settings=settings,
-    )
-    result = analyse(
+    check_output_names(config.probe_id, "probe ID")
+    dataset_kinds(fileset)  # every dataset says whether it is data, before anything runs
+    with run_folder(out_dir, workflow="tnp", inputs=fileset_inputs(fileset)) as staging:
+        result = _measure(
+            fileset,
+            config,
+            dict(method=method, signal=signal, background=background, interval=interval),
+            dict(
+                schemaclass=schemaclass, step_size=step_size, scheduler=scheduler, settings=settings
+            ),
+        )
+        write_outputs(result, staging)
+        plot_all(result, staging)
+    for line in result.warnings:
+        print(line)
+    return result.summary()
+
+
+def _measure(
+    fileset: Mapping[str, Any],
+    config: TnPConfig,
+    options: Mapping[str, Any],
+    execution: Mapping[str, Any],
+) -> Any:
+    """The processor over ``fileset``, then :func:`~egamma_cnn.tnp.analysis.analyse`."""
+    run = run_processor(TagAndProbeProcessor(config), fileset, **execution)
+    return analyse(
         merge_by_kind(run.outputs, fileset),
         config,
-        method=method,
-        signal=signal,
-        background=background,
-        interval=interval,
+        **options,
         datasets={
             name: dataset_counts(output, dataset_kind(fileset, name))
             for name, output in run.outputs.items()
         },
         run_report=run_report(run),
     )
-    write_outputs(result, out_dir)
-    plot_all(result, out_dir)
-    for line in result.warnings:
-        print(line)
-    return result.summary()

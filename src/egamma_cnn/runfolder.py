@@ -1,0 +1,254 @@
+"""Output folders of one run: written aside, swapped in, closed by a manifest written last.
+
+Every workflow (``egamma-cnn tnp``, ``datamc``, ``isolation``, the demo's steps) writes
+its files through :func:`run_folder`:
+
+1. at the start, the temporary folders of dead runs beside the output folder are removed
+   (``.<name>.run-<host>-<pid>-<token>``: a run on this host whose process is gone);
+2. the run writes into a fresh hidden temporary folder beside the output folder, created
+   exclusively and named with the host and the process id of its owner;
+3. on success its files are moved in: first the previous run's ``manifest.json`` is
+   taken away (its list kept in ``.manifest-previous.json`` until the new manifest is
+   written), then the files the previous manifest lists that this run does not write are
+   removed (only those: a file of the user's own in the folder stays), the new files are
+   moved in, and ``manifest.json`` is written **last**: every file of the run with its
+   size and sha256, the egamma-cnn version, the time, the command line of the process and
+   the inputs the workflow names;
+4. a run that fails (an exception, Ctrl-C) removes its temporary folder and leaves the
+   output folder as the previous run left it.
+
+A folder is the complete output of one run exactly when its ``manifest.json`` exists and
+every file it lists has the listed size and sha256 (:func:`check_run_folder`); a folder
+without a manifest, or whose files do not match it, is an incomplete run (killed while it
+moved its files in) or not an egamma-cnn output folder. A run killed with SIGKILL leaves
+its temporary folder behind; the next run into the same folder removes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import secrets
+import shlex
+import shutil
+import socket
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from egamma_cnn import __version__
+from egamma_cnn.jsonio import write_json
+
+__all__ = ["MANIFEST", "check_run_folder", "remove_dead_runs", "run_folder"]
+
+#: Name of the manifest of a run's output folder, written last.
+MANIFEST = "manifest.json"
+#: The previous run's file list while a new run moves its files in.
+_PREVIOUS = ".manifest-previous.json"
+_TAG = ".run-"
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
+
+
+def _temporary_pattern(out_dir: Path) -> re.Pattern[str]:
+    return re.compile(
+        rf"^\.{re.escape(out_dir.name)}{re.escape(_TAG)}(?P<host>[A-Za-z0-9._]+)-"
+        r"(?P<pid>[0-9]+)-[0-9a-f]{8}$"
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_dead_runs(out_dir: str | Path) -> list[Path]:
+    """Remove the temporary folders of dead runs beside ``out_dir``; returns them.
+
+    A temporary folder is a dead run's when it was made on this host by a process that
+    no longer exists (a run killed with SIGKILL). Those of live processes and of other
+    hosts (a shared file system) are left alone.
+    """
+    out_dir = Path(out_dir)
+    parent = out_dir.parent
+    if not parent.is_dir():
+        return []
+    pattern, host, removed = _temporary_pattern(out_dir), _host(), []
+    for entry in parent.iterdir():
+        match = pattern.match(entry.name)
+        if match is None or match["host"] != host or _alive(int(match["pid"])):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files(folder: Path) -> list[str]:
+    """The regular files under ``folder`` as sorted POSIX paths relative to it."""
+    return sorted(
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and not path.is_symlink()
+    )
+
+
+def _listed(path: Path) -> list[str]:
+    """The files a manifest (or the kept previous list) names; [] if none is readable."""
+    try:
+        files = json.loads(path.read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [name for name in files if isinstance(name, str)]
+
+
+def _inside(out_dir: Path, name: str) -> Path | None:
+    """``out_dir / name`` when ``name`` is a plain relative path inside it, else None."""
+    parts = Path(name).parts
+    if not parts or Path(name).is_absolute() or any(p in ("..", ".", "") for p in parts):
+        return None
+    return out_dir.joinpath(*parts)
+
+
+def _commit(staging: Path, out_dir: Path, record: dict[str, Any]) -> None:
+    """Move the files of ``staging`` into ``out_dir`` (module docstring, step 3)."""
+    new = _files(staging)
+    manifest = {
+        **record,
+        "files": {
+            name: {"size": (staging / name).stat().st_size, "sha256": _sha256(staging / name)}
+            for name in new
+        },
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous = sorted(set(_listed(out_dir / MANIFEST)) | set(_listed(out_dir / _PREVIOUS)))
+    _replace_with_json({"files": previous}, out_dir / _PREVIOUS)
+    (out_dir / MANIFEST).unlink(missing_ok=True)
+    for name in sorted(set(previous) - set(new) - {MANIFEST, _PREVIOUS}):
+        path = _inside(out_dir, name)
+        if path is None or not path.is_file() or path.is_symlink():
+            continue
+        path.unlink()
+        for folder in path.parents:  # the folders that held only our files
+            if folder == out_dir or not folder.is_relative_to(out_dir):
+                break
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+    # nested runs' manifests last, so that a sub-folder is complete only when its files are
+    for name in sorted(new, key=lambda n: (Path(n).name == MANIFEST, n)):
+        target = out_dir / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(staging / name, target)  # a rename; a copy across file systems
+    _replace_with_json(manifest, out_dir / MANIFEST)
+    (out_dir / _PREVIOUS).unlink(missing_ok=True)
+
+
+def _replace_with_json(value: Any, path: Path) -> None:
+    """Write ``path`` whole or not at all: a temporary file beside it, then a rename."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        write_json(value, temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def run_folder(
+    out_dir: str | Path, *, workflow: str, inputs: Mapping[str, Any] | None = None
+) -> Iterator[Path]:
+    """A temporary folder to write a run's files into, swapped into ``out_dir`` on success.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The output folder (created; the files of a previous run there are replaced, those
+        of the user kept).
+    workflow : str
+        What wrote the folder (``"tnp"``, ``"datamc"``, ...), recorded in the manifest.
+    inputs : mapping, optional
+        What the run read (e.g. the files per dataset), recorded in the manifest.
+
+    Yields
+    ------
+    Path
+        The temporary folder; write every file of the run into it.
+
+    Raises
+    ------
+    ValueError
+        ``out_dir`` exists and is not a folder.
+    """
+    out_dir = Path(out_dir).resolve()
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"output folder {out_dir} exists and is not a folder")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    remove_dead_runs(out_dir)
+    name = f".{out_dir.name}{_TAG}{_host()}-{os.getpid()}-{secrets.token_hex(4)}"
+    staging = out_dir.parent / name
+    staging.mkdir(mode=0o700)  # exclusive: fails if it exists
+    try:
+        yield staging
+        _commit(
+            staging,
+            out_dir,
+            {
+                "workflow": workflow,
+                "egamma_cnn_version": __version__,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "command": shlex.join(sys.argv),
+                "inputs": dict(inputs or {}),
+            },
+        )
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def check_run_folder(out_dir: str | Path) -> dict[str, Any]:
+    """The manifest of ``out_dir`` once every file it lists is there, unchanged.
+
+    Raises
+    ------
+    ValueError
+        No manifest (an incomplete run, or not an egamma-cnn output folder), or a listed
+        file is missing or differs from its size or sha256 (an incomplete or altered run).
+    """
+    out_dir = Path(out_dir)
+    try:
+        manifest = json.loads((out_dir / MANIFEST).read_text())
+    except FileNotFoundError:
+        raise ValueError(
+            f"{out_dir}: no {MANIFEST}: an incomplete run (interrupted, or still writing) "
+            "or not an egamma-cnn output folder"
+        ) from None
+    except ValueError as error:
+        raise ValueError(f"{out_dir / MANIFEST}: not a manifest ({error})") from None
+    for name, entry in manifest.get("files", {}).items():
+        path = _inside(out_dir, name)
+        if path is None or not path.is_file():
+            raise ValueError(f"{out_dir}: {name} of the manifest is missing: an incomplete run")
+        if path.stat().st_size != entry.get("size") or _sha256(path) != entry.get("sha256"):
+            raise ValueError(f"{out_dir}: {name} differs from the manifest: not the run's file")
+    return manifest
