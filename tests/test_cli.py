@@ -1,8 +1,12 @@
 """The command line: bad arguments give one line on stderr and exit code 2."""
 
+import json
+import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -125,3 +129,52 @@ def test_interrupt_gives_one_line(signal_number, code, line):
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == code
     assert stderr.strip() == line
+
+
+def test_sigterm_during_a_tnp_run_on_a_local_cluster_leaves_nothing(tmp_path):
+    """A batch system's SIGTERM mid-run: one line, exit 143, no temporary folder, no
+    output that looks complete, and no worker or nanny process of the LocalCluster left."""
+    psutil = pytest.importorskip("psutil")
+    data = Path(__file__).parent / "data"
+    fileset = tmp_path / "fileset.json"
+    fileset.write_text(
+        json.dumps(
+            {
+                "data": {"files": [str(data / "zee_datalike.root")], "metadata": {"is_data": True}},
+                "mc": {"files": [str(data / "zee_mc.root")], "metadata": {"is_data": False}},
+            }
+        )
+    )
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "egamma_cnn.cli", "tnp", str(fileset), "--out-dir", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        staging: list[Path] = []
+        while not staging and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.2)
+            staging = list(tmp_path.glob(".out.run-*"))
+        assert staging, "the run never started writing"
+        family = [process.pid] + [p.pid for p in psutil.Process(process.pid).children(True)]
+        assert len(family) >= 3  # the command, the nanny and worker processes
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 143
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines()[-1] == "egamma-cnn: terminated (SIGTERM)"
+    assert not list(tmp_path.glob(".out.run-*"))
+    assert not (out / "manifest.json").exists()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(psutil.pid_exists(pid) for pid in family):
+        time.sleep(0.2)
+    alive = [pid for pid in family if psutil.pid_exists(pid)]
+    alive = [pid for pid in alive if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
+    assert not alive

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import shlex
 import signal
@@ -39,8 +40,22 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM (what batch systems send) raised like Ctrl-C, so the same cleanup runs."""
 
 
+def _quiet_shutdown() -> None:
+    """Silence what dask's client logs while an interrupted command closes its cluster
+    (cancelled tasks, "Task exception was never retrieved" from its event loop's thread):
+    the command's one line says what happened."""
+    for name in ("asyncio", "distributed", "tornado"):
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
 def _terminated(signum: int, frame: Any) -> None:
+    _quiet_shutdown()
     raise _Terminated
+
+
+def _interrupted(signum: int, frame: Any) -> None:
+    _quiet_shutdown()
+    raise KeyboardInterrupt
 
 
 def _one_line(message: str) -> str:
@@ -699,7 +714,10 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = getattr(args, "out_dir", None)
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         parser.error(f"--out-dir: {out_dir} exists and is not a folder")
-    previous = signal.signal(signal.SIGTERM, _terminated)
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminated),
+        signal.SIGINT: signal.signal(signal.SIGINT, _interrupted),
+    }
     try:
         return commands[args.command](args, parser)
     except (ValueError, OSError, BadInputError) as err:
@@ -712,7 +730,8 @@ def main(argv: list[str] | None = None) -> int:
         print("egamma-cnn: interrupted (SIGINT)", file=sys.stderr)
         return 128 + signal.SIGINT
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 if __name__ == "__main__":
