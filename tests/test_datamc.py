@@ -535,3 +535,29 @@ def test_fudge_file_errors(tmp_path):
     write_correction(other, tmp_path / "sf.json")
     with pytest.raises(ValueError, match="no correction 'egamma_cnn_fudge'"):
         FudgeFile(tmp_path / "sf.json")
+
+
+def test_a_fudge_file_that_would_change_nothing_is_refused(tmp_path):
+    """Factors of no shower-shape column (another variable set, a misspelt name) changed
+    nothing, silently; factors of some of them: a warning names the others."""
+    centre = {"Reta": 0.95, "foo": 1.0, "reta": 0.95}
+    none_applied = tmp_path / "none.json"
+    _write_fudge(none_applied, centre, centre, dict.fromkeys(centre, 1.1), ("Reta", "foo"))
+    for make in (EGammaSchema.with_fudge, lambda f: EGammaSchema.with_identification(fudge=f)):
+        with pytest.raises(ValueError, match=r"\['Reta', 'foo'\], none of which is a shower"):
+            make(none_applied)
+    some = tmp_path / "some.json"
+    _write_fudge(some, centre, centre, dict.fromkeys(centre, 1.1), ("reta", "foo"))
+    with pytest.warns(UserWarning, match=r"fudge factors of \['foo'\] are not applied"):
+        EGammaSchema.with_fudge(some)
+
+
+def test_a_data_like_file_is_never_fudged(tmp_path):
+    """The docs said "never give it for data"; now a file without truth branches is refused."""
+    path = tmp_path / "fudge.json"
+    _write_fudge(path, {"reta": 0.95}, {"reta": 0.94}, {"reta": 1.2}, ("reta",))
+    data = Path(__file__).parent / "data" / "zee_datalike.root"
+    with pytest.raises(ValueError, match="are for simulation, and this file has no truth"):
+        open_events(data, schemaclass=EGammaSchema.with_fudge(path))
+    mc = Path(__file__).parent / "data" / "zee_mc.root"
+    assert len(open_events(mc, schemaclass=EGammaSchema.with_fudge(path)).Electron.reta) == 40

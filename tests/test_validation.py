@@ -1,6 +1,7 @@
 """The validation fits and the validate() job on the shipped sample."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -73,3 +74,60 @@ def test_z_shapes_of_a_file_with_a_single_z_like_event(monkeypatch):
         counts.append(len(z_electron_shapes(sample)["reta"]))
     assert set(counts) <= {0, 2, 4}
     assert 2 in counts
+
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_the_same_file_twice_is_refused_also_through_a_link(tmp_path):
+    """The same file twice would double every count of summary.json (exit 0 before)."""
+    link = tmp_path / "again.root"
+    link.symlink_to(DATA / "zee_mc.root")
+    for files, data in (
+        ([DATA / "zee_mc.root", DATA / "zee_mc.root"], None),
+        ([DATA / "zee_mc.root", link], None),
+        ([DATA / "zee_mc.root"], [DATA / "zee_datalike.root", DATA / "zee_datalike.root"]),
+    ):
+        with pytest.raises(ValueError, match="again: give each file once"):
+            validate(files, tmp_path / "out", data_files=data)
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_mc_file_given_as_data_is_refused(tmp_path):
+    """Before, the data/MC comparison compared the MC file with itself."""
+    copy = shutil.copyfile(DATA / "zee_mc.root", tmp_path / "copy.root")
+    with pytest.raises(ValueError, match=r"simulation \(MC\) by its provenance"):
+        validate([DATA / "zee_mc.root"], tmp_path / "out", data_files=[copy])
+
+
+def test_a_data_comparison_without_zee_mc_is_refused(tmp_path, monkeypatch):
+    """Before, n_mc 0, medians null and numpy warnings, exit 0."""
+    from egamma_cnn.sim import validation
+
+    real = validation.read_metadata
+    monkeypatch.setattr(
+        validation,
+        "read_metadata",
+        lambda path: {**real(path), "process": "jf17"} if "zee_mc" in str(path) else real(path),
+    )
+    with pytest.raises(ValueError, match="needs a Z→ee MC file"):
+        validate([DATA / "zee_mc.root"], tmp_path / "out", data_files=[DATA / "zee_datalike.root"])
+    assert not (tmp_path / "out").exists()
+
+
+def test_validate_writes_one_run_with_its_manifest(tmp_path, monkeypatch):
+    """A failure while drawing leaves the previous validation whole."""
+    from egamma_cnn.runfolder import check_run_folder
+    from egamma_cnn.sim import validation
+
+    validate([DATA / "zee_mc.root"], tmp_path)
+    manifest = check_run_folder(tmp_path)
+    assert "summary.json" in manifest["files"] and manifest["workflow"] == "validate"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the disk filled up")
+
+    monkeypatch.setattr(validation, "compare_data_mc", broken)
+    with pytest.raises(RuntimeError):
+        validate([DATA / "zee_mc.root"], tmp_path, data_files=[DATA / "zee_datalike.root"])
+    assert check_run_folder(tmp_path) == manifest

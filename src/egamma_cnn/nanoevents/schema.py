@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import os
+import warnings
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
@@ -42,6 +43,7 @@ from urllib.parse import quote
 from coffea.nanoevents import transforms
 from coffea.nanoevents.schemas.nanoaod import NanoAODSchema
 
+from egamma_cnn.features import SHOWER_SHAPE_NAMES
 from egamma_cnn.model import SHIPPED_MODELS
 from egamma_cnn.nanoevents import methods
 from egamma_cnn.nanoevents.id_columns import SETTINGS_KEY, IdentificationSettings
@@ -206,6 +208,12 @@ class EGammaSchema(NanoAODSchema):
                 "(uproot >= 5.7 writes one on file['Events'] = {...}); write the TTree with "
                 "file.mktree('Events', {...}) instead"
             )
+        fudge = getattr(self.identification, "fudge", None)
+        if fudge is not None and "Electron_truthClass" not in base_form.get("fields", ()):
+            raise ValueError(
+                f"the fudge factors of {fudge} are for simulation, and this file has no "
+                "truth branches (Electron_truthClass): a data-like file is never fudged"
+            )
         _add_event_index(base_form)
         super().__init__(base_form, version="latest")
 
@@ -304,7 +312,7 @@ class EGammaSchema(NanoAODSchema):
             cls.identification or IdentificationSettings(),
             **{name: value for name, value in given.items() if value is not None},
         )
-        settings.fudge_file()  # a missing or wrong file fails here
+        _check_fudge(settings)  # a missing or wrong file fails here
         settings.model("electron")  # fail here, not in a worker, on a wrong model
         settings.model("photon")
         return type(cls.__name__, (cls,), {"identification": settings})
@@ -320,8 +328,34 @@ class EGammaSchema(NanoAODSchema):
             cls.identification or IdentificationSettings(),
             fudge=None if fudge is None else os.path.abspath(os.fspath(fudge)),
         )
-        settings.fudge_file()
+        _check_fudge(settings)
         return type(cls.__name__, (cls,), {"identification": settings})
+
+
+def _check_fudge(settings: IdentificationSettings) -> None:
+    """Refuse a fudge-factor file that would change nothing.
+
+    The factors are applied to the shower shapes the feature computation makes
+    (:data:`egamma_cnn.features.SHOWER_SHAPE_NAMES`); a file with factors for none of them
+    (another variable set, a misspelt ``Reta``) is an error, one with factors for some
+    of them a warning that names the others.
+    """
+    fudge = settings.fudge_file()  # a missing or wrong file fails here
+    if fudge is None:
+        return
+    applied = [name for name in fudge.variables if name in SHOWER_SHAPE_NAMES]
+    ignored = [name for name in fudge.variables if name not in SHOWER_SHAPE_NAMES]
+    if not applied:
+        raise ValueError(
+            f"{fudge.path} has fudge factors for {list(fudge.variables)}, none of which is a "
+            f"shower-shape column the fudged columns use ({', '.join(SHOWER_SHAPE_NAMES)})"
+        )
+    if ignored:
+        warnings.warn(
+            f"{fudge.path}: the fudge factors of {ignored} are not applied (not shower-shape "
+            f"columns; those applied: {applied})",
+            stacklevel=3,
+        )
 
 
 def _path_or_name(model: Any) -> Any:

@@ -12,6 +12,12 @@ into ``out_dir`` and returns the summary:
 * the shower shapes R_η, R_φ, w_η2, f1, f3, R_had (:mod:`egamma_cnn.features`) per truth
   class (ATLAS: signal R_η peaked near 0.93–0.97, backgrounds broader);
 * the truth-class composition per process, to compare with ATL-PHYS-PUB-2023-001 Table 2.
+
+The inputs are checked before anything is written (:func:`check_inputs`): each file a
+readable sample, given once, simulation among the files and data-like among the
+``data_files`` as its provenance says, and a Z→ee MC file for a data/MC comparison. The
+outputs are those of one run (:func:`egamma_cnn.runfolder.run_folder`: written aside,
+swapped in, ``manifest.json`` last).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from egamma_cnn.features import SHOWER_SHAPE_NAMES, shower_shapes
 from egamma_cnn.jsonio import write_json
 from egamma_cnn.plotting import pyplot, save_figure
 from egamma_cnn.provenance import METADATA_KEY, object_names, open_root_file, read_metadata
+from egamma_cnn.runfolder import run_folder
 from egamma_cnn.sim.truth import ElectronClass
 
 __all__ = ["CLASS_LABELS", "TREE_NAME", "check_sample", "fit_gaussian_core", "validate"]
@@ -178,6 +185,8 @@ _NEEDED_BRANCHES = (
 _TRUTH_BRANCHES = ("Electron_truthClass", "Electron_truthPt", "Electron_truthEta")
 #: Provenance entries the MC validation reads.
 _NEEDED_METADATA = ("process", "n_events")
+#: The processes whose files give Z-like pairs (the m_ee fit, the data/MC comparison).
+_ZEE_PROCESSES = ("zee", "zeegamma")
 
 
 def check_sample(path: Path, need_truth: bool = True) -> None:
@@ -325,13 +334,59 @@ def validate(files: list[Path], out_dir: Path, data_files: list[Path] | None = N
         return _validate(plt, files, out_dir, data_files)
 
 
+def check_inputs(files: list[Path], data_files: list[Path] | None = None) -> None:
+    """Refuse what :func:`validate` cannot validate, before anything is written.
+
+    Every file must be a readable sample (:func:`check_sample`), each given once (also
+    through a link or another spelling of its path: the same file twice would double
+    every count); the ``files`` are simulation and the ``data_files`` data-like samples,
+    as their provenance (``is_data``) says; and a data/MC comparison needs a Z→ee MC file
+    among the ``files``.
+
+    Raises
+    ------
+    OSError, ValueError
+        The first file that is not one of these, named with what is wrong.
+    """
+    seen: dict[tuple[int, int], Path] = {}
+    for path, is_data in [*((f, False) for f in files), *((f, True) for f in data_files or ())]:
+        check_sample(path, need_truth=not is_data)
+        info = Path(path).stat()
+        first = seen.get((info.st_dev, info.st_ino))
+        if first is not None:
+            raise ValueError(f"{path} is {first} again: give each file once")
+        seen[(info.st_dev, info.st_ino)] = Path(path)
+        said = _is_data(path)
+        if said is not None and said != is_data:
+            kind = "data-like" if said else "simulation (MC)"
+            option = "--data" if said else "the MC files (not --data)"
+            raise ValueError(f"{path} is {kind} by its provenance: give it as {option}")
+    if data_files and not any(read_metadata(f).get("process") in _ZEE_PROCESSES for f in files):
+        raise ValueError(
+            "the data/MC comparison (--data) needs a Z→ee MC file among the files "
+            f"(process {' or '.join(_ZEE_PROCESSES)})"
+        )
+
+
+def _is_data(path: Path) -> bool | None:
+    """What a sample's provenance says (``is_data``), None when it has none."""
+    try:
+        value = read_metadata(path).get("is_data")
+    except (KeyError, ValueError):
+        return None
+    return value if isinstance(value, bool) else None
+
+
 def _validate(plt: Any, files: list[Path], out_dir: Path, data_files: list[Path] | None) -> dict:
-    for path in files:  # every file is checked before anything is written
-        check_sample(path, need_truth=True)
-    for path in data_files or ():
-        check_sample(path, need_truth=False)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    check_inputs(files, data_files)
+    inputs = {"files": [str(f) for f in files], "data_files": [str(f) for f in data_files or ()]}
+    with run_folder(out_dir, workflow="validate", inputs=inputs) as staging:
+        return _write_validation(plt, files, staging, data_files)
+
+
+def _write_validation(
+    plt: Any, files: list[Path], out_dir: Path, data_files: list[Path] | None
+) -> dict:
     summary: dict = {"files": [str(f) for f in files], "processes": {}}
     all_shapes = []
     all_class = []
@@ -355,7 +410,7 @@ def _validate(plt: Any, files: list[Path], out_dir: Path, data_files: list[Path]
         e_true = prompt.truthPt * np.cosh(prompt.truthEta)
         response.append(ak.to_numpy(ak.flatten(prompt.clusterE / e_true)))
         response_eta.append(ak.to_numpy(ak.flatten(np.abs(prompt.clusterEta))))
-        if meta["process"] in ("zee", "zeegamma"):
+        if meta["process"] in _ZEE_PROCESSES:
             sel = el[(el.pt > 20) & (np.abs(el.clusterEta) < 2.47)]
             sel = sel[ak.argsort(sel.pt, ascending=False)]
             two = sel[ak.num(sel) >= 2]
