@@ -35,6 +35,14 @@ def _run(*args):
             ["generate", "--process", "zee", "--events", "5", "--out", "x.root", "--pileup", "inf"],
             "must be a finite number ≥ 0",
         ),
+        (
+            ["generate", "--process", "zee", "--events", "5", "--out", "x.root", "--pileup", "1e6"],
+            "argument --pileup: 1e6: the mean pile-up is at most 200 (the HL-LHC design",
+        ),
+        (
+            ["generate", "--process", "zee", "--events", "5", "--out", ""],
+            "argument --out: give a file name, got ''",
+        ),
         (["train", "electron", "--data", "d", "--out", "m.onnx", "--ratio", "-1"], "> 0"),
         (["train", "electron", "--data", "d", "--out", "m.onnx", "--dropout", "1.5"], "[0, 1)"),
         (["validate", "missing.root"], "no such file"),
@@ -178,3 +186,42 @@ def test_sigterm_during_a_tnp_run_on_a_local_cluster_leaves_nothing(tmp_path):
     alive = [pid for pid in family if psutil.pid_exists(pid)]
     alive = [pid for pid in alive if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE]
     assert not alive
+
+
+def test_demo_refuses_too_many_workers_before_printing_or_creating(tmp_path, capsys):
+    from egamma_cnn.cli import main
+    from egamma_cnn.workflows.demo import run_demo
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--workers", "100000", "--out-dir", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("egamma-cnn: error: --workers 100000: at most ")
+    assert captured.err.count("\n") == 1
+    with pytest.raises(ValueError, match="--workers 100000: at most"):
+        run_demo(out, workers=100_000)
+    assert not out.exists()
+
+
+def test_generate_names_out_when_it_exists(tmp_path, capsys):
+    from egamma_cnn.cli import main
+
+    out = tmp_path / "a.root"
+    out.write_bytes(b"precious")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["generate", "--process", "zee", "--events", "5", "--out", str(out)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == (
+        f"egamma-cnn: error: --out: {out} exists: give --overwrite (overwrite=True) to replace it\n"
+    )
+    assert out.read_bytes() == b"precious"
+
+
+def test_generate_into_a_folder_that_takes_no_files_names_out():
+    result = _run("generate", "--process", "zee", "--events", "5", "--out", "/proc/x.root")
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    # root: "--out /proc/x.root: cannot create a file in /proc (No such file or directory)";
+    # another user: "--out: folder /proc is not writable"; never the hidden temporary
+    assert line.startswith("egamma-cnn: error: --out") and "/proc" in line
+    assert ".x.root" not in line

@@ -329,7 +329,10 @@ def test_prepare_flags_reach_the_run(monkeypatch, tmp_path):
     target = "egamma_cnn.train.dataset.prepare_files"
     argv = ["prepare", "--samples", str(samples), "--out", str(tmp_path / "p")]
     base = _call(monkeypatch, target, {"counts": {}}, argv)
-    assert base.args == ([samples / "b.root"], tmp_path / "p" / "test")
+    # the last call is the test split's, written into the run's temporary folder
+    files, folder = base.args
+    assert files == [samples / "b.root"] and folder.name == "test"
+    assert folder.parent.name.startswith(".p.run-") and folder.parent.parent == tmp_path
     assert base.kwargs["workers"] == 1 and base.kwargs["settings"] is None
     changed = _call(
         monkeypatch, target, {"counts": {}}, [*argv, "--workers", "2", "--executor", "iterative"]
@@ -342,7 +345,8 @@ def test_prepare_flags_reach_the_run(monkeypatch, tmp_path):
 def prepared_folder(tmp_path: Path) -> Path:
     data = tmp_path / "prepared"
     (data / "train").mkdir(parents=True)
-    (data / "train" / "meta.json").write_text("{}")
+    meta = {"files": [], "processes": [], "counts": {}, "feature_names": {}}
+    (data / "train" / "meta.json").write_text(json.dumps(meta))
     return data
 
 

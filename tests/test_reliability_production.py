@@ -16,9 +16,9 @@ import psutil
 import pytest
 import uproot
 
-from egamma_cnn.execution.clusters import max_local_workers, task_pool
+from egamma_cnn.execution.clusters import WorkerDiedError, max_local_workers, task_pool
 from egamma_cnn.sim import production, writer
-from egamma_cnn.sim.production import BLOCK_SIZE, ProductionConfig, produce
+from egamma_cnn.sim.production import BLOCK_SIZE, MAX_PILEUP_MU, ProductionConfig, produce
 from egamma_cnn.sim.writer import remove_stale_temporaries, temporary_path, write_events
 from egamma_cnn.train.dataset import prepare_files
 from egamma_cnn.train.samples import SamplePlan, produce_plan
@@ -231,11 +231,11 @@ def _group_members(pgid: int) -> list[int]:
     return members
 
 
-def _start_generate(out: Path) -> tuple[subprocess.Popen, list[int]]:
+def _start_generate(out: Path, events: int = 400) -> tuple[subprocess.Popen, list[int]]:
     """`generate --workers 2` in its own session, once both workers and the temporary exist."""
     pythia = pytest.importorskip("pythia8mc")
     assert pythia
-    command = [str(CLI), "generate", "--process", "zee", "--events", "400", "--workers", "2"]
+    command = [str(CLI), "generate", "--process", "zee", "--events", str(events), "--workers", "2"]
     proc = subprocess.Popen(
         [*command, "--no-progress", "--out", str(out)],
         stdout=subprocess.PIPE,
@@ -301,3 +301,66 @@ def test_killed_generate_leaves_no_worker_and_the_next_run_removes_its_temporary
     assert f".{proc.pid}." in left
     produce(ProductionConfig("zee", 5, seed=3), tmp_path / "next.root", progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["next.root"]
+
+
+# -- a worker that dies (the out-of-memory killer's SIGKILL) ----------------------------------
+
+
+def _kill_yourself(signum: int) -> None:
+    os.kill(os.getpid(), signum)
+
+
+@pytest.mark.parametrize(
+    ("signum", "how"),
+    [
+        (signal.SIGKILL, r"killed by signal 9 \(SIGKILL: out of memory\?\)"),
+        (signal.SIGUSR1, rf"killed by signal {int(signal.SIGUSR1)} \(SIGUSR1\)"),
+    ],
+)
+def test_a_dying_worker_stops_the_pool_with_one_line(signum, how):
+    with pytest.raises(WorkerDiedError, match=rf"^a worker process died \({how}\)$"):
+        with task_pool(None, 2) as pool:
+            pids = list(pool._processes)
+            slow = pool.submit(time.sleep, 30)
+            pool.submit(_kill_yourself, signum).result(timeout=30)
+            slow.result(timeout=30)
+    assert not [pid for pid in pids if _running(pid)]
+
+
+def test_a_worker_that_exits_is_reported_with_its_code():
+    with pytest.raises(WorkerDiedError, match=r"a worker process died \(exited with code 3\)"):
+        with task_pool(None, 1) as pool:
+            pool.submit(os._exit, 3).result(timeout=30)
+
+
+def test_a_worker_killed_during_generate_gives_one_line_and_leaves_nothing(tmp_path):
+    out = tmp_path / "a.root"
+    proc, workers = _start_generate(out, events=2000)
+    os.kill(workers[0], signal.SIGKILL)  # what the out-of-memory killer does
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert stderr.strip() == (
+        "egamma-cnn: error: a worker process died (killed by signal 9 (SIGKILL: out of "
+        f"memory?)) while producing {out}; nothing was written"
+    )
+    assert list(tmp_path.iterdir()) == []  # no temporary, no output
+    _assert_nothing_left(proc, workers)
+
+
+# -- pile-up bound --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mu", [1e6, 200.5, float("nan"), -1.0])
+def test_pileup_is_bounded_by_the_hl_lhc_design(mu):
+    with pytest.raises(ValueError, match=r"pileup_mu .*: the mean pile-up must be in \[0, 200\]"):
+        ProductionConfig("zee", 2, pileup_mu=mu)
+    with pytest.raises(ValueError, match=r"pileup_mu .*: the mean pile-up must be in \[0, 200\]"):
+        SamplePlan(rounds=5, pileup_mu=mu)
+    assert ProductionConfig("zee", 2, pileup_mu=MAX_PILEUP_MU).pileup_mu == 200.0
+
+
+def test_a_folder_that_takes_no_files_is_named_not_the_temporary():
+    out = Path("/proc/x.root")
+    with pytest.raises(OSError, match=r"^cannot create /proc/x\.root: its folder /proc") as info:
+        produce(CFG, out, progress=False)
+    assert ".x.root." not in str(info.value)

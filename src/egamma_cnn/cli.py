@@ -3,7 +3,10 @@ train-samples | prepare | train | evaluate``.
 
 Bad arguments and bad input give a one-line error on stderr and exit code 2 (the
 library raises ``ValueError``, ``OSError`` or :class:`~egamma_cnn.execution.BadInputError`
-with a message that names the file, field, value or option). Ctrl-C (SIGINT) and SIGTERM
+with a message that names the file, field, value or option). A local worker process that
+dies (the out-of-memory killer's SIGKILL) stops the command the same way, with one line
+saying how it died and what was not written
+(:class:`~egamma_cnn.execution.clusters.WorkerDiedError`). Ctrl-C (SIGINT) and SIGTERM
 (what batch systems send) stop a command with one line and exit code 130 or 143; the
 command's own cleanup (temporary files, worker processes) runs on both.
 """
@@ -18,6 +21,7 @@ import os
 import shlex
 import signal
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +29,15 @@ from egamma_cnn.execution import (
     EXECUTORS,
     BadInputError,
     ExecutionSettings,
+    WorkerDiedError,
     check_inputs,
     load_fileset,
     open_executor,
 )
+from egamma_cnn.execution.settings import check_local_workers
 from egamma_cnn.features import ELECTRON_HLV_NAMES
 from egamma_cnn.jsonio import json_ready
+from egamma_cnn.runfolder import run_folder
 from egamma_cnn.tnp.config import TnPConfig
 
 __all__ = ["main"]
@@ -98,6 +105,25 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _pileup(text: str) -> float:
+    """A mean pile-up ⟨μ⟩: a finite number in [0, MAX_PILEUP_MU] (the HL-LHC design)."""
+    from egamma_cnn.sim.production import MAX_PILEUP_MU
+
+    value = _non_negative_float(text)
+    if value > MAX_PILEUP_MU:
+        raise argparse.ArgumentTypeError(
+            f"{text}: the mean pile-up is at most {MAX_PILEUP_MU:g} (the HL-LHC design is 140–200)"
+        )
+    return value
+
+
+def _output_file(text: str) -> Path:
+    """An output file name (not empty, not a folder's name such as ``.`` or ``dir/``)."""
+    if not text or text.endswith(("/", os.sep)) or Path(text).name in ("", ".", ".."):
+        raise argparse.ArgumentTypeError(f"give a file name, got {text!r}")
+    return Path(text)
+
+
 def _dropout(text: str) -> float:
     value = _non_negative_float(text)
     if value >= 1:
@@ -125,7 +151,7 @@ def _build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--process", required=True, choices=sorted(PROCESSES), help="physics process")
     gen.add_argument("--events", required=True, type=_positive_int, help="events to write")
     gen.add_argument("--seed", type=_non_negative_int, default=1, help="master seed")
-    gen.add_argument("--out", required=True, type=Path, help="output ROOT file")
+    gen.add_argument("--out", required=True, type=_output_file, help="output ROOT file")
     gen.add_argument(
         "--overwrite", action="store_true", help="replace --out if it exists (a regular file)"
     )
@@ -134,10 +160,10 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     gen.add_argument(
         "--pileup",
-        type=_non_negative_float,
+        type=_pileup,
         default=0.0,
         metavar="MU",
-        help="mean number of pile-up interactions (default 0)",
+        help="mean number of pile-up interactions (default 0, at most 200)",
     )
     gen.add_argument("--workers", type=_positive_int, default=1, help="worker processes")
     _cluster_options(gen)
@@ -191,11 +217,15 @@ def _build_parser() -> argparse.ArgumentParser:
     samples = sub.add_parser(
         "train-samples", help="produce the training/test sample plan of the shipped models"
     )
-    samples.add_argument("--rounds", type=_positive_int, required=True, help="rounds of files")
+    samples.add_argument(
+        "--rounds", type=_positive_int, required=True, help="rounds of files (at most 10000)"
+    )
     samples.add_argument("--out-dir", type=Path, required=True)
     samples.add_argument("--workers", type=_positive_int, default=1)
     _cluster_options(samples)
-    samples.add_argument("--pileup", type=_non_negative_float, default=20.0, metavar="MU")
+    samples.add_argument(
+        "--pileup", type=_pileup, default=20.0, metavar="MU", help="⟨μ⟩ (default 20, at most 200)"
+    )
 
     prep = sub.add_parser("prepare", help="build network inputs and features of a sample plan")
     prep.add_argument("--samples", type=Path, required=True, help="folder with plan.json")
@@ -206,7 +236,14 @@ def _build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model (needs the train extra: torch)")
     train.add_argument("what", choices=["electron", "fcn", "calo-cnn", "photon", "baselines"])
     train.add_argument("--data", type=Path, required=True, help="output folder of prepare")
-    train.add_argument("--out", type=Path, required=True, help=".onnx file, or folder (baselines)")
+    train.add_argument(
+        "--out", type=_output_file, required=True, help=".onnx file, or folder (baselines)"
+    )
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out if it exists (a model file, or the baselines of a folder)",
+    )
     train.add_argument("--preset", choices=["default", "table6"], default="default")
     train.add_argument("--max-epochs", type=_positive_int, default=40)
     train.add_argument("--batch-size", type=_positive_int, default=256)
@@ -226,20 +263,31 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_writable(parser: argparse.ArgumentParser, path: Path) -> None:
+def _check_writable(parser: argparse.ArgumentParser, path: Path, overwrite: bool) -> None:
+    """Refuse ``--out`` before any work: its folder must take a new file, and an existing
+    ``path`` is replaced only when a regular file and ``overwrite`` is given."""
+    from egamma_cnn.sim.writer import check_output_target
+
     folder = path.resolve().parent
     if not folder.is_dir():
         parser.error(f"--out: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         parser.error(f"--out: folder {folder} is not writable")
-    if path.is_dir():
-        parser.error(f"--out: {path} is a directory")
+    try:
+        check_output_target(path, overwrite)
+    except (FileExistsError, ValueError) as err:
+        parser.error(f"--out: {_one_line(str(err))}")
+    try:  # what os.access cannot tell (/proc, a read-only mount seen as root)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        parser.error(f"--out {path}: cannot create a file in {folder} ({err.strerror})")
 
 
 def _generate(args, parser) -> int:
     from egamma_cnn.sim.production import ProductionConfig, produce
 
-    _check_writable(parser, args.out)
+    _check_writable(parser, args.out, args.overwrite)
     cfg = ProductionConfig(
         process=args.process,
         n_events=args.events,
@@ -281,6 +329,7 @@ def _validate(args, parser) -> int:
 def _demo(args, parser) -> int:
     from egamma_cnn.workflows.demo import run_demo
 
+    check_local_workers(args.workers)  # before anything is printed or created
     run_demo(args.out_dir, events=args.events, workers=args.workers)
     return 0
 
@@ -576,8 +625,13 @@ def _run(args, parser) -> int:
 
 
 def _train_samples(args, parser) -> int:
-    from egamma_cnn.train.samples import SamplePlan, produce_plan
+    from egamma_cnn.train.samples import MAX_ROUNDS, SamplePlan, produce_plan
 
+    if args.rounds > MAX_ROUNDS:
+        parser.error(
+            f"--rounds {args.rounds}: at most {MAX_ROUNDS} (a plan of {4 * MAX_ROUNDS} files, "
+            "about 40 CPU-days)"
+        )
     plan = SamplePlan(rounds=args.rounds, pileup_mu=args.pileup)
     command = "egamma-cnn " + shlex.join(sys.argv[1:])
     done = produce_plan(
@@ -589,21 +643,51 @@ def _train_samples(args, parser) -> int:
 
 def _prepare(args, parser) -> int:
     from egamma_cnn.train.dataset import prepare_files
+    from egamma_cnn.train.samples import SPLITS, read_plan
 
-    plan_path = args.samples / "plan.json"
-    if not plan_path.is_file():
-        parser.error(f"--samples: {plan_path} not found (run egamma-cnn train-samples first)")
-    plan = json.loads(plan_path.read_text())
-    missing = [f["name"] for f in plan["files"] if not (args.samples / f["name"]).is_file()]
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out: {args.out} exists and is not a folder")
+    if not (args.samples / "plan.json").is_file():
+        parser.error(
+            f"--samples: {args.samples / 'plan.json'} not found (run egamma-cnn train-samples "
+            "first)"
+        )
+    plan = read_plan(args.samples)
+    missing = [f["name"] for f in plan if not (args.samples / f["name"]).is_file()]
     if missing:
         parser.error(
             f"--samples: {len(missing)} files of the plan are missing ({', '.join(missing[:3])}"
             f"{', ...' if len(missing) > 3 else ''}); rerun egamma-cnn train-samples to finish"
         )
-    for split in ("train", "test"):
-        files = [args.samples / f["name"] for f in plan["files"] if f["split"] == split]
-        meta = prepare_files(files, args.out / split, workers=args.workers, settings=_cluster(args))
-        print(f"{split}: {len(files)} files, {meta['counts']} candidates -> {args.out / split}")
+    files = {
+        split: [args.samples / f["name"] for f in plan if f["split"] == split] for split in SPLITS
+    }
+    empty = [split for split in SPLITS if not files[split]]
+    if empty:
+        parser.error(
+            f"--samples: {args.samples / 'plan.json'} lists no {' and no '.join(empty)} files; "
+            "prepare needs both splits"
+        )
+    if args.executor is None and args.address is None and args.execution_config is None:
+        check_local_workers(args.workers)
+    settings = _cluster(args)
+    inputs = {
+        "samples": str(args.samples),
+        "files": {k: [str(f) for f in v] for k, v in files.items()},
+    }
+    # both splits as one run: written aside, swapped in together (an earlier output stays
+    # whole until then)
+    with run_folder(args.out, workflow="prepare", inputs=inputs) as staging:
+        counts = {
+            split: prepare_files(
+                files[split], staging / split, workers=args.workers, settings=settings
+            )["counts"]
+            for split in SPLITS
+        }
+    for split in SPLITS:
+        print(
+            f"{split}: {len(files[split])} files, {counts[split]} candidates -> {args.out / split}"
+        )
     return 0
 
 
@@ -619,10 +703,13 @@ def _train(args, parser) -> int:
         threads=args.threads,
         l2=args.l2,
     )
+    from egamma_cnn.train.dataset import read_meta
+
     progress = not args.no_progress
     command = "egamma-cnn " + shlex.join(sys.argv[1:])
     if not (args.data / "train" / "meta.json").is_file():
         parser.error(f"--data: {args.data / 'train' / 'meta.json'} not found (run prepare)")
+    read_meta(args.data / "train")  # its errors name the file
     if args.what == "baselines":
         if args.out.exists() and not args.out.is_dir():
             parser.error(f"--out: {args.out} is a file; baselines need a folder")
@@ -630,7 +717,7 @@ def _train(args, parser) -> int:
         if args.out.suffix != ".onnx":
             parser.error(f"--out: {args.out} must be an .onnx file")
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        _check_writable(parser, args.out)
+        _check_writable(parser, args.out, args.overwrite)
     if args.what in ("electron", "fcn", "calo-cnn"):
         from egamma_cnn.train.electron import train_electron
         from egamma_cnn.train.networks import CPU_DEFAULT, TABLE6
@@ -656,6 +743,7 @@ def _train(args, parser) -> int:
             name=name,
             description=f"trained with: {command}",
             progress=progress,
+            overwrite=args.overwrite,
         )
     elif args.what == "photon":
         from egamma_cnn.train.photon import train_photon
@@ -675,12 +763,18 @@ def _train(args, parser) -> int:
             training=training,
             description=f"trained with: {command}",
             progress=progress,
+            overwrite=args.overwrite,
         )
     else:
         from egamma_cnn.train.baselines import train_baselines
 
         metadata = train_baselines(
-            args.data, args.out, training=training, n_seeds=args.seeds, progress=progress
+            args.data,
+            args.out,
+            training=training,
+            n_seeds=args.seeds,
+            progress=progress,
+            overwrite=args.overwrite,
         )
     print(json.dumps(metadata.get("training", metadata), indent=1, default=str)[:2000])
     return 0
@@ -720,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args, parser)
-    except (ValueError, OSError, BadInputError) as err:
+    except (ValueError, OSError, BadInputError, WorkerDiedError) as err:
         print(f"egamma-cnn: error: {_one_line(str(err))}", file=sys.stderr)
         return 2
     except _Terminated:

@@ -18,7 +18,12 @@ identification columns or the studies of this package.
 
 from __future__ import annotations
 
-from egamma_cnn.execution.clusters import MissingExtraError, open_executor, task_pool
+from egamma_cnn.execution.clusters import (
+    MissingExtraError,
+    WorkerDiedError,
+    open_executor,
+    task_pool,
+)
 from egamma_cnn.execution.fileset import (
     check_fileset,
     dataset_kind,
@@ -37,6 +42,7 @@ __all__ = [
     "Failure",
     "FilesetRun",
     "MissingExtraError",
+    "WorkerDiedError",
     "check_fileset",
     "check_inputs",
     "dataset_kind",

@@ -9,6 +9,8 @@ exit; an existing scheduler is only disconnected from.
 preparation a ``concurrent.futures`` executor on the same clusters: worker processes of
 this machine (``local``), or the ``distributed`` client's executor (every other
 executor; the workers then need the input and output folders on a shared filesystem).
+A local worker that dies (the out-of-memory killer's SIGKILL, a crash) stops the pool:
+its other workers are stopped and :class:`WorkerDiedError` says how the worker died.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import dask
@@ -34,6 +37,7 @@ from egamma_cnn.execution.settings import (
 
 __all__ = [
     "MissingExtraError",
+    "WorkerDiedError",
     "check_local_workers",
     "jobqueue_cluster",
     "max_local_workers",
@@ -50,6 +54,15 @@ class MissingExtraError(ImportError, ValueError):
 
     An ``ImportError`` (what it is) and a ``ValueError`` (a user's choice that cannot
     be served here: the command line prints its one-line message).
+    """
+
+
+class WorkerDiedError(RuntimeError):
+    """A local worker process of :func:`task_pool` died while the pool was in use.
+
+    Its message is one line saying how (``killed by signal 9 (SIGKILL: out of
+    memory?)``, ``exited with code 1``); the callers add what was being made. The
+    command line prints it as one line with exit code 2.
     """
 
 
@@ -179,9 +192,23 @@ def _die_with_parent(parent_pid: int) -> None:
         threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
 
+class _LocalPool(cf.ProcessPoolExecutor):
+    """A process pool that keeps every worker process it started, to tell how one died."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.started: list[Any] = []
+        super().__init__(*args, **kwargs)
+
+    def _spawn_process(self) -> None:
+        before = set(self._processes)
+        super()._spawn_process()
+        self.started.extend(p for pid, p in self._processes.items() if pid not in before)
+
+
 def _stop_workers(pool: cf.ProcessPoolExecutor, grace_s: float = 5.0) -> None:
     """Cancel what is queued and stop the worker processes now (SIGTERM, then SIGKILL)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
+    processes += [p for p in getattr(pool, "started", []) if p not in processes]
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
@@ -192,6 +219,34 @@ def _stop_workers(pool: cf.ProcessPoolExecutor, grace_s: float = 5.0) -> None:
         if process.is_alive():
             process.kill()
             process.join(1.0)
+
+
+def _how_a_worker_died(exit_codes: list[int | None]) -> str:
+    """How the first dead worker died, from the exit codes of the pool's workers.
+
+    The pool terminates (SIGTERM) the others once one died, so another signal, then a
+    SIGTERM, then an exit code is the cause.
+    """
+    signals = [-code for code in exit_codes if code is not None and code < 0]
+    cause = next((n for n in signals if n != signal.SIGTERM), None)
+    if cause is None and signals:
+        cause = signal.SIGTERM
+    if cause is not None:
+        try:
+            name = signal.Signals(cause).name
+        except ValueError:
+            name = f"signal {cause}"
+        hint = ": out of memory?" if cause == signal.SIGKILL else ""
+        return f"killed by signal {cause} ({name}{hint})"
+    codes = [code for code in exit_codes if code]
+    return f"exited with code {codes[0]}" if codes else "it ended abruptly"
+
+
+def _worker_died(pool: _LocalPool) -> WorkerDiedError:
+    """The one-line error of a pool broken by a dead worker (the workers stopped first)."""
+    _stop_workers(pool)
+    how = _how_a_worker_died([p.exitcode for p in pool.started])
+    return WorkerDiedError(f"a worker process died ({how})")
 
 
 @contextlib.contextmanager
@@ -206,15 +261,23 @@ def task_pool(settings: ExecutionSettings | None, workers: int = 1) -> Iterator[
     Local workers die with this process (even when it is killed with SIGKILL) and ignore
     Ctrl-C; an exception in the ``with`` block (``KeyboardInterrupt`` included) cancels
     the queued tasks and stops the workers at once instead of waiting for them.
+
+    Raises
+    ------
+    WorkerDiedError
+        A local worker died (``BrokenProcessPool`` in the ``with`` block): the other
+        workers are stopped, and the message says how it died (a signal, an exit code).
     """
     if settings is None or settings.executor in ("local", "iterative"):
         size = 1 if settings is not None and settings.executor == "iterative" else workers
         check_local_workers(size)
-        pool = cf.ProcessPoolExecutor(
+        pool = _LocalPool(
             max_workers=max(size, 1), initializer=_die_with_parent, initargs=(os.getpid(),)
         )
         try:
             yield pool
+        except BrokenProcessPool:
+            raise _worker_died(pool) from None
         except BaseException:
             _stop_workers(pool)
             raise

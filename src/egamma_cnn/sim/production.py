@@ -24,7 +24,7 @@ import awkward as ak
 import numpy as np
 from tqdm import tqdm
 
-from egamma_cnn.execution.clusters import check_local_workers, task_pool
+from egamma_cnn.execution.clusters import WorkerDiedError, check_local_workers, task_pool
 from egamma_cnn.geometry import cell_centers
 from egamma_cnn.sim.calibration_tables import Calibrations, load_default_calibration
 from egamma_cnn.sim.calorimeter import simulate_calorimeter
@@ -56,6 +56,7 @@ from egamma_cnn.sim.writer import check_output_target, remove_stale_temporaries,
 
 __all__ = [
     "BLOCK_SIZE",
+    "MAX_PILEUP_MU",
     "ProductionConfig",
     "ReconstructedEvents",
     "produce",
@@ -68,6 +69,10 @@ BLOCK_SIZE = 100
 #: Minimum-bias events generated once per job for the pile-up pool (reused with random
 #: φ rotations and vertex positions).
 PILEUP_POOL_SIZE = 1000
+#: Largest mean pile-up ⟨μ⟩ accepted: the HL-LHC design (140–200). The overlay holds every
+#: pile-up interaction of a block in memory (about 60 particles each), so an unphysical
+#: ⟨μ⟩ (1e6) would grow until the kernel kills the job.
+MAX_PILEUP_MU = 200.0
 _DEFAULT_RECO = ReconstructionConfig()
 _RUN_MC = 410000
 _RUN_DATA = 500000
@@ -88,7 +93,8 @@ class ProductionConfig:
     data_like
         Use :meth:`DetectorConfig.data_like` and write no truth branches.
     pileup_mu
-        Mean number of pile-up interactions ⟨μ⟩ (0: none). Per event μ is drawn from a
+        Mean number of pile-up interactions ⟨μ⟩ (0: none), at most
+        :data:`MAX_PILEUP_MU` (200, the HL-LHC design). Per event μ is drawn from a
         Gaussian of width 0.15⟨μ⟩ (MC) or uniform in ±30 % (data-like, another profile).
     """
 
@@ -108,8 +114,11 @@ class ProductionConfig:
             raise ValueError(f"n_events must be > 0, got {self.n_events}")
         if self.seed < 0:
             raise ValueError(f"seed must be ≥ 0, got {self.seed}")
-        if self.pileup_mu < 0:
-            raise ValueError(f"pileup_mu must be ≥ 0, got {self.pileup_mu}")
+        if not 0 <= self.pileup_mu <= MAX_PILEUP_MU:
+            raise ValueError(
+                f"pileup_mu {self.pileup_mu}: the mean pile-up must be in [0, {MAX_PILEUP_MU:g}] "
+                f"(the HL-LHC design is 140–200)"
+            )
         if self.data_like and self.detector.name != "data-like":
             object.__setattr__(self, "detector", DetectorConfig.data_like())
 
@@ -615,6 +624,14 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
 
 
+def _is_temporary_of(filename: Any, out: Path) -> bool:
+    """Whether ``filename`` (of an ``OSError``) is a temporary of ``out`` (``.<name>.*``)."""
+    if not isinstance(filename, str):
+        return False
+    path = Path(filename)
+    return path.parent == out.parent and path.name.startswith(f".{out.name}.")
+
+
 def produce(
     cfg: ProductionConfig,
     out: str | Path,
@@ -637,10 +654,14 @@ def produce(
     this host left in that folder (SIGKILL) are removed first. A SIGTERM with its default
     action is turned into ``KeyboardInterrupt`` while this runs in the main thread: an
     interruption (Ctrl-C or SIGTERM) removes the temporary, stops the worker processes
-    and raises ``KeyboardInterrupt``.
+    and raises ``KeyboardInterrupt``. A local worker process that dies (the out-of-memory
+    killer's SIGKILL) stops the others and removes the temporary.
 
     Raises
     ------
+    WorkerDiedError
+        A local worker process died: the message says how, and names ``out`` (nothing
+        written).
     FileExistsError
         ``out`` exists and ``overwrite`` is false.
     ValueError
@@ -695,6 +716,16 @@ def produce(
         blocks = stream(simulated)
         try:
             n = write_events(out, blocks, metadata, overwrite=overwrite)
+        except WorkerDiedError as err:
+            raise WorkerDiedError(f"{err} while producing {out}; nothing was written") from None
+        except OSError as err:
+            if not _is_temporary_of(err.filename, out):
+                raise
+            # the hidden temporary is ours, not the user's: name the output they gave
+            raise OSError(
+                f"cannot create {out}: its folder {out.parent} does not take new files "
+                f"({err.strerror})"
+            ) from None
         finally:  # on an interruption: stop the workers now, not at garbage collection
             blocks.close()
             simulated.close()

@@ -25,7 +25,12 @@
   seeds so that their AUC is a mean ± spread.
 
 Every baseline is written to one folder: ``electron_llh.json``, ``photon_cuts.json`` and
-``feature_nets/<set>_seed<k>.onnx``.
+``feature_nets/<set>_seed<k>.onnx``, as one run (:func:`egamma_cnn.runfolder.run_folder`:
+written aside, swapped in on success and closed by ``manifest.json``; a failed or
+interrupted run leaves the folder as it was). A folder that already holds baselines is
+replaced only with ``overwrite``; other files in it (the networks of ``egamma-cnn train``)
+stay. The feature networks' resumable checkpoints stay in
+``feature_nets/<set>_seed<k>.checkpoints`` of the folder (not part of the run).
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from egamma_cnn.model.likelihood import (
 )
 from egamma_cnn.model.preprocessing import QuantileTable
 from egamma_cnn.model.working_points import DEFAULT_TARGETS, WorkingPoints
+from egamma_cnn.runfolder import run_folder
 from egamma_cnn.train.dataset import (
     CandidateArrays,
     electron_selection,
@@ -60,6 +66,7 @@ from egamma_cnn.train.reweighting import class_balance_weights
 from egamma_cnn.train.trainer import fit
 
 __all__ = [
+    "BASELINE_FILES",
     "FEATURE_SETS",
     "feature_table",
     "fit_electron_llh",
@@ -148,8 +155,13 @@ def train_feature_net(
     out_path: Path,
     training: Any,
     progress: bool = False,
+    checkpoint_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Train one binary FeatureNet on ``names`` and export it (ONNX, quantile table inside)."""
+    """Train one binary FeatureNet on ``names`` and export it (ONNX, quantile table inside).
+
+    The trainer's checkpoints go to ``checkpoint_dir`` (default: ``out_path`` with the
+    suffix ``.checkpoints``).
+    """
     x_train, x_val = feature_table(train, names), feature_table(val, names)
     table = QuantileTable.fit(x_train, names)
     labels, weights = {}, {}
@@ -169,7 +181,7 @@ def train_feature_net(
         labels["val"],
         weights["val"],
         training,
-        out_path.with_suffix(".checkpoints"),
+        checkpoint_dir or out_path.with_suffix(".checkpoints"),
         progress=progress,
         fingerprint={"features": list(names), "table": table.to_dict()},
     )
@@ -201,6 +213,10 @@ def train_feature_net(
     return metadata
 
 
+#: The files of a baselines folder (what ``overwrite`` protects).
+BASELINE_FILES: tuple[str, ...] = ("electron_llh.json", "photon_cuts.json", "feature_nets/*.onnx")
+
+
 def train_baselines(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -209,45 +225,84 @@ def train_baselines(
     n_seeds: int = 3,
     validation_fraction: float = 0.2,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Fit the LLH and the photon cuts, and train the Collado et al., PRD 103, 116028 networks for
-    ``n_seeds``."""
+    ``n_seeds``; write them into ``out_dir`` as one run (module docstring).
+
+    Raises
+    ------
+    ValueError
+        ``out_dir`` exists and is not a folder; or the training split has no signal or no
+        background electron, or no prompt or no non-prompt photon, in the selection (the
+        split's folder named), checked before anything is fitted.
+    FileExistsError
+        ``out_dir`` holds baselines of an earlier run and ``overwrite`` is false.
+    """
     out = Path(out_dir)
-    (out / "feature_nets").mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder; the baselines need a folder")
+    earlier = [pattern for pattern in BASELINE_FILES if any(out.glob(pattern))]
+    if earlier and not overwrite:
+        raise FileExistsError(
+            f"{out} holds the baselines of an earlier run ({', '.join(earlier)}): give "
+            "--overwrite (overwrite=True) to replace them"
+        )
+    split_dir = Path(data_dir) / "train"
     electrons = load_arrays(
-        Path(data_dir) / "train",
+        split_dir,
         "electron",
         mmap=True,
         names=["truth_class", "et", "eta", "event", "file", "features"],
     )
     electrons = electrons.subset(np.flatnonzero(electron_selection(electrons)))
-    train, val = train_validation_split(electrons, validation_fraction)
-    if progress:
-        print(f"LLH: fitting on {len(train)} candidates", flush=True)
-    fit_electron_llh(train, val).save(out / "electron_llh.json")
-
     photons = load_arrays(
-        Path(data_dir) / "train",
+        split_dir,
         "photon",
         mmap=True,
         names=["is_prompt", "et", "eta", "event", "file", "features"],
     )
     photons = photons.subset(np.flatnonzero(photon_selection(photons)))
-    cuts = fit_photon_cuts(train_validation_split(photons, validation_fraction)[0])
-    cuts.save(out / "photon_cuts.json")
+    n_signal = int(np.isin(electrons.arrays["truth_class"], SIGNAL_CLASSES).sum())
+    n_prompt = int(photons.arrays["is_prompt"].sum())
+    for kind, n_sig, n_all, names in (
+        ("electron", n_signal, len(electrons), "signal and background"),
+        ("photon", n_prompt, len(photons), "prompt and non-prompt"),
+    ):
+        if n_sig == 0 or n_sig == n_all:
+            raise ValueError(
+                f"{split_dir}: the {kind} selection has {n_sig} {names.split(' and ')[0]} and "
+                f"{n_all - n_sig} {names.split(' and ')[1]} candidates; the baselines need both"
+            )
+    try:
+        train, val = train_validation_split(electrons, validation_fraction)
+        photon_train = train_validation_split(photons, validation_fraction)[0]
+    except ValueError as err:
+        raise ValueError(f"{split_dir}: {err}") from None
 
     summary: dict[str, Any] = {"llh_candidates": len(train), "feature_nets": {}}
-    for set_name, names in FEATURE_SETS.items():
-        for seed in range(n_seeds):
-            if progress:
-                print(f"{set_name}: seed {seed}", flush=True)
-            metadata = train_feature_net(
-                train,
-                val,
-                names,
-                out / "feature_nets" / f"{set_name}_seed{seed}.onnx",
-                replace(training, seed=seed),
-                progress=progress,
-            )
-            summary["feature_nets"][f"{set_name}_seed{seed}"] = metadata["training"]
+    with run_folder(out, workflow="train baselines", inputs={"data": str(data_dir)}) as staging:
+        (staging / "feature_nets").mkdir()
+        if progress:
+            print(f"LLH: fitting on {len(train)} candidates", flush=True)
+        fit_electron_llh(train, val).save(staging / "electron_llh.json")
+        fit_photon_cuts(photon_train).save(staging / "photon_cuts.json")
+        for set_name, names in FEATURE_SETS.items():
+            for seed in range(n_seeds):
+                if progress:
+                    print(f"{set_name}: seed {seed}", flush=True)
+                name = f"{set_name}_seed{seed}"
+                try:
+                    metadata = train_feature_net(
+                        train,
+                        val,
+                        names,
+                        staging / "feature_nets" / f"{name}.onnx",
+                        replace(training, seed=seed),
+                        progress=progress,
+                        checkpoint_dir=out / "feature_nets" / f"{name}.checkpoints",
+                    )
+                except ValueError as err:
+                    raise ValueError(f"{split_dir}, {name}: {err}") from None
+                summary["feature_nets"][name] = metadata["training"]
     return summary

@@ -36,7 +36,7 @@ import numpy as np
 import uproot
 from tqdm import tqdm
 
-from egamma_cnn.execution.clusters import check_local_workers, task_pool
+from egamma_cnn.execution.clusters import WorkerDiedError, check_local_workers, task_pool
 from egamma_cnn.features import electron_features, photon_features
 from egamma_cnn.images import electron_image_batch, photon_image_batch, track_array_batch
 from egamma_cnn.jsonio import write_json
@@ -45,11 +45,13 @@ from egamma_cnn.provenance import read_metadata
 
 __all__ = [
     "ELECTRON_ARRAYS",
+    "MAX_FILES",
     "PHOTON_ARRAYS",
     "CandidateArrays",
     "electron_selection",
     "load_arrays",
     "prepare_files",
+    "read_meta",
     "save_arrays",
     "train_validation_split",
     "validation_mask",
@@ -83,6 +85,8 @@ PHOTON_ARRAYS: dict[str, tuple[str, tuple[int, ...]]] = {
     "event": ("int64", ()),
 }
 _KINDS = {"electron": ELECTRON_ARRAYS, "photon": PHOTON_ARRAYS}
+#: Most files of one split: ``file`` is an int16 index.
+MAX_FILES = int(np.iinfo(np.int16).max)
 
 
 def _scalar_features(record: ak.Array) -> tuple[list[str], np.ndarray]:
@@ -192,14 +196,20 @@ def prepare_files(
     Raises
     ------
     ValueError
-        If a file is data-like (no truth), files disagree on the feature names, or
-        ``workers`` is above the limit.
+        If no file is given or more than :data:`MAX_FILES`, a file is data-like (no
+        truth), files disagree on the feature names, or ``workers`` is above the limit.
+    WorkerDiedError
+        A local worker process died (out of memory?); ``meta.json`` is not written.
     """
     if settings is None:
         check_local_workers(workers)
     paths = [Path(f).resolve() for f in files]
     if not paths:
-        raise ValueError("no sample files given")
+        raise ValueError(f"no sample files given for {out_dir}")
+    if len(paths) > MAX_FILES:
+        raise ValueError(
+            f"{len(paths)} sample files for {out_dir}: at most {MAX_FILES} (int16 file index)"
+        )
     processes = [_process_of(p) for p in paths]
     process_names = sorted(set(processes))
     counts = {"electron": [], "photon": []}
@@ -246,21 +256,26 @@ def prepare_files(
                     )
                 arrays[kind][name][lo:hi] = values
 
-    with (
-        tqdm(total=len(paths), unit="file", desc="prepare", disable=not progress) as bar,
-        task_pool(settings, workers) as pool,
-    ):
-        futures = {
-            pool.submit(_file_arrays, str(p), process_names.index(proc), i): i
-            for i, (p, proc) in enumerate(zip(paths, processes, strict=True))
-        }
-        for future in cf.as_completed(futures):
-            try:
-                store(futures[future], future.result())
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            bar.update()
+    try:
+        with (
+            tqdm(total=len(paths), unit="file", desc="prepare", disable=not progress) as bar,
+            task_pool(settings, workers) as pool,
+        ):
+            futures = {
+                pool.submit(_file_arrays, str(p), process_names.index(proc), i): i
+                for i, (p, proc) in enumerate(zip(paths, processes, strict=True))
+            }
+            for future in cf.as_completed(futures):
+                try:
+                    store(futures[future], future.result())
+                except BaseException:
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
+                bar.update()
+    except WorkerDiedError as err:
+        raise WorkerDiedError(
+            f"{err} while preparing {out}; {out / 'meta.json'} not written"
+        ) from None
     for kind in _KINDS:
         for array in arrays[kind].values():
             array.flush()
@@ -322,15 +337,11 @@ def load_arrays(
     if kind not in _KINDS:
         raise ValueError(f"kind must be one of {sorted(_KINDS)}, not {kind!r}")
     folder = Path(folder)
-    meta_path = folder / "meta.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{meta_path} not found: run `egamma-cnn prepare` first")
-    meta = json.loads(meta_path.read_text())
+    meta = read_meta(folder)
+    if kind not in meta["counts"]:
+        raise ValueError(f"{folder / 'meta.json'} lists no {kind} arrays; rerun egamma-cnn prepare")
     wanted = [*_KINDS[kind], "features"] if names is None else list(names)
-    arrays = {
-        name: np.load(folder / kind / f"{name}.npy", mmap_mode="r" if mmap else None)
-        for name in wanted
-    }
+    arrays = {name: _load_npy(folder / kind / f"{name}.npy", mmap) for name in wanted}
     expected = meta["counts"][kind]
     wrong = {name: len(a) for name, a in arrays.items() if len(a) != expected}
     if wrong:
@@ -338,6 +349,62 @@ def load_arrays(
             f"{folder / kind}: arrays {wrong} do not have the {expected} rows of meta.json"
         )
     return CandidateArrays(arrays, meta["feature_names"][kind], meta["processes"], meta["files"])
+
+
+def read_meta(folder: str | Path) -> dict[str, Any]:
+    """The ``meta.json`` of a split folder written by :func:`prepare_files`, checked.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``meta.json`` (prepare did not run or did not finish).
+    ValueError
+        ``meta.json`` is not JSON, or lacks the ``files``/``processes`` lists, the
+        per-kind ``counts`` or ``feature_names``: one line naming the file.
+    """
+    path = Path(folder) / "meta.json"
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found: run `egamma-cnn prepare` first") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a JSON file ({err.reason})") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not JSON ({err}); rerun egamma-cnn prepare") from None
+
+    def strings(value: Any) -> bool:
+        return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+    good = (
+        isinstance(meta, dict)
+        and strings(meta.get("files"))
+        and strings(meta.get("processes"))
+        and isinstance(meta.get("counts"), dict)
+        and isinstance(meta.get("feature_names"), dict)
+        and all(
+            isinstance(meta["counts"].get(kind), int)
+            and meta["counts"][kind] >= 0
+            and strings(meta["feature_names"].get(kind))
+            for kind in meta["counts"]
+        )
+        and set(meta["counts"]) <= set(_KINDS)
+    )
+    if not good:
+        raise ValueError(
+            f"{path}: expected the meta.json of egamma-cnn prepare (files, processes, counts "
+            "and feature_names per kind); rerun egamma-cnn prepare"
+        )
+    return meta
+
+
+def _load_npy(path: Path, mmap: bool) -> np.ndarray:
+    """``np.load`` of one prepared array (never pickle); errors name the file."""
+    try:
+        return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found: rerun egamma-cnn prepare") from None
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a .npy array ({err}); rerun egamma-cnn prepare") from None
 
 
 def save_arrays(folder: str | Path, kind: str, data: CandidateArrays) -> None:

@@ -26,6 +26,7 @@ from egamma_cnn.jsonio import write_json
 from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES, discriminant
 from egamma_cnn.model.preprocessing import QuantileTable
 from egamma_cnn.model.working_points import WorkingPoints
+from egamma_cnn.sim.writer import check_output_target
 from egamma_cnn.train.dataset import (
     CandidateArrays,
     electron_selection,
@@ -101,6 +102,7 @@ def train_electron(
     description: str = "",
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train an electron network on ``data_dir/train`` and write it to ``out_path`` (ONNX).
 
@@ -127,23 +129,41 @@ def train_electron(
         comparison). ``net_config.n_hlv`` is set to their number.
     checkpoint_dir
         Where the trainer keeps resumable checkpoints (default: next to ``out_path``).
+    overwrite
+        Replace an existing ``out_path`` (a regular file); checked before anything is
+        read or trained. The model replaces it atomically once exported and checked;
+        ``<stem>.training.json`` beside it is rewritten with it.
 
     Returns
     -------
     dict
         The metadata written into the model.
+
+    Raises
+    ------
+    FileExistsError
+        ``out_path`` exists and ``overwrite`` is false.
+    ValueError
+        ``out_path`` is not a regular file; or the training split has no signal, or no
+        background with weight > 0 after the reweighting, in either part (the split's
+        folder named), checked before training.
     """
     net_config = CPU_DEFAULT if net_config is None else net_config
     net_config = replace(net_config, n_hlv=len(hlv_names))
     training = TrainingConfig() if training is None else training
     out_path = Path(out_path)
+    check_output_target(out_path, overwrite)
     hlv_names = tuple(hlv_names)
-    data = load_arrays(Path(data_dir) / "train", "electron", mmap=True)
+    split_dir = Path(data_dir) / "train"
+    data = load_arrays(split_dir, "electron", mmap=True)
     selected = np.flatnonzero(electron_selection(data))
     if max_candidates is not None and max_candidates < len(selected):
         rng = np.random.default_rng(training.seed)
         selected = np.sort(rng.choice(selected, max_candidates, replace=False))
-    train, val = train_validation_split(data.subset(selected), validation_fraction)
+    try:
+        train, val = train_validation_split(data.subset(selected), validation_fraction)
+    except ValueError as err:
+        raise ValueError(f"{split_dir}, electron selection: {err}") from None
     files = [Path(f).name for f in data.files]
     processes = data.processes
     del data
@@ -153,14 +173,21 @@ def train_electron(
     names = model.input_names()
     weights, report = {}, {}
     for part, arrays in (("train", train), ("val", val)):
-        weights[part], report[part] = class_balance_weights(
-            arrays.arrays["truth_class"],
-            arrays.arrays["et"],
-            arrays.arrays["eta"],
-            SIGNAL_CLASSES,
-            len(ELECTRON_CLASS_NAMES),
-            ratio=ratio,
-        )
+        try:
+            weights[part], report[part] = class_balance_weights(
+                arrays.arrays["truth_class"],
+                arrays.arrays["et"],
+                arrays.arrays["eta"],
+                SIGNAL_CLASSES,
+                len(ELECTRON_CLASS_NAMES),
+                ratio=ratio,
+            )
+        except ValueError as err:
+            part_name = "training" if part == "train" else "validation"
+            raise ValueError(
+                f"{split_dir} ({part_name} part, {len(arrays)} selected electron candidates, "
+                f"classes {_class_counts(arrays.arrays['truth_class'])}): {err}"
+            ) from None
     result = fit(
         model,
         electron_inputs(train, names, table, hlv_names),

@@ -25,6 +25,14 @@ Produced (``out_dir``):
 
 The headline metrics are also written into the ``metrics`` entry of the evaluated ONNX
 models' metadata, so a shipped model says how well it did on its test sample.
+
+``out_dir`` is written as one run (:func:`egamma_cnn.runfolder.run_folder`): the plots
+and metrics go into a temporary folder swapped in on success and closed by
+``manifest.json``; a failure leaves ``out_dir`` as it was and the models unchanged.
+Every model is checked to be of the kind its name says (an electron model where
+``electron_*.onnx`` is read, a photon model for ``photon_cnn.onnx``), and the test split
+must hold both signal and background (electrons) and both prompt and non-prompt photons
+(when a photon model is evaluated); the errors name the model, the particle and the split.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ from egamma_cnn.model.discriminant import (
     predict_class_fractions,
 )
 from egamma_cnn.model.likelihood import LikelihoodID
-from egamma_cnn.model.onnx_model import OnnxModel
+from egamma_cnn.model.onnx_model import ModelMetadataError, OnnxModel
 from egamma_cnn.model.performance import (
     auc,
     auc_uncertainty,
@@ -54,6 +62,7 @@ from egamma_cnn.model.performance import (
     roc_curve,
 )
 from egamma_cnn.plotting import save_figure
+from egamma_cnn.runfolder import run_folder
 from egamma_cnn.train.baselines import FEATURE_SETS, feature_table, llh_scores
 from egamma_cnn.train.dataset import CandidateArrays, electron_selection, load_arrays
 from egamma_cnn.train.electron import electron_inputs
@@ -82,6 +91,51 @@ _LABELS = {
 }
 _STYLES = {"CNN": ("tab:blue", "-"), "FCN": ("tab:red", "--"), "LLH": ("k", "-")}
 _WP_MARKERS = {"loose": "o", "medium": "s", "tight": "^"}
+
+
+#: The graph inputs of each kind of model.
+_KIND_INPUTS: dict[str, set[str]] = {
+    "electron": {"coarse", "fine", "tracks", "hlv", "features"},
+    "photon": {"strips", "middle", "back"},
+}
+
+
+def _model(path: Path, kind: str) -> OnnxModel:
+    """``OnnxModel(path)``, refused unless it is a ``kind`` model (its metadata and inputs)."""
+    model = OnnxModel(path)
+    names = {spec.name for spec in model.inputs}
+    actual = model.metadata.get("kind")
+    if actual != kind or not names <= _KIND_INPUTS[kind]:
+        raise ModelMetadataError(
+            f"{path}: a {actual or 'unknown'} model with inputs {sorted(names)}, where "
+            f"evaluate reads a{'n' if kind == 'electron' else ''} {kind} model"
+        )
+    return model
+
+
+def _load_json_model(loader: Any, path: Path, what: str) -> Any:
+    """``loader(path)`` of a JSON baseline; a missing or malformed file named in one line."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no {what} file {path} (egamma-cnn train baselines writes it)")
+    try:
+        return loader(path)
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as err:
+        raise ValueError(
+            f"{path}: not the {what} JSON of egamma-cnn train baselines ({err!r})"
+        ) from None
+
+
+def _require_both(n_signal: int, n_background: int, message: str) -> None:
+    """Refuse a sample without signal or without background (no ROC, no AUC)."""
+    if n_signal == 0 or n_background == 0:
+        raise ValueError(message)
+
+
+def _auc_in(score: np.ndarray, is_signal: np.ndarray, mask: np.ndarray) -> float | None:
+    """The AUC of the candidates of ``mask``; None where a class is empty there."""
+    if not np.any(mask & is_signal) or not np.any(mask & ~is_signal):
+        return None
+    return auc(score[mask], is_signal[mask])
 
 
 def _raw_electron_inputs(model: OnnxModel, data: CandidateArrays) -> dict[str, np.ndarray]:
@@ -409,13 +463,22 @@ def _photons(plt, out: Path, data_dir: Path, models: Path, metrics) -> dict[str,
         return None
     photons = load_arrays(data_dir / "test", "photon", mmap=True)
     photons = photons.subset(np.flatnonzero(photon_selection(photons)))
-    model = OnnxModel(model_path)
+    model = _model(model_path, "photon")
+    n_prompt = int(photons.arrays["is_prompt"].sum())
+    _require_both(
+        n_prompt,
+        len(photons) - n_prompt,
+        f"{model_path.name} on {data_dir / 'test'}: the photon selection of the test split "
+        f"has {n_prompt} prompt and {len(photons) - n_prompt} non-prompt photons; evaluating "
+        f"the photon model needs both (without {model_path.name} in {models} only the "
+        "electron models are evaluated)",
+    )
     if model.working_points is None:
         raise ValueError(f"{model_path} has no working points in its metadata")
     score = model.predict(photon_inputs(photons))[:, 1]
     is_prompt = photons.arrays["is_prompt"]
     et, eta = photons.arrays["et"], photons.arrays["eta"]
-    cuts = CutBasedPhotonID.load(cuts_path)
+    cuts = _load_json_model(CutBasedPhotonID.load, cuts_path, "photon cut-based")
     values = photons.features(PHOTON_CUT_INPUTS)
     result: dict[str, Any] = {
         "n_prompt": int(is_prompt.sum()),
@@ -507,16 +570,46 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
     and ``photon_cuts.json``; optionally ``seeds/electron_cnn_seed<k>.onnx`` and
     ``seeds/electron_fcn_seed<k>.onnx`` (the same networks trained with other seeds, for
     the spread of the AUC over seeds). Returns the metrics (also written to ``metrics.json``).
+
+    ``out_dir`` is written as one run, and the models' metadata updated only once it is
+    complete (module docstring).
+
+    Raises
+    ------
+    ModelMetadataError
+        A model is not of the kind its file name says (e.g. a photon model as
+        ``electron_cnn.onnx``).
+    ValueError
+        The test split lacks signal or background electrons, or prompt or non-prompt
+        photons when ``photon_cnn.onnx`` is evaluated; a baseline JSON is malformed.
+    FileNotFoundError
+        A model or baseline file is missing.
     """
-    data_dir, models, out = Path(data_dir), Path(models_dir), Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    data_dir, models = Path(data_dir), Path(models_dir)
+    inputs = {"data": str(data_dir), "models": str(models)}
+    with run_folder(out_dir, workflow="evaluate", inputs=inputs) as staging:
+        metrics = _evaluate_into(data_dir, models, staging)
+    _record_in_models(models, metrics)
+    return metrics
+
+
+def _evaluate_into(data_dir: Path, models: Path, out: Path) -> dict[str, Any]:
+    """The work of :func:`evaluate`, writing into ``out`` (the run's temporary folder)."""
     plt = _style()
     test = load_arrays(data_dir / "test", "electron", mmap=True)
     test = test.subset(np.flatnonzero(electron_selection(test)))
     labels = test.arrays["truth_class"].astype(np.int64)
     et, eta = test.arrays["et"], test.arrays["eta"]
-    cnn = OnnxModel(models / "electron_cnn.onnx")
-    fcn = OnnxModel(models / "electron_fcn.onnx")
+    n_signal = int(np.isin(labels, (0, 1)).sum())
+    _require_both(
+        n_signal,
+        len(labels) - n_signal,
+        f"electron models of {models} on {data_dir / 'test'}: the electron selection of the "
+        f"test split has {n_signal} signal and {len(labels) - n_signal} background "
+        "candidates; evaluating needs both",
+    )
+    cnn = _model(models / "electron_cnn.onnx", "electron")
+    fcn = _model(models / "electron_fcn.onnx", "electron")
     for model in (cnn, fcn):
         _check_no_overlap(model, test)
     probs = {
@@ -527,7 +620,10 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
         "CNN": cnn.metadata["discriminant"]["weights"],
         "FCN": fcn.metadata["discriminant"]["weights"],
     }
-    llh = llh_scores(LikelihoodID.load(models / "electron_llh.json"), test)
+    llh = llh_scores(
+        _load_json_model(LikelihoodID.load, models / "electron_llh.json", "electron likelihood"),
+        test,
+    )
     scores = {
         cf: {
             "CNN": discriminant(probs["CNN"], weights["CNN"], cf),
@@ -562,7 +658,7 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
     # if trained
     calo_score = None
     if (models / "electron_calo_cnn.onnx").is_file():
-        calo = OnnxModel(models / "electron_calo_cnn.onnx")
+        calo = _model(models / "electron_calo_cnn.onnx", "electron")
         calo_score = discriminant(
             calo.predict(_raw_electron_inputs(calo, test)),
             calo.metadata["discriminant"]["weights"],
@@ -575,7 +671,7 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
         if extra:
             values = [aucs[key]["auc"]]
             for path in extra:
-                net = OnnxModel(path)
+                net = _model(path, "electron")
                 score = discriminant(
                     net.predict(_raw_electron_inputs(net, test)),
                     net.metadata["discriminant"]["weights"],
@@ -594,7 +690,7 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
     for set_name in FEATURE_SETS:
         feature_scores[set_name] = []
         for path in sorted((models / "feature_nets").glob(f"{set_name}_seed*.onnx")):
-            net = OnnxModel(path)  # its metadata names the features it was trained on
+            net = _model(path, "electron")  # its metadata names the features it was trained on
             table = feature_table(test, tuple(net.metadata["feature_names"]))
             feature_scores[set_name].append(net.predict({"features": table})[:, 1])
     for set_name, per_seed in feature_scores.items():
@@ -611,17 +707,16 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
     for range_name, (lo, hi) in ET_RANGES.items():
         in_range = (et > lo) & (et <= hi)
         ranged = {
-            "CNN": auc(scores["signal"]["CNN"][in_range], is_signal[in_range]),
-            "FCN (26 HLV)": auc(scores["signal"]["FCN"][in_range], is_signal[in_range]),
-            "LLH": auc(llh["llh"][in_range], is_signal[in_range]),
+            "CNN": _auc_in(scores["signal"]["CNN"], is_signal, in_range),
+            "FCN (26 HLV)": _auc_in(scores["signal"]["FCN"], is_signal, in_range),
+            "LLH": _auc_in(llh["llh"], is_signal, in_range),
         }
         if calo_score is not None:
-            ranged["CNN (images + E_T, η)"] = auc(calo_score[in_range], is_signal[in_range])
+            ranged["CNN (images + E_T, η)"] = _auc_in(calo_score, is_signal, in_range)
         for set_name, per_seed in feature_scores.items():
-            if per_seed:
-                ranged[set_name] = float(
-                    np.mean([auc(score[in_range], is_signal[in_range]) for score in per_seed])
-                )
+            values = [_auc_in(score, is_signal, in_range) for score in per_seed]
+            if values:
+                ranged[set_name] = None if None in values else float(np.mean(values))
         aucs[f"by_et/{range_name}"] = ranged
     metrics["auc_binary"] = aucs
     _class_fractions(
@@ -648,7 +743,6 @@ def evaluate(data_dir: str | Path, models_dir: str | Path, out_dir: str | Path) 
     metrics["headline"] = headline
     write_json(metrics, out / "metrics.json")
     (out / "tables.md").write_text(markdown_tables(metrics))
-    _record_in_models(models, metrics)
     return metrics
 
 

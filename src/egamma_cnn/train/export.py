@@ -5,12 +5,18 @@ dynamic) and returns ``probabilities``; the metadata document of
 :mod:`egamma_cnn.model.onnx_model` goes into the file's ``metadata_props``. After
 writing, the ONNX Runtime output is compared with the torch output on the given example
 inputs and the export fails if any probability differs by more than ``tolerance``.
+
+Files are written whole or not at all: the graph goes into a temporary created
+exclusively beside the destination (``.<name>.<random>.partial.onnx``), which replaces the
+destination (:func:`os.replace`) only once checked; :func:`update_metadata` writes its
+copy the same way. A failure or an interruption removes the temporary.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,14 +63,34 @@ def base_metadata(kind: str, name: str, description: str) -> dict[str, Any]:
     }
 
 
+def _temporary_beside(path: Path) -> Path:
+    """A new empty file beside ``path``, created exclusively (a planted file or link of
+    that name is never followed) with the permissions of a new file (umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial.onnx")
+        try:
+            os.close(os.open(temporary, flags, 0o666))
+        except FileExistsError:
+            continue
+        return temporary
+    raise FileExistsError(f"could not create a temporary file next to {path}")
+
+
 def _write_metadata(path: Path, metadata: Mapping[str, Any]) -> None:
+    """Replace ``path`` by its graph with ``metadata``, through a temporary: never half-written."""
     proto = onnx.load(str(path))
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
     entry.key = METADATA_KEY
     entry.value = json.dumps(metadata, sort_keys=True)
     onnx.checker.check_model(proto)
-    onnx.save(proto, str(path))
+    temporary = _temporary_beside(path)
+    try:
+        onnx.save(proto, str(temporary))
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def export_onnx(
@@ -111,42 +137,45 @@ def export_onnx(
     model.eval()
     tensors = tuple(torch.from_numpy(np.ascontiguousarray(example_inputs[n])) for n in names)
     wrapper = _Positional(model, names).eval()
-    final, path = path, path.with_name(f".{path.stem}.partial.onnx")  # renamed when checked
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(
-            wrapper,
-            tensors,
-            str(path),
-            input_names=list(names),
-            output_names=["probabilities"],
-            dynamic_axes={
-                **{n: {0: "candidates"} for n in names},
-                "probabilities": {0: "candidates"},
-            },
-            opset_version=OPSET,
-            dynamo=False,
+    final, path = path, _temporary_beside(path)  # replaces `final` once checked
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+            torch.onnx.export(
+                wrapper,
+                tensors,
+                str(path),
+                input_names=list(names),
+                output_names=["probabilities"],
+                dynamic_axes={
+                    **{n: {0: "candidates"} for n in names},
+                    "probabilities": {0: "candidates"},
+                },
+                opset_version=OPSET,
+                dynamo=False,
+            )
+        document = dict(metadata)
+        document.setdefault(
+            "inputs",
+            [
+                {"name": n, "shape": list(example_inputs[n].shape[1:]), "dtype": "float32"}
+                for n in names
+            ],
         )
-    document = dict(metadata)
-    document.setdefault(
-        "inputs",
-        [
-            {"name": n, "shape": list(example_inputs[n].shape[1:]), "dtype": "float32"}
-            for n in names
-        ],
-    )
-    _write_metadata(path, document)
-    with torch.no_grad():
-        expected = wrapper(*tensors).numpy()
-    runtime = OnnxModel(path)
-    got = runtime.predict(dict(raw_inputs if raw_inputs is not None else example_inputs))
-    difference = float(np.max(np.abs(got - expected))) if len(got) else 0.0
-    if not difference <= tolerance:
-        path.unlink()
-        raise RuntimeError(
-            f"ONNX Runtime and torch differ by {difference:.2e} > {tolerance:.0e} on {final.name}"
-        )
-    os.replace(path, final)
+        _write_metadata(path, document)
+        with torch.no_grad():
+            expected = wrapper(*tensors).numpy()
+        runtime = OnnxModel(path)
+        got = runtime.predict(dict(raw_inputs if raw_inputs is not None else example_inputs))
+        difference = float(np.max(np.abs(got - expected))) if len(got) else 0.0
+        if not difference <= tolerance:
+            raise RuntimeError(
+                f"ONNX Runtime and torch differ by {difference:.2e} > {tolerance:.0e} on "
+                f"{final.name}"
+            )
+        os.replace(path, final)
+    finally:
+        path.unlink(missing_ok=True)
     return final
 
 

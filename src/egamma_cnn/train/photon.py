@@ -24,6 +24,7 @@ import torch
 
 from egamma_cnn.model.cut_based import PHOTON_CUT_INPUTS, CutBasedPhotonID
 from egamma_cnn.model.working_points import WorkingPoints
+from egamma_cnn.sim.writer import check_output_target
 from egamma_cnn.train.dataset import CandidateArrays, load_arrays, train_validation_split
 from egamma_cnn.train.export import base_metadata, export_onnx
 from egamma_cnn.train.networks import PHOTON_DEFAULT, PhotonCNN
@@ -136,27 +137,53 @@ def train_photon(
     description: str = "",
     checkpoint_dir: str | Path | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Train the photon CNN on ``data_dir/train`` and write it to ``out_path`` (ONNX).
 
     ``cut_based_path`` is the JSON of the fitted
     :class:`~egamma_cnn.model.cut_based.CutBasedPhotonID` whose rejection the working
-    points match. Returns the metadata written into the model.
+    points match. Returns the metadata written into the model. An existing ``out_path``
+    is replaced (atomically, once exported) only with ``overwrite``, checked before
+    anything is read.
+
+    Raises
+    ------
+    FileExistsError
+        ``out_path`` exists and ``overwrite`` is false.
+    ValueError
+        ``out_path`` is not a regular file, ``cut_based_path`` is not a cut-based JSON,
+        or a part of the training split has no prompt or no non-prompt photon in the
+        selection (the split's folder named), before training.
     """
     net_config = PHOTON_DEFAULT if net_config is None else net_config
     training = TrainingConfig() if training is None else training
     out_path = Path(out_path)
-    cuts = CutBasedPhotonID.load(cut_based_path)
-    data = load_arrays(Path(data_dir) / "train", "photon", mmap=True)
+    check_output_target(out_path, overwrite)
+    try:
+        cuts = CutBasedPhotonID.load(cut_based_path)
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(
+            f"{cut_based_path}: not the photon_cuts.json of egamma-cnn train baselines ({err!r})"
+        ) from None
+    split_dir = Path(data_dir) / "train"
+    data = load_arrays(split_dir, "photon", mmap=True)
     data = data.subset(np.flatnonzero(photon_selection(data)))
-    train, val = train_validation_split(data, validation_fraction)
-    labels = {
-        p: d.arrays["is_prompt"].astype(np.int64) for p, d in (("train", train), ("val", val))
-    }
-    weights = {
-        p: pt_weights(d.arrays["et"], d.arrays["is_prompt"])
-        for p, d in (("train", train), ("val", val))
-    }
+    try:
+        train, val = train_validation_split(data, validation_fraction)
+        labels = {
+            p: d.arrays["is_prompt"].astype(np.int64) for p, d in (("train", train), ("val", val))
+        }
+        weights = {
+            p: pt_weights(d.arrays["et"], d.arrays["is_prompt"])
+            for p, d in (("train", train), ("val", val))
+        }
+    except ValueError as err:
+        prompt = int(data.arrays["is_prompt"].sum())
+        raise ValueError(
+            f"{split_dir}, photon selection ({prompt} prompt, {len(data) - prompt} non-prompt "
+            f"photons): {err}"
+        ) from None
     torch.manual_seed(training.seed)  # the initial weights
     model = PhotonCNN(net_config)
     result = fit(

@@ -17,7 +17,8 @@ the same total, every background class the same total, and Σ_bkg / Σ_sig = ``r
 Every class, signal classes included, takes the combined signal shape. Defined
 behaviour: a class with no candidates (or with all of them in bins without signal)
 gets no weight (its share is not redistributed;
-the totals of the others are unchanged), candidates in bins where the signal has no
+the totals of the others are unchanged; a sample whose background classes all end up
+without weight is refused with ``ValueError``), candidates in bins where the signal has no
 entries get weight 0 (the networks cannot be told anything about kinematics that
 signal never has; their number is reported), and the weights are capped at
 ``max_weight`` times the mean weight of their class to limit the variance from sparse
@@ -188,6 +189,12 @@ def class_balance_weights(
     for c, w in unit.items():
         weights[labels == c] = w * totals[c]
     background = np.isin(labels, background_classes)
+    if not weights[background].sum() > 0:
+        raise ValueError(
+            f"no background candidates with weight > 0 ({int(background.sum())} background "
+            "candidates, none in an (E_T, |η|) bin that has signal): a network cannot learn "
+            "to reject a background it never sees"
+        )
     achieved = weights[background].sum() / max(weights[is_signal].sum(), 1e-300)
     return weights, ReweightingReport(totals.tolist(), counts, zero, capped, float(achieved))
 

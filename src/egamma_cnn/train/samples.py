@@ -12,6 +12,11 @@ the first rounds do not change.
 All files are simulated at the same pile-up ⟨μ⟩ (default 20) with the MC detector
 response. Production is resumable: a file that exists is complete (``produce`` writes
 under a temporary name and renames), so a rerun only makes the missing ones.
+
+Limits: at most :data:`MAX_ROUNDS` rounds (10 000: 40 000 files, about 40 CPU-days at
+340 s a round; ``prepare`` numbers the files of a split with int16) and ⟨μ⟩ at most
+:data:`~egamma_cnn.sim.production.MAX_PILEUP_MU`. :func:`read_plan` reads a
+``plan.json`` back, checking every entry.
 """
 
 from __future__ import annotations
@@ -25,11 +30,25 @@ from typing import Any
 
 from tqdm import tqdm
 
-from egamma_cnn.execution.clusters import check_local_workers, task_pool
+from egamma_cnn.execution.clusters import WorkerDiedError, check_local_workers, task_pool
 from egamma_cnn.sim.generator import PROCESSES
-from egamma_cnn.sim.production import ProductionConfig, produce
+from egamma_cnn.sim.production import MAX_PILEUP_MU, ProductionConfig, produce
 
-__all__ = ["DEFAULT_ROUND", "SampleFile", "SamplePlan", "produce_plan"]
+__all__ = [
+    "DEFAULT_ROUND",
+    "MAX_ROUNDS",
+    "SPLITS",
+    "SampleFile",
+    "SamplePlan",
+    "produce_plan",
+    "read_plan",
+]
+
+#: Most rounds of a plan: 40 000 files (32 000 train files fit the int16 file index of
+#: :mod:`.dataset`), about 40 CPU-days of production at 340 s a round.
+MAX_ROUNDS = 10_000
+#: The splits of a plan.
+SPLITS: tuple[str, str] = ("train", "test")
 
 #: Events per process and round: balanced so that a round costs about 340 CPU seconds
 #: and gives about 11 700 electron candidates at ⟨μ⟩ = 20 (benchmarks/RESULTS.md rates).
@@ -58,11 +77,11 @@ class SamplePlan:
     Attributes
     ----------
     rounds
-        Number of rounds (≥ 1).
+        Number of rounds, 1 to :data:`MAX_ROUNDS`.
     events_per_round
         Events per process in one round.
     pileup_mu
-        Mean pile-up of every file.
+        Mean pile-up of every file, 0 to ``MAX_PILEUP_MU`` (200).
     test_every
         Round ``r`` is test iff ``r % test_every == test_every − 1`` (default: 1 in 5).
     base_seed
@@ -76,8 +95,16 @@ class SamplePlan:
     base_seed: int = 100_000
 
     def __post_init__(self) -> None:
-        if self.rounds < 1:
-            raise ValueError(f"rounds must be ≥ 1, got {self.rounds}")
+        if not 1 <= self.rounds <= MAX_ROUNDS:
+            raise ValueError(
+                f"rounds {self.rounds}: a plan has 1 to {MAX_ROUNDS} rounds "
+                f"({MAX_ROUNDS * len(self.events_per_round)} files)"
+            )
+        if not 0 <= self.pileup_mu <= MAX_PILEUP_MU:
+            raise ValueError(
+                f"pileup_mu {self.pileup_mu}: the mean pile-up must be in "
+                f"[0, {MAX_PILEUP_MU:g}] (the HL-LHC design is 140–200)"
+            )
         if self.test_every < 2:
             raise ValueError(f"test_every must be ≥ 2, got {self.test_every}")
         if self.rounds < self.test_every:
@@ -100,6 +127,57 @@ class SamplePlan:
                 seed = self.base_seed + 100 * r + index
                 out.append(SampleFile(process, n, seed, r, split))
         return out
+
+
+def read_plan(samples_dir: str | Path) -> list[dict[str, str]]:
+    """The files of ``samples_dir/plan.json`` as ``{"name", "split"}`` entries.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``plan.json``.
+    ValueError
+        ``plan.json`` is not JSON, not an object with a ``files`` list, or an entry is not
+        an object with a ``name`` (a file name, no folder) and a ``split`` (train or
+        test); one line naming the file and the entry.
+    """
+    path = Path(samples_dir) / "plan.json"
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path} not found (run egamma-cnn train-samples first)") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a JSON file ({err.reason})") from None
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not JSON ({err})") from None
+    expected = 'an object {"files": [{"name": ..., "split": "train" or "test"}, ...]}'
+    if not isinstance(document, dict) or not isinstance(document.get("files"), list):
+        raise ValueError(
+            f"{path}: expected {expected} as egamma-cnn train-samples writes, "
+            f"got {_short(document)}"
+        )
+    entries = []
+    for index, entry in enumerate(document["files"]):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        split = entry.get("split") if isinstance(entry, dict) else None
+        if (
+            not isinstance(name, str)
+            or not name
+            or Path(name).name != name
+            or name in (".", "..")
+            or split not in SPLITS
+        ):
+            raise ValueError(
+                f'{path}: files[{index}] must be an object with a file "name" (no folder) '
+                f'and a "split" (train or test), got {_short(entry)}'
+            )
+        entries.append({"name": name, "split": split})
+    return entries
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _produce_one(sample: SampleFile, folder: str, pileup_mu: float, command: str) -> dict:
@@ -129,7 +207,8 @@ def produce_plan(
     :func:`~egamma_cnn.execution.clusters.max_local_workers` (else ``ValueError``); they
     die with this process, and an interruption stops them at once (each removes the
     temporary of the file it was writing; one killed with SIGKILL leaves it to the next
-    run, which removes it).
+    run, which removes it). A worker that dies (``WorkerDiedError``) stops the others;
+    the files finished stay, and a rerun makes the rest.
     """
     if settings is None:
         check_local_workers(workers)
@@ -137,9 +216,16 @@ def produce_plan(
     folder.mkdir(parents=True, exist_ok=True)
     plan_path = folder / "plan.json"
     if plan_path.is_file():  # only the number of rounds may change in an existing folder
-        old = json.loads(plan_path.read_text())["plan"]
+        try:
+            old = json.loads(plan_path.read_text())["plan"]
+            old = dict(old)
+        except (ValueError, KeyError, TypeError) as err:
+            raise ValueError(
+                f"{plan_path}: not a plan of egamma-cnn train-samples ({err!r}); produce the "
+                "plan in another folder or remove that file"
+            ) from None
         new = json.loads(json.dumps(asdict(plan)))
-        old.pop("rounds"), new.pop("rounds")
+        old.pop("rounds", None), new.pop("rounds")
         if old != new:
             raise ValueError(
                 f"{plan_path} describes another plan ({old}); produce this one ({new}) in "
@@ -155,19 +241,25 @@ def produce_plan(
     missing = [f for f in files if not (folder / f.name).exists()]
     done: list[dict] = []
     t0 = time.perf_counter()
-    with (
-        tqdm(total=len(missing), unit="file", disable=not progress) as bar,
-        task_pool(settings, workers) as pool,
-    ):
-        futures = [
-            pool.submit(_produce_one, f, str(folder.resolve()), plan.pileup_mu, command)
-            for f in missing
-        ]
-        for future in cf.as_completed(futures):
-            record = future.result()
-            done.append(record)
-            bar.set_postfix_str(f"{record['process']} r{record['round']}")
-            bar.update()
+    try:
+        with (
+            tqdm(total=len(missing), unit="file", disable=not progress) as bar,
+            task_pool(settings, workers) as pool,
+        ):
+            futures = [
+                pool.submit(_produce_one, f, str(folder.resolve()), plan.pileup_mu, command)
+                for f in missing
+            ]
+            for future in cf.as_completed(futures):
+                record = future.result()
+                done.append(record)
+                bar.set_postfix_str(f"{record['process']} r{record['round']}")
+                bar.update()
+    except WorkerDiedError as err:
+        raise WorkerDiedError(
+            f"{err} while producing the files of {folder}; the {len(done)} files finished are "
+            "kept, a rerun makes the others"
+        ) from None
     if done:
         with (folder / "production_log.jsonl").open("a") as log:
             for record in done:

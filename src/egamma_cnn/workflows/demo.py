@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from egamma_cnn.execution.settings import check_local_workers
 from egamma_cnn.sim.production import ProductionConfig, produce
 from egamma_cnn.sim.validation import validate
 from egamma_cnn.workflows.datamc import run_datamc
@@ -36,11 +37,16 @@ def run_demo(out_dir: str | Path, *, events: int = 1000, workers: int = 2) -> di
     events : int
         Z→ee events of the MC and of the data-like sample (JF17: half as many).
     workers : int
-        Processes for the generation and workers of the LocalCluster.
+        Processes for the generation and workers of the LocalCluster, at most
+        :func:`~egamma_cnn.execution.settings.max_local_workers` (``ValueError`` before
+        anything is printed or created).
     """
     from dask.distributed import Client, LocalCluster
 
+    check_local_workers(workers)
     out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out-dir: {out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}
     jobs = (
