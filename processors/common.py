@@ -9,7 +9,13 @@ import dask_awkward as dak
 import hist
 import hist.dask as hda
 
-__all__ = ["dataset_name", "histogram_factory", "is_lazy", "pair_weights"]
+__all__ = [
+    "check_declared_kind",
+    "dataset_name",
+    "histogram_factory",
+    "is_lazy",
+    "pair_weights",
+]
 
 
 def is_lazy(array: Any) -> bool:
@@ -30,6 +36,37 @@ def dataset_name(events: Any) -> str:
         return (events.metadata or {}).get("dataset", "sample")
     except AttributeError:  # plain awkward arrays have no NanoEvents metadata
         return "sample"
+
+
+def check_declared_kind(events: Any, collection: str, truth: str | None) -> None:
+    """Refuse a dataset whose files contradict its ``metadata.is_data``.
+
+    Simulation carries the truth field (egamma-cnn files: ``Electron.truthClass``), data
+    does not: a dataset declared data whose files have it, or declared simulation whose
+    files lack it, would give plausible numbers from the wrong sample (scale factors of
+    MC against MC). Checked on the collection's fields when the processor builds its
+    graph, before any chunk is read; nothing is checked without a truth field
+    (``truth=None``, e.g. CMS NanoAOD) or without ``is_data`` in the metadata.
+
+    Raises
+    ------
+    ValueError
+        Naming the dataset, what it is declared and what its files are.
+    """
+    metadata = getattr(events, "metadata", None) or {}
+    is_data = metadata.get("is_data")
+    if truth is None or not isinstance(is_data, bool) or collection not in events.fields:
+        return
+    has_truth = truth in events[collection].fields
+    if is_data == has_truth:
+        name = metadata.get("dataset", "sample")
+        declared, found = ("data", "carry") if is_data else ("simulation", "lack")
+        raise ValueError(
+            f"dataset {name!r} is declared {declared} (metadata.is_data {str(is_data).lower()}) "
+            f"but its files {found} the truth field {collection}.{truth}: correct "
+            "metadata.is_data (or set the configuration's truth to null for simulation "
+            "without truth)"
+        )
 
 
 def pair_weights(events: Any, field: str | None, pairs: Any) -> Any:

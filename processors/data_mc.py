@@ -32,7 +32,13 @@ import dask_histogram
 import hist
 from coffea import processor
 
-from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
+from egamma_cnn.processors.common import (
+    check_declared_kind,
+    dataset_name,
+    histogram_factory,
+    is_lazy,
+    pair_weights,
+)
 from egamma_cnn.tnp.config import IdSpec, TnPConfig
 from egamma_cnn.tnp.pairs import tag_probe_pairs
 
@@ -109,6 +115,7 @@ class DataMCProcessor(processor.ProcessorABC):
         """
         config = self.config
         lazy = is_lazy(events)
+        check_declared_kind(events, config.electrons, config.truth)
         pairs = tag_probe_pairs(events, config)
         low, high = self.mass_window
         pairs = pairs[pairs.opposite & (pairs.mass > low) & (pairs.mass < high)]

@@ -60,7 +60,12 @@ from egamma_cnn.isolation.variables import (
     SCORES,
     discriminant_ranges,
 )
-from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy
+from egamma_cnn.processors.common import (
+    check_declared_kind,
+    dataset_name,
+    histogram_factory,
+    is_lazy,
+)
 from egamma_cnn.tnp.config import IdSpec, TnPConfig
 from egamma_cnn.tnp.pairs import TRUTH_NONE
 
@@ -172,6 +177,8 @@ class IsolationProcessor(processor.ProcessorABC):
             "sums": hist, "discriminants": {name: hist}}}`` (module docstring; no
             ``discriminants`` when the processor was made without them).
         """
+        if self.kind == "electron":
+            check_declared_kind(events, self.collection, self.config.truth)
         factory = histogram_factory(is_lazy(events))
         candidates, flat = self._candidates(events)
         out: dict[str, Any] = {"candidates": ak.num(flat.et, axis=0)}

@@ -27,7 +27,13 @@ from typing import Any
 import awkward as ak
 from coffea import processor
 
-from egamma_cnn.processors.common import dataset_name, histogram_factory, is_lazy, pair_weights
+from egamma_cnn.processors.common import (
+    check_declared_kind,
+    dataset_name,
+    histogram_factory,
+    is_lazy,
+    pair_weights,
+)
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.pairs import TRUTH_NONE, tag_probe_pairs
 
@@ -79,6 +85,7 @@ class TagAndProbeProcessor(processor.ProcessorABC):
         """
         config = self.config
         lazy = is_lazy(events)
+        check_declared_kind(events, config.electrons, config.truth)
         pairs = tag_probe_pairs(events, config)
         weight = pair_weights(events, self.weight, pairs)
         flat = ak.flatten(pairs)

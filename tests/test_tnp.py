@@ -619,3 +619,24 @@ def test_save_figure_writes_and_closes(tmp_path):
     path = save_figure(fig, str(tmp_path / "line.png"), dpi=50, bbox_inches="tight")
     assert path == tmp_path / "line.png" and path.stat().st_size > 1_000
     assert fig.number not in plt.get_fignums()  # closed: its memory is freed
+
+
+@pytest.mark.parametrize("swapped", ["data", "mc"])
+def test_a_dataset_whose_files_contradict_is_data_is_refused_before_it_runs(tmp_path, swapped):
+    """MC declared data (or data-like declared MC) gave scale factors of MC against MC."""
+    from egamma_cnn.workflows.tnp import run_tnp
+
+    data_dir = Path(__file__).parent / "data"
+    files = {"data": data_dir / "zee_datalike.root", "mc": data_dir / "zee_mc.root"}
+    if swapped == "data":
+        files["data"] = data_dir / "zee_mc.root"
+    else:
+        files["mc"] = data_dir / "zee_datalike.root"
+    fileset = {
+        name: {"files": {str(path): "Events"}, "metadata": {"is_data": name == "data"}}
+        for name, path in files.items()
+    }
+    declared = "data" if swapped == "data" else "simulation"
+    with pytest.raises(ValueError, match=f"dataset '{swapped}' is declared {declared}"):
+        run_tnp(fileset, tmp_path / "out", scheduler="sync")
+    assert not (tmp_path / "out").exists()
