@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -519,3 +520,19 @@ def test_a_file_that_is_not_onnx_is_named(tmp_path, content):
     assert "\n" not in str(err.value)
     with pytest.raises(ModelMetadataError, match="not a loadable ONNX model"):
         OnnxModel(path)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"batch_size": 0}, "batch_size must be an integer ≥ 1, got 0"),
+        ({"batch_size": 1.5}, "batch_size must be an integer ≥ 1, got 1.5"),
+        ({"batch_size": True}, "batch_size must be an integer ≥ 1, got True"),
+        ({"intra_op_threads": -1}, "intra_op_threads must be an integer ≥ 0, got -1"),
+        ({"intra_op_threads": "2"}, "intra_op_threads must be an integer ≥ 0, got '2'"),
+    ],
+)
+def test_inference_settings_are_integers_not_cut(settings, message):
+    """batch_size 1.5 used to become 1 and intra_op_threads -1 was passed on."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        OnnxModel(shipped_model_path("electron"), **settings)

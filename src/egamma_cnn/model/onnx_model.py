@@ -238,6 +238,16 @@ def _open_session(identity: FileIdentity, providers: tuple[str, ...], threads: i
     return _inference_session(identity.path, options, providers)
 
 
+def _count(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int ≥ ``minimum``; a float, a bool or a string is refused, not cut.
+
+    (``intra_op_threads`` 0 lets onnxruntime choose the number of threads.)
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer ≥ {minimum}, got {value!r}")
+    return int(value)
+
+
 def _check_providers(providers: Sequence[str] | str | None) -> tuple[str, ...] | str:
     """The providers setting as given (``"auto"`` or a tuple), checked for its form only."""
     if providers is None:
@@ -374,8 +384,6 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
     ) -> None:
         nonserializable_attribute.__init__(self, ["session"])
         numpy_call_wrapper.__init__(self)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
         self.path = Path(path)
         if not self.path.is_file():
             raise FileNotFoundError(f"no model file {self.path}")
@@ -442,8 +450,8 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
         """
         return (
             _check_providers(providers),
-            int(intra_op_threads),
-            int(batch_size),
+            _count("intra_op_threads", intra_op_threads, minimum=0),
+            _count("batch_size", batch_size, minimum=1),
             bool(check_versions),
         )
 
