@@ -274,7 +274,8 @@ def test_a_cluster_executor_without_its_extra_names_the_pip_command(executor, pa
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", without)
-    settings = ExecutionSettings(executor=executor, address="https://gateway.example")
+    address = "https://gateway.example" if executor == "gateway" else None
+    settings = ExecutionSettings(executor=executor, address=address)
     with pytest.raises(ValueError, match=r"pip install 'egamma-cnn\[cluster\]'") as err:
         with open_executor(settings):
             pass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -628,10 +629,10 @@ def test_a_dataset_whose_files_contradict_is_data_is_refused_before_it_runs(tmp_
 
     data_dir = Path(__file__).parent / "data"
     files = {"data": data_dir / "zee_datalike.root", "mc": data_dir / "zee_mc.root"}
-    if swapped == "data":
-        files["data"] = data_dir / "zee_mc.root"
+    if swapped == "data":  # a copy: the same file in two datasets is refused on its own
+        files["data"] = shutil.copyfile(data_dir / "zee_mc.root", tmp_path / "mc_as_data.root")
     else:
-        files["mc"] = data_dir / "zee_datalike.root"
+        files["mc"] = shutil.copyfile(data_dir / "zee_datalike.root", tmp_path / "data_as_mc.root")
     fileset = {
         name: {"files": {str(path): "Events"}, "metadata": {"is_data": name == "data"}}
         for name, path in files.items()

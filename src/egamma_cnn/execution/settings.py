@@ -25,6 +25,11 @@ from dask.utils import parse_bytes
 __all__ = [
     "EXECUTORS",
     "LOCAL_WORKERS_PER_CORE",
+    "MAX_CHUNK_SIZE",
+    "MAX_RETRIES",
+    "MAX_THREADS_PER_WORKER",
+    "MIN_MEMORY_PER_WORKER",
+    "OPTION_EXECUTORS",
     "ExecutionSettings",
     "check_local_workers",
     "max_local_workers",
@@ -60,6 +65,34 @@ def check_local_workers(workers: int, option: str = "--workers") -> None:
         )
 
 
+#: The most threads of one worker (local: also at most the local worker limit).
+MAX_THREADS_PER_WORKER = 1024
+#: The most events per chunk.
+MAX_CHUNK_SIZE = 1_000_000_000
+#: The most retries of a failed chunk.
+MAX_RETRIES = 100
+#: The least memory of a worker: it needs about 350 MiB once the models and numba
+#: kernels are loaded, plus its chunk (docs/EXECUTION.md, "Chunk size and worker memory").
+MIN_MEMORY_PER_WORKER = "512MiB"
+
+
+def _check_memory(text: str) -> None:
+    """Refuse a ``memory_per_worker`` that is no amount or less than a worker needs."""
+    try:
+        amount = parse_bytes(text)
+    except (ValueError, TypeError):
+        amount = None
+    if amount is None:
+        raise ValueError(
+            f"memory_per_worker must be an amount of memory such as '4GiB', not {text!r}"
+        )
+    if amount < parse_bytes(MIN_MEMORY_PER_WORKER):
+        raise ValueError(
+            f"memory_per_worker {text!r} is less than the {MIN_MEMORY_PER_WORKER} a worker "
+            "needs (about 350 MiB for the models and kernels, plus its chunk)"
+        )
+
+
 #: The executors: what each one runs on.
 EXECUTORS: dict[str, str] = {
     "iterative": "in this process, chunk after chunk (dask's synchronous scheduler): debugging",
@@ -68,6 +101,16 @@ EXECUTORS: dict[str, str] = {
     "slurm": "Slurm jobs through dask-jobqueue (SLURMCluster), `workers` jobs",
     "htcondor": "HTCondor jobs through dask-jobqueue (HTCondorCluster), `workers` jobs",
     "gateway": "a dask-gateway cluster (at `address`, or the gateway's configured one)",
+}
+
+#: The options that only some executors use (docs/EXECUTION.md, "Executors"); given
+#: with another executor, they are refused rather than ignored.
+OPTION_EXECUTORS: dict[str, tuple[str, ...]] = {
+    "address": ("scheduler", "gateway"),
+    "memory_per_worker": ("local", "slurm", "htcondor"),
+    "threads_per_worker": ("local", "slurm", "htcondor"),
+    "jobqueue": ("slurm", "htcondor"),
+    "gateway": ("gateway",),
 }
 
 
@@ -84,17 +127,19 @@ class ExecutionSettings:
         this machine), batch jobs (slurm, htcondor) or gateway workers.
     threads_per_worker : int
         Threads per worker (1: the numba and onnxruntime code is single-threaded per
-        chunk, more threads in a worker share its memory).
+        chunk, more threads in a worker share its memory): local and batch workers, at
+        most :data:`MAX_THREADS_PER_WORKER` (local: :func:`max_local_workers`).
     memory_per_worker : str, optional
-        Memory limit of a worker ("4GiB", checked with ``dask.utils.parse_bytes``):
-        local and batch workers.
+        Memory limit of a worker ("4GiB", checked with ``dask.utils.parse_bytes``), at
+        least :data:`MIN_MEMORY_PER_WORKER`: local and batch workers.
     address : str, optional
         The scheduler's address (``scheduler``) or the gateway's (``gateway``).
     chunk_size : int
-        Events per chunk (coffea's ``step_size``).
+        Events per chunk (coffea's ``step_size``), 1 to :data:`MAX_CHUNK_SIZE`.
     retries : int
         Times a failed chunk task is resubmitted before the run fails (a chunk lost with
-        a worker that died is recomputed by the scheduler in any case).
+        a worker that died is recomputed by the scheduler in any case), 0 to
+        :data:`MAX_RETRIES`.
     skip_bad_files : bool
         The user's permission to go on past files that cannot be opened and chunks that
         cannot be read: they are left out and every one is reported by name, entry
@@ -105,6 +150,13 @@ class ExecutionSettings:
         ``walltime``, ``account``, ``job_extra_directives``, ...).
     gateway : dict
         Cluster options of the dask-gateway (``image``, ``worker_cores``, ...).
+
+    Raises
+    ------
+    ValueError
+        A value of the wrong type or out of its range, or an option the executor does not
+        use (:data:`OPTION_EXECUTORS`: ``address`` with ``local``, ``memory_per_worker``
+        with ``iterative``, ``jobqueue`` with ``local``, ...), which would be ignored.
     """
 
     executor: str = "local"
@@ -121,26 +173,37 @@ class ExecutionSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.executor, str) or self.executor not in EXECUTORS:
             raise ValueError(f"executor {self.executor!r} is not one of {', '.join(EXECUTORS)}")
-        for name in ("workers", "threads_per_worker", "chunk_size"):
+        for name, most in (
+            ("workers", None),
+            ("threads_per_worker", MAX_THREADS_PER_WORKER),
+            ("chunk_size", MAX_CHUNK_SIZE),
+        ):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, not {value!r}")
+            if most is not None and value > most:
+                raise ValueError(f"{name} must be at most {most}, not {value}")
         if not isinstance(self.retries, int) or isinstance(self.retries, bool) or self.retries < 0:
             raise ValueError(f"retries must be an integer ≥ 0, not {self.retries!r}")
+        if self.retries > MAX_RETRIES:
+            raise ValueError(
+                f"retries must be at most {MAX_RETRIES} (a chunk that fails that often will "
+                f"not succeed), not {self.retries}"
+            )
         if self.executor == "local":
             check_local_workers(self.workers)
+            if self.threads_per_worker > max_local_workers():
+                raise ValueError(
+                    f"threads_per_worker {self.threads_per_worker}: at most "
+                    f"{max_local_workers()} threads on this machine ({LOCAL_WORKERS_PER_CORE} × "
+                    "its CPUs)"
+                )
         for name in ("memory_per_worker", "address"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ValueError(f"{name} must be a text or null, not {value!r}")
         if self.memory_per_worker is not None:
-            try:
-                parse_bytes(self.memory_per_worker)
-            except ValueError:
-                raise ValueError(
-                    f"memory_per_worker must be an amount of memory such as '4GiB', "
-                    f"not {self.memory_per_worker!r}"
-                ) from None
+            _check_memory(self.memory_per_worker)
         if self.executor == "scheduler" and not self.address:
             raise ValueError("executor 'scheduler' needs the scheduler's address (tcp://host:port)")
         if not isinstance(self.skip_bad_files, bool):
@@ -149,6 +212,28 @@ class ExecutionSettings:
             value = getattr(self, name)
             if not isinstance(value, dict) or not all(isinstance(key, str) for key in value):
                 raise ValueError(f"{name} must be a JSON object of options, not {value!r}")
+        self._check_used()
+
+    def _check_used(self) -> None:
+        """Refuse an option that the executor would ignore (given, then silently dropped).
+
+        Unset options (None, ``{}``, one thread per worker: the defaults) are never
+        refused; ``workers`` is not checked, because its default (2) is always set.
+        """
+        for name, value in (
+            ("address", self.address),
+            ("memory_per_worker", self.memory_per_worker),
+            ("threads_per_worker", None if self.threads_per_worker == 1 else 1),
+            ("jobqueue", self.jobqueue or None),
+            ("gateway", self.gateway or None),
+        ):
+            users = OPTION_EXECUTORS[name]
+            if value is not None and self.executor not in users:
+                raise ValueError(
+                    f"{name} {getattr(self, name)!r} is not used by executor "
+                    f"{self.executor!r} (only by {', '.join(users)}): remove it or choose "
+                    "one of those executors"
+                )
 
     def with_changes(self, **changes: Any) -> ExecutionSettings:
         """A copy with ``changes`` (None values are ignored: "not given")."""
@@ -165,15 +250,25 @@ class ExecutionSettings:
         Raises
         ------
         ValueError
-            One line naming the file and what is wrong: not readable JSON, not an
-            object, an unknown key, or a field's wrong type or value (the field and the
-            value).
+            One line naming the file and what is wrong: missing, a folder, unreadable,
+            not UTF-8, not JSON, not an object, an unknown key, or a field's wrong type or
+            value (the field and the value).
         """
         path = Path(path)
         try:
-            data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"{path}: not a readable JSON file ({err})") from None
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ValueError(f"{path}: no such file") from None
+        except IsADirectoryError:
+            raise ValueError(f"{path}: a folder, not a JSON file") from None
+        except UnicodeDecodeError as err:
+            raise ValueError(f"{path}: not a JSON text file (not UTF-8: {err.reason})") from None
+        except OSError as err:
+            raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not valid JSON ({err})") from None
         if not isinstance(data, dict):
             raise ValueError(
                 f'{path}: the execution settings are a JSON object {{"executor": ...}}, '

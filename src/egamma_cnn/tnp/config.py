@@ -89,6 +89,10 @@ _ARRAY_MODULES = ("awkward", "dask_awkward", "builtins", "collections", "abc", "
 _COLUMN_DESCRIPTORS = ("property", "cached_property", "_DaskProperty")
 #: How many valid names an error message lists.
 _SHOWN_NAMES = 12
+#: The most m_ee histogram bins (a 10⁹-bin histogram per probe bin fills the memory).
+MAX_MASS_BINS = 10_000
+#: The most E_T or η bin edges.
+MAX_EDGES = 1_000
 
 
 def _form(array: Any) -> Any:
@@ -141,6 +145,28 @@ def _some(names: Sequence[str]) -> str:
     return f"{shown}, ... ({len(names)} in all)" if more > 0 else shown or "none"
 
 
+def _list_depth(form: Any) -> int:
+    """How many lists (of any kind) ``form`` has above its record or numbers."""
+    depth = 0
+    while form is not None and hasattr(form, "content") and not form.is_record:
+        if form.is_list:
+            depth += 1
+        form = form.content
+    return depth
+
+
+def _one_number_per_candidate(collection: Any, values: Any, booleans: bool) -> bool:
+    """Whether ``values`` hold one number (or, with ``booleans``, boolean) per candidate of
+    ``collection``: numbers at the depth of the collection's records, no lists or records."""
+    form = _form(values)
+    leaf = _leaf_form(form)
+    if not isinstance(leaf, ak.forms.NumpyForm) or leaf.inner_shape:
+        return False
+    if leaf.primitive == "bool" and not booleans:
+        return False
+    return _list_depth(form) == _list_depth(_form(collection))
+
+
 def _column(electrons: Any, name: str, spec: str) -> Any:
     """The column ``name`` of the collection, refused unless it is a field or a behaviour's
     column holding one number or boolean per candidate."""
@@ -156,8 +182,7 @@ def _column(electrons: Any, name: str, spec: str) -> Any:
             f"the column {name!r} of the ID {spec!r} cannot be computed from these "
             f"electrons ({' '.join(str(err).split())})"
         ) from None
-    leaf = _leaf_form(_form(values))
-    if leaf is None or not isinstance(leaf, ak.forms.NumpyForm):
+    if not _one_number_per_candidate(electrons, values, booleans=True):
         raise ValueError(
             f"the column {name!r} of the ID {spec!r} is not one number or boolean per "
             f"candidate (numeric columns: {_some(_numeric(electrons, valid))})"
@@ -165,15 +190,68 @@ def _column(electrons: Any, name: str, spec: str) -> Any:
     return values
 
 
-def _numeric(electrons: Any, names: Sequence[str]) -> tuple[str, ...]:
-    """The fields among ``names`` that hold numbers or booleans (for messages)."""
+def configured_column(collection: Any, setting: str, name: str, where: str) -> Any:
+    """The column ``name`` that the configuration's ``setting`` names, checked.
+
+    The rule of the ID specifications (a field of the collection or a column its
+    behaviours define, never an attribute of the array such as ``ndim`` or ``layout``),
+    for a quantity: one number per candidate, not a boolean, not a list or a record.
+
+    Parameters
+    ----------
+    collection : ak.Array or dask_awkward.Array
+        The candidates (e.g. ``events.Electron``).
+    setting, name : str
+        The configuration's setting (``probe_eta_field``) and the column it names.
+    where : str
+        The collection's name for messages (``Electron``).
+
+    Raises
+    ------
+    ValueError
+        One line naming the setting, the column and the collection, and the valid names.
+    """
+    valid = _valid_names(collection)
+    if name not in valid:
+        raise ValueError(
+            f"{setting} {name!r} is not a column of {where} (columns: {_some(valid)}); "
+            "name the fields of your files in the tag-and-probe configuration"
+        )
+    try:
+        values = getattr(collection, name)
+    except AttributeError as err:  # a behaviour whose inputs this collection lacks
+        raise ValueError(
+            f"{setting} {name!r} cannot be computed from {where} ({' '.join(str(err).split())})"
+        ) from None
+    if not _one_number_per_candidate(collection, values, booleans=False):
+        numeric = _numeric(collection, valid, booleans=False)
+        raise ValueError(
+            f"{setting} {name!r} of {where} is not one number per candidate "
+            f"(numeric columns: {_some(numeric)})"
+        )
+    return values
+
+
+def _numeric(electrons: Any, names: Sequence[str], booleans: bool = True) -> tuple[str, ...]:
+    """The fields among ``names`` that hold one number (or boolean) per candidate (for
+    messages)."""
     form = _leaf_form(_form(electrons))
     if form is None or not form.is_record:
         return ()
+
+    def holds_numbers(content: Any) -> bool:
+        return (
+            isinstance(content, ak.forms.NumpyForm)
+            and not content.inner_shape
+            and (booleans or content.primitive != "bool")
+        )
+
     return tuple(
         name
         for name in names
-        if name in form.fields and isinstance(_leaf_form(form.content(name)), ak.forms.NumpyForm)
+        if name in form.fields
+        and _list_depth(form.content(name)) == 0
+        and holds_numbers(_leaf_form(form.content(name)))
     )
 
 
@@ -324,15 +402,26 @@ class TnPConfig:
 
     def __post_init__(self) -> None:
         _check_types(self)
+        _check_names(self)
         for text in (*self.probe_id, self.tag_id):
             IdSpec.parse(text)
         if not self.probe_id:
             raise ValueError("probe_id needs at least one ID to measure")
+        if not self.truth_signal:
+            raise ValueError(
+                "truth_signal needs at least one truth class (egamma-cnn: [0, 1], prompt "
+                "and charge flip); set truth to null for no truth-matched efficiency"
+            )
         _check_edges("et_edges", self.et_edges)
         _check_edges("eta_edges", self.eta_edges)
+        _check_selection(self)
         low, high = self.mass_range
-        if not low < high or self.mass_bins < 1:
-            raise ValueError(f"mass_range {self.mass_range} / mass_bins {self.mass_bins} invalid")
+        if not low < high:
+            raise ValueError(f"mass_range {self.mass_range} must be an increasing pair")
+        if not 1 <= self.mass_bins <= MAX_MASS_BINS:
+            raise ValueError(
+                f"mass_bins must be between 1 and {MAX_MASS_BINS}, got {self.mass_bins}"
+            )
         for name, (a, b) in (
             ("signal_window", self.signal_window),
             *tuple((f"sideband {k + 1}", band) for k, band in enumerate(self.sidebands)),
@@ -341,6 +430,7 @@ class TnPConfig:
                 raise ValueError(
                     f"{name} {(a, b)} must be an interval inside mass_range {self.mass_range}"
                 )
+        _check_sidebands(self.signal_window, self.sidebands)
         if self.probe_min_et < self.et_edges[0]:
             raise ValueError(
                 f"probe_min_et {self.probe_min_et} is below the first E_T edge "
@@ -376,17 +466,12 @@ class TnPConfig:
 
         Raises
         ------
-        OSError
-            The file cannot be read.
         ValueError
-            The file is not a JSON object of known settings of the right types; the
-            message names the file, the setting and its value.
+            The file is missing, a folder, unreadable, not UTF-8 or not JSON, or not a
+            JSON object of known settings of the right types and values; one line naming
+            the file (and the setting and its value).
         """
-        text = Path(path).read_text()
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        data = _read_json(Path(path))
         if not isinstance(data, dict):
             raise ValueError(
                 f"{path}: expected a JSON object of tag-and-probe settings, "
@@ -490,3 +575,73 @@ def _check_types(config: TnPConfig) -> None:
 def _check_edges(name: str, edges: Sequence[float]) -> None:
     if len(edges) < 2 or any(b <= a for a, b in itertools.pairwise(edges)):
         raise ValueError(f"{name} must be at least two increasing numbers, got {edges}")
+    if len(edges) > MAX_EDGES:
+        raise ValueError(f"{name} has {len(edges)} edges, at most {MAX_EDGES} are allowed")
+
+
+def _check_names(config: TnPConfig) -> None:
+    """Refuse empty and private names (``__class__``): the names must be columns."""
+    for name in (*_NAME_FIELDS[1:], *_OPTIONAL_NAME_FIELDS):
+        value = getattr(config, name)
+        if value is None:
+            continue
+        if not value.strip():
+            raise ValueError(f"{name} must name a column, got {value!r}")
+        if value.startswith("_"):
+            raise ValueError(f"{name} {value!r} is a private name, not a column")
+
+
+def _check_selection(config: TnPConfig) -> None:
+    """Refuse thresholds and η ranges that would select nothing or silently nothing less."""
+    for name in ("tag_min_pt", "probe_min_et"):
+        if getattr(config, name) < 0:
+            raise ValueError(f"{name} must be ≥ 0 GeV, got {getattr(config, name)}")
+    if config.max_abs_eta <= 0:
+        raise ValueError(f"max_abs_eta must be > 0, got {config.max_abs_eta}")
+    if config.trigger_dr <= 0:
+        raise ValueError(f"trigger_dr must be > 0, got {config.trigger_dr}")
+    low, high = config.crack
+    if not 0 <= low < high < config.max_abs_eta:
+        raise ValueError(
+            f"crack {list(config.crack)} must be a |η| range 0 ≤ low < high < max_abs_eta "
+            f"{config.max_abs_eta}"
+        )
+
+
+def _overlap(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether two intervals share more than an edge."""
+    return max(a[0], b[0]) < min(a[1], b[1])
+
+
+def _check_sidebands(window: Sequence[float], bands: Sequence[Sequence[float]]) -> None:
+    """Refuse sidebands that overlap the signal window or one another: their pairs would
+    count as background under the signal, or twice."""
+    for k, band in enumerate(bands):
+        if _overlap(band, window):
+            raise ValueError(
+                f"sideband {k + 1} {list(band)} overlaps the signal_window {list(window)}: "
+                "sidebands must lie outside it"
+            )
+        for j in range(k):
+            if _overlap(band, bands[j]):
+                raise ValueError(
+                    f"sideband {k + 1} {list(band)} overlaps sideband {j + 1} {list(bands[j])}"
+                )
+
+
+def _read_json(path: Path) -> Any:
+    """The JSON value of the file ``path``; every way of failing is one line naming it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: a folder, not a JSON file") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a JSON text file (not UTF-8: {err.reason})") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None

@@ -19,7 +19,7 @@ import awkward as ak
 import numpy as np
 import vector
 
-from egamma_cnn.tnp.config import IdSpec, TnPConfig
+from egamma_cnn.tnp.config import IdSpec, TnPConfig, configured_column
 
 __all__ = [
     "TRUTH_NONE",
@@ -76,19 +76,10 @@ def directions(eta: Any, phi: Any) -> Any:
     )
 
 
-def _field(electrons: Any, name: str) -> Any:
-    try:
-        return getattr(electrons, name)
-    except AttributeError:
-        raise ValueError(
-            f"the electrons have no field {name!r}; name the fields of your ntuple in the "
-            f"tag-and-probe configuration (TnPConfig) — available: {', '.join(electrons.fields)}"
-        ) from None
-
-
-def _trigger_matched(electrons: Any, trigger: Any, config: TnPConfig) -> Any:
-    """Electrons within ΔR < ``config.trigger_dr`` of a trigger object (vector's ΔR²)."""
-    electron = directions(electrons[config.eta], electrons[config.phi])
+def _trigger_matched(eta: Any, phi: Any, trigger: Any, config: TnPConfig) -> Any:
+    """Electrons at (``eta``, ``phi``) within ΔR < ``config.trigger_dr`` of a trigger
+    object (vector's ΔR²)."""
+    electron = directions(eta, phi)
     object_ = directions(trigger["eta"], trigger["phi"])
     electron, object_ = ak.unzip(ak.cartesian([electron, object_], nested=True))
     return ak.any(electron.deltaR2(object_) < config.trigger_dr**2, axis=-1)
@@ -110,11 +101,10 @@ def tag_probe_pairs(events: Any, config: TnPConfig) -> Any:
         electrons = events[config.electrons]
     except Exception:
         raise ValueError(f"the events have no collection {config.electrons!r}") from None
-    pt, eta = _field(electrons, config.pt), _field(electrons, config.eta)
-    phi, mass = _field(electrons, config.phi), _field(electrons, config.mass)
-    charge = _field(electrons, config.charge)
-    probe_et = _field(electrons, config.probe_et_field)
-    probe_eta = _field(electrons, config.probe_eta_field)
+    pt, eta, phi, mass, charge, probe_et, probe_eta = (
+        configured_column(electrons, setting, getattr(config, setting), config.electrons)
+        for setting in ("pt", "eta", "phi", "mass", "charge", "probe_et_field", "probe_eta_field")
+    )
 
     abs_eta = np.abs(eta)
     in_crack = (abs_eta >= config.crack[0]) & (abs_eta < config.crack[1])
@@ -131,11 +121,11 @@ def tag_probe_pairs(events: Any, config: TnPConfig) -> Any:
             raise ValueError(
                 f"the events have no trigger objects {config.trigger_objects!r}"
             ) from None
-        tag_ok = tag_ok & _trigger_matched(electrons, trigger, config)
+        tag_ok = tag_ok & _trigger_matched(eta, phi, trigger, config)
     probe_ok = (probe_et > config.probe_min_et) & (np.abs(probe_eta) < config.max_abs_eta)
     decisions = [spec.evaluate(electrons) for spec in config.ids()]
     if config.truth is not None and config.truth in electrons.fields:
-        truth_class = electrons[config.truth]
+        truth_class = configured_column(electrons, "truth", config.truth, config.electrons)
         is_true = truth_class == config.truth_signal[0]
         for value in config.truth_signal[1:]:
             is_true = is_true | (truth_class == value)
