@@ -124,6 +124,36 @@ def _output_file(text: str) -> Path:
     return Path(text)
 
 
+def _output_folder(text: str) -> Path:
+    """An output folder: not an empty name (the current folder), the root or the home folder."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name (it would be the current folder)")
+    path = Path(text)
+    resolved = path.resolve()
+    if resolved == Path(resolved.anchor):
+        raise argparse.ArgumentTypeError(f"{text}: the filesystem root; give a folder below it")
+    try:
+        home = Path.home().resolve()
+    except (OSError, RuntimeError):  # no home folder
+        home = None
+    if resolved == home:
+        raise argparse.ArgumentTypeError(f"{text}: your home folder itself; give a folder in it")
+    return path
+
+
+def _input_file(text: str) -> Path:
+    """A JSON input file that exists and is a file (the fileset, --config, ...)."""
+    path = Path(text)
+    if not text:
+        raise argparse.ArgumentTypeError("an empty file name")
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: a folder, not a file")
+    if not path.exists():
+        reason = "a broken symbolic link" if path.is_symlink() else "no such file"
+        raise argparse.ArgumentTypeError(f"{text}: {reason}")
+    return path
+
+
 def _dropout(text: str) -> float:
     value = _non_negative_float(text)
     if value >= 1:
@@ -181,7 +211,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     val.add_argument(
         "--out-dir",
-        type=Path,
+        type=_output_folder,
         default=Path("validation"),
         help="folder for the PNGs and summary.json",
     )
@@ -210,7 +240,7 @@ def _build_parser() -> argparse.ArgumentParser:
         options(processors.add_parser(name, help=text), fileset_option=True)
 
     demo = sub.add_parser("demo", help="the README's main job on the embedded default")
-    demo.add_argument("--out-dir", type=Path, default=Path("egamma-cnn-demo"))
+    demo.add_argument("--out-dir", type=_output_folder, default=Path("egamma-cnn-demo"))
     demo.add_argument("--events", type=_positive_int, default=1000)
     demo.add_argument("--workers", type=_positive_int, default=2)
 
@@ -220,7 +250,7 @@ def _build_parser() -> argparse.ArgumentParser:
     samples.add_argument(
         "--rounds", type=_positive_int, required=True, help="rounds of files (at most 10000)"
     )
-    samples.add_argument("--out-dir", type=Path, required=True)
+    samples.add_argument("--out-dir", type=_output_folder, required=True)
     samples.add_argument("--workers", type=_positive_int, default=1)
     _cluster_options(samples)
     samples.add_argument(
@@ -229,7 +259,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
     prep = sub.add_parser("prepare", help="build network inputs and features of a sample plan")
     prep.add_argument("--samples", type=Path, required=True, help="folder with plan.json")
-    prep.add_argument("--out", type=Path, required=True, help="output folder")
+    prep.add_argument("--out", type=_output_folder, required=True, help="output folder")
     prep.add_argument("--workers", type=_positive_int, default=1)
     _cluster_options(prep)
 
@@ -259,7 +289,7 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="test-sample performance, plots and metrics")
     evaluate.add_argument("--data", type=Path, required=True, help="output folder of prepare")
     evaluate.add_argument("--models", type=Path, required=True, help="folder of the models")
-    evaluate.add_argument("--out-dir", type=Path, required=True)
+    evaluate.add_argument("--out-dir", type=_output_folder, required=True)
     return parser
 
 
@@ -336,9 +366,9 @@ def _demo(args, parser) -> int:
 
 def _fileset_argument(parser: argparse.ArgumentParser, fileset_option: bool) -> None:
     if fileset_option:
-        parser.add_argument("--fileset", type=Path, required=True, help="fileset JSON")
+        parser.add_argument("--fileset", type=_input_file, required=True, help="fileset JSON")
     else:
-        parser.add_argument("fileset", type=Path, help="fileset JSON (coffea format)")
+        parser.add_argument("fileset", type=_input_file, help="fileset JSON (coffea format)")
 
 
 def _execution_options(parser: argparse.ArgumentParser) -> None:
@@ -380,7 +410,7 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--execution-config",
-        type=Path,
+        type=_input_file,
         default=None,
         help="ExecutionSettings JSON (jobqueue and gateway options); the flags override it",
     )
@@ -388,7 +418,7 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
 
 def _tnp_options(parser: argparse.ArgumentParser, fileset_option: bool = False) -> None:
     _fileset_argument(parser, fileset_option)
-    parser.add_argument("--out-dir", type=Path, default=Path("tnp"), help="output folder")
+    parser.add_argument("--out-dir", type=_output_folder, default=Path("tnp"), help="output folder")
     parser.add_argument(
         "--id",
         nargs="+",
@@ -405,7 +435,7 @@ def _tnp_options(parser: argparse.ArgumentParser, fileset_option: bool = False) 
     parser.add_argument(
         "--interval", choices=["clopper-pearson", "wilson"], default="clopper-pearson"
     )
-    parser.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
+    parser.add_argument("--config", type=_input_file, default=None, help="a TnPConfig JSON")
     parser.add_argument(
         "--nanoaod",
         action="store_true",
@@ -417,8 +447,10 @@ def _tnp_options(parser: argparse.ArgumentParser, fileset_option: bool = False) 
 
 def _datamc_options(parser: argparse.ArgumentParser, fileset_option: bool = False) -> None:
     _fileset_argument(parser, fileset_option)
-    parser.add_argument("--out-dir", type=Path, default=Path("datamc"), help="output folder")
-    parser.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
+    parser.add_argument(
+        "--out-dir", type=_output_folder, default=Path("datamc"), help="output folder"
+    )
+    parser.add_argument("--config", type=_input_file, default=None, help="a TnPConfig JSON")
     parser.add_argument(
         "--id",
         nargs="*",
@@ -438,8 +470,10 @@ def _datamc_options(parser: argparse.ArgumentParser, fileset_option: bool = Fals
 
 def _isolation_options(parser: argparse.ArgumentParser, fileset_option: bool = False) -> None:
     _fileset_argument(parser, fileset_option)
-    parser.add_argument("--out-dir", type=Path, default=Path("isolation"), help="output folder")
-    parser.add_argument("--config", type=Path, default=None, help="a TnPConfig JSON")
+    parser.add_argument(
+        "--out-dir", type=_output_folder, default=Path("isolation"), help="output folder"
+    )
+    parser.add_argument("--config", type=_input_file, default=None, help="a TnPConfig JSON")
     parser.add_argument(
         "--wp",
         nargs="+",
@@ -471,7 +505,7 @@ def _cluster_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--address", default=None, help="scheduler or gateway address")
     group.add_argument(
         "--execution-config",
-        type=Path,
+        type=_input_file,
         default=None,
         help="ExecutionSettings JSON (jobqueue and gateway options)",
     )
@@ -536,13 +570,13 @@ def _tnp(args, parser) -> int:
         config = TnPConfig.cms_nanoaod()
     else:
         config = TnPConfig()
-    changes = {}
     if args.id:
-        changes["probe_id"] = tuple(args.id)
-    if args.tag_id:
-        changes["tag_id"] = args.tag_id
-    if changes:
-        config = dataclasses.replace(config, **changes)
+        config = dataclasses.replace(config, probe_id=tuple(args.id))
+    if args.tag_id is not None:  # an empty one is refused by the ID specification
+        try:
+            config = dataclasses.replace(config, tag_id=args.tag_id)
+        except ValueError as err:
+            parser.error(f"--tag-id {args.tag_id!r}: {_one_line(str(err))}")
     fileset = load_fileset(args.fileset)
     schemaclass = NANOAOD_SCHEMA if args.nanoaod else None
     options = dict(
@@ -556,7 +590,10 @@ def _tnp(args, parser) -> int:
         args, fileset, lambda **extra: run_tnp(fileset, args.out_dir, config, **options, **extra)
     )
     print(json.dumps(json_ready(summary), indent=1))
-    print(f"efficiencies, scale factors and plots in {args.out_dir}")
+    if "no_scale_factors" in summary:
+        print(f"efficiencies and plots in {args.out_dir}; {summary['no_scale_factors']}")
+    else:
+        print(f"efficiencies, scale factors and plots in {args.out_dir}")
     return 0
 
 
@@ -586,13 +623,17 @@ def _working_points(texts: list[str] | None, parser) -> dict[str, str] | None:
     """``NAME=SPEC`` (or a bare column NAME) arguments as a mapping."""
     if texts is None:
         return None
-    points = {}
+    points: dict[str, str] = {}
     for text in texts:
-        name, _, spec = text.partition("=")
-        name, spec = name.strip(), (spec.strip() or name.strip())
+        name, equals, spec = text.partition("=")
+        name, spec = name.strip(), spec.strip()
         if not name.isidentifier():
             parser.error(f"--wp {text!r}: give NAME=SPEC with NAME a plain identifier")
-        points[name] = spec
+        if equals and not spec:
+            parser.error(f"--wp {text!r}: an empty SPEC after '='; give NAME=SPEC or a bare column")
+        if name in points:
+            parser.error(f"--wp: the working point {name!r} is given twice")
+        points[name] = spec or name
     return points
 
 

@@ -17,6 +17,16 @@ its files through :func:`run_folder`:
 4. a run that fails (an exception, Ctrl-C) removes its temporary folder and leaves the
    output folder as the previous run left it.
 
+A run never replaces or removes a file that is not its previous run's. It refuses, with
+one line naming the folder and the files, before anything runs: an empty output folder
+name, the filesystem root and the home folder itself; an output folder that holds one of
+the run's input files (any existing file named in ``inputs``); a folder whose
+``manifest.json`` was not written by egamma-cnn (it lacks ``workflow`` and
+``egamma_cnn_version``: another tool's, whose files we would remove). The run cannot know
+its file names in advance: a new file whose name is taken in the output folder by a file
+the previous manifest does not list (a user's own ``config.json``) fails the run when its
+files are moved in, before anything in the output folder is touched.
+
 A folder is the complete output of one run exactly when its ``manifest.json`` exists and
 every file it lists has the listed size and sha256 (:func:`check_run_folder`); a folder
 without a manifest, or whose files do not match it, is an incomplete run (killed while it
@@ -130,9 +140,100 @@ def _inside(out_dir: Path, name: str) -> Path | None:
     return out_dir.joinpath(*parts)
 
 
+def _check_manifest_is_ours(out_dir: Path) -> None:
+    """Refuse a folder whose ``manifest.json`` egamma-cnn did not write (another tool's)."""
+    path = out_dir / MANIFEST
+    if not path.exists() and not path.is_symlink():
+        return
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"output folder {out_dir}: its {MANIFEST} cannot be read "
+            f"({' '.join(str(error).split())}): not an egamma-cnn output folder; choose another "
+            "output folder or remove that file"
+        ) from None
+    if (
+        not isinstance(manifest, dict)
+        or not path.is_file()
+        or not {"workflow", "egamma_cnn_version"} <= set(manifest)
+        or not isinstance(manifest.get("files", {}), dict)
+    ):
+        raise ValueError(
+            f"output folder {out_dir}: its {MANIFEST} was not written by egamma-cnn (another "
+            "tool's output folder, whose files a run would replace); choose another output folder"
+        )
+
+
+def _input_files(inputs: Any) -> set[Path]:
+    """The existing local files ``inputs`` names anywhere (texts in nested mappings, lists)."""
+    if isinstance(inputs, Mapping):
+        return set().union(*(_input_files(value) for value in inputs.values()))
+    if isinstance(inputs, list | tuple | set | frozenset):
+        return set().union(*(_input_files(value) for value in inputs))
+    if isinstance(inputs, str | Path) and "://" not in str(inputs) and str(inputs):
+        path = Path(inputs)
+        try:
+            if path.is_file():
+                return {Path(os.path.realpath(path))}
+        except OSError:
+            return set()
+    return set()
+
+
+def _check_out_dir(given: str | Path, out_dir: Path, inputs: Mapping[str, Any] | None) -> None:
+    """Refuse an output folder a run must not write into (module docstring), before it runs."""
+    if not str(given).strip():
+        raise ValueError("output folder: an empty name (it would be the current folder)")
+    if out_dir == Path(out_dir.anchor):
+        raise ValueError(f"output folder {given}: the filesystem root; choose a folder below it")
+    try:
+        home = Path.home().resolve()
+    except (OSError, RuntimeError):  # no home
+        home = None
+    if out_dir == home:
+        raise ValueError(f"output folder {given}: your home folder itself; choose a folder in it")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"output folder {out_dir} exists and is not a folder")
+    real = Path(os.path.realpath(out_dir))
+    held = sorted(str(f) for f in _input_files(inputs) if f.is_relative_to(real))
+    if held:
+        raise ValueError(
+            f"output folder {out_dir} holds input file(s) of the run ({', '.join(held[:3])}"
+            f"{', ...' if len(held) > 3 else ''}); write the outputs into another folder"
+        )
+    _check_manifest_is_ours(out_dir)
+
+
+def _taken(out_dir: Path, new: list[str], previous: set[str]) -> list[str]:
+    """The names of ``new`` whose place in ``out_dir`` holds something not of the previous run."""
+    taken = []
+    for name in new:
+        target = out_dir / name
+        if name not in previous and (target.exists() or target.is_symlink()):
+            taken.append(name)
+            continue
+        for folder in list(Path(name).parents)[:-1]:  # sub-folders of out_dir on the way
+            place = out_dir / folder
+            if place.is_symlink() or (place.exists() and not place.is_dir()):
+                taken.append(folder.as_posix())
+                break
+    return sorted(set(taken))
+
+
 def _commit(staging: Path, out_dir: Path, record: dict[str, Any]) -> None:
     """Move the files of ``staging`` into ``out_dir`` (module docstring, step 3)."""
     new = _files(staging)
+    _check_manifest_is_ours(out_dir)
+    listed = set(_listed(out_dir / MANIFEST)) | set(_listed(out_dir / _PREVIOUS))
+    taken = _taken(out_dir, new, listed)
+    if taken:
+        raise ValueError(
+            f"output folder {out_dir}: the run would replace {', '.join(taken[:5])}"
+            f"{', ...' if len(taken) > 5 else ''}, not written by its previous run (no "
+            f"{MANIFEST} lists it); nothing was written: move that file away or choose another "
+            "output folder"
+        )
     manifest = {
         **record,
         "files": {
@@ -141,7 +242,7 @@ def _commit(staging: Path, out_dir: Path, record: dict[str, Any]) -> None:
         },
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    previous = sorted(set(_listed(out_dir / MANIFEST)) | set(_listed(out_dir / _PREVIOUS)))
+    previous = sorted(listed)
     _replace_with_json({"files": previous}, out_dir / _PREVIOUS)
     (out_dir / MANIFEST).unlink(missing_ok=True)
     for name in sorted(set(previous) - set(new) - {MANIFEST, _PREVIOUS}):
@@ -199,11 +300,14 @@ def run_folder(
     Raises
     ------
     ValueError
-        ``out_dir`` exists and is not a folder.
+        ``out_dir`` exists and is not a folder, is empty, the filesystem root or the home
+        folder, holds an input file of the run or another tool's ``manifest.json``; or
+        (when the files are moved in, nothing touched) a file of the run would replace one
+        that the previous run did not write.
     """
+    given = out_dir
     out_dir = Path(out_dir).resolve()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"output folder {out_dir} exists and is not a folder")
+    _check_out_dir(given, out_dir, inputs)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_runs(out_dir)
     name = f".{out_dir.name}{_TAG}{_host()}-{os.getpid()}-{secrets.token_hex(4)}"

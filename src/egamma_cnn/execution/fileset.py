@@ -13,6 +13,7 @@ processor over a fileset.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -54,14 +55,55 @@ def missing_file(file: str) -> str | None:
     return None
 
 
-def check_fileset(fileset: Any, where: str = "fileset") -> dict[str, dict[str, Any]]:
+def _file_identity(file: str, relative_to: Path | None) -> tuple[Any, ...]:
+    """What makes two spellings of ``file`` the same file: the URL of a remote one, the
+    device and inode of an existing local one, else its real path."""
+    if _is_remote(file):
+        return ("url", file)
+    path = Path(file) if relative_to is None or Path(file).is_absolute() else relative_to / file
+    try:
+        status = os.stat(path)
+        return ("inode", status.st_dev, status.st_ino)
+    except OSError:
+        return ("path", os.path.realpath(path))
+
+
+def _check_no_file_twice(
+    fileset: Mapping[str, Mapping[str, Any]], where: str, relative_to: Path | None
+) -> None:
+    """Refuse a file that two entries of the fileset name (the same path in two datasets,
+    a symbolic link beside its target, two spellings of one path): it would count twice."""
+    seen: dict[tuple[Any, ...], tuple[str, str]] = {}
+    for name, spec in fileset.items():
+        for file in spec["files"]:
+            identity = _file_identity(file, relative_to)
+            if identity in seen:
+                other_name, other_file = seen[identity]
+                raise ValueError(
+                    f"{where}: the same file is listed twice, as {other_file} in dataset "
+                    f"{other_name!r} and as {file} in dataset {name!r}; its events would be "
+                    "counted twice"
+                )
+            seen[identity] = (name, file)
+
+
+def check_fileset(
+    fileset: Any, where: str = "fileset", relative_to: str | Path | None = None
+) -> dict[str, dict[str, Any]]:
     """The fileset with every dataset's files as ``{path: tree}``, or a one-line ValueError.
 
     Checks what can be checked without opening a file: a non-empty mapping of
     datasets; each with ``files``, a non-empty list of paths or mapping path → tree
     name (texts, or coffea's ``{"object_path": tree, ...}``); ``metadata`` a mapping if
-    given, and ``metadata.is_data``, if given, true or false. Whether the files exist is
-    :func:`missing_file`'s question. ``where`` starts every message (the JSON file).
+    given, and ``metadata.is_data``, if given, true or false. No file may appear twice in
+    the whole fileset: local paths are compared by device and inode where the file
+    exists, else by real path (a symbolic link and its target, ``a/../b.root`` and
+    ``b.root`` are the same file), remote ones by their text. Preprocessed filesets
+    (coffea's ``"steps"`` per file) are refused: they are not supported yet, and the
+    chunks they name would be silently ignored. Whether the files exist is
+    :func:`missing_file`'s question. ``where`` starts every message (the JSON file);
+    ``relative_to`` is the folder relative local paths are read from (the current one
+    when None).
     """
     if not isinstance(fileset, Mapping) or not fileset:
         raise ValueError(
@@ -99,6 +141,12 @@ def check_fileset(fileset: Any, where: str = "fileset") -> dict[str, dict[str, A
                 raise ValueError(
                     f"{at}: file {file}: the tree name must be a text, not {_short(tree)}"
                 )
+            if isinstance(tree, Mapping) and "steps" in tree:
+                raise ValueError(
+                    f'{at}: file {file}: preprocessed filesets ("steps" per file) are not '
+                    "accepted yet; give the file with its tree name only (egamma-cnn splits it "
+                    "into chunks itself)"
+                )
         metadata = spec.get("metadata")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise ValueError(f"{at}: 'metadata' must be a mapping, not {_short(metadata)}")
@@ -107,6 +155,7 @@ def check_fileset(fileset: Any, where: str = "fileset") -> dict[str, dict[str, A
                 f"{at}: metadata.is_data must be true or false, not {metadata['is_data']!r}"
             )
         checked[name] = {**spec, "files": dict(files)}
+    _check_no_file_twice(checked, where, None if relative_to is None else Path(relative_to))
     return checked
 
 
@@ -134,7 +183,7 @@ def load_fileset(path: str | Path) -> dict[str, Any]:
         raw = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a readable fileset JSON ({_one_line(str(err))})") from None
-    fileset = check_fileset(raw, str(path))
+    fileset = check_fileset(raw, str(path), relative_to=path.parent)
     for name, spec in fileset.items():
         spec["files"] = {
             str((path.parent / f).resolve())

@@ -26,7 +26,8 @@ data the candidate-level ones), adds the outputs per kind (data, MC), analyses t
   and 4: real electrons inside jets, the analogue of the thesis's non-prompt muons),
   against heavy-flavour decays alone, and against every non-prompt candidate;
 * ``tnp/`` — with ``tnp_datasets``: the tag-and-probe of the isolation working points
-  on those (Z→ee data and MC) datasets: efficiencies, the scale factors as a
+  on those (Z→ee data and MC) datasets, at least one of each kind (else an error before
+  anything runs): efficiencies, the scale factors as a
   correctionlib file, plots (:func:`egamma_cnn.workflows.run_tnp`);
 * ``summary.json`` — :meth:`egamma_cnn.isolation.analysis.IsolationResult.summary`,
   with the tag-and-probe's summary as ``"tnp"``;
@@ -47,7 +48,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from egamma_cnn.execution import dataset_kinds, merge_by_kind
+from egamma_cnn.execution import dataset_kind, dataset_kinds, merge_by_kind
 from egamma_cnn.isolation.analysis import analyse
 from egamma_cnn.isolation.outputs import write_outputs
 from egamma_cnn.isolation.plots import plot_all
@@ -70,6 +71,18 @@ def _check_tnp_datasets(
     unknown = sorted(set(tnp_datasets or ()) - set(fileset))
     if unknown:
         raise ValueError(f"tag-and-probe datasets {unknown} are not in the fileset")
+    if tnp_datasets:
+        kinds = {name: dataset_kind(fileset, name) for name in tnp_datasets}
+        lacking = [
+            label
+            for kind, label in (("data", "data"), ("mc", "MC"))
+            if kind not in set(kinds.values())
+        ]
+        if lacking:
+            raise ValueError(
+                f"tag-and-probe datasets {sorted(kinds)} have no {' and no '.join(lacking)} "
+                "dataset: scale factors need at least one data and one MC dataset"
+            )
 
 
 def run_isolation(
@@ -110,8 +123,8 @@ def run_isolation(
     """
     config = config or TnPConfig()
     processor = IsolationProcessor(config, working_points, kind=particle)
-    _check_tnp_datasets(tnp_datasets, fileset, particle)
     dataset_kinds(fileset)  # every dataset says whether it is data, before anything runs
+    _check_tnp_datasets(tnp_datasets, fileset, particle)
     check_output_names(list(processor.working_points.values()), "isolation working point")
     execution = {"schemaclass": schemaclass, "step_size": step_size, "scheduler": scheduler}
     with run_folder(out_dir, workflow="isolation", inputs=fileset_inputs(fileset)) as staging:

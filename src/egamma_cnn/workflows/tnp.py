@@ -29,6 +29,12 @@ temporary folder, moved into ``out_dir`` when everything is written, the previou
 files that this run does not write (e.g. the plots of an ID no longer measured) removed,
 ``manifest.json`` last. Two probe IDs that are the same specification (after
 normalisation) are an error before anything runs.
+
+Scale factors need data and simulation. With data and simulated datasets, a kind none of
+whose datasets gives a single tag-probe pair (an empty sample, a selection nothing passes)
+is an error naming its datasets (no scale factors of 1 from nothing). A fileset of one
+kind only (only data, only simulation) gives efficiencies without scale factors:
+``summary.json`` says why under ``no_scale_factors`` and the line is printed.
 """
 
 from __future__ import annotations
@@ -91,7 +97,10 @@ def run_tnp(
         plot_all(result, staging)
     for line in result.warnings:
         print(line)
-    return result.summary()
+    summary = result.summary()
+    if "no_scale_factors" in summary:
+        print(summary["no_scale_factors"])
+    return summary
 
 
 def _measure(
@@ -102,13 +111,42 @@ def _measure(
 ) -> Any:
     """The processor over ``fileset``, then :func:`~egamma_cnn.tnp.analysis.analyse`."""
     run = run_processor(TagAndProbeProcessor(config), fileset, **execution)
+    datasets = {
+        name: dataset_counts(output, dataset_kind(fileset, name))
+        for name, output in run.outputs.items()
+    }
+    report = run_report(run)
+    missing = _no_scale_factors(dataset_kinds(fileset), datasets)
+    if missing is not None:
+        report["no_scale_factors"] = missing
     return analyse(
         merge_by_kind(run.outputs, fileset),
         config,
         **options,
-        datasets={
-            name: dataset_counts(output, dataset_kind(fileset, name))
-            for name, output in run.outputs.items()
-        },
-        run_report=run_report(run),
+        datasets=datasets,
+        run_report=report,
     )
+
+
+def _no_scale_factors(kinds: Mapping[str, str], counts: Mapping[str, Any]) -> str | None:
+    """Why no scale factors are made (one kind only), or None; raise for a kind without pairs.
+
+    ``kinds``: ``{dataset: "data" or "mc"}`` of the fileset; ``counts``: the
+    :func:`~egamma_cnn.tnp.analysis.dataset_counts` of the datasets that ran.
+    """
+    present = set(kinds.values())
+    if present == {"data", "mc"}:
+        for kind, label in (("data", "data"), ("mc", "MC")):
+            names = sorted(name for name, k in kinds.items() if k == kind)
+            pairs = sum(int(counts.get(name, {}).get("pairs", 0)) for name in names)
+            if pairs == 0:
+                events = sum(int(counts.get(name, {}).get("events", 0)) for name in names)
+                raise ValueError(
+                    f"the {label} dataset(s) {', '.join(map(repr, names))} give no tag-probe "
+                    f"pair ({events} events read): no scale factors can be measured from them"
+                )
+        return None
+    names = ", ".join(repr(name) for name in sorted(kinds))
+    if present == {"data"}:
+        return f"no scale factors: the fileset has no MC dataset (only data: {names})"
+    return f"no scale factors: the fileset has no data dataset (only MC: {names})"
