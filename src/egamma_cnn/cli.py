@@ -42,6 +42,9 @@ from egamma_cnn.tnp.config import TnPConfig
 
 __all__ = ["main"]
 
+if "--multiprocessing-fork" in sys.argv:  # a worker process spawned by a command imports
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # this module: Ctrl-C is for its parent
+
 
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (what batch systems send) raised like Ctrl-C, so the same cleanup runs."""
@@ -53,6 +56,9 @@ def _quiet_shutdown() -> None:
     the command's one line says what happened."""
     for name in ("asyncio", "distributed", "tornado"):
         logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+    # objects torn down mid-use (a numba compilation cut short) report to the unraisable
+    # hook ("Exception ignored in: ..."): the command is ending, its line says why
+    sys.unraisablehook = lambda unraisable: None
 
 
 def _terminated(signum: int, frame: Any) -> None:

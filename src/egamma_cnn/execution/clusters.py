@@ -15,10 +15,14 @@ its other workers are stopped and :class:`WorkerDiedError` says how the worker d
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures as cf
 import contextlib
 import ctypes
+import json
 import os
+import re
+import shutil
 import signal
 import sys
 import threading
@@ -29,6 +33,7 @@ from typing import Any
 
 import dask
 
+from egamma_cnn.execution import worker_setup
 from egamma_cnn.execution.settings import (
     ExecutionSettings,
     check_local_workers,
@@ -47,6 +52,8 @@ __all__ = [
 
 #: The optional dependencies (extra) of the batch and gateway executors.
 CLUSTER_EXTRA = "cluster"
+#: The command that submits the jobs of each batch executor (it must be on PATH).
+SUBMIT_COMMANDS: dict[str, str] = {"slurm": "sbatch", "htcondor": "condor_submit"}
 
 
 class MissingExtraError(ImportError, ValueError):
@@ -79,6 +86,16 @@ def jobqueue_cluster(settings: ExecutionSettings, scale: bool = True) -> Any:
     ``cores`` = ``threads_per_worker``, one worker process per job, ``memory`` =
     ``memory_per_worker`` (default 4GiB); every ``jobqueue`` option is passed on.
     ``cluster.job_script()`` shows the job that would be submitted.
+
+    Raises
+    ------
+    MissingExtraError
+        dask-jobqueue is not installed.
+    ValueError
+        One line: the submit command (``sbatch``, ``condor_submit``) is not on PATH
+        (checked before anything starts, when ``scale``); an option dask-jobqueue needs
+        is missing (HTCondor's ``disk``: the JSON key ``jobqueue.disk`` is named, with an
+        example) or unknown (its key is named).
     """
     try:
         import dask_jobqueue
@@ -94,10 +111,38 @@ def jobqueue_cluster(settings: ExecutionSettings, scale: bool = True) -> Any:
         "memory": settings.memory_per_worker or "4GiB",
     }
     options.update(settings.jobqueue)
-    cluster = cluster_class(**options)
+    submit = SUBMIT_COMMANDS[settings.executor]
+    if scale and shutil.which(submit) is None:
+        raise ValueError(
+            f"the {settings.executor!r} executor submits jobs with {submit}, which is not "
+            "on PATH: run on a submit node of your batch system"
+        )
+    try:
+        cluster = cluster_class(**options)
+    except ValueError as err:
+        raise _jobqueue_error(err, settings.executor) from None
     if scale:
         cluster.scale(jobs=settings.workers)
     return cluster
+
+
+def _jobqueue_error(err: ValueError, executor: str) -> ValueError:
+    """dask-jobqueue's refusal of a missing or unknown option, with its JSON key."""
+    unknown = re.search(r"unexpected keyword argument '(\w+)'", str(err))
+    if unknown is not None:
+        return ValueError(
+            f"jobqueue.{unknown[1]} in the execution settings is no option of the "
+            f"{executor!r} executor (dask-jobqueue): remove it or correct its name"
+        )
+    needed = re.search(r"like ``(\w+)=(.+?)``", str(err))
+    if needed is None:
+        return ValueError(f"the {executor!r} executor: {' '.join(str(err).split())}")
+    name = needed[1]
+    example = json.dumps({"jobqueue": {name: ast.literal_eval(needed[2])}})
+    return ValueError(
+        f"the {executor!r} executor needs jobqueue.{name}: set it in the execution "
+        f"settings (--execution-config, e.g. {example})"
+    )
 
 
 def _gateway_cluster(settings: ExecutionSettings) -> Any:
@@ -112,8 +157,43 @@ def _gateway_cluster(settings: ExecutionSettings) -> Any:
 
 
 @contextlib.contextmanager
+def _signals_held() -> Iterator[list[int]]:
+    """SIGINT and SIGTERM held back while the block runs (it starts a cluster).
+
+    A cluster interrupted in its constructor cannot be closed (it is not ours yet):
+    ``distributed`` then fails to close it at exit, with a traceback. A signal whose
+    handler is Python's (``KeyboardInterrupt``, the command line's) is recorded instead
+    and the list yielded holds it: the caller raises it again once the cluster can be
+    stopped. Outside the main thread nothing is held (the list stays empty).
+    """
+    held: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield held
+        return
+
+    def hold(signum: int, frame: Any) -> None:
+        held.append(signum)
+
+    previous = {}
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if callable(signal.getsignal(signum)):
+            previous[signum] = signal.signal(signum, hold)
+    try:
+        yield held
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+@contextlib.contextmanager
 def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
     """Yield ``"sync"`` or a ``distributed.Client`` for ``settings`` (module docstring).
+
+    The worker processes of a ``local`` cluster ignore SIGINT
+    (:mod:`.worker_setup`): Ctrl-C, which a terminal sends to the whole process group,
+    interrupts this process, which stops them, instead of each printing a traceback.
+    SIGINT or SIGTERM while the cluster starts is held until it has started (then the
+    cluster is stopped, and the signal's exception raised).
 
     Raises
     ------
@@ -131,20 +211,29 @@ def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
         with Client(settings.address, timeout="30s") as client:
             yield client
         return
+    held: list[int] = []
     if settings.executor == "local":
-        # a chunk lost with a dying worker is recomputed up to `retries` times
-        with dask.config.set({"distributed.scheduler.allowed-failures": settings.retries}):
+        # a chunk lost with a dying worker is recomputed up to `retries` times; the
+        # workers ignore Ctrl-C (worker_setup): this process stops them
+        preload = [*(dask.config.get("distributed.worker.preload") or []), worker_setup.PRELOAD]
+        with (
+            dask.config.set({"distributed.scheduler.allowed-failures": settings.retries}),
+            _signals_held() as held,
+        ):
             cluster = LocalCluster(
                 n_workers=settings.workers,
                 threads_per_worker=settings.threads_per_worker,
                 memory_limit=settings.memory_per_worker or "auto",
                 dashboard_address=None,
+                preload=preload,
             )
     elif settings.executor in ("slurm", "htcondor"):
         cluster = jobqueue_cluster(settings)
     else:
         cluster = _gateway_cluster(settings)
     try:
+        for signum in held[:1]:  # Ctrl-C or SIGTERM while it started: now it can stop
+            signal.raise_signal(signum)
         with Client(cluster) as client:
             yield client
     finally:

@@ -30,7 +30,9 @@ their ``summary.json``).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+import re
+import warnings
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import dask
@@ -51,6 +53,35 @@ def _one_line(message: str, limit: int = 300) -> str:
     """An exception message on one line (uproot's span several), at most ``limit`` chars."""
     text = " ".join(message.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: Warnings of coffea while it preprocesses files and builds a graph that the one-line
+#: error of a run names better: a local file that cannot be opened (a dataset left
+#: without files is blamed on "xrootd endpoints"), and the cross-references that
+#: NanoAODSchema cannot make in a file without the collection (one line per index
+#: branch: CMS NanoAOD files of a skim, or files of another format).
+QUIET_WARNINGS: tuple[tuple[str, type[Warning]], ...] = (
+    ("There was no populated list of files returned", UserWarning),
+    ("Missing cross-reference index", RuntimeWarning),
+)
+
+
+@contextlib.contextmanager
+def _quiet_schemas() -> Iterator[None]:
+    """Preprocess or build a graph without the noise of coffea's warnings.
+
+    :data:`QUIET_WARNINGS` are silenced; the other warnings of the block are shown when
+    it ends well and dropped when it raises (the error of the run says what is wrong,
+    and the warnings of a schema reading the wrong files would only bury it).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        for message, category in QUIET_WARNINGS:
+            warnings.filterwarnings("ignore", message=re.escape(message), category=category)
+        yield
+    for warning in caught:
+        warnings.showwarning(
+            warning.message, warning.category, warning.filename, warning.lineno, warning.file
+        )
 
 
 def _open_reason(file: str, tree: str) -> str:
@@ -123,6 +154,114 @@ def _branch_problem(schemaclass: type[BaseSchema], file: str, tree: Any) -> str 
     except Exception:  # a file that cannot be opened is named by the open check
         return None
     return check(branches)
+
+
+def _branch_names(file: str, tree: Any) -> frozenset[str] | None:
+    """The branch names of ``file``'s tree (None: it cannot be opened); metadata only."""
+    try:
+        with uproot.open(file) as handle:
+            return frozenset(handle[_tree(tree)].keys())
+    except Exception:  # a file that cannot be opened is named by the open check
+        return None
+
+
+def _listed(names: frozenset[str], among: frozenset[str], limit: int = 8) -> str:
+    """``names`` (a subset of ``among``) on one line, at most ``limit`` items.
+
+    A collection all of whose branches in ``among`` are there (at least three) is one
+    item, ``GenPart_*``, listed first.
+    """
+
+    def collection(name: str) -> str | None:
+        return name.split("_", 1)[0] if "_" in name else None
+
+    items: list[str] = []
+    for name in sorted(names):
+        prefix = collection(name)
+        if prefix is not None:
+            members = {b for b in among if collection(b) == prefix}
+            if len(members) > 2 and members <= names:
+                if f"{prefix}_*" not in items:
+                    items.append(f"{prefix}_*")
+                continue
+        items.append(name)
+    items.sort(key=lambda item: not item.endswith("_*"))  # whole collections first
+    more = f" and {len(items) - limit} more" if len(items) > limit else ""
+    return ", ".join(items[:limit]) + more
+
+
+def _branch_differences(fileset: Mapping[str, Any]) -> list[str]:
+    """One line per dataset whose files do not all have the same branches.
+
+    Asked only once a run has failed: the branch names are read with the trees'
+    metadata (no form, no basket). Each file is compared with the dataset's first file
+    that opens.
+    """
+    lines = []
+    for name, spec in fileset.items():
+        branches = {
+            file: names
+            for file, tree in spec["files"].items()
+            if (names := _branch_names(file, tree)) is not None
+        }
+        if len(branches) < 2:
+            continue
+        first, *others = branches
+        differences = []
+        for other in others:
+            extra, lacking = branches[other] - branches[first], branches[first] - branches[other]
+            if extra:
+                listed = _listed(extra, branches[other])
+                differences.append(f"{other} has {listed} that {first} lacks")
+            if lacking:
+                listed = _listed(lacking, branches[first])
+                differences.append(f"{other} lacks {listed} that {first} has")
+        if differences:
+            lines.append(
+                f"dataset {name!r}: its files do not have the same branches: "
+                f"{'; '.join(differences)}; a dataset is one kind of file (data or simulation, "
+                "one format): give the others a dataset of their own"
+            )
+    return lines
+
+
+def _failing_datasets(build: Any, runnable: Mapping[str, Any]) -> list[tuple[str, Exception]]:
+    """The datasets of ``runnable`` whose graph cannot be built alone, with the error."""
+    failed = []
+    for name, spec in runnable.items():
+        try:
+            build({name: spec})
+        except Exception as err:  # the error is reported with its dataset
+            failed.append((name, err))
+    return failed
+
+
+def _explained(
+    err: Exception, fileset: Mapping[str, Any], runnable: Mapping[str, Any] | None, build: Any
+) -> Exception | None:
+    """``err`` (preprocess or the graph build failed) with the dataset that causes it.
+
+    A dataset whose files differ in their branches is named with the branches that
+    differ (a BadInputError); a ValueError of the graph build (a processor refusing its
+    input) becomes a ValueError that names the dataset whose graph fails alone, and its
+    files. None: nothing to add (the error names its dataset already, or every dataset
+    fails alike: the error is not of one dataset).
+    """
+    differences = _branch_differences(fileset)
+    if differences:
+        return BadInputError(f"{'; '.join(differences)} ({_reason(err)})")
+    if runnable is None or not isinstance(err, ValueError):
+        return None
+    if any(f"dataset {name!r}" in str(err) for name in runnable):  # it names it already
+        return None
+    failed = _failing_datasets(build, runnable) if len(runnable) > 1 else [(*runnable, err)]
+    if not failed or (len(runnable) > 1 and len(failed) == len(runnable)):
+        return None
+    name, error = failed[0]
+    if f"dataset {name!r}" in str(error):  # it names its dataset already
+        return None
+    files = ", ".join(runnable[name]["files"])
+    return ValueError(f"dataset {name!r} (files: {files}): {_one_line(str(error), 600)}")
 
 
 def _branch_failures(schemaclass: type[BaseSchema], fileset: Mapping[str, Any]) -> list[Failure]:
@@ -266,15 +405,17 @@ def _prepare(
     """
     left_out: list[Failure] = []
     while True:
+        runnable = None
         try:
-            runnable, _ = preprocess(
-                fileset,
-                step_size=settings.chunk_size,
-                skip_bad_files=True,
-                file_exceptions=(Exception,),
-                allow_empty_datasets=True,
-                scheduler=executor if isinstance(executor, str) else None,
-            )
+            with _quiet_schemas():
+                runnable, _ = preprocess(
+                    fileset,
+                    step_size=settings.chunk_size,
+                    skip_bad_files=True,
+                    file_exceptions=(Exception,),
+                    allow_empty_datasets=True,
+                    scheduler=executor if isinstance(executor, str) else None,
+                )
             unopened = [
                 Failure(name, file, _open_reason(file, _tree(tree)))
                 for name, spec in fileset.items()
@@ -290,7 +431,10 @@ def _prepare(
         except Exception as err:
             problems = _branch_failures(schemaclass, fileset)
             if not problems:
-                raise
+                explained = _explained(err, fileset, runnable, build)
+                if explained is None:
+                    raise
+                raise explained from err
             if not settings.skip_bad_files:
                 listed = "; ".join(str(f) for f in problems)
                 raise BadInputError(
@@ -363,9 +507,10 @@ def run_fileset(
         )
 
         def build(part: Mapping[str, Any]) -> Any:
-            return apply_to_fileset(
-                processor, part, schemaclass=schemaclass, uproot_options=uproot_options
-            )
+            with _quiet_schemas():
+                return apply_to_fileset(
+                    processor, part, schemaclass=schemaclass, uproot_options=uproot_options
+                )
 
         runnable, unopened, graph = _prepare(build, normalised, settings, schemaclass, executor)
         _stop_or_report(unopened, settings, "cannot be opened")
