@@ -32,6 +32,7 @@ LAYERS: dict[str, str] = {
     "egamma_cnn.filecache": "foundation",
     "egamma_cnn.jsonio": "foundation",
     "egamma_cnn.runfolder": "foundation",
+    "egamma_cnn.temporaries": "foundation",
     "egamma_cnn.images": "runtime",
     "egamma_cnn.features": "runtime",
     "egamma_cnn.model": "runtime",

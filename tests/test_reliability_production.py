@@ -20,6 +20,7 @@ from egamma_cnn.execution.clusters import WorkerDiedError, max_local_workers, ta
 from egamma_cnn.sim import production, writer
 from egamma_cnn.sim.production import BLOCK_SIZE, MAX_PILEUP_MU, ProductionConfig, produce
 from egamma_cnn.sim.writer import remove_stale_temporaries, temporary_path, write_events
+from egamma_cnn.temporaries import host_name
 from egamma_cnn.train.dataset import prepare_files
 from egamma_cnn.train.samples import SamplePlan, produce_plan
 
@@ -87,7 +88,7 @@ def test_a_planted_link_at_the_temporary_name_is_not_followed(tmp_path, monkeypa
     victim = tmp_path / "victim.txt"
     victim.write_text("do not touch")
     # the name the first try will use, planted before the run
-    planted = tmp_path / f".out.root.{writer._host()}.{os.getpid()}.{'0' * 16}.tmp"
+    planted = tmp_path / f".out.root.{host_name()}.{os.getpid()}.{'0' * 16}.tmp"
     planted.symlink_to(victim)
     names = iter(["0" * 16, "1" * 16])
     monkeypatch.setattr(writer.secrets, "token_hex", lambda n: next(names))

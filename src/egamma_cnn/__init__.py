@@ -9,7 +9,8 @@ The package is built in layers that import one way (docs/ARCHITECTURE.md):
   (what a sample file says about itself), :mod:`egamma_cnn.filecache` (files loaded
   once per process), :mod:`egamma_cnn.plotting` (the plots' backend and style),
   :mod:`egamma_cnn.jsonio` (strict JSON outputs), :mod:`egamma_cnn.runfolder` (one
-  run's output folder: written aside, swapped in, closed by a manifest);
+  run's output folder: written aside, swapped in, closed by a manifest),
+  :mod:`egamma_cnn.temporaries` (files a process owns while it writes);
 * runtime — :mod:`egamma_cnn.images`, :mod:`egamma_cnn.features` (network inputs and
   physics features), :mod:`egamma_cnn.model` (ONNX models, discriminant, working
   points, likelihood and cut-based baselines, ROC metrics),

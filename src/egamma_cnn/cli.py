@@ -81,34 +81,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return value
+def _number(kind: type, strictly_positive: bool) -> Any:
+    """An argparse type: an int, or a finite float, > 0 or ≥ 0."""
+    what = "an integer" if kind is int else "a number"
+    bound = "> 0" if strictly_positive else "≥ 0"
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if kind is int and (value <= 0 if strictly_positive else value < 0):
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}")
+        low_ok = value > 0 if strictly_positive else value >= 0
+        if kind is float and not (low_ok and value < float("inf")):
+            raise argparse.ArgumentTypeError(f"must be a finite number {bound}, got {text}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be ≥ 0, got {value}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number ≥ 0, got {text}")
-    return value
+_positive_int = _number(int, strictly_positive=True)
+_non_negative_int = _number(int, strictly_positive=False)
+_positive_float = _number(float, strictly_positive=True)
+_non_negative_float = _number(float, strictly_positive=False)
 
 
 def _pileup(text: str) -> float:
@@ -164,16 +160,6 @@ def _dropout(text: str) -> float:
     value = _non_negative_float(text)
     if value >= 1:
         raise argparse.ArgumentTypeError(f"a dropout probability is in [0, 1), got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
     return value
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["json_ready", "write_json", "write_text"]
+__all__ = ["json_ready", "read_json", "write_json", "write_text"]
 
 
 def json_ready(value: Any) -> Any:
@@ -74,3 +74,29 @@ def write_json(
     return write_text(
         json.dumps(json_ready(value), indent=1, default=converted, allow_nan=False), path
     )
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON value of the file ``path``; every way of failing is one line naming it.
+
+    Raises
+    ------
+    ValueError
+        ``PATH: no such file``, ``a folder, not a JSON file``, ``not a JSON text file
+        (not UTF-8: ...)``, ``cannot be read (...)`` or ``not valid JSON (...)``.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ValueError(f"{path}: a folder, not a JSON file") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a JSON text file (not UTF-8: {err.reason})") from None
+    except OSError as err:
+        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from None

@@ -43,7 +43,6 @@ import re
 import secrets
 import shlex
 import shutil
-import socket
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -53,6 +52,7 @@ from typing import Any
 
 from egamma_cnn import __version__
 from egamma_cnn.jsonio import write_json
+from egamma_cnn.temporaries import host_name, process_alive
 
 __all__ = ["MANIFEST", "check_run_folder", "remove_dead_runs", "run_folder"]
 
@@ -63,25 +63,11 @@ _PREVIOUS = ".manifest-previous.json"
 _TAG = ".run-"
 
 
-def _host() -> str:
-    return re.sub(r"[^A-Za-z0-9.]", "_", socket.gethostname()) or "host"
-
-
 def _temporary_pattern(out_dir: Path) -> re.Pattern[str]:
     return re.compile(
-        rf"^\.{re.escape(out_dir.name)}{re.escape(_TAG)}(?P<host>[A-Za-z0-9._]+)-"
+        rf"^\.{re.escape(out_dir.name)}{re.escape(_TAG)}(?P<host>[A-Za-z0-9-]+)-"
         r"(?P<pid>[0-9]+)-[0-9a-f]{8}$"
     )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def remove_dead_runs(out_dir: str | Path) -> list[Path]:
@@ -95,10 +81,10 @@ def remove_dead_runs(out_dir: str | Path) -> list[Path]:
     parent = out_dir.parent
     if not parent.is_dir():
         return []
-    pattern, host, removed = _temporary_pattern(out_dir), _host(), []
+    pattern, host, removed = _temporary_pattern(out_dir), host_name(), []
     for entry in parent.iterdir():
         match = pattern.match(entry.name)
-        if match is None or match["host"] != host or _alive(int(match["pid"])):
+        if match is None or match["host"] != host or process_alive(int(match["pid"])):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
@@ -310,7 +296,7 @@ def run_folder(
     _check_out_dir(given, out_dir, inputs)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     remove_dead_runs(out_dir)
-    name = f".{out_dir.name}{_TAG}{_host()}-{os.getpid()}-{secrets.token_hex(4)}"
+    name = f".{out_dir.name}{_TAG}{host_name()}-{os.getpid()}-{secrets.token_hex(4)}"
     staging = out_dir.parent / name
     staging.mkdir(mode=0o700)  # exclusive: fails if it exists
     try:

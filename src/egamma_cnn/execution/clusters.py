@@ -39,6 +39,7 @@ from egamma_cnn.execution.settings import (
     check_local_workers,
     max_local_workers,
 )
+from egamma_cnn.temporaries import process_alive
 
 __all__ = [
     "MissingExtraError",
@@ -243,18 +244,8 @@ def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
 def _watch_parent(parent_pid: int) -> None:
     while True:
         time.sleep(1.0)
-        if not _alive(parent_pid):
+        if not process_alive(parent_pid):
             os._exit(1)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _die_with_parent(parent_pid: int) -> None:
@@ -275,7 +266,7 @@ def _die_with_parent(parent_pid: int) -> None:
             watched = libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
         except (OSError, AttributeError):
             watched = False
-    if not _alive(parent_pid):  # the parent died before the death signal was set
+    if not process_alive(parent_pid):  # the parent died before the death signal was set
         os._exit(1)
     if not watched:
         threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()

@@ -12,7 +12,6 @@ processor over a fileset.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from egamma_cnn.jsonio import read_json
 from egamma_cnn.provenance import read_metadata
 
 __all__ = [
@@ -179,10 +179,7 @@ def load_fileset(path: str | Path) -> dict[str, Any]:
     that does not say whether it is data, is an error that names its files and why.
     """
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f"{path}: not a readable fileset JSON ({_one_line(str(err))})") from None
+    raw = read_json(path)
     fileset = check_fileset(raw, str(path), relative_to=path.parent)
     for name, spec in fileset.items():
         spec["files"] = {

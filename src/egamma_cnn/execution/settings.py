@@ -22,6 +22,8 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
+from egamma_cnn.jsonio import read_json
+
 __all__ = [
     "EXECUTORS",
     "LOCAL_WORKERS_PER_CORE",
@@ -255,20 +257,7 @@ class ExecutionSettings:
             value (the field and the value).
         """
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ValueError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise ValueError(f"{path}: a folder, not a JSON file") from None
-        except UnicodeDecodeError as err:
-            raise ValueError(f"{path}: not a JSON text file (not UTF-8: {err.reason})") from None
-        except OSError as err:
-            raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from None
+        data = read_json(path)
         if not isinstance(data, dict):
             raise ValueError(
                 f'{path}: the execution settings are a JSON object {{"executor": ...}}, '

@@ -26,7 +26,6 @@ import json
 import os
 import re
 import secrets
-import socket
 import stat
 from collections.abc import Iterable
 from pathlib import Path
@@ -35,6 +34,7 @@ import awkward as ak
 import uproot
 
 from egamma_cnn.provenance import METADATA_KEY
+from egamma_cnn.temporaries import create_exclusively, host_name, process_alive
 
 __all__ = [
     "METADATA_KEY",
@@ -56,11 +56,6 @@ _KINDS = {
 }
 
 
-def _host() -> str:
-    """This machine's name as it appears in temporary names (letters, digits, '-')."""
-    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname()) or "localhost"
-
-
 def temporary_path(path: str | os.PathLike, pid: int | None = None) -> Path:
     """A fresh temporary name for ``path``: ``.<name>.<host>.<pid>.<16 hex digits>.tmp``.
 
@@ -69,7 +64,7 @@ def temporary_path(path: str | os.PathLike, pid: int | None = None) -> Path:
     """
     path = Path(path)
     pid = os.getpid() if pid is None else pid
-    return path.with_name(f".{path.name}.{_host()}.{pid}.{secrets.token_hex(8)}.tmp")
+    return path.with_name(f".{path.name}.{host_name()}.{pid}.{secrets.token_hex(8)}.tmp")
 
 
 def check_output_target(path: str | os.PathLike, overwrite: bool = False) -> None:
@@ -107,18 +102,6 @@ def check_output_target(path: str | os.PathLike, overwrite: bool = False) -> Non
         raise FileExistsError(f"{path} exists: give --overwrite (overwrite=True) to replace it")
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)  # signal 0: only checks that the process exists
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, another user's
-        return True
-    return True
-
-
 def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     """Remove the temporaries of dead runs of this host in ``folder``; returns them.
 
@@ -126,12 +109,12 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
     and the id of a process that no longer exists, are removed: temporaries of running
     jobs (here or, on a shared filesystem, on other hosts) and every other file stay.
     """
-    host = _host()
+    host = host_name()
     removed = []
     with os.scandir(folder) as entries:
         for entry in entries:
             match = _TEMPORARY.match(entry.name)
-            if match is None or match["host"] != host or _pid_alive(int(match["pid"])):
+            if match is None or match["host"] != host or process_alive(int(match["pid"])):
                 continue
             try:
                 if not entry.is_file(follow_symlinks=False):
@@ -141,19 +124,6 @@ def remove_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
                 continue
             removed.append(Path(entry.path))
     return removed
-
-
-def _create_temporary(path: Path) -> tuple[int, Path]:
-    """Create a new temporary next to ``path`` exclusively; returns (fd, its path)."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    for _ in range(100):
-        tmp = temporary_path(path)
-        try:
-            return os.open(tmp, flags, 0o666), tmp
-        except FileExistsError:
-            continue
-    raise FileExistsError(f"could not create a temporary file next to {path}")
 
 
 def write_events(
@@ -193,7 +163,7 @@ def write_events(
     """
     path = Path(path)
     check_output_target(path, overwrite)
-    fd, tmp = _create_temporary(path)
+    fd, tmp = create_exclusively(lambda: temporary_path(path), os.O_RDWR)
     n_events = 0
     try:
         handle = os.dup(fd)  # kept open after uproot closes its file object

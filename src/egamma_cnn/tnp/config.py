@@ -28,6 +28,8 @@ from typing import Any
 
 import awkward as ak
 
+from egamma_cnn.jsonio import read_json
+
 __all__ = ["ATLAS_ETA_EDGES", "ATLAS_ET_EDGES", "IdSpec", "IdTerm", "TnPConfig"]
 
 #: Probe E_T bin edges (GeV) of the default binning (ATLAS e/γ efficiency binning).
@@ -471,7 +473,7 @@ class TnPConfig:
             JSON object of known settings of the right types and values; one line naming
             the file (and the setting and its value).
         """
-        data = _read_json(Path(path))
+        data = read_json(Path(path))
         if not isinstance(data, dict):
             raise ValueError(
                 f"{path}: expected a JSON object of tag-and-probe settings, "
@@ -627,21 +629,3 @@ def _check_sidebands(window: Sequence[float], bands: Sequence[Sequence[float]]) 
                 raise ValueError(
                     f"sideband {k + 1} {list(band)} overlaps sideband {j + 1} {list(bands[j])}"
                 )
-
-
-def _read_json(path: Path) -> Any:
-    """The JSON value of the file ``path``; every way of failing is one line naming it."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ValueError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ValueError(f"{path}: a folder, not a JSON file") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not a JSON text file (not UTF-8: {err.reason})") from None
-    except OSError as err:
-        raise ValueError(f"{path}: cannot be read ({err.strerror or err})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from None

@@ -31,6 +31,7 @@ import egamma_cnn
 from egamma_cnn.geometry import GEOMETRY_VERSION
 from egamma_cnn.images import INPUTS_VERSION
 from egamma_cnn.model.onnx_model import METADATA_KEY, MODEL_FORMAT, OnnxModel, read_metadata
+from egamma_cnn.temporaries import create_exclusively
 
 __all__ = ["base_metadata", "export_onnx", "update_metadata"]
 
@@ -66,15 +67,11 @@ def base_metadata(kind: str, name: str, description: str) -> dict[str, Any]:
 def _temporary_beside(path: Path) -> Path:
     """A new empty file beside ``path``, created exclusively (a planted file or link of
     that name is never followed) with the permissions of a new file (umask)."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    for _ in range(100):
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial.onnx")
-        try:
-            os.close(os.open(temporary, flags, 0o666))
-        except FileExistsError:
-            continue
-        return temporary
-    raise FileExistsError(f"could not create a temporary file next to {path}")
+    fd, temporary = create_exclusively(
+        lambda: path.with_name(f".{path.name}.{secrets.token_hex(8)}.partial.onnx")
+    )
+    os.close(fd)
+    return temporary
 
 
 def _write_metadata(path: Path, metadata: Mapping[str, Any]) -> None:
