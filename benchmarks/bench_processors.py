@@ -7,8 +7,9 @@ freshly opened events, so every one computes its columns itself):
   electron, pairs, histogram fill);
 * **data/MC** — ``DataMCProcessor`` (shower shapes, CNN and likelihood columns, the
   distributions and moments);
-* **data/MC, fudged MC** — the same on ``EGammaSchema.with_fudge(file)``: the cost of
-  applying a fudge-factor file inside the feature computation (the second pass of
+* **data/MC, fudged MC** — the same on ``EGammaSchema.with_fudge(file)`` over the
+  simulated files among them (a data-like file is never fudged): the cost of applying a
+  fudge-factor file inside the feature computation (the second pass of
   ``egamma-cnn datamc``);
 * **isolation** — ``IsolationProcessor`` with and without the 26 cones-versus-scores
   distributions.
@@ -81,16 +82,18 @@ def main() -> None:
     from egamma_cnn.processors.data_mc import DataMCProcessor
     from egamma_cnn.processors.isolation import IsolationProcessor
     from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
+    from egamma_cnn.provenance import read_metadata
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+")
     args = parser.parse_args()
+    simulated = [f for f in args.files if not read_metadata(f).get("is_data", False)]
     with tempfile.TemporaryDirectory() as directory:
         fudged = EGammaSchema.with_fudge(_fudge_file(Path(directory)))
         runs = {
             "tag-and-probe (reference)": rate(TagAndProbeProcessor, args.files),
             "data/MC": rate(DataMCProcessor, args.files),
-            "data/MC, fudged MC": rate(DataMCProcessor, args.files, fudged),
+            "data/MC, fudged MC": rate(DataMCProcessor, simulated, fudged),
             "isolation": rate(IsolationProcessor, args.files),
             "isolation, no cone distributions": rate(
                 lambda: IsolationProcessor(discriminants=False), args.files
