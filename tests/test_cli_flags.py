@@ -431,6 +431,8 @@ _TRAIN_FLAGS = [
         "d.json",
     ),
     ("baselines", ["--seeds", "5"], "baselines", [], lambda r: r.kwargs["n_seeds"], 5),
+    ("electron", ["--overwrite"], "electron", [], lambda r: r.kwargs["overwrite"], True),
+    ("baselines", ["--overwrite"], "baselines", [], lambda r: r.kwargs["overwrite"], True),
 ]
 
 
