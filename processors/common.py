@@ -9,6 +9,9 @@ import dask_awkward as dak
 import hist
 import hist.dask as hda
 
+from egamma_cnn.expressions import Expression
+from egamma_cnn.tnp.columns import has_columns
+
 __all__ = [
     "check_declared_kind",
     "dataset_name",
@@ -41,12 +44,14 @@ def dataset_name(events: Any) -> str:
 def check_declared_kind(events: Any, collection: str, truth: str | None) -> None:
     """Refuse a dataset whose files contradict its ``metadata.is_data``.
 
-    Simulation carries the truth field (egamma-cnn files: ``Electron.truthClass``), data
-    does not: a dataset declared data whose files have it, or declared simulation whose
-    files lack it, would give plausible numbers from the wrong sample (scale factors of
-    MC against MC). Checked on the collection's fields when the processor builds its
-    graph, before any chunk is read; nothing is checked without a truth field
-    (``truth=None``, e.g. CMS NanoAOD) or without ``is_data`` in the metadata.
+    Simulation carries the truth (egamma-cnn files: ``Electron.truthClass``; CMS NanoAOD:
+    ``Electron.genPartIdx``, read through coffea's ``matched_gen``), data does not: a
+    dataset declared data whose files have it, or declared simulation whose files lack it,
+    would give plausible numbers from the wrong sample (scale factors of MC against MC).
+    ``truth`` is the configuration's truth column or expression; the truth is there when
+    every column it names can be computed from the collection. Checked when the processor
+    builds its graph, before any chunk is read; nothing is checked without a truth
+    (``truth=None``) or without ``is_data`` in the metadata.
 
     Raises
     ------
@@ -57,13 +62,13 @@ def check_declared_kind(events: Any, collection: str, truth: str | None) -> None
     is_data = metadata.get("is_data")
     if truth is None or not isinstance(is_data, bool) or collection not in events.fields:
         return
-    has_truth = truth in events[collection].fields
+    has_truth = has_columns(events[collection], Expression.parse(truth).names)
     if is_data == has_truth:
         name = metadata.get("dataset", "sample")
         declared, found = ("data", "carry") if is_data else ("simulation", "lack")
         raise ValueError(
             f"dataset {name!r} is declared {declared} (metadata.is_data {str(is_data).lower()}) "
-            f"but its files {found} the truth field {collection}.{truth}: correct "
+            f"but its files {found} the truth {truth!r} of {collection}: correct "
             "metadata.is_data (or set the configuration's truth to null for simulation "
             "without truth)"
         )

@@ -22,9 +22,11 @@ standard CMS NanoAOD with ``TnPConfig.cms_nanoaod()``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import awkward as ak
+import numpy as np
 from coffea import processor
 
 from egamma_cnn.processors.common import (
@@ -35,7 +37,8 @@ from egamma_cnn.processors.common import (
     pair_weights,
 )
 from egamma_cnn.tnp.config import TnPConfig
-from egamma_cnn.tnp.pairs import TRUTH_NONE, tag_probe_pairs
+from egamma_cnn.tnp.pairs import TRUTH_NONE, pair_rows, tag_probe_pairs
+from egamma_cnn.tnp.systematics import SELECTION_KEYS
 
 __all__ = ["TagAndProbeProcessor", "empty_histogram"]
 
@@ -64,13 +67,14 @@ class TagAndProbeProcessor(processor.ProcessorABC):
     config : TnPConfig, optional
         Selections, IDs, binning and field names (default: egamma-cnn files, the CNN
         working points as probe IDs, CNN tight tags).
-    weight : str or None
-        Event weight field (``genWeight`` on simulation when present); None: unweighted.
+    weight : str or None, optional
+        Event weight column, used where the files have it (default: the configuration's
+        ``weight``, ``genWeight``); None: ``config.weight``.
     """
 
-    def __init__(self, config: TnPConfig | None = None, weight: str | None = "genWeight"):
+    def __init__(self, config: TnPConfig | None = None, weight: str | None = None):
         self.config = config or TnPConfig()
-        self.weight = weight
+        self.weight = weight if weight is not None else self.config.weight
 
     def process(self, events: Any) -> dict[str, Any]:
         """The pass/fail m_ee histogram of the tag–probe pairs of one chunk of ``events``.
@@ -81,34 +85,58 @@ class TagAndProbeProcessor(processor.ProcessorABC):
         -------
         dict
             ``{dataset: {"events": n, "pairs": n, "histogram": hist}}`` (module
-            docstring), every pair weighted by its event's ``weight`` field.
+            docstring), every pair weighted by its event's ``weight`` column; with
+            systematic sources that change the tag selection (``tag_id``,
+            ``tag_min_pt``), ``"variations": {source: hist}``, the histogram of the pairs
+            of that tag selection.
         """
         config = self.config
         lazy = is_lazy(events)
-        check_declared_kind(events, config.electrons, config.truth)
+        check_declared_kind(events, config.probe_collection, config.truth)
         pairs = tag_probe_pairs(events, config)
-        weight = pair_weights(events, self.weight, pairs)
-        flat = ak.flatten(pairs)
+        histogram, count = self._histogram(events, pairs, lazy)
+        output: dict[str, Any] = {
+            "events": ak.num(events, axis=0),
+            "pairs": count,
+            "histogram": histogram,
+        }
+        variations = {}
+        for source, overrides in config.systematics.items():
+            changes = {key: overrides[key] for key in SELECTION_KEYS if key in overrides}
+            if changes:
+                varied = tag_probe_pairs(events, replace(config, **changes))
+                variations[source] = self._histogram(events, varied, lazy)[0]
+        if variations:
+            output["variations"] = variations
+        return {dataset_name(events): output}
+
+    def _histogram(self, events: Any, pairs: Any, lazy: bool) -> tuple[Any, Any]:
+        """The pass/fail histogram of ``pairs`` and their number."""
+        config = self.config
+        if config.input_format == "pairs":
+            flat = pairs  # one pair per row that passes
+            weight = None
+            if self.weight is not None and self.weight in events.fields:
+                weight = events[self.weight][pair_rows(events, config)]
+        else:
+            weight = pair_weights(events, self.weight, pairs)
+            flat = ak.flatten(pairs)
+        et = flat.probe_et
+        if config.open_last_et_bin:  # the last E_T bin takes every probe above its edge
+            et = np.minimum(et, np.nextafter(config.et_edges[-1], -np.inf))
         histogram = empty_histogram(config, lazy)
         for k, name in enumerate(config.probe_id):
             histogram.fill(
                 id=name,
                 passing=flat[f"pass_{k}"],
                 mass=flat.mass,
-                et=flat.probe_et,
+                et=et,
                 eta=flat.probe_eta,
                 opposite=flat.opposite,
                 truth=flat.truth,
                 weight=weight,
             )
-        dataset = dataset_name(events)
-        return {
-            dataset: {
-                "events": ak.num(events, axis=0),
-                "pairs": ak.num(flat, axis=0),
-                "histogram": histogram,
-            }
-        }
+        return histogram, ak.num(flat, axis=0)
 
     def postprocess(self, accumulator: Any) -> Any:
         """The accumulated outputs as they are (nothing to finish)."""

@@ -39,6 +39,7 @@ LAYERS: dict[str, str] = {
     "egamma_cnn.corrections": "runtime",
     "egamma_cnn.identification": "runtime",
     "egamma_cnn.nanoevents": "runtime",
+    "egamma_cnn.expressions": "runtime",
     "egamma_cnn.execution": "execution",
     "egamma_cnn.sim": "production",
     "egamma_cnn.train": "production",

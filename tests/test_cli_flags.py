@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from coffea.nanoevents import NanoAODSchema
+from coffea.nanoevents import BaseSchema, NanoAODSchema
 
 from egamma_cnn import cli
 
@@ -160,6 +160,10 @@ _TNP_FLAGS = [
     (["--interval", "wilson"], lambda r: r.kwargs["interval"], "wilson"),
     (["--nanoaod"], lambda r: r.kwargs["schemaclass"], NanoAODSchema),
     (["--nanoaod"], lambda r: r.args[2].tag_id, "cutBased >= 4"),
+    (["--preset", "cms-nanoaod-photon"], lambda r: r.args[2].probes, "Photon"),
+    (["--preset", "cms-nanoaod-photon"], lambda r: r.kwargs["schemaclass"], NanoAODSchema),
+    (["--preset", "cms-tnp-ntuple"], lambda r: r.args[2].input_format, "pairs"),
+    (["--preset", "cms-tnp-ntuple"], lambda r: r.kwargs["schemaclass"], BaseSchema),
 ]
 
 

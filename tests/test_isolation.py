@@ -45,13 +45,15 @@ def processed():
         "mine": "ptvarcone30/pt < 0.15 and etcone20/pt < 0.2",
         "track_only": "ptvarcone30/pt < 0.05",
     }
-    out = IsolationProcessor(working_points=working_points).process(events)["sample"]
+    # E_T bins up to 60 GeV, so that some true electrons lie above the binning
+    config = TnPConfig(et_edges=(15.0, 20.0, 30.0, 40.0, 50.0, 60.0))
+    out = IsolationProcessor(config, working_points=working_points).process(events)["sample"]
     return events, working_points, out
 
 
 def test_user_working_point_equals_the_built_in_column_and_hand_counts(processed):
     events, _, out = processed
-    config = TnPConfig()
+    config = TnPConfig(et_edges=(15.0, 20.0, 30.0, 40.0, 50.0, 60.0))
     electrons = events.Electron
     keep = (electrons.cluster_et > config.probe_min_et) & (abs(electrons.clusterEta) < 2.47)
     chosen = electrons[keep]
@@ -83,7 +85,7 @@ def test_correlations_equal_numpy_and_eager_equals_dask(processed):
     import dask
 
     events, working_points, out = processed
-    config = TnPConfig()
+    config = TnPConfig(et_edges=(15.0, 20.0, 30.0, 40.0, 50.0, 60.0))  # the fixture's
     electrons = events.Electron
     keep = (electrons.cluster_et > config.probe_min_et) & (abs(electrons.clusterEta) < 2.47)
     chosen = electrons[keep]
@@ -98,7 +100,7 @@ def test_correlations_equal_numpy_and_eager_equals_dask(processed):
     assert np.isnan(correlations(out["sums"], "llh_score", "etcone20_rel", -1, "inclusive"))
     lazy = open_events(DATA / "zee_mc.root", mode="dask", steps_per_file=2)
     (computed,) = dask.compute(
-        IsolationProcessor(working_points=working_points).process(lazy)["sample"]
+        IsolationProcessor(config, working_points=working_points).process(lazy)["sample"]
     )
     for key in ("sums", "working_points"):
         np.testing.assert_allclose(computed[key].values(), out[key].values(), rtol=1e-12)

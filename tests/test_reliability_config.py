@@ -137,10 +137,10 @@ def test_good_fields_still_read_fields_and_behaviours(events):
         ),
         ({"crack": [1.52, 1.37]}, r"crack \[1.52, 1.37\] must be a \|η\| range 0 ≤ low < high"),
         ({"crack": [-1, -0.5]}, r"crack \[-1, -0.5\] must be a \|η\| range"),
-        ({"crack": [0, 3]}, r"crack \[0, 3\] must be .* < max_abs_eta 2.47"),
+        ({"crack": [0, 3]}, r"crack \[0, 3\] must be .* < tag_max_abs_eta 2.47"),
         ({"max_abs_eta": 0}, "max_abs_eta must be > 0, got 0"),
         ({"max_abs_eta": -1}, "max_abs_eta must be > 0, got -1"),
-        ({"max_abs_eta": 1.0}, r"crack \[1.37, 1.52\] must be .* < max_abs_eta 1.0"),
+        ({"max_abs_eta": 1.0}, r"crack \[1.37, 1.52\] must be .* < tag_max_abs_eta 1.0"),
         ({"tag_min_pt": -5}, "tag_min_pt must be ≥ 0 GeV, got -5"),
         ({"probe_min_et": -1, "et_edges": [-5, 20, 80]}, "probe_min_et must be ≥ 0 GeV, got -1"),
         ({"trigger_dr": 0}, "trigger_dr must be > 0, got 0"),
@@ -169,7 +169,7 @@ def test_boundary_settings_are_accepted():
     )
     assert config.mass_bins == 10_000
     assert TnPConfig(sidebands=()).sidebands == ()
-    assert TnPConfig.cms_nanoaod().crack == (1.444, 1.566)
+    assert TnPConfig.cms_nanoaod().crack == (1.4442, 1.566)
     assert TnPConfig(et_edges=tuple(range(15, 1015))).et_edges[-1] == 1014
 
 
@@ -185,7 +185,7 @@ def test_a_missing_truth_field_is_refused_on_simulation():
     with pytest.raises(ValueError) as err:
         processor.process(simulation)
     message = _one_line(err)
-    assert "'zee_mc' is declared simulation" in message and "Electron.nope" in message
+    assert "'zee_mc' is declared simulation" in message and "truth 'nope' of Electron" in message
     assert "set the configuration's truth to null" in message
 
 
@@ -325,3 +325,69 @@ def test_the_defaults_and_unset_flags_trip_nothing(tmp_path):
     local = ExecutionSettings.from_json(path)
     with pytest.raises(ValueError, match="memory_per_worker '4GiB' is not used by executor"):
         local.with_changes(executor="iterative")
+
+
+# --------------------------------------------------------------------------------------
+# Issue 18: presets, trigger filters, flat ntuples, probe collections
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"preset": "cms"}, r"preset 'cms' is not one of \['cms-nanoaod'"),
+        ({"input_format": "rows"}, r"input_format must be one of \['events', 'pairs'\]"),
+        ({"tag_id": "cnn_tight and trigger(ele30)"}, r"trigger\(ele30\) needs trigger_objects"),
+        (
+            {"tag_id": "cnn_tight and trigger(ele30)", "trigger_objects": "TrigObj"},
+            r"trigger\(ele30\) names no trigger filter \(trigger_filters: none\)",
+        ),
+        (
+            {"trigger_objects": "TrigObj", "trigger_filters": {"1bad": "pt > 1"}},
+            "trigger filter name '1bad' must be a letter",
+        ),
+        (
+            {"trigger_objects": "TrigObj", "trigger_filters": {"a": "trigger(a)"}},
+            r"trigger filter 'a': trigger\(...\) cannot select trigger objects",
+        ),
+        ({"trigger_filters": ["pt > 1"]}, "trigger_filters must be a JSON object"),
+        ({"trigger_filters": {"a": 5}}, "trigger_filters must be an object of name: selection"),
+        ({"input_format": "pairs"}, 'input_format "pairs" needs pair_mass'),
+        ({"pair_mass": "pair_mass"}, 'pair_mass is the m_ee column of input_format "pairs" only'),
+        (
+            {"input_format": "pairs", "pair_mass": "m", "probes": "Photon"},
+            'input_format "pairs" reads one row per pair',
+        ),
+        ({"event_selection": "HLT_Ele30 and"}, "event_selection 'HLT_Ele30 and': unexpected end"),
+        ({"probe_selection": "__class__"}, "probe_selection '__class__' is a private name"),
+        ({"probe_eta_field": "eta + "}, r"probe_eta_field 'eta \+ ': unexpected end"),
+        ({"tag_crack": 1}, "tag_crack must be true or false, got 1"),
+        ({"probe_max_abs_eta": 1.5, "probe_crack": True}, r"< probe_max_abs_eta 1.5"),
+        ({"tag_probe_min_dr": -0.1}, "tag_probe_min_dr must be ≥ 0"),
+        ({"charge": "q-1"}, "charge 'q-1' is not a column name"),
+    ],
+)
+def test_new_selection_settings_are_checked_when_read(tmp_path, content, message):
+    err = _from_json(tmp_path, content)
+    assert err.match(message)
+
+
+def test_a_partial_config_starts_from_its_preset_or_the_given_base(tmp_path):
+    path = tmp_path / "partial.json"
+    path.write_text(json.dumps({"probe_id": ["mvaIso_WP90"]}))
+    nanoaod = TnPConfig.from_json(path, base=TnPConfig.cms_nanoaod())
+    assert nanoaod.preset == "cms-nanoaod" and nanoaod.probe_et_field == "pt"
+    assert nanoaod.probe_eta_field == "eta + deltaEtaSC" and nanoaod.probe_id == ("mvaIso_WP90",)
+    assert TnPConfig.from_json(path).probe_et_field == "cluster_et"  # no base: egamma-cnn
+    path.write_text(json.dumps({"preset": "cms-tnp-ntuple", "probe_id": ["passingX"]}))
+    ntuple = TnPConfig.from_json(path, base=TnPConfig.cms_nanoaod())  # the file's preset wins
+    assert ntuple.input_format == "pairs" and ntuple.pair_mass == "pair_mass"
+    path.write_text(json.dumps({"max_abs_eta": 2.0}))
+    both = TnPConfig.from_json(path)
+    assert both.tag_max_abs_eta == both.probe_max_abs_eta == 2.0
+    # the configuration written next to the outputs reads back as the same configuration
+    config = TnPConfig.from_json(
+        Path(__file__).parent.parent / "examples/cms_nanoaod_ele32_trigger.json"
+    )
+    path.write_text(config.to_json())
+    assert TnPConfig.from_json(path) == config

@@ -86,7 +86,9 @@ def test_a_processor_refusal_while_building_names_the_dataset(recwarn):
     cross-reference warnings of the failed build are not shown."""
     from coffea.nanoevents import NanoAODSchema
 
-    processor = TagAndProbeProcessor(TnPConfig.cms_nanoaod())
+    processor = TagAndProbeProcessor(
+        TnPConfig.cms_nanoaod(tag_eta_field=None, probe_eta_field="eta", truth=None)
+    )
     fileset = {"mc": {"files": [MC], "metadata": {"is_data": False}}}
     with pytest.raises(ValueError) as err:
         run_fileset(processor, fileset, ITERATIVE, schemaclass=NanoAODSchema)

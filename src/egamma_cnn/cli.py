@@ -38,7 +38,7 @@ from egamma_cnn.execution.settings import check_local_workers
 from egamma_cnn.features import ELECTRON_HLV_NAMES
 from egamma_cnn.jsonio import json_ready
 from egamma_cnn.runfolder import run_folder
-from egamma_cnn.tnp.config import TnPConfig
+from egamma_cnn.tnp.config import PRESETS, TnPConfig
 
 __all__ = ["main"]
 
@@ -427,11 +427,23 @@ def _tnp_options(parser: argparse.ArgumentParser, fileset_option: bool = False) 
     parser.add_argument(
         "--interval", choices=["clopper-pearson", "wilson"], default="clopper-pearson"
     )
-    parser.add_argument("--config", type=_input_file, default=None, help="a TnPConfig JSON")
+    parser.add_argument(
+        "--config",
+        type=_input_file,
+        default=None,
+        help="a TnPConfig JSON; settings it lacks come from its preset (or --preset)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="the input format's settings: egamma-cnn files, CMS NanoAOD (electron or "
+        "photon probes) or a flat CMS tag-and-probe ntuple (default: egamma-cnn)",
+    )
     parser.add_argument(
         "--nanoaod",
         action="store_true",
-        help="standard CMS NanoAOD input (NanoAODSchema, cutBased IDs)",
+        help="standard CMS NanoAOD input: the cms-nanoaod preset (NanoAODSchema, cutBased IDs)",
     )
 
     _execution_options(parser)
@@ -554,14 +566,12 @@ def _execute(args: argparse.Namespace, fileset: dict[str, Any], run: Any) -> Any
 
 
 def _tnp(args, parser) -> int:
-    from egamma_cnn.workflows.tnp import NANOAOD_SCHEMA, run_tnp
+    from egamma_cnn.workflows.tnp import NANOAOD_SCHEMA, run_tnp, schema_for
 
-    if args.config is not None:
-        config = TnPConfig.from_json(args.config)
-    elif args.nanoaod:
-        config = TnPConfig.cms_nanoaod()
-    else:
-        config = TnPConfig()
+    if args.nanoaod and args.preset not in (None, "cms-nanoaod"):
+        parser.error(f"--nanoaod is the cms-nanoaod preset, not --preset {args.preset}")
+    base = TnPConfig.preset_config("cms-nanoaod" if args.nanoaod else args.preset or "egamma-cnn")
+    config = base if args.config is None else TnPConfig.from_json(args.config, base=base)
     if args.id:
         config = dataclasses.replace(config, probe_id=tuple(args.id))
     if args.tag_id is not None:  # an empty one is refused by the ID specification
@@ -570,7 +580,7 @@ def _tnp(args, parser) -> int:
         except ValueError as err:
             parser.error(f"--tag-id {args.tag_id!r}: {_one_line(str(err))}")
     fileset = load_fileset(args.fileset)
-    schemaclass = NANOAOD_SCHEMA if args.nanoaod else None
+    schemaclass = NANOAOD_SCHEMA if args.nanoaod else schema_for(config)
     options = dict(
         method=args.method,
         signal=args.signal,

@@ -1,9 +1,13 @@
 """Z→ee tag-and-probe: pairs, background-subtracted efficiencies and scale factors.
 
 * :mod:`.config` — :class:`TnPConfig` (selections, the IDs under test, binning, the
-  field names of the ntuple) and :class:`IdSpec` (``"cnn_tight"``, ``"cutBased >= 4"``);
+  field names of the input; presets for egamma-cnn files, CMS NanoAOD and flat CMS
+  tag-and-probe ntuples) and :class:`IdSpec` (``"cnn_tight"``, ``"cutBased >= 4"``,
+  ``"trigger(ele32) and HLT_Ele32_WPTight_Gsf"``);
+* :mod:`.columns` — which columns a selection may read, checked when read;
 * :mod:`.pairs` — the tag–probe pairs of each event (Zumbihl's e/γ talk), m_ee and the
-  trigger ΔR by ``vector``;
+  trigger ΔR by ``vector``, the trigger-object matching;
+* :mod:`.systematics` — the variations of the systematic uncertainty;
 * :mod:`.efficiency` — efficiencies from the pass/fail m_ee histograms, by sideband
   subtraction or by fits with iminuit, with their uncertainties;
 * :mod:`.scale_factors` — data/MC scale factors as a correctionlib JSON;
@@ -21,7 +25,7 @@ notebook calls alike on histograms it has (docs/TNP.md).
 
 from __future__ import annotations
 
-from egamma_cnn.tnp.config import IdSpec, IdTerm, TnPConfig
+from egamma_cnn.tnp.config import PRESETS, IdSpec, TnPConfig
 from egamma_cnn.tnp.pairs import invariant_mass, tag_probe_pairs
 
-__all__ = ["IdSpec", "IdTerm", "TnPConfig", "invariant_mass", "tag_probe_pairs"]
+__all__ = ["PRESETS", "IdSpec", "TnPConfig", "invariant_mass", "tag_probe_pairs"]

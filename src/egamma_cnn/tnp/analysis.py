@@ -11,7 +11,10 @@ configuration,
 * with simulation that has truth, the truth-matched efficiency of the same probes
   (:func:`~egamma_cnn.tnp.efficiency.truth_efficiency`, the closure reference);
 * with data and simulation, the scale factors SF = ε_data/ε_MC
-  (:func:`~egamma_cnn.tnp.scale_factors.scale_factors`).
+  (:func:`~egamma_cnn.tnp.scale_factors.scale_factors`) and, for every systematic
+  source of ``config.systematics``, the efficiencies of data and simulation measured
+  again with its variation, its scale factors and δ_s = |SF_s − SF| per bin
+  (:mod:`egamma_cnn.tnp.systematics`).
 
 The result, a :class:`TnPResult`, holds them with the fits (method ``"fit"``), the pair
 counts of each dataset, what the run left out (``run_report``) and the warnings of the
@@ -41,6 +44,12 @@ from egamma_cnn.tnp.efficiency import (
     truth_efficiency,
 )
 from egamma_cnn.tnp.scale_factors import ScaleFactors, scale_factors
+from egamma_cnn.tnp.systematics import (
+    SELECTION_KEYS,
+    check_systematics,
+    measure_options,
+    with_systematics,
+)
 
 __all__ = ["IdResult", "TnPResult", "analyse", "dataset_counts"]
 
@@ -61,18 +70,24 @@ class IdResult:
     efficiencies : dict of str to list of BinEfficiency
         ``"<sample>"`` (every (E_T, η) bin), ``"<sample>_et"`` and ``"<sample>_eta"`` (the
         projections) for each sample, and ``"mc_truth"``, ``"mc_truth_et"``,
-        ``"mc_truth_eta"`` (truth-matched simulation), in this order.
+        ``"mc_truth_eta"`` (truth-matched simulation), in this order; then, with data,
+        simulation and systematic sources, per source ``"data_<source>"`` and
+        ``"mc_<source>"``: every (E_T, η) bin measured with the source's variation.
     fits : dict of str to dict
         Method ``"fit"``: per sample the :class:`FitResult` of every (E_T, η) bin, keyed
         (E_T index, η index); empty for counting.
     scale_factors : ScaleFactors or None
-        With data and simulation: the data/MC scale factors.
+        With data and simulation: the data/MC scale factors, with δ_s per systematic
+        source (:attr:`ScaleFactors.sources`).
+    varied_scale_factors : dict of str to ScaleFactors
+        Per systematic source the scale factors SF_s of its variation.
     """
 
     probe_id: str
     efficiencies: dict[str, list[BinEfficiency]]
     fits: dict[str, dict[tuple[int, int], FitResult]] = field(default_factory=dict)
     scale_factors: ScaleFactors | None = None
+    varied_scale_factors: dict[str, ScaleFactors] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, list[dict[str, Any]]]:
         """The efficiencies as JSON-ready lists (the ID's entry of ``efficiencies.json``)."""
@@ -190,16 +205,97 @@ def _warnings(probe_id: str, kind: str, bins: list[BinEfficiency]) -> list[str]:
     return lines
 
 
+def _unvaried_warning(
+    probe_id: str, name: str, factors: ScaleFactors, efficiencies: Mapping[str, list]
+) -> list[str]:
+    """One line for the bins whose variation ``name`` gave no SF (δ = σ_stat there)."""
+    bins = factors.unvaried.get(name, [])
+    if not bins:
+        return []
+    reasons = [
+        b.status
+        for kind in ("data", "mc")
+        for b in efficiencies[f"{kind}_{name}"]
+        if b.status != "ok" and (b.et_low, b.et_high, b.eta_low, b.eta_high) in bins
+    ]
+    example = f" (e.g. {reasons[0]})" if reasons else ""
+    measured = int(np.isfinite(factors.value).sum())
+    return [
+        f"{probe_id} systematic {name}: {len(bins)} of {measured} bins with an SF have no "
+        f"varied SF{example}; δ = σ_stat there — see scale_factors_table.json"
+    ]
+
+
+def _systematics(
+    probe_id: str,
+    nominal: ScaleFactors,
+    variations: Mapping[str, Mapping[str, Any]],
+    systematics: Mapping[str, Mapping[str, Any]],
+    options: Mapping[str, Any],
+) -> tuple[ScaleFactors, dict[str, ScaleFactors], dict[str, list[BinEfficiency]], list[str]]:
+    """Every source's efficiencies, SF_s and δ_s for one ID.
+
+    ``variations``: per source the histograms of ``"data"`` and ``"mc"`` it is measured
+    on (the nominal ones, or the source's own for a changed tag selection).
+    """
+    varied: dict[str, ScaleFactors] = {}
+    efficiencies: dict[str, list[BinEfficiency]] = {}
+    for name, overrides in systematics.items():
+        histograms = variations[name]
+        chosen = measure_options(options, overrides)
+        chosen["mc_histogram"] = histograms["mc"]
+        for kind in SAMPLES:
+            efficiencies[f"{kind}_{name}"] = measure(histograms[kind], probe_id, **chosen)
+        varied[name] = scale_factors(
+            efficiencies[f"data_{name}"], efficiencies[f"mc_{name}"], probe_id
+        )
+    factors = with_systematics(nominal, varied)
+    warnings = [
+        line
+        for name in systematics
+        for line in _unvaried_warning(probe_id, name, factors, efficiencies)
+    ]
+    return factors, varied, efficiencies, warnings
+
+
+def _variation_histograms(
+    outputs_by_kind: Mapping[str, Mapping[str, Any]],
+    systematics: Mapping[str, Mapping[str, Any]],
+) -> dict[str, dict[str, Any]]:
+    """Per source the data and MC histograms it is measured on: the nominal ones, or for
+    a source with a tag-selection key its ``"variations"`` histograms (else an error)."""
+    histograms = {}
+    for name, overrides in systematics.items():
+        if not SELECTION_KEYS & set(overrides):
+            histograms[name] = {kind: outputs_by_kind[kind]["histogram"] for kind in SAMPLES}
+            continue
+        histograms[name] = {}
+        for kind in SAMPLES:
+            found = outputs_by_kind[kind].get("variations") or {}
+            if name not in found:
+                keys = ", ".join(sorted(SELECTION_KEYS & set(overrides)))
+                raise ValueError(
+                    f"systematic {name!r} changes the tag selection ({keys}) but the {kind} "
+                    f"output has no variation histogram {name!r} (has "
+                    f"{sorted(found) or 'none'}): fill the histograms with this "
+                    "configuration's TagAndProbeProcessor"
+                )
+            histograms[name][kind] = found[name]
+    return histograms
+
+
 def _analyse_id(
     probe_id: str,
     samples: Mapping[str, Any],
     config: TnPConfig,
     options: Mapping[str, Any],
+    variations: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> tuple[IdResult, list[str]]:
     """The efficiencies, fits and SFs of one ID, and its warnings.
 
     ``options``: the keywords of :func:`measure`; its ``"interval"`` is also that of the
-    truth efficiency.
+    truth efficiency. ``variations``: per systematic source its data and MC histograms
+    (:func:`_variation_histograms`); None or empty: no systematics.
     """
     efficiencies: dict[str, list[BinEfficiency]] = {}
     fits: dict[str, dict[tuple[int, int], FitResult]] = {}
@@ -222,9 +318,16 @@ def _analyse_id(
                 samples["mc"], probe_id, projection=projection, **truth
             )
     factors = None
+    varied: dict[str, ScaleFactors] = {}
     if "data" in samples and "mc" in samples:
         factors = scale_factors(efficiencies["data"], efficiencies["mc"], probe_id)
-    return IdResult(probe_id, efficiencies, fits, factors), warnings
+        if variations:
+            factors, varied, found, lines = _systematics(
+                probe_id, factors, variations, config.systematics, options
+            )
+            efficiencies.update(found)
+            warnings += lines
+    return IdResult(probe_id, efficiencies, fits, factors, varied), warnings
 
 
 def analyse(
@@ -249,7 +352,10 @@ def analyse(
         ``"histogram"`` is measured. One kind alone gives its efficiencies without SFs.
     config : TnPConfig, optional
         The configuration the histograms were made with: its probe IDs, its signal
-        window and sidebands (counting, truth efficiency) and its truth field.
+        window and sidebands (counting, truth efficiency), its truth field and its
+        systematic sources (``config.systematics``; :mod:`egamma_cnn.tnp.systematics`).
+        A source with a tag-selection key is measured on the ``"variations"`` histogram
+        of that name in the outputs of data and of simulation.
     method : {"count", "fit"}
         Sideband subtraction or fits (:mod:`egamma_cnn.tnp.efficiency`).
     signal : {"template", "bwcb"}
@@ -269,7 +375,15 @@ def analyse(
     -------
     TnPResult
         With a warning line per sample and ID for its bins without an efficiency and
-        for its flagged bins.
+        for its flagged bins, per ID and source for the bins whose variation gave no SF,
+        and one line when systematics are configured but not measured (one sample only).
+
+    Raises
+    ------
+    ValueError
+        Outputs of unknown kinds; a systematic source the method cannot apply
+        (:func:`~egamma_cnn.tnp.systematics.check_systematics`); a tag-selection source
+        without its variation histograms in data and simulation.
     """
     config = config or TnPConfig()
     unknown = set(outputs_by_kind) - set(SAMPLES)
@@ -279,6 +393,23 @@ def analyse(
             f"{sorted(outputs_by_kind) or 'none'}"
         )
     samples = {kind: output["histogram"] for kind, output in outputs_by_kind.items()}
+    systematics = config.systematics
+    check_systematics(
+        systematics,
+        config.mass_range,
+        method,
+        signal_window=config.signal_window,
+        sidebands=config.sidebands,
+    )
+    variations = None
+    warnings: list[str] = []
+    if systematics and set(samples) == set(SAMPLES):
+        variations = _variation_histograms(outputs_by_kind, systematics)
+    elif systematics:
+        warnings.append(
+            f"systematics {', '.join(systematics)} not measured: they vary scale factors, "
+            "which need data and MC"
+        )
     if method == "fit" and "mc" not in samples and signal == "template":
         signal = "bwcb"  # no simulation for templates: analytic signal
     options = {
@@ -291,9 +422,8 @@ def analyse(
         "background": background,
     }
     ids: dict[str, IdResult] = {}
-    warnings: list[str] = []
     for probe_id in config.probe_id:
-        ids[probe_id], found = _analyse_id(probe_id, samples, config, options)
+        ids[probe_id], found = _analyse_id(probe_id, samples, config, options, variations)
         warnings += found
     return TnPResult(
         config=config,

@@ -1,16 +1,29 @@
-"""Configuration of the Z→ee tag-and-probe: selections, the ID under test, binning, fields.
+"""Configuration of the Z→ee tag-and-probe: selections, the IDs under test, binning, fields.
 
-Everything the processor reads from the events is named here, so that the same
-processor runs on egamma-cnn files (:class:`~egamma_cnn.nanoevents.EGammaSchema`) and on
-standard CMS NanoAOD (coffea's ``NanoAODSchema``): :meth:`TnPConfig.cms_nanoaod` gives
-the NanoAOD field names and ``Electron.cutBased >= 4`` as the ID.
+Everything the processor reads from the events is named here, so that one processor runs
+on three inputs, each a named preset (:meth:`TnPConfig.preset`) plus overrides:
 
-An *ID specification* is a column of the electron collection, optionally compared with a
-number: ``"cnn_tight"`` (a boolean column, or a behaviour such as the CNN working
-points), ``"cnn_score >= 0.9"``, ``"cutBased >= 4"``, ``"mvaIso_WP90"``; a column may
-be divided by another (``"ptvarcone30/pt < 0.15"``) and terms joined by ``and``, which
-defines isolation working points of one's own (``"ptvarcone30/pt < 0.1 and
-etcone20/pt < 0.1"``). Nothing else is evaluated: the string is parsed, never executed.
+* ``"egamma-cnn"`` — this package's files (:class:`~egamma_cnn.nanoevents.EGammaSchema`):
+  cluster E_T and η, the CNN working points;
+* ``"cms-nanoaod"`` — standard CMS NanoAOD (coffea's ``NanoAODSchema``): the supercluster
+  η ``eta + deltaEtaSC`` for acceptance, crack and binning, ``cutBased`` IDs, generator
+  matching through ``genPartIdx`` (coffea's ``matched_gen``) on simulation;
+* ``"cms-nanoaod-photon"`` — the same with the probe reconstructed as a photon
+  (``Photon``): photon ID efficiencies of Z→ee electrons;
+* ``"cms-tnp-ntuple"`` — a flat CMS e/γ tag-and-probe ntuple, one row per tag–probe pair
+  (``el_*``, ``tag_Ele_*``, ``pair_mass``; ``input_format="pairs"``).
+
+Every selection is an expression (:class:`~egamma_cnn.expressions.Expression`): a
+column, arithmetic (``eta + deltaEtaSC``), ``abs``, ``min``, ``max``, ``sqrt``, comparisons
+(chained: ``1.4442 < abs(eta) < 1.566``), ``and``/``or``/``not``, parentheses, bit tests of
+integer fields (``bit(filterBits, 1)``) and ``trigger(name)``: the candidate lies within
+ΔR < ``trigger_dr`` of a trigger object passing the named filter of ``trigger_filters``.
+An *ID specification* is such an expression over the candidates (:class:`IdSpec`):
+``"cnn_tight"``, ``"cnn_score >= 0.9"``, ``"cutBased >= 4"``,
+``"ptvarcone30/pt < 0.1 and etcone20/pt < 0.1"``. A name that is no column of the
+candidates may be an event-level column (``HLT_Ele32_WPTight_Gsf``). Nothing is executed:
+the text is parsed into a whitelisted tree, and every name is checked against the
+columns of the files (:mod:`egamma_cnn.tnp.columns`).
 """
 
 from __future__ import annotations
@@ -19,21 +32,46 @@ import itertools
 import json
 import math
 import numbers
-import operator
 import re
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import awkward as ak
 
+from egamma_cnn.expressions import Expression
 from egamma_cnn.jsonio import read_json
+from egamma_cnn.tnp.columns import column_reader, configured_column
+from egamma_cnn.tnp.systematics import check_systematics, check_window_and_sidebands
 
-__all__ = ["ATLAS_ETA_EDGES", "ATLAS_ET_EDGES", "IdSpec", "IdTerm", "TnPConfig"]
+__all__ = [
+    "ATLAS_ETA_EDGES",
+    "ATLAS_ET_EDGES",
+    "CMS_ETA_EDGES",
+    "CMS_ET_EDGES",
+    "PRESETS",
+    "IdSpec",
+    "TnPConfig",
+    "configured_column",
+    "quantity",
+]
 
-#: Probe E_T bin edges (GeV) of the default binning (ATLAS e/γ efficiency binning).
-ATLAS_ET_EDGES: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0, 50.0, 60.0, 80.0)
+#: Probe E_T bin edges (GeV) of the default binning (ATLAS e/γ efficiency binning); the
+#: last bin, 80–150 GeV, is open (``open_last_et_bin``): it takes every probe above 80 GeV.
+ATLAS_ET_EDGES: tuple[float, ...] = (
+    15.0,
+    20.0,
+    25.0,
+    30.0,
+    35.0,
+    40.0,
+    45.0,
+    50.0,
+    60.0,
+    80.0,
+    150.0,
+)
 #: Probe η (signed) bin edges of the default binning; the crack 1.37–1.52 is its own bin.
 ATLAS_ETA_EDGES: tuple[float, ...] = (
     -2.47,
@@ -48,295 +86,153 @@ ATLAS_ETA_EDGES: tuple[float, ...] = (
     2.01,
     2.47,
 )
-
-_OPERATORS = {
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
-    "==": operator.eq,
-    "!=": operator.ne,
-}
-_TERM = re.compile(
-    r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:/\s*([A-Za-z_][A-Za-z0-9_]*)\s*)?"
-    r"(?:(>=|<=|==|!=|>|<)\s*([-+0-9.A-Za-z]+))?\s*$"
+#: Probe E_T bin edges (GeV) of the CMS e/γ scale-factor maps (the last bin, 200–500 GeV,
+#: open).
+CMS_ET_EDGES: tuple[float, ...] = (10.0, 20.0, 35.0, 50.0, 100.0, 200.0, 500.0)
+#: Probe supercluster η bin edges of the CMS e/γ scale-factor maps (the barrel–end-cap gap
+#: 1.4442–1.566 its own bin).
+CMS_ETA_EDGES: tuple[float, ...] = (
+    -2.5,
+    -2.0,
+    -1.566,
+    -1.4442,
+    -0.8,
+    0.0,
+    0.8,
+    1.4442,
+    1.566,
+    2.0,
+    2.5,
 )
-_AND = re.compile(r"\s+and\s+|\s*&\s*")
+#: The CMS barrel–end-cap transition in supercluster |η|.
+CMS_CRACK: tuple[float, float] = (1.4442, 1.566)
+#: The supercluster η of a CMS NanoAOD electron (``Electron_deltaEtaSC`` = η_SC − η).
+CMS_ELECTRON_SC_ETA = "eta + deltaEtaSC"
+#: A true electron of CMS NanoAOD simulation: the candidate's generator match
+#: (``genPartIdx``, coffea's ``matched_gen``) is a prompt electron (``statusFlags`` bit 0,
+#: isPrompt, of the NanoAOD generator-particle table).
+CMS_TRUE_ELECTRON = "abs(matched_gen.pdgId) == 11 and bit(matched_gen.statusFlags, 0)"
 
-
-@dataclass(frozen=True)
-class IdTerm:
-    """One requirement: ``column``, ``column <op> number`` or ``column / denominator <op>
-    number`` (a ratio, e.g. a relative isolation ``ptvarcone30 / pt < 0.15``)."""
-
-    column: str
-    op: str | None = None
-    value: float | None = None
-    denominator: str | None = None
-
-    def __str__(self) -> str:
-        name = self.column if self.denominator is None else f"{self.column}/{self.denominator}"
-        if self.op is None:
-            return name
-        value = int(self.value) if float(self.value).is_integer() else self.value
-        return f"{name} {self.op} {value}"
-
-
-#: Modules whose classes make up the array machinery, not the physics behaviours of a
-#: collection: their attributes (``ndim``, ``type``, ``layout``, ``behavior``, ``mask``, ...)
-#: are no columns.
-_ARRAY_MODULES = ("awkward", "dask_awkward", "builtins", "collections", "abc", "typing")
-#: Descriptor types of the columns that behaviours define (coffea's ``dask_property``
-#: makes ``_DaskProperty`` objects; ``property`` also covers the package's column factories).
-_COLUMN_DESCRIPTORS = ("property", "cached_property", "_DaskProperty")
-#: How many valid names an error message lists.
-_SHOWN_NAMES = 12
 #: The most m_ee histogram bins (a 10⁹-bin histogram per probe bin fills the memory).
 MAX_MASS_BINS = 10_000
 #: The most E_T or η bin edges.
 MAX_EDGES = 1_000
-
-
-def _form(array: Any) -> Any:
-    """The awkward form of an eager or a dask-awkward array (None for anything else)."""
-    if isinstance(array, ak.Array):
-        return array.layout.form
-    form = getattr(array, "form", None)
-    return form if isinstance(form, ak.forms.Form) else None
-
-
-def _leaf_form(form: Any) -> Any:
-    """The form under the lists and options of ``form``."""
-    while form is not None and hasattr(form, "content") and not form.is_record:
-        form = form.content
-    return form
-
-
-def _behaviour_columns(collection: Any) -> tuple[str, ...]:
-    """Public properties that the behaviour classes of ``collection``'s records define.
-
-    These are the computed columns (``cnn_tight``, coffea's ``isTight``, the four-vector's
-    ``energy``); the attributes of the awkward array itself are not among them.
-    """
-    leaf = _leaf_form(_form(collection))
-    behavior = getattr(collection, "behavior", None)
-    if leaf is None or not leaf.is_record or not behavior:
-        return ()
-    record_class = behavior.get(leaf.parameter("__record__"))
-    if not isinstance(record_class, type):
-        return ()
-    names: dict[str, None] = {}
-    for cls in record_class.__mro__:
-        if cls.__module__.split(".")[0] in _ARRAY_MODULES:
-            continue
-        for name, value in vars(cls).items():
-            if not name.startswith("_") and type(value).__name__ in _COLUMN_DESCRIPTORS:
-                names[name] = None
-    return tuple(names)
-
-
-def _valid_names(collection: Any) -> tuple[str, ...]:
-    """Every name an ID specification may read: the fields, then the behaviours' columns."""
-    fields = tuple(getattr(collection, "fields", None) or ())
-    return tuple(dict.fromkeys((*fields, *_behaviour_columns(collection))))
-
-
-def _some(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:_SHOWN_NAMES])
-    more = len(names) - _SHOWN_NAMES
-    return f"{shown}, ... ({len(names)} in all)" if more > 0 else shown or "none"
-
-
-def _list_depth(form: Any) -> int:
-    """How many lists (of any kind) ``form`` has above its record or numbers."""
-    depth = 0
-    while form is not None and hasattr(form, "content") and not form.is_record:
-        if form.is_list:
-            depth += 1
-        form = form.content
-    return depth
-
-
-def _one_number_per_candidate(collection: Any, values: Any, booleans: bool) -> bool:
-    """Whether ``values`` hold one number (or, with ``booleans``, boolean) per candidate of
-    ``collection``: numbers at the depth of the collection's records, no lists or records."""
-    form = _form(values)
-    leaf = _leaf_form(form)
-    if not isinstance(leaf, ak.forms.NumpyForm) or leaf.inner_shape:
-        return False
-    if leaf.primitive == "bool" and not booleans:
-        return False
-    return _list_depth(form) == _list_depth(_form(collection))
-
-
-def _column(electrons: Any, name: str, spec: str) -> Any:
-    """The column ``name`` of the collection, refused unless it is a field or a behaviour's
-    column holding one number or boolean per candidate."""
-    valid = _valid_names(electrons)
-    if name not in valid:
-        raise ValueError(
-            f"the electrons have no column {name!r} for the ID {spec!r} (columns: {_some(valid)})"
-        )
-    try:
-        values = getattr(electrons, name)
-    except AttributeError as err:  # a behaviour whose inputs these electrons lack
-        raise ValueError(
-            f"the column {name!r} of the ID {spec!r} cannot be computed from these "
-            f"electrons ({' '.join(str(err).split())})"
-        ) from None
-    if not _one_number_per_candidate(electrons, values, booleans=True):
-        raise ValueError(
-            f"the column {name!r} of the ID {spec!r} is not one number or boolean per "
-            f"candidate (numeric columns: {_some(_numeric(electrons, valid))})"
-        )
-    return values
-
-
-def configured_column(collection: Any, setting: str, name: str, where: str) -> Any:
-    """The column ``name`` that the configuration's ``setting`` names, checked.
-
-    The rule of the ID specifications (a field of the collection or a column its
-    behaviours define, never an attribute of the array such as ``ndim`` or ``layout``),
-    for a quantity: one number per candidate, not a boolean, not a list or a record.
-
-    Parameters
-    ----------
-    collection : ak.Array or dask_awkward.Array
-        The candidates (e.g. ``events.Electron``).
-    setting, name : str
-        The configuration's setting (``probe_eta_field``) and the column it names.
-    where : str
-        The collection's name for messages (``Electron``).
-
-    Raises
-    ------
-    ValueError
-        One line naming the setting, the column and the collection, and the valid names.
-    """
-    valid = _valid_names(collection)
-    if name not in valid:
-        raise ValueError(
-            f"{setting} {name!r} is not a column of {where} (columns: {_some(valid)}); "
-            "name the fields of your files in the tag-and-probe configuration"
-        )
-    try:
-        values = getattr(collection, name)
-    except AttributeError as err:  # a behaviour whose inputs this collection lacks
-        raise ValueError(
-            f"{setting} {name!r} cannot be computed from {where} ({' '.join(str(err).split())})"
-        ) from None
-    if not _one_number_per_candidate(collection, values, booleans=False):
-        numeric = _numeric(collection, valid, booleans=False)
-        raise ValueError(
-            f"{setting} {name!r} of {where} is not one number per candidate "
-            f"(numeric columns: {_some(numeric)})"
-        )
-    return values
-
-
-def _numeric(electrons: Any, names: Sequence[str], booleans: bool = True) -> tuple[str, ...]:
-    """The fields among ``names`` that hold one number (or boolean) per candidate (for
-    messages)."""
-    form = _leaf_form(_form(electrons))
-    if form is None or not form.is_record:
-        return ()
-
-    def holds_numbers(content: Any) -> bool:
-        return (
-            isinstance(content, ak.forms.NumpyForm)
-            and not content.inner_shape
-            and (booleans or content.primitive != "bool")
-        )
-
-    return tuple(
-        name
-        for name in names
-        if name in form.fields
-        and _list_depth(form.content(name)) == 0
-        and holds_numbers(_leaf_form(form.content(name)))
-    )
+#: The most probe IDs or trigger filters of one configuration.
+MAX_IDS = 200
+#: Names that read as numbers but are none.
+_NOT_NUMBERS = ("nan", "inf", "infinity")
+_FILTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 
 
 @dataclass(frozen=True)
 class IdSpec:
-    """An ID specification: one or more :class:`IdTerm`, all required.
+    """An ID specification: a boolean expression over the candidates' columns.
 
-    Written ``"cnn_tight"``, ``"cutBased >= 4"``, or terms joined by ``and`` (or ``&``):
-    ``"ptvarcone30/pt < 0.15 and etcone20/pt < 0.2"`` — a user-defined isolation working
-    point. A ratio term ``a/b <op> x`` is evaluated as ``b > 0 and a <op> x·b``: a
-    candidate with a denominator ≤ 0 fails it (no division by zero, no sign flip).
+    Written ``"cnn_tight"``, ``"cutBased >= 4"``, ``"abs(eta + deltaEtaSC) < 1.4442 or
+    bit(vidNestedWPBitmap, 3)"``, ``"trigger(ele32) and HLT_Ele32_WPTight_Gsf"``: the
+    grammar of :class:`~egamma_cnn.expressions.Expression`. A number in a logical context
+    means "≠ 0"; ``a/b`` is undefined where ``b`` is 0, and a comparison with an undefined
+    or missing value (an electron without a generator match in ``matched_gen.pdgId``)
+    fails. Its text (``str``) is canonical: two ways of writing the same specification
+    give the same output names.
     """
 
-    terms: tuple[IdTerm, ...]
+    expression: Expression
 
     @classmethod
-    def parse(cls, text: str) -> IdSpec:
+    def parse(cls, text: str, what: str = "ID specification") -> IdSpec:
         """Parse a specification; anything else is an error that names it."""
         if not isinstance(text, str):
-            raise ValueError(f"ID specification {text!r}: expected a string")
+            raise ValueError(f"{what} {text!r}: expected a string")
         if not text.strip():
-            raise ValueError(
-                "empty ID specification: give a column, e.g. 'cnn_tight' or 'cutBased >= 4'"
-            )
-        terms = []
-        for part in _AND.split(text.strip()):
-            match = _TERM.match(part)
-            if match is None:
-                raise ValueError(
-                    f"ID specification {text!r}: expected a column name, optionally divided "
-                    "by a column and followed by one of >= > <= < == != and a number, terms "
-                    "joined by 'and' (e.g. 'cnn_tight', 'cutBased >= 4', "
-                    "'ptvarcone30/pt < 0.15 and etcone20/pt < 0.2')"
-                )
-            column, denominator, op, value = match.groups()
-            if denominator is not None and op is None:
-                raise ValueError(f"ID specification {text!r}: a ratio needs a comparison")
-            for name in (column, denominator):
-                if name is not None and name.startswith("_"):
-                    raise ValueError(
-                        f"ID specification {text!r}: {name!r} is a private name, not a column"
-                    )
-            try:
-                number = float(value) if value is not None else None
-            except ValueError:
-                raise ValueError(f"ID specification {text!r}: {value!r} is not a number") from None
-            if number is not None and not math.isfinite(number):
-                raise ValueError(
-                    f"ID specification {text!r}: the threshold {value!r} is not a finite number"
-                )
-            terms.append(IdTerm(column, op, number, denominator))
-        return cls(tuple(terms))
+            raise ValueError(f"empty {what} {text!r}: name a column, e.g. 'cnn_tight'")
+        expression = Expression.parse(text, what=what)
+        for name in expression.names:
+            if name.lower().lstrip("+-") in _NOT_NUMBERS:
+                raise ValueError(f"{what} {text!r}: {name!r} is not a finite number")
+        return cls(expression)
 
     def __str__(self) -> str:
-        return " and ".join(str(term) for term in self.terms)
+        return str(self.expression)
 
     @property
     def columns(self) -> tuple[str, ...]:
         """Every column the specification reads."""
-        names = [n for t in self.terms for n in (t.column, t.denominator) if n is not None]
-        return tuple(dict.fromkeys(names))
+        return self.expression.names
 
-    def evaluate(self, electrons: Any) -> Any:
-        """The boolean decision per electron (awkward or dask-awkward)."""
-        result = None
-        for term in self.terms:
-            values = _column(electrons, term.column, str(self))
-            if term.op is None:
-                passes = values if _is_boolean(values) else values != 0
-            elif term.denominator is None:
-                passes = _OPERATORS[term.op](values, term.value)
-            else:
-                denominator = _column(electrons, term.denominator, str(self))
-                passes = (denominator > 0) & _OPERATORS[term.op](values, term.value * denominator)
-            result = passes if result is None else result & passes
-        return result
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        """The trigger filters it matches to (``trigger(name)``; ``''`` for ``trigger()``)."""
+        return self.expression.triggers
+
+    def evaluate(
+        self,
+        candidates: Any,
+        *,
+        events: Any = None,
+        trigger: Any = None,
+        where: str = "the electrons",
+        what: str | None = None,
+    ) -> Any:
+        """The boolean decision per candidate (awkward or dask-awkward).
+
+        ``events``: the events, for event-level columns (``HLT_...``), whose value is that
+        of every candidate of the event; ``trigger``: the callback of ``trigger(name)``
+        (:func:`egamma_cnn.tnp.pairs.trigger_matcher`).
+        """
+        what = what or f"the ID {str(self)!r}"
+        reader = column_reader(candidates, what, where=where, events=events)
+        decision = self.expression.evaluate_boolean(reader, trigger)
+        return broadcast_to_candidates(decision, candidates)
 
 
-def _is_boolean(values: Any) -> bool:
-    try:
-        return "bool" in str(values.type)
-    except Exception:  # pragma: no cover - exotic arrays
-        return False
+def broadcast_to_candidates(values: Any, candidates: Any) -> Any:
+    """``values`` (one per candidate, one per event, or one number) as one per candidate."""
+    fields_ = tuple(getattr(candidates, "fields", None) or ())
+    if not fields_:
+        return values
+    template = ak.zeros_like(candidates[fields_[0]], dtype=bool)
+    if isinstance(values, bool | numbers.Number):
+        return template | bool(values) if isinstance(values, bool) else template + values
+    if "bool" in str(getattr(values, "type", "")):
+        return template | values
+    return ak.values_astype(template, "float64") + values
+
+
+def quantity(candidates: Any, setting: str, text: str, where: str, events: Any = None) -> Any:
+    """The quantity that the configuration's ``setting`` gives (a column name or a numeric
+    expression such as ``eta + deltaEtaSC``), one number per candidate.
+
+    Raises
+    ------
+    ValueError
+        One line naming the setting, its text and the valid columns.
+    """
+    expression = Expression.parse(text, what=setting)
+    if expression.names == (text.strip(),) and not expression.triggers:
+        return configured_column(candidates, setting, text.strip(), where)
+    reader = column_reader(
+        candidates, f"{setting} {text!r}", where=f"the {where}", events=events, numbers_only=True
+    )
+    values = expression.evaluate(reader)
+    if "bool" in str(getattr(values, "type", type(values))):
+        raise ValueError(f"{setting} {text!r} is a condition, not a quantity")
+    return broadcast_to_candidates(values, candidates)
+
+
+#: Settings that hold an expression (checked when the configuration is made).
+_EXPRESSION_FIELDS = (
+    "tag_id",
+    "probe_selection",
+    "event_selection",
+    "probe_et_field",
+    "probe_eta_field",
+    "tag_eta_field",
+    "match_eta_field",
+    "pair_mass",
+    "truth",
+)
+_INPUT_FORMATS = ("events", "pairs")
 
 
 @dataclass(frozen=True)
@@ -345,70 +241,150 @@ class TnPConfig:
 
     Parameters
     ----------
+    preset : str
+        The preset the configuration started from (:data:`PRESETS`); a JSON file with
+        ``"preset"`` starts from that preset's settings.
+    input_format : {"events", "pairs"}
+        ``"events"``: per event a collection of candidates, every (tag, probe) pair formed
+        here; ``"pairs"``: a flat ntuple, one row per tag–probe pair (names are columns of
+        the row, ``pair_mass`` gives m_ee).
     probe_id : sequence of str
-        The IDs under test (ID specifications); each gets its pass/fail histograms.
+        The pass criteria under test (ID specifications); each gets its pass/fail
+        histograms. Several triggers or legs in one run are several criteria.
     tag_id : str
-        The tag's ID (default: the tightest CNN working point).
+        The tag's selection beyond its p_T and η (an ID specification, e.g.
+        ``"cutBased >= 4 and trigger(ele30)"``).
+    probe_selection : str or None
+        The probe pre-selection, the denominator of every efficiency (e.g.
+        ``"cutBased >= 2"`` to measure a trigger on probes passing an ID); None: every
+        probe in the acceptance.
+    event_selection : str or None
+        An event-level requirement (``"HLT_Ele30_WPTight_Gsf"``, any boolean expression of
+        event columns); None: every event.
     tag_min_pt, probe_min_et : float
-        Tag p_T and probe E_T thresholds (GeV).
-    max_abs_eta : float
-        Acceptance |η| < max_abs_eta for tags and probes, outside the crack for tags.
+        Tag p_T and probe E_T thresholds (GeV, strict).
+    tag_max_abs_eta, probe_max_abs_eta : float
+        Acceptance |η| < limit of tags and of probes, each in its own η
+        (``tag_eta_field``, ``probe_eta_field``).
     crack : tuple of float
-        |η| range of the barrel–end-cap transition, excluded for tags.
+        |η| range of the barrel–end-cap transition [low, high), excluded for tags with
+        ``tag_crack`` and for probes with ``probe_crack``.
     mass_range, mass_bins : tuple of float, int
-        m_ee histogram range (GeV) and number of bins.
+        m_ee histogram range (GeV) and number of bins; pairs outside are not counted.
     signal_window, sidebands : tuple of float, tuple of tuples
         m_ee ranges (GeV) of the counting method: the signal window and the sidebands
         whose pairs estimate the background under it; all inside ``mass_range``. No
         sidebands: no background subtraction.
     et_edges, eta_edges : sequence of float
         Probe E_T and (signed) η bins.
-    electrons, pt, eta, phi, mass, charge : str
-        Collection and field names; ``et`` and ``probe_eta`` the probe's E_T and η for the
-        binning (egamma-cnn: the cluster E_T and η through ``cluster_et``/``clusterEta``).
-    probe_et_field, probe_eta_field : str
-        Fields (or behaviours) of the electrons used for the probe binning.
+    open_last_et_bin : bool
+        The last E_T bin takes every probe at or above the last edge (its nominal upper
+        edge is a label), as published scale-factor maps are open at high E_T.
+    electrons, probes : str, str or None
+        The tag collection and the probe collection (None: the tags' collection; e.g.
+        ``"Photon"`` for photon probes, which must lie ΔR ≥ ``tag_probe_min_dr`` from the
+        tag).
+    pt, eta, phi, mass, charge : str or None
+        Four-momentum and charge columns (of both collections; the same names on the
+        probe collection). ``charge`` None: no charge information, every pair counts as
+        opposite-charge (photon probes have no charge).
+    probe_charge : str or None
+        The probe's charge column where it differs from ``charge`` (flat ntuples: ``el_q``
+        against the tag's ``tag_Ele_q``).
+    tag_eta_field, probe_eta_field, match_eta_field : str or None
+        The η (a column or an expression such as ``eta + deltaEtaSC``, the supercluster η
+        of CMS NanoAOD) of the tag acceptance and crack; of the probe acceptance, crack
+        and binning; of the trigger matching. None: ``eta``.
+    probe_et_field : str
+        The probe's E_T for its threshold and binning.
+    pair_mass : str or None
+        ``input_format="pairs"``: the m_ee column of the row.
+    tag_probe_min_dr : float
+        Probes of another collection than the tags: the smallest ΔR to the tag (the
+        tag's own photon is no probe).
     truth : str or None
-        Truth-class field (MC): probes with a truth class in ``truth_signal`` are the true
-        electrons of the truth-matched efficiency (closure). None: no truth.
+        Simulation: which probes are true electrons (the truth-matched efficiency of the
+        closure). A numeric column of truth classes compared with ``truth_signal``
+        (egamma-cnn: ``truthClass``) or a boolean expression (CMS NanoAOD:
+        ``abs(matched_gen.pdgId) == 11 and bit(matched_gen.statusFlags, 0)``). None: no truth.
     truth_signal : tuple of int
         The truth classes that count as true electrons (prompt, charge flip).
+    truth_tags : bool
+        On simulation, require the tag to be true too (closure with matched tags).
     trigger_objects : str or None
-        A collection of trigger objects; tags must match one within ΔR < ``trigger_dr``.
+        The collection of trigger objects (NanoAOD: ``TrigObj``) that ``trigger(name)``
+        matches to.
+    trigger_filters : dict of str to str
+        Named selections of trigger objects (expressions of their columns: ``"abs(id) ==
+        11 and pt > 30 and bit(filterBits, 1)"``); ``trigger(name)`` in a selection is
+        true for a candidate within ΔR < ``trigger_dr`` of an object passing it.
+    trigger_dr : float
+        The trigger-matching ΔR.
+    weight : str or None
+        The event weight column of simulation (``genWeight``; flat ntuples ``totWeight``);
+        used where the files have it. None: unweighted.
+    systematics : dict of str to dict
+        The variations of the systematic uncertainty, source → overrides
+        (:mod:`egamma_cnn.tnp.systematics`).
     """
 
+    preset: str = "egamma-cnn"
+    input_format: str = "events"
     probe_id: tuple[str, ...] = ("cnn_loose", "cnn_medium", "cnn_tight")
     tag_id: str = "cnn_tight"
+    probe_selection: str | None = None
+    event_selection: str | None = None
     tag_min_pt: float = 27.0
     probe_min_et: float = 15.0
-    max_abs_eta: float = 2.47
+    tag_max_abs_eta: float = 2.47
+    probe_max_abs_eta: float = 2.47
     crack: tuple[float, float] = (1.37, 1.52)
+    tag_crack: bool = True
+    probe_crack: bool = False
     mass_range: tuple[float, float] = (60.0, 120.0)
     mass_bins: int = 60
     signal_window: tuple[float, float] = (80.0, 100.0)
     sidebands: tuple[tuple[float, float], ...] = ((60.0, 70.0), (110.0, 120.0))
     et_edges: tuple[float, ...] = ATLAS_ET_EDGES
     eta_edges: tuple[float, ...] = ATLAS_ETA_EDGES
+    open_last_et_bin: bool = True
     electrons: str = "Electron"
+    probes: str | None = None
     pt: str = "pt"
     eta: str = "eta"
     phi: str = "phi"
     mass: str = "mass"
-    charge: str = "charge"
+    charge: str | None = "charge"
+    probe_charge: str | None = None
+    tag_eta_field: str | None = None
     probe_et_field: str = "cluster_et"
     probe_eta_field: str = "clusterEta"
+    match_eta_field: str | None = None
+    pair_mass: str | None = None
+    tag_probe_min_dr: float = 0.1
     truth: str | None = "truthClass"
     truth_signal: tuple[int, ...] = (0, 1)
+    truth_tags: bool = False
     trigger_objects: str | None = None
+    trigger_filters: Mapping[str, str] = field(default_factory=dict)
     trigger_dr: float = 0.1
+    weight: str | None = "genWeight"
+    systematics: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         _check_types(self)
         _check_names(self)
-        for text in (*self.probe_id, self.tag_id):
-            IdSpec.parse(text)
+        if self.preset not in PRESETS:
+            raise ValueError(f"preset {self.preset!r} is not one of {sorted(PRESETS)}")
+        if self.input_format not in _INPUT_FORMATS:
+            raise ValueError(
+                f"input_format must be one of {list(_INPUT_FORMATS)}, got {self.input_format!r}"
+            )
         if not self.probe_id:
             raise ValueError("probe_id needs at least one ID to measure")
+        if len(self.probe_id) > MAX_IDS:
+            raise ValueError(f"probe_id has {len(self.probe_id)} IDs, at most {MAX_IDS}")
+        _check_expressions(self)
         if not self.truth_signal:
             raise ValueError(
                 "truth_signal needs at least one truth class (egamma-cnn: [0, 1], prompt "
@@ -424,47 +400,130 @@ class TnPConfig:
             raise ValueError(
                 f"mass_bins must be between 1 and {MAX_MASS_BINS}, got {self.mass_bins}"
             )
-        for name, (a, b) in (
-            ("signal_window", self.signal_window),
-            *tuple((f"sideband {k + 1}", band) for k, band in enumerate(self.sidebands)),
-        ):
-            if not (low <= a < b <= high):
-                raise ValueError(
-                    f"{name} {(a, b)} must be an interval inside mass_range {self.mass_range}"
-                )
-        _check_sidebands(self.signal_window, self.sidebands)
+        check_window_and_sidebands(self.signal_window, self.sidebands, self.mass_range)
         if self.probe_min_et < self.et_edges[0]:
             raise ValueError(
                 f"probe_min_et {self.probe_min_et} is below the first E_T edge "
                 f"{self.et_edges[0]}: those probes would fall outside every bin"
             )
+        check_systematics(
+            self.systematics,
+            self.mass_range,
+            signal_window=self.signal_window,
+            sidebands=self.sidebands,
+        )
+        for source, overrides in self.systematics.items():
+            if "tag_id" in overrides:
+                IdSpec.parse(overrides["tag_id"], what=f"systematic {source!r} tag_id")
+
+    # -- presets -----------------------------------------------------------------------
+
+    @classmethod
+    def preset_config(cls, name: str, **changes: Any) -> TnPConfig:
+        """The configuration of the named preset (:data:`PRESETS`) with ``changes``."""
+        if name not in PRESETS:
+            raise ValueError(f"preset {name!r} is not one of {sorted(PRESETS)}")
+        return cls(**{**PRESETS[name], "preset": name, **changes})
 
     @classmethod
     def cms_nanoaod(cls, **changes: Any) -> TnPConfig:
-        """The settings for standard CMS NanoAOD: cut-based Tight (``cutBased >= 4``)."""
-        base = cls(
-            probe_id=("cutBased >= 2", "cutBased >= 3", "cutBased >= 4"),
-            tag_id="cutBased >= 4",
-            probe_et_field="pt",
-            probe_eta_field="eta",
-            eta_edges=(-2.5, -2.0, -1.566, -1.444, -0.8, 0.0, 0.8, 1.444, 1.566, 2.0, 2.5),
-            max_abs_eta=2.5,
-            crack=(1.444, 1.566),
-            truth=None,
-        )
-        return replace(base, **changes)
+        """The settings for standard CMS NanoAOD (the ``"cms-nanoaod"`` preset)."""
+        return cls.preset_config("cms-nanoaod", **changes)
+
+    # -- derived -------------------------------------------------------------------------
 
     def ids(self) -> list[IdSpec]:
         """The parsed probe IDs."""
         return [IdSpec.parse(text) for text in self.probe_id]
 
+    @property
+    def probe_collection(self) -> str:
+        """The collection of the probes (the tags' unless ``probes`` is set)."""
+        return self.probes or self.electrons
+
+    @property
+    def max_abs_eta(self) -> float:
+        """The wider of the tag and probe |η| limits (the acceptance of candidates)."""
+        return max(self.tag_max_abs_eta, self.probe_max_abs_eta)
+
+    def selections(self) -> dict[str, str]:
+        """Every expression of the configuration by its setting (for checks and messages)."""
+        found = {
+            name: getattr(self, name)
+            for name in ("event_selection", "tag_id", "probe_selection")
+            if getattr(self, name) is not None
+        }
+        for k, text in enumerate(self.probe_id):
+            found[f"probe_id[{k}]"] = text
+        for name, text in self.trigger_filters.items():
+            found[f"trigger_filters.{name}"] = text
+        return found
+
+    # -- files ---------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as JSON-ready values."""
+        data = asdict(self)
+        data["trigger_filters"] = dict(self.trigger_filters)
+        data["systematics"] = {k: dict(v) for k, v in self.systematics.items()}
+        return data
+
     def to_json(self) -> str:
         """The configuration as JSON (written next to the outputs)."""
-        return json.dumps(asdict(self), indent=1)
+        return json.dumps(self.to_dict(), indent=1)
 
     @classmethod
-    def from_json(cls, path: str | Path) -> TnPConfig:
+    def from_dict(cls, data: Mapping[str, Any], base: TnPConfig | None = None) -> TnPConfig:
+        """A configuration from JSON values: ``data["preset"]`` (or ``base``, or the
+        ``"egamma-cnn"`` preset) with the settings of ``data`` on top.
+
+        ``max_abs_eta`` sets both ``tag_max_abs_eta`` and ``probe_max_abs_eta``.
+
+        Raises
+        ------
+        ValueError
+            A setting that is unknown or of the wrong type or value, named.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(
+                f"expected a JSON object of tag-and-probe settings, got a {type(data).__name__}"
+            )
+        data = dict(data)
+        known = {f.name for f in fields(cls)}
+        if "max_abs_eta" in data:
+            limit = data.pop("max_abs_eta")
+            data.setdefault("tag_max_abs_eta", limit)
+            data.setdefault("probe_max_abs_eta", limit)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown tag-and-probe settings {sorted(unknown)}")
+        for key in (*_LIST_FIELDS, *_PAIR_FIELDS, *_EDGE_FIELDS):
+            if key in data:
+                if not isinstance(data[key], list | tuple):
+                    raise ValueError(f"{key} must be a JSON list, got {json.dumps(data[key])}")
+                data[key] = tuple(data[key])
+        if "sidebands" in data:
+            data["sidebands"] = tuple(
+                tuple(band) if isinstance(band, list) else band for band in data["sidebands"]
+            )
+        for key in ("trigger_filters", "systematics"):
+            if key in data and not isinstance(data[key], dict):
+                raise ValueError(f"{key} must be a JSON object, got {json.dumps(data[key])}")
+        preset = data.get("preset")
+        if preset is not None:
+            if not isinstance(preset, str) or preset not in PRESETS:
+                raise ValueError(f"preset {preset!r} is not one of {sorted(PRESETS)}")
+            return cls.preset_config(preset, **data)
+        if base is not None:
+            return replace(base, **data)
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, path: str | Path, base: TnPConfig | None = None) -> TnPConfig:
         """Read a configuration written by :meth:`to_json` (or by hand).
+
+        Settings not in the file come from its ``"preset"``, else from ``base`` (the
+        command line's ``--nanoaod`` gives the CMS NanoAOD preset), else the defaults.
 
         Raises
         ------
@@ -474,53 +533,107 @@ class TnPConfig:
             the file (and the setting and its value).
         """
         data = read_json(Path(path))
-        if not isinstance(data, dict):
-            raise ValueError(
-                f"{path}: expected a JSON object of tag-and-probe settings, "
-                f"got a {type(data).__name__}"
-            )
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"{path}: unknown tag-and-probe settings {sorted(unknown)}")
-        for key in (
-            "probe_id",
-            "et_edges",
-            "eta_edges",
-            "crack",
-            "mass_range",
-            "truth_signal",
-            "signal_window",
-            "sidebands",
-        ):
-            if key in data:
-                if not isinstance(data[key], list):
-                    raise ValueError(
-                        f"{path}: {key} must be a JSON list, got {json.dumps(data[key])}"
-                    )
-                data[key] = tuple(data[key])
-        if "sidebands" in data:
-            data["sidebands"] = tuple(
-                tuple(band) if isinstance(band, list) else band for band in data["sidebands"]
-            )
         try:
-            return cls(**data)
+            return cls.from_dict(data, base)
         except ValueError as err:
             raise ValueError(f"{path}: {err}") from None
 
 
-_NUMBER_FIELDS = ("tag_min_pt", "probe_min_et", "max_abs_eta", "trigger_dr")
-_NAME_FIELDS = (
-    "tag_id",
-    "electrons",
-    "pt",
-    "eta",
-    "phi",
-    "mass",
-    "charge",
-    "probe_et_field",
-    "probe_eta_field",
+#: The presets: settings over the defaults of :class:`TnPConfig` (module docstring).
+PRESETS: dict[str, dict[str, Any]] = {
+    "egamma-cnn": {},
+    "cms-nanoaod": {
+        "probe_id": ("cutBased >= 2", "cutBased >= 3", "cutBased >= 4"),
+        "tag_id": "cutBased >= 4",
+        "tag_min_pt": 30.0,
+        "probe_min_et": 10.0,
+        "probe_et_field": "pt",
+        "probe_eta_field": CMS_ELECTRON_SC_ETA,
+        "tag_eta_field": CMS_ELECTRON_SC_ETA,
+        "et_edges": CMS_ET_EDGES,
+        "eta_edges": CMS_ETA_EDGES,
+        "tag_max_abs_eta": 2.5,
+        "probe_max_abs_eta": 2.5,
+        "crack": CMS_CRACK,
+        "mass_range": (50.0, 130.0),
+        "mass_bins": 80,
+        "truth": CMS_TRUE_ELECTRON,
+        "trigger_objects": "TrigObj",
+    },
+    "cms-nanoaod-photon": {
+        "probes": "Photon",
+        "probe_id": ("cutBased >= 1", "cutBased >= 2", "cutBased >= 3"),
+        "tag_id": "cutBased >= 4",
+        "tag_min_pt": 30.0,
+        "probe_min_et": 10.0,
+        "probe_et_field": "pt",
+        "probe_eta_field": "eta",
+        "tag_eta_field": CMS_ELECTRON_SC_ETA,
+        "et_edges": CMS_ET_EDGES,
+        "eta_edges": CMS_ETA_EDGES,
+        "tag_max_abs_eta": 2.5,
+        "probe_max_abs_eta": 2.5,
+        "crack": CMS_CRACK,
+        "mass_range": (50.0, 130.0),
+        "mass_bins": 80,
+        "charge": None,
+        "truth": CMS_TRUE_ELECTRON,
+        "trigger_objects": "TrigObj",
+    },
+    "cms-tnp-ntuple": {
+        "input_format": "pairs",
+        "probe_id": ("passingCutBasedLoose122XV1", "passingCutBasedTight122XV1"),
+        "tag_id": "true",
+        "tag_min_pt": 30.0,
+        "probe_min_et": 10.0,
+        "pt": "tag_Ele_pt",
+        "tag_eta_field": "tag_sc_eta",
+        "charge": "tag_Ele_q",
+        "probe_charge": "el_q",
+        "probe_et_field": "el_pt",
+        "probe_eta_field": "el_sc_eta",
+        "pair_mass": "pair_mass",
+        "et_edges": CMS_ET_EDGES,
+        "eta_edges": CMS_ETA_EDGES,
+        "tag_max_abs_eta": 2.5,
+        "probe_max_abs_eta": 2.5,
+        "crack": CMS_CRACK,
+        "mass_range": (50.0, 130.0),
+        "mass_bins": 80,
+        "truth": "mcTrue",
+        "weight": "totWeight",
+    },
+}
+
+
+_NUMBER_FIELDS = (
+    "tag_min_pt",
+    "probe_min_et",
+    "tag_max_abs_eta",
+    "probe_max_abs_eta",
+    "trigger_dr",
+    "tag_probe_min_dr",
 )
-_OPTIONAL_NAME_FIELDS = ("truth", "trigger_objects")
+_BOOL_FIELDS = ("tag_crack", "probe_crack", "open_last_et_bin", "truth_tags")
+_NAME_FIELDS = ("tag_id", "electrons", "pt", "eta", "phi", "mass", "probe_et_field")
+_OPTIONAL_NAME_FIELDS = (
+    "probes",
+    "charge",
+    "probe_charge",
+    "tag_eta_field",
+    "probe_eta_field",
+    "match_eta_field",
+    "pair_mass",
+    "probe_selection",
+    "event_selection",
+    "truth",
+    "trigger_objects",
+    "weight",
+)
+#: Settings that name a collection or a column (no expression).
+_PLAIN_NAMES = ("electrons", "probes", "pt", "eta", "phi", "mass", "charge", "probe_charge")
+_PLAIN_NAMES_OPTIONAL = ("trigger_objects", "weight")
+_LIST_FIELDS = ("probe_id", "truth_signal", "sidebands")
 _PAIR_FIELDS = ("crack", "mass_range", "signal_window")
 _EDGE_FIELDS = ("et_edges", "eta_edges")
 
@@ -543,9 +656,12 @@ def _check_types(config: TnPConfig) -> None:
     for name in _NUMBER_FIELDS:
         if not _is_number(getattr(config, name)):
             raise _wrong(name, getattr(config, name), "a finite number")
+    for name in _BOOL_FIELDS:
+        if not isinstance(getattr(config, name), bool):
+            raise _wrong(name, getattr(config, name), "true or false")
     if not isinstance(config.mass_bins, numbers.Integral) or isinstance(config.mass_bins, bool):
         raise _wrong("mass_bins", config.mass_bins, "an integer")
-    for name in _NAME_FIELDS:
+    for name in ("preset", "input_format", *_NAME_FIELDS):
         if not isinstance(getattr(config, name), str):
             raise _wrong(name, getattr(config, name), "a string")
     for name in _OPTIONAL_NAME_FIELDS:
@@ -572,6 +688,13 @@ def _check_types(config: TnPConfig) -> None:
         isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in truth_signal
     ):
         raise _wrong("truth_signal", truth_signal, "a list of integer truth classes")
+    filters = config.trigger_filters
+    if not isinstance(filters, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in filters.items()
+    ):
+        raise _wrong("trigger_filters", filters, "an object of name: selection (strings)")
+    if not isinstance(config.systematics, Mapping):
+        raise _wrong("systematics", config.systematics, "an object of source: overrides")
 
 
 def _check_edges(name: str, edges: Sequence[float]) -> None:
@@ -583,7 +706,7 @@ def _check_edges(name: str, edges: Sequence[float]) -> None:
 
 def _check_names(config: TnPConfig) -> None:
     """Refuse empty and private names (``__class__``): the names must be columns."""
-    for name in (*_NAME_FIELDS[1:], *_OPTIONAL_NAME_FIELDS):
+    for name in (*_PLAIN_NAMES, *_PLAIN_NAMES_OPTIONAL):
         value = getattr(config, name)
         if value is None:
             continue
@@ -591,6 +714,64 @@ def _check_names(config: TnPConfig) -> None:
             raise ValueError(f"{name} must name a column, got {value!r}")
         if value.startswith("_"):
             raise ValueError(f"{name} {value!r} is a private name, not a column")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", value):
+            raise ValueError(f"{name} {value!r} is not a column name")
+
+
+def _check_expressions(config: TnPConfig) -> None:
+    """Parse every expression of the configuration, and refuse the combinations that
+    would measure something else than asked."""
+    for name in _EXPRESSION_FIELDS:
+        text = getattr(config, name)
+        if isinstance(text, str) and text.strip().startswith("_"):
+            raise ValueError(f"{name} {text!r} is a private name, not a column")
+        if text is not None:
+            if name == "tag_id":
+                IdSpec.parse(text)
+            else:
+                Expression.parse(text, what=name)
+    for text in config.probe_id:
+        IdSpec.parse(text)
+    if len(config.trigger_filters) > MAX_IDS:
+        raise ValueError(f"trigger_filters has {len(config.trigger_filters)}, at most {MAX_IDS}")
+    for name, text in config.trigger_filters.items():
+        if not _FILTER_NAME.match(name):
+            raise ValueError(
+                f"trigger filter name {name!r} must be a letter then letters, digits or _ "
+                "(at most 40)"
+            )
+        expression = Expression.parse(text, what=f"trigger filter {name!r}")
+        if expression.triggers:
+            raise ValueError(f"trigger filter {name!r}: trigger(...) cannot select trigger objects")
+    used = {
+        trigger
+        for text in config.selections().values()
+        for trigger in Expression.parse(text).triggers
+    }
+    for source, overrides in config.systematics.items():
+        if isinstance(overrides, Mapping) and isinstance(overrides.get("tag_id"), str):
+            used |= set(IdSpec.parse(overrides["tag_id"], what=f"systematic {source!r}").triggers)
+    if used and config.trigger_objects is None:
+        raise ValueError(
+            f"trigger({sorted(used)[0]}) needs trigger_objects, the collection of trigger "
+            "objects (CMS NanoAOD: TrigObj)"
+        )
+    unknown = sorted(name for name in used if name and name not in config.trigger_filters)
+    if unknown:
+        raise ValueError(
+            f"trigger({unknown[0]}) names no trigger filter (trigger_filters: "
+            f"{sorted(config.trigger_filters) or 'none'})"
+        )
+    if config.input_format == "pairs":
+        if config.pair_mass is None:
+            raise ValueError('input_format "pairs" needs pair_mass, the m_ee column of the row')
+        if config.probes is not None or used:
+            raise ValueError(
+                'input_format "pairs" reads one row per pair: probes and trigger(...) apply '
+                "to events with candidates only (use the ntuple's matching flags)"
+            )
+    elif config.pair_mass is not None:
+        raise ValueError('pair_mass is the m_ee column of input_format "pairs" only')
 
 
 def _check_selection(config: TnPConfig) -> None:
@@ -598,34 +779,19 @@ def _check_selection(config: TnPConfig) -> None:
     for name in ("tag_min_pt", "probe_min_et"):
         if getattr(config, name) < 0:
             raise ValueError(f"{name} must be ≥ 0 GeV, got {getattr(config, name)}")
-    if config.max_abs_eta <= 0:
-        raise ValueError(f"max_abs_eta must be > 0, got {config.max_abs_eta}")
+    for name in ("tag_max_abs_eta", "probe_max_abs_eta"):
+        if getattr(config, name) <= 0:
+            raise ValueError(f"{name} must be > 0, got {getattr(config, name)}")
     if config.trigger_dr <= 0:
         raise ValueError(f"trigger_dr must be > 0, got {config.trigger_dr}")
+    if config.tag_probe_min_dr < 0:
+        raise ValueError(f"tag_probe_min_dr must be ≥ 0, got {config.tag_probe_min_dr}")
     low, high = config.crack
-    if not 0 <= low < high < config.max_abs_eta:
-        raise ValueError(
-            f"crack {list(config.crack)} must be a |η| range 0 ≤ low < high < max_abs_eta "
-            f"{config.max_abs_eta}"
-        )
-
-
-def _overlap(a: Sequence[float], b: Sequence[float]) -> bool:
-    """Whether two intervals share more than an edge."""
-    return max(a[0], b[0]) < min(a[1], b[1])
-
-
-def _check_sidebands(window: Sequence[float], bands: Sequence[Sequence[float]]) -> None:
-    """Refuse sidebands that overlap the signal window or one another: their pairs would
-    count as background under the signal, or twice."""
-    for k, band in enumerate(bands):
-        if _overlap(band, window):
+    if not 0 <= low < high:
+        raise ValueError(f"crack {list(config.crack)} must be a |η| range 0 ≤ low < high")
+    for side in ("tag", "probe"):
+        if getattr(config, f"{side}_crack") and high >= getattr(config, f"{side}_max_abs_eta"):
             raise ValueError(
-                f"sideband {k + 1} {list(band)} overlaps the signal_window {list(window)}: "
-                "sidebands must lie outside it"
+                f"crack {list(config.crack)} must be a |η| range 0 ≤ low < high < "
+                f"{side}_max_abs_eta {getattr(config, f'{side}_max_abs_eta')}"
             )
-        for j in range(k):
-            if _overlap(band, bands[j]):
-                raise ValueError(
-                    f"sideband {k + 1} {list(band)} overlaps sideband {j + 1} {list(bands[j])}"
-                )

@@ -14,7 +14,8 @@ is estimated in one of two ways (:func:`measure`):
     interval is the Clopper–Pearson (or Wilson) interval of the window counts.
 
 ``"fit"`` — extended binned maximum-likelihood fits with iminuit
-    Pass and fail histograms are fitted separately over the full m_ee range with
+    Pass and fail histograms are fitted separately over the full m_ee range (or the
+    bins of ``fit_range``, a systematic variation) with
     S·signal + B·background, expected counts ν_k per bin, by minimising iminuit's
     ``cost.ExtendedBinnedNLL``, 2 Σ (ν_k − n_k + n_k ln(n_k/ν_k)) (Baker and Cousins,
     NIM 221 (1984) 437: −2 ln L up to a constant). (iminuit's ``cost.Template`` fits
@@ -57,6 +58,7 @@ from egamma_cnn.intervals import INTERVALS, Interval, efficiency_interval
 from egamma_cnn.jsonio import json_ready
 
 __all__ = [
+    "MIN_FIT_BINS",
     "MIN_TEMPLATE_ENTRIES",
     "BinEfficiency",
     "FitResult",
@@ -395,15 +397,47 @@ def _template(mc: TnPHistogram, passing: bool, et, eta) -> np.ndarray:
     return template
 
 
-def _fit_bin(hist_data, hist_template, et, eta, signal, background, fits, key, interval):
-    edges = hist_data.mass_edges
+#: Fewest m_ee bins a fit range may hold: more bins than the fit's free parameters.
+MIN_FIT_BINS = len(FIT_PARAMETERS) + 1
+
+
+def _fit_mask(edges: np.ndarray, fit_range: tuple[float, float] | None) -> np.ndarray:
+    """The m_ee bins a fit uses: every bin, or those whose centre lies in ``fit_range``."""
+    if fit_range is None:
+        return np.ones(len(edges) - 1, bool)
+    mask = _window_mask(edges, *fit_range)
+    if mask.sum() < MIN_FIT_BINS:
+        raise ValueError(
+            f"the fit_range {list(fit_range)} covers {int(mask.sum())} m_ee bins of the "
+            f"histogram ({edges[0]:g}-{edges[-1]:g} GeV); a fit needs at least {MIN_FIT_BINS}"
+        )
+    return mask
+
+
+def _padded(values: np.ndarray | None, mask: np.ndarray) -> np.ndarray | None:
+    """``values`` of the fitted bins placed into the full m_ee axis, NaN outside."""
+    if values is None or mask.all():
+        return values
+    full = np.full(len(mask), np.nan)
+    full[mask] = values
+    return full
+
+
+def _fit_bin(
+    hist_data, hist_template, et, eta, signal, background, fits, key, interval, fit_range=None
+):
+    mask = _fit_mask(hist_data.mass_edges, fit_range)
+    # the fitted bins are contiguous: the edges of the first to the last
+    first, last = int(np.argmax(mask)), len(mask) - int(np.argmax(mask[::-1]))
+    edges = hist_data.mass_edges[first : last + 1]
     results = {}
     for passing in (True, False):
-        counts, variances = hist_data.mass_counts(passing, et, eta, opposite=True)
+        full_counts, full_variances = hist_data.mass_counts(passing, et, eta, opposite=True)
+        counts, variances = full_counts[first:last], full_variances[first:last]
         if signal == "template":
             if hist_template is None:
                 raise ValueError("signal='template' needs the simulated histogram (mc=...)")
-            template = _template(hist_template, passing, et, eta)
+            template = _template(hist_template, passing, et, eta)[first:last]
 
             def model(shift, sigma, template=template):
                 return _smeared_template(template, edges, shift, sigma)
@@ -416,9 +450,16 @@ def _fit_bin(hist_data, hist_template, et, eta, signal, background, fits, key, i
         if values and status == "ok":
             total_model = values["s"] * model(values["shift"], values["sigma"])
             bkg = values["b"] * _background_shape(background, edges, values["p1"], values["p2"])
-            results[passing] = (s, error, status, counts, total_model + bkg, bkg)
+            results[passing] = (
+                s,
+                error,
+                status,
+                full_counts,
+                _padded(total_model + bkg, mask),
+                _padded(bkg, mask),
+            )
         else:
-            results[passing] = (s, error, status, counts, None, None)
+            results[passing] = (s, error, status, full_counts, None, None)
     if fits is not None:
         fits[key] = FitResult(
             results[True][3],
@@ -459,6 +500,7 @@ def measure(
     background: Literal["exponential", "polynomial"] = "exponential",
     projection: Literal["bins", "et", "eta"] = "bins",
     fits: dict | None = None,
+    fit_range: tuple[float, float] | None = None,
 ) -> list[BinEfficiency]:
     """Efficiencies of ``probe_id`` from the pass/fail m_ee histogram of the tag-and-probe.
 
@@ -484,7 +526,12 @@ def measure(
     projection : {"bins", "et", "eta"}
         Every (E_T, η) bin, or the efficiency versus E_T (summed over η) or versus η.
     fits : dict, optional
-        Filled with a :class:`FitResult` per bin (keys (et index, eta index)).
+        Filled with a :class:`FitResult` per bin (keys (et index, eta index)); with a
+        ``fit_range`` the models are NaN outside it.
+    fit_range : tuple of float, optional
+        Method ``"fit"``: the m_ee range (GeV) fitted, the bins whose centre lies inside
+        it (at least :data:`MIN_FIT_BINS`); the signal template and the background are
+        normalised inside it. None: the whole histogram.
 
     Returns
     -------
@@ -516,7 +563,7 @@ def measure(
             )
         else:
             result = _fit_bin(
-                data, template, et, eta, signal, background, fits, (et, eta), interval
+                data, template, et, eta, signal, background, fits, (et, eta), interval, fit_range
             )
         eff, low, high, s_p, s_f, status = result
         out.append(

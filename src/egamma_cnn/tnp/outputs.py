@@ -7,12 +7,19 @@
   named ``<sample>_<ID>_pass`` / ``_fail`` (:func:`root_name`; ``<ID>`` is
   :func:`file_name` of the probe ID, one name per distinct ID);
 * ``efficiencies.json`` — every bin's efficiency (data, MC, MC truth-matched) with its
-  method, uncertainty and status, and the E_T and η projections;
+  method, uncertainty and status, and the E_T and η projections; with systematic
+  sources also every bin of ``"data_<source>"`` and ``"mc_<source>"``, measured with
+  the source's variation;
 * ``scale_factors.json`` — with data and simulation, the correctionlib JSON of the
-  scale factors (:func:`egamma_cnn.tnp.scale_factors.write_correctionlib`), and
-  ``scale_factors_table.json`` with the same numbers and the bins without an SF;
+  scale factors (:func:`egamma_cnn.tnp.scale_factors.write_correctionlib`: ``sf``,
+  ``sfup``/``sfdown``, ``stat_up``/``stat_down``, ``syst_up``/``syst_down`` and
+  ``<source>_up``/``<source>_down``; its description names the sources and their
+  overrides), and ``scale_factors_table.json`` with the same numbers, the bins without
+  an SF and, with systematic sources, the ``stat``, ``syst``, ``total`` grids, δ per
+  source (``sources``) and the bins whose variation gave no SF;
 * ``summary.json`` — per dataset the events, pairs and pairs outside the binning, what
-  the run left out, the method and per ID the mean and weighted mean SF;
+  the run left out, the method and per ID the mean and weighted mean SF (with
+  systematic sources: the mean σ_stat and σ_syst and per source the mean and largest δ);
 * ``config.json`` — the configuration that made them.
 
 The plots are :func:`egamma_cnn.tnp.plots.plot_all`.
@@ -21,6 +28,7 @@ The plots are :func:`egamma_cnn.tnp.plots.plot_all`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -32,6 +40,7 @@ from egamma_cnn.jsonio import write_json
 from egamma_cnn.tnp.analysis import TnPResult
 from egamma_cnn.tnp.config import IdSpec, TnPConfig
 from egamma_cnn.tnp.scale_factors import write_correctionlib
+from egamma_cnn.tnp.systematics import describe_systematics
 
 __all__ = [
     "NAME_LIMIT",
@@ -46,7 +55,26 @@ __all__ = [
 
 #: Longest readable part of an output name; a longer one is cut and given a hash.
 NAME_LIMIT = 80
-_OPERATOR_WORDS = {">=": "ge", ">": "gt", "<=": "le", "<": "lt", "==": "eq", "!=": "ne"}
+_OPERATOR_WORDS = {
+    ">=": "ge",
+    ">": "gt",
+    "<=": "le",
+    "<": "lt",
+    "==": "eq",
+    "!=": "ne",
+    "/": "over",
+    "*": "times",
+    "+": "plus",
+    "-": "minus",
+}
+#: The tokens of a canonical specification: names (dotted), numbers, operators, brackets.
+_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*|-?[0-9][0-9.]*(?:e[-+]?[0-9]+)?|>=|<=|==|!=|\S")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*")
+_NUMBER = re.compile(r"-?[0-9][0-9.]*(?:e[-+]?[0-9]+)?")
+#: The tokens of the specifications whose readable names are unique without a hash: columns
+#: and numbers compared, ratios, joined by ``and`` (alternating operand and operator).
+_PLAIN_OPERATORS = (">=", ">", "<=", "<", "==", "!=", "/", "and")
+_GRAMMAR_WORDS = ("abs", "min", "max", "sqrt", "bit", "trigger", "or", "not", "true", "false")
 
 
 def normalised_spec(spec: str) -> str:
@@ -58,32 +86,35 @@ def normalised_spec(spec: str) -> str:
 def file_name(spec: str) -> str:
     """The output name of an ID specification, one name per distinct specification.
 
-    The terms of the normalised specification (:func:`normalised_spec`) are written with
-    ``-`` around every word that is not a column: ``"ptvarcone30/pt < 0.15"`` →
+    The tokens of the normalised specification (:func:`normalised_spec`) are joined by
+    ``-``, operators as words: ``"ptvarcone30/pt < 0.15"`` →
     ``"ptvarcone30-over-pt-lt-0.15"``, ``"cutBased >= 4 and x != 1"`` →
-    ``"cutBased-ge-4-and-x-ne-1"``, ``"cnn_tight"`` → ``"cnn_tight"``. A column has no
-    ``-`` and a number no word, so two different specifications never share a name. A
-    name longer than :data:`NAME_LIMIT` is cut to 72 characters and ends with ``-`` and
-    12 hexadecimal digits of the SHA-256 of the normalised specification (85 characters
-    in all, a length no uncut name has).
+    ``"cutBased-ge-4-and-x-ne-1"``, ``"cnn_tight"`` → ``"cnn_tight"``. For these (columns
+    and numbers compared, ratios, ``and``) operands and operators alternate and a column
+    has no ``-``, so two different specifications never share a name. Any other
+    specification (functions, ``or``, ``not``, parentheses, arithmetic), and a name longer
+    than :data:`NAME_LIMIT`, is cut to 72 characters and ends with ``-`` and 12
+    hexadecimal digits of the SHA-256 of the normalised specification (at most 85
+    characters; ``"abs(eta) < 1.5"`` → ``"abs-eta-lt-1.5-<hash>"``).
 
     Raises
     ------
     ValueError
         ``spec`` is not an ID specification.
     """
-    parsed = IdSpec.parse(spec)
-    terms = []
-    for term in parsed.terms:
-        name = term.column if term.denominator is None else f"{term.column}-over-{term.denominator}"
-        if term.op is not None:
-            value = str(term).rsplit(" ", 1)[1]  # the number as the specification writes it
-            name += f"-{_OPERATOR_WORDS[term.op]}-{value}"
-        terms.append(name)
-    readable = "-and-".join(terms)
-    if len(readable) <= NAME_LIMIT:
+    text = str(IdSpec.parse(spec))
+    tokens = _TOKEN.findall(text)
+    words = [_OPERATOR_WORDS.get(token, token) for token in tokens if token not in "(),"]
+    readable = "-".join(words)
+    plain = all(
+        t in _PLAIN_OPERATORS
+        or _NUMBER.fullmatch(t)
+        or (_NAME.fullmatch(t) and t not in _GRAMMAR_WORDS)
+        for t in tokens
+    )
+    if plain and len(readable) <= NAME_LIMIT:
         return readable
-    digest = hashlib.sha256(str(parsed).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
     return f"{readable[:72]}-{digest}"
 
 
@@ -142,7 +173,14 @@ def write_outputs(result: TnPResult, out_dir: str | Path) -> list[Path]:
             write_correctionlib(
                 result.scale_factors,
                 out_dir / "scale_factors.json",
-                description=f"method {result.method}.",
+                description=" ".join(
+                    text
+                    for text in (
+                        f"method {result.method}.",
+                        describe_systematics(result.config.systematics),
+                    )
+                    if text
+                ),
             )
         )
         written.append(

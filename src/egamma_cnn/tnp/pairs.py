@@ -19,7 +19,9 @@ import awkward as ak
 import numpy as np
 import vector
 
-from egamma_cnn.tnp.config import IdSpec, TnPConfig, configured_column
+from egamma_cnn.expressions import Expression
+from egamma_cnn.tnp.columns import column_reader, has_columns
+from egamma_cnn.tnp.config import IdSpec, TnPConfig, broadcast_to_candidates, quantity
 
 __all__ = [
     "TRUTH_NONE",
@@ -27,7 +29,9 @@ __all__ = [
     "directions",
     "four_momenta",
     "invariant_mass",
+    "pair_rows",
     "tag_probe_pairs",
+    "trigger_matcher",
 ]
 
 #: The truth value of a candidate without truth information (data): the probe's truth
@@ -76,79 +80,299 @@ def directions(eta: Any, phi: Any) -> Any:
     )
 
 
-def _trigger_matched(eta: Any, phi: Any, trigger: Any, config: TnPConfig) -> Any:
-    """Electrons at (``eta``, ``phi``) within ΔR < ``config.trigger_dr`` of a trigger
-    object (vector's ΔR²)."""
-    electron = directions(eta, phi)
-    object_ = directions(trigger["eta"], trigger["phi"])
-    electron, object_ = ak.unzip(ak.cartesian([electron, object_], nested=True))
-    return ak.any(electron.deltaR2(object_) < config.trigger_dr**2, axis=-1)
+def _collection(events: Any, name: str, setting: str) -> Any:
+    """``events[name]``, or an error naming the setting and the collections there are."""
+    fields = tuple(getattr(events, "fields", None) or ())
+    if name not in fields:
+        shown = ", ".join(f for f in fields if f[:1].isupper()) or "none"
+        raise ValueError(
+            f"the events have no collection {name!r} ({setting}; collections: {shown})"
+        )
+    return events[name]
+
+
+def trigger_matcher(events: Any, config: TnPConfig, eta: Any, phi: Any) -> Any:
+    """The callback of ``trigger(name)`` for candidates at (``eta``, ``phi``).
+
+    ``trigger(name)`` is true for a candidate within ΔR < ``config.trigger_dr`` of a
+    trigger object (``config.trigger_objects``, NanoAOD ``TrigObj``) that passes the
+    filter ``config.trigger_filters[name]`` (e.g. ``abs(id) == 11 and pt > 30 and
+    bit(filterBits, 1)``: an electron leg of the single-electron trigger with its filter
+    bit, the CMS NanoAOD trigger-object convention); ``trigger()`` matches any object.
+    ΔR² = Δη² + Δφ² with Δφ wrapped (``vector``'s ``deltaR2``). None without
+    ``trigger_objects``.
+    """
+    if config.trigger_objects is None:
+        return None
+    objects = _collection(events, config.trigger_objects, "trigger_objects")
+    candidate = directions(eta, phi)
+    cache: dict[str, Any] = {}
+
+    def matched(name: str) -> Any:
+        if name in cache:
+            return cache[name]
+        chosen = objects
+        if name:
+            text = config.trigger_filters[name]
+            reader = column_reader(
+                objects,
+                f"the trigger filter {name!r} ({text!r})",
+                where=f"the trigger objects {config.trigger_objects!r}",
+            )
+            chosen = objects[Expression.parse(text).evaluate_boolean(reader)]
+        for column in ("eta", "phi"):
+            if column not in (getattr(chosen, "fields", None) or ()):
+                raise ValueError(
+                    f"the trigger objects {config.trigger_objects!r} have no column {column!r}"
+                )
+        target = directions(chosen["eta"], chosen["phi"])
+        left, right = ak.unzip(ak.cartesian([candidate, target], nested=True))
+        cache[name] = ak.any(left.deltaR2(right) < config.trigger_dr**2, axis=-1)
+        return cache[name]
+
+    return matched
+
+
+def _in_crack(abs_eta: Any, config: TnPConfig) -> Any:
+    """|η| inside the barrel–end-cap transition [low, high)."""
+    return (abs_eta >= config.crack[0]) & (abs_eta < config.crack[1])
+
+
+def _truth(candidates: Any, config: TnPConfig, events: Any, where: str) -> Any:
+    """Per candidate 1 (a true electron), 0 (not) or :data:`TRUTH_NONE` (no truth here).
+
+    A numeric ``config.truth`` column holds truth classes (``truth_signal`` are true);
+    a boolean expression is the decision itself (a missing generator match is 0). The
+    truth is read where every column it names can be computed (simulation), else none.
+    """
+    expression = None if config.truth is None else Expression.parse(config.truth)
+    if expression is None or not has_columns(candidates, expression.names):
+        return (
+            ak.values_astype(
+                ak.zeros_like(candidates[candidates.fields[0]], dtype=np.int8), np.int8
+            )
+            + TRUTH_NONE
+        )
+    reader = column_reader(candidates, f"truth {config.truth!r}", where=where, events=events)
+    values = expression.evaluate(reader)
+    if "bool" in str(getattr(values, "type", type(values))):
+        is_true = ak.fill_none(values, False)
+    else:
+        is_true = values == config.truth_signal[0]
+        for value in config.truth_signal[1:]:
+            is_true = is_true | (values == value)
+        is_true = ak.fill_none(is_true, False)
+    return ak.values_astype(broadcast_to_candidates(is_true, candidates), np.int8)
+
+
+def _event_selection(events: Any, config: TnPConfig) -> Any:
+    """The events' decision of ``config.event_selection`` (None: every event)."""
+    if config.event_selection is None:
+        return None
+    expression = Expression.parse(config.event_selection, what="event_selection")
+    reader = column_reader(
+        events,
+        f"event_selection {config.event_selection!r}",
+        where="the events",
+        events=events,
+    )
+    return expression.evaluate_boolean(reader)
+
+
+def _tag_decision(candidates: Any, events: Any, config: TnPConfig, trigger: Any, where: str) -> Any:
+    """Tags: p_T, |η| (and the crack), the tag ID, the event selection."""
+    pt = quantity(candidates, "pt", config.pt, where, events)
+    eta_setting = "eta" if config.tag_eta_field is None else "tag_eta_field"
+    eta = quantity(candidates, eta_setting, config.tag_eta_field or config.eta, where, events)
+    abs_eta = np.abs(eta)
+    decision = (pt > config.tag_min_pt) & (abs_eta < config.tag_max_abs_eta)
+    if config.tag_crack:
+        decision = decision & ~_in_crack(abs_eta, config)
+    tag_spec = IdSpec.parse(config.tag_id, what="tag_id")
+    decision = decision & tag_spec.evaluate(
+        candidates,
+        events=events,
+        trigger=trigger,
+        where=f"the {where} candidates",
+        what=f"the tag_id {config.tag_id!r}",
+    )
+    selected = _event_selection(events, config)
+    if selected is not None:
+        decision = decision & selected
+    return decision
+
+
+def _probe_decision(
+    candidates: Any, events: Any, config: TnPConfig, trigger: Any, where: str
+) -> tuple[Any, Any, Any]:
+    """Probes: E_T, |η| (the crack with ``probe_crack``), the pre-selection; with the
+    binning E_T and η."""
+    et = quantity(candidates, "probe_et_field", config.probe_et_field, where, events)
+    eta = quantity(
+        candidates, "probe_eta_field", config.probe_eta_field or config.eta, where, events
+    )
+    abs_eta = np.abs(eta)
+    decision = (et > config.probe_min_et) & (abs_eta < config.probe_max_abs_eta)
+    if config.probe_crack:
+        decision = decision & ~_in_crack(abs_eta, config)
+    if config.probe_selection is not None:
+        spec = IdSpec.parse(config.probe_selection, what="probe_selection")
+        decision = decision & spec.evaluate(
+            candidates,
+            events=events,
+            trigger=trigger,
+            where=f"the {where} candidates",
+            what=f"the probe_selection {config.probe_selection!r}",
+        )
+    return decision, et, eta
+
+
+def _decisions(candidates: Any, events: Any, config: TnPConfig, trigger: Any, where: str) -> list:
+    """The pass decision of every probe ID."""
+    return [
+        spec.evaluate(candidates, events=events, trigger=trigger, where=f"the {where} candidates")
+        for spec in config.ids()
+    ]
 
 
 def tag_probe_pairs(events: Any, config: TnPConfig) -> Any:
-    """The tag–probe pairs of every event, as jagged records.
+    """The tag–probe pairs of every event, as jagged records (flat for ``input_format
+    "pairs"``: one record per row that passes).
+
+    Tags (of ``config.electrons``) pass p_T > ``tag_min_pt``, |η_tag| <
+    ``tag_max_abs_eta`` outside the crack (``tag_crack``), ``tag_id`` (which may require a
+    trigger match, ``trigger(name)``) and the event selection; probes (of
+    ``config.probe_collection``) pass E_T > ``probe_min_et``, |η_probe| <
+    ``probe_max_abs_eta`` (outside the crack with ``probe_crack``) and
+    ``probe_selection``; a probe of another collection lies ΔR ≥ ``tag_probe_min_dr``
+    from its tag. With ``truth_tags``, a simulated tag must be true.
 
     Returns
     -------
     ak.Array or dask_awkward.Array
-        Per event a list of pairs with ``mass`` (m_ee, GeV), ``probe_et``, ``probe_eta``
-        (the binning variables), ``opposite`` (opposite charges), ``truth`` (1: the
-        probe is a true electron, 0: it is not, -1: no truth) and ``pass_<k>`` the
-        decision of probe ID k of ``config.ids()``; ``probe_index`` is the probe's position
-        in its event's electrons (``electrons[pairs.probe_index]`` are the probes).
+        Per pair ``mass`` (m_ee, GeV), ``probe_et``, ``probe_eta`` (the binning
+        variables), ``opposite`` (opposite charges; always True without charges),
+        ``truth`` (1: the probe is a true electron, 0: it is not, -1: no truth) and
+        ``pass_<k>`` the decision of probe ID k of ``config.ids()``; ``probe_index`` is
+        the probe's position in its event's probe collection
+        (``events[config.probe_collection][pairs.probe_index]`` are the probes; 0 for
+        flat ntuples).
     """
-    try:
-        electrons = events[config.electrons]
-    except Exception:
-        raise ValueError(f"the events have no collection {config.electrons!r}") from None
-    pt, eta, phi, mass, charge, probe_et, probe_eta = (
-        configured_column(electrons, setting, getattr(config, setting), config.electrons)
-        for setting in ("pt", "eta", "phi", "mass", "charge", "probe_et_field", "probe_eta_field")
-    )
+    if config.input_format == "pairs":
+        return _row_pairs(events, config)
+    tags = _collection(events, config.electrons, "electrons")
+    separate = config.probes is not None and config.probes != config.electrons
+    probes = _collection(events, config.probes, "probes") if separate else tags
+    tag_name = config.electrons
+    probe_name = config.probe_collection
 
-    abs_eta = np.abs(eta)
-    in_crack = (abs_eta >= config.crack[0]) & (abs_eta < config.crack[1])
-    tag_ok = (
-        (pt > config.tag_min_pt)
-        & (abs_eta < config.max_abs_eta)
-        & ~in_crack
-        & IdSpec.parse(config.tag_id).evaluate(electrons)
-    )
-    if config.trigger_objects is not None:
-        try:
-            trigger = events[config.trigger_objects]
-        except Exception:
-            raise ValueError(
-                f"the events have no trigger objects {config.trigger_objects!r}"
-            ) from None
-        tag_ok = tag_ok & _trigger_matched(eta, phi, trigger, config)
-    probe_ok = (probe_et > config.probe_min_et) & (np.abs(probe_eta) < config.max_abs_eta)
-    decisions = [spec.evaluate(electrons) for spec in config.ids()]
-    if config.truth is not None and config.truth in electrons.fields:
-        truth_class = configured_column(electrons, "truth", config.truth, config.electrons)
-        is_true = truth_class == config.truth_signal[0]
-        for value in config.truth_signal[1:]:
-            is_true = is_true | (truth_class == value)
-        truth = ak.values_astype(is_true, np.int8)
-    else:
-        truth = ak.values_astype(pt * 0, np.int8) + TRUTH_NONE
+    def matcher(candidates: Any, where: str) -> Any:
+        """``trigger(name)`` of ``candidates``; the objects are read when first asked for."""
+        if config.trigger_objects is None:
+            return None
+        made: list = []
 
-    index = ak.argcartesian([pt, pt])
+        def matched(name: str) -> Any:
+            if not made:
+                eta_text = config.match_eta_field or config.eta
+                eta = quantity(candidates, "match_eta_field", eta_text, where, events)
+                phi = quantity(candidates, "phi", config.phi, where, events)
+                made.append(trigger_matcher(events, config, eta, phi))
+            return made[0](name)
+
+        return matched
+
+    tag_trigger = matcher(tags, tag_name)
+    probe_trigger = matcher(probes, probe_name) if separate else tag_trigger
+    tag_ok = _tag_decision(tags, events, config, tag_trigger, tag_name)
+    probe_ok, probe_et, probe_eta = _probe_decision(
+        probes, events, config, probe_trigger, probe_name
+    )
+    decisions = _decisions(probes, events, config, probe_trigger, probe_name)
+    truth = _truth(probes, config, events, f"the {probe_name}")
+    if config.truth_tags:
+        tag_truth = _truth(tags, config, events, f"the {tag_name}")
+        tag_ok = tag_ok & (tag_truth != 0)  # data (no truth): every tag
+
+    tag_momenta = _momenta(tags, config, tag_name, events)
+    probe_momenta = _momenta(probes, config, probe_name, events) if separate else tag_momenta
+    index = ak.argcartesian([tag_momenta.pt, probe_momenta.pt])
     tag_index, probe_index = index["0"], index["1"]
-    different = tag_index != probe_index
+    if separate:
+        apart = tag_momenta[tag_index].deltaR2(probe_momenta[probe_index])
+        different = apart >= config.tag_probe_min_dr**2
+    else:
+        different = tag_index != probe_index
     tag_index, probe_index = tag_index[different], probe_index[different]
     keep = tag_ok[tag_index] & probe_ok[probe_index]
     tag_index, probe_index = tag_index[keep], probe_index[keep]
-    momenta = four_momenta(pt, eta, phi, mass)
 
     fields = {
-        "mass": (momenta[tag_index] + momenta[probe_index]).mass,
+        "mass": (tag_momenta[tag_index] + probe_momenta[probe_index]).mass,
         "probe_et": probe_et[probe_index],
         "probe_eta": probe_eta[probe_index],
-        "opposite": charge[tag_index] * charge[probe_index] < 0,
+        "opposite": _opposite(
+            tags, probes, config, tag_name, probe_name, events, tag_index, probe_index
+        ),
         "truth": truth[probe_index],
         "probe_index": probe_index,
     }
     for k, decision in enumerate(decisions):
         fields[f"pass_{k}"] = decision[probe_index]
     return ak.zip(fields, depth_limit=2)
+
+
+def _momenta(candidates: Any, config: TnPConfig, where: str, events: Any) -> Any:
+    """The candidates' (p_T, η, φ, m) as ``vector`` Lorentz vectors."""
+    columns = [
+        quantity(candidates, setting, getattr(config, setting), where, events)
+        for setting in ("pt", "eta", "phi", "mass")
+    ]
+    return four_momenta(*columns)
+
+
+def _opposite(tags, probes, config, tag_name, probe_name, events, tag_index, probe_index) -> Any:
+    """Opposite charges of each pair (True for every pair without charges)."""
+    if config.charge is None:
+        return ak.values_astype(ak.zeros_like(tag_index, dtype=bool), bool) | True
+    tag_charge = quantity(tags, "charge", config.charge, tag_name, events)
+    probe_field = config.probe_charge or config.charge
+    probe_charge = quantity(probes, "probe_charge", probe_field, probe_name, events)
+    return tag_charge[tag_index] * probe_charge[probe_index] < 0
+
+
+def pair_rows(rows: Any, config: TnPConfig) -> Any:
+    """The rows of a flat ntuple that are a pair of the configuration (tag and probe pass)."""
+    tag_ok = _tag_decision(rows, rows, config, None, "rows")
+    probe_ok = _probe_decision(rows, rows, config, None, "rows")[0]
+    return tag_ok & probe_ok
+
+
+def _row_pairs(rows: Any, config: TnPConfig) -> Any:
+    """The pairs of a flat ntuple (one row per tag–probe pair), those that pass."""
+    where = "rows"
+    tag_ok = _tag_decision(rows, rows, config, None, where)
+    probe_ok, probe_et, probe_eta = _probe_decision(rows, rows, config, None, where)
+    decisions = _decisions(rows, rows, config, None, where)
+    truth = _truth(rows, config, rows, "the rows")
+    if config.truth_tags:
+        raise ValueError("truth_tags: a flat ntuple has one truth flag per pair; use truth")
+    keep = tag_ok & probe_ok
+    mass = quantity(rows, "pair_mass", config.pair_mass, where)
+    if config.charge is None:
+        opposite = ak.zeros_like(mass, dtype=bool) | True
+    else:
+        tag_charge = quantity(rows, "charge", config.charge, where)
+        probe_charge = quantity(rows, "probe_charge", config.probe_charge or config.charge, where)
+        opposite = tag_charge * probe_charge < 0
+    fields = {
+        "mass": ak.values_astype(mass, np.float64),
+        "probe_et": probe_et,
+        "probe_eta": probe_eta,
+        "opposite": opposite,
+        "truth": truth,
+        "probe_index": ak.zeros_like(mass, dtype=np.int64),
+    }
+    for k, decision in enumerate(decisions):
+        fields[f"pass_{k}"] = decision
+    return ak.zip(fields, depth_limit=1)[keep]

@@ -8,6 +8,9 @@ into a folder:
   over MC in a ratio panel (for data: the scale factor of the projection);
 * ``sf_<ID>.png`` — with data and MC, the map of the (E_T, η) scale factors with each
   bin's value and uncertainty;
+* ``sf_<ID>_systematics.png`` — with systematic sources, per η bin the uncertainty of
+  the SF versus E_T: σ_stat, each source's δ_s and σ_syst
+  (:mod:`egamma_cnn.tnp.systematics`);
 * ``fits_<sample>_<ID>_et<low>-<high>.png`` — method ``"fit"``: the pass and fail m_ee
   histograms of one E_T row with the fitted signal + background and the background.
 
@@ -33,7 +36,14 @@ from egamma_cnn.tnp.efficiency import BinEfficiency, FitResult
 from egamma_cnn.tnp.outputs import file_name
 from egamma_cnn.tnp.scale_factors import ScaleFactors
 
-__all__ = ["efficiency_curves", "plot_all", "plot_efficiency", "plot_fits", "plot_scale_factors"]
+__all__ = [
+    "efficiency_curves",
+    "plot_all",
+    "plot_efficiency",
+    "plot_fits",
+    "plot_scale_factors",
+    "plot_systematics",
+]
 
 #: The label of each sample in the plots.
 LABELS = {"data": "data", "mc": "MC", "mc_truth": "MC truth"}
@@ -161,6 +171,71 @@ def plot_scale_factors(factors: ScaleFactors, path: str | Path) -> Path:
 
 
 @default_style
+def plot_systematics(factors: ScaleFactors, path: str | Path) -> Path:
+    """Per η bin (one panel each) σ_stat, δ_s of every source and σ_syst versus E_T.
+
+    A bin without an SF is not drawn. The last E_T bin is drawn to its edge (the
+    correction extends it to infinity); an infinite last edge is drawn at twice the
+    bin's lower edge.
+    """
+    import mplhep
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    plt = pyplot()
+    n_eta = len(factors.eta_edges) - 1
+    columns = min(n_eta, 4)
+    rows = math.ceil(n_eta / columns)
+    fig, axes = plt.subplots(
+        rows, columns, figsize=(3.6 * columns, 2.8 * rows), squeeze=False, sharey=True
+    )
+    colours = plt.get_cmap("tab10").colors
+    curves = [
+        ("stat", factors.stat, {"color": "grey", "ls": "--", "lw": 2}),
+        *(
+            (name, delta, {"color": colours[k % 10]})
+            for k, (name, delta) in enumerate(factors.sources.items())
+        ),
+        ("syst (quadrature sum)", factors.syst, {"color": "black", "lw": 2}),
+    ]
+    et_edges = np.asarray(factors.et_edges, float).copy()
+    if not np.isfinite(et_edges[-1]) and len(et_edges) > 2:  # an open last bin: drawn
+        et_edges[-1] = 2.0 * et_edges[-2]  # twice as far as its lower edge
+    finite = [np.asarray(grid, float) for _, grid, _ in curves]
+    finite = np.concatenate([grid[np.isfinite(grid)] for grid in finite])
+    top = 1.15 * float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    for j, ax in enumerate(axes.ravel()):
+        if j >= n_eta:
+            ax.set_visible(False)
+            continue
+        for label, grid, style in curves:
+            mplhep.histplot(
+                np.asarray(grid, float)[:, j],
+                et_edges,
+                ax=ax,
+                label=label,
+                edges=False,
+                **style,
+            )
+        ax.set_title(
+            rf"$\eta$ {factors.eta_edges[j]:g} to {factors.eta_edges[j + 1]:g}", fontsize=9
+        )
+        ax.set_xlabel(r"probe $E_T$ [GeV]", fontsize=8)
+        if et_edges[-1] > 5 * et_edges[0] > 0:  # wide E_T ranges: log
+            ax.set_xscale("log")
+            ax.xaxis.set_major_formatter(ScalarFormatter())
+            ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(et_edges[0], et_edges[-1])
+        ax.set_ylim(0.0, top)
+        ax.tick_params(labelsize=7)
+        if j % columns == 0:
+            ax.set_ylabel("uncertainty of the SF", fontsize=8)
+    axes[0, 0].legend(fontsize=6, loc="upper right")
+    fig.suptitle(f"scale-factor uncertainties, {factors.working_point}", fontsize=10)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=100)
+
+
+@default_style
 def plot_fits(
     fits: Mapping[tuple, FitResult],
     efficiencies: Sequence[BinEfficiency],
@@ -272,6 +347,9 @@ def plot_all(result: TnPResult, out_dir: str | Path) -> list[Path]:
                         reference="MC" if "MC" in curves else None,
                     )
                 )
-        if id_result.scale_factors is not None:
-            paths.append(plot_scale_factors(id_result.scale_factors, out_dir / f"sf_{safe}.png"))
+        factors = id_result.scale_factors
+        if factors is not None:
+            paths.append(plot_scale_factors(factors, out_dir / f"sf_{safe}.png"))
+            if factors.sources:
+                paths.append(plot_systematics(factors, out_dir / f"sf_{safe}_systematics.png"))
     return paths
