@@ -178,6 +178,19 @@ def _event_column(events: Any, name: str) -> Any | None:
     return values if _holds_numbers(values, 0, booleans=True) else None
 
 
+def _event_group(events: Any, name: str) -> str | None:
+    """The collection of the events that ``name`` names a column of (``HLT`` for
+    ``HLT_Ele32_WPTight_Gsf`` or ``HLT.Ele32_WPTight_Gsf``), or None."""
+    if events is None:
+        return None
+    fields = tuple(getattr(events, "fields", None) or ())
+    for separator in (".", "_"):
+        group = name.partition(separator)[0]
+        if separator in name and group in fields and getattr(events[group], "fields", None):
+            return group
+    return None
+
+
 def column_reader(
     collection: Any,
     what: str,
@@ -222,6 +235,13 @@ def column_reader(
             found = _event_column(events, name)
             if found is not None:
                 return found
+            group = _event_group(events, name)
+            if group is not None:
+                inner = tuple(getattr(events[group], "fields", None) or ())
+                raise ValueError(
+                    f"the events have no column {name!r} for {what} ({group} columns: "
+                    f"{_some(inner)})"
+                )
             extra = " or of the events" if events is not None else ""
             raise ValueError(
                 f"{where} have no column {parts[0]!r} for {what} (columns: {_some(valid)}{extra})"

@@ -600,7 +600,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "crack": CMS_CRACK,
         "mass_range": (50.0, 130.0),
         "mass_bins": 80,
-        "truth": "mcTrue",
+        "truth": "mcTrue == 1",
         "weight": "totWeight",
     },
 }

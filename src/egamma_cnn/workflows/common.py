@@ -14,13 +14,63 @@ files of the previous run removed, ``manifest.json`` written last).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
+
+from coffea.nanoevents import NanoEventsFactory
 
 from egamma_cnn.execution import ExecutionSettings, FilesetRun, run_fileset
 from egamma_cnn.nanoevents import EGammaSchema
 
-__all__ = ["fileset_inputs", "run_processor", "run_report"]
+__all__ = ["check_on_first_events", "fileset_inputs", "run_processor", "run_report"]
+
+#: How many events of each dataset's first file :func:`check_on_first_events` runs on.
+CHECK_ENTRIES = 20
+
+
+def check_on_first_events(processor: Any, fileset: Mapping[str, Any], schemaclass: Any) -> None:
+    """Run ``processor`` on the first events of the first file of every dataset, so that a
+    selection naming a column the files lack (a typo in ``--id``, a trigger path the files
+    do not have, a field of another format) is an error before any chunk of any file runs
+    (and before the preprocessing of every file, which takes seconds per file).
+
+    A file that cannot be opened is left to the run (which names it, or skips it with
+    ``skip_bad_files``); only the processor's refusals (``ValueError``) are raised here.
+
+    Raises
+    ------
+    ValueError
+        The processor's error, with the dataset and the file it was checked on.
+    """
+    for name, spec in fileset.items():
+        files = spec.get("files") if isinstance(spec, Mapping) else None
+        if isinstance(files, list | tuple) and files:
+            files = {files[0]: "Events"}
+        if not isinstance(files, Mapping) or not files:
+            continue
+        path, tree = next(iter(files.items()))
+        if isinstance(tree, Mapping):
+            tree = tree.get("object_path")
+        metadata = {**(spec.get("metadata") or {}), "dataset": name}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                events = NanoEventsFactory.from_root(
+                    {str(path): tree or "Events"},
+                    schemaclass=schemaclass or EGammaSchema,
+                    mode="virtual",
+                    entry_stop=CHECK_ENTRIES,
+                    metadata=metadata,
+                ).events()
+        except Exception:  # an unreadable file: the run names it (or skips it)
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                processor.process(events)
+        except ValueError as err:
+            raise ValueError(f"dataset {name!r} ({path}): {err}") from None
 
 
 def fileset_inputs(fileset: Mapping[str, Any]) -> dict[str, Any]:

@@ -56,7 +56,12 @@ from egamma_cnn.processors.isolation import IsolationProcessor
 from egamma_cnn.runfolder import run_folder
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.outputs import check_output_names
-from egamma_cnn.workflows.common import fileset_inputs, run_processor, run_report
+from egamma_cnn.workflows.common import (
+    check_on_first_events,
+    fileset_inputs,
+    run_processor,
+    run_report,
+)
 from egamma_cnn.workflows.tnp import run_tnp
 
 __all__ = ["run_isolation"]
@@ -126,6 +131,7 @@ def run_isolation(
     dataset_kinds(fileset)  # every dataset says whether it is data, before anything runs
     _check_tnp_datasets(tnp_datasets, fileset, particle)
     check_output_names(list(processor.working_points.values()), "isolation working point")
+    check_on_first_events(processor, fileset, schemaclass)
     execution = {"schemaclass": schemaclass, "step_size": step_size, "scheduler": scheduler}
     with run_folder(out_dir, workflow="isolation", inputs=fileset_inputs(fileset)) as staging:
         run = run_processor(processor, fileset, **execution, settings=settings)

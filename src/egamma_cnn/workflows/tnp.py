@@ -39,12 +39,11 @@ kind only (only data, only simulation) gives efficiencies without scale factors:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from coffea.nanoevents import BaseSchema, NanoAODSchema, NanoEventsFactory
+from coffea.nanoevents import BaseSchema, NanoAODSchema
 
 from egamma_cnn.execution import dataset_kind, dataset_kinds, merge_by_kind
 from egamma_cnn.nanoevents import EGammaSchema
@@ -55,14 +54,17 @@ from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.outputs import check_output_names, write_outputs
 from egamma_cnn.tnp.plots import plot_all
 from egamma_cnn.tnp.systematics import check_systematics
-from egamma_cnn.workflows.common import fileset_inputs, run_processor, run_report
+from egamma_cnn.workflows.common import (
+    check_on_first_events,
+    fileset_inputs,
+    run_processor,
+    run_report,
+)
 
-__all__ = ["NANOAOD_SCHEMA", "check_against_files", "run_tnp", "schema_for"]
+__all__ = ["NANOAOD_SCHEMA", "run_tnp", "schema_for"]
 
 #: The schema of standard CMS NanoAOD (``egamma-cnn tnp --nanoaod``).
 NANOAOD_SCHEMA = NanoAODSchema
-#: How many events of each dataset's first file :func:`check_against_files` runs on.
-CHECK_ENTRIES = 20
 
 
 def schema_for(config: TnPConfig) -> Any:
@@ -74,45 +76,6 @@ def schema_for(config: TnPConfig) -> Any:
     if config.preset.startswith("cms-nanoaod"):
         return NanoAODSchema
     return EGammaSchema
-
-
-def check_against_files(fileset: Mapping[str, Any], config: TnPConfig, schemaclass: Any) -> None:
-    """Run the processor on the first events of the first file of every dataset, so that a
-    selection naming a column the files lack (a typo in ``--id``, a trigger path the files
-    do not have) is an error before any chunk of any file runs.
-
-    A file that cannot be opened is left to the run (which names it, or skips it with
-    ``skip_bad_files``); only the configuration's errors are raised here.
-
-    Raises
-    ------
-    ValueError
-        The configuration's error, with the dataset and the file it was checked on.
-    """
-    for name, spec in fileset.items():
-        files = spec.get("files") if isinstance(spec, Mapping) else None
-        if not isinstance(files, Mapping) or not files:
-            continue
-        path, tree = next(iter(files.items()))
-        if isinstance(tree, Mapping):
-            tree = tree.get("object_path", "Events")
-        metadata = {**(spec.get("metadata") or {}), "dataset": name}
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                events = NanoEventsFactory.from_root(
-                    {str(path): tree or "Events"},
-                    schemaclass=schemaclass,
-                    mode="virtual",
-                    entry_stop=CHECK_ENTRIES,
-                    metadata=metadata,
-                ).events()
-        except Exception:  # an unreadable file: the run names it (or skips it)
-            continue
-        try:
-            TagAndProbeProcessor(config).process(events)
-        except ValueError as err:
-            raise ValueError(f"dataset {name!r} ({path}): {err}") from None
 
 
 def run_tnp(
@@ -147,7 +110,7 @@ def run_tnp(
     )
     dataset_kinds(fileset)  # every dataset says whether it is data, before anything runs
     schemaclass = schemaclass or schema_for(config)
-    check_against_files(fileset, config, schemaclass)
+    check_on_first_events(TagAndProbeProcessor(config), fileset, schemaclass)
     with run_folder(out_dir, workflow="tnp", inputs=fileset_inputs(fileset)) as staging:
         result = _measure(
             fileset,
