@@ -878,3 +878,73 @@ def test_the_electron_id_example_writes_every_systematic_source(tmp_path):
     # IDs every probe passes: SF 1, no variation moves it
     for valtype in ("sf", "tight_tag_up", "narrow_window_down"):
         assert correction[name].evaluate(valtype, "mvaIso_WP90", 0.3, 60.0) == pytest.approx(1.0)
+
+
+# -- pair-level selections and the luminosity mask -------------------------------------------
+
+
+def test_a_pair_selection_reads_the_tag_the_probe_and_the_pair(tmp_path):
+    # both electrons tight: each is tag and probe; tag p_T 50 and 40, ΔR ≈ 3.1
+    events = [_event((50.0, 0.3, 0.0), (40.0, -0.7, 3.1), probe_cut=4, tag_filter_bits=None)]
+    config = _nano(probe_id=("cutBased >= 4",))
+    both = _pairs(tmp_path, events, config)[0]
+    assert sorted(p["probe_index"] for p in both) == [0, 1]
+    harder = _pairs(tmp_path, events, replace(config, pair_selection="tag.pt > probe.pt"))[0]
+    assert [p["probe_index"] for p in harder] == [1]  # the 50 GeV electron tags the 40 GeV one
+    mass = both[0]["mass"]
+    window = replace(config, pair_selection=f"abs(mass - {mass:.6f}) < 0.001 and dr > 3")
+    assert len(_pairs(tmp_path, events, window)[0]) == 2
+    assert _pairs(tmp_path, events, replace(config, pair_selection="dr < 3"))[0] == []
+    # columns of columns and event columns: the tag's supercluster η, an HLT bit
+    sc = "abs(tag.eta + tag.deltaEtaSC) < 0.5 and HLT_Ele30_WPTight_Gsf and pt > 0"
+    assert [
+        p["probe_index"] for p in _pairs(tmp_path, events, replace(config, pair_selection=sc))[0]
+    ] == [1]
+    # a name that is no column of a pair, under dask too
+    path = write_nanoaod(tmp_path / "pairs.root", events)
+    with pytest.raises(ValueError, match=r"'probe_pt' is no column of a pair: write tag.<column>"):
+        tag_probe_pairs(_open_nanoaod(path), replace(config, pair_selection="probe_pt > 1"))
+    lazy = NanoEventsFactory.from_root(
+        {str(path): "Events"}, schemaclass=NanoAODSchema, mode="dask"
+    ).events()
+    chosen = replace(config, pair_selection="tag.pt > probe.pt")
+    assert ak.to_list(tag_probe_pairs(lazy, chosen).compute()) == [harder]
+    with pytest.raises(
+        ValueError, match=r"pair_selection: trigger\(...\) applies to tags or probes"
+    ):
+        replace(config, pair_selection="trigger()")
+
+
+def test_the_lumi_mask_keeps_the_certified_data_events_only(tmp_path):
+    events = [
+        _event(extra={"run": run, "luminosityBlock": lumi})
+        for run, lumi in ((355100, 5), (355100, 20), (355101, 3))
+    ]
+    golden = tmp_path / "golden.json"
+    golden.write_text(json.dumps({"355100": [[1, 10], [15, 15]], "355101": [[3, 3]]}))
+    config = _nano(lumi_mask=str(golden))
+    data = write_nanoaod(tmp_path / "data.root", events, is_data=True)
+    counted = ak.num(tag_probe_pairs(_open_nanoaod(data, is_data=True), config)).tolist()
+    assert counted == [1, 0, 1]  # lumi section 20 of run 355100 is not certified
+    # simulation has no certified luminosity sections: the mask does not apply
+    mc = write_nanoaod(tmp_path / "mc.root", events)
+    assert ak.num(tag_probe_pairs(_open_nanoaod(mc, is_data=False), config)).tolist() == [1, 1, 1]
+    # a relative path in a configuration file is relative to that file
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    shutil.copy(golden, folder / "golden.json")
+    (folder / "config.json").write_text(
+        json.dumps({"preset": "cms-nanoaod", "lumi_mask": "golden.json"})
+    )
+    assert TnPConfig.from_json(folder / "config.json").lumi_mask == str(folder / "golden.json")
+    # what is no golden JSON is named
+    for content, message in (
+        ("[1, 2]", "expected a JSON object run -> "),
+        ('{"run1": [[1, 2]]}', "'run1' is not a run number"),
+        ('{"1": [[5, 2]]}', r"run 1 must list \[first, last\] luminosity sections"),
+    ):
+        golden.write_text(content)
+        with pytest.raises(ValueError, match=message):
+            _nano(lumi_mask=str(golden))
+    with pytest.raises(ValueError, match="no such file"):
+        _nano(lumi_mask=str(tmp_path / "nothere.json"))

@@ -209,7 +209,8 @@ def quantity(candidates: Any, setting: str, text: str, where: str, events: Any =
         One line naming the setting, its text and the valid columns.
     """
     expression = Expression.parse(text, what=setting)
-    if expression.names == (text.strip(),) and not expression.triggers:
+    plain = expression.names == (text.strip(),) and "." not in text
+    if plain and not expression.triggers:
         return configured_column(candidates, setting, text.strip(), where)
     reader = column_reader(
         candidates, f"{setting} {text!r}", where=f"the {where}", events=events, numbers_only=True
@@ -225,6 +226,7 @@ _EXPRESSION_FIELDS = (
     "tag_id",
     "probe_selection",
     "event_selection",
+    "pair_selection",
     "probe_et_field",
     "probe_eta_field",
     "tag_eta_field",
@@ -261,6 +263,16 @@ class TnPConfig:
     event_selection : str or None
         An event-level requirement (``"HLT_Ele30_WPTight_Gsf"``, any boolean expression of
         event columns); None: every event.
+    pair_selection : str or None
+        A requirement on the tag and the probe together: ``tag.<column>``,
+        ``probe.<column>``, the pair's ``mass``, ``pt`` and ``dr`` (ΔR between tag and
+        probe) and event columns, e.g. ``"tag.pt > probe.pt and dr > 0.3"``; on a flat
+        ntuple, the row's columns. None: every pair.
+    lumi_mask : str or None
+        A CMS "golden JSON" of certified runs and luminosity sections (``{"run":
+        [[first, last], ...]}``); events of data datasets outside it are not used (coffea's
+        ``LumiMask``). A relative path in a configuration file is relative to that file.
+        None: every event.
     tag_min_pt, probe_min_et : float
         Tag p_T and probe E_T thresholds (GeV, strict).
     tag_max_abs_eta, probe_max_abs_eta : float
@@ -334,6 +346,8 @@ class TnPConfig:
     tag_id: str = "cnn_tight"
     probe_selection: str | None = None
     event_selection: str | None = None
+    pair_selection: str | None = None
+    lumi_mask: str | None = None
     tag_min_pt: float = 27.0
     probe_min_et: float = 15.0
     tag_max_abs_eta: float = 2.47
@@ -406,6 +420,8 @@ class TnPConfig:
                 f"probe_min_et {self.probe_min_et} is below the first E_T edge "
                 f"{self.et_edges[0]}: those probes would fall outside every bin"
             )
+        if self.lumi_mask is not None:
+            check_lumi_mask(self.lumi_mask)
         check_systematics(
             self.systematics,
             self.mass_range,
@@ -533,6 +549,8 @@ class TnPConfig:
             the file (and the setting and its value).
         """
         data = read_json(Path(path))
+        if isinstance(data, dict) and isinstance(data.get("lumi_mask"), str):
+            data["lumi_mask"] = str(Path(path).parent / data["lumi_mask"])
         try:
             return cls.from_dict(data, base)
         except ValueError as err:
@@ -626,6 +644,8 @@ _OPTIONAL_NAME_FIELDS = (
     "pair_mass",
     "probe_selection",
     "event_selection",
+    "pair_selection",
+    "lumi_mask",
     "truth",
     "trigger_objects",
     "weight",
@@ -751,6 +771,13 @@ def _check_expressions(config: TnPConfig) -> None:
     for source, overrides in config.systematics.items():
         if isinstance(overrides, Mapping) and isinstance(overrides.get("tag_id"), str):
             used |= set(IdSpec.parse(overrides["tag_id"], what=f"systematic {source!r}").triggers)
+    if config.pair_selection is not None:
+        pair = Expression.parse(config.pair_selection, what="pair_selection")
+        if pair.triggers:
+            raise ValueError(
+                "pair_selection: trigger(...) applies to tags or probes: put it into tag_id "
+                "or probe_selection"
+            )
     if used and config.trigger_objects is None:
         raise ValueError(
             f"trigger({sorted(used)[0]}) needs trigger_objects, the collection of trigger "
@@ -765,13 +792,41 @@ def _check_expressions(config: TnPConfig) -> None:
     if config.input_format == "pairs":
         if config.pair_mass is None:
             raise ValueError('input_format "pairs" needs pair_mass, the m_ee column of the row')
-        if config.probes is not None or used:
+        if config.probes is not None or used or config.lumi_mask is not None:
             raise ValueError(
-                'input_format "pairs" reads one row per pair: probes and trigger(...) apply '
-                "to events with candidates only (use the ntuple's matching flags)"
+                'input_format "pairs" reads one row per pair: probes, trigger(...) and '
+                "lumi_mask apply to events with candidates only (use the ntuple's flags)"
             )
     elif config.pair_mass is not None:
         raise ValueError('pair_mass is the m_ee column of input_format "pairs" only')
+
+
+def check_lumi_mask(path: str) -> None:
+    """Refuse a ``lumi_mask`` that is no CMS golden JSON: ``{"<run>": [[first, last],
+    ...]}`` with integer runs and increasing luminosity-section ranges.
+
+    Raises
+    ------
+    ValueError
+        One line naming the file and what is wrong.
+    """
+    data = read_json(Path(path))
+    if not isinstance(data, dict) or not data:
+        raise ValueError(f"lumi_mask {path}: expected a JSON object run -> [[first, last], ...]")
+    for run, ranges in data.items():
+        if not str(run).isdigit():
+            raise ValueError(f"lumi_mask {path}: {run!r} is not a run number")
+        if not isinstance(ranges, list) or not all(
+            isinstance(r, list)
+            and len(r) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in r)
+            and 0 < r[0] <= r[1]
+            for r in ranges
+        ):
+            raise ValueError(
+                f"lumi_mask {path}: run {run} must list [first, last] luminosity sections, "
+                f"got {json.dumps(ranges)[:80]}"
+            )
 
 
 def _check_selection(config: TnPConfig) -> None:

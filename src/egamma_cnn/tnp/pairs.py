@@ -13,11 +13,13 @@ Everything is awkward (or dask-awkward) array arithmetic; no loop over events.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import awkward as ak
 import numpy as np
 import vector
+from coffea.lumi_tools import LumiMask
 
 from egamma_cnn.expressions import Expression
 from egamma_cnn.tnp.columns import column_reader, has_columns
@@ -165,10 +167,35 @@ def _truth(candidates: Any, config: TnPConfig, events: Any, where: str) -> Any:
     return ak.values_astype(broadcast_to_candidates(is_true, candidates), np.int8)
 
 
-def _event_selection(events: Any, config: TnPConfig) -> Any:
-    """The events' decision of ``config.event_selection`` (None: every event)."""
-    if config.event_selection is None:
+@functools.lru_cache(maxsize=8)
+def _lumi_mask(path: str) -> LumiMask:
+    """coffea's ``LumiMask`` of a golden JSON, read once per process."""
+    return LumiMask(path)
+
+
+def _certified(events: Any, config: TnPConfig) -> Any:
+    """Data events inside ``config.lumi_mask`` (None: no mask, or not a data dataset).
+
+    The mask applies to the datasets whose metadata says ``is_data`` (as
+    ``egamma-cnn tnp`` and coffea's dataset tools pass it); simulation has no certified
+    luminosity sections.
+    """
+    metadata = getattr(events, "metadata", None) or {}
+    if config.lumi_mask is None or metadata.get("is_data") is not True:
         return None
+    fields = tuple(getattr(events, "fields", None) or ())
+    for name in ("run", "luminosityBlock"):
+        if name not in fields:
+            raise ValueError(f"lumi_mask: the events have no column {name!r}")
+    return _lumi_mask(config.lumi_mask)(events.run, events.luminosityBlock)
+
+
+def _event_selection(events: Any, config: TnPConfig) -> Any:
+    """The events' decision of ``config.event_selection`` and of the luminosity mask
+    (None: every event)."""
+    selected = _certified(events, config)
+    if config.event_selection is None:
+        return selected
     expression = Expression.parse(config.event_selection, what="event_selection")
     reader = column_reader(
         events,
@@ -176,7 +203,8 @@ def _event_selection(events: Any, config: TnPConfig) -> Any:
         where="the events",
         events=events,
     )
-    return expression.evaluate_boolean(reader)
+    decision = expression.evaluate_boolean(reader)
+    return decision if selected is None else decision & selected
 
 
 def _tag_decision(candidates: Any, events: Any, config: TnPConfig, trigger: Any, where: str) -> Any:
@@ -306,6 +334,14 @@ def tag_probe_pairs(events: Any, config: TnPConfig) -> Any:
     tag_index, probe_index = tag_index[different], probe_index[different]
     keep = tag_ok[tag_index] & probe_ok[probe_index]
     tag_index, probe_index = tag_index[keep], probe_index[keep]
+    if config.pair_selection is not None:
+        pair_ok = _pair_selection(
+            (tags, tag_name, tag_momenta, tag_index),
+            (probes, probe_name, probe_momenta, probe_index),
+            events,
+            config,
+        )
+        tag_index, probe_index = tag_index[pair_ok], probe_index[pair_ok]
 
     fields = {
         "mass": (tag_momenta[tag_index] + probe_momenta[probe_index]).mass,
@@ -320,6 +356,55 @@ def tag_probe_pairs(events: Any, config: TnPConfig) -> Any:
     for k, decision in enumerate(decisions):
         fields[f"pass_{k}"] = decision[probe_index]
     return ak.zip(fields, depth_limit=2)
+
+
+#: The columns of a pair in ``pair_selection`` besides ``tag.*`` and ``probe.*``.
+PAIR_COLUMNS = ("mass", "pt", "dr")
+
+
+def _pair_selection(tag: tuple, probe: tuple, events: Any, config: TnPConfig) -> Any:
+    """The decision of ``config.pair_selection`` for every (tag, probe) pair.
+
+    ``tag.<column>`` and ``probe.<column>`` read the candidates' columns (dotted names
+    too: ``tag.matched_gen.pdgId``), ``mass`` is m_ee, ``pt`` the pair's p_T and ``dr``
+    the ΔR between tag and probe; another name is an event column.
+    """
+    text = config.pair_selection
+    what = f"the pair_selection {text!r}"
+    (tags, tag_name, tag_momenta, tag_index) = tag
+    (probes, probe_name, probe_momenta, probe_index) = probe
+    pair = tag_momenta[tag_index] + probe_momenta[probe_index]
+    computed = {
+        "mass": lambda: pair.mass,
+        "pt": lambda: pair.pt,
+        "dr": lambda: tag_momenta[tag_index].deltaR(probe_momenta[probe_index]),
+    }
+    readers = {
+        "tag": (column_reader(tags, what, where=f"the {tag_name} tags", events=None), tag_index),
+        "probe": (
+            column_reader(probes, what, where=f"the {probe_name} probes", events=None),
+            probe_index,
+        ),
+    }
+
+    def resolve(name: str) -> Any:
+        head, _, rest = name.partition(".")
+        if head in readers and rest:
+            reader, index = readers[head]
+            return reader(rest)[index]
+        if name in computed:
+            return computed[name]()
+        found = column_reader(events, what, where="the events", events=events)
+        try:
+            return found(name)
+        except ValueError:
+            raise ValueError(
+                f"{what}: {name!r} is no column of a pair: write tag.<column>, "
+                f"probe.<column>, {', '.join(PAIR_COLUMNS)} or an event column"
+            ) from None
+
+    decision = Expression.parse(text, what="pair_selection").evaluate_boolean(resolve)
+    return ak.values_astype(ak.zeros_like(tag_index, dtype=bool), bool) | decision
 
 
 def _momenta(candidates: Any, config: TnPConfig, where: str, events: Any) -> Any:
@@ -342,22 +427,31 @@ def _opposite(tags, probes, config, tag_name, probe_name, events, tag_index, pro
 
 
 def pair_rows(rows: Any, config: TnPConfig) -> Any:
-    """The rows of a flat ntuple that are a pair of the configuration (tag and probe pass)."""
+    """The rows of a flat ntuple that are a pair of the configuration (tag, probe and pair
+    pass)."""
     tag_ok = _tag_decision(rows, rows, config, None, "rows")
     probe_ok = _probe_decision(rows, rows, config, None, "rows")[0]
-    return tag_ok & probe_ok
+    keep = tag_ok & probe_ok
+    if config.pair_selection is not None:
+        keep = keep & IdSpec.parse(config.pair_selection, what="pair_selection").evaluate(
+            rows,
+            events=rows,
+            where="the rows",
+            what=f"the pair_selection {config.pair_selection!r}",
+        )
+    return keep
 
 
 def _row_pairs(rows: Any, config: TnPConfig) -> Any:
     """The pairs of a flat ntuple (one row per tag–probe pair), those that pass."""
     where = "rows"
-    tag_ok = _tag_decision(rows, rows, config, None, where)
-    probe_ok, probe_et, probe_eta = _probe_decision(rows, rows, config, None, where)
-    decisions = _decisions(rows, rows, config, None, where)
-    truth = _truth(rows, config, rows, "the rows")
     if config.truth_tags:
         raise ValueError("truth_tags: a flat ntuple has one truth flag per pair; use truth")
-    keep = tag_ok & probe_ok
+    keep = pair_rows(rows, config)
+    probe_et = quantity(rows, "probe_et_field", config.probe_et_field, where, rows)
+    probe_eta = quantity(rows, "probe_eta_field", config.probe_eta_field, where, rows)
+    decisions = _decisions(rows, rows, config, None, where)
+    truth = _truth(rows, config, rows, "the rows")
     mass = quantity(rows, "pair_mass", config.pair_mass, where)
     if config.charge is None:
         opposite = ak.zeros_like(mass, dtype=bool) | True
