@@ -11,6 +11,7 @@ import hist.dask as hda
 
 from egamma_cnn.expressions import Expression
 from egamma_cnn.tnp.columns import has_columns
+from egamma_cnn.tnp.pairs import event_weights
 
 __all__ = [
     "check_declared_kind",
@@ -41,7 +42,7 @@ def dataset_name(events: Any) -> str:
         return "sample"
 
 
-def check_declared_kind(events: Any, collection: str, truth: str | None) -> None:
+def check_declared_kind(events: Any, collection: str | None, truth: str | None) -> None:
     """Refuse a dataset whose files contradict its ``metadata.is_data``.
 
     Simulation carries the truth (egamma-cnn files: ``Electron.truthClass``; CMS NanoAOD:
@@ -49,7 +50,8 @@ def check_declared_kind(events: Any, collection: str, truth: str | None) -> None
     dataset declared data whose files have it, or declared simulation whose files lack it,
     would give plausible numbers from the wrong sample (scale factors of MC against MC).
     ``truth`` is the configuration's truth column or expression; the truth is there when
-    every column it names can be computed from the collection. Checked when the processor
+    every column it names can be computed from the collection (``collection`` None: from
+    the events themselves, the rows of a flat ntuple). Checked when the processor
     builds its graph, before any chunk is read; nothing is checked without a truth
     (``truth=None``) or without ``is_data`` in the metadata.
 
@@ -60,22 +62,27 @@ def check_declared_kind(events: Any, collection: str, truth: str | None) -> None
     """
     metadata = getattr(events, "metadata", None) or {}
     is_data = metadata.get("is_data")
-    if truth is None or not isinstance(is_data, bool) or collection not in events.fields:
+    if truth is None or not isinstance(is_data, bool):
         return
-    has_truth = has_columns(events[collection], Expression.parse(truth).names)
+    if collection is not None and collection not in events.fields:
+        return
+    candidates = events if collection is None else events[collection]
+    has_truth = has_columns(candidates, Expression.parse(truth).names)
     if is_data == has_truth:
         name = metadata.get("dataset", "sample")
         declared, found = ("data", "carry") if is_data else ("simulation", "lack")
         raise ValueError(
             f"dataset {name!r} is declared {declared} (metadata.is_data {str(is_data).lower()}) "
-            f"but its files {found} the truth {truth!r} of {collection}: correct "
+            f"but its files {found} the truth {truth!r} of {collection or 'the rows'}: correct "
             "metadata.is_data (or set the configuration's truth to null for simulation "
             "without truth)"
         )
 
 
 def pair_weights(events: Any, field: str | None, pairs: Any) -> Any:
-    """The event weight ``events[field]`` of every pair (flat), or None without weights."""
-    if field is None or field not in events.fields:
+    """The event weight of every pair (flat), or None without weights
+    (:func:`egamma_cnn.tnp.pairs.event_weights`: simulation only, checked)."""
+    weights = event_weights(events, field)
+    if weights is None:
         return None
-    return ak.flatten(ak.broadcast_arrays(events[field], pairs.mass)[0])
+    return ak.flatten(ak.broadcast_arrays(weights, pairs.mass)[0])

@@ -37,7 +37,7 @@ from egamma_cnn.processors.common import (
     pair_weights,
 )
 from egamma_cnn.tnp.config import TnPConfig
-from egamma_cnn.tnp.pairs import TRUTH_NONE, pair_rows, tag_probe_pairs
+from egamma_cnn.tnp.pairs import TRUTH_NONE, tag_probe_pairs
 from egamma_cnn.tnp.systematics import SELECTION_KEYS
 
 __all__ = ["TagAndProbeProcessor", "empty_histogram"]
@@ -51,8 +51,8 @@ def empty_histogram(config: TnPConfig, lazy: bool = False) -> Any:
         factory.StrCategory(list(config.probe_id), name="id", label="probe ID")
         .Boolean(name="passing", label="probe passes the ID")
         .Reg(config.mass_bins, low, high, name="mass", label=r"$m_{ee}$ [GeV]")
-        .Variable(list(config.et_edges), name="et", label=r"probe $E_T$ [GeV]")
-        .Variable(list(config.eta_edges), name="eta", label=r"probe $\eta$")
+        .Variable(list(config.et_edges), name="et", label=config.probe_et_label)
+        .Variable(list(config.eta_edges), name="eta", label=config.probe_eta_label)
         .Boolean(name="opposite", label="opposite-charge tag and probe")
         .IntCategory([TRUTH_NONE, 0, 1], name="truth", label="probe is a true electron")
         .Weight()
@@ -74,7 +74,9 @@ class TagAndProbeProcessor(processor.ProcessorABC):
 
     def __init__(self, config: TnPConfig | None = None, weight: str | None = None):
         self.config = config or TnPConfig()
-        self.weight = weight if weight is not None else self.config.weight
+        if weight is not None:
+            self.config = replace(self.config, weight=weight)
+        self.weight = self.config.weight
 
     def process(self, events: Any) -> dict[str, Any]:
         """The pass/fail m_ee histogram of the tag–probe pairs of one chunk of ``events``.
@@ -92,8 +94,12 @@ class TagAndProbeProcessor(processor.ProcessorABC):
         """
         config = self.config
         lazy = is_lazy(events)
-        check_declared_kind(events, config.probe_collection, config.truth)
-        pairs = tag_probe_pairs(events, config)
+        rows = config.input_format == "pairs"
+        check_declared_kind(events, None if rows else config.probe_collection, config.truth)
+        try:
+            pairs = tag_probe_pairs(events, config)
+        except ValueError as err:
+            raise ValueError(_with_preset(str(err), config)) from None
         histogram, count = self._histogram(events, pairs, lazy)
         output: dict[str, Any] = {
             "events": ak.num(events, axis=0),
@@ -114,10 +120,8 @@ class TagAndProbeProcessor(processor.ProcessorABC):
         """The pass/fail histogram of ``pairs`` and their number."""
         config = self.config
         if config.input_format == "pairs":
-            flat = pairs  # one pair per row that passes
-            weight = None
-            if self.weight is not None and self.weight in events.fields:
-                weight = events[self.weight][pair_rows(events, config)]
+            flat = pairs  # one pair per row that passes, with its row's weight
+            weight = flat["weight"] if "weight" in flat.fields else None
         else:
             weight = pair_weights(events, self.weight, pairs)
             flat = ak.flatten(pairs)
@@ -141,3 +145,14 @@ class TagAndProbeProcessor(processor.ProcessorABC):
     def postprocess(self, accumulator: Any) -> Any:
         """The accumulated outputs as they are (nothing to finish)."""
         return accumulator
+
+
+def _with_preset(message: str, config: TnPConfig) -> str:
+    """A missing column's message, with the preset the configuration came from: the usual
+    cause is a configuration of another input format."""
+    if "is not a column of" not in message and "_field '" not in message:
+        return message
+    return (
+        f"{message}; the configuration is the {config.preset!r} preset (--preset, --nanoaod "
+        'or "preset" in --config choose the input format)'
+    )

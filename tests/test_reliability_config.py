@@ -155,6 +155,17 @@ def test_good_fields_still_read_fields_and_behaviours(events):
             r"sideband 2 \[65, 80\] overlaps sideband 1 \[60, 75\]",
         ),
         ({"electrons": ""}, "electrons must name a column, got ''"),
+        ({"mass_bins": 10_000}, r"would have 5.19e\+07 bins \(3 IDs × 10000 m_ee"),
+        ({"mass_range": [-1e308, 1e308]}, "mass_range .* must lie in 0–14000 GeV"),
+        ({"eta_edges": [-1e308, 0, 1e308]}, "eta_edges must lie in ±10"),
+        ({"et_edges": [15, 1e9]}, "et_edges must lie in 0–14000 GeV"),
+        ({"trigger_dr": 1e200}, "trigger_dr must be at most 10"),
+        ({"tag_probe_min_dr": 1e200}, "tag_probe_min_dr must be at most 10"),
+        (
+            {"mass_bins": 3, "sidebands": [[60, 70]]},
+            r"sideband 1 \[60, 70\] holds no m_ee bin: the 3 bins of mass_range",
+        ),
+        ({"signal_window": [80.2, 80.4]}, r"signal_window \[80.2, 80.4\] holds no m_ee bin"),
     ],
 )
 def test_settings_out_of_range_are_refused(tmp_path, content, message):
@@ -165,12 +176,17 @@ def test_settings_out_of_range_are_refused(tmp_path, content, message):
 def test_boundary_settings_are_accepted():
     # sidebands touching the window, a crack from 0, thresholds at 0
     config = TnPConfig(
-        sidebands=((60.0, 80.0), (100.0, 120.0)), crack=(0.0, 0.1), tag_min_pt=0.0, mass_bins=10_000
+        probe_id=("cnn_tight",),  # 10 000 m_ee bins of 3 IDs: 5·10⁷ bins, refused below
+        sidebands=((60.0, 80.0), (100.0, 120.0)),
+        crack=(0.0, 0.1),
+        tag_min_pt=0.0,
+        mass_bins=10_000,
     )
     assert config.mass_bins == 10_000
     assert TnPConfig(sidebands=()).sidebands == ()
     assert TnPConfig.cms_nanoaod().crack == (1.4442, 1.566)
-    assert TnPConfig(et_edges=tuple(range(15, 1015))).et_edges[-1] == 1014
+    many = TnPConfig(probe_id=("cnn_tight",), et_edges=tuple(range(15, 1015)))
+    assert many.et_edges[-1] == 1014
 
 
 # --------------------------------------------------------------------------------------

@@ -948,3 +948,150 @@ def test_the_lumi_mask_keeps_the_certified_data_events_only(tmp_path):
             _nano(lumi_mask=str(golden))
     with pytest.raises(ValueError, match="no such file"):
         _nano(lumi_mask=str(tmp_path / "nothere.json"))
+
+
+def test_the_trigger_match_eta_the_weight_the_probe_charge_and_the_pair_mass_are_used(tmp_path):
+    # the trigger object sits at the tag's supercluster η (η + deltaEtaSC = 0.3 + 0.15):
+    # ΔR 0.15 from its track η, 0 from its supercluster η
+    event = _event(tag_filter_bits=None, tag_fields={"deltaEtaSC": 0.15})
+    event["TrigObj"] = [_trigger_object(eta=TAG[1] + 0.15)]
+    config = _nano(trigger_filters={"ele30": ELE30}, tag_id="cutBased >= 4 and trigger(ele30)")
+    assert _counts(_pairs(tmp_path, [event], config)) == [0]  # matched in η: no
+    in_sc = replace(config, match_eta_field="eta + deltaEtaSC")
+    assert _counts(_pairs(tmp_path, [event], in_sc)) == [1]
+    # a flat ntuple: the weight column, the probe's charge column, the m_ee column
+    row = {"tag_Ele_pt": 40.0, "tag_Ele_eta": 0.3, "tag_Ele_phi": 0.0, "el_pt": 40.0}
+    row |= {"el_eta": -0.4, "el_phi": 3.0}
+    rows = [{**row, "pair_mass": 90.5, "totWeight": 3.0, "el_q": 1.0, "tag_Ele_q": -1.0}]
+    path = write_tnp_ntuple(tmp_path / "ntuple.root", rows)
+    events = NanoEventsFactory.from_root(
+        {str(path): "tnpEleIDs/fitter_tree"},
+        schemaclass=BaseSchema,
+        mode="eager",
+        metadata={"dataset": "mc", "is_data": False},
+    ).events()
+
+    def filled(**changes):
+        config = TnPConfig.preset_config("cms-tnp-ntuple", probe_id=("el_pt > 0",), **changes)
+        histogram = TagAndProbeProcessor(config).process(events)["mc"]["histogram"]
+        return histogram[{"id": 0, "passing": sum, "et": sum, "eta": sum, "truth": sum}]
+
+    assert filled()[{"mass": sum, "opposite": True}].value == 3.0
+    assert filled(weight=None)[{"mass": sum, "opposite": True}].value == 1.0
+    assert filled(probe_charge="tag_Ele_q")[{"mass": sum, "opposite": False}].value == 3.0
+    at_90 = filled()[{"opposite": True}].project("mass")
+    at_60 = filled(pair_mass="pair_mass - 30")[{"opposite": True}].project("mass")
+    assert at_90[hist_loc(90.5)].value == 3.0 and at_60[hist_loc(60.5)].value == 3.0
+
+
+# -- the second review: ntuple systematics and kinds, weights, formats, presets ---------------
+
+
+def _ntuple_events(tmp_path: Path, rows: list[dict], is_data: bool):
+    path = write_tnp_ntuple(tmp_path / "rows.root", rows, is_data=is_data)
+    return NanoEventsFactory.from_root(
+        {str(path): "tnpEleIDs/fitter_tree"},
+        schemaclass=BaseSchema,
+        mode="eager",
+        metadata={"dataset": "rows", "is_data": is_data},
+    ).events()
+
+
+_ROW = {"tag_Ele_pt": 40.0, "tag_Ele_eta": 0.3, "tag_Ele_phi": 0.0}
+_ROW |= {"el_pt": 40.0, "el_eta": -0.4, "el_phi": 3.0, "pair_mass": 90.5}
+
+
+def test_a_tighter_tag_on_a_weighted_ntuple_uses_the_weights_of_its_own_rows(tmp_path):
+    rows = [
+        {**_ROW, "tag_Ele_pt": pt, "totWeight": w, "mcTrue": 1} for pt, w in ((35, 1.0), (50, 4.0))
+    ]
+    config = TnPConfig.preset_config(
+        "cms-tnp-ntuple", probe_id=("el_pt > 0",), systematics={"tight": {"tag_min_pt": 45.0}}
+    )
+    output = TagAndProbeProcessor(config).process(_ntuple_events(tmp_path, rows, False))["rows"]
+    total = {"id": 0, "passing": sum, "mass": sum, "et": sum, "eta": sum, "truth": sum}
+    assert output["histogram"][total][{"opposite": True}].value == 5.0
+    assert output["variations"]["tight"][total][{"opposite": True}].value == 4.0
+
+
+def test_an_ntuple_of_simulation_declared_data_is_refused(tmp_path):
+    rows = [{**_ROW, "totWeight": 1.0, "mcTrue": 1}]
+    _ntuple_events(tmp_path, rows, False)  # writes rows.root; read it declared data:
+    declared = NanoEventsFactory.from_root(
+        {str(tmp_path / "rows.root"): "tnpEleIDs/fitter_tree"},
+        schemaclass=BaseSchema,
+        mode="eager",
+        metadata={"dataset": "rows", "is_data": True},
+    ).events()
+    config = TnPConfig.preset_config("cms-tnp-ntuple", probe_id=("el_pt > 0",))
+    with pytest.raises(
+        ValueError, match=r"'rows' is declared data .* carry the truth 'mcTrue == 1'"
+    ):
+        TagAndProbeProcessor(config).process(declared)
+
+
+def test_the_weight_of_simulation_is_required_and_data_is_never_weighted(tmp_path):
+    events = [_event(extra={"genWeight": 2.0})]
+    mc = write_nanoaod(tmp_path / "mc.root", events)
+    config = _nano(probe_id=("cutBased >= 2",))
+    total = {"id": 0, "passing": sum, "mass": sum, "et": sum, "eta": sum, "truth": sum}
+
+    def weighted(config, path, is_data):
+        output = TagAndProbeProcessor(config).process(_open_nanoaod(path, is_data=is_data))
+        return output["s"]["histogram"][total][{"opposite": True}].value
+
+    assert weighted(config, mc, False) == 2.0
+    assert weighted(replace(config, weight=None), mc, False) == 1.0
+    with pytest.raises(
+        ValueError, match=r"'s' is simulation but its files have no weight column 'genweight'"
+    ):
+        weighted(replace(config, weight="genweight"), mc, False)
+    with pytest.raises(
+        ValueError, match=r"weight 'HLT' of dataset 's' is not one number per event"
+    ):
+        weighted(replace(config, weight="HLT"), mc, False)
+    # the same file read as data (without truth, which data cannot have): not weighted
+    assert weighted(replace(config, truth=None), mc, True) == 1.0
+
+
+def test_the_wrong_format_and_a_contradicting_preset_are_one_line(tmp_path, capsys):
+    ntuple = _fileset(tmp_path, data=[REAL_NTUPLE], tree="fitter_tree")
+    assert _tnp(ntuple, tmp_path / "o", "--nanoaod") == 2
+    line = _error_line(capsys)
+    assert "its tree 'fitter_tree' cannot be read as NanoAODSchema" in line
+    assert "--preset or --nanoaod choose the format" in line
+    nano = _fileset(tmp_path, data=[REAL_NANOAOD])
+    photon = str(EXAMPLES / "cms_nanoaod_photon_id.json")
+    assert _tnp(nano, tmp_path / "o", "--config", photon, "--preset", "cms-nanoaod") == 2
+    assert "--preset cms-nanoaod, but" in _error_line(capsys)
+
+
+def test_the_scale_factor_file_and_the_plots_name_the_probe_variables(tmp_path):
+    config = TnPConfig.cms_nanoaod()
+    assert (config.probe_et_label, config.probe_eta_label) == (
+        r"probe $p_T$ [GeV]",
+        r"probe $\eta_{SC}$",
+    )
+    assert TnPConfig().probe_eta_label == r"probe $\eta_{cluster}$"
+    events = [_event(), _event(probe_cut=4)]
+    data = write_nanoaod(tmp_path / "data.root", events, is_data=True)
+    mc = write_nanoaod(tmp_path / "mc.root", events)
+    fileset = _fileset(tmp_path, data=[data], mc=[mc])
+    assert _tnp(fileset, tmp_path / "o", "--nanoaod", "--id", "cutBased >= 4") == 0
+    document = json.loads((tmp_path / "o" / "scale_factors.json").read_text())
+    inputs = {v["name"]: v["description"] for v in document["corrections"][0]["inputs"]}
+    assert "the probe's eta + deltaEtaSC" in inputs["eta"] and "the probe's pt" in inputs["et"]
+
+
+def test_branch_names_and_near_misses_get_a_suggestion(tmp_path, capsys):
+    nano = _fileset(tmp_path, data=[REAL_NANOAOD])
+    assert _tnp(nano, tmp_path / "o", "--nanoaod", "--id", "Electron_pt > 30") == 2
+    assert "write 'pt', the column, not the branch name 'Electron_pt'" in _error_line(capsys)
+    assert _tnp(nano, tmp_path / "o", "--nanoaod", "--id", "cutBassed >= 2") == 2
+    assert "did you mean 'cutBased'?" in _error_line(capsys)
+    config = tmp_path / "typo.json"
+    config.write_text(json.dumps({"probe_min_pt": 20}))
+    assert _tnp(nano, tmp_path / "o", "--nanoaod", "--config", str(config)) == 2
+    assert "unknown tag-and-probe settings ['probe_min_pt'] (did you mean 'probe_min_et'?)" in (
+        _error_line(capsys)
+    )

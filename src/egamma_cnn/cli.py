@@ -572,6 +572,10 @@ def _tnp(args, parser) -> int:
         parser.error(f"--nanoaod is the cms-nanoaod preset, not --preset {args.preset}")
     base = TnPConfig.preset_config("cms-nanoaod" if args.nanoaod else args.preset or "egamma-cnn")
     config = base if args.config is None else TnPConfig.from_json(args.config, base=base)
+    chosen = "cms-nanoaod" if args.nanoaod else args.preset
+    if chosen is not None and config.preset != chosen:
+        flag = "--nanoaod" if args.nanoaod else f"--preset {chosen}"
+        parser.error(f'{flag}, but {args.config} says "preset": {config.preset!r}')
     if args.id:
         config = dataclasses.replace(config, probe_id=tuple(args.id))
     if args.tag_id is not None:  # an empty one is refused by the ID specification

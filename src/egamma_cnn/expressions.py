@@ -315,6 +315,7 @@ class _Parser:
         self.what = what
         self.nesting = 0
         self.depths: dict[int, int] = {}
+        self.alive: list[Node] = []
         self.tokens = self._tokenize()
         self.index = 0
 
@@ -401,6 +402,7 @@ class _Parser:
                 "expression or use fewer terms)"
             )
         self.depths[id(node)] = depth
+        self.alive.append(node)  # an id() is unique only while its node lives
         return node
 
     # --- grammar, lowest precedence first
@@ -413,11 +415,26 @@ class _Parser:
             raise self.unexpected()
         return tree
 
+    def condition(self, node: Node, token: _Token, word: str) -> Node:
+        """``node`` as an operand of ``and``/``or``/``not``: a literal number is refused (C++'s
+        ``filterBits & 2`` would read as "filterBits ≠ 0 and 2 ≠ 0", always true)."""
+        if isinstance(node, Number) or (
+            isinstance(node, Negation) and isinstance(node.operand, Number)
+        ):
+            raise self.error(
+                f"the number {_text(node)} next to {word!r} at {self.at(token)} is no condition: "
+                "'&', '|', 'and', 'or', 'not' join conditions; for a bit of an integer "
+                "column write bit(column, n) (bit n = 1: value 2), for a comparison write "
+                "column == number"
+            )
+        return node
+
     def parse_or(self) -> Node:
         first = self.token
         operands = [self.parse_and()]
-        while self.accept("or", "|"):
-            operands.append(self.parse_and())
+        while (token := self.accept("or", "|")) is not None:
+            operands[-1] = self.condition(operands[-1], token, token.text)
+            operands.append(self.condition(self.parse_and(), token, token.text))
         if len(operands) == 1:
             return operands[0]
         flat = tuple(c for o in operands for c in (o.operands if isinstance(o, Or) else (o,)))
@@ -426,8 +443,9 @@ class _Parser:
     def parse_and(self) -> Node:
         first = self.token
         operands = [self.parse_not()]
-        while self.accept("and", "&"):
-            operands.append(self.parse_not())
+        while (token := self.accept("and", "&")) is not None:
+            operands[-1] = self.condition(operands[-1], token, token.text)
+            operands.append(self.condition(self.parse_not(), token, token.text))
         if len(operands) == 1:
             return operands[0]
         flat = tuple(c for o in operands for c in (o.operands if isinstance(o, And) else (o,)))
@@ -438,7 +456,7 @@ class _Parser:
         if token is None:
             return self.parse_comparison()
         self.enter(token)
-        operand = self.parse_not()
+        operand = self.condition(self.parse_not(), token, "not")
         self.nesting -= 1
         return self.node(Not(operand), token)
 
@@ -649,6 +667,20 @@ def _is_array(value: Any) -> bool:
     return isinstance(value, np.ndarray | ak.Array | dak.Array)
 
 
+def _widened(value: Any) -> Any:
+    """Integer columns as float64 before arithmetic: NanoAOD's small integer types
+    (``UChar_t``, ``UShort_t``) would wrap around (3 − 4 = 255 in uint8); float64 holds
+    every integer up to 2⁵³ exactly."""
+    if not _is_array(value):
+        return value
+    dtype = _dtype(value)
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "iu":
+        return value
+    if isinstance(value, np.ndarray):
+        return value.astype(np.float64)
+    return ak.values_astype(value, np.float64)
+
+
 def _scalar(value: Any) -> Any:
     """numpy scalars as Python numbers, anything else as is."""
     return value.item() if isinstance(value, np.generic) else value
@@ -790,7 +822,7 @@ class _Evaluation:
         if isinstance(node, Bit):
             return self.bit(node)
         if isinstance(node, Call):
-            arguments = [self.number(a) for a in node.arguments]
+            arguments = [_widened(self.number(a)) for a in node.arguments]
             if node.function == "abs":
                 return _scalar(np.absolute(arguments[0]))
             if node.function == "sqrt":
@@ -798,9 +830,10 @@ class _Evaluation:
             function = np.minimum if node.function == "min" else np.maximum
             return _scalar(function(*arguments))
         if isinstance(node, Negation):
-            return _scalar(np.negative(self.number(node.operand)))
+            return _scalar(np.negative(_widened(self.number(node.operand))))
         if isinstance(node, Arithmetic):
-            left, right = self.number(node.left), self.number(node.right)
+            left = _widened(self.number(node.left))
+            right = _widened(self.number(node.right))
             if node.operator == "/":
                 return _divide(left, right)
             return _scalar(_UFUNCS[node.operator](left, right))
@@ -827,6 +860,11 @@ class _Evaluation:
         if not isinstance(dtype, np.dtype) or dtype.kind not in "iu":
             held = dtype if isinstance(dtype, str) else dtype.name
             raise self.error(f"bit() needs an integer column, {_text(node.operand)!r} holds {held}")
+        if node.index >= 8 * dtype.itemsize:
+            raise self.error(
+                f"bit({_text(node.operand)}, {node.index}): {_text(node.operand)!r} holds "
+                f"{dtype.name}, whose bits are 0..{8 * dtype.itemsize - 1}"
+            )
         if not _is_array(value):
             return ((value >> node.index) & 1) != 0
         return np.not_equal(np.bitwise_and(np.right_shift(value, node.index), 1), 0)

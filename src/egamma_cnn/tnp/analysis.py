@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -161,7 +161,7 @@ class TnPResult:
         """Everything as JSON-ready values: the configuration, the efficiency and
         scale-factor tables, the summary and the warnings (not the histograms and fits)."""
         return {
-            "config": asdict(self.config),
+            "config": self.config.to_dict(),
             "efficiencies": self.efficiency_table(),
             "scale_factors": self.scale_factor_table(),
             "summary": self.summary(),

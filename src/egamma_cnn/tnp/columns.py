@@ -20,6 +20,7 @@ is read, so that a typo is an error naming the name, the expression and the vali
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -178,6 +179,16 @@ def _event_column(events: Any, name: str) -> Any | None:
     return values if _holds_numbers(values, 0, booleans=True) else None
 
 
+def _hint(name: str, valid: Sequence[str]) -> str:
+    """A suggestion for a name that is not a column: the column a branch name
+    (``Electron_pt``) or a near miss (``cutBassed``) means."""
+    prefix, _, rest = name.partition("_")
+    if rest and prefix[:1].isupper() and rest in valid:
+        return f"; write {rest!r}, the column, not the branch name {name!r}"
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.8)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _event_group(events: Any, name: str) -> str | None:
     """The collection of the events that ``name`` names a column of (``HLT`` for
     ``HLT_Ele32_WPTight_Gsf`` or ``HLT.Ele32_WPTight_Gsf``), or None."""
@@ -240,11 +251,12 @@ def column_reader(
                 inner = tuple(getattr(events[group], "fields", None) or ())
                 raise ValueError(
                     f"the events have no column {name!r} for {what} ({group} columns: "
-                    f"{_some(inner)})"
+                    f"{_some(inner)}){_hint(name, valid)}"
                 )
             extra = " or of the events" if events is not None else ""
             raise ValueError(
                 f"{where} have no column {parts[0]!r} for {what} (columns: {_some(valid)}{extra})"
+                f"{_hint(parts[0], valid)}"
             )
         values = collection
         for k, part in enumerate(parts):

@@ -28,6 +28,7 @@ columns of the files (:mod:`egamma_cnn.tnp.columns`).
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import math
@@ -119,6 +120,13 @@ MAX_MASS_BINS = 10_000
 MAX_EDGES = 1_000
 #: The most probe IDs or trigger filters of one configuration.
 MAX_IDS = 200
+#: The most bins of one pass/fail histogram (IDs × pass × m_ee × E_T × η × charge × truth,
+#: flow bins included): 2·10⁷ weighted bins are 320 MB per dataset.
+MAX_HISTOGRAM_BINS = 20_000_000
+#: The largest energy, mass or E_T edge (GeV): the LHC's centre-of-mass energy.
+MAX_ENERGY = 14_000.0
+#: The largest |η| edge and ΔR setting.
+MAX_ETA = 10.0
 #: Names that read as numbers but are none.
 _NOT_NUMBERS = ("nan", "inf", "infinity")
 _FILTER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
@@ -212,8 +220,9 @@ def quantity(candidates: Any, setting: str, text: str, where: str, events: Any =
     plain = expression.names == (text.strip(),) and "." not in text
     if plain and not expression.triggers:
         return configured_column(candidates, setting, text.strip(), where)
+    phrase = "the rows" if where == "rows" else f"the {where} candidates"
     reader = column_reader(
-        candidates, f"{setting} {text!r}", where=f"the {where}", events=events, numbers_only=True
+        candidates, f"{setting} {text!r}", where=phrase, events=events, numbers_only=True
     )
     values = expression.evaluate(reader)
     if "bool" in str(getattr(values, "type", type(values))):
@@ -415,6 +424,8 @@ class TnPConfig:
                 f"mass_bins must be between 1 and {MAX_MASS_BINS}, got {self.mass_bins}"
             )
         check_window_and_sidebands(self.signal_window, self.sidebands, self.mass_range)
+        _check_ranges(self)
+        _check_size(self)
         if self.probe_min_et < self.et_edges[0]:
             raise ValueError(
                 f"probe_min_et {self.probe_min_et} is below the first E_T edge "
@@ -422,6 +433,8 @@ class TnPConfig:
             )
         if self.lumi_mask is not None:
             check_lumi_mask(self.lumi_mask)
+            # absolute, so that the config.json written beside the outputs reads back
+            object.__setattr__(self, "lumi_mask", str(Path(self.lumi_mask).resolve()))
         check_systematics(
             self.systematics,
             self.mass_range,
@@ -456,6 +469,28 @@ class TnPConfig:
     def probe_collection(self) -> str:
         """The collection of the probes (the tags' unless ``probes`` is set)."""
         return self.probes or self.electrons
+
+    @property
+    def probe_et_label(self) -> str:
+        """The axis label of the probe's E_T setting: p_T, E_T or the column's name."""
+        field = self.probe_et_field.strip()
+        if field in ("pt", "el_pt", "ph_pt") or field.endswith("_pt"):
+            return r"probe $p_T$ [GeV]"
+        if field in ("cluster_et", "et", "el_et", "ph_et", "el_sc_et", "ph_sc_et"):
+            return r"probe $E_T$ [GeV]"
+        return f"probe {field} [GeV]"
+
+    @property
+    def probe_eta_label(self) -> str:
+        """The axis label of the probe's η setting: η, η_SC, η_cluster or the text."""
+        field = (self.probe_eta_field or self.eta).strip()
+        if "deltaEtaSC" in field or "sc_eta" in field or "superclusterEta" in field:
+            return r"probe $\eta_{SC}$"
+        if field == "clusterEta":
+            return r"probe $\eta_{cluster}$"
+        if field in ("eta", "el_eta", "ph_eta"):
+            return r"probe $\eta$"
+        return f"probe {field}"
 
     @property
     def max_abs_eta(self) -> float:
@@ -510,9 +545,11 @@ class TnPConfig:
             limit = data.pop("max_abs_eta")
             data.setdefault("tag_max_abs_eta", limit)
             data.setdefault("probe_max_abs_eta", limit)
-        unknown = set(data) - known
+        unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown tag-and-probe settings {sorted(unknown)}")
+            close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown tag-and-probe settings {unknown}{hint}")
         for key in (*_LIST_FIELDS, *_PAIR_FIELDS, *_EDGE_FIELDS):
             if key in data:
                 if not isinstance(data[key], list | tuple):
@@ -550,7 +587,7 @@ class TnPConfig:
         """
         data = read_json(Path(path))
         if isinstance(data, dict) and isinstance(data.get("lumi_mask"), str):
-            data["lumi_mask"] = str(Path(path).parent / data["lumi_mask"])
+            data["lumi_mask"] = str((Path(path).parent / data["lumi_mask"]).resolve())
         try:
             return cls.from_dict(data, base)
         except ValueError as err:
@@ -827,6 +864,58 @@ def check_lumi_mask(path: str) -> None:
                 f"lumi_mask {path}: run {run} must list [first, last] luminosity sections, "
                 f"got {json.dumps(ranges)[:80]}"
             )
+
+
+def _check_ranges(config: TnPConfig) -> None:
+    """Refuse masses, energies and η outside physical ranges (before, a histogram axis of
+    ±10³⁰⁸ failed deep inside boost-histogram), and windows that hold no m_ee bin.
+
+    The counting windows are applied in whole m_ee bins: a bin counts when its centre lies
+    inside the window; a window or sideband with no bin centre inside is refused here,
+    before any file is read.
+    """
+    low, high = config.mass_range
+    if not 0 <= low < high <= MAX_ENERGY:
+        raise ValueError(f"mass_range {list(config.mass_range)} must lie in 0–{MAX_ENERGY:g} GeV")
+    if config.et_edges[0] < 0 or config.et_edges[-1] > MAX_ENERGY:
+        raise ValueError(f"et_edges must lie in 0–{MAX_ENERGY:g} GeV, got {list(config.et_edges)}")
+    if max(abs(config.eta_edges[0]), abs(config.eta_edges[-1])) > MAX_ETA:
+        raise ValueError(f"eta_edges must lie in ±{MAX_ETA:g}, got {list(config.eta_edges)}")
+    for name in ("trigger_dr", "tag_probe_min_dr"):
+        if getattr(config, name) > MAX_ETA:
+            raise ValueError(f"{name} must be at most {MAX_ETA:g}, got {getattr(config, name)}")
+    width = (high - low) / config.mass_bins
+    centres = [low + (k + 0.5) * width for k in range(config.mass_bins)]
+    windows = [("signal_window", config.signal_window)]
+    windows += [(f"sideband {k + 1}", band) for k, band in enumerate(config.sidebands)]
+    for name, (a, b) in windows:
+        if not any(a <= c < b for c in centres):
+            raise ValueError(
+                f"{name} {[a, b]} holds no m_ee bin: the {config.mass_bins} bins of mass_range "
+                f"{list(config.mass_range)} are {width:g} GeV wide (a bin counts when its centre "
+                "is inside)"
+            )
+
+
+def _check_size(config: TnPConfig) -> None:
+    """Refuse a pass/fail histogram too large for memory (the axes are bounded one by one,
+    not their product)."""
+    bins = (
+        len(config.probe_id)
+        * 2
+        * (config.mass_bins + 2)
+        * (len(config.et_edges) + 1)
+        * (len(config.eta_edges) + 1)
+        * 2
+        * 3
+    )
+    if bins > MAX_HISTOGRAM_BINS:
+        raise ValueError(
+            f"the pass/fail histogram would have {bins:.3g} bins ({len(config.probe_id)} IDs × "
+            f"{config.mass_bins} m_ee × {len(config.et_edges) - 1} E_T × "
+            f"{len(config.eta_edges) - 1} η bins, ...), at most {MAX_HISTOGRAM_BINS:.0e}: use "
+            "fewer bins or IDs"
+        )
 
 
 def _check_selection(config: TnPConfig) -> None:

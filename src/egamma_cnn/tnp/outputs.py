@@ -30,7 +30,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -164,7 +163,7 @@ def write_outputs(result: TnPResult, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = [
-        write_json(asdict(result.config), out_dir / "config.json"),
+        write_json(result.config.to_dict(), out_dir / "config.json"),
         write_root(result.samples, result.config, out_dir / "histograms.root"),
         write_json(result.efficiency_table(), out_dir / "efficiencies.json"),
     ]
@@ -181,6 +180,8 @@ def write_outputs(result: TnPResult, out_dir: str | Path) -> list[Path]:
                     )
                     if text
                 ),
+                eta_variable=result.config.probe_eta_field,
+                et_variable=result.config.probe_et_field,
             )
         )
         written.append(

@@ -29,6 +29,7 @@ __all__ = [
     "TRUTH_NONE",
     "VECTOR_BEHAVIOR",
     "directions",
+    "event_weights",
     "four_momenta",
     "invariant_mass",
     "pair_rows",
@@ -207,6 +208,18 @@ def _event_selection(events: Any, config: TnPConfig) -> Any:
     return decision if selected is None else decision & selected
 
 
+def _phrase(candidates: Any, events: Any, where: str) -> str:
+    """How messages name the candidates: ``the Electron candidates``, or ``the rows`` of a
+    flat ntuple."""
+    return "the rows" if candidates is events else f"the {where} candidates"
+
+
+def _context(candidates: Any, events: Any) -> Any:
+    """The events whose columns a name of the candidates may fall back to (none for the
+    rows of a flat ntuple, which are the events)."""
+    return None if candidates is events else events
+
+
 def _tag_decision(candidates: Any, events: Any, config: TnPConfig, trigger: Any, where: str) -> Any:
     """Tags: p_T, |η| (and the crack), the tag ID, the event selection."""
     pt = quantity(candidates, "pt", config.pt, where, events)
@@ -219,9 +232,9 @@ def _tag_decision(candidates: Any, events: Any, config: TnPConfig, trigger: Any,
     tag_spec = IdSpec.parse(config.tag_id, what="tag_id")
     decision = decision & tag_spec.evaluate(
         candidates,
-        events=events,
+        events=_context(candidates, events),
         trigger=trigger,
-        where=f"the {where} candidates",
+        where=_phrase(candidates, events, where),
         what=f"the tag_id {config.tag_id!r}",
     )
     selected = _event_selection(events, config)
@@ -247,9 +260,9 @@ def _probe_decision(
         spec = IdSpec.parse(config.probe_selection, what="probe_selection")
         decision = decision & spec.evaluate(
             candidates,
-            events=events,
+            events=_context(candidates, events),
             trigger=trigger,
-            where=f"the {where} candidates",
+            where=_phrase(candidates, events, where),
             what=f"the probe_selection {config.probe_selection!r}",
         )
     return decision, et, eta
@@ -258,7 +271,12 @@ def _probe_decision(
 def _decisions(candidates: Any, events: Any, config: TnPConfig, trigger: Any, where: str) -> list:
     """The pass decision of every probe ID."""
     return [
-        spec.evaluate(candidates, events=events, trigger=trigger, where=f"the {where} candidates")
+        spec.evaluate(
+            candidates,
+            events=_context(candidates, events),
+            trigger=trigger,
+            where=_phrase(candidates, events, where),
+        )
         for spec in config.ids()
     ]
 
@@ -442,6 +460,53 @@ def pair_rows(rows: Any, config: TnPConfig) -> Any:
     return keep
 
 
+def event_weights(events: Any, field: str | None) -> Any:
+    """The weight of every event (or row) of simulation, or None.
+
+    ``field`` is the configuration's ``weight`` column (``genWeight``; flat ntuples
+    ``totWeight``). Data (``metadata.is_data`` true) is never weighted; simulation
+    (``is_data`` false) must have the column, one number per event; without ``is_data``
+    (a processor on events a user opened) the column is used where the files have it.
+
+    Raises
+    ------
+    ValueError
+        Simulation without the weight column, or a weight that is not one number per
+        event, naming the dataset and the column.
+    """
+    if field is None:
+        return None
+    metadata = getattr(events, "metadata", None) or {}
+    is_data = metadata.get("is_data")
+    if is_data is True:
+        return None
+    name = metadata.get("dataset", "sample")
+    if field not in (getattr(events, "fields", None) or ()):
+        if is_data is False:
+            raise ValueError(
+                f"dataset {name!r} is simulation but its files have no weight column {field!r}: "
+                "name the weight of your files (weight), or set weight to null for unweighted "
+                "simulation"
+            )
+        return None
+    values = events[field]
+    if not _one_number(values):
+        raise ValueError(f"weight {field!r} of dataset {name!r} is not one number per event")
+    return values
+
+
+def _one_number(values: Any) -> bool:
+    """Whether ``values`` hold one number (not a boolean) per entry, no lists or records."""
+    form = getattr(values, "form", None)
+    if form is None and isinstance(values, ak.Array):
+        form = values.layout.form
+    while form is not None and isinstance(form, ak.forms.IndexedOptionForm | ak.forms.UnmaskedForm):
+        form = form.content
+    return (
+        isinstance(form, ak.forms.NumpyForm) and not form.inner_shape and form.primitive != "bool"
+    )
+
+
 def _row_pairs(rows: Any, config: TnPConfig) -> Any:
     """The pairs of a flat ntuple (one row per tag–probe pair), those that pass."""
     where = "rows"
@@ -469,4 +534,7 @@ def _row_pairs(rows: Any, config: TnPConfig) -> Any:
     }
     for k, decision in enumerate(decisions):
         fields[f"pass_{k}"] = decision
+    weights = event_weights(rows, config.weight)
+    if weights is not None:
+        fields["weight"] = weights
     return ak.zip(fields, depth_limit=1)[keep]

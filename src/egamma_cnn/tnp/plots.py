@@ -49,6 +49,11 @@ __all__ = [
 LABELS = {"data": "data", "mc": "MC", "mc_truth": "MC truth"}
 
 
+#: The axis labels of egamma-cnn's probes (:attr:`TnPConfig.probe_et_label` for others).
+ET_LABEL = r"probe $E_T$ [GeV]"
+ETA_LABEL = r"probe $\eta$"
+
+
 def _curve(effs: Sequence[BinEfficiency], variable: str):
     """Bin edges, efficiencies and (down, up) errors of a projection; a bin without an
     efficiency is NaN (not drawn; efficiencies.json names it)."""
@@ -89,6 +94,8 @@ def plot_efficiency(
     *,
     title: str = "",
     reference: str | None = None,
+    et_label: str = ET_LABEL,
+    eta_label: str = ETA_LABEL,
 ) -> Path:
     """Efficiency versus E_T or η of several samples, with a ratio to ``reference``.
 
@@ -123,13 +130,19 @@ def plot_efficiency(
     if len(labels) > 1:
         bottom.legend(fontsize=7, loc="lower left", ncol=2)
     bottom.set_ylim(0.8, 1.2)
-    bottom.set_xlabel(r"probe $E_T$ [GeV]" if variable == "et" else r"probe $\eta$")
+    bottom.set_xlabel(et_label if variable == "et" else eta_label)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)
 
 
 @default_style
-def plot_scale_factors(factors: ScaleFactors, path: str | Path) -> Path:
+def plot_scale_factors(
+    factors: ScaleFactors,
+    path: str | Path,
+    *,
+    et_label: str = ET_LABEL,
+    eta_label: str = ETA_LABEL,
+) -> Path:
     """The SF map in (η, E_T) with the value and uncertainty written in each bin."""
     import mplhep
     from matplotlib.colors import Normalize
@@ -163,15 +176,15 @@ def plot_scale_factors(factors: ScaleFactors, path: str | Path) -> Path:
             text.set_fontsize(4.5)
         if text.get_text() == "—":  # an empty bin: mplhep would grey it out
             text.set_color("black")
-    ax.set_xlabel(r"probe $\eta$")
-    ax.set_ylabel(r"probe $E_T$ [GeV]")
+    ax.set_xlabel(eta_label)
+    ax.set_ylabel(et_label)
     ax.set_title(f"scale factors, {factors.working_point} (— : no measurement)", fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)
 
 
 @default_style
-def plot_systematics(factors: ScaleFactors, path: str | Path) -> Path:
+def plot_systematics(factors: ScaleFactors, path: str | Path, *, et_label: str = ET_LABEL) -> Path:
     """Per η bin (one panel each) σ_stat, δ_s of every source and σ_syst versus E_T.
 
     A bin without an SF is not drawn. The last E_T bin is drawn to its edge (the
@@ -219,7 +232,7 @@ def plot_systematics(factors: ScaleFactors, path: str | Path) -> Path:
         ax.set_title(
             rf"$\eta$ {factors.eta_edges[j]:g} to {factors.eta_edges[j + 1]:g}", fontsize=9
         )
-        ax.set_xlabel(r"probe $E_T$ [GeV]", fontsize=8)
+        ax.set_xlabel(et_label, fontsize=8)
         if et_edges[-1] > 5 * et_edges[0] > 0:  # wide E_T ranges: log
             ax.set_xscale("log")
             ax.xaxis.set_major_formatter(ScalarFormatter())
@@ -332,6 +345,10 @@ def plot_all(result: TnPResult, out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
+    labels = {
+        "et_label": result.config.probe_et_label,
+        "eta_label": result.config.probe_eta_label,
+    }
     for probe_id, id_result in result.ids.items():
         safe = file_name(probe_id)
         paths += _fit_pages(result, id_result, out_dir)
@@ -345,11 +362,18 @@ def plot_all(result: TnPResult, out_dir: str | Path) -> list[Path]:
                         out_dir / f"efficiency_{safe}_{projection}.png",
                         title=f"{probe_id} ({result.method})",
                         reference="MC" if "MC" in curves else None,
+                        **labels,
                     )
                 )
         factors = id_result.scale_factors
         if factors is not None:
-            paths.append(plot_scale_factors(factors, out_dir / f"sf_{safe}.png"))
+            paths.append(plot_scale_factors(factors, out_dir / f"sf_{safe}.png", **labels))
             if factors.sources:
-                paths.append(plot_systematics(factors, out_dir / f"sf_{safe}_systematics.png"))
+                paths.append(
+                    plot_systematics(
+                        factors,
+                        out_dir / f"sf_{safe}_systematics.png",
+                        et_label=labels["et_label"],
+                    )
+                )
     return paths

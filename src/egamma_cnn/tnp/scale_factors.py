@@ -259,6 +259,9 @@ def write_correctionlib(
     factors: Mapping[str, ScaleFactors] | Sequence[ScaleFactors],
     path: str | Path,
     description: str = "",
+    *,
+    eta_variable: str = "eta",
+    et_variable: str = "E_T",
 ) -> Path:
     """Write the scale factors of every working point as a correctionlib JSON (v2).
 
@@ -268,7 +271,9 @@ def write_correctionlib(
     ``"<source>_up"``/``"<source>_down"``; their definitions (:data:`DEFINITIONS`), the
     sources, ``description`` and the bins without an SF or without a variation are the
     correction's description. Out of range, NaN, and bins without an SF: the module
-    docstring.
+    docstring. ``eta_variable`` and ``et_variable`` say which η and E_T the inputs are
+    (the configuration's ``probe_eta_field``, e.g. the supercluster η ``eta + deltaEtaSC``
+    of CMS NanoAOD, and ``probe_et_field``): a user evaluates the file with those.
 
     Raises
     ------
@@ -323,7 +328,8 @@ def write_correctionlib(
         name=CORRECTION_NAME,
         version=1,
         description=(
-            "egamma-cnn tag-and-probe identification scale factors data/MC. "
+            "egamma-cnn tag-and-probe scale factors data/MC of the probe IDs (identification, "
+            "isolation or trigger criteria). "
             + DEFINITIONS
             + sources_text
             + (" " + description if description else "")
@@ -335,13 +341,14 @@ def write_correctionlib(
             cs.Variable(
                 name="eta",
                 type="real",
-                description="probe eta; outside the eta edges or NaN: an error",
+                description=f"probe eta, the probe's {eta_variable}; outside the eta edges "
+                "or NaN: an error",
             ),
             cs.Variable(
                 name="et",
                 type="real",
-                description="probe E_T [GeV]; above the last edge the last bin; below "
-                "the first edge or NaN: an error",
+                description=f"probe E_T [GeV], the probe's {et_variable}; above the last "
+                "edge the last bin; below the first edge or NaN: an error",
             ),
         ],
         output=cs.Variable(name="weight", type="real", description="scale factor"),

@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Mapping
 from typing import Any
 
+import uproot
 from coffea.nanoevents import NanoEventsFactory
 
 from egamma_cnn.execution import ExecutionSettings, FilesetRun, run_fileset
@@ -53,18 +54,30 @@ def check_on_first_events(processor: Any, fileset: Mapping[str, Any], schemaclas
         if isinstance(tree, Mapping):
             tree = tree.get("object_path")
         metadata = {**(spec.get("metadata") or {}), "dataset": name}
+        tree = tree or "Events"
+        try:
+            with uproot.open(str(path)) as file:
+                file[tree]
+        except Exception:  # an unreadable file: the run names it (or skips it)
+            continue
+        schema = schemaclass or EGammaSchema
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 events = NanoEventsFactory.from_root(
-                    {str(path): tree or "Events"},
-                    schemaclass=schemaclass or EGammaSchema,
+                    {str(path): tree},
+                    schemaclass=schema,
                     mode="virtual",
                     entry_stop=CHECK_ENTRIES,
                     metadata=metadata,
                 ).events()
-        except Exception:  # an unreadable file: the run names it (or skips it)
-            continue
+        except Exception as err:  # the schema refuses the file: another format
+            reason = " ".join(str(err).split())[:200]
+            raise ValueError(
+                f"dataset {name!r} ({path}): its tree {tree!r} cannot be read as "
+                f"{schema.__name__} ({reason}); --preset or --nanoaod choose the format of "
+                "the files"
+            ) from None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
