@@ -512,3 +512,9 @@ def test_integer_columns_do_not_wrap_around_in_arithmetic():
     jagged = ak.Array([[3, 250], []])
     jagged = ak.values_astype(jagged, np.uint8)
     assert parse("u - 4").evaluate(lambda name: jagged).tolist() == [[-1.0, 246.0], []]
+
+
+def test_the_depth_limit_depends_on_the_tree_not_on_parentheses():
+    deep, tail = " + ".join(["x"] * 60), " + ".join(["w"] * 4)
+    flat = parse(f"({deep} > 0 or y or z) and {tail} > 0")
+    assert parse(f"(({deep} > 0 or y) or z) and {tail} > 0") == flat

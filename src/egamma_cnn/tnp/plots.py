@@ -54,6 +54,18 @@ ET_LABEL = r"probe $E_T$ [GeV]"
 ETA_LABEL = r"probe $\eta$"
 
 
+def _ratio_range(ratios: Sequence[np.ndarray]) -> tuple[float, float]:
+    """The ratio panel's range: 0.8–1.2, widened (to at most 0–2) so that no point falls
+    outside it unseen."""
+    values = np.concatenate([np.asarray(r, float) for r in ratios]) if ratios else np.zeros(0)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return 0.8, 1.2
+    low = max(0.0, min(0.8, float(values.min()) - 0.05))
+    high = min(2.0, max(1.2, float(values.max()) + 0.05))
+    return low, high
+
+
 def _curve(effs: Sequence[BinEfficiency], variable: str):
     """Bin edges, efficiencies and (down, up) errors of a projection; a bin without an
     efficiency is NaN (not drawn; efficiencies.json names it)."""
@@ -96,41 +108,64 @@ def plot_efficiency(
     reference: str | None = None,
     et_label: str = ET_LABEL,
     eta_label: str = ETA_LABEL,
+    open_last: bool = True,
 ) -> Path:
     """Efficiency versus E_T or η of several samples, with a ratio to ``reference``.
 
     ``curves`` maps a label (``"data"``, ``"MC"``, ``"MC truth"``) to the efficiencies of
     one projection (:func:`~egamma_cnn.tnp.efficiency.measure` with
     ``projection="et"``/``"eta"``); the lower panel shows each curve over the reference
-    (default: the second curve, usually MC), i.e. the scale factor for data.
+    (default: the second curve, usually MC), i.e. the scale factor for data; with one
+    curve there is no lower panel. ``open_last``: the last E_T bin takes every probe above
+    its edge (its upper edge is a label), said on the plot.
     """
     plt = pyplot()
     labels = list(curves)
     reference = reference or (labels[1] if len(labels) > 1 else labels[0])
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(7.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
-    )
+    if len(labels) == 1:
+        fig, top = plt.subplots(figsize=(7.5, 5.0))
+        bottom = None
+    else:
+        fig, (top, bottom) = plt.subplots(
+            2, 1, figsize=(7.5, 6.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.3]}
+        )
     markers = ["o", "s", "^", "v", "D"]
     colours = plt.get_cmap("tab10").colors
     _, y_ref, err_ref = _curve(curves[reference], variable)
+    ratios = []
+    edges = np.zeros(1)
     for k, label in enumerate(labels):
         edges, value, errors = _curve(curves[label], variable)
         style = {"marker": markers[k % 5], "color": colours[k % 10]}
         _points(top, edges, value, errors, label=label, **style)
-        if label != reference:
+        if bottom is not None and label != reference:
             ratio, error = _ratio(value, errors, y_ref, err_ref)
             _points(bottom, edges, ratio, error, label=f"{label} / {reference}", **style)
-    bottom.axhline(1.0, color="grey", lw=1)
+            ratios.append(ratio)
     top.set_ylabel("efficiency")
-    top.set_xlabel("")
     top.set_ylim(0.0, 1.15)
     top.legend(loc="lower right")
     top.set_title(title, fontsize=11)
-    bottom.set_ylabel(f"ratio to {reference}")
-    if len(labels) > 1:
+    axis_label = et_label if variable == "et" else eta_label
+    if variable == "et" and open_last and len(edges) > 1:
+        top.annotate(
+            f"last bin: all probes ≥ {edges[-2]:g} GeV",
+            xy=(0.01, 0.98),
+            xycoords="axes fraction",
+            ha="left",
+            va="top",
+            fontsize=7,
+            color="grey",
+        )
+    if bottom is None:
+        top.set_xlabel(axis_label)
+    else:
+        top.set_xlabel("")
+        bottom.axhline(1.0, color="grey", lw=1)
+        bottom.set_ylabel(f"ratio to {reference}")
         bottom.legend(fontsize=7, loc="lower left", ncol=2)
-    bottom.set_ylim(0.8, 1.2)
-    bottom.set_xlabel(et_label if variable == "et" else eta_label)
+        bottom.set_ylim(*_ratio_range(ratios))
+        bottom.set_xlabel(axis_label)
     fig.tight_layout()
     return save_figure(fig, path, dpi=110)
 
@@ -362,6 +397,7 @@ def plot_all(result: TnPResult, out_dir: str | Path) -> list[Path]:
                         out_dir / f"efficiency_{safe}_{projection}.png",
                         title=f"{probe_id} ({result.method})",
                         reference="MC" if "MC" in curves else None,
+                        open_last=result.config.open_last_et_bin,
                         **labels,
                     )
                 )
