@@ -24,17 +24,19 @@ from coffea.nanoevents import NanoEventsFactory
 from egamma_cnn.execution import ExecutionSettings, FilesetRun, run_fileset
 from egamma_cnn.nanoevents import EGammaSchema
 
-__all__ = ["check_on_first_events", "fileset_inputs", "run_processor", "run_report"]
-
-#: How many events of each dataset's first file :func:`check_on_first_events` runs on.
-CHECK_ENTRIES = 20
+__all__ = ["check_graph_on_first_files", "fileset_inputs", "run_processor", "run_report"]
 
 
-def check_on_first_events(processor: Any, fileset: Mapping[str, Any], schemaclass: Any) -> None:
-    """Run ``processor`` on the first events of the first file of every dataset, so that a
-    selection naming a column the files lack (a typo in ``--id``, a trigger path the files
-    do not have, a field of another format) is an error before any chunk of any file runs
-    (and before the preprocessing of every file, which takes seconds per file).
+def check_graph_on_first_files(
+    processor: Any, fileset: Mapping[str, Any], schemaclass: Any
+) -> None:
+    """Build ``processor``'s graph on the first file of every dataset, so that a selection
+    naming a column the files lack (a typo in ``--id``, a trigger path the files do not
+    have, a field of another format) is an error before any chunk of any file runs (and
+    before the preprocessing of every file, which takes seconds per file).
+
+    The graph is built lazily (dask-awkward, from the file's form): no event is read and
+    nothing is computed, the checks are those the run itself makes when it builds its graph.
 
     A file that cannot be opened is left to the run (which names it, or skips it with
     ``skip_bad_files``); only the processor's refusals (``ValueError``) are raised here.
@@ -67,8 +69,7 @@ def check_on_first_events(processor: Any, fileset: Mapping[str, Any], schemaclas
                 events = NanoEventsFactory.from_root(
                     {str(path): tree},
                     schemaclass=schema,
-                    mode="virtual",
-                    entry_stop=CHECK_ENTRIES,
+                    mode="dask",
                     metadata=metadata,
                 ).events()
         except Exception as err:  # the schema refuses the file: another format

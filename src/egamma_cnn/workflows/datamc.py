@@ -68,7 +68,7 @@ from egamma_cnn.runfolder import run_folder
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.outputs import check_output_names
 from egamma_cnn.workflows.common import (
-    check_on_first_events,
+    check_graph_on_first_files,
     fileset_inputs,
     run_processor,
     run_report,
@@ -115,7 +115,7 @@ def run_datamc(
     check_output_names(ids, "ID")
     processor = DataMCProcessor(config, variables, ids=ids)
     schemaclass = _checked_schema(fileset, schemaclass or EGammaSchema, fudged_pass)
-    check_on_first_events(processor, fileset, schemaclass)
+    check_graph_on_first_files(processor, fileset, schemaclass)
     execution = dict(step_size=step_size, scheduler=scheduler, settings=settings)
     with run_folder(out_dir, workflow="datamc", inputs=fileset_inputs(fileset)) as staging:
         run = run_processor(processor, fileset, schemaclass=schemaclass, **execution)

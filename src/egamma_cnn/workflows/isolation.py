@@ -57,7 +57,7 @@ from egamma_cnn.runfolder import run_folder
 from egamma_cnn.tnp.config import TnPConfig
 from egamma_cnn.tnp.outputs import check_output_names
 from egamma_cnn.workflows.common import (
-    check_on_first_events,
+    check_graph_on_first_files,
     fileset_inputs,
     run_processor,
     run_report,
@@ -131,7 +131,7 @@ def run_isolation(
     dataset_kinds(fileset)  # every dataset says whether it is data, before anything runs
     _check_tnp_datasets(tnp_datasets, fileset, particle)
     check_output_names(list(processor.working_points.values()), "isolation working point")
-    check_on_first_events(processor, fileset, schemaclass)
+    check_graph_on_first_files(processor, fileset, schemaclass)
     execution = {"schemaclass": schemaclass, "step_size": step_size, "scheduler": scheduler}
     with run_folder(out_dir, workflow="isolation", inputs=fileset_inputs(fileset)) as staging:
         run = run_processor(processor, fileset, **execution, settings=settings)

@@ -55,7 +55,7 @@ from egamma_cnn.tnp.outputs import check_output_names, write_outputs
 from egamma_cnn.tnp.plots import plot_all
 from egamma_cnn.tnp.systematics import check_systematics
 from egamma_cnn.workflows.common import (
-    check_on_first_events,
+    check_graph_on_first_files,
     fileset_inputs,
     run_processor,
     run_report,
@@ -110,7 +110,7 @@ def run_tnp(
     )
     dataset_kinds(fileset)  # every dataset says whether it is data, before anything runs
     schemaclass = schemaclass or schema_for(config)
-    check_on_first_events(TagAndProbeProcessor(config), fileset, schemaclass)
+    check_graph_on_first_files(TagAndProbeProcessor(config), fileset, schemaclass)
     with run_folder(out_dir, workflow="tnp", inputs=fileset_inputs(fileset)) as staging:
         result = _measure(
             fileset,
