@@ -10,6 +10,7 @@ executors name the missing submit command and the missing ``jobqueue`` option.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -158,11 +159,29 @@ def test_the_local_cluster_workers_ignore_sigint():
 
 def test_dask_setup_ignores_sigint_in_the_main_thread():
     previous = signal.getsignal(signal.SIGINT)
+    logger = logging.getLogger("distributed.worker")
+    filters = list(logger.filters)
     try:
         dask_setup(worker=None)
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+        # the heartbeat failure of a stopped command is dropped, other messages are not
+        record = logger.makeRecord(
+            "distributed.worker",
+            logging.ERROR,
+            __file__,
+            1,
+            "Failed to communicate with scheduler during heartbeat.",
+            (),
+            None,
+        )
+        assert not logger.filter(record)
+        other = logger.makeRecord(
+            "distributed.worker", logging.ERROR, __file__, 1, "Compute Failed", (), None
+        )
+        assert logger.filter(other)
     finally:
         signal.signal(signal.SIGINT, previous)
+        logger.filters[:] = filters
 
 
 def test_ctrl_c_to_the_group_during_a_tnp_run_gives_one_line_and_leaves_nothing(tmp_path):

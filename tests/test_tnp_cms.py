@@ -1066,7 +1066,7 @@ def test_the_wrong_format_and_a_contradicting_preset_are_one_line(tmp_path, caps
     assert "--preset cms-nanoaod, but" in _error_line(capsys)
 
 
-def test_the_scale_factor_file_and_the_plots_name_the_probe_variables(tmp_path):
+def test_the_scale_factor_file_the_histograms_and_the_plots_name_the_probe_variables(tmp_path):
     config = TnPConfig.cms_nanoaod()
     assert (config.probe_et_label, config.probe_eta_label) == (
         r"probe $p_T$ [GeV]",
@@ -1081,6 +1081,11 @@ def test_the_scale_factor_file_and_the_plots_name_the_probe_variables(tmp_path):
     document = json.loads((tmp_path / "o" / "scale_factors.json").read_text())
     inputs = {v["name"]: v["description"] for v in document["corrections"][0]["inputs"]}
     assert "the probe's eta + deltaEtaSC" in inputs["eta"] and "the probe's pt" in inputs["et"]
+    with uproot.open(tmp_path / "o" / "histograms.root") as f:
+        histogram = f["data_cutBased-ge-4_pass"]
+        assert histogram.member("fTitle") == "data: cutBased >= 4, pass"
+        titles = [axis.member("fTitle") for axis in histogram.axes]
+    assert titles == ["m_{ee} [GeV]", "probe p_{T} [GeV]", "probe #eta_{SC}"]  # ROOT's TLatex
 
 
 def test_branch_names_and_near_misses_get_a_suggestion(tmp_path, capsys):

@@ -51,7 +51,7 @@ from egamma_cnn.tnp.systematics import (
     with_systematics,
 )
 
-__all__ = ["IdResult", "TnPResult", "analyse", "dataset_counts"]
+__all__ = ["IdResult", "TnPResult", "analyse", "dataset_counts", "integrated_efficiency"]
 
 #: The samples a tag-and-probe compares.
 SAMPLES = ("data", "mc")
@@ -146,12 +146,22 @@ class TnPResult:
         return {probe_id: sf.to_dict() for probe_id, sf in self.scale_factors.items()}
 
     def summary(self) -> dict[str, Any]:
-        """The datasets' counts, the run report, the method and the SF summaries of
-        :meth:`ScaleFactors.summary` (with data and simulation): ``summary.json``."""
+        """The datasets' counts, the run report, the method, per ID and sample the
+        efficiency integrated over the bins (:func:`integrated_efficiency`) and the SF
+        summaries of :meth:`ScaleFactors.summary` (with data and simulation):
+        ``summary.json``."""
         summary: dict[str, Any] = {
             "datasets": self.datasets,
             **self.run_report,
             "method": self.method,
+            "efficiencies": {
+                probe_id: {
+                    kind: integrated_efficiency(result.efficiencies[kind])
+                    for kind in (*SAMPLES, "mc_truth")
+                    if kind in result.efficiencies
+                }
+                for probe_id, result in self.ids.items()
+            },
         }
         if self.scale_factors:
             summary["scale_factors"] = {k: v.summary() for k, v in self.scale_factors.items()}
@@ -167,6 +177,23 @@ class TnPResult:
             "summary": self.summary(),
             "warnings": list(self.warnings),
         }
+
+
+def integrated_efficiency(bins: list[BinEfficiency]) -> dict[str, Any]:
+    """The efficiency integrated over the (E_T, η) bins that have one:
+    ε = Σ S_pass / Σ (S_pass + S_fail), the signal yields of each bin (background-subtracted
+    or fitted), with the bins it sums; None without a bin (a number for a summary, not an
+    interval: the per-bin uncertainties are in ``efficiencies.json``)."""
+    measured = [b for b in bins if math.isfinite(b.efficiency)]
+    passing = sum(max(b.signal_pass, 0.0) for b in measured)
+    total = passing + sum(max(b.signal_fail, 0.0) for b in measured)
+    return {
+        "efficiency": passing / total if total > 0 else None,
+        "signal_pass": passing,
+        "signal_fail": total - passing,
+        "bins": len(measured),
+        "bins_without_efficiency": len(bins) - len(measured),
+    }
 
 
 def dataset_counts(output: Mapping[str, Any], kind: str) -> dict[str, Any]:

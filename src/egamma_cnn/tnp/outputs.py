@@ -146,15 +146,28 @@ def check_output_names(specs: Sequence[str], what: str = "ID") -> None:
         seen[name] = spec
 
 
+def root_label(label: str) -> str:
+    """A matplotlib axis label (``$m_{ee}$ [GeV]``, ``probe $\\eta_{SC}$``) as ROOT's
+    TLatex writes it (``m_{ee} [GeV]``, ``probe #eta_{SC}``)."""
+    text = label.replace("$", "").replace("\\", "#")
+    return text.replace("p_T", "p_{T}").replace("E_T", "E_{T}")
+
+
 def write_root(samples: Mapping[str, Any], config: TnPConfig, path: str | Path) -> Path:
-    """The opposite-charge pass and fail m_ee × E_T × η histograms of every sample and ID."""
+    """The opposite-charge pass and fail m_ee × E_T × η histograms of every sample and ID,
+    titled ``<sample>: <ID>, pass|fail`` with ROOT (TLatex) axis titles. The pairs whose
+    m_ee lies outside ``mass_range`` are in the m_ee under- and overflow bins."""
     path = Path(path)
     with uproot.recreate(path) as f:
         for sample, histogram in samples.items():
             for probe_id in config.probe_id:
                 for passing in (True, False):
                     selection = {"id": probe_id, "passing": passing, "opposite": True}
-                    f[root_name(sample, probe_id, passing)] = histogram[{**selection, "truth": sum}]
+                    chosen = histogram[{**selection, "truth": sum}]
+                    for axis in chosen.axes:
+                        axis.label = root_label(axis.label)
+                    chosen.name = f"{sample}: {probe_id}, {'pass' if passing else 'fail'}"
+                    f[root_name(sample, probe_id, passing)] = chosen
     return path
 
 
