@@ -594,46 +594,39 @@ class TnPConfig:
             raise ValueError(f"{path}: {err}") from None
 
 
+#: What the CMS NanoAOD presets share: cut-based Tight tags in the supercluster η, the CMS
+#: scale-factor binning and crack, m_ee 50–130 GeV, generator-matched truth, TrigObj.
+_CMS_NANOAOD: dict[str, Any] = {
+    "tag_id": "cutBased >= 4",
+    "tag_min_pt": 30.0,
+    "probe_min_et": 10.0,
+    "probe_et_field": "pt",
+    "tag_eta_field": CMS_ELECTRON_SC_ETA,
+    "et_edges": CMS_ET_EDGES,
+    "eta_edges": CMS_ETA_EDGES,
+    "tag_max_abs_eta": 2.5,
+    "probe_max_abs_eta": 2.5,
+    "crack": CMS_CRACK,
+    "mass_range": (50.0, 130.0),
+    "mass_bins": 80,
+    "truth": CMS_TRUE_ELECTRON,
+    "trigger_objects": "TrigObj",
+}
+
 #: The presets: settings over the defaults of :class:`TnPConfig` (module docstring).
 PRESETS: dict[str, dict[str, Any]] = {
     "egamma-cnn": {},
     "cms-nanoaod": {
+        **_CMS_NANOAOD,
         "probe_id": ("cutBased >= 2", "cutBased >= 3", "cutBased >= 4"),
-        "tag_id": "cutBased >= 4",
-        "tag_min_pt": 30.0,
-        "probe_min_et": 10.0,
-        "probe_et_field": "pt",
         "probe_eta_field": CMS_ELECTRON_SC_ETA,
-        "tag_eta_field": CMS_ELECTRON_SC_ETA,
-        "et_edges": CMS_ET_EDGES,
-        "eta_edges": CMS_ETA_EDGES,
-        "tag_max_abs_eta": 2.5,
-        "probe_max_abs_eta": 2.5,
-        "crack": CMS_CRACK,
-        "mass_range": (50.0, 130.0),
-        "mass_bins": 80,
-        "truth": CMS_TRUE_ELECTRON,
-        "trigger_objects": "TrigObj",
     },
     "cms-nanoaod-photon": {
+        **_CMS_NANOAOD,
         "probes": "Photon",
         "probe_id": ("cutBased >= 1", "cutBased >= 2", "cutBased >= 3"),
-        "tag_id": "cutBased >= 4",
-        "tag_min_pt": 30.0,
-        "probe_min_et": 10.0,
-        "probe_et_field": "pt",
         "probe_eta_field": "eta",
-        "tag_eta_field": CMS_ELECTRON_SC_ETA,
-        "et_edges": CMS_ET_EDGES,
-        "eta_edges": CMS_ETA_EDGES,
-        "tag_max_abs_eta": 2.5,
-        "probe_max_abs_eta": 2.5,
-        "crack": CMS_CRACK,
-        "mass_range": (50.0, 130.0),
-        "mass_bins": 80,
         "charge": None,
-        "truth": CMS_TRUE_ELECTRON,
-        "trigger_objects": "TrigObj",
     },
     "cms-tnp-ntuple": {
         "input_format": "pairs",

@@ -17,8 +17,11 @@
   overrides), and ``scale_factors_table.json`` with the same numbers, the bins without
   an SF and, with systematic sources, the ``stat``, ``syst``, ``total`` grids, δ per
   source (``sources``) and the bins whose variation gave no SF;
-* ``summary.json`` — per dataset the events, pairs and pairs outside the binning, what
-  the run left out, the method and per ID the mean and weighted mean SF (with
+* ``summary.json`` — per dataset the events (rows of a flat ntuple), the tag–probe pairs
+  (both charges, every m_ee) and pairs outside the binning, what the run left out, the
+  method, per ID and sample the efficiency integrated over the bins
+  (:func:`~egamma_cnn.tnp.analysis.integrated_efficiency`), and per ID the mean and
+  weighted mean SF (with
   systematic sources: the mean σ_stat and σ_syst and per source the mean and largest δ);
 * ``config.json`` — the configuration that made them.
 

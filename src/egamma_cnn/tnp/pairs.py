@@ -220,6 +220,19 @@ def _context(candidates: Any, events: Any) -> Any:
     return None if candidates is events else events
 
 
+def _selection(
+    candidates: Any, events: Any, setting: str, text: str, trigger: Any, where: str
+) -> Any:
+    """The decision per candidate of the configuration's selection ``setting``."""
+    return IdSpec.parse(text, what=setting).evaluate(
+        candidates,
+        events=_context(candidates, events),
+        trigger=trigger,
+        where=_phrase(candidates, events, where),
+        what=f"the {setting} {text!r}",
+    )
+
+
 def _tag_decision(candidates: Any, events: Any, config: TnPConfig, trigger: Any, where: str) -> Any:
     """Tags: p_T, |η| (and the crack), the tag ID, the event selection."""
     pt = quantity(candidates, "pt", config.pt, where, events)
@@ -229,14 +242,7 @@ def _tag_decision(candidates: Any, events: Any, config: TnPConfig, trigger: Any,
     decision = (pt > config.tag_min_pt) & (abs_eta < config.tag_max_abs_eta)
     if config.tag_crack:
         decision = decision & ~_in_crack(abs_eta, config)
-    tag_spec = IdSpec.parse(config.tag_id, what="tag_id")
-    decision = decision & tag_spec.evaluate(
-        candidates,
-        events=_context(candidates, events),
-        trigger=trigger,
-        where=_phrase(candidates, events, where),
-        what=f"the tag_id {config.tag_id!r}",
-    )
+    decision = decision & _selection(candidates, events, "tag_id", config.tag_id, trigger, where)
     selected = _event_selection(events, config)
     if selected is not None:
         decision = decision & selected
@@ -257,13 +263,9 @@ def _probe_decision(
     if config.probe_crack:
         decision = decision & ~_in_crack(abs_eta, config)
     if config.probe_selection is not None:
-        spec = IdSpec.parse(config.probe_selection, what="probe_selection")
-        decision = decision & spec.evaluate(
-            candidates,
-            events=_context(candidates, events),
-            trigger=trigger,
-            where=_phrase(candidates, events, where),
-            what=f"the probe_selection {config.probe_selection!r}",
+        text = config.probe_selection
+        decision = decision & _selection(
+            candidates, events, "probe_selection", text, trigger, where
         )
     return decision, et, eta
 
