@@ -1031,7 +1031,7 @@ def test_an_ntuple_of_simulation_declared_data_is_refused(tmp_path):
 
 
 def test_the_weight_of_simulation_is_required_and_data_is_never_weighted(tmp_path):
-    events = [_event(extra={"genWeight": 2.0})]
+    events = [_event(extra={"genWeight": 2.0, "Pileup_nTrueInt": 20.0})]
     mc = write_nanoaod(tmp_path / "mc.root", events)
     config = _nano(probe_id=("cutBased >= 2",))
     total = {"id": 0, "passing": sum, "mass": sum, "et": sum, "eta": sum, "truth": sum}
@@ -1042,6 +1042,12 @@ def test_the_weight_of_simulation_is_required_and_data_is_never_weighted(tmp_pat
 
     assert weighted(config, mc, False) == 2.0
     assert weighted(replace(config, weight=None), mc, False) == 1.0
+    # a product of weights: genWeight × the true pile-up of the event (20 here)
+    assert weighted(replace(config, weight="genWeight * Pileup.nTrueInt"), mc, False) == 40.0
+    with pytest.raises(
+        ValueError, match=r"no weight column 'puWeight' \(weight 'genWeight \* puWeight'\)"
+    ):
+        weighted(replace(config, weight="genWeight * puWeight"), mc, False)
     with pytest.raises(
         ValueError, match=r"'s' is simulation but its files have no weight column 'genweight'"
     ):

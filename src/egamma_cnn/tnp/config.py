@@ -242,6 +242,7 @@ _EXPRESSION_FIELDS = (
     "match_eta_field",
     "pair_mass",
     "truth",
+    "weight",
 )
 _INPUT_FORMATS = ("events", "pairs")
 
@@ -342,8 +343,9 @@ class TnPConfig:
     trigger_dr : float
         The trigger-matching ΔR.
     weight : str or None
-        The event weight column of simulation (``genWeight``; flat ntuples ``totWeight``);
-        used where the files have it. None: unweighted.
+        The event weight of simulation: a column (``genWeight``; flat ntuples
+        ``totWeight``) or a product of columns (``genWeight * puWeight``); a simulated
+        dataset must have it, data is never weighted. None: unweighted.
     systematics : dict of str to dict
         The variations of the systematic uncertainty, source → overrides
         (:mod:`egamma_cnn.tnp.systematics`).
@@ -682,7 +684,7 @@ _OPTIONAL_NAME_FIELDS = (
 )
 #: Settings that name a collection or a column (no expression).
 _PLAIN_NAMES = ("electrons", "probes", "pt", "eta", "phi", "mass", "charge", "probe_charge")
-_PLAIN_NAMES_OPTIONAL = ("trigger_objects", "weight")
+_PLAIN_NAMES_OPTIONAL = ("trigger_objects",)
 _LIST_FIELDS = ("probe_id", "truth_signal", "sidebands")
 _PAIR_FIELDS = ("crack", "mass_range", "signal_window")
 _EDGE_FIELDS = ("et_edges", "eta_edges")

@@ -465,15 +465,17 @@ def pair_rows(rows: Any, config: TnPConfig) -> Any:
 def event_weights(events: Any, field: str | None) -> Any:
     """The weight of every event (or row) of simulation, or None.
 
-    ``field`` is the configuration's ``weight`` column (``genWeight``; flat ntuples
-    ``totWeight``). Data (``metadata.is_data`` true) is never weighted; simulation
-    (``is_data`` false) must have the column, one number per event; without ``is_data``
-    (a processor on events a user opened) the column is used where the files have it.
+    ``field`` is the configuration's ``weight``: an event column (``genWeight``; flat
+    ntuples ``totWeight``) or a numeric expression of event columns, e.g. a product of
+    weights ``genWeight * puWeight``. Data (``metadata.is_data`` true) is never weighted;
+    simulation (``is_data`` false) must have every column it names, one number per event;
+    without ``is_data`` (a processor on events a user opened) the weight is used where the
+    files have its columns.
 
     Raises
     ------
     ValueError
-        Simulation without the weight column, or a weight that is not one number per
+        Simulation without a weight column, or a weight that is not one number per
         event, naming the dataset and the column.
     """
     if field is None:
@@ -483,15 +485,23 @@ def event_weights(events: Any, field: str | None) -> Any:
     if is_data is True:
         return None
     name = metadata.get("dataset", "sample")
-    if field not in (getattr(events, "fields", None) or ()):
+    expression = Expression.parse(field, what="weight")
+    fields = tuple(getattr(events, "fields", None) or ())
+    missing = [n for n in expression.names if n.split(".")[0] not in fields]
+    if missing:
         if is_data is False:
             raise ValueError(
-                f"dataset {name!r} is simulation but its files have no weight column {field!r}: "
-                "name the weight of your files (weight), or set weight to null for unweighted "
-                "simulation"
+                f"dataset {name!r} is simulation but its files have no weight column "
+                f"{missing[0]!r} (weight {field!r}): name the weight of your files (weight), "
+                "or set weight to null for unweighted simulation"
             )
         return None
-    values = events[field]
+    if expression.names == (field.strip(),) and "." not in field:
+        values = events[field.strip()]
+    else:
+        values = expression.evaluate(
+            column_reader(events, f"weight {field!r}", where="the events", numbers_only=True)
+        )
     if not _one_number(values):
         raise ValueError(f"weight {field!r} of dataset {name!r} is not one number per event")
     return values
