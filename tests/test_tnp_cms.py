@@ -278,6 +278,14 @@ def _open_nanoaod(path: Path, is_data: bool | None = None):
         ).events()
 
 
+def _read_ntuple(path: Path, metadata: dict | None = None):
+    """A written flat ntuple (``tnpEleIDs/fitter_tree``) as coffea events, eagerly."""
+    options = {} if metadata is None else {"metadata": metadata}
+    return NanoEventsFactory.from_root(
+        {str(path): "tnpEleIDs/fitter_tree"}, schemaclass=BaseSchema, mode="eager", **options
+    ).events()
+
+
 def _pairs(tmp_path: Path, events: list[dict], config: TnPConfig, *, is_data=False) -> list:
     """The pairs of ``config`` on a NanoAOD file holding ``events``, per event."""
     path = write_nanoaod(tmp_path / "nano.root", events, is_data=is_data)
@@ -688,12 +696,7 @@ def test_a_written_ntuple_gives_hand_known_weighted_pass_and_fail(tmp_path):
     ]
     path = write_tnp_ntuple(tmp_path / "ntuple.root", rows)
     config = TnPConfig.preset_config("cms-tnp-ntuple", probe_id=(flag,))
-    events = NanoEventsFactory.from_root(
-        {str(path): "tnpEleIDs/fitter_tree"},
-        schemaclass=BaseSchema,
-        mode="eager",
-        metadata={"dataset": "mc", "is_data": False},
-    ).events()
+    events = _read_ntuple(path, {"dataset": "mc", "is_data": False})
     output = TagAndProbeProcessor(config).process(events)["mc"]
     assert output["pairs"] == 4  # the tag below 30 GeV and the probe outside |η_SC| 2.5 go
     histogram = output["histogram"][{"id": flag, "mass": sum, "et": sum, "eta": sum}]
@@ -712,9 +715,7 @@ def test_a_written_ntuple_gives_hand_known_weighted_pass_and_fail(tmp_path):
 def _ntuple_truth(tmp_path: Path, rows: list[dict], **changes) -> list[int]:
     path = write_tnp_ntuple(tmp_path / "ntuple.root", rows)
     config = TnPConfig.preset_config("cms-tnp-ntuple", probe_id=("el_pt > 0",), **changes)
-    events = NanoEventsFactory.from_root(
-        {str(path): "tnpEleIDs/fitter_tree"}, schemaclass=BaseSchema, mode="eager"
-    ).events()
+    events = _read_ntuple(path)
     return ak.to_list(tag_probe_pairs(events, config).truth)
 
 
@@ -964,12 +965,7 @@ def test_the_trigger_match_eta_the_weight_the_probe_charge_and_the_pair_mass_are
     row |= {"el_eta": -0.4, "el_phi": 3.0}
     rows = [{**row, "pair_mass": 90.5, "totWeight": 3.0, "el_q": 1.0, "tag_Ele_q": -1.0}]
     path = write_tnp_ntuple(tmp_path / "ntuple.root", rows)
-    events = NanoEventsFactory.from_root(
-        {str(path): "tnpEleIDs/fitter_tree"},
-        schemaclass=BaseSchema,
-        mode="eager",
-        metadata={"dataset": "mc", "is_data": False},
-    ).events()
+    events = _read_ntuple(path, {"dataset": "mc", "is_data": False})
 
     def filled(**changes):
         config = TnPConfig.preset_config("cms-tnp-ntuple", probe_id=("el_pt > 0",), **changes)
@@ -989,12 +985,7 @@ def test_the_trigger_match_eta_the_weight_the_probe_charge_and_the_pair_mass_are
 
 def _ntuple_events(tmp_path: Path, rows: list[dict], is_data: bool):
     path = write_tnp_ntuple(tmp_path / "rows.root", rows, is_data=is_data)
-    return NanoEventsFactory.from_root(
-        {str(path): "tnpEleIDs/fitter_tree"},
-        schemaclass=BaseSchema,
-        mode="eager",
-        metadata={"dataset": "rows", "is_data": is_data},
-    ).events()
+    return _read_ntuple(path, {"dataset": "rows", "is_data": is_data})
 
 
 _ROW = {"tag_Ele_pt": 40.0, "tag_Ele_eta": 0.3, "tag_Ele_phi": 0.0}
@@ -1017,12 +1008,7 @@ def test_a_tighter_tag_on_a_weighted_ntuple_uses_the_weights_of_its_own_rows(tmp
 def test_an_ntuple_of_simulation_declared_data_is_refused(tmp_path):
     rows = [{**_ROW, "totWeight": 1.0, "mcTrue": 1}]
     _ntuple_events(tmp_path, rows, False)  # writes rows.root; read it declared data:
-    declared = NanoEventsFactory.from_root(
-        {str(tmp_path / "rows.root"): "tnpEleIDs/fitter_tree"},
-        schemaclass=BaseSchema,
-        mode="eager",
-        metadata={"dataset": "rows", "is_data": True},
-    ).events()
+    declared = _read_ntuple(tmp_path / "rows.root", {"dataset": "rows", "is_data": True})
     config = TnPConfig.preset_config("cms-tnp-ntuple", probe_id=("el_pt > 0",))
     with pytest.raises(
         ValueError, match=r"'rows' is declared data .* carry the truth 'mcTrue == 1'"

@@ -26,7 +26,7 @@ from typing import Any
 
 import awkward as ak
 
-__all__ = ["column_reader", "configured_column", "has_columns", "valid_names"]
+__all__ = ["column_reader", "configured_column", "has_columns", "holds_numbers", "valid_names"]
 
 #: Modules whose classes make up the array machinery, not the physics behaviours of a
 #: collection: their attributes (``ndim``, ``type``, ``layout``, ``behavior``, ``mask``, ...)
@@ -100,7 +100,7 @@ def _list_depth(form: Any) -> int:
     return depth
 
 
-def _holds_numbers(values: Any, depth: int, booleans: bool) -> bool:
+def holds_numbers(values: Any, depth: int, booleans: bool) -> bool:
     """Whether ``values`` hold one number (or, with ``booleans``, boolean) per entry at
     list depth ``depth``: numbers, no lists or records below."""
     form = _form(values)
@@ -176,7 +176,7 @@ def _event_column(events: Any, name: str) -> Any | None:
         if part not in (getattr(values, "fields", None) or ()):
             return None
         values = values[part]
-    return values if _holds_numbers(values, 0, booleans=True) else None
+    return values if holds_numbers(values, 0, booleans=True) else None
 
 
 def _hint(name: str, valid: Sequence[str]) -> str:
@@ -274,7 +274,7 @@ def column_reader(
                     f"the column {'.'.join(parts[: k + 1])!r} of {what} cannot be computed "
                     f"from {where} ({err})"
                 ) from None
-        if not _holds_numbers(values, depth, booleans=not numbers_only):
+        if not holds_numbers(values, depth, booleans=not numbers_only):
             kind = "number" if numbers_only else "number or boolean"
             raise ValueError(
                 f"the column {name!r} of {what} is not one {kind} per candidate "
@@ -316,7 +316,7 @@ def configured_column(collection: Any, setting: str, name: str, where: str) -> A
         values = _attribute(collection, name)
     except LookupError as err:
         raise ValueError(f"{setting} {name!r} cannot be computed from {where} ({err})") from None
-    if not _holds_numbers(values, _list_depth(_form(collection)), booleans=False):
+    if not holds_numbers(values, _list_depth(_form(collection)), booleans=False):
         numeric = _numeric(collection, valid, booleans=False)
         raise ValueError(
             f"{setting} {name!r} of {where} is not one number per candidate "

@@ -596,14 +596,11 @@ class TnPConfig:
             raise ValueError(f"{path}: {err}") from None
 
 
-#: What the CMS NanoAOD presets share: cut-based Tight tags in the supercluster η, the CMS
-#: scale-factor binning and crack, m_ee 50–130 GeV, generator-matched truth, TrigObj.
-_CMS_NANOAOD: dict[str, Any] = {
-    "tag_id": "cutBased >= 4",
+#: What every CMS preset shares: tags above 30 GeV, probes above 10 GeV, the CMS
+#: scale-factor binning, acceptance and crack, m_ee 50–130 GeV.
+_CMS: dict[str, Any] = {
     "tag_min_pt": 30.0,
     "probe_min_et": 10.0,
-    "probe_et_field": "pt",
-    "tag_eta_field": CMS_ELECTRON_SC_ETA,
     "et_edges": CMS_ET_EDGES,
     "eta_edges": CMS_ETA_EDGES,
     "tag_max_abs_eta": 2.5,
@@ -611,6 +608,14 @@ _CMS_NANOAOD: dict[str, Any] = {
     "crack": CMS_CRACK,
     "mass_range": (50.0, 130.0),
     "mass_bins": 80,
+}
+#: What the CMS NanoAOD presets add: cut-based Tight tags in the supercluster η, probes'
+#: p_T, generator-matched truth, TrigObj.
+_CMS_NANOAOD: dict[str, Any] = {
+    **_CMS,
+    "tag_id": "cutBased >= 4",
+    "probe_et_field": "pt",
+    "tag_eta_field": CMS_ELECTRON_SC_ETA,
     "truth": CMS_TRUE_ELECTRON,
     "trigger_objects": "TrigObj",
 }
@@ -631,11 +636,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "charge": None,
     },
     "cms-tnp-ntuple": {
+        **_CMS,
         "input_format": "pairs",
         "probe_id": ("passingCutBasedLoose122XV1", "passingCutBasedTight122XV1"),
         "tag_id": "true",
-        "tag_min_pt": 30.0,
-        "probe_min_et": 10.0,
         "pt": "tag_Ele_pt",
         "tag_eta_field": "tag_sc_eta",
         "charge": "tag_Ele_q",
@@ -643,13 +647,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "probe_et_field": "el_pt",
         "probe_eta_field": "el_sc_eta",
         "pair_mass": "pair_mass",
-        "et_edges": CMS_ET_EDGES,
-        "eta_edges": CMS_ETA_EDGES,
-        "tag_max_abs_eta": 2.5,
-        "probe_max_abs_eta": 2.5,
-        "crack": CMS_CRACK,
-        "mass_range": (50.0, 130.0),
-        "mass_bins": 80,
         "truth": "mcTrue == 1",
         "weight": "totWeight",
     },

@@ -22,7 +22,7 @@ import vector
 from coffea.lumi_tools import LumiMask
 
 from egamma_cnn.expressions import Expression
-from egamma_cnn.tnp.columns import column_reader, has_columns
+from egamma_cnn.tnp.columns import column_reader, has_columns, holds_numbers
 from egamma_cnn.tnp.config import IdSpec, TnPConfig, broadcast_to_candidates, quantity
 
 __all__ = [
@@ -32,7 +32,6 @@ __all__ = [
     "event_weights",
     "four_momenta",
     "invariant_mass",
-    "pair_rows",
     "tag_probe_pairs",
     "trigger_matcher",
 ]
@@ -446,22 +445,6 @@ def _opposite(tags, probes, config, tag_name, probe_name, events, tag_index, pro
     return tag_charge[tag_index] * probe_charge[probe_index] < 0
 
 
-def pair_rows(rows: Any, config: TnPConfig) -> Any:
-    """The rows of a flat ntuple that are a pair of the configuration (tag, probe and pair
-    pass)."""
-    tag_ok = _tag_decision(rows, rows, config, None, "rows")
-    probe_ok = _probe_decision(rows, rows, config, None, "rows")[0]
-    keep = tag_ok & probe_ok
-    if config.pair_selection is not None:
-        keep = keep & IdSpec.parse(config.pair_selection, what="pair_selection").evaluate(
-            rows,
-            events=rows,
-            where="the rows",
-            what=f"the pair_selection {config.pair_selection!r}",
-        )
-    return keep
-
-
 def event_weights(events: Any, field: str | None) -> Any:
     """The weight of every event (or row) of simulation, or None.
 
@@ -502,21 +485,9 @@ def event_weights(events: Any, field: str | None) -> Any:
         values = expression.evaluate(
             column_reader(events, f"weight {field!r}", where="the events", numbers_only=True)
         )
-    if not _one_number(values):
+    if not holds_numbers(values, depth=0, booleans=False):
         raise ValueError(f"weight {field!r} of dataset {name!r} is not one number per event")
     return values
-
-
-def _one_number(values: Any) -> bool:
-    """Whether ``values`` hold one number (not a boolean) per entry, no lists or records."""
-    form = getattr(values, "form", None)
-    if form is None and isinstance(values, ak.Array):
-        form = values.layout.form
-    while form is not None and isinstance(form, ak.forms.IndexedOptionForm | ak.forms.UnmaskedForm):
-        form = form.content
-    return (
-        isinstance(form, ak.forms.NumpyForm) and not form.inner_shape and form.primitive != "bool"
-    )
 
 
 def _row_pairs(rows: Any, config: TnPConfig) -> Any:
@@ -524,9 +495,11 @@ def _row_pairs(rows: Any, config: TnPConfig) -> Any:
     where = "rows"
     if config.truth_tags:
         raise ValueError("truth_tags: a flat ntuple has one truth flag per pair; use truth")
-    keep = pair_rows(rows, config)
-    probe_et = quantity(rows, "probe_et_field", config.probe_et_field, where, rows)
-    probe_eta = quantity(rows, "probe_eta_field", config.probe_eta_field, where, rows)
+    keep = _tag_decision(rows, rows, config, None, where)
+    probe_ok, probe_et, probe_eta = _probe_decision(rows, rows, config, None, where)
+    keep = keep & probe_ok
+    if config.pair_selection is not None:
+        keep = keep & _selection(rows, rows, "pair_selection", config.pair_selection, None, where)
     decisions = _decisions(rows, rows, config, None, where)
     truth = _truth(rows, config, rows, "the rows")
     mass = quantity(rows, "pair_mass", config.pair_mass, where)
