@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# the tests keep their preprocessing cache (egamma_cnn.execution.preprocessing) to
+# themselves, not in the user's ~/.cache; the commands they run inherit it
+os.environ["EGAMMA_CNN_CACHE_DIR"] = tempfile.mkdtemp(prefix="egamma-cnn-test-cache-")
 
 MC_FILE = Path(__file__).parent / "data" / "zee_mc.root"
 

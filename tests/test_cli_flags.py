@@ -95,6 +95,8 @@ _EXECUTION_FLAGS = [
     (["--retries", "0"], "retries", 0),
     (["--memory-per-worker", "3GiB"], "memory_per_worker", "3GiB"),
     (["--skip-bad-files"], "skip_bad_files", True),
+    (["--no-cache"], "cache", False),
+    (["--cache-dir", "/tmp/egamma-cnn-test-cache"], "cache_dir", "/tmp/egamma-cnn-test-cache"),
 ]
 
 

@@ -249,12 +249,17 @@ def test_a_file_through_a_link_or_another_spelling_is_refused(tmp_path):
     assert check_fileset({"a": {"files": [remote]}, "b": {"files": [remote + "x"]}})
 
 
-def test_a_preprocessed_fileset_with_steps_is_refused(tmp_path):
+def test_a_runnable_fileset_with_bad_steps_is_refused_by_name(tmp_path):
     fileset = {
         "data": {"files": {str(DATALIKE): {"object_path": "Events", "steps": [[0, 5]]}}},
         "mc": {"files": [str(MC)]},
     }
-    with pytest.raises(ValueError, match=r"preprocessed filesets \(\"steps\" per file\) are not"):
+    assert check_fileset(fileset)["data"]["files"][str(DATALIKE)]["steps"] == [[0, 5]]
+    fileset["data"]["files"][str(DATALIKE)]["steps"] = [[0, 5], [3, 8]]
+    with pytest.raises(ValueError, match=r"dataset 'data': file .* steps overlap"):
+        check_fileset(fileset)
+    fileset["data"]["files"][str(DATALIKE)]["steps"] = [[5, 2]]
+    with pytest.raises(ValueError, match=r"a step must be \[start, stop\]"):
         check_fileset(fileset)
     # coffea's object_path alone stays accepted
     fileset["data"]["files"][str(DATALIKE)] = {"object_path": "Events"}

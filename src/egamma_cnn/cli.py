@@ -401,6 +401,19 @@ def _execution_options(parser: argparse.ArgumentParser) -> None:
         help="go on past files and chunks that cannot be read; the summary names each one",
     )
     group.add_argument(
+        "--cache-dir",
+        default=None,
+        help="folder of the preprocessing cache (default: $EGAMMA_CNN_CACHE_DIR or "
+        "~/.cache/egamma-cnn)",
+    )
+    group.add_argument(
+        "--no-cache",
+        dest="cache",
+        action="store_false",
+        default=None,
+        help="preprocess every file again and keep nothing",
+    )
+    group.add_argument(
         "--execution-config",
         type=_input_file,
         default=None,
@@ -549,6 +562,8 @@ def _execution(args: argparse.Namespace) -> Any:
         retries=args.retries,
         memory_per_worker=args.memory_per_worker,
         skip_bad_files=args.skip_bad_files,
+        cache=args.cache,
+        cache_dir=args.cache_dir,
     )
 
 

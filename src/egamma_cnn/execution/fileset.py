@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from egamma_cnn.execution.preprocessing import check_steps
 from egamma_cnn.jsonio import read_json
 from egamma_cnn.provenance import read_metadata
 
@@ -98,9 +99,10 @@ def check_fileset(
     given, and ``metadata.is_data``, if given, true or false. No file may appear twice in
     the whole fileset: local paths are compared by device and inode where the file
     exists, else by real path (a symbolic link and its target, ``a/../b.root`` and
-    ``b.root`` are the same file), remote ones by their text. Preprocessed filesets
-    (coffea's ``"steps"`` per file) are refused: they are not supported yet, and the
-    chunks they name would be silently ignored. Whether the files exist is
+    ``b.root`` are the same file), remote ones by their text. A runnable fileset
+    (coffea's ``preprocess`` output, or a run's ``preprocessed.json``: ``"steps"`` per file,
+    ``"form"`` per dataset) is accepted, its steps checked
+    (:func:`~egamma_cnn.execution.preprocessing.check_steps`). Whether the files exist is
     :func:`missing_file`'s question. ``where`` starts every message (the JSON file);
     ``relative_to`` is the folder relative local paths are read from (the current one
     when None).
@@ -142,11 +144,13 @@ def check_fileset(
                     f"{at}: file {file}: the tree name must be a text, not {_short(tree)}"
                 )
             if isinstance(tree, Mapping) and "steps" in tree:
-                raise ValueError(
-                    f'{at}: file {file}: preprocessed filesets ("steps" per file) are not '
-                    "accepted yet; give the file with its tree name only (egamma-cnn splits it "
-                    "into chunks itself)"
-                )
+                check_steps(name, file, tree)
+        form = spec.get("form")
+        if form is not None and not isinstance(form, str):
+            raise ValueError(
+                f"{at}: 'form' must be coffea's compressed form (a text) or null, not "
+                f"{_short(form)}"
+            )
         metadata = spec.get("metadata")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise ValueError(f"{at}: 'metadata' must be a mapping, not {_short(metadata)}")

@@ -57,6 +57,10 @@ class FilesetRun:
 
     outputs: dict[str, Any]
     failures: list[Failure] = field(default_factory=list)
+    #: The runnable fileset that ran (coffea's format: steps, entries and UUID per file,
+    #: the form per dataset where known), less what was left out: the
+    #: ``preprocessed.json`` a workflow writes beside its outputs, an input of a later run.
+    runnable: dict[str, Any] = field(default_factory=dict)
 
     @property
     def skipped_files(self) -> list[str]:

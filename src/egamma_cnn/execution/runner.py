@@ -37,12 +37,14 @@ from typing import Any
 
 import dask
 import uproot
-from coffea.dataset_tools import apply_to_fileset, preprocess
+from coffea.dataset_tools import apply_to_fileset
 from coffea.nanoevents import BaseSchema
 from dask.diagnostics import ProgressBar
 
 from egamma_cnn.execution.clusters import open_executor
 from egamma_cnn.execution.fileset import check_fileset, missing_file
+from egamma_cnn.execution.graphs import input_form, submit
+from egamma_cnn.execution.preprocessing import PreprocessCache, preprocess_fileset, remember_forms
 from egamma_cnn.execution.report import BadInputError, Failure, FilesetRun
 from egamma_cnn.execution.settings import ExecutionSettings
 
@@ -108,16 +110,34 @@ def _chunk_failures(reports: Mapping[str, Any]) -> list[Failure]:
     return failures
 
 
+def _whole_files(
+    failures: list[Failure], schemaclass: type[BaseSchema], runnable: Mapping[str, Any]
+) -> list[Failure]:
+    """``failures`` of chunks, those of a file that lacks branches its schema needs made
+    one failure of the whole file, named with the branches (every chunk of it fails)."""
+    out: list[Failure] = []
+    explained: dict[tuple[str, str], str | None] = {}
+    for failure in failures:
+        key = (failure.dataset, failure.file)
+        if key not in explained:
+            tree = runnable.get(failure.dataset, {}).get("files", {}).get(failure.file, "Events")
+            explained[key] = _branch_problem(schemaclass, failure.file, tree)
+            if explained[key] is not None:
+                out.append(Failure(failure.dataset, failure.file, explained[key]))
+        if explained[key] is None:
+            out.append(failure)
+    return out
+
+
 def _compute(graph: Any, executor: Any, retries: int) -> Any:
     """Compute with a progress bar on a distributed client or dask's local scheduler."""
     if executor is not None and not isinstance(executor, str):  # a distributed Client
         from distributed import progress
 
-        futures = executor.compute(graph, retries=retries)
-        progress(futures)
+        submitted = submit(graph, executor, retries)
+        progress(submitted.flat_futures())
         print()
-        result = executor.gather(futures)
-        return tuple(result) if isinstance(graph, tuple) else result
+        return submitted.result()
     with ProgressBar():
         (out,) = dask.compute(graph, scheduler=executor)
     return out
@@ -326,11 +346,11 @@ def _erring(
     submitted: list[tuple[Any, list[Any] | BaseException]] = []
     for label, runnable in parts:
         try:
-            futures = executor.compute(build(runnable), retries=retries)
+            futures = submit(build(runnable), executor, retries).flat_futures()
         except Exception as err:  # the graph cannot even be built
             submitted.append((label, err))
             continue
-        submitted.append((label, futures if isinstance(futures, list) else [futures]))
+        submitted.append((label, futures))
     pending = [f for _, futures in submitted if isinstance(futures, list) for f in futures]
     try:
         wait(pending)
@@ -376,6 +396,11 @@ def _locate(
             for start, stop in file_spec["steps"]
         ]
         explanation = _branch_problem(schemaclass, file, file_spec)
+        if explanation is not None:  # the file lacks branches: every chunk of it fails
+            culprits.append(Failure(name, file, explanation))
+            if first_only:
+                break
+            continue
         failed_chunks = _erring(chunks, build, executor, retries, first_only)
         if not failed_chunks:
             reason = f"{_reason(file_error)} (the file fails, none of its chunks alone)"
@@ -398,52 +423,58 @@ def _prepare(
     """Preprocess ``fileset``: the runnable fileset, the files that cannot be opened or
     read with the schema (when they may be left out), and the graph (``build``).
 
-    A failure of preprocess or of building the graph (files whose branches do not make
-    the schema's collections: their forms do not merge, a collection is missing) is
-    explained by the schema's ``check_branches`` when it can be, and such files are
-    left out with ``skip_bad_files``.
+    The chunks come from :func:`.preprocessing.preprocess_fileset` (entries read from the
+    files' headers, kept in the cache of ``settings``); the forms the graph's first
+    build reads are kept too (:func:`.preprocessing.remember_forms`). A failure of
+    building the graph (files whose branches do not make the schema's collections: their
+    forms do not merge, a collection is missing) is explained by the schema's
+    ``check_branches`` when it can be, and such files are left out with
+    ``skip_bad_files``.
     """
     left_out: list[Failure] = []
+    cache = PreprocessCache(settings.preprocess_cache_dir())
     while True:
         runnable = None
         try:
-            with _quiet_schemas():
-                runnable, _ = preprocess(
-                    fileset,
-                    step_size=settings.chunk_size,
-                    skip_bad_files=True,
-                    file_exceptions=(Exception,),
-                    allow_empty_datasets=True,
-                    scheduler=executor if isinstance(executor, str) else None,
-                )
+            prepared = preprocess_fileset(
+                fileset, settings.chunk_size, cache, None if isinstance(executor, str) else executor
+            )
+            for note in prepared.notes:
+                print(note)
+            runnable = prepared.runnable
             unopened = [
-                Failure(name, file, _open_reason(file, _tree(tree)))
-                for name, spec in fileset.items()
-                for file, tree in spec["files"].items()
-                if file not in (runnable.get(name) or {}).get("files", {})
+                Failure(name, file, _open_reason(file, _tree(fileset[name]["files"][file])))
+                for name, file, _ in prepared.unreadable
             ]
-            runnable = {name: spec for name, spec in runnable.items() if spec.get("files")}
             if unopened and not settings.skip_bad_files:
                 return runnable, unopened, None  # the caller stops the run
             # the schema's refusals (a missing collection) come here, with the files known
             graph = build(runnable) if runnable else None
+            if graph is not None:
+                outputs = graph[0] if isinstance(graph, tuple) else graph
+                remember_forms(runnable, outputs, cache, input_form)
             return runnable, left_out + unopened, graph
+        except ValueError as err:
+            if runnable is None:  # the runnable fileset given is wrong: its own message
+                raise
+            error: Exception = err
         except Exception as err:
-            problems = _branch_failures(schemaclass, fileset)
-            if not problems:
-                explained = _explained(err, fileset, runnable, build)
-                if explained is None:
-                    raise
-                raise explained from err
-            if not settings.skip_bad_files:
-                listed = "; ".join(str(f) for f in problems)
-                raise BadInputError(
-                    f"{len(problems)} file(s) cannot be read with {schemaclass.__name__}: {listed}"
-                ) from err
-            left_out += problems
-            fileset = _without(fileset, problems)
-            if not fileset:
-                return {}, left_out, None
+            error = err
+        problems = _branch_failures(schemaclass, fileset)
+        if not problems:
+            explained = _explained(error, fileset, runnable, build)
+            if explained is None:
+                raise error
+            raise explained from error
+        if not settings.skip_bad_files:
+            listed = "; ".join(str(f) for f in problems)
+            raise BadInputError(
+                f"{len(problems)} file(s) cannot be read with {schemaclass.__name__}: {listed}"
+            ) from error
+        left_out += problems
+        fileset = _without(fileset, problems)
+        if not fileset:
+            return {}, left_out, None
 
 
 def run_fileset(
@@ -524,7 +555,7 @@ def run_fileset(
         runnable = _without(runnable, left_out)
     if settings.skip_bad_files:
         outputs, reports = computed
-        chunk_failures = _chunk_failures(reports)
+        chunk_failures = _whole_files(_chunk_failures(reports), schemaclass, runnable)
         for failure in chunk_failures:
             print(f"left out {failure}")
         failures += chunk_failures
@@ -535,7 +566,7 @@ def run_fileset(
         name: out[name] if isinstance(out, dict) and list(out) == [name] else out
         for name, out in ((name, outputs[name]) for name in runnable)
     }
-    return FilesetRun(unwrapped, failures)
+    return FilesetRun(unwrapped, failures, runnable)
 
 
 def check_inputs(

@@ -22,6 +22,7 @@ from typing import Any
 
 from dask.utils import parse_bytes
 
+from egamma_cnn.execution.preprocessing import default_cache_dir
 from egamma_cnn.jsonio import read_json
 
 __all__ = [
@@ -152,6 +153,14 @@ class ExecutionSettings:
         ``walltime``, ``account``, ``job_extra_directives``, ...).
     gateway : dict
         Cluster options of the dask-gateway (``image``, ``worker_cores``, ...).
+    cache : bool
+        Keep what preprocessing learns of each file (its entries and UUID; the form of a
+        dataset's first file) and use it in later runs over unchanged files
+        (:mod:`egamma_cnn.execution.preprocessing`); False: read every file again and
+        keep nothing.
+    cache_dir : str, optional
+        The cache's folder (default: ``$EGAMMA_CNN_CACHE_DIR``, else
+        ``$XDG_CACHE_HOME/egamma-cnn``, else ``~/.cache/egamma-cnn``).
 
     Raises
     ------
@@ -171,6 +180,8 @@ class ExecutionSettings:
     skip_bad_files: bool = False
     jobqueue: dict[str, Any] = field(default_factory=dict)
     gateway: dict[str, Any] = field(default_factory=dict)
+    cache: bool = True
+    cache_dir: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.executor, str) or self.executor not in EXECUTORS:
@@ -208,6 +219,16 @@ class ExecutionSettings:
             _check_memory(self.memory_per_worker)
         if self.executor == "scheduler" and not self.address:
             raise ValueError("executor 'scheduler' needs the scheduler's address (tcp://host:port)")
+        if not isinstance(self.cache, bool):
+            raise ValueError(f"cache must be true or false, not {self.cache!r}")
+        if self.cache_dir is not None and (
+            not isinstance(self.cache_dir, str) or not self.cache_dir.strip()
+        ):
+            raise ValueError(f"cache_dir must be a folder (text) or null, not {self.cache_dir!r}")
+        if self.cache_dir is not None and not self.cache:
+            raise ValueError(
+                f"cache_dir {self.cache_dir!r} is given with cache false: it would be ignored"
+            )
         if not isinstance(self.skip_bad_files, bool):
             raise ValueError(f"skip_bad_files must be true or false, not {self.skip_bad_files!r}")
         for name in ("jobqueue", "gateway"):
@@ -236,6 +257,12 @@ class ExecutionSettings:
                     f"{self.executor!r} (only by {', '.join(users)}): remove it or choose "
                     "one of those executors"
                 )
+
+    def preprocess_cache_dir(self) -> Path | None:
+        """The preprocessing cache's folder (None: no cache, ``cache`` false)."""
+        if not self.cache:
+            return None
+        return Path(self.cache_dir).expanduser() if self.cache_dir else default_cache_dir()
 
     def with_changes(self, **changes: Any) -> ExecutionSettings:
         """A copy with ``changes`` (None values are ignored: "not given")."""

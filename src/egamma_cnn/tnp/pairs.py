@@ -19,7 +19,6 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import vector
-from coffea.lumi_tools import LumiMask
 
 from egamma_cnn.expressions import Expression
 from egamma_cnn.tnp.columns import column_reader, has_columns, holds_numbers
@@ -168,8 +167,14 @@ def _truth(candidates: Any, config: TnPConfig, events: Any, where: str) -> Any:
 
 
 @functools.lru_cache(maxsize=8)
-def _lumi_mask(path: str) -> LumiMask:
-    """coffea's ``LumiMask`` of a golden JSON, read once per process."""
+def _lumi_mask(path: str) -> Any:
+    """coffea's ``LumiMask`` of a golden JSON, read once per process.
+
+    Imported here, not with the module: coffea's luminosity tools compile their numba
+    functions when imported (2.4 s per process), which only runs with a golden JSON need.
+    """
+    from coffea.lumi_tools import LumiMask
+
     return LumiMask(path)
 
 

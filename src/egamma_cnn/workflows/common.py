@@ -14,21 +14,39 @@ files of the previous run removed, ``manifest.json`` written last).
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import uproot
 from coffea.nanoevents import NanoEventsFactory
+from coffea.util import decompress_form
 
 from egamma_cnn.execution import ExecutionSettings, FilesetRun, run_fileset
+from egamma_cnn.execution.preprocessing import PreprocessCache
 from egamma_cnn.nanoevents import EGammaSchema
 
-__all__ = ["check_graph_on_first_files", "fileset_inputs", "run_processor", "run_report"]
+__all__ = [
+    "PREPROCESSED_NAME",
+    "check_graph_on_first_files",
+    "fileset_inputs",
+    "run_processor",
+    "run_report",
+    "write_preprocessed",
+]
+
+#: The runnable fileset a run writes beside its outputs (an input of a later run).
+PREPROCESSED_NAME = "preprocessed.json"
 
 
 def check_graph_on_first_files(
-    processor: Any, fileset: Mapping[str, Any], schemaclass: Any
+    processor: Any,
+    fileset: Mapping[str, Any],
+    schemaclass: Any,
+    settings: ExecutionSettings | None = None,
 ) -> None:
     """Build ``processor``'s graph on the first file of every dataset, so that a selection
     naming a column the files lack (a typo in ``--id``, a trigger path the files do not
@@ -37,6 +55,8 @@ def check_graph_on_first_files(
 
     The graph is built lazily (dask-awkward, from the file's form): no event is read and
     nothing is computed, the checks are those the run itself makes when it builds its graph.
+    The form is the one the preprocessing cache of ``settings`` kept for the file (a
+    runnable fileset's ``"form"``, or an earlier run's), else read from the file.
 
     A file that cannot be opened is left to the run (which names it, or skips it with
     ``skip_bad_files``); only the processor's refusals (``ValueError``) are raised here.
@@ -46,6 +66,7 @@ def check_graph_on_first_files(
     ValueError
         The processor's error, with the dataset and the file it was checked on.
     """
+    cache = PreprocessCache((settings or ExecutionSettings()).preprocess_cache_dir())
     for name, spec in fileset.items():
         files = spec.get("files") if isinstance(spec, Mapping) else None
         if isinstance(files, list | tuple) and files:
@@ -57,6 +78,7 @@ def check_graph_on_first_files(
             tree = tree.get("object_path")
         metadata = {**(spec.get("metadata") or {}), "dataset": name}
         tree = tree or "Events"
+        form = _known_form(spec, str(path), tree, cache)
         try:
             with uproot.open(str(path)) as file:
                 file[tree]
@@ -71,6 +93,7 @@ def check_graph_on_first_files(
                     schemaclass=schema,
                     mode="dask",
                     metadata=metadata,
+                    known_base_form=form,
                 ).events()
         except Exception as err:  # the schema refuses the file: another format
             reason = " ".join(str(err).split())[:200]
@@ -85,6 +108,21 @@ def check_graph_on_first_files(
                 processor.process(events)
         except ValueError as err:
             raise ValueError(f"dataset {name!r} ({path}): {err}") from None
+
+
+def _known_form(spec: Mapping[str, Any], path: str, tree: str, cache: PreprocessCache) -> Any:
+    """The form of ``path``'s ``tree`` without opening it: the dataset's ``"form"`` (a
+    runnable fileset), else the one the cache kept for the file (None: not known)."""
+    compressed = spec.get("form")
+    if not isinstance(compressed, str):
+        facts = cache.facts(path, tree)
+        compressed = None if facts is None else cache.form(facts.uuid, tree)
+    if compressed is None:
+        return None
+    try:
+        return ak.forms.from_json(decompress_form(compressed))
+    except Exception:  # a form that cannot be read: the file is opened instead
+        return None
 
 
 def fileset_inputs(fileset: Mapping[str, Any]) -> dict[str, Any]:
@@ -166,3 +204,13 @@ def run_report(run: FilesetRun, **passes: FilesetRun | None) -> dict[str, Any]:
             left_out += [{**row, name: True} for row in other.report()]
     report["left_out"] = left_out
     return report
+
+
+def write_preprocessed(run: FilesetRun, folder: Path) -> Path:
+    """Write the runnable fileset of ``run`` (:attr:`FilesetRun.runnable`: every file's
+    steps, entries and UUID, each dataset's form where known) as ``preprocessed.json``
+    into ``folder``: given back as the fileset of a later run, it runs the same chunks
+    without preprocessing (a file that changed since is refused by its UUID)."""
+    path = Path(folder) / PREPROCESSED_NAME
+    path.write_text(json.dumps(run.runnable, indent=1) + "\n", encoding="utf-8")
+    return path

@@ -72,6 +72,7 @@ from egamma_cnn.workflows.common import (
     fileset_inputs,
     run_processor,
     run_report,
+    write_preprocessed,
 )
 
 __all__ = ["run_datamc"]
@@ -115,7 +116,7 @@ def run_datamc(
     check_output_names(ids, "ID")
     processor = DataMCProcessor(config, variables, ids=ids)
     schemaclass = _checked_schema(fileset, schemaclass or EGammaSchema, fudged_pass)
-    check_graph_on_first_files(processor, fileset, schemaclass)
+    check_graph_on_first_files(processor, fileset, schemaclass, settings)
     execution = dict(step_size=step_size, scheduler=scheduler, settings=settings)
     with run_folder(out_dir, workflow="datamc", inputs=fileset_inputs(fileset)) as staging:
         run = run_processor(processor, fileset, schemaclass=schemaclass, **execution)
@@ -144,6 +145,7 @@ def run_datamc(
             run_report=run_report(run, fudged_pass=fudged_run),
         )
         write_outputs(result, staging, fudge_factors=False)
+        write_preprocessed(run, staging)
         plot_all(result, staging)
     return result.summary()
 

@@ -61,6 +61,7 @@ from egamma_cnn.workflows.common import (
     fileset_inputs,
     run_processor,
     run_report,
+    write_preprocessed,
 )
 from egamma_cnn.workflows.tnp import run_tnp
 
@@ -131,7 +132,7 @@ def run_isolation(
     dataset_kinds(fileset)  # every dataset says whether it is data, before anything runs
     _check_tnp_datasets(tnp_datasets, fileset, particle)
     check_output_names(list(processor.working_points.values()), "isolation working point")
-    check_graph_on_first_files(processor, fileset, schemaclass)
+    check_graph_on_first_files(processor, fileset, schemaclass, settings)
     execution = {"schemaclass": schemaclass, "step_size": step_size, "scheduler": scheduler}
     with run_folder(out_dir, workflow="isolation", inputs=fileset_inputs(fileset)) as staging:
         run = run_processor(processor, fileset, **execution, settings=settings)
@@ -152,5 +153,6 @@ def run_isolation(
             tnp_summary=tnp_summary,
         )
         write_outputs(result, staging)
+        write_preprocessed(run, staging)
         plot_all(result, staging)
     return result.summary()

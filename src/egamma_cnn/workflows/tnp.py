@@ -45,7 +45,7 @@ from typing import Any
 
 from coffea.nanoevents import BaseSchema, NanoAODSchema
 
-from egamma_cnn.execution import dataset_kind, dataset_kinds, merge_by_kind
+from egamma_cnn.execution import FilesetRun, dataset_kind, dataset_kinds, merge_by_kind
 from egamma_cnn.nanoevents import EGammaSchema
 from egamma_cnn.processors.tag_and_probe import TagAndProbeProcessor
 from egamma_cnn.runfolder import run_folder
@@ -59,6 +59,7 @@ from egamma_cnn.workflows.common import (
     fileset_inputs,
     run_processor,
     run_report,
+    write_preprocessed,
 )
 
 __all__ = ["NANOAOD_SCHEMA", "run_tnp", "schema_for"]
@@ -110,9 +111,9 @@ def run_tnp(
     )
     dataset_kinds(fileset)  # every dataset says whether it is data, before anything runs
     schemaclass = schemaclass or schema_for(config)
-    check_graph_on_first_files(TagAndProbeProcessor(config), fileset, schemaclass)
+    check_graph_on_first_files(TagAndProbeProcessor(config), fileset, schemaclass, settings)
     with run_folder(out_dir, workflow="tnp", inputs=fileset_inputs(fileset)) as staging:
-        result = _measure(
+        result, run = _measure(
             fileset,
             config,
             dict(method=method, signal=signal, background=background, interval=interval),
@@ -121,6 +122,7 @@ def run_tnp(
             ),
         )
         write_outputs(result, staging)
+        write_preprocessed(run, staging)
         plot_all(result, staging)
     for line in result.warnings:
         print(line)
@@ -135,8 +137,9 @@ def _measure(
     config: TnPConfig,
     options: Mapping[str, Any],
     execution: Mapping[str, Any],
-) -> Any:
-    """The processor over ``fileset``, then :func:`~egamma_cnn.tnp.analysis.analyse`."""
+) -> tuple[Any, FilesetRun]:
+    """The processor over ``fileset``, then :func:`~egamma_cnn.tnp.analysis.analyse`;
+    the result and the run."""
     run = run_processor(TagAndProbeProcessor(config), fileset, **execution)
     datasets = {
         name: dataset_counts(output, dataset_kind(fileset, name))
@@ -146,13 +149,14 @@ def _measure(
     missing = _no_scale_factors(dataset_kinds(fileset), datasets)
     if missing is not None:
         report["no_scale_factors"] = missing
-    return analyse(
+    result = analyse(
         merge_by_kind(run.outputs, fileset),
         config,
         **options,
         datasets=datasets,
         run_report=report,
     )
+    return result, run
 
 
 def _no_scale_factors(kinds: Mapping[str, str], counts: Mapping[str, Any]) -> str | None:
