@@ -536,3 +536,16 @@ def test_inference_settings_are_integers_not_cut(settings, message):
     """batch_size 1.5 used to become 1 and intra_op_threads -1 was passed on."""
     with pytest.raises(ValueError, match=re.escape(message)):
         OnnxModel(shipped_model_path("electron"), **settings)
+
+
+def test_inference_sessions_use_the_measured_options_and_settable_threads():
+    """One intra-op thread by default (a dask worker core), settable; ORT_ENABLE_ALL."""
+    default = cached_model("electron_fcn").session.get_session_options()
+    assert default.intra_op_num_threads == 1 and default.inter_op_num_threads == 1
+    assert default.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    assert default.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
+    two = cached_model("electron_fcn", intra_op_threads=2)
+    assert two.session.get_session_options().intra_op_num_threads == 2
+    clone = pickle.loads(pickle.dumps(two))  # a worker gets the setting, not the session
+    assert clone._session is None
+    assert clone.session.get_session_options().intra_op_num_threads == 2

@@ -55,6 +55,7 @@ from egamma_cnn.columnar import (
     apply_per_chunk,
     field_of,
     flat,
+    jagged_cell_table,
     offsets_of,
     unflatten_rows,
 )
@@ -67,7 +68,7 @@ from egamma_cnn.features import (
     TRACK_ISOLATION_NAMES,
     TRACK_VARIABLE_NAMES,
 )
-from egamma_cnn.features.columns import feature_chunk, needed_columns
+from egamma_cnn.features.columns import feature_chunk, feature_values, needed_columns
 from egamma_cnn.filecache import FileChangedError, FileIdentity, PathPickled, cached
 from egamma_cnn.images import (
     CELL_FIELDS,
@@ -79,6 +80,8 @@ from egamma_cnn.images import (
     image_batch_from_columns,
     track_batch_from_columns,
 )
+from egamma_cnn.images.calorimeter import build_images
+from egamma_cnn.images.tracks import check_track_indices
 from egamma_cnn.model.discriminant import (
     ELECTRON_CLASS_NAMES,
     discriminant,
@@ -260,9 +263,63 @@ def _working_point_columns(model: OnnxModel, score, cluster_e, cluster_eta) -> d
     }
 
 
+#: The candidate fields holding local indices into the event's tracks.
+_OWN_TRACK_FIELDS = ("trackIdx", *(f"trackIdx{slot}" for slot in range(1, N_TRACK_SLOTS + 1)))
+
+
+def _with_own_tracks_only(col: dict[str, Any], cand_offsets: np.ndarray) -> dict[str, Any]:
+    """``col`` with the ``track.*`` columns cut to the tracks the candidates point to.
+
+    The track arrays and the track variables read only the best and matched tracks
+    (``trackIdx``, ``trackIdx1..5``) of each candidate; at ⟨μ⟩ = 20 they are about 1 in
+    20 of an event's tracks. The referenced tracks keep their events and their order, and
+    the candidates' indices are renumbered into them, so every kernel reads the same
+    numbers at the same places: the results are bit for bit those on all tracks (not for
+    the track isolation, whose cones take every track: the caller keeps all of them
+    then). The indices are checked against the full events first (the errors of
+    :func:`~egamma_cnn.images.tracks.check_track_indices`, naming the field).
+    """
+    present = [name for name in _OWN_TRACK_FIELDS if f"cand.{name}" in col]
+    track_offsets = offsets_of(col["track.pt"])
+    local = np.stack([flat(col[f"cand.{name}"], np.int64) for name in present], axis=1)
+    local = local.reshape(len(local), len(present))
+    for j, name in enumerate(present):
+        check_track_indices(name, local[:, j], track_offsets, cand_offsets)
+    event_of = np.repeat(np.arange(len(cand_offsets) - 1), np.diff(cand_offsets))
+    has_track = local >= 0
+    global_rows = track_offsets[event_of][:, None] + local
+    kept = np.unique(global_rows[has_track])
+    kept_offsets = np.searchsorted(kept, track_offsets).astype(np.int64)
+    renumbered = np.where(
+        has_track,
+        np.searchsorted(kept, global_rows) - kept_offsets[event_of][:, None],
+        -1,
+    ).astype(np.int64)
+    out = dict(col)
+    for name in col:
+        if name.startswith("track."):
+            out[name] = unflatten_rows(flat(col[name])[kept], kept_offsets)
+    for j, name in enumerate(present):
+        out[f"cand.{name}"] = unflatten_rows(np.ascontiguousarray(renumbered[:, j]), cand_offsets)
+    return out
+
+
 def _electron_chunk(
-    *arrays: Any, names: tuple[str, ...], model: OnnxModel, fudge: Any = None
+    *arrays: Any,
+    names: tuple[str, ...],
+    model: OnnxModel,
+    fudge: Any = None,
+    all_features: bool = False,
 ) -> ak.Array:
+    """The electron CNN columns of one eager chunk (``names`` label ``arrays``).
+
+    The cells are identified in the geometry once, for the images and the HLVs, and only
+    the HLVs the model reads are computed (:func:`~egamma_cnn.features.columns.feature_values`
+    with the model's ``hlv_names``), as flat numpy arrays. ``all_features=True`` keeps the
+    former path for comparisons (benchmarks/bench_scoring.py): every output of the HLVs'
+    feature groups as awkward records and the cells identified twice. Both give the same
+    numbers bit for bit (tests/test_column_speed.py).
+    """
     col = dict(zip(names, arrays, strict=True))
     inputs_needed = {spec.name for spec in model.inputs}
     cand_offsets = offsets_of(col["cand.clusterEta"])
@@ -270,7 +327,25 @@ def _electron_chunk(
     cluster_e = flat(col["cand.clusterE"], np.float64)
     check_candidates(cand_offsets, cluster_eta, flat(col["cand.clusterPhi"], np.float64), cluster_e)
     inputs: dict[str, np.ndarray] = {}
-    if inputs_needed & {"coarse", "fine"}:
+    wants_images = bool(inputs_needed & {"coarse", "fine"})
+    hlv_groups = _hlv_groups(model) if "hlv" in inputs_needed else ()
+    if not all_features and "track.pt" in col and "isolation" not in hlv_groups:
+        col = _with_own_tracks_only(col, cand_offsets)
+    cells = None
+    if not all_features and "cell.eta" in col:
+        cells = jagged_cell_table(
+            col["cell.eta"], col["cell.phi"], col["cell.energy"], col["cell.sampling"]
+        )
+    if wants_images and cells is not None:
+        images = build_images(
+            cells,
+            cand_offsets,
+            flat(col["cand.clusterEta"]),
+            flat(col["cand.clusterPhi"]),
+            ELECTRON_IMAGES,
+        )
+        inputs.update({k: v for k, v in images.items() if k in inputs_needed})
+    elif wants_images:
         images, _ = image_batch_from_columns(
             *(col[f"cell.{f}"] for f in CELL_FIELDS),
             col["cand.clusterEta"],
@@ -287,17 +362,29 @@ def _electron_chunk(
         )
     if "hlv" in inputs_needed:
         hlv_names = tuple(model.metadata["hlv_names"])
-        record = feature_chunk(
-            *arrays,
-            names=names,
-            kind="electron",
-            groups=_hlv_groups(model),
-            fudge=fudge,
-        )
-        flat_record = ak.flatten(record, axis=1)
-        inputs["hlv"] = np.stack(
-            [ak.to_numpy(flat_record[n]).astype(np.float32) for n in hlv_names], axis=1
-        ).reshape(len(cluster_eta), len(hlv_names))
+        if all_features:
+            record = feature_chunk(
+                *arrays,
+                names=names,
+                kind="electron",
+                groups=hlv_groups,
+                fudge=fudge,
+            )
+            flat_record = ak.flatten(record, axis=1)
+            columns = {n: ak.to_numpy(flat_record[n]) for n in hlv_names}
+        else:
+            columns = feature_values(
+                col,
+                kind="electron",
+                groups=hlv_groups,
+                names=hlv_names,
+                fudge=fudge,
+                cells=cells,
+            )
+        hlv = np.empty((len(cluster_eta), len(hlv_names)), np.float32)
+        for j, name in enumerate(hlv_names):
+            hlv[:, j] = columns[name]  # float64 → float32, as .astype(np.float32)
+        inputs["hlv"] = hlv
     probs = model.predict(inputs)
     settings = model.metadata.get("discriminant", {})
     score = discriminant(probs, settings.get("weights"), settings.get("charge_flip", "signal"))
@@ -398,6 +485,40 @@ def electron_identification(
         or non-finite inputs; :class:`~egamma_cnn.model.ModelMetadataError` when the
         model does not take these inputs.
     """
+    return _electron_columns(
+        cells,
+        tracks,
+        electrons,
+        pv_z=pv_z,
+        model=model,
+        event_index=event_index,
+        cell_fields=cell_fields,
+        track_fields=track_fields,
+        electron_fields=electron_fields,
+        fudge=fudge,
+    )
+
+
+def _electron_columns(
+    cells: Any,
+    tracks: Any,
+    electrons: Any,
+    *,
+    pv_z: Any = None,
+    model: str | os.PathLike[str] | OnnxModel | None = None,
+    event_index: Any = None,
+    cell_fields: Mapping[str, str] | None = None,
+    track_fields: Mapping[str, str] | None = None,
+    electron_fields: Mapping[str, str] | None = None,
+    fudge: str | os.PathLike[str] | FudgeFile | None = None,
+    all_features: bool = False,
+) -> Any:
+    """:func:`electron_identification`; ``all_features=True`` runs the former feature path.
+
+    The former path (every output of the HLVs' feature groups, the cells identified for
+    the images and again for the HLVs) stays for the before/after comparison of
+    benchmarks/bench_scoring.py and the bit-for-bit test of tests/test_column_speed.py.
+    """
     onnx = load_identification_model(model, "electron")
     cells = _mapped(cells, cell_fields, "cell")
     tracks = _mapped(tracks, track_fields, "track")
@@ -437,6 +558,7 @@ def electron_identification(
         memo=True,
         model=onnx,
         fudge=fudge_file,
+        all_features=all_features,
     )
 
 

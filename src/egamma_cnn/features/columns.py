@@ -8,11 +8,13 @@ public functions of :mod:`egamma_cnn.features` are thin selections of groups.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any, Literal
 
 import awkward as ak
 import numpy as np
 
+from egamma_cnn.cellgrid import CellTable
 from egamma_cnn.columnar import (
     apply_on_named_columns,
     field_of,
@@ -37,7 +39,15 @@ from egamma_cnn.features.tracking import (
 from egamma_cnn.images import check_candidates
 from egamma_cnn.images.tracks import check_track_indices
 
-__all__ = ["GROUPS", "PHOTON_FEATURE_GROUPS", "feature_chunk", "feature_columns", "needed_columns"]
+__all__ = [
+    "GROUPS",
+    "GROUP_OUTPUTS",
+    "PHOTON_FEATURE_GROUPS",
+    "feature_chunk",
+    "feature_columns",
+    "feature_values",
+    "needed_columns",
+]
 
 Kind = Literal["electron", "photon"]
 
@@ -58,6 +68,13 @@ _TRACK_VARIABLE_CANDIDATE = ("clusterE", "clusterEta", "deltaEta1", "deltaPhiRes
 def needed_columns(
     cells: Any, tracks: Any, candidates: Any, pv_z: Any, kind: Kind, groups: tuple[str, ...]
 ) -> dict[str, Any]:
+    """The columns the feature ``groups`` read, by the names :func:`feature_values` expects.
+
+    ``cell.*``, ``track.*`` and ``cand.*`` leaf columns of ``cells``, ``tracks`` and
+    ``candidates`` (looked up with :func:`egamma_cnn.columnar.field_of`, which names a
+    missing field) and ``pv_z`` for the isolation. Raises ``ValueError`` when the
+    isolation is asked for without ``pv_z`` or track variables for photons.
+    """
     columns: dict[str, Any] = {
         "cand.clusterEta": field_of(candidates, "clusterEta", kind),
         "cand.clusterPhi": field_of(candidates, "clusterPhi", kind),
@@ -86,14 +103,73 @@ def needed_columns(
     return columns
 
 
-def feature_chunk(
-    *arrays: Any,
-    names: tuple[str, ...],
+#: The output names of each feature group (``calo_iso_cones`` is the 16-value cone set).
+GROUP_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "shower_shapes": SHOWER_SHAPE_NAMES,
+    "isolation": (*CALO_ISOLATION_NAMES, *TRACK_ISOLATION_NAMES, "calo_iso_cones"),
+    "energy_flow": ENERGY_FLOW_NAMES,
+    "track_variables": TRACK_VARIABLE_NAMES,
+}
+
+
+def _wanted_outputs(groups: tuple[str, ...], names: Collection[str] | None) -> set[str]:
+    """The output names to compute: every output of ``groups``, or ``names`` checked to be some."""
+    available = [name for group in groups for name in GROUP_OUTPUTS[group]]
+    if names is None:
+        return set(available)
+    unknown = [name for name in names if name not in available]
+    if unknown:
+        raise ValueError(f"features {unknown} are not outputs of the feature groups {list(groups)}")
+    return set(names)
+
+
+def feature_values(
+    col: Mapping[str, Any],
+    *,
     kind: Kind,
     groups: tuple[str, ...],
+    names: Collection[str] | None = None,
     fudge: Any = None,
-) -> ak.Array:
-    col = dict(zip(names, arrays, strict=True))
+    cells: CellTable | None = None,
+) -> dict[str, np.ndarray]:
+    """Features of one eager chunk as flat numpy arrays, one entry per candidate.
+
+    Parameters
+    ----------
+    col : mapping of str to ak.Array
+        The chunk's columns under the names of :func:`needed_columns` (jagged per event).
+    kind : {"electron", "photon"}
+        Decides the candidate's own tracks (left out of the track cones) and direction.
+    groups : tuple of str
+        The feature groups whose columns ``col`` holds (a subset of :data:`GROUPS`).
+    names : collection of str, optional
+        Compute only these outputs of ``groups`` (e.g. a model's HLV names): a kernel
+        whose outputs are not asked for does not run, the calorimeter cone set
+        (``calo_iso_cones``) and the three-point EFP (``efp3_triangle_b05``) are skipped
+        when not asked for. None computes every output of ``groups``. The values computed
+        are bit for bit those of the full computation (the same kernels on the same
+        inputs; the skipped outputs never enter the others).
+    fudge : egamma_cnn.corrections.FudgeFile, optional
+        Fudge factors applied to the outputs the file has factors for.
+    cells : CellTable, optional
+        The chunk's cells already identified in the geometry
+        (:func:`egamma_cnn.columnar.jagged_cell_table` of the ``cell.*`` columns), to
+        share them with the images; made here from ``col`` when None.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Output name → ``float64[n_candidates]`` (``calo_iso_cones``:
+        ``float64[n_candidates, 16]``), in the order of the groups' outputs.
+
+    Raises
+    ------
+    ValueError
+        A name not among the outputs of ``groups``; the bad inputs of the kernels
+        (cells outside the geometry, track indices outside their events, non-finite
+        candidates), each naming the field.
+    """
+    wanted = _wanted_outputs(groups, names)
     cand_offsets = offsets_of(col["cand.clusterEta"])
     cluster_eta = flat(col["cand.clusterEta"], np.float64)
     cluster_phi = flat(col["cand.clusterPhi"], np.float64)
@@ -102,8 +178,7 @@ def feature_chunk(
     n = len(cluster_eta)
     blocks: list[tuple[tuple[str, ...], np.ndarray]] = []
     cone_set = None
-    cells = None
-    if "cell.eta" in col:
+    if cells is None and "cell.eta" in col:
         cells = jagged_cell_table(
             col["cell.eta"], col["cell.phi"], col["cell.energy"], col["cell.sampling"]
         )
@@ -114,14 +189,20 @@ def feature_chunk(
         own = np.stack([flat(col[f"cand.{f}"], np.int64) for f in own_names], axis=1)
         for j, name in enumerate(own_names):
             check_track_indices(name, own[:, j], track_offsets, cand_offsets)
-    if "shower_shapes" in groups:
+    if "shower_shapes" in groups and wanted & set(SHOWER_SHAPE_NAMES):
         values = compute_shower_shapes(cells, cand_offsets, cluster_eta, cluster_phi)
         blocks.append((SHOWER_SHAPE_NAMES, values))
-    if "isolation" in groups:
+    if "isolation" in groups and wanted & {*CALO_ISOLATION_NAMES, "calo_iso_cones"}:
         etcone, cone_set = compute_calo_isolation(
-            cells, cand_offsets, cluster_eta, cluster_phi, cluster_e
+            cells,
+            cand_offsets,
+            cluster_eta,
+            cluster_phi,
+            cluster_e,
+            cone_set="calo_iso_cones" in wanted,
         )
         blocks.append((CALO_ISOLATION_NAMES, etcone))
+    if "isolation" in groups and wanted & set(TRACK_ISOLATION_NAMES):
         track_eta = flat(col["track.eta"], np.float64)
         track_phi = flat(col["track.phi"], np.float64)
         direction_eta, direction_phi = cluster_eta.copy(), cluster_phi.copy()
@@ -150,10 +231,16 @@ def feature_chunk(
                 ),
             )
         )
-    if "energy_flow" in groups:
-        values = compute_energy_flow(cells, cand_offsets, cluster_eta, cluster_phi)
+    if "energy_flow" in groups and wanted & set(ENERGY_FLOW_NAMES):
+        values = compute_energy_flow(
+            cells,
+            cand_offsets,
+            cluster_eta,
+            cluster_phi,
+            triangle="efp3_triangle_b05" in wanted,
+        )
         blocks.append((ENERGY_FLOW_NAMES, values))
-    if "track_variables" in groups:
+    if "track_variables" in groups and wanted & set(TRACK_VARIABLE_NAMES):
         track_values = np.stack(
             [flat(col[f"track.{f}"], np.float64) for f in TRACK_VARIABLE_INPUTS], axis=1
         ).reshape(-1, len(TRACK_VARIABLE_INPUTS))
@@ -168,14 +255,33 @@ def feature_chunk(
     for block_names, values in blocks:
         columns = np.ascontiguousarray(values.T.reshape(len(block_names), n))
         for j, name in enumerate(block_names):
-            flat_fields[name] = columns[j]
+            if name in wanted:
+                flat_fields[name] = columns[j]
     if fudge is not None:  # fudged MC: data-like shower shapes (egamma_cnn.datamc.fudge)
         flat_fields = fudge.apply(flat_fields, cluster_e / np.cosh(cluster_eta), cluster_eta)
+    if "calo_iso_cones" in wanted and cone_set is not None:
+        flat_fields["calo_iso_cones"] = np.ascontiguousarray(cone_set)
+    return flat_fields
+
+
+def feature_chunk(
+    *arrays: Any,
+    names: tuple[str, ...],
+    kind: Kind,
+    groups: tuple[str, ...],
+    fudge: Any = None,
+) -> ak.Array:
+    """Chunk function of :func:`feature_columns`: every output of ``groups`` as records.
+
+    ``arrays`` are the columns of :func:`needed_columns` in the order of ``names``; the
+    values are :func:`feature_values`'s, wrapped per event.
+    """
+    col = dict(zip(names, arrays, strict=True))
+    cand_offsets = offsets_of(col["cand.clusterEta"])
+    values = feature_values(col, kind=kind, groups=groups, fudge=fudge)
     fields: dict[str, ak.Array] = {
-        name: unflatten_rows(values, cand_offsets) for name, values in flat_fields.items()
+        name: unflatten_rows(column, cand_offsets) for name, column in values.items()
     }
-    if cone_set is not None:
-        fields["calo_iso_cones"] = unflatten_rows(np.ascontiguousarray(cone_set), cand_offsets)
     return ak.zip(fields, depth_limit=2)
 
 

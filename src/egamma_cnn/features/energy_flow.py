@@ -50,7 +50,7 @@ EM_IMAGE = ImageSpec("em", (tuple(EM_SAMPLINGS),), 7, 11, 24, 1)
 
 
 @numba.njit(cache=True)
-def _kernel(images, i_c, j_c, out):
+def _kernel(images, i_c, j_c, triangle_wanted, out):
     n_eta = images.shape[1]
     n_phi = images.shape[2]
     size = n_eta * n_phi
@@ -99,7 +99,7 @@ def _kernel(images, i_c, j_c, out):
                 theta_half[a, b] = math.sqrt(theta)
                 theta_half[b, a] = theta_half[a, b]
         triangle = 0.0
-        for a in range(n):
+        for a in range(n if triangle_wanted else 0):
             for b in range(a + 1, n):
                 ab = z[a] * z[b] * theta_half[a, b]
                 for c in range(b + 1, n):
@@ -113,11 +113,20 @@ def _kernel(images, i_c, j_c, out):
 
 
 def compute_energy_flow(
-    cells: CellTable, cand_offsets: np.ndarray, cluster_eta: np.ndarray, cluster_phi: np.ndarray
+    cells: CellTable,
+    cand_offsets: np.ndarray,
+    cluster_eta: np.ndarray,
+    cluster_phi: np.ndarray,
+    *,
+    triangle: bool = True,
 ) -> np.ndarray:
-    """Energy-flow observables ``float64[n_candidates, 6]`` (:data:`ENERGY_FLOW_NAMES`)."""
+    """Energy-flow observables ``float64[n_candidates, 6]`` (:data:`ENERGY_FLOW_NAMES`).
+
+    With ``triangle=False`` the three-point EFP (O(n³) in the pixels, the costly one) is
+    not summed and its column is 0; the other columns are the same.
+    """
     images = build_images(cells, cand_offsets, cluster_eta, cluster_phi, (EM_IMAGE,))["em"]
     i_c, j_c = centre_cells(cluster_eta, cluster_phi)
     out = np.zeros((images.shape[0], len(ENERGY_FLOW_NAMES)))
-    _kernel(images[:, 0].astype(np.float64), i_c, j_c, out)
+    _kernel(images[:, 0].astype(np.float64), i_c, j_c, bool(triangle), out)
     return out

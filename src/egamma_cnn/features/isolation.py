@@ -121,9 +121,15 @@ def compute_calo_isolation(
     cluster_eta: np.ndarray,
     cluster_phi: np.ndarray,
     cluster_e: np.ndarray,
+    *,
+    cone_set: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(etcone, cone_set)``: ``float64[n, 3]`` (:data:`CALO_ISOLATION_NAMES`) and
-    ``float64[n, 16]`` (I(R₀) for :data:`CALO_ISO_CONE_RADII`)."""
+    ``float64[n, 16]`` (I(R₀) for :data:`CALO_ISO_CONE_RADII`).
+
+    With ``cone_set=False`` the 16 cones are not summed and the second array is
+    ``float64[n, 0]``; the etcone values are the same (the cones never enter them).
+    """
     cand_offsets = np.asarray(cand_offsets, np.int64)
     if len(cand_offsets) != len(cells.offsets):
         raise ValueError(
@@ -135,7 +141,8 @@ def compute_calo_isolation(
     candidate_et = np.asarray(cluster_e, np.float64) / np.cosh(cluster_eta)
     n = int(cand_offsets[-1])
     out = np.zeros((n, len(_CONES)))
-    out_set = np.zeros((n, len(_CONE_SET)))
+    radii = _CONE_SET if cone_set else _CONE_SET[:0]
+    out_set = np.zeros((n, len(radii)))
     _calo_kernel(
         cells.offsets,
         cells.energy,
@@ -152,7 +159,7 @@ def compute_calo_isolation(
         cluster_phi,
         candidate_et,
         _CONES,
-        _CONE_SET,
+        radii,
         out,
         out_set,
     )

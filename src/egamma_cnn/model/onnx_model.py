@@ -229,13 +229,32 @@ def _parse_metadata(session: Any, label: str) -> dict[str, Any]:
     return metadata
 
 
+def _session_options(threads: int) -> Any:
+    """The ``SessionOptions`` of every inference session of the package.
+
+    Measured on the shipped electron CNN, inference alone, one core
+    (benchmarks/bench_scoring.py, benchmarks/RESULTS.md "Issue 19"): graph optimisation
+    ``ORT_ENABLE_ALL`` (the fused, blocked-layout convolutions; the lower levels are 1.4–1.7×
+    slower), sequential execution with one inter-op thread (``ORT_PARALLEL`` over the
+    four input branches gained nothing), memory pattern and arena on (turning them off gained
+    nothing). ``threads`` intra-op threads: 1 by default, one per dask worker core (more
+    threads compete with the worker's other tasks for the same cores); settable through
+    ``intra_op_threads``.
+    """
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.enable_mem_pattern = True
+    options.enable_cpu_mem_arena = True
+    return options
+
+
 def _open_session(identity: FileIdentity, providers: tuple[str, ...], threads: int) -> Any:
     """A new ``InferenceSession`` of the file of ``identity`` (through the file cache)."""
     identity.check()
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    return _inference_session(identity.path, options, providers)
+    return _inference_session(identity.path, _session_options(threads), providers)
 
 
 def _count(name: str, value: Any, minimum: int) -> int:
