@@ -176,9 +176,11 @@ def test_corrupted_and_truncated_files_are_reported_by_name(cluster, tmp_path):
     run = run_fileset(
         _processor(), fileset, remote.with_changes(skip_bad_files=True), schemaclass=EGammaSchema
     )
-    assert run.skipped_files == [str(not_root)]
+    # the truncated file has lost its tree's metadata (written at its end): it cannot be
+    # split into chunks, and is left out whole; the corrupted one loses chunks
+    assert run.skipped_files == sorted([str(not_root), str(truncated)])
     chunks = {(f.file, f.entry_start) for f in run.failures if f.entry_start is not None}
-    assert {file for file, _ in chunks} == {str(truncated), str(corrupted)}
+    assert {file for file, _ in chunks} == {str(corrupted)}
     assert all(f.reason for f in run.failures)
     # the good files are all there, and nothing of the bad ones
     good = run_fileset(_processor(), _fileset(tmp_path), remote, schemaclass=EGammaSchema)

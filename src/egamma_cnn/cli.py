@@ -42,9 +42,6 @@ from egamma_cnn.tnp.config import PRESETS, TnPConfig
 
 __all__ = ["main"]
 
-if "--multiprocessing-fork" in sys.argv:  # a worker process spawned by a command imports
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # this module: Ctrl-C is for its parent
-
 
 class _Terminated(KeyboardInterrupt):
     """SIGTERM (what batch systems send) raised like Ctrl-C, so the same cleanup runs."""
@@ -877,7 +874,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return commands[args.command](args, parser)
     except (ValueError, OSError, BadInputError, WorkerDiedError) as err:
-        print(f"egamma-cnn: error: {_one_line(str(err))}", file=sys.stderr)
+        # an error without a message (a TimeoutError while a cluster starts) names its kind
+        print(f"egamma-cnn: error: {_one_line(str(err)) or type(err).__name__}", file=sys.stderr)
         return 2
     except _Terminated:
         print("egamma-cnn: terminated (SIGTERM)", file=sys.stderr)

@@ -16,10 +16,13 @@ its other workers are stopped and :class:`WorkerDiedError` says how the worker d
 from __future__ import annotations
 
 import ast
+import asyncio
 import concurrent.futures as cf
 import contextlib
 import ctypes
 import json
+import multiprocessing as mp
+import multiprocessing.connection as mp_connection
 import os
 import re
 import shutil
@@ -193,8 +196,15 @@ def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
     The worker processes of a ``local`` cluster ignore SIGINT
     (:mod:`.worker_setup`): Ctrl-C, which a terminal sends to the whole process group,
     interrupts this process, which stops them, instead of each printing a traceback.
-    SIGINT or SIGTERM while the cluster starts is held until it has started (then the
-    cluster is stopped, and the signal's exception raised).
+    SIGINT or SIGTERM while its scheduler starts is held until it has started (then the
+    cluster is stopped, and the signal's exception raised); its workers start after that,
+    and a signal while they start stops them at once.
+
+    No process of a ``local`` cluster outlives the ``with`` block, however it ends
+    (normally, an exception, Ctrl-C, SIGTERM): the cluster is closed, and a worker
+    process still there :data:`CLOSE_TIMEOUT_S` seconds later (one still starting, one
+    stuck) is killed. A SIGTERM with the default action (a library caller's process) kills
+    the workers before this process dies of it.
 
     Raises
     ------
@@ -202,43 +212,232 @@ def open_executor(settings: ExecutionSettings) -> Iterator[Any]:
         ``slurm``, ``htcondor`` or ``gateway`` without its package (dask-jobqueue,
         dask-gateway: ``pip install 'egamma-cnn[cluster]'``); one line, before anything
         is started.
+    WorkerDiedError
+        A ``local`` worker process ended while it started (one line, with its exit code).
+    RuntimeError
+        A ``local`` cluster opened while this process is itself being started by
+        ``multiprocessing`` (a script without ``if __name__ == "__main__":`` being
+        imported again by a worker): the worker stops there instead of starting a
+        cluster of its own and hanging.
     """
     if settings.executor == "iterative":
         yield "sync"
         return
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
     if settings.executor == "scheduler":
         with Client(settings.address, timeout="30s") as client:
             yield client
         return
-    held: list[int] = []
     if settings.executor == "local":
-        # a chunk lost with a dying worker is recomputed up to `retries` times; the
-        # workers ignore Ctrl-C (worker_setup): this process stops them
-        preload = [*(dask.config.get("distributed.worker.preload") or []), worker_setup.PRELOAD]
-        with (
-            dask.config.set({"distributed.scheduler.allowed-failures": settings.retries}),
-            _signals_held() as held,
-        ):
-            cluster = LocalCluster(
-                n_workers=settings.workers,
-                threads_per_worker=settings.threads_per_worker,
-                memory_limit=settings.memory_per_worker or "auto",
-                dashboard_address=None,
-                preload=preload,
-            )
-    elif settings.executor in ("slurm", "htcondor"):
+        with _local_cluster(settings) as client:
+            yield client
+        return
+    if settings.executor in ("slurm", "htcondor"):
         cluster = jobqueue_cluster(settings)
     else:
         cluster = _gateway_cluster(settings)
     try:
-        for signum in held[:1]:  # Ctrl-C or SIGTERM while it started: now it can stop
-            signal.raise_signal(signum)
         with Client(cluster) as client:
             yield client
     finally:
         cluster.close()
+
+
+#: Seconds a ``local`` cluster has to close itself at the end of :func:`open_executor`
+#: (about 2 s on 2 cores; a worker still starting is waited for) before the worker
+#: processes still there are killed.
+CLOSE_TIMEOUT_S = 10.0
+#: The same when the ``with`` block ended with an exception (an error, Ctrl-C, SIGTERM):
+#: what the workers hold is lost anyway.
+ABORT_CLOSE_TIMEOUT_S = 3.0
+#: Seconds given to the cluster's own close once its workers are killed.
+AFTER_KILL_S = 5.0
+#: The name ``distributed`` gives the worker processes of its nannies.
+WORKER_PROCESS_NAME = "Dask Worker process (from Nanny)"
+
+
+@contextlib.contextmanager
+def _local_cluster(settings: ExecutionSettings) -> Iterator[Any]:
+    """A LocalCluster of ``settings`` and its client; none of its processes outlives it.
+
+    The cluster starts without workers (its scheduler only, a fraction of a second, with
+    the signals held: :func:`_signals_held`), then its workers start while this process
+    stays interruptible (:func:`_wait_for_workers`). The worker processes are those of
+    ``multiprocessing.active_children()`` that were not there before.
+    """
+    from distributed import Client, LocalCluster
+
+    _refuse_while_bootstrapping()
+    before = {p.pid for p in mp.active_children()}
+    # a chunk lost with a dying worker is recomputed up to `retries` times; the
+    # workers ignore Ctrl-C (worker_setup): this process stops them
+    preload = [*(dask.config.get("distributed.worker.preload") or []), worker_setup.PRELOAD]
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": settings.retries}),
+        _signals_held() as held,
+    ):
+        cluster = LocalCluster(
+            n_workers=0,
+            threads_per_worker=settings.threads_per_worker,
+            memory_limit=settings.memory_per_worker or "auto",
+            dashboard_address=None,
+            preload=preload,
+        )
+    ended_well = False
+    with _sigterm_kills_workers(before):  # also while it closes
+        try:
+            for signum in held[:1]:  # Ctrl-C or SIGTERM while it started: now it can stop
+                signal.raise_signal(signum)
+            with Client(cluster) as client:  # before the workers: it would wait for them
+                cluster.scale(settings.workers)
+                _wait_for_workers(client, settings.workers, before)
+                yield client
+            ended_well = True
+        finally:
+            if ended_well:
+                _close_local_cluster(cluster, before, CLOSE_TIMEOUT_S)
+            else:
+                _close_local_cluster(cluster, before, ABORT_CLOSE_TIMEOUT_S, aborted=True)
+
+
+def _refuse_while_bootstrapping() -> None:
+    """Refuse to start a cluster in a process that ``multiprocessing`` is still starting.
+
+    A spawned worker first imports its parent's main script again; a script that opens a
+    cluster outside ``if __name__ == "__main__":`` would, in each worker, start a cluster
+    whose own worker cannot start (``multiprocessing`` refuses it in a thread, where
+    nothing reports it): the worker, and the command waiting for it, would hang for ever.
+    ``_inheriting`` is the flag ``multiprocessing`` itself checks for that case.
+    """
+    if getattr(mp.current_process(), "_inheriting", False):
+        raise RuntimeError(
+            "a local dask cluster was opened while this worker process imports its "
+            "parent's main script: put the script's code under "
+            '`if __name__ == "__main__":`'
+        )
+
+
+def _workers_since(before: set[int]) -> list[Any]:
+    """The live worker processes of a LocalCluster started since ``before`` (pids)."""
+    return [
+        p
+        for p in mp.active_children()
+        if p.pid not in before and p.name.startswith(WORKER_PROCESS_NAME)
+    ]
+
+
+def _kill_workers(before: set[int], wait_s: float = 5.0) -> None:
+    """SIGKILL the worker processes started since ``before`` and wait for their end."""
+    workers = _workers_since(before)
+    for process in workers:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.kill()
+    # wait on their sentinels, not with join(): distributed's own thread reaps them
+    sentinels = []
+    for process in workers:
+        with contextlib.suppress(ValueError, AttributeError):
+            sentinels.append(process.sentinel)
+    deadline = time.monotonic() + wait_s
+    while sentinels and time.monotonic() < deadline:
+        for ready in mp_connection.wait(sentinels, max(deadline - time.monotonic(), 0.0)):
+            sentinels.remove(ready)
+
+
+def _wait_for_workers(client: Any, count: int, before: set[int]) -> None:
+    """Wait until ``count`` workers are up, interruptibly (SIGINT, SIGTERM reach us).
+
+    Raises
+    ------
+    WorkerDiedError
+        A worker process ended while it started (its nanny would start another, and that
+        one would end the same way).
+    """
+    seen: dict[int, Any] = {}
+    while True:
+        try:
+            client.wait_for_workers(count, timeout=0.25)
+            return
+        except TimeoutError:
+            pass
+        seen.update((p.pid, p) for p in _workers_since(before))
+        dead = [p.exitcode for p in seen.values() if p.exitcode is not None]
+        if dead or len(seen) > count:  # more processes than workers: one was restarted
+            how = _how_a_worker_died(dead) if dead else "it was restarted"
+            raise WorkerDiedError(
+                f"a worker process of the local cluster ended while it started ({how}); "
+                "its error, if any, is printed above"
+            )
+
+
+@contextlib.contextmanager
+def _sigterm_kills_workers(before: set[int]) -> Iterator[None]:
+    """SIGTERM with its default action (die at once) first kills the cluster's workers.
+
+    Only in the main thread, and only where SIGTERM's handler is the default one (a
+    library caller's process; the command line raises an exception instead, and the
+    cluster is closed on the way out). This process then dies of the SIGTERM as before.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def kill_then_die(signum: int, frame: Any) -> None:
+        _kill_workers(before, wait_s=2.0)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, kill_then_die)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+async def _close_nannies(cluster: Any) -> None:
+    """Close the nannies of ``cluster`` at once (each first marks itself closing).
+
+    A nanny still starting is not yet in ``cluster.workers``, only in the set of what the
+    cluster created (``_created``, read if there).
+    """
+    nannies = {*cluster.workers.values(), *getattr(cluster, "_created", ())}
+    await asyncio.gather(*(nanny.close(timeout=1) for nanny in nannies), return_exceptions=True)
+
+
+def _close_local_cluster(
+    cluster: Any, before: set[int], timeout_s: float, aborted: bool = False
+) -> None:
+    """Close ``cluster`` and stop its event loop; kill its workers after ``timeout_s``.
+
+    ``aborted`` (the ``with`` block raised): the nannies are closed first, without the
+    scheduler retiring their workers, so that none restarts a worker that ends (a nanny
+    restarts a worker that dies while it starts, even while the cluster closes).
+
+    ``distributed`` closes a worker gracefully, but waits for one that is still starting
+    (its whole import) before it can stop it; a close cut short by a timeout would leave
+    the cluster half-closed (and ``distributed``'s exit handler would wait 10 s more for
+    it). So the close runs whole in a thread; if it is not done after ``timeout_s``, the
+    workers are killed, which lets it finish.
+    """
+
+    def close() -> None:
+        with contextlib.suppress(Exception):
+            if aborted:  # stop the nannies first: none restarts a worker that ends
+                cluster.sync(_close_nannies, cluster)
+        with contextlib.suppress(Exception):
+            cluster.__exit__(None, None, None)  # close(), then stop its event loop
+
+    closing = threading.Thread(target=close, name="egamma-cnn close LocalCluster", daemon=True)
+    closing.start()
+    try:
+        closing.join(timeout_s)
+    finally:
+        if closing.is_alive() or _workers_since(before):
+            _kill_workers(before)
+            closing.join(AFTER_KILL_S)
 
 
 def _watch_parent(parent_pid: int) -> None:
