@@ -136,3 +136,21 @@ def test_a_script_without_main_guard_fails_instead_of_hanging(tmp_path):
         stderr
     )
     assert not _left_alive(pids)
+
+
+def _malloc_trim_threshold() -> str | None:
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_")
+
+
+def test_local_workers_keep_the_adaptive_malloc_threshold(monkeypatch):
+    """distributed's MALLOC_TRIM_THRESHOLD_=65536 made uproot 4× slower in a worker; the
+    workers of open_executor do not get it (a value the user sets is kept)."""
+    from egamma_cnn.execution import ExecutionSettings, open_executor
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    with open_executor(ExecutionSettings(workers=1)) as client:
+        assert set(client.run(_malloc_trim_threshold).values()) == {None}
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    from egamma_cnn.execution.clusters import worker_environment
+
+    assert worker_environment()["MALLOC_TRIM_THRESHOLD_"] == "131072"

@@ -170,7 +170,7 @@ def test_a_run_writes_its_runnable_fileset_and_reads_it_back(tmp_path):
     assert run.runnable["mc"]["files"][MC]["steps"] == [[0, 14], [14, 28], [28, 40]]
     # the first build's form is kept: a second preprocessing gives the dataset its form
     again = preprocess_fileset(_fileset(MC), 15, PreprocessCache(tmp_path))
-    assert again.runnable["mc"].get("form")
+    assert again.runnable["mc"].get("compressed_form")
     # a runnable fileset (through JSON) runs the same chunks: only the first two here
     runnable = json.loads(json.dumps(run.runnable))
     runnable["mc"]["files"][MC]["steps"] = [[0, 14], [14, 28]]
@@ -220,3 +220,38 @@ def test_a_file_of_the_other_kind_is_refused_by_its_provenance():
         preprocess_fileset(fileset, 10, PreprocessCache(None))
     assert read_file_facts(DATALIKE, "Events").is_data is True
     assert read_file_facts(NTUPLE, "fitter_tree").is_data is None  # not an egamma-cnn file
+
+
+def test_the_check_before_a_run_builds_one_graph_per_known_form_and_kind(tmp_path):
+    """Datasets whose form is known are checked once per form, tree and kind."""
+    from egamma_cnn.workflows.common import check_graph_on_first_files
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        runnable, _ = preprocess(
+            {
+                "a": {"files": {MC: "Events"}, "metadata": {"is_data": False}},
+                "b": {"files": {DATALIKE: "Events"}, "metadata": {"is_data": True}},
+            },
+            step_size=20,
+            save_form=True,
+            scheduler="sync",
+        )
+    copies = {}
+    for index in range(3):
+        copy = tmp_path / f"mc{index}.root"
+        shutil.copyfile(MC, copy)
+        copies[f"mc{index}"] = {**runnable["a"], "files": {str(copy): "Events"}}
+    fileset = {**copies, "data": runnable["b"], "mc_no_form": _fileset(MC, is_data=False)["mc"]}
+
+    calls = []
+
+    class Counting(TagAndProbeProcessor):
+        def process(self, events):
+            calls.append(events.metadata["dataset"])
+            return super().process(events)
+
+    processor = Counting(TnPConfig(probe_id=("clusterEta < 1",), tag_id="pt > 25"))
+    check_graph_on_first_files(processor, fileset, EGammaSchema, ExecutionSettings(cache=False))
+    # one of the three MC datasets of one form, the data dataset, the one without a form
+    assert calls == ["mc0", "data", "mc_no_form"]

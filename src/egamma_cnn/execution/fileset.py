@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from egamma_cnn.execution.preprocessing import check_steps
+from egamma_cnn.execution.preprocessing import FORM_KEYS, check_steps
 from egamma_cnn.jsonio import read_json
 from egamma_cnn.provenance import read_metadata
 
@@ -101,7 +101,7 @@ def check_fileset(
     exists, else by real path (a symbolic link and its target, ``a/../b.root`` and
     ``b.root`` are the same file), remote ones by their text. A runnable fileset
     (coffea's ``preprocess`` output, or a run's ``preprocessed.json``: ``"steps"`` per file,
-    ``"form"`` per dataset) is accepted, its steps checked
+    ``"compressed_form"`` or ``"form"`` per dataset) is accepted, its steps checked
     (:func:`~egamma_cnn.execution.preprocessing.check_steps`). Whether the files exist is
     :func:`missing_file`'s question. ``where`` starts every message (the JSON file);
     ``relative_to`` is the folder relative local paths are read from (the current one
@@ -145,12 +145,13 @@ def check_fileset(
                 )
             if isinstance(tree, Mapping) and "steps" in tree:
                 check_steps(name, file, tree)
-        form = spec.get("form")
-        if form is not None and not isinstance(form, str):
-            raise ValueError(
-                f"{at}: 'form' must be coffea's compressed form (a text) or null, not "
-                f"{_short(form)}"
-            )
+        for key in FORM_KEYS:
+            form = spec.get(key)
+            if form is not None and not isinstance(form, str):
+                raise ValueError(
+                    f"{at}: {key!r} must be coffea's compressed form (a text) or null, not "
+                    f"{_short(form)}"
+                )
         metadata = spec.get("metadata")
         if metadata is not None and not isinstance(metadata, Mapping):
             raise ValueError(f"{at}: 'metadata' must be a mapping, not {_short(metadata)}")

@@ -62,9 +62,11 @@ from egamma_cnn.provenance import METADATA_KEY
 
 __all__ = [
     "CACHE_ENV",
+    "FORM_KEYS",
     "FileFacts",
     "PreprocessCache",
     "check_steps",
+    "dataset_form",
     "default_cache_dir",
     "file_steps",
     "preprocess_fileset",
@@ -80,6 +82,21 @@ READ_THREADS = 16
 
 #: The version of the cache's entries: entries of another version are read again.
 CACHE_VERSION = 2
+
+
+#: The keys of a dataset's compressed form in a runnable fileset: coffea 2026's
+#: ``preprocess`` writes ``compressed_form``, older ones (and coffea's readers still)
+#: ``form``.
+FORM_KEYS = ("compressed_form", "form")
+
+
+def dataset_form(spec: Mapping[str, Any]) -> str | None:
+    """The compressed form of a runnable dataset (either key of :data:`FORM_KEYS`), or None."""
+    for key in FORM_KEYS:
+        value = spec.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def default_cache_dir() -> Path:
@@ -338,7 +355,8 @@ def preprocess_fileset(
     Parameters
     ----------
     fileset : mapping
-        ``{dataset: {"files": {path: tree or runnable spec}, "metadata": ..., "form": ...}}``
+        ``{dataset: {"files": {path: tree or runnable spec}, "metadata": ...,
+        "compressed_form": ...}}``
         (checked by :func:`~egamma_cnn.execution.fileset.check_fileset`).
     chunk_size : int
         Events per chunk of the files without steps.
@@ -396,11 +414,13 @@ def preprocess_fileset(
             continue
         out = {key: value for key, value in spec.items() if key != "files"}
         out["files"] = files
-        if not out.get("form"):
+        if dataset_form(out) is None:
             first = next(iter(files.values()))
             form = cache.form(first["uuid"], first["object_path"])
             if form is not None:
-                out["form"] = form
+                for key in FORM_KEYS:
+                    out.pop(key, None)
+                out["compressed_form"] = form
         runnable[name] = out
     return Preprocessed(runnable, unreadable, len(read), cached, given, notes)
 
@@ -456,7 +476,7 @@ def remember_forms(
     cache: PreprocessCache,
     base_form_of: Callable[[Any], Any],
 ) -> int:
-    """Keep the form of each dataset of ``runnable`` whose graph read it (no ``"form"``);
+    """Keep the form of each dataset of ``runnable`` whose graph read it (no form given);
     the number kept.
 
     ``outputs``: the graph of each dataset (``apply_to_fileset``'s output by dataset);
@@ -464,7 +484,7 @@ def remember_forms(
     """
     kept = 0
     for name, spec in runnable.items():
-        if spec.get("form") or name not in outputs or cache.folder is None:
+        if dataset_form(spec) is not None or name not in outputs or cache.folder is None:
             continue
         form = base_form_of(outputs[name])
         if form is None:

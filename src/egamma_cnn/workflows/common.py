@@ -26,7 +26,7 @@ from coffea.nanoevents import NanoEventsFactory
 from coffea.util import decompress_form
 
 from egamma_cnn.execution import ExecutionSettings, FilesetRun, run_fileset
-from egamma_cnn.execution.preprocessing import PreprocessCache
+from egamma_cnn.execution.preprocessing import PreprocessCache, dataset_form
 from egamma_cnn.nanoevents import EGammaSchema
 
 __all__ = [
@@ -56,7 +56,10 @@ def check_graph_on_first_files(
     The graph is built lazily (dask-awkward, from the file's form): no event is read and
     nothing is computed, the checks are those the run itself makes when it builds its graph.
     The form is the one the preprocessing cache of ``settings`` kept for the file (a
-    runnable fileset's ``"form"``, or an earlier run's), else read from the file.
+    runnable fileset's ``"compressed_form"``, or an earlier run's), else read from the
+    file. Datasets whose form is known are checked once per distinct form, tree and ``is_data`` (the
+    processor's graph depends on nothing else of them; a facility's hundreds of datasets
+    of one format cost one check per kind instead of a second each).
 
     A file that cannot be opened is left to the run (which names it, or skips it with
     ``skip_bad_files``); only the processor's refusals (``ValueError``) are raised here.
@@ -67,6 +70,7 @@ def check_graph_on_first_files(
         The processor's error, with the dataset and the file it was checked on.
     """
     cache = PreprocessCache((settings or ExecutionSettings()).preprocess_cache_dir())
+    checked: set[tuple[Any, ...]] = set()
     for name, spec in fileset.items():
         files = spec.get("files") if isinstance(spec, Mapping) else None
         if isinstance(files, list | tuple) and files:
@@ -78,7 +82,13 @@ def check_graph_on_first_files(
             tree = tree.get("object_path")
         metadata = {**(spec.get("metadata") or {}), "dataset": name}
         tree = tree or "Events"
-        form = _known_form(spec, str(path), tree, cache)
+        compressed = _known_compressed_form(spec, str(path), tree, cache)
+        if compressed is not None:
+            key = (compressed, tree, metadata.get("is_data"))
+            if key in checked:
+                continue
+            checked.add(key)
+        form = _decompressed(compressed)
         try:
             with uproot.open(str(path)) as file:
                 file[tree]
@@ -110,13 +120,22 @@ def check_graph_on_first_files(
             raise ValueError(f"dataset {name!r} ({path}): {err}") from None
 
 
-def _known_form(spec: Mapping[str, Any], path: str, tree: str, cache: PreprocessCache) -> Any:
-    """The form of ``path``'s ``tree`` without opening it: the dataset's ``"form"`` (a
-    runnable fileset), else the one the cache kept for the file (None: not known)."""
-    compressed = spec.get("form")
-    if not isinstance(compressed, str):
-        facts = cache.facts(path, tree)
-        compressed = None if facts is None else cache.form(facts.uuid, tree)
+def _known_compressed_form(
+    spec: Mapping[str, Any], path: str, tree: str, cache: PreprocessCache
+) -> str | None:
+    """The (compressed) form of ``path``'s ``tree`` without opening it: the dataset's
+    compressed form (a runnable fileset), else the one the cache kept for the file (None: not
+    known)."""
+    compressed = dataset_form(spec)
+    if compressed is not None:
+        return compressed
+    facts = cache.facts(path, tree)
+    return None if facts is None else cache.form(facts.uuid, tree)
+
+
+def _decompressed(compressed: str | None) -> Any:
+    """The awkward form of coffea's compressed form (None: none, or unreadable: the file
+    is opened instead)."""
     if compressed is None:
         return None
     try:
