@@ -53,22 +53,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from compare_egamma_tnp import _ELE32 as ELE32
+from compare_egamma_tnp import _TRIGGER_ARGS  # stdlib only: both interpreters import it
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "cms_nanoaod_ele32_trigger.json"
-ELE32 = "HLT_Ele32_WPTight_Gsf"
-#: egamma-tnp's arguments of the example selection (compare_egamma_tnp.py, "sc_match").
-PEER_ARGS: dict[str, Any] = {
-    "trigger_pt": {ELE32: 32},
-    "filterbit": {ELE32: 1},
-    "tags_pt_cut": 35,
-    "probes_pt_cut": 27,
-    "tags_abseta_cut": 2.17,
-    "probes_abseta_cut": 2.5,
-    "use_sc_eta": True,
-    "avoid_ecal_transition_tags": True,
-    "avoid_ecal_transition_probes": False,
-    "require_event_to_pass_hlt_filter": True,
-}
+#: egamma-tnp's arguments of the example selection: those of the parity check.
+PEER_ARGS: dict[str, Any] = _TRIGGER_ARGS
 
 
 # -- the peer side (runs in egamma-tnp's interpreter) --------------------------------------

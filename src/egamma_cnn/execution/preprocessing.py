@@ -71,6 +71,7 @@ __all__ = [
     "file_steps",
     "preprocess_fileset",
     "remember_forms",
+    "tree_name",
 ]
 
 #: The environment variable that moves the cache (default: ``$XDG_CACHE_HOME/egamma-cnn``,
@@ -267,7 +268,8 @@ class PreprocessCache:
         self._write(self._path("forms", identity), {"identity": identity, "form": form})
 
 
-def _tree_of(spec: Any) -> str:
+def tree_name(spec: Any) -> str:
+    """The tree of a fileset's file entry: the text itself, or coffea's ``object_path``."""
     return spec["object_path"] if isinstance(spec, Mapping) else str(spec)
 
 
@@ -374,7 +376,7 @@ def preprocess_fileset(
     cached = 0
     for spec in fileset.values():
         for file, file_spec in spec["files"].items():
-            key = (file, _tree_of(file_spec))
+            key = (file, tree_name(file_spec))
             facts = cache.facts(*key)
             if facts is not None:
                 known[key] = facts
@@ -392,7 +394,7 @@ def preprocess_fileset(
     for name, spec in fileset.items():
         files: dict[str, Any] = {}
         for file, file_spec in spec["files"].items():
-            tree = _tree_of(file_spec)
+            tree = tree_name(file_spec)
             facts = known.get((file, tree)) or read.get((file, tree))
             if isinstance(facts, Exception):
                 reason = " ".join(f"{type(facts).__name__}: {facts}".split())[:300]
@@ -463,7 +465,7 @@ def _given_steps(
             f"{facts.num_entries} entries (used as given)"
         )
     return {
-        "object_path": _tree_of(spec),
+        "object_path": tree_name(spec),
         "steps": steps,
         "num_entries": facts.num_entries,
         "uuid": facts.uuid,

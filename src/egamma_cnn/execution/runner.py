@@ -5,11 +5,11 @@
 0. The fileset is checked before anything runs (:func:`.fileset.check_fileset`: its
    structure, tree names, ``metadata.is_data``), and local files that are missing or
    folders are named (:func:`.fileset.missing_file`).
-1. ``coffea.dataset_tools.preprocess`` splits every file into chunks of
-   ``chunk_size`` events (on the executor). A file that cannot be opened is found here;
-   its reason is read again from uproot so that the report can name it. If preprocess
-   or the building of the graph fails, the schema's ``check_branches`` (where it has
-   one) names the files that lack branches it needs.
+1. :func:`.preprocessing.preprocess_fileset` splits every file into chunks of
+   ``chunk_size`` events from its header (cached; a runnable fileset's steps are used
+   as given). A file that cannot be opened is found here, with uproot's reason. If the
+   building of the graph fails, the schema's ``check_branches`` (where it has one)
+   names the files that lack branches it needs.
 2. ``apply_to_fileset`` builds one lazy dask graph of the processor over every chunk
    (with ``skip_bad_files``, uproot's read-error report is requested too, so a chunk
    that cannot be read becomes an empty chunk *and* a line of the report).
@@ -44,7 +44,12 @@ from dask.diagnostics import ProgressBar
 from egamma_cnn.execution.clusters import open_executor
 from egamma_cnn.execution.fileset import check_fileset, missing_file
 from egamma_cnn.execution.graphs import input_form, submit
-from egamma_cnn.execution.preprocessing import PreprocessCache, preprocess_fileset, remember_forms
+from egamma_cnn.execution.preprocessing import (
+    PreprocessCache,
+    preprocess_fileset,
+    remember_forms,
+    tree_name,
+)
 from egamma_cnn.execution.report import BadInputError, Failure, FilesetRun
 from egamma_cnn.execution.settings import ExecutionSettings
 
@@ -84,16 +89,6 @@ def _quiet_schemas() -> Iterator[None]:
         warnings.showwarning(
             warning.message, warning.category, warning.filename, warning.lineno, warning.file
         )
-
-
-def _open_reason(file: str, tree: str) -> str:
-    """Why uproot cannot open ``file`` (read again for the report)."""
-    try:
-        with uproot.open(file) as handle:
-            handle[tree].num_entries  # noqa: B018 - reading it is the check
-    except Exception as err:  # any failure is the reason we report
-        return f"{type(err).__name__}: {_one_line(str(err))}".strip()
-    return "it could not be opened while preprocessing (it opens now: a transient error?)"
 
 
 def _chunk_failures(reports: Mapping[str, Any]) -> list[Failure]:
@@ -154,10 +149,6 @@ def _reason(err: BaseException) -> str:
     return f"{type(err).__name__}: {_one_line(str(err))}".rstrip(": ")
 
 
-def _tree(file_spec: Any) -> str:
-    return file_spec["object_path"] if isinstance(file_spec, Mapping) else str(file_spec)
-
-
 def _branch_problem(schemaclass: type[BaseSchema], file: str, tree: Any) -> str | None:
     """Why ``schemaclass`` cannot read ``file`` by its branch names (None: no reason known).
 
@@ -170,7 +161,7 @@ def _branch_problem(schemaclass: type[BaseSchema], file: str, tree: Any) -> str 
         return None
     try:
         with uproot.open(file) as handle:
-            branches = handle[_tree(tree)].keys()
+            branches = handle[tree_name(tree)].keys()
     except Exception:  # a file that cannot be opened is named by the open check
         return None
     return check(branches)
@@ -180,7 +171,7 @@ def _branch_names(file: str, tree: Any) -> frozenset[str] | None:
     """The branch names of ``file``'s tree (None: it cannot be opened); metadata only."""
     try:
         with uproot.open(file) as handle:
-            return frozenset(handle[_tree(tree)].keys())
+            return frozenset(handle[tree_name(tree)].keys())
     except Exception:  # a file that cannot be opened is named by the open check
         return None
 
@@ -442,10 +433,7 @@ def _prepare(
             for note in prepared.notes:
                 print(note)
             runnable = prepared.runnable
-            unopened = [
-                Failure(name, file, _open_reason(file, _tree(fileset[name]["files"][file])))
-                for name, file, _ in prepared.unreadable
-            ]
+            unopened = [Failure(name, file, reason) for name, file, reason in prepared.unreadable]
             if unopened and not settings.skip_bad_files:
                 return runnable, unopened, None  # the caller stops the run
             # the schema's refusals (a missing collection) come here, with the files known
