@@ -131,3 +131,60 @@ def test_binned_efficiencies_per_bin_inclusive_and_outside():
     assert weighted["outside_binning"] == 0.0
     with pytest.raises(ValueError, match="one value per bin"):
         binned_efficiencies([1.0], [2.0], [2.0], [0.0, 1.0, 2.0], 2.0)
+
+
+def _sums(per_event_counts):
+    return (
+        [int(np.sum(x)) for x in per_event_counts],
+        [int(np.sum(np.square(x))) for x in per_event_counts],
+        [len(x) for x in per_event_counts],
+    )
+
+
+def test_rate_homogeneity_of_equal_and_unequal_rates():
+    from egamma_cnn.intervals import rate_homogeneity
+
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(200, 800, 30)
+    poisson = rate_homogeneity(*_sums([rng.poisson(0.7, n) for n in sizes]))
+    assert abs(poisson.rate - 0.7) < 0.03 and poisson.ndof == (29, int(sizes.sum()) - 30)
+    assert poisson.p_value > 0.001 and 0.5 < poisson.f_statistic < 1.6
+    # clusters of five per event: wider per-event errors, still one rate
+    clustered = rate_homogeneity(*_sums([5 * rng.poisson(0.14, n) for n in sizes]))
+    assert clustered.p_value > 0.001
+    # each sample's events all copies of 20 events: the rates scatter like 20 events' worth
+    copied = rate_homogeneity(*_sums([np.tile(rng.poisson(0.7, 20), n // 20) for n in sizes]))
+    assert copied.p_value < 1e-6 and copied.f_statistic > 5
+    shifted = rate_homogeneity(*_sums([rng.poisson(0.5, 5000), rng.poisson(0.6, 5000)]))
+    assert shifted.p_value < 1e-3
+
+
+def test_rate_homogeneity_hand_values_and_degenerate_samples():
+    from egamma_cnn.intervals import rate_homogeneity
+
+    # [0, 2] and [2, 4]: rates 1 and 3, r̄ = 2; between 2·1 + 2·1 = 4 on 1 dof,
+    # within (4 − 2) + (20 − 18) = 4 on 2 dof: F = 4 / 2 = 2, p = P(F(1, 2) ≥ 2)
+    hand = rate_homogeneity([2, 6], [4, 20], [2, 2])
+    assert hand.rates == (1.0, 3.0) and hand.f_statistic == pytest.approx(2.0)
+    assert hand.p_value == pytest.approx(stats.f.sf(2.0, 1, 2))
+    assert rate_homogeneity([0, 0], [0, 0], [3, 4]).p_value == 1.0
+    assert rate_homogeneity([3, 8], [3, 16], [3, 4]).p_value == 0.0  # all-1 vs all-2 events
+
+
+@pytest.mark.parametrize(
+    ("sums", "squares", "events", "match"),
+    [
+        ([1], [1], [2], "at least two"),
+        ([1, 2], [1, 2], [1], "equal"),
+        ([1, -1], [1, 1], [2, 2], "≥ 0"),
+        ([1, 2], [1, 4], [2, 0], "≥ 1 event"),
+        ([1, np.nan], [1, 1], [2, 2], "finite"),
+        ([4, 1], [2, 1], [2, 2], "no counts"),
+        ([1, 1], [1, 1], [1, 1], "more events"),
+    ],
+)
+def test_rate_homogeneity_refuses_bad_input(sums, squares, events, match):
+    from egamma_cnn.intervals import rate_homogeneity
+
+    with pytest.raises(ValueError, match=match):
+        rate_homogeneity(sums, squares, events)

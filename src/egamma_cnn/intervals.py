@@ -24,7 +24,10 @@ of (k_eff, n_eff).
 * :func:`binomial_error` — the symmetric (normal-approximation) error √(ε(1 − ε)/n_eff);
 * :func:`efficiency_upper_limit` — the one-sided upper limit on ε at confidence level
   c (Clopper–Pearson): B⁻¹(c; k + 1, n − k), used for rejections without a failing
-  candidate.
+  candidate;
+* :func:`rate_homogeneity` — whether several samples share one rate per event of a
+  count (one-way analysis of variance of the per-event counts): how the per-file
+  candidate rates of a production are checked.
 
 The default coverage is one standard deviation, :data:`COVERAGE` = 0.6827. Every
 function gives a defined value for an empty sample (the whole interval [0, 1], or NaN for
@@ -34,6 +37,7 @@ the efficiency itself).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -44,12 +48,14 @@ __all__ = [
     "COVERAGE",
     "INTERVALS",
     "Interval",
+    "RateHomogeneity",
     "binned_efficiencies",
     "binomial_error",
     "clopper_pearson",
     "effective_count",
     "efficiency_interval",
     "efficiency_upper_limit",
+    "rate_homogeneity",
     "wilson",
 ]
 
@@ -218,3 +224,106 @@ def binned_efficiencies(
         "inclusive": _efficiency_row(passed.sum(), total.sum(), variance.sum(), count),
         "outside_binning": everything - float(total.sum()),
     }
+
+
+@dataclass(frozen=True)
+class RateHomogeneity:
+    """Result of :func:`rate_homogeneity`.
+
+    Attributes
+    ----------
+    rate
+        The pooled rate per event, Σ_i S_i / Σ_i E_i.
+    rates
+        Each sample's rate S_i / E_i.
+    f_statistic
+        Between-sample over within-sample mean square; about 1 when the samples share
+        one rate, and about m when every event of a sample is copied m times.
+    ndof
+        (k − 1, E − k) for k samples of E events in all.
+    p_value
+        P(F ≥ f_statistic): small when the samples' rates differ beyond their
+        statistical errors.
+    """
+
+    rate: float
+    rates: tuple[float, ...]
+    f_statistic: float
+    ndof: tuple[int, int]
+    p_value: float
+
+
+def rate_homogeneity(sums: Any, sums_of_squares: Any, events: Any) -> RateHomogeneity:
+    """Test that samples share one rate per event of a count (candidates, fakes).
+
+    The one-way analysis of variance of the per-event counts x (R. A. Fisher,
+    "Statistical Methods for Research Workers", 1925, ch. VII): with sample i holding
+    E_i events, S_i = Σ x and Q_i = Σ x², rates r_i = S_i / E_i and pooled
+    r̄ = Σ S_i / Σ E_i,
+
+        F = [Σ_i E_i (r_i − r̄)² / (k − 1)] / [Σ_i (Q_i − S_i² / E_i) / (E − k)],
+
+    which follows F(k − 1, E − k) when the events are independent and the rates equal.
+    The errors of each rate are those of its events: candidates that come in clusters
+    (several fakes from one jet) widen them, as they should. For counts that are
+    Poisson per event the denominator is r̄ and F is the index of dispersion
+    Σ_i (S_i − r̄ E_i)² / (r̄ E_i) / (k − 1) of Poisson counts.
+
+    Parameters
+    ----------
+    sums, sums_of_squares
+        S_i and Q_i of each sample (non-negative; Q_i ≥ S_i² / E_i).
+    events
+        E_i ≥ 1 of each sample; at least two samples and more events than samples.
+
+    Returns
+    -------
+    RateHomogeneity
+        Without spread inside the samples (every event of a sample alike): F = 0, p = 1
+        if the rates are equal too, else F = inf, p = 0.
+
+    Raises
+    ------
+    ValueError
+        Fewer than two samples, lengths that differ, too few events, or sums that no
+        set of counts has.
+    """
+    total = np.asarray(sums, np.float64)
+    squares = np.asarray(sums_of_squares, np.float64)
+    n_events = np.asarray(events, np.float64)
+    if total.ndim != 1 or not total.shape == squares.shape == n_events.shape:
+        raise ValueError(
+            f"sums {total.shape}, sums_of_squares {squares.shape} and events "
+            f"{n_events.shape} must be three equal 1-D arrays"
+        )
+    k = len(total)
+    if k < 2:
+        raise ValueError("the rate comparison needs at least two samples")
+    if not (np.all(np.isfinite(total)) and np.all(np.isfinite(squares))):
+        raise ValueError("sums and sums_of_squares must be finite")
+    if np.any(total < 0) or np.any(~np.isfinite(n_events)) or np.any(n_events < 1):
+        raise ValueError("sums must be ≥ 0 and every sample must have ≥ 1 event")
+    within_per_sample = squares - total**2 / n_events
+    if np.any(within_per_sample < -1e-9 * np.maximum(squares, 1.0)):
+        raise ValueError("sums_of_squares below sums² / events: no counts have these sums")
+    n_all = float(n_events.sum())
+    if n_all <= k:
+        raise ValueError(f"{n_all:g} events in {k} samples: need more events than samples")
+    rates = total / n_events
+    rate = float(total.sum() / n_all)
+    ss_between = float(np.sum(n_events * (rates - rate) ** 2))
+    ss_within = float(np.sum(np.maximum(within_per_sample, 0.0)))
+    ndof = (k - 1, round(n_all) - k)
+    if ss_within == 0.0:
+        equal = ss_between <= 1e-12 * max(rate, 1.0)
+        f_stat, p = (0.0, 1.0) if equal else (math.inf, 0.0)
+    else:
+        f_stat = (ss_between / ndof[0]) / (ss_within / ndof[1])
+        p = float(stats.f.sf(f_stat, *ndof))
+    return RateHomogeneity(
+        rate=rate,
+        rates=tuple(float(r) for r in rates),
+        f_statistic=float(f_stat),
+        ndof=ndof,
+        p_value=p,
+    )

@@ -914,6 +914,23 @@ class EventGenerator:
         """Name of the generated process."""
         return self.config.name
 
+    def reseed(self, seed: int) -> None:
+        """Restart the random streams from ``seed`` without initialising Pythia again.
+
+        Pythia's ``Random:seed`` (through ``Pythia.rndm.init``) and the beam-spot
+        generator are derived from ``seed`` as in the constructor. ``Pythia.init`` costs
+        about 5 s for ``minbias`` (the multiparton-interaction tables), which a fresh
+        generator per block of 100 events cannot afford. The events after a reseed are
+        those of a generator that was initialised with the same constructor seed and
+        then reseeded, whatever it generated before (tested in tests/test_pileup.py):
+        keep one initialisation seed per use, and reseed per block.
+        """
+        self.seed = int(seed)
+        self.pythia_seed, self._rng = derive_seeds(self.seed)
+        self._pythia.rndm.init(self.pythia_seed)
+        self._n_tried_total = 0
+        self._n_accepted_total = 0
+
     # -- public -------------------------------------------------------------------------
 
     def generate(self, n_events: int) -> GeneratedEvents:

@@ -1,12 +1,19 @@
-"""Pile-up overlay: a pool of minimum-bias events added to each hard-scatter event.
+"""Pile-up overlay: minimum-bias events added to each hard-scatter event.
 
 ATL-PHYS-PUB-2023-001 §3.2 models pile-up (multiple pp interactions in the same bunch crossing) by
 overlaying the hard-scatter event with inelastic pp events generated with Pythia8. Here
-a :class:`MinBiasPool` of ``SoftQCD:inelastic`` events (process ``"minbias"`` of
-:mod:`egamma_cnn.sim.generator`) is generated once and sampled with replacement; every
-overlaid interaction gets its own vertex in the luminous region and a random rotation
-about the beam axis, so that re-using a pool event does not repeat an identical event
-(the physics is φ-symmetric). Out-of-time pile-up is not modelled.
+the ``SoftQCD:inelastic`` events (process ``"minbias"`` of :mod:`egamma_cnn.sim.generator`)
+come in a :class:`MinBiasPool`, and :func:`overlay` either uses every pool event exactly
+once (``reuse=False``: fresh minimum-bias for every interaction, what
+:mod:`egamma_cnn.sim.production` does) or samples the pool with replacement
+(``reuse=True``). Every overlaid interaction gets its own vertex in the luminous region
+and a random rotation about the beam axis. Out-of-time pile-up is not modelled.
+
+Why not a reused pool: a pool of N events sampled for M ≫ N interactions copies each
+event M/N times, so one pool event that makes a fake electron candidate makes M/N of
+them, and the number of pile-up fakes per file fluctuates like (M/N)·Poisson instead of
+Poisson; a sample's background make-up then depends on its seed (a pool of 1000 events
+at ⟨μ⟩ = 20 reused each event 30–90 times per file).
 
 Everything is vectorised numpy index arithmetic over the flat
 :class:`~egamma_cnn.sim.particles.ParticleBatch` columns; there is no Python loop over
@@ -29,7 +36,14 @@ from egamma_cnn.sim.generator import (
 )
 from egamma_cnn.sim.particles import Origin, ParticleBatch, VertexTable
 
-__all__ = ["POOL_ETA_MAX", "POOL_PT_MIN", "MinBiasPool", "mu_profile", "overlay"]
+__all__ = [
+    "POOL_ETA_MAX",
+    "POOL_PT_MIN",
+    "MinBiasPool",
+    "draw_interactions",
+    "mu_profile",
+    "overlay",
+]
 
 #: Pool particles below this p_T [GeV] are dropped (they do not reach the calorimeter
 #: in a 2 T field and carry a negligible energy).
@@ -158,16 +172,43 @@ def mu_profile(
     raise ValueError(f"unknown mu profile kind {kind!r}; use 'fixed', 'gaussian' or 'uniform'")
 
 
+def draw_interactions(mu: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Number of pile-up interactions of each event, n_i ~ Poisson(μ_i).
+
+    Parameters
+    ----------
+    mu
+        Per-event μ, finite and ≥ 0.
+    rng
+        Random generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, one count per event.
+    """
+    mu = np.asarray(mu, np.float64)
+    if np.any(~np.isfinite(mu)) or np.any(mu < 0):
+        raise ValueError("mu must be finite and ≥ 0 for every event")
+    return rng.poisson(mu).astype(np.int64)
+
+
 def overlay(
     hard: GeneratedEvents | tuple[ParticleBatch, VertexTable],
     pool: MinBiasPool,
     mu: np.ndarray,
     rng: np.random.Generator,
+    *,
+    n_pileup: np.ndarray | None = None,
+    reuse: bool = True,
 ) -> tuple[ParticleBatch, VertexTable, np.ndarray]:
     """Add Poisson(μ) pile-up interactions from ``pool`` to every hard-scatter event.
 
-    For event i, n_i ~ Poisson(μ_i) pool events are drawn uniformly with replacement.
-    Interaction k = 1..n_i gets a vertex x, y ~ N(0, 0.015 mm), z ~ N(0, 45 mm) and a
+    For event i, n_i ~ Poisson(μ_i) interactions (:func:`draw_interactions`, or the
+    given ``n_pileup``). With ``reuse=False`` interaction j of the whole batch (events in
+    order) is pool event j, so every pool event is used at most once and the pool must
+    hold at least Σ n_i events; with ``reuse=True`` pool events are drawn uniformly with
+    replacement. Interaction k = 1..n_i gets a vertex x, y ~ N(0, 0.015 mm), z ~ N(0, 45 mm) and a
     rotation by a uniform angle about the beam axis (momenta and production vertices);
     its particles get ``vertex_index`` = (number of vertices the event already had) − 1
     + k, i.e. k for a hard event with its one hard-scatter vertex, ``origin`` PILEUP and
@@ -185,6 +226,12 @@ def overlay(
         Per-event μ (length ``n_events``; a scalar is broadcast).
     rng
         Random generator (the result is a deterministic function of its state).
+    n_pileup
+        Interactions per event, drawn beforehand with :func:`draw_interactions` (to
+        generate a fresh pool of exactly Σ n_i events); ``None`` draws them here.
+    reuse
+        Sample the pool with replacement (``True``) or use each pool event once
+        (``False``).
 
     Returns
     -------
@@ -192,7 +239,7 @@ def overlay(
         Hard-scatter plus pile-up particles.
     vertices : VertexTable
         Hard-scatter plus pile-up vertices.
-    n_pileup : numpy.ndarray
+    interactions : numpy.ndarray
         int64, the number of pile-up interactions actually overlaid on each event.
     """
     if isinstance(hard, GeneratedEvents):
@@ -207,9 +254,22 @@ def overlay(
         raise ValueError("mu must be finite and ≥ 0 for every event")
 
     # --- interactions ----------------------------------------------------------------
-    n_pu = rng.poisson(mu).astype(np.int64)
+    if n_pileup is None:
+        n_pu = draw_interactions(mu, rng)
+    else:
+        n_pu = np.asarray(n_pileup, np.int64)
+        if n_pu.shape != (n_ev,) or np.any(n_pu < 0):
+            raise ValueError(f"n_pileup must be {n_ev} non-negative counts, one per event")
     n_int = int(n_pu.sum())
-    pick = rng.integers(0, pool.n_events, n_int)
+    if reuse:
+        pick = rng.integers(0, pool.n_events, n_int)
+    elif pool.n_events < n_int:
+        raise ValueError(
+            f"reuse=False needs a pool of at least {n_int} events (one per interaction), "
+            f"got {pool.n_events}"
+        )
+    else:
+        pick = np.arange(n_int)
     vtx = rng.normal(
         0.0,
         [BEAM_SPOT_SIGMA_XY_MM, BEAM_SPOT_SIGMA_XY_MM, BEAM_SPOT_SIGMA_Z_MM],

@@ -39,7 +39,7 @@ from egamma_cnn.sim.detector import DetectorConfig
 from egamma_cnn.sim.generator import PROCESSES, EventGenerator
 from egamma_cnn.sim.material import apply_material
 from egamma_cnn.sim.particles import ParticleBatch, VertexTable
-from egamma_cnn.sim.pileup import MinBiasPool, mu_profile, overlay
+from egamma_cnn.sim.pileup import MinBiasPool, draw_interactions, mu_profile, overlay
 from egamma_cnn.sim.propagation import (
     extrapolate_point_to_calorimeter_array,
     extrapolate_to_calorimeter_array,
@@ -66,9 +66,9 @@ __all__ = [
 
 #: Events per independently seeded block.
 BLOCK_SIZE = 100
-#: Minimum-bias events generated once per job for the pile-up pool (reused with random
-#: φ rotations and vertex positions).
-PILEUP_POOL_SIZE = 1000
+#: Seed the per-process minimum-bias generator is initialised with (it is reseeded for
+#: every block, see :func:`_fresh_minbias`); fixed so that every process starts alike.
+MINBIAS_INIT_SEED = 0x9E37
 #: Largest mean pile-up ⟨μ⟩ accepted: the HL-LHC design (140–200). The overlay holds every
 #: pile-up interaction of a block in memory (about 60 particles each), so an unphysical
 #: ⟨μ⟩ (1e6) would grow until the kernel kills the job.
@@ -502,7 +502,7 @@ def _simulate_block(
     cfg: ProductionConfig, block: int, n_events: int, first_event: int
 ) -> tuple[dict[str, ak.Array], BlockTimes, dict]:
     ss = _block_seed(cfg.seed, block)
-    gen_seed, pu_seed, det_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(3))
+    gen_seed, pu_seed, det_seed, minbias_seed = (int(s.generate_state(1)[0]) for s in ss.spawn(4))
     times = BlockTimes()
     t0 = time.perf_counter()
     gen = EventGenerator(cfg.process, gen_seed % 900_000_000 + 1).generate(n_events)
@@ -511,10 +511,13 @@ def _simulate_block(
     particles, vertices = gen.particles, gen.vertices
     rng_pu = np.random.default_rng(pu_seed)
     if cfg.pileup_mu > 0:
-        pool = _pileup_pool(cfg.seed)
         kind = "uniform" if cfg.data_like else "gaussian"
         mu = mu_profile(n_events, cfg.pileup_mu, rng_pu, kind=kind)
-        particles, vertices, n_pu = overlay((particles, vertices), pool, mu, rng_pu)
+        n_pu = draw_interactions(mu, rng_pu)
+        pool = _fresh_minbias(minbias_seed, int(n_pu.sum()))
+        particles, vertices, n_pu = overlay(
+            (particles, vertices), pool, mu, rng_pu, n_pileup=n_pu, reuse=False
+        )
     else:
         mu = np.zeros(n_events)
         n_pu = np.zeros(n_events, np.int64)
@@ -558,21 +561,27 @@ def _simulate_block(
     return out, times, stats
 
 
-_POOL_CACHE: dict[int, object] = {}
+_MINBIAS_GENERATOR: list[EventGenerator] = []
 
 
-def _pileup_pool(seed: int):
-    """The job's minimum-bias pool, generated once per process from the master seed.
+def _fresh_minbias(seed: int, n_events: int) -> MinBiasPool:
+    """``n_events`` new minimum-bias events for one block: one per pile-up interaction.
 
-    Every block of a job draws from the same pool (with its own random choices, vertex
-    positions and φ rotations), so the output does not depend on how blocks are spread
-    over worker processes. This per-process cache is the module's only global state.
+    Every interaction of every event gets its own Pythia event, so the pile-up of a
+    sample is as independent as its hard scatters (no event copied into many: see
+    :mod:`egamma_cnn.sim.pileup`). The generator is initialised once per process with
+    :data:`MINBIAS_INIT_SEED` and reseeded from the block's seed
+    (:meth:`EventGenerator.reseed`), so a block's pile-up depends on its seed only, not
+    on which process ran it or what it ran before. This per-process generator is the
+    module's only global state. Cost: about 2 ms per interaction on one core (40 ms per
+    event at ⟨μ⟩ = 20), measured in benchmarks/RESULTS.md.
     """
-    if seed not in _POOL_CACHE:
-        pool_seed = int(np.random.SeedSequence([seed, 0x9E37]).generate_state(1)[0])
-        _POOL_CACHE.clear()
-        _POOL_CACHE[seed] = MinBiasPool.generate(PILEUP_POOL_SIZE, seed=pool_seed % 900_000_000 + 1)
-    return _POOL_CACHE[seed]
+    if not _MINBIAS_GENERATOR:
+        _MINBIAS_GENERATOR.append(EventGenerator("minbias", MINBIAS_INIT_SEED))
+    generator = _MINBIAS_GENERATOR[0]
+    generator.reseed(seed)
+    # one spare event when no interaction is drawn: a pool is never empty
+    return MinBiasPool.from_generated(generator.generate(max(n_events, 1)))
 
 
 def _blocks(n_events: int) -> Iterator[tuple[int, int, int]]:

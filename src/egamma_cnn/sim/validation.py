@@ -11,7 +11,9 @@ into ``out_dir`` and returns the summary:
 * E_reco/E_true of prompt electrons (truth class 0) versus |η|;
 * the shower shapes R_η, R_φ, w_η2, f1, f3, R_had (:mod:`egamma_cnn.features`) per truth
   class (ATLAS: signal R_η peaked near 0.93–0.97, backgrounds broader);
-* the truth-class composition per process, to compare with ATL-PHYS-PUB-2023-001 Table 2.
+* the truth-class composition per process, to compare with ATL-PHYS-PUB-2023-001 Table 2,
+  and per file: whether same-process files agree within Poisson errors
+  (:func:`per_file_consistency`);
 
 The inputs are checked before anything is written (:func:`check_inputs`): each file a
 readable sample, given once, simulation among the files and data-like among the
@@ -30,13 +32,22 @@ import numpy as np
 from scipy.optimize import curve_fit
 
 from egamma_cnn.features import SHOWER_SHAPE_NAMES, shower_shapes
+from egamma_cnn.intervals import rate_homogeneity
 from egamma_cnn.jsonio import write_json
 from egamma_cnn.plotting import pyplot, save_figure
 from egamma_cnn.provenance import METADATA_KEY, object_names, open_root_file, read_metadata
 from egamma_cnn.runfolder import run_folder
 from egamma_cnn.sim.truth import ElectronClass
 
-__all__ = ["CLASS_LABELS", "TREE_NAME", "check_sample", "fit_gaussian_core", "validate"]
+__all__ = [
+    "CLASS_LABELS",
+    "TREE_NAME",
+    "check_sample",
+    "fit_gaussian_core",
+    "per_event_squares",
+    "per_file_consistency",
+    "validate",
+]
 
 CLASS_LABELS = {
     ElectronClass.PROMPT: "prompt e",
@@ -320,6 +331,56 @@ def compare_data_mc(mc_files: list[Path], data_files: list[Path], out_dir: Path)
     return out
 
 
+def per_event_squares(truth_class: ak.Array) -> list[int]:
+    """Σ over events of (candidates of class c in the event)², for each of the six classes:
+    with the counts, what :func:`per_file_consistency` needs for per-event errors."""
+    per_event = np.stack(
+        [ak.to_numpy(ak.sum(truth_class == int(c), axis=1)) for c in CLASS_LABELS], axis=1
+    ).astype(np.int64)
+    return (per_event**2).sum(axis=0).tolist()
+
+
+def per_file_consistency(files: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Whether the candidates per event of each truth class agree between files.
+
+    For each class of :data:`CLASS_LABELS`, :func:`egamma_cnn.intervals.rate_homogeneity`
+    of the files' candidates per event, with each file's error from the spread of its
+    events (one-way analysis of variance). Files of one process made with different
+    seeds must agree (p-value not small, F ≈ 1); a sample whose make-up depends on its
+    seed (pile-up copied from a small pool into many events) does not. The errors are
+    per event, not Poisson per candidate: the fakes of one event come in clusters (one
+    jet, several candidates), which widens every file's error alike.
+
+    Parameters
+    ----------
+    files
+        One entry per file: ``n_events``, ``class_counts`` (six counts) and
+        ``class_counts_squared`` (:func:`per_event_squares`).
+
+    Returns
+    -------
+    dict
+        ``{class label: {"per_event", "per_file", "f_statistic", "ndof", "p_value"}}``;
+        empty for fewer than two files.
+    """
+    if len(files) < 2:
+        return {}
+    events = np.array([f["n_events"] for f in files], np.float64)
+    counts = np.array([f["class_counts"] for f in files], np.float64)
+    squares = np.array([f["class_counts_squared"] for f in files], np.float64)
+    out = {}
+    for c, label in CLASS_LABELS.items():
+        test = rate_homogeneity(counts[:, c], squares[:, c], events)
+        out[label] = {
+            "per_event": test.rate,
+            "per_file": list(test.rates),
+            "f_statistic": test.f_statistic,
+            "ndof": list(test.ndof),
+            "p_value": test.p_value,
+        }
+    return out
+
+
 def validate(files: list[Path], out_dir: Path, data_files: list[Path] | None = None) -> dict:
     """Validation plots and summary for MC sample files (see module docstring).
 
@@ -406,6 +467,14 @@ def _write_validation(
         proc = summary["processes"][meta["process"]]
         proc["n_events"] += int(meta["n_events"])
         proc["class_counts"] = (np.asarray(proc["class_counts"]) + counts).tolist()
+        proc.setdefault("files", []).append(
+            {
+                "file": Path(path).name,
+                "n_events": len(el),
+                "class_counts": counts.tolist(),
+                "class_counts_squared": per_event_squares(el.truthClass),
+            }
+        )
         prompt = el[(el.truthClass == 0) & (el.pt > 20)]
         e_true = prompt.truthPt * np.cosh(prompt.truthEta)
         response.append(ak.to_numpy(ak.flatten(prompt.clusterE / e_true)))
@@ -534,6 +603,9 @@ def _write_validation(
     for p in procs:
         cc = np.asarray(summary["processes"][p]["class_counts"])
         summary["processes"][p]["class_percent"] = (100 * cc / max(cc.sum(), 1)).round(2).tolist()
+        summary["processes"][p]["per_file_consistency"] = per_file_consistency(
+            summary["processes"][p]["files"]
+        )
     ax.set_ylabel("Electron candidates [%]")
     ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
