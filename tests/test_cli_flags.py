@@ -29,9 +29,11 @@ class _Recorder:
         self.returns = returns
         self.args: tuple[Any, ...] = ()
         self.kwargs: dict[str, Any] = {}
+        self.calls = 0
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self.args, self.kwargs = args, kwargs
+        self.calls += 1
         return self.returns
 
 
@@ -306,6 +308,8 @@ _SAMPLES_FLAGS = [
     (["--rounds", "6"], lambda r: r.args[0].rounds, 6),
     (["--pileup", "5"], lambda r: r.args[0].pileup_mu, 5.0),
     (["--workers", "2"], lambda r: r.kwargs["workers"], 2),
+    (["--base-seed", "700000"], lambda r: r.args[0].files()[0].seed, 700_000),
+    (["--test-every", "1"], lambda r: {f.split for f in r.args[0].files()}, {"test"}),
     (
         ["--executor", "iterative"],
         lambda r: getattr(r.kwargs["settings"], "executor", None),
@@ -505,3 +509,23 @@ def test_missing_files_stop_the_command_before_an_executor_opens(
     # with the permission to go on, the command runs (the run reports the file left out)
     assert cli.main([command, str(path), "--skip-bad-files"]) == 0
     assert executors[-1].skip_bad_files
+
+
+def test_prepare_of_an_evaluation_only_plan_prepares_its_test_split(monkeypatch, tmp_path):
+    """A plan of `train-samples --test-every 1` has test files only: prepare writes the
+    test split and nothing else; a plan without files is refused."""
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    (samples / "t.root").write_bytes(b"")
+    plan = {"files": [{"name": "t.root", "split": "test"}]}
+    (samples / "plan.json").write_text(json.dumps(plan))
+    target = "egamma_cnn.train.dataset.prepare_files"
+    argv = ["prepare", "--samples", str(samples), "--out", str(tmp_path / "p")]
+    recorder = _call(monkeypatch, target, {"counts": {}}, argv)
+    assert recorder.calls == 1
+    files, folder = recorder.args
+    assert files == [samples / "t.root"] and folder.name == "test"
+    (samples / "plan.json").write_text(json.dumps({"files": []}))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*argv[:-1], str(tmp_path / "q")])
+    assert exit_info.value.code == 2

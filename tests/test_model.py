@@ -4,6 +4,7 @@ coffea.ml_tools wrapper (numpy, awkward and dask-awkward inputs; pickled by path
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import re
@@ -175,6 +176,59 @@ def test_working_points_reach_their_targets_in_every_bin():
     assert np.all(wps.cuts["medium"] >= wps.cuts["loose"])
     # the cut moves with the η dependence of the signal
     assert wps.cuts["medium"][0, 0] > wps.cuts["medium"][0, -1]
+
+
+def _bin_masks(wps, et, eta):
+    et_edges, eta_edges = np.array(wps.et_edges), np.array(wps.abs_eta_edges)
+    for i in range(len(et_edges) - 1):
+        hi = np.inf if i == len(et_edges) - 2 else et_edges[i + 1]
+        for j in range(len(eta_edges) - 1):
+            yield (
+                (i, j),
+                (
+                    (et >= et_edges[i])
+                    & (et < hi)
+                    & (np.abs(eta) >= eta_edges[j])
+                    & (np.abs(eta) < eta_edges[j + 1])
+                ),
+            )
+
+
+def test_working_points_with_a_prerequisite_keep_the_same_signal_as_without():
+    """The LLH's hit requirements stay in the denominator: a working point with them and
+    one without, of the same target, keep the same signal in every bin."""
+    score, et, eta, is_signal = _toy_sample(n=200000)
+    rng = np.random.default_rng(8)
+    # a prerequisite that 90 % of the signal meets, less in the forward bins
+    meets = rng.random(len(score)) < np.where(np.abs(eta) > 2.01, 0.85, 0.95)
+    plain = WorkingPoints.derive(score, et, eta, is_signal, min_signal=100)
+    other = score + 0.3 * rng.normal(size=len(score))  # another discriminant
+    with_hits = WorkingPoints.derive(other, et, eta, is_signal, min_signal=100, prerequisite=meets)
+    for name, target in plain.targets.items():
+        passes_plain = plain.passes(name, score, et, eta)
+        passes_hits = meets & with_hits.passes(name, other, et, eta)
+        for (i, j), in_bin in _bin_masks(plain, et, eta):
+            sel = is_signal & in_bin
+            reachable = meets[sel].mean() >= target
+            assert with_hits.unreachable[name][i, j] == (not reachable)
+            if reachable:
+                assert abs(passes_hits[sel].mean() - passes_plain[sel].mean()) <= 2 / sel.sum()
+            else:  # the prerequisite alone keeps less than the target: everything else passes
+                np.testing.assert_array_equal(passes_hits[sel], meets[sel])
+    assert with_hits.unreachable["loose"].any() and not with_hits.unreachable["tight"].any()
+    assert plain.unreachable == {}
+    # the old definition (target among the signal that meets it) keeps less signal
+    among = WorkingPoints.derive(
+        other[meets], et[meets], eta[meets], is_signal[meets], min_signal=100
+    )
+    kept_among = (meets & among.passes("tight", other, et, eta))[is_signal].mean()
+    assert kept_among < 0.80 - 0.01
+    back = WorkingPoints.from_dict(json.loads(json.dumps(with_hits.to_dict())))
+    np.testing.assert_array_equal(back.unreachable["loose"], with_hits.unreachable["loose"])
+    with pytest.raises(ValueError, match="prerequisite"):
+        WorkingPoints.derive(score, et, eta, is_signal, prerequisite=np.zeros(5, bool))
+    with pytest.raises(ValueError, match="meets the prerequisite"):
+        WorkingPoints.derive(score, et, eta, is_signal, prerequisite=np.zeros(len(score), bool))
 
 
 def test_working_points_edges_and_sparse_bins():

@@ -122,8 +122,9 @@ def test_prepare_refuses_a_plan_without_a_test_split_before_writing(tmp_path, ca
     assert read_plan(samples) == [{"name": "train_zee_r000.root", "split": "train"}]
     assert _main(["prepare", "--samples", samples, "--out", tmp_path / "p"]) == 2
     assert _error(capsys) == (
-        f"egamma-cnn: error: --samples: {samples / 'plan.json'} lists no test files; "
-        "prepare needs both splits"
+        f"egamma-cnn: error: --samples: {samples / 'plan.json'} lists no test files; prepare "
+        "needs a test split (the evaluation's), and a train split unless the plan is "
+        "evaluation-only (train-samples --test-every 1)"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["samples"]
 

@@ -245,6 +245,19 @@ def _build_parser() -> argparse.ArgumentParser:
     samples.add_argument(
         "--pileup", type=_pileup, default=20.0, metavar="MU", help="⟨μ⟩ (default 20, at most 200)"
     )
+    samples.add_argument(
+        "--base-seed",
+        type=_non_negative_int,
+        default=100_000,
+        help="file seed = base seed + 100·round + process index (default 100000; another "
+        "value, e.g. 700000, gives a sample that shares no seed with the default plan)",
+    )
+    samples.add_argument(
+        "--test-every",
+        type=_positive_int,
+        default=5,
+        help="every K-th round is a test round (default 5; 1: an evaluation-only sample)",
+    )
 
     prep = sub.add_parser("prepare", help="build network inputs and features of a sample plan")
     prep.add_argument("--samples", type=Path, required=True, help="folder with plan.json")
@@ -691,7 +704,12 @@ def _train_samples(args, parser) -> int:
             f"--rounds {args.rounds}: at most {MAX_ROUNDS} (a plan of {4 * MAX_ROUNDS} files, "
             "about 40 CPU-days)"
         )
-    plan = SamplePlan(rounds=args.rounds, pileup_mu=args.pileup)
+    plan = SamplePlan(
+        rounds=args.rounds,
+        pileup_mu=args.pileup,
+        base_seed=args.base_seed,
+        test_every=args.test_every,
+    )
     command = "egamma-cnn " + shlex.join(sys.argv[1:])
     done = produce_plan(
         plan, args.out_dir, workers=args.workers, command=command, settings=_cluster(args)
@@ -721,12 +739,15 @@ def _prepare(args, parser) -> int:
     files = {
         split: [args.samples / f["name"] for f in plan if f["split"] == split] for split in SPLITS
     }
-    empty = [split for split in SPLITS if not files[split]]
-    if empty:
+    if not files["test"]:
         parser.error(
-            f"--samples: {args.samples / 'plan.json'} lists no {' and no '.join(empty)} files; "
-            "prepare needs both splits"
+            f"--samples: {args.samples / 'plan.json'} lists no test files; prepare needs a "
+            "test split (the evaluation's), and a train split unless the plan is "
+            "evaluation-only (train-samples --test-every 1)"
         )
+    # an evaluation-only plan has no train files: its train split is left out, and
+    # `egamma-cnn train` on the output says so
+    splits = [split for split in SPLITS if files[split]]
     if args.executor is None and args.address is None and args.execution_config is None:
         check_local_workers(args.workers)
     settings = _cluster(args)
@@ -741,9 +762,9 @@ def _prepare(args, parser) -> int:
             split: prepare_files(
                 files[split], staging / split, workers=args.workers, settings=settings
             )["counts"]
-            for split in SPLITS
+            for split in splits
         }
-    for split in SPLITS:
+    for split in splits:
         print(
             f"{split}: {len(files[split])} files, {counts[split]} candidates -> {args.out / split}"
         )

@@ -511,8 +511,9 @@ class LikelihoodID:
 
     A working point passes a candidate iff its discriminant d reaches the working point's
     cut in the candidate's E_T × |η| bin (:class:`~egamma_cnn.model.WorkingPoints`, one
-    per working point, each derived with the target efficiency among signal candidates
-    that pass its hit requirements) *and* its track passes
+    per working point, derived with the hit requirements as prerequisite: the target is
+    the efficiency among *all* signal candidates of the bin, as for the CNN's working
+    points, so that the two keep the same signal) *and* its track passes
     :func:`llh_hit_requirements` (ATL-PHYS-PUB-2023-001 §6.1).
 
     Attributes

@@ -443,7 +443,7 @@ def cut_for_efficiency(score: Any, is_signal: Any, target: float, weight: Any = 
         raise ValueError("is_signal selects no signal candidate with positive weight")
     if target == 0.0:
         return float("inf")
-    return _weighted_cut(score[is_signal], weight[is_signal], target)
+    return _weighted_cut(score[is_signal], weight[is_signal], target)[0]
 
 
 # ------------------------------------------------------------------ fixed selections

@@ -6,6 +6,17 @@ bin b and a target efficiency ε, the cut is the value ``t_b`` such that the wei
 fraction of signal candidates of that bin with ``score ≥ t_b`` is ε (the weighted
 (1 − ε) quantile of the signal scores, taken from below so that at least ε passes).
 
+The denominator is every signal candidate of the bin. A working point that also has a
+*prerequisite* (the LLH's track-hit requirements, ATL-PHYS-PUB-2023-001 §6.1) counts the
+signal failing it in the denominator too: the cut is the weighted (1 − ε / ε_pre)
+quantile of the signal that meets the prerequisite, where ε_pre is the fraction of the
+bin's signal that does, so that ``prerequisite & score ≥ t_b`` keeps ε of all signal. Two
+working points of the same name and target then keep the same signal, whatever their
+requirements: a user swapping ``llh_tight`` for ``cnn_tight`` keeps the signal
+efficiency, which is the comparison ATL-PHYS-PUB-2023-001 §6.1 makes (Figs. 10, 13, 14).
+Where ε_pre < ε the target cannot be reached: every candidate meeting the prerequisite
+passes, and the bin is marked in ``unreachable``.
+
 Defined behaviour at the edges:
 
 * a bin with fewer than ``min_signal`` signal candidates takes the cut derived from all
@@ -19,8 +30,9 @@ Defined behaviour at the edges:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +53,21 @@ DEFAULT_ET_EDGES: tuple[float, ...] = (4.5, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0)
 DEFAULT_ABS_ETA_EDGES: tuple[float, ...] = (0.0, 0.6, 1.37, 1.52, 2.01, 2.47)
 
 
-def _weighted_cut(scores: np.ndarray, weights: np.ndarray, target: float) -> float:
-    """Largest t with weighted fraction(score ≥ t) ≥ target."""
+def _weighted_cut(
+    scores: np.ndarray, weights: np.ndarray, target: float, denominator: float | None = None
+) -> tuple[float, bool]:
+    """Largest t with Σ w(score ≥ t) ≥ target · denominator (default: Σ w), and whether
+    that is reachable (else the lowest score: everything passes)."""
+    total = float(weights.sum())
+    denominator = total if denominator is None else float(denominator)
+    target = target * denominator / total if total > 0 else math.inf
+    if target > 1.0 + 1e-12 or len(scores) == 0:
+        return (float(scores.min()) if len(scores) else -math.inf), False
     order = np.argsort(-scores, kind="stable")
     s, w = scores[order], weights[order]
     cumulative = np.cumsum(w) / w.sum()
     index = int(np.searchsorted(cumulative, target - 1e-12, side="left"))
-    return float(s[min(index, len(s) - 1)])
+    return float(s[min(index, len(s) - 1)]), True
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,11 @@ class WorkingPoints:
         ``bool[n_et_bins, n_eta_bins]``: bins whose cut came from the inclusive sample.
     score : str
         Name of the score the cuts apply to (documentation; checked by users of the file).
+    unreachable : dict of str to numpy.ndarray
+        ``bool[n_et_bins, n_eta_bins]`` per working point: bins where the prerequisite
+        alone keeps less signal than the target (every candidate meeting it passes).
+        Empty for working points derived without a prerequisite (and in files written
+        before this field existed).
     """
 
     targets: dict[str, float]
@@ -74,6 +99,7 @@ class WorkingPoints:
     cuts: dict[str, np.ndarray]
     from_inclusive: np.ndarray
     score: str = "score"
+    unreachable: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, edges in (("et_edges", self.et_edges), ("abs_eta_edges", self.abs_eta_edges)):
@@ -87,6 +113,9 @@ class WorkingPoints:
                 raise ValueError(f"cuts[{name!r}] must have shape {shape}, got {np.shape(cut)}")
         if np.shape(self.from_inclusive) != shape:
             raise ValueError(f"from_inclusive must have shape {shape}")
+        for name, flags in self.unreachable.items():
+            if name not in self.targets or np.shape(flags) != shape:
+                raise ValueError(f"unreachable[{name!r}] must be a working point's {shape} flags")
 
     @classmethod
     def derive(
@@ -102,6 +131,7 @@ class WorkingPoints:
         weight: np.ndarray | None = None,
         min_signal: int = 50,
         score_name: str = "score",
+        prerequisite: np.ndarray | None = None,
     ) -> WorkingPoints:
         """Derive the cuts from a sample with truth (``is_signal``) labels.
 
@@ -119,13 +149,19 @@ class WorkingPoints:
             Bins with fewer signal candidates take the inclusive cut.
         score_name : str
             Stored as :attr:`score`.
+        prerequisite : array_like of bool, optional
+            Per candidate: whether it meets the working point's other requirements. Signal
+            failing it stays in the denominator (module docstring); its scores are not
+            used. ``None``: every candidate meets it.
         """
         score = np.asarray(score, np.float64)
         n = len(score)
         et, eta = np.asarray(et, np.float64), np.asarray(eta, np.float64)
         is_signal = np.asarray(is_signal, bool)
         weight = np.ones(n) if weight is None else np.asarray(weight, np.float64)
-        for name, array in (("et", et), ("eta", eta), ("is_signal", is_signal), ("weight", weight)):
+        meets = np.ones(n, bool) if prerequisite is None else np.asarray(prerequisite, bool)
+        checked = (("et", et), ("eta", eta), ("is_signal", is_signal), ("weight", weight))
+        for name, array in (*checked, ("prerequisite", meets)):
             if array.shape != (n,):
                 raise ValueError(f"{name} must have shape ({n},) like score, got {array.shape}")
         for name, target in targets.items():
@@ -141,26 +177,42 @@ class WorkingPoints:
         et_bin, eta_bin, inside = _bin_indices(et, eta, et_edges, abs_eta_edges)
         shape = (len(et_edges) - 1, len(abs_eta_edges) - 1)
         signal = is_signal & inside
+        all_signal = weight[is_signal].sum()
+        eligible = is_signal & meets
+        if not np.any(eligible):
+            raise ValueError("no signal candidate meets the prerequisite")
         inclusive = {
-            name: _weighted_cut(score[is_signal], weight[is_signal], float(t))
+            name: _weighted_cut(score[eligible], weight[eligible], float(t), all_signal)
             for name, t in targets.items()
         }
-        cuts = {name: np.full(shape, value) for name, value in inclusive.items()}
+        cuts = {name: np.full(shape, value[0]) for name, value in inclusive.items()}
+        unreachable = {name: np.full(shape, not value[1]) for name, value in inclusive.items()}
         from_inclusive = np.ones(shape, bool)
         flat_bin = et_bin * shape[1] + eta_bin
         order = np.argsort(flat_bin[signal], kind="stable")
         sig_scores, sig_weights = score[signal][order], weight[signal][order]
+        sig_meets = meets[signal][order]
         bins = flat_bin[signal][order]
         starts = np.searchsorted(bins, np.arange(shape[0] * shape[1] + 1))
         for b in range(shape[0] * shape[1]):  # loop over bins (tens), not candidates
             lo, hi = starts[b], starts[b + 1]
-            if hi - lo < min_signal or sig_weights[lo:hi].sum() <= 0:
+            denominator = sig_weights[lo:hi].sum()
+            ok = sig_meets[lo:hi]
+            if hi - lo < min_signal or denominator <= 0 or not np.any(ok):
                 continue
             i, j = divmod(b, shape[1])
             from_inclusive[i, j] = False
             for name, t in targets.items():
-                cuts[name][i, j] = _weighted_cut(sig_scores[lo:hi], sig_weights[lo:hi], float(t))
-        return cls(dict(targets), et_edges, abs_eta_edges, cuts, from_inclusive, score_name)
+                cut, reached = _weighted_cut(
+                    sig_scores[lo:hi][ok], sig_weights[lo:hi][ok], float(t), denominator
+                )
+                cuts[name][i, j] = cut
+                unreachable[name][i, j] = not reached
+        if prerequisite is None:
+            unreachable = {}
+        return cls(
+            dict(targets), et_edges, abs_eta_edges, cuts, from_inclusive, score_name, unreachable
+        )
 
     def cut_values(self, name: str, et: np.ndarray, eta: np.ndarray) -> np.ndarray:
         """The cut of working point ``name`` for each candidate (+inf outside the range)."""
@@ -187,6 +239,11 @@ class WorkingPoints:
             "abs_eta_edges": list(self.abs_eta_edges),
             "cuts": {name: cut.tolist() for name, cut in self.cuts.items()},
             "from_inclusive": self.from_inclusive.tolist(),
+            **(
+                {"unreachable": {k: v.tolist() for k, v in self.unreachable.items()}}
+                if self.unreachable
+                else {}
+            ),
         }
 
     @classmethod
@@ -200,6 +257,9 @@ class WorkingPoints:
                 cuts={k: np.asarray(v, np.float64) for k, v in data["cuts"].items()},
                 from_inclusive=np.asarray(data["from_inclusive"], bool),
                 score=str(data.get("score", "score")),
+                unreachable={
+                    k: np.asarray(v, bool) for k, v in dict(data.get("unreachable", {})).items()
+                },
             )
         except KeyError as err:
             raise ValueError(f"working points are missing the key {err}") from None

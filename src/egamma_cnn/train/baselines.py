@@ -3,9 +3,11 @@
 * The electron likelihood (LLH, ATL-PHYS-PUB-2023-001 §6.1): 1-D signal and background PDFs of the
   LLH variables per E_T × |η| bin (:class:`egamma_cnn.model.likelihood.Likelihood`),
   signal = prompt + charge-flip, fitted on the training part; Loose/Medium/Tight cuts
-  on the discriminant derived on the validation part for the target efficiencies of
-  :data:`egamma_cnn.model.working_points.DEFAULT_TARGETS` among signal candidates that
-  pass the working point's hit requirements.
+  on the discriminant derived on the validation part so that the working point, hit
+  requirements included, keeps the target efficiency of
+  :data:`egamma_cnn.model.working_points.DEFAULT_TARGETS` of *all* signal candidates of
+  each E_T × |η| bin: the same denominator and targets as the CNN's working points, so
+  that ``llh_tight`` and ``cnn_tight`` keep the same signal.
 * The photon cut-based selection (Franco's photon-ID talk Table 1,
   :class:`egamma_cnn.model.cut_based.CutBasedPhotonID`), loose and tight menus.
 * The networks of Collado et al., PRD 103, 116028 Table I/II: fully-connected networks on the seven
@@ -100,7 +102,9 @@ def fit_electron_llh(train: CandidateArrays, validation: CandidateArrays):
 
     The cuts come from candidates the PDFs were not fitted on: on the fitting sample the
     discriminant of signal is biased high (the histograms follow its fluctuations), and
-    cuts derived there give lower efficiencies than their targets on new data.
+    cuts derived there give lower efficiencies than their targets on new data. The hit
+    requirements are the working points' prerequisite: signal failing them stays in the
+    denominator (:meth:`WorkingPoints.derive`).
     """
     likelihood = Likelihood.fit(
         train.features(LIKELIHOOD_INPUTS),
@@ -114,14 +118,14 @@ def fit_electron_llh(train: CandidateArrays, validation: CandidateArrays):
     hits = validation.features(["nBLayerHits", "nPixelHits", "nSCTHits"]).T
     working_points = {}
     for name in ("loose", "medium", "tight"):
-        passes_hits = llh_hit_requirements(*hits, name)
         working_points[name] = WorkingPoints.derive(
-            score[passes_hits],
-            et[passes_hits],
-            eta[passes_hits],
-            is_signal[passes_hits],
+            score,
+            et,
+            eta,
+            is_signal,
             targets={name: DEFAULT_TARGETS[name]},
             score_name="llh",
+            prerequisite=llh_hit_requirements(*hits, name),
         )
     return LikelihoodID(likelihood, working_points)
 

@@ -83,9 +83,14 @@ class SamplePlan:
     pileup_mu
         Mean pile-up of every file, 0 to ``MAX_PILEUP_MU`` (200).
     test_every
-        Round ``r`` is test iff ``r % test_every == test_every − 1`` (default: 1 in 5).
+        Round ``r`` is test iff ``r % test_every == test_every − 1`` (default: 1 in 5);
+        1 makes every round a test round: an evaluation-only sample, for
+        ``egamma-cnn evaluate`` with seeds no training used.
     base_seed
-        File seed = ``base_seed + 100·round + process index``: disjoint across files.
+        File seed = ``base_seed + 100·round + process index``: disjoint across the files
+        of a plan. Plans whose seed ranges do not meet (the default plan of 40 rounds
+        uses 100 000–103 903) share no seed: an independent sample is this plan with
+        another ``base_seed`` (e.g. 700 000).
     """
 
     rounds: int
@@ -105,8 +110,10 @@ class SamplePlan:
                 f"pileup_mu {self.pileup_mu}: the mean pile-up must be in "
                 f"[0, {MAX_PILEUP_MU:g}] (the HL-LHC design is 140–200)"
             )
-        if self.test_every < 2:
-            raise ValueError(f"test_every must be ≥ 2, got {self.test_every}")
+        if self.test_every < 1:
+            raise ValueError(f"test_every must be ≥ 1, got {self.test_every}")
+        if self.base_seed < 0:
+            raise ValueError(f"base_seed must be ≥ 0, got {self.base_seed}")
         if self.rounds < self.test_every:
             raise ValueError(
                 f"rounds must be ≥ test_every ({self.test_every}) for the plan to have a test "
