@@ -484,6 +484,15 @@ def test_evaluate_arguments_reach_the_run(monkeypatch, tmp_path):
         ],
     )
     assert recorder.args == (tmp_path / "d", tmp_path / "m", tmp_path / "o")
+    assert recorder.kwargs == {"record": True}
+    argv = ["evaluate", "--data", "d", "--models", "m", "--out-dir", str(tmp_path / "o")]
+    no_record = _call(
+        monkeypatch,
+        "egamma_cnn.train.evaluation.evaluate",
+        {"headline": {}},
+        [*argv, "--no-record"],
+    )
+    assert no_record.kwargs == {"record": False}
 
 
 @pytest.mark.parametrize("command", sorted(_PROCESSOR_TARGETS))

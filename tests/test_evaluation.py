@@ -47,6 +47,23 @@ def test_train_and_evaluate_commands(prepared, tmp_path):
     ):
         assert (out / f"{name}.png").stat().st_size > 10_000
     assert "photon" not in metrics  # no photon model in this folder: skipped, not failed
+    # every E_T-bin ratio carries its bootstrap interval, which contains it
+    for row in metrics["rejection_ratios"]["CNN/LLH/loose/et"]:
+        if row["ratio"] is not None:
+            low, high = row["ratio_interval"]
+            assert low <= row["ratio"] and (high is None or row["ratio"] <= high)
+    # the CNN's and the LLH's working points on one denominator
+    for wp in ("loose", "medium", "tight"):
+        row = metrics["working_points"][wp]
+        assert {"LLH", "CNN", "FCN"} <= set(row)
+        assert all(0 < entry["signal_efficiency"] <= 1 for entry in row.values())
+    assert "## Working points on one denominator" in (out / "tables.md").read_text()
+    # an evaluation on another sample leaves the models' recorded numbers alone
+    recorded = OnnxModel(models / "electron_cnn.onnx").metadata["metrics"]
+    args = ["evaluate", "--data", str(prepared), "--models", str(models), "--no-record"]
+    assert main([*args, "--out-dir", str(tmp_path / "again")]) == 0
+    assert OnnxModel(models / "electron_cnn.onnx").metadata["metrics"] == recorded
+    assert (tmp_path / "again" / "metrics.json").is_file()
 
 
 def test_train_photon_needs_the_cut_based_file(prepared, tmp_path, capsys):
@@ -136,7 +153,7 @@ def test_rejection_table_bounds_a_ratio_when_no_background_passes():
                 "n_background": 400,
                 "llh_loose": point(None, 100.0, 0.0),  # no LLH background passes
                 "llh_medium": point(50.0, None, None),  # no CNN background passes
-                "llh_tight": point(20.0, 40.0, 2.0),
+                "llh_tight": point(20.0, 40.0, 2.0) | {"ratio_interval": [1.5, None]},
             }
         },
         "rejection_ratios": {"et_edges": [], "bins": {}},
@@ -145,4 +162,4 @@ def test_rejection_table_bounds_a_ratio_when_no_background_passes():
     table = markdown_tables(metrics)
     assert "| 0/400 pass | 100.0 | < 0.25 |" in table
     assert "| 50.0 | 0/400 pass | > 8.00 |" in table
-    assert "| 20.0 | 40.0 | 2.00 |" in table
+    assert "| 20.0 | 40.0 | 2.00 [1.50, ∞] |" in table

@@ -603,3 +603,36 @@ def test_inference_sessions_use_the_measured_options_and_settable_threads():
     clone = pickle.loads(pickle.dumps(two))  # a worker gets the setting, not the session
     assert clone._session is None
     assert clone.session.get_session_options().intra_op_num_threads == 2
+
+
+def test_prior_adjusted_class_fractions_undo_the_training_priors():
+    """A calibrated network trained with priors π_train scores a sample with other class
+    fractions: the EM estimate finds those fractions, the arg-max share does not."""
+    from egamma_cnn.model import prior_adjusted_class_fractions
+
+    rng = np.random.default_rng(4)
+    means = np.array([0.0, 1.5, 3.0, 4.5, 6.0, 7.5])  # overlapping 1-D class densities
+    train_prior = np.array([0.2, 0.05, 0.15, 0.1, 0.2, 0.3])
+    true = np.array([0.5, 0.002, 0.01, 0.003, 0.03, 0.455])
+    labels = rng.choice(6, 100000, p=true)
+    x = rng.normal(means[labels], 1.0)
+    likelihood = np.exp(-0.5 * (x[:, None] - means[None, :]) ** 2)
+    posterior = likelihood * train_prior
+    posterior /= posterior.sum(axis=1, keepdims=True)
+    adjusted = prior_adjusted_class_fractions(posterior, train_prior)
+    argmax = predict_class_fractions(posterior)
+    estimate = np.array([adjusted[c] for c in ELECTRON_CLASS_NAMES])
+    shares = np.array([argmax[c] for c in ELECTRON_CLASS_NAMES])
+    assert np.max(np.abs(estimate - true)) < 0.01
+    assert np.max(np.abs(shares - true)) > 0.05
+    assert sum(adjusted.values()) == pytest.approx(1.0)
+    # a network trained with the sample's own priors: the estimate stays at them
+    own = likelihood * true
+    own /= own.sum(axis=1, keepdims=True)
+    same = prior_adjusted_class_fractions(own, dict(zip(ELECTRON_CLASS_NAMES, true, strict=True)))
+    assert max(abs(same[c] - t) for c, t in zip(ELECTRON_CLASS_NAMES, true, strict=True)) < 0.01
+    assert prior_adjusted_class_fractions(np.zeros((0, 6)), train_prior)["prompt"] == 0.0
+    with pytest.raises(ValueError, match="positive"):
+        prior_adjusted_class_fractions(posterior, [0, 1, 1, 1, 1, 1])
+    with pytest.raises(ValueError, match="lack the class"):
+        prior_adjusted_class_fractions(posterior, {"prompt": 1.0})

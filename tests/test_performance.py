@@ -444,3 +444,63 @@ def test_errors_name_the_argument(call, name):
 def test_roc_curve_checks_its_shapes():
     with pytest.raises(ValueError, match="background_efficiency"):
         RocCurve(np.zeros(3), np.zeros(2), np.zeros(3))
+
+
+def _matched_toy(n_signal, n_background=20000, seed=1):
+    rng = np.random.default_rng(seed)
+    is_signal = np.r_[np.ones(n_signal, bool), np.zeros(n_background, bool)]
+    n = len(is_signal)
+    cnn = np.where(is_signal, rng.normal(2.0, 1.0, n), rng.normal(-1.0, 1.0, n))
+    llh = np.where(is_signal, rng.normal(1.5, 1.0, n), rng.normal(-1.0, 1.0, n))
+    return cnn, is_signal, llh > np.quantile(llh[is_signal], 0.1)
+
+
+def test_bootstrap_ratio_interval_includes_the_signal_count_uncertainty():
+    from egamma_cnn.model.performance import bootstrap_matched_ratio
+
+    # plenty of signal: the interval is about the background-count error around the ratio
+    cnn, is_signal, reference = _matched_toy(5000)
+    point = rejection_at_matched_efficiency(cnn, is_signal, reference)
+    interval = bootstrap_matched_ratio(cnn, is_signal, reference)
+    assert interval.low < point.ratio < interval.high
+    assert 0.5 < (interval.high - interval.low) / (2 * point.ratio_error) < 3.0
+    assert interval.n_undefined == 0 and interval.n_replicas == 400
+    # 50 signal candidates: ε_ref and the cut move from replica to replica, and the
+    # interval is many times wider than the background-only error
+    cnn, is_signal, reference = _matched_toy(50)
+    point = rejection_at_matched_efficiency(cnn, is_signal, reference)
+    wide = bootstrap_matched_ratio(cnn, is_signal, reference)
+    assert wide.low < point.ratio < wide.high
+    assert (wide.high - wide.low) > 5 * (2 * point.ratio_error)
+    # reproducible; another seed gives other replicas
+    assert bootstrap_matched_ratio(cnn, is_signal, reference) == wide
+    assert bootstrap_matched_ratio(cnn, is_signal, reference, seed=5) != wide
+
+
+def test_bootstrap_ratio_against_a_score_cut_to_the_same_efficiency():
+    from egamma_cnn.model.performance import bootstrap_matched_ratio
+
+    cnn, is_signal, reference = _matched_toy(3000)
+    itself = bootstrap_matched_ratio(cnn, is_signal, reference, reference_score=cnn)
+    assert itself.low == itself.high == 1.0  # a score against itself, in every replica
+    worse = cnn + np.random.default_rng(2).normal(0.0, 1.5, len(cnn))
+    better = bootstrap_matched_ratio(cnn, is_signal, reference, reference_score=worse)
+    assert better.low > 1.0
+
+
+def test_bootstrap_ratio_edges_and_bad_input():
+    from egamma_cnn.model.performance import bootstrap_matched_ratio
+
+    cnn, is_signal, reference = _matched_toy(200, n_background=30)
+    # a perfect score keeps no background: ratios are infinite, not undefined
+    perfect = np.where(is_signal, 10.0, -10.0)
+    result = bootstrap_matched_ratio(perfect, is_signal, reference)
+    assert result.high == np.inf and result.n_undefined < result.n_replicas
+    with pytest.raises(ValueError, match="no signal"):
+        bootstrap_matched_ratio(cnn, np.zeros(len(cnn), bool), reference)
+    with pytest.raises(ValueError, match="n_replicas"):
+        bootstrap_matched_ratio(cnn, is_signal, reference, n_replicas=3)
+    with pytest.raises(ValueError, match="reference_score"):
+        bootstrap_matched_ratio(cnn, is_signal, reference, reference_score=cnn[:5])
+    with pytest.raises(ValueError, match="coverage"):
+        bootstrap_matched_ratio(cnn, is_signal, reference, coverage=1.5)

@@ -292,6 +292,12 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", type=Path, required=True, help="output folder of prepare")
     evaluate.add_argument("--models", type=Path, required=True, help="folder of the models")
     evaluate.add_argument("--out-dir", type=_output_folder, required=True)
+    evaluate.add_argument(
+        "--no-record",
+        action="store_true",
+        help="leave the models' metadata as it is (an evaluation on another sample, such as "
+        "an independent-seed one, must not replace the numbers of their own test split)",
+    )
     return parser
 
 
@@ -863,7 +869,7 @@ def _train(args, parser) -> int:
 def _evaluate(args, parser) -> int:
     from egamma_cnn.train.evaluation import evaluate
 
-    summary = evaluate(args.data, args.models, args.out_dir)
+    summary = evaluate(args.data, args.models, args.out_dir, record=not args.no_record)
     print(json.dumps(json_ready(summary["headline"]), indent=1))
     return 0
 

@@ -12,7 +12,9 @@ first and φ second — and θ_ab = √(Δη_ab² + Δφ_ab²).
 Sums run over **ordered** tuples of pixels, the convention of the EnergyFlow package, so
 that each unordered pair appears twice; terms with a repeated index vanish for β > 0:
 
-* ``ptd`` p_T^D = Σ_a z_a² (the κ = 2 one-node graph that Collado et al., PRD 103, 116028 selects),
+* ``ptd`` p_T^D = Σ_a z_a² (the κ = 2 one-node graph that Collado et al., PRD 103, 116028
+  selects). Not the p_T^D of jet substructure, √(Σ p_T,i²)/Σ p_T,i
+  (CMS-PAS-JME-13-002): ``ptd`` is its square, and √ptd is the quantity to compare,
 * ``efp2_b05``, ``efp2_b1``, ``efp2_b2`` = Σ_{a,b} z_a z_b θ_ab^β, β = ½, 1, 2 (the
   two-point EFP; Collado et al., PRD 103, 116028 selects β = ½),
 * ``efp3_triangle_b05`` = Σ_{a,b,c} z_a z_b z_c θ_ab^½ θ_bc^½ θ_ca^½ (the three-point

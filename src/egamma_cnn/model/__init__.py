@@ -27,6 +27,7 @@ from egamma_cnn.model.discriminant import (
     class_weights,
     discriminant,
     predict_class_fractions,
+    prior_adjusted_class_fractions,
 )
 from egamma_cnn.model.likelihood import (
     LIKELIHOOD_INPUTS,
@@ -74,6 +75,7 @@ __all__ = [
     "llh_hit_requirements",
     "load_model",
     "predict_class_fractions",
+    "prior_adjusted_class_fractions",
     "rejection_at_matched_efficiency",
     "roc_curve",
 ]

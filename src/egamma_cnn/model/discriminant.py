@@ -11,7 +11,10 @@ through Eq. 2 as ``D/(1 + D)``, which lies in [0, 1] and orders candidates exact
 Charge-flip electrons are signal by default (most analyses) or background (same-sign
 analyses). The weights are best set to the class fractions of the sample (ATL-PHYS-PUB-2023-001
 §5.4); :func:`predict_class_fractions` estimates them from the arg-max of the
-probabilities (§6.2) and :func:`class_weights` turns any fractions into weights.
+probabilities (§6.2, the estimator of its Fig. 16 and Table 7),
+:func:`prior_adjusted_class_fractions` by the expectation-maximisation of the class
+priors, which corrects for the training's class priors, and :func:`class_weights` turns
+any fractions into weights.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ __all__ = [
     "class_weights",
     "discriminant",
     "predict_class_fractions",
+    "prior_adjusted_class_fractions",
 ]
 
 #: The six electron classes of ATL-PHYS-PUB-2023-001 §3.1, in the order of the model's output.
@@ -173,4 +177,76 @@ def predict_class_fractions(
     )
     total = counts.sum()
     fractions = counts / total if total > 0 else np.zeros_like(counts)
+    return dict(zip(ELECTRON_CLASS_NAMES, fractions.tolist(), strict=True))
+
+
+def prior_adjusted_class_fractions(
+    probabilities: np.ndarray,
+    training_priors: Sequence[float] | Mapping[str, float],
+    *,
+    max_iterations: int = 500,
+    tolerance: float = 1e-7,
+) -> dict[str, float]:
+    """Class fractions of a sample by expectation-maximisation of its class priors.
+
+    A network trained on classes with priors π_k^train (here the reweighted training
+    sample: background/signal = 4, rare classes boosted) returns posteriors p_k(x) for
+    *those* priors, so the arg-max of :func:`predict_class_fractions` favours classes
+    the training boosted. Saerens, Latinne & Decaestecker, "Adjusting the outputs of a
+    classifier to new a priori probabilities: a simple procedure", Neural Computation 14
+    (2002) 21, §2.2: starting from π^(0) = π^train, iterate
+
+        p_k^(s)(x_i) = [π_k^(s) / π_k^train] p_k(x_i) / Σ_j [π_j^(s) / π_j^train] p_j(x_i),
+        π_k^(s+1) = mean_i p_k^(s)(x_i),
+
+    which converges to the maximum-likelihood class fractions of the sample for a
+    calibrated network. The training's (E_T, η) reweighting makes π^train depend on
+    E_T and η; one global π^train is an approximation, measured in the model card.
+
+    Parameters
+    ----------
+    probabilities
+        ``(N, 6)`` class probabilities of the sample.
+    training_priors
+        The class priors the network was trained with (six values, or a mapping by
+        class name): the reweighted training class totals, normalised. Recorded in the
+        shipped models' metadata (``training.reweighting.train.class_totals``).
+    max_iterations, tolerance
+        Stop when no fraction moves by more than ``tolerance``.
+
+    Returns
+    -------
+    dict of str to float
+        Fractions per class name, summing to 1 (all 0 for an empty sample).
+
+    Raises
+    ------
+    ValueError
+        Malformed probabilities, or priors that are not six positive finite numbers.
+    """
+    probs = _check_probabilities(probabilities)
+    if isinstance(training_priors, Mapping):
+        try:
+            training_priors = [training_priors[name] for name in ELECTRON_CLASS_NAMES]
+        except KeyError as err:
+            raise ValueError(f"training_priors lack the class {err}") from None
+    prior = np.asarray(training_priors, np.float64)
+    if prior.shape != (len(ELECTRON_CLASS_NAMES),) or not np.all(np.isfinite(prior)):
+        raise ValueError(f"training_priors must be {len(ELECTRON_CLASS_NAMES)} finite values")
+    if np.any(prior <= 0):
+        raise ValueError("training_priors must be positive (a class never trained on has none)")
+    prior = prior / prior.sum()
+    if len(probs) == 0:
+        return dict.fromkeys(ELECTRON_CLASS_NAMES, 0.0)
+    fractions = prior.copy()
+    for _ in range(max_iterations):
+        adjusted = probs * (fractions / prior)
+        total = adjusted.sum(axis=1, keepdims=True)
+        adjusted = np.divide(adjusted, total, out=np.zeros_like(adjusted), where=total > 0)
+        updated = adjusted.mean(axis=0)
+        updated = updated / updated.sum() if updated.sum() > 0 else fractions
+        converged = np.max(np.abs(updated - fractions)) < tolerance
+        fractions = updated
+        if converged:
+            break
     return dict(zip(ELECTRON_CLASS_NAMES, fractions.tolist(), strict=True))

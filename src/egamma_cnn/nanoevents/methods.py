@@ -217,8 +217,11 @@ _SHARED_DOCS: dict[str, str] = {
         "thesis, ch. 4)."
     ),
     "ptd": (
-        "p_T^D = Σ_a z_a², z_a = E_T,a/Σ_b E_T,b over the pixels with E_T > 0 of the EM "
-        "part of the 7 × 11 coarse image (Collado et al., PRD 103, 116028 §5)."
+        "p_T^D as Collado et al., PRD 103, 116028 §5 define it: Σ_a z_a² (the κ = 2 "
+        "energy-flow polynomial), z_a = E_T,a/Σ_b E_T,b over the pixels with E_T > 0 of "
+        "the EM part of the 7 × 11 coarse image. It is the square of the p_T^D of "
+        "jet-substructure studies (√(Σ p_T,i²)/Σ p_T,i, CMS-PAS-JME-13-002): compare "
+        "√ptd with that."
     ),
     "efp2_b05": (
         "Two-point EFP Σ_{a,b} z_a z_b θ_ab^β with β = ½ over ordered pixel pairs, "
