@@ -398,6 +398,9 @@ _TRAIN_FLAGS = [
     ("electron", ["--seed", "9"], "electron", [], _training("seed"), 9),
     ("electron", ["--threads", "2"], "electron", [], _training("threads"), 2),
     ("electron", ["--l2", "0.01"], "electron", [], _training("l2"), 0.01),
+    ("electron", ["--patience", "12"], "electron", [], _training("patience"), 12),
+    ("electron", ["--augment", "both"], "electron", [], _training("augment"), ("eta", "phi")),
+    ("fcn", ["--augment", "eta"], "fcn", [], _training("augment"), ("eta",)),
     (
         "electron",
         ["--dropout", "0.3"],
@@ -538,3 +541,14 @@ def test_prepare_of_an_evaluation_only_plan_prepares_its_test_split(monkeypatch,
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*argv[:-1], str(tmp_path / "q")])
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize("what", ["photon", "baselines"])
+def test_train_augment_is_refused_where_it_has_no_meaning(prepared_folder, tmp_path, what, capsys):
+    argv = ["train", what, "--data", str(prepared_folder), "--out", str(tmp_path / "x.onnx")]
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*argv, "--augment", "eta", "--cuts", "c.json"])
+    assert exit_info.value.code == 2
+    assert f"--augment applies to train electron, fcn and calo-cnn, not {what}" in (
+        capsys.readouterr().err
+    )

@@ -83,6 +83,19 @@ def test_train_samples_pileup_is_bounded(tmp_path, capsys):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("flag", "value"), [("--base-seed", "-1"), ("--test-every", "0")])
+def test_train_samples_seed_and_split_options_are_checked(tmp_path, capsys, flag, value):
+    out = tmp_path / "samples"
+    assert _main(["train-samples", "--rounds", 5, "--out-dir", out, flag, value]) == 2
+    error = _error(capsys)
+    assert f"argument {flag}: must be" in error and error.endswith(f"got {value}")
+    assert not out.exists()
+    with pytest.raises(ValueError, match="base_seed must be ≥ 0"):
+        SamplePlan(rounds=5, base_seed=-1)
+    with pytest.raises(ValueError, match="test_every must be ≥ 1"):
+        SamplePlan(rounds=5, test_every=0)
+
+
 def test_a_broken_plan_of_an_earlier_run_is_named(tmp_path):
     from egamma_cnn.train.samples import produce_plan
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -164,3 +165,64 @@ def test_non_finite_inputs_and_zero_weights_are_refused(tmp_path):
             tmp_path,
             progress=False,
         )
+
+
+def _sign_flips(batch, rng):
+    """A toy augmentation: feature 1 (uninformative) mirrored at random per row."""
+    x = batch["features"].copy()
+    x[:, 1] *= np.where(rng.random(len(x)) < 0.5, -1.0, 1.0).astype(np.float32)
+    return {"features": x}
+
+
+def _fit_augmented(tmp, config, augment_batch=_sign_flips):
+    torch.manual_seed(123)
+    model = FeatureNet(4, hidden=(16,))
+    train, val = _toy(0), _toy(1, 500)
+    result = fit(model, *train, *val, config, tmp, progress=False, augment_batch=augment_batch)
+    return model, result
+
+
+def test_augmented_runs_are_reproducible_and_resume_exactly(tmp_path):
+    def config(epochs):
+        return TrainingConfig(max_epochs=epochs, batch_size=128, patience=10, augment="eta")
+
+    straight, result = _fit_augmented(tmp_path / "a", config(2))
+    _fit_augmented(tmp_path / "b", config(1))
+    resumed, _ = _fit_augmented(tmp_path / "b", config(2))
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    _, plain_result = _fit(tmp_path / "c", replace(config(1), augment=()))
+    assert result.history[0]["train_loss"] != plain_result.history[0]["train_loss"]
+
+
+def test_augmentation_needs_its_batch_function(tmp_path):
+    with pytest.raises(ValueError, match=r"augment=\('eta', 'phi'\) needs inputs with"):
+        _fit_augmented(tmp_path, TrainingConfig(augment="both"), augment_batch=None)
+    with pytest.raises(ValueError, match=r"config\.augment is empty"):
+        _fit_augmented(tmp_path, TrainingConfig())
+
+
+def test_resume_with_a_larger_patience_continues_exactly(tmp_path):
+    # a learning rate so large that the validation loss soon stops improving
+    def config(patience):
+        return TrainingConfig(max_epochs=30, batch_size=64, learning_rate=0.5, patience=patience)
+
+    straight, straight_result = _fit(tmp_path / "a", config(3))
+    _, stopped = _fit(tmp_path / "b", config(1))
+    assert stopped.stopped_early and len(stopped.history) < len(straight_result.history)
+    resumed, result = _fit(tmp_path / "b", config(3))
+    assert result.history == [
+        {**h, "seconds": r["seconds"]}
+        for h, r in zip(straight_result.history, result.history, strict=True)
+    ]
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_checkpoints_from_before_augmentation_resume(tmp_path):
+    _fit(tmp_path, TrainingConfig(max_epochs=1, batch_size=128))
+    state = torch.load(tmp_path / "last.pt", weights_only=True)
+    del state["config"]["augment"]  # as written before the setting existed
+    torch.save(state, tmp_path / "last.pt")
+    _, result = _fit(tmp_path, TrainingConfig(max_epochs=2, batch_size=128))
+    assert len(result.history) == 2

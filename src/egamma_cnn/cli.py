@@ -284,6 +284,20 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--threads", type=_non_negative_int, default=0)
     train.add_argument("--dropout", type=_dropout, help="dropout of the dense layers")
     train.add_argument("--l2", type=_non_negative_float, default=1e-5, help="L2 (weight decay)")
+    train.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=5,
+        help="epochs without improvement of the validation loss before stopping (default 5, "
+        "ATL-PHYS-PUB-2023-001; may change when a run resumes)",
+    )
+    train.add_argument(
+        "--augment",
+        choices=["none", "eta", "phi", "both"],
+        default="none",
+        help="electron networks: mirror each training candidate at random in every batch "
+        "(eta: η → −η; phi: φ → −φ with the charges flipped; docs/INPUTS.md)",
+    )
     train.add_argument("--ratio", type=_positive_float, default=4.0, help="background/signal ratio")
     train.add_argument("--cuts", type=Path, help="photon: the cut-based JSON to match")
     train.add_argument("--no-progress", action="store_true")
@@ -788,6 +802,8 @@ def _train(args, parser) -> int:
         seed=args.seed,
         threads=args.threads,
         l2=args.l2,
+        patience=args.patience,
+        augment=args.augment,
     )
     from egamma_cnn.train.dataset import read_meta
 
@@ -796,6 +812,8 @@ def _train(args, parser) -> int:
     if not (args.data / "train" / "meta.json").is_file():
         parser.error(f"--data: {args.data / 'train' / 'meta.json'} not found (run prepare)")
     read_meta(args.data / "train")  # its errors name the file
+    if args.augment != "none" and args.what in ("photon", "baselines"):
+        parser.error(f"--augment applies to train electron, fcn and calo-cnn, not {args.what}")
     if args.what == "baselines":
         if args.out.exists() and not args.out.is_dir():
             parser.error(f"--out: {args.out} is a file; baselines need a folder")

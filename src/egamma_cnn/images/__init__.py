@@ -205,7 +205,7 @@ def electron_images(cells: Any, electrons: Any) -> Any:
     Raises
     ------
     ValueError
-        For the bad inputs of ``docs/INPUTS.md`` §4, naming the field.
+        For the bad inputs of ``docs/INPUTS.md`` §5, naming the field.
     """
     return _image_arrays(cells, electrons, ELECTRON_IMAGES, "electron-images")
 

@@ -10,6 +10,13 @@ early stopping (:mod:`.trainer`). The exported model carries the quantile table,
 default discriminant weights (the class fractions of the training sample, which seed
 000 §5.4 finds close to optimal for an inclusive sample; charge-flip as signal) and the
 Loose/Medium/Tight working points derived on the validation part.
+
+With ``TrainingConfig.augment`` the training candidates are mirrored at random in every
+batch (η → −η and/or φ → −φ with the charges, :mod:`.augmentation`): the raw inputs are
+mirrored first and the HLVs quantile-transformed afterwards (the table is fitted on the
+unmirrored training part, as without augmentation); the validation part, the working
+points and the exported example are never mirrored. Without ``augment`` the training is
+exactly the one without this option.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from egamma_cnn.model.discriminant import ELECTRON_CLASS_NAMES, discriminant
 from egamma_cnn.model.preprocessing import QuantileTable
 from egamma_cnn.model.working_points import WorkingPoints
 from egamma_cnn.sim.writer import check_output_target
+from egamma_cnn.train.augmentation import ElectronAugmentation
 from egamma_cnn.train.dataset import (
     CandidateArrays,
     electron_selection,
@@ -146,7 +154,8 @@ def train_electron(
     ValueError
         ``out_path`` is not a regular file; or the training split has no signal, or no
         background with weight > 0 after the reweighting, in either part (the split's
-        folder named), checked before training.
+        folder named), checked before training; or ``training.augment`` is set and an
+        HLV of ``hlv_names`` has no mirror-symmetry rule (:mod:`.augmentation`).
     """
     net_config = CPU_DEFAULT if net_config is None else net_config
     net_config = replace(net_config, n_hlv=len(hlv_names))
@@ -154,6 +163,8 @@ def train_electron(
     out_path = Path(out_path)
     check_output_target(out_path, overwrite)
     hlv_names = tuple(hlv_names)
+    if training.augment:  # refuse HLVs without a mirror rule before reading anything
+        ElectronAugmentation(training.augment, hlv_names)
     split_dir = Path(data_dir) / "train"
     data = load_arrays(split_dir, "electron", mmap=True)
     selected = np.flatnonzero(electron_selection(data))
@@ -188,9 +199,15 @@ def train_electron(
                 f"{split_dir} ({part_name} part, {len(arrays)} selected electron candidates, "
                 f"classes {_class_counts(arrays.arrays['truth_class'])}): {err}"
             ) from None
+    fingerprint = {"ratio": ratio, "hlv": table.to_dict(), "net": net_config.to_dict()}
+    augmentation = None
+    if training.augment:
+        # mirror the raw HLVs in each batch, then quantile-transform them
+        augmentation = ElectronAugmentation(training.augment, hlv_names, table)
+        fingerprint["augment"] = list(training.augment)
     result = fit(
         model,
-        electron_inputs(train, names, table, hlv_names),
+        electron_inputs(train, names, None if augmentation else table, hlv_names),
         train.arrays["truth_class"],
         weights["train"],
         electron_inputs(val, names, table, hlv_names),
@@ -199,7 +216,8 @@ def train_electron(
         training,
         checkpoint_dir or out_path.with_suffix(".checkpoints"),
         progress=progress,
-        fingerprint={"ratio": ratio, "hlv": table.to_dict(), "net": net_config.to_dict()},
+        fingerprint=fingerprint,
+        augment_batch=augmentation,
     )
     fractions = np.bincount(train.arrays["truth_class"], minlength=6) / len(train)
     default_weights = dict(zip(ELECTRON_CLASS_NAMES, fractions.tolist(), strict=True))

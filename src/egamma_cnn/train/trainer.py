@@ -8,6 +8,13 @@ smaller"), and early stopping: training ends after ``patience`` (default 5) epoc
 without improvement of the monitored validation metric, and the weights of the best
 epoch are restored.
 
+Data augmentation (``augment``): with the mirror symmetries of
+:mod:`egamma_cnn.train.augmentation`, every training batch is mirrored per candidate by
+a caller-supplied ``augment_batch`` (random with the seed: a generator per epoch drawn from
+``(seed, epoch)``, so that runs and resumed runs are reproducible); the validation data are
+never augmented, and the training loss and accuracy of the history are those of the
+augmented batches.
+
 Monitored metric: the weighted validation loss by default (smoother than the accuracy
 that ATL-PHYS-PUB-2023-001 monitors; ``monitor="accuracy"`` follows the seed).
 
@@ -17,7 +24,9 @@ one (dropout) are part of the checkpoint;
 after every epoch ``last.pt`` holds the model, optimiser, scheduler, generator state and
 history, and ``best.pt`` the best weights. A run started again with the same
 ``checkpoint_dir``, data and settings continues from ``last.pt`` (a checkpoint of other
-data or settings is refused). Checkpoints hold tensors and plain Python
+data or settings is refused; ``max_epochs`` and ``patience`` may change, since they only
+decide when the run stops: a resumed run with a larger patience gives exactly the model
+of a single run with that patience). Checkpoints hold tensors and plain Python
 values only and are read with ``torch.load(weights_only=True)``.
 """
 
@@ -27,7 +36,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -37,6 +46,7 @@ from torch import nn
 from tqdm import tqdm
 
 from egamma_cnn.jsonio import write_json
+from egamma_cnn.train.augmentation import parse_symmetries
 
 __all__ = ["TrainingConfig", "TrainingResult", "data_fingerprint", "fit", "predict"]
 
@@ -66,6 +76,12 @@ class TrainingConfig:
         Seed of the initial weights and of the batch order.
     threads
         torch intra-op threads (0: leave torch's default).
+    augment
+        Mirror symmetries applied at random to every training candidate
+        (:mod:`egamma_cnn.train.augmentation`): ``()`` none, ``("eta",)``, ``("phi",)``
+        or ``("eta", "phi")``; the words ``"none"``, ``"eta"``, ``"phi"``, ``"both"`` are
+        accepted and normalised to that tuple. Needs a model whose inputs have mirror
+        rules (the electron networks).
     """
 
     max_epochs: int = 40
@@ -78,8 +94,10 @@ class TrainingConfig:
     lr_factor: float = 0.5
     seed: int = 0
     threads: int = 0
+    augment: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "augment", parse_symmetries(self.augment))
         if self.monitor not in ("loss", "accuracy"):
             raise ValueError(f"monitor must be 'loss' or 'accuracy', not {self.monitor!r}")
         for name in ("max_epochs", "batch_size", "patience"):
@@ -124,6 +142,15 @@ def data_fingerprint(
             digest.update(np.ascontiguousarray(array[rows]).tobytes())
     digest.update(json.dumps(extra, sort_keys=True, default=str).encode())
     return digest.hexdigest()
+
+
+#: Spawn key of the augmentation generators, apart from any other use of the seed.
+_AUGMENT_STREAM = 0xA06
+
+
+def _defining(config: Mapping[str, object]) -> dict[str, object]:
+    """The settings a resumed run must share: all but those that only decide when to stop."""
+    return {k: v for k, v in config.items() if k not in ("max_epochs", "patience")}
 
 
 def _tensors(inputs: Mapping[str, np.ndarray]) -> dict[str, torch.Tensor]:
@@ -174,6 +201,8 @@ def fit(
     checkpoint_dir: str | Path,
     progress: bool = True,
     fingerprint: object = None,
+    augment_batch: Callable[[dict[str, np.ndarray], np.random.Generator], dict[str, np.ndarray]]
+    | None = None,
 ) -> TrainingResult:
     """Train ``model`` in place and leave it with the weights of the best epoch.
 
@@ -198,7 +227,28 @@ def fit(
         Settings that define the run besides the data (preprocessing tables, network
         configuration); with a hash of the data they are stored in the checkpoint, and a
         checkpoint of another run is refused instead of resumed.
+    augment_batch
+        Required when ``config.augment`` is set, refused otherwise: called on every
+        training batch as ``augment_batch(batch, rng)`` (``batch``: name → numpy copy of the
+        batch's rows of ``train_inputs``; ``rng``: a numpy Generator of ``(seed, epoch)``),
+        it returns the batch the model sees (e.g.
+        :class:`~egamma_cnn.train.augmentation.ElectronAugmentation`, which mirrors the raw
+        inputs and then quantile-transforms the HLVs). ``val_inputs`` go to the model as
+        they are.
+
+    Raises
+    ------
+    ValueError
+        Inconsistent or non-finite inputs, zero weights, ``config.augment`` without
+        ``augment_batch`` (or the reverse), or a checkpoint of another run.
     """
+    if config.augment and augment_batch is None:
+        raise ValueError(
+            f"augment={config.augment} needs inputs with mirror-symmetry rules; augmentation "
+            "is implemented for the electron networks (train electron, fcn, calo-cnn)"
+        )
+    if augment_batch is not None and not config.augment:
+        raise ValueError("fit got augment_batch but config.augment is empty")
     _check(train_inputs, train_labels, train_weights, "training")
     _check(val_inputs, val_labels, val_weights, "validation")
     if config.threads > 0:
@@ -231,11 +281,14 @@ def fit(
                 f"{last} is the checkpoint of a run on other data or settings; remove "
                 f"{folder} or choose another checkpoint folder"
             )
-        saved = {k: v for k, v in state["config"].items() if k != "max_epochs"}
-        if saved != {k: v for k, v in asdict(config).items() if k != "max_epochs"}:
+        # settings added later default to the behaviour of the checkpoints without them
+        saved = {**asdict(TrainingConfig()), **state["config"]}
+        saved["augment"] = tuple(saved["augment"])
+        if _defining(saved) != _defining(asdict(config)):
             raise ValueError(
                 f"{last} was written with another training configuration; use a new "
-                "checkpoint folder or the same settings (only max_epochs may change)"
+                "checkpoint folder or the same settings (only max_epochs and patience may "
+                "change)"
             )
         try:
             model.load_state_dict(state["model"])
@@ -265,10 +318,20 @@ def fit(
             disable=not progress,
             leave=False,
         )
+        # a generator per epoch: the augmentation of epoch e is the same in a resumed run
+        augment_rng = None
+        if augment_batch is not None:
+            augment_rng = np.random.default_rng(
+                np.random.SeedSequence(config.seed, spawn_key=(_AUGMENT_STREAM, epoch))
+            )
         for start in bar:
             index = order[start : start + config.batch_size]
             weights = w_train[index]
-            logits = model.logits(**{k: t[index] for k, t in x_train.items()})
+            batch = {k: t[index] for k, t in x_train.items()}
+            if augment_batch is not None:
+                mirrored = augment_batch({k: b.numpy() for k, b in batch.items()}, augment_rng)
+                batch = _tensors(mirrored)
+            logits = model.logits(**batch)
             losses = nn.functional.cross_entropy(logits, y_train[index], reduction="none")
             loss = (losses * weights).mean()  # weights have mean 1 over the sample
             optimizer.zero_grad(set_to_none=True)
