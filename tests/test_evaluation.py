@@ -163,3 +163,34 @@ def test_rejection_table_bounds_a_ratio_when_no_background_passes():
     assert "| 0/400 pass | 100.0 | < 0.25 |" in table
     assert "| 50.0 | 0/400 pass | > 8.00 |" in table
     assert "| 20.0 | 40.0 | 2.00 [1.50, ∞] |" in table
+
+
+def test_class_fraction_gains_where_a_rejection_is_infinite():
+    """A discriminant that rejects every background candidate of a process has no finite
+    rejection: the Table 7 gains that involve it are undefined ("–"), not a crash."""
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    from egamma_cnn.train.evaluation import _gain, markdown_tables
+
+    assert _gain(3.0, 2.0) == pytest.approx(0.5)
+    assert _gain(None, 2.0) is None and _gain(3.0, None) is None and _gain(3.0, 0.0) is None
+    fractions = dict.fromkeys(("prompt", "charge_flip", "conversion"), 0.0) | dict.fromkeys(
+        ("heavy_flavour", "lf_egamma", "lf_hadron"), 1 / 3
+    )
+    entry = {
+        "n": 10,
+        "true": fractions,
+        "predicted": fractions,
+        "predicted_max_deviation": 0.0,
+        "rejection_at_90": {"agnostic": 50.0, "predicted": 80.0, "truth": None},
+        "gain_agnostic_to_predicted": 0.6,
+        "gain_predicted_to_truth": None,
+    }
+    metrics = {
+        "test_class_counts": {},
+        "auc_binary": {},
+        "roc": {},
+        "rejection_ratios": {"et_edges": []},
+        "class_fractions": {"jf17": entry},
+    }
+    row = next(line for line in markdown_tables(metrics).splitlines() if line.startswith("| jf17"))
+    assert row.endswith("| 0.000 | 60 % | – |")

@@ -431,6 +431,21 @@ def _fraction_weights(fractions: dict[str, float]) -> dict[str, float]:
     return weights
 
 
+#: The Table 7 gains: key → (the weights compared, the weights they are compared with).
+_GAINS: dict[str, tuple[str, str]] = {
+    "gain_agnostic_to_predicted": ("predicted", "agnostic"),
+    "gain_predicted_to_truth": ("truth", "predicted"),
+    "gain_agnostic_to_adjusted": ("adjusted", "agnostic"),
+}
+
+
+def _gain(new: float | None, old: float | None) -> float | None:
+    """R_new / R_old − 1, or None where either rejection is infinite (None) or R_old is 0."""
+    if new is None or old is None or old <= 0:
+        return None
+    return new / old - 1
+
+
 def _class_fractions(
     plt, out: Path, probs, labels, process, processes, metrics, training_priors=None
 ) -> None:
@@ -487,15 +502,13 @@ def _class_fractions(
                 rejections[weights_name] = _finite(
                     efficiency_and_rejection(score >= cut, is_signal[evaluated]).rejection
                 )
+        # a rejection of None: no background passes (infinite), so a gain involving it is
+        # not a number (the table shows "–"; the rejections stay in rejection_at_90)
         entry["rejection_at_90"] = rejections
-        if {"agnostic", "predicted"} <= set(rejections) and rejections["agnostic"]:
-            entry["gain_agnostic_to_predicted"] = (
-                rejections["predicted"] / rejections["agnostic"] - 1
-            )
-        if {"predicted", "truth"} <= set(rejections) and rejections["predicted"]:
-            entry["gain_predicted_to_truth"] = rejections["truth"] / rejections["predicted"] - 1
-        if {"agnostic", "adjusted"} <= set(rejections) and rejections["agnostic"]:
-            entry["gain_agnostic_to_adjusted"] = rejections["adjusted"] / rejections["agnostic"] - 1
+        for key, (new_weights, old_weights) in _GAINS.items():
+            gain = _gain(rejections.get(new_weights), rejections.get(old_weights))
+            if new_weights in rejections and old_weights in rejections:
+                entry[key] = gain
         table[name] = entry
     metrics["class_fractions"] = table
 
@@ -1063,7 +1076,7 @@ def markdown_tables(metrics: dict[str, Any]) -> str:
             f"| {process} | {entry['n']} | "
             + " | ".join(cells)
             + f" | {deviation} | "
-            + " | ".join(f"{_fmt(100 * g if g is not None else None, 0)} %" for g in gains)
+            + " | ".join("–" if g is None else f"{100 * g:.0f} %" for g in gains)
             + " |"
         )
     if "photon" in metrics:
