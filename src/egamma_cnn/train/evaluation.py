@@ -297,14 +297,24 @@ def _rejection_ratios(plt, out: Path, scores, llh_wps, labels, et, eta, metrics)
             ratio = np.array([r["ratio"] if r["ratio"] is not None else np.nan for r in rows])
             low = np.array([_bound(r, 0, ratio[n]) for n, r in enumerate(rows)])
             high = np.array([_bound(r, 1, ratio[n]) for n, r in enumerate(rows)])
-            ax.errorbar(
-                centres + 0.12 * (k - 1),
+            x = centres + 0.12 * (k - 1)
+            bars = ax.errorbar(
+                x,
                 ratio,
                 yerr=[np.maximum(ratio - low, 0), np.maximum(high - ratio, 0)],
                 marker=_WP_MARKERS[wp],
                 ls="none",
                 label=f"at LLH {wp} efficiency",
             )
+            for n, row in enumerate(rows):  # an open upper end (∞ in some replicas): an arrow
+                interval = row.get("ratio_interval")
+                if interval is not None and interval[1] is None and np.isfinite(ratio[n]):
+                    ax.annotate(
+                        "",
+                        xy=(x[n], 10 * ratio[n]),
+                        xytext=(x[n], 3 * ratio[n]),
+                        arrowprops={"arrowstyle": "->", "color": bars[0].get_color()},
+                    )
         ax.axhline(1.0, color="grey", lw=1)
         ax.set_xticks(centres)
         ax.set_xticklabels(_bin_labels(RATIO_ET_EDGES), rotation=30, fontsize=10)
@@ -313,8 +323,9 @@ def _rejection_ratios(plt, out: Path, scores, llh_wps, labels, et, eta, metrics)
         ax.set_yscale("log")
         ax.legend(fontsize=10)
     fig.suptitle(
-        "Background rejection ratio (signal: prompt; charge flip in background); "
-        "bars: 68 % bootstrap intervals, signal and background resampled"
+        "Background rejection ratio (signal: prompt; charge flip in background)\n"
+        "bars: 68 % bootstrap intervals, signal and background resampled; "
+        "arrow: no upper end"
     )
     fig.tight_layout()
     save_figure(fig, out / "rejection_ratio_et.png", dpi=90)
@@ -517,7 +528,9 @@ def _class_fractions(
     for k, (name, entry) in enumerate(table.items()):
         true = np.array([entry["true"][c] for c in ELECTRON_CLASS_NAMES])
         predicted = np.array([entry["predicted"][c] for c in ELECTRON_CLASS_NAMES])
-        line = axes[0].plot(x, true, marker="o", label=f"{name} ({entry['n']})")[0]
+        # a class absent from the process has no point on the log axis (not a line to -∞)
+        shown = np.where(true > 0, true, np.nan)
+        line = axes[0].plot(x, shown, marker="o", label=f"{name} ({entry['n']})")[0]
         axes[1].plot(
             x + 0.06 * (k - 1.5),
             predicted - true,
