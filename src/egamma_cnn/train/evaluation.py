@@ -450,6 +450,11 @@ _GAINS: dict[str, tuple[str, str]] = {
 }
 
 
+def _max_deviation(estimate: dict[str, float], truth: dict[str, float]) -> float:
+    """The largest |estimated − true| class fraction."""
+    return max(abs(estimate[c] - truth[c]) for c in truth)
+
+
 def _gain(new: float | None, old: float | None) -> float | None:
     """R_new / R_old − 1, or None where either rejection is infinite (None) or R_old is 0."""
     if new is None or old is None or old <= 0:
@@ -487,17 +492,13 @@ def _class_fractions(
             "n": int(mask.sum()),
             "true": true_fractions,
             "predicted": predicted,
-            "predicted_max_deviation": max(
-                abs(predicted[c] - true_fractions[c]) for c in true_fractions
-            ),
+            "predicted_max_deviation": _max_deviation(predicted, true_fractions),
             "signal_for_rejection": "own" if own_signal else "whole test sample",
         }
         if training_priors is not None:
             adjusted = prior_adjusted_class_fractions(probs[mask], training_priors)
             entry["adjusted"] = adjusted
-            entry["adjusted_max_deviation"] = max(
-                abs(adjusted[c] - true_fractions[c]) for c in true_fractions
-            )
+            entry["adjusted_max_deviation"] = _max_deviation(adjusted, true_fractions)
         rejections = {}
         if (mask & ~is_signal).sum() >= 20:
             variants = [
@@ -527,32 +528,27 @@ def _class_fractions(
     x = np.arange(6)
     for k, (name, entry) in enumerate(table.items()):
         true = np.array([entry["true"][c] for c in ELECTRON_CLASS_NAMES])
-        predicted = np.array([entry["predicted"][c] for c in ELECTRON_CLASS_NAMES])
         # a class absent from the process has no point on the log axis (not a line to -∞)
         shown = np.where(true > 0, true, np.nan)
         line = axes[0].plot(x, shown, marker="o", label=f"{name} ({entry['n']})")[0]
-        axes[1].plot(
-            x + 0.06 * (k - 1.5),
-            predicted - true,
-            marker="o",
-            ls="none",
-            color=line.get_color(),
-            label=f"{name}, arg-max",
-        )
-        if "adjusted" in entry:
-            adjusted = np.array([entry["adjusted"][c] for c in ELECTRON_CLASS_NAMES])
-            axes[1].plot(
-                x + 0.06 * (k - 1.5),
-                adjusted - true,
-                marker="x",
-                ls="none",
-                color=line.get_color(),
-                label=f"{name}, prior-adjusted",
-            )
+        for estimator, marker, text in (
+            ("predicted", "o", "arg-max"),
+            ("adjusted", "x", "prior-adjusted"),
+        ):
+            if estimator in entry:
+                estimate = np.array([entry[estimator][c] for c in ELECTRON_CLASS_NAMES])
+                axes[1].plot(
+                    x + 0.06 * (k - 1.5),
+                    estimate - true,
+                    marker=marker,
+                    ls="none",
+                    color=line.get_color(),
+                    label=f"{name}, {text}",
+                )
     for ax in axes:
         ax.set_xticks(x)
         ax.set_xticklabels([_LABELS[c] for c in ELECTRON_CLASS_NAMES], rotation=30, fontsize=10)
-        ax.legend(fontsize=10)
+    axes[0].legend(fontsize=10)
     axes[0].set_ylabel("True class fraction")
     axes[0].set_yscale("log")
     axes[1].set_ylabel("Predicted − true fraction")
