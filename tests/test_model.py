@@ -234,15 +234,59 @@ def test_working_points_with_a_prerequisite_keep_the_same_signal_as_without():
 def test_working_points_edges_and_sparse_bins():
     score, et, eta, is_signal = _toy_sample(n=3000)
     wps = WorkingPoints.derive(score, et, eta, is_signal, min_signal=60)
-    assert wps.from_inclusive.any()  # the crack bins are sparse here
+    # the crack bins are sparse here; their E_T rows are not: they take the row's cut
+    assert wps.from_et_row[:, 2].any() and not wps.from_inclusive.any()
+    i = int(np.flatnonzero(wps.from_et_row[:, 2])[0])
+    in_row = is_signal & (et >= wps.et_edges[i]) & (et < wps.et_edges[i + 1])
+    row_cut = np.sort(score[in_row])[::-1][int(np.ceil(0.88 * in_row.sum())) - 1]
+    np.testing.assert_allclose(wps.cuts["medium"][i, 2], row_cut)
+    # a row too sparse as well takes the inclusive cut
+    sparse = WorkingPoints.derive(score, et, eta, is_signal, min_signal=400)
+    assert sparse.from_inclusive.any() and not (sparse.from_inclusive & sparse.from_et_row).any()
     inclusive = np.sort(score[is_signal])[::-1][int(np.ceil(0.88 * is_signal.sum())) - 1]
-    np.testing.assert_allclose(wps.cuts["medium"][wps.from_inclusive], inclusive)
+    np.testing.assert_allclose(sparse.cuts["medium"][sparse.from_inclusive], inclusive)
     # below the first E_T edge or beyond the last |η| edge: fails; overflow E_T: last bin
     assert not wps.passes("loose", [1.0], [3.0], [0.1])[0]
     assert not wps.passes("loose", [1.0], [30.0], [2.47])[0]
     np.testing.assert_allclose(wps.cut_values("loose", [500.0], [0.1]), wps.cuts["loose"][-1, 0])
     with pytest.raises(KeyError, match="superloose"):
         wps.passes("superloose", [1.0], [30.0], [0.1])
+
+
+def test_sparse_bins_take_their_et_row_cut_which_follows_an_et_dependent_score():
+    """A score whose signal distribution falls with E_T (the likelihood's does at low E_T):
+    a sparse low-E_T bin keeps close to its target with the row's cut, far below it with
+    the inclusive cut that high-E_T signal dominates."""
+    rng = np.random.default_rng(7)
+    n = 60000
+    et = np.where(rng.random(n) < 0.1, rng.uniform(4.5, 10, n), rng.uniform(20, 50, n))
+    eta = rng.uniform(-2.47, 2.47, n)
+    is_signal = rng.random(n) < 0.5
+    low = et < 10
+    score = np.where(is_signal, rng.normal(np.where(low, 0.0, 2.0), 1.0), rng.normal(-3, 1, n))
+    # only |η| < 0.6 of the low-E_T row has enough signal of its own
+    keep = ~low | (np.abs(eta) < 0.6) | (rng.random(n) < 0.05)
+    score, et, eta, is_signal = score[keep], et[keep], eta[keep], is_signal[keep]
+    wps = WorkingPoints.derive(score, et, eta, is_signal, min_signal=150)
+    assert not wps.from_et_row[0, 0] and wps.from_et_row[0, 1:].all()
+    sparse = is_signal & (et < 10) & (np.abs(eta) >= 0.6)
+    kept = wps.passes("loose", score, et, eta)[sparse].mean()
+    assert abs(kept - 0.93) < 0.04
+    inclusive_cut = np.quantile(score[is_signal], 0.07)
+    assert (score[sparse] >= inclusive_cut).mean() < 0.75
+    back = WorkingPoints.from_dict(json.loads(json.dumps(wps.to_dict())))
+    np.testing.assert_array_equal(back.from_et_row, wps.from_et_row)
+    old_file = {k: v for k, v in wps.to_dict().items() if k != "from_et_row"}
+    assert not WorkingPoints.from_dict(old_file).from_et_row.any()
+    with pytest.raises(ValueError, match="both the E_T-row and the inclusive"):
+        WorkingPoints(
+            wps.targets,
+            wps.et_edges,
+            wps.abs_eta_edges,
+            wps.cuts,
+            np.ones_like(wps.from_inclusive),
+            from_et_row=np.ones_like(wps.from_inclusive),
+        )
 
 
 def test_working_points_json_round_trip(tmp_path):
