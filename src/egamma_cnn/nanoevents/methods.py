@@ -345,21 +345,21 @@ class Electron(candidate.PtEtaPhiMCandidate, base.NanoCollection, base.Systemati
     )
     llh_loose = llh_property(
         "llh_loose",
-        "Passes the LLH Loose working point: the cut on d of the E_T × |η| bin (93 % signal "
-        "efficiency in the shipped likelihood) and ≥ 2 pixel and ≥ 7 silicon hits on the track "
-        "(ATL-PHYS-PUB-2023-001 §6.1).",
+        "Passes the LLH Loose working point: ≥ 2 pixel and ≥ 7 silicon hits on the track and "
+        "the cut on d of the E_T × |η| bin; together they keep 93 % of all signal in the "
+        "shipped likelihood, the same signal as cnn_loose (ATL-PHYS-PUB-2023-001 §6.1).",
     )
     llh_medium = llh_property(
         "llh_medium",
-        "Passes the LLH Medium working point: the cut on d (88 % signal efficiency in the "
-        "shipped likelihood), ≥ 2 pixel, ≥ 7 silicon and ≥ 1 B-layer hits "
-        "(ATL-PHYS-PUB-2023-001 §6.1).",
+        "Passes the LLH Medium working point: ≥ 2 pixel, ≥ 7 silicon and ≥ 1 B-layer hits and "
+        "the cut on d; together they keep 88 % of all signal in the shipped likelihood, the "
+        "same signal as cnn_medium (ATL-PHYS-PUB-2023-001 §6.1).",
     )
     llh_tight = llh_property(
         "llh_tight",
-        "Passes the LLH Tight working point: the cut on d (80 % signal efficiency in the "
-        "shipped likelihood), ≥ 2 pixel, ≥ 7 silicon and ≥ 1 B-layer hits "
-        "(ATL-PHYS-PUB-2023-001 §6.1).",
+        "Passes the LLH Tight working point: ≥ 2 pixel, ≥ 7 silicon and ≥ 1 B-layer hits and "
+        "the cut on d; together they keep 80 % of all signal in the shipped likelihood, the "
+        "same signal as cnn_tight (ATL-PHYS-PUB-2023-001 §6.1).",
     )
     iso_loose = isolation_property(
         "electron",
