@@ -23,7 +23,7 @@ from egamma_cnn.isolation import (
 )
 from egamma_cnn.isolation.analysis import roc_table
 from egamma_cnn.isolation.outputs import write_outputs
-from egamma_cnn.isolation.plots import plot_all
+from egamma_cnn.isolation.plots import _roc_labels, plot_all
 from egamma_cnn.isolation.variables import discriminant_ranges
 from egamma_cnn.model.performance import auc, roc_curve
 from egamma_cnn.nanoevents import open_events
@@ -295,6 +295,13 @@ def test_roc_table_turns_small_cones_round_and_plots(processed, tmp_path):
         "etcone20_rel",
         "ptvarcone30_rel",
     }
+
+
+def test_photon_roc_labels_name_the_photon_inputs():
+    """The photon CNN reads three EM-layer images only, and its isolations divide by E_T."""
+    photon, electron = _roc_labels("photon"), _roc_labels("electron")
+    assert "tracks" not in photon["cnn_score"] and "tracks" in electron["cnn_score"]
+    assert photon["etcone20_rel"].endswith("/E_T$") and electron["etcone20_rel"].endswith("/p_T$")
 
 
 def test_the_isolation_command(tmp_path):

@@ -45,6 +45,15 @@ _LABELS = {
     "ptcone20_rel": r"$p_T^{cone20}/p_T$",
     "etcone40_rel": r"$E_T^{cone40}/p_T$",
 }
+#: The photon's labels where they differ: its CNN reads only the three EM-layer images
+#: (Franco's photon-ID talk) and its relative isolations divide by the cluster E_T.
+_PHOTON_LABELS = {
+    "cnn_score": "photon CNN score (strip, middle, back images)",
+    "etcone20_rel": r"$E_T^{cone20}/E_T$",
+    "ptvarcone30_rel": r"$p_T^{varcone30}/E_T$",
+    "ptcone20_rel": r"$p_T^{cone20}/E_T$",
+    "etcone40_rel": r"$E_T^{cone40}/E_T$",
+}
 #: Colour and marker of each truth group.
 _GROUP_STYLES = {
     "true electrons": ("tab:blue", "o"),
@@ -183,6 +192,11 @@ def plot_score_vs_isolation(result: IsolationResult, path: str | Path) -> Path:
     return save_figure(fig, path, dpi=100)
 
 
+def _roc_labels(particle: str) -> dict[str, str]:
+    """Legend labels of the ROC plot's discriminants for ``particle``."""
+    return {**_LABELS, **(_PHOTON_LABELS if particle == "photon" else {})}
+
+
 @default_style
 def plot_roc(result: IsolationResult, path: str | Path) -> Path:
     """Background rejection 1/ε_B against signal efficiency ε_S, one panel per
@@ -191,6 +205,7 @@ def plot_roc(result: IsolationResult, path: str | Path) -> Path:
     plt = pyplot()
     curves, roc = result.curves, result.roc or {}
     signal = {"electron": "true electrons", "photon": "prompt photons"}[result.particle]
+    labels = _roc_labels(result.particle)
     fig, axes = plt.subplots(1, len(curves), figsize=(6.5 * len(curves), 5.2), squeeze=False)
     for ax, (background, by_name) in zip(axes[0], curves.items(), strict=True):
         best = roc[background]["best_cone"]
@@ -198,7 +213,7 @@ def plot_roc(result: IsolationResult, path: str | Path) -> Path:
         for name in (n for n in chosen if n in by_name):
             curve = by_name[name]
             auc = roc[background]["discriminants"][name]["auc"]
-            label = _LABELS.get(name, f"single cone $I(R_0={name[4:]})$ (best)")
+            label = labels.get(name, f"single cone $I(R_0={name[4:]})$ (best)")
             ax.plot(
                 curve.signal_efficiency,
                 curve.rejection(),
