@@ -17,6 +17,12 @@ efficiency, which is the comparison ATL-PHYS-PUB-2023-001 §6.1 makes (Figs. 10,
 Where ε_pre < ε the target cannot be reached: every candidate meeting the prerequisite
 passes, and the bin is marked in ``unreachable``.
 
+Working points with different prerequisites need not be nested: where a tighter point's
+prerequisite removes more signal than the difference of the two targets, its cut on the
+score is looser than the looser point's, and a candidate can pass the tighter point and
+fail the looser one (the shipped likelihood's Medium against Loose in 5 of its 30 bins).
+An analysis that needs nested menus requires the looser point too.
+
 Defined behaviour at the edges:
 
 * a bin with fewer than ``min_signal`` signal candidates takes the cut derived from all
