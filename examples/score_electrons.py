@@ -3,8 +3,10 @@
     python examples/score_electrons.py tests/data/zee_mc.root
 
 Prints, per truth class (MC files), the median CNN discriminant and the fraction passing
-the Tight working point; and the class fractions the CNN predicts for the file
-(ATL-PHYS-PUB-2023-001 §6.2). The NanoEvents columns (``events.Electron.cnn_score``) build on this.
+the Tight working point; and the class fractions of the file, as the arg-max shares of
+ATL-PHYS-PUB-2023-001 §7 and as the EM estimate with the training priors taken out (the
+better one here, see the model card). The NanoEvents columns
+(``events.Electron.cnn_score``) build on this.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ import numpy as np
 
 from egamma_cnn.features import electron_features
 from egamma_cnn.images import electron_image_batch, track_array_batch
-from egamma_cnn.model import ELECTRON_CLASS_NAMES, discriminant, load_model, predict_class_fractions
+from egamma_cnn.model import (
+    ELECTRON_CLASS_NAMES,
+    discriminant,
+    load_model,
+    predict_class_fractions,
+    prior_adjusted_class_fractions,
+)
 from egamma_cnn.nanoevents import open_events
 
 
@@ -42,10 +50,12 @@ def main(path: str) -> None:
                     f"  {name:14s} {chosen.sum():5d}  median score {np.median(score[chosen]):.3f}"
                     f"  tight {tight[chosen].mean():.2f}"
                 )
-    print(
-        "predicted class fractions:",
-        {k: round(v, 3) for k, v in predict_class_fractions(probs).items()},
-    )
+    priors = model.metadata["training"]["reweighting"]["train"]["class_totals"]
+    for label, fractions in (
+        ("arg-max class fractions:", predict_class_fractions(probs)),
+        ("prior-adjusted (EM) class fractions:", prior_adjusted_class_fractions(probs, priors)),
+    ):
+        print(label, {k: round(v, 3) for k, v in fractions.items()})
 
 
 if __name__ == "__main__":
