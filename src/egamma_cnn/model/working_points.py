@@ -203,10 +203,14 @@ class WorkingPoints:
         eligible = is_signal & meets
         if not np.any(eligible):
             raise ValueError("no signal candidate meets the prerequisite")
-        inclusive = {
-            name: _weighted_cut(score[eligible], weight[eligible], float(t), all_signal)
-            for name, t in targets.items()
-        }
+
+        def target_cuts(scores, weights, denominator):
+            return {
+                name: _weighted_cut(scores, weights, float(t), denominator)
+                for name, t in targets.items()
+            }
+
+        inclusive = target_cuts(score[eligible], weight[eligible], all_signal)
         cuts = {name: np.full(shape, value[0]) for name, value in inclusive.items()}
         unreachable = {name: np.full(shape, not value[1]) for name, value in inclusive.items()}
         from_inclusive = np.ones(shape, bool)
@@ -215,42 +219,34 @@ class WorkingPoints:
         order = np.argsort(flat_bin[signal], kind="stable")
         sig_scores, sig_weights = score[signal][order], weight[signal][order]
         sig_meets = meets[signal][order]
-        bins = flat_bin[signal][order]
-        starts = np.searchsorted(bins, np.arange(shape[0] * shape[1] + 1))
+        starts = np.searchsorted(flat_bin[signal][order], np.arange(shape[0] * shape[1] + 1))
+
+        def slice_cuts(lo, hi):
+            """The cuts of the signal in [lo, hi), or None where it is too sparse."""
+            ok, denominator = sig_meets[lo:hi], sig_weights[lo:hi].sum()
+            if hi - lo < min_signal or denominator <= 0 or not ok.any():
+                return None
+            return target_cuts(sig_scores[lo:hi][ok], sig_weights[lo:hi][ok], denominator)
+
         # bins are ordered E_T-major, so the signal of E_T row i is one contiguous slice
         for i in range(shape[0]):  # loops over bins (tens), not candidates
-            row_lo, row_hi = starts[i * shape[1]], starts[(i + 1) * shape[1]]
-            row_ok = sig_meets[row_lo:row_hi]
-            row_denominator = sig_weights[row_lo:row_hi].sum()
-            row_usable = row_hi - row_lo >= min_signal and row_denominator > 0 and row_ok.any()
-            row_cuts = {
-                name: _weighted_cut(
-                    sig_scores[row_lo:row_hi][row_ok],
-                    sig_weights[row_lo:row_hi][row_ok],
-                    float(t),
-                    row_denominator,
-                )
-                for name, t in targets.items()
-                if row_usable
-            }
+            row_cuts: dict | None = None
+            row_derived = False  # the row's cuts are derived once, when a sparse bin needs them
             for j in range(shape[1]):
-                lo, hi = starts[i * shape[1] + j], starts[i * shape[1] + j + 1]
-                denominator = sig_weights[lo:hi].sum()
-                ok = sig_meets[lo:hi]
-                if hi - lo >= min_signal and denominator > 0 and np.any(ok):
-                    from_inclusive[i, j] = False
-                    for name, t in targets.items():
-                        cut, reached = _weighted_cut(
-                            sig_scores[lo:hi][ok], sig_weights[lo:hi][ok], float(t), denominator
-                        )
-                        cuts[name][i, j] = cut
-                        unreachable[name][i, j] = not reached
-                elif row_usable:
-                    from_inclusive[i, j] = False
-                    from_et_row[i, j] = True
-                    for name, (cut, reached) in row_cuts.items():
-                        cuts[name][i, j] = cut
-                        unreachable[name][i, j] = not reached
+                b = i * shape[1] + j
+                found = slice_cuts(starts[b], starts[b + 1])
+                if found is None:
+                    if not row_derived:
+                        row_cuts = slice_cuts(starts[i * shape[1]], starts[(i + 1) * shape[1]])
+                        row_derived = True
+                    found = row_cuts
+                    from_et_row[i, j] = found is not None
+                if found is None:
+                    continue
+                from_inclusive[i, j] = False
+                for name, (cut, reached) in found.items():
+                    cuts[name][i, j] = cut
+                    unreachable[name][i, j] = not reached
         if prerequisite is None:
             unreachable = {}
         return cls(

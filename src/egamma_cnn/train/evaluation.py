@@ -518,9 +518,8 @@ def _class_fractions(
         # not a number (the table shows "–"; the rejections stay in rejection_at_90)
         entry["rejection_at_90"] = rejections
         for key, (new_weights, old_weights) in _GAINS.items():
-            gain = _gain(rejections.get(new_weights), rejections.get(old_weights))
             if new_weights in rejections and old_weights in rejections:
-                entry[key] = gain
+                entry[key] = _gain(rejections[new_weights], rejections[old_weights])
         table[name] = entry
     metrics["class_fractions"] = table
 
