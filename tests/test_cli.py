@@ -139,6 +139,50 @@ def test_interrupt_gives_one_line(signal_number, code, line):
     assert stderr.strip() == line
 
 
+class _SignalsItselfWhenCollected:
+    """An object whose finalizer receives ``signal_number``: its handler runs there."""
+
+    def __init__(self, signal_number):
+        self.signal_number = signal_number
+
+    def __del__(self):
+        signal.raise_signal(self.signal_number)
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "exception"),
+    [(signal.SIGTERM, "_Terminated"), (signal.SIGINT, "KeyboardInterrupt")],
+)
+def test_a_stop_signal_that_lands_in_a_finalizer_still_stops_the_command(signal_number, exception):
+    """Python does not propagate an exception out of ``__del__`` (it reports it to
+    ``sys.unraisablehook``): the signal must be raised again, not lost."""
+    from egamma_cnn import cli
+
+    expected = cli._Terminated if exception == "_Terminated" else KeyboardInterrupt
+    previous_handlers = {n: signal.getsignal(n) for n in (signal.SIGTERM, signal.SIGINT)}
+    kept_running = False
+    with pytest.raises(expected) as info:
+        with cli._StopSignals() as stop:
+            _SignalsItselfWhenCollected(signal_number)  # collected at once: its __del__ runs
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+            kept_running = True
+    assert type(info.value) is expected
+    assert not kept_running
+    assert stop.received == signal_number
+    assert {n: signal.getsignal(n) for n in previous_handlers} == previous_handlers
+
+
+def test_stop_signals_leave_the_unraisable_hook_as_they_found_it_when_no_signal_came():
+    from egamma_cnn import cli
+
+    before = sys.unraisablehook
+    with cli._StopSignals():
+        assert sys.unraisablehook is not before
+    assert sys.unraisablehook is before
+
+
 def test_sigterm_during_a_tnp_run_on_a_local_cluster_leaves_nothing(tmp_path):
     """A batch system's SIGTERM mid-run: one line, exit 143, no temporary folder, no
     output that looks complete, and no worker or nanny process of the LocalCluster left."""

@@ -13,6 +13,7 @@ command's own cleanup (temporary files, worker processes) runs on both.
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import dataclasses
 import json
@@ -22,6 +23,7 @@ import shlex
 import signal
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,25 +49,68 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM (what batch systems send) raised like Ctrl-C, so the same cleanup runs."""
 
 
-def _quiet_shutdown() -> None:
-    """Silence what dask's client logs while an interrupted command closes its cluster
-    (cancelled tasks, "Task exception was never retrieved" from its event loop's thread):
-    the command's one line says what happened."""
-    for name in ("asyncio", "distributed", "tornado"):
-        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
-    # objects torn down mid-use (a numba compilation cut short) report to the unraisable
-    # hook ("Exception ignored in: ..."): the command is ending, its line says why
-    sys.unraisablehook = lambda unraisable: None
+#: Seconds after which a stop signal whose exception a finalizer swallowed is raised again.
+REDELIVERY_DELAY_S = 0.05
 
 
-def _terminated(signum: int, frame: Any) -> None:
-    _quiet_shutdown()
-    raise _Terminated
+class _StopSignals:
+    """SIGTERM and SIGINT raised as exceptions while a command runs (a context manager).
 
+    SIGTERM raises :class:`_Terminated`, SIGINT ``KeyboardInterrupt``: the command's own
+    cleanup runs, then :func:`main` prints one line. Once a signal came, what dask's
+    client logs while the cluster closes (cancelled tasks, "Task exception was never
+    retrieved") and what objects torn down mid-use report ("Exception ignored in", a
+    numba compilation cut short) are silenced: the command's line says what happened.
 
-def _interrupted(signum: int, frame: Any) -> None:
-    _quiet_shutdown()
-    raise KeyboardInterrupt
+    Python runs a signal's handler between any two instructions of the main thread, also
+    inside a finalizer (``__del__``, a weak-reference callback) that the garbage
+    collector started there; an exception that leaves a finalizer is not propagated but
+    handed to ``sys.unraisablehook``, and the command would go on as if no signal had
+    come. The hook installed here raises the signal again (``_thread.interrupt_main``) a
+    moment later, from another thread, once the finalizer has returned.
+    """
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+        self._running = False
+        self._previous_handlers: dict[int, Any] = {}
+        self._previous_hook = sys.unraisablehook
+
+    def __enter__(self) -> _StopSignals:
+        self._running = True
+        self._previous_hook = sys.unraisablehook
+        sys.unraisablehook = self._unraisable
+        self._previous_handlers = {
+            signal.SIGTERM: signal.signal(signal.SIGTERM, self._handle),
+            signal.SIGINT: signal.signal(signal.SIGINT, self._handle),
+        }
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._running = False
+        for number, handler in self._previous_handlers.items():
+            signal.signal(number, handler)
+        if self.received is None:
+            sys.unraisablehook = self._previous_hook
+        # after a signal the hook stays silent: objects torn down at exit may still report
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.received = signum
+        for name in ("asyncio", "distributed", "tornado"):
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        raise _Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+
+    def _unraisable(self, unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and self.received is not None:
+            redelivery = threading.Timer(REDELIVERY_DELAY_S, self._redeliver, (self.received,))
+            redelivery.daemon = True
+            redelivery.start()
+        elif self.received is None:
+            self._previous_hook(unraisable)
+
+    def _redeliver(self, signum: int) -> None:
+        if self._running:
+            _thread.interrupt_main(signum)
 
 
 def _one_line(message: str) -> str:
@@ -912,12 +957,9 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = getattr(args, "out_dir", None)
     if out_dir is not None and out_dir.exists() and not out_dir.is_dir():
         parser.error(f"--out-dir: {out_dir} exists and is not a folder")
-    previous = {
-        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminated),
-        signal.SIGINT: signal.signal(signal.SIGINT, _interrupted),
-    }
     try:
-        return commands[args.command](args, parser)
+        with _StopSignals():
+            return commands[args.command](args, parser)
     except (ValueError, OSError, BadInputError, WorkerDiedError) as err:
         # an error without a message (a TimeoutError while a cluster starts) names its kind
         print(f"egamma-cnn: error: {_one_line(str(err)) or type(err).__name__}", file=sys.stderr)
@@ -928,9 +970,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("egamma-cnn: interrupted (SIGINT)", file=sys.stderr)
         return 128 + signal.SIGINT
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 if __name__ == "__main__":

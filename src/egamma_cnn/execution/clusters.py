@@ -253,6 +253,9 @@ CLOSE_TIMEOUT_S = 10.0
 ABORT_CLOSE_TIMEOUT_S = 3.0
 #: Seconds given to the cluster's own close once its workers are killed.
 AFTER_KILL_S = 5.0
+#: Seconds a broken local pool's manager thread has to reap its workers (it terminates
+#: them first) before :func:`task_pool` stops them itself.
+MANAGER_JOIN_TIMEOUT_S = 10.0
 #: The name ``distributed`` gives the worker processes of its nannies.
 WORKER_PROCESS_NAME = "Dask Worker process (from Nanny)"
 
@@ -551,7 +554,15 @@ def _how_a_worker_died(exit_codes: list[int | None]) -> str:
 
 
 def _worker_died(pool: _LocalPool) -> WorkerDiedError:
-    """The one-line error of a pool broken by a dead worker (the workers stopped first)."""
+    """The one-line error of a pool broken by a dead worker (the workers stopped first).
+
+    The pool's manager thread fails the futures first and reaps the workers after: until
+    it has, a process that it is reaping reads as running (``waitpid`` answers only one
+    of the two threads), and its exit code would be lost. It is waited for first.
+    """
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None and manager is not threading.current_thread():
+        manager.join(MANAGER_JOIN_TIMEOUT_S)
     _stop_workers(pool)
     how = _how_a_worker_died([p.exitcode for p in pool.started])
     return WorkerDiedError(f"a worker process died ({how})")
