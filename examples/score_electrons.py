@@ -50,10 +50,12 @@ def main(path: str) -> None:
                     f"  {name:14s} {chosen.sum():5d}  median score {np.median(score[chosen]):.3f}"
                     f"  tight {tight[chosen].mean():.2f}"
                 )
-    priors = model.metadata["training"]["reweighting"]["train"]["class_totals"]
     for label, fractions in (
         ("arg-max class fractions:", predict_class_fractions(probs)),
-        ("prior-adjusted (EM) class fractions:", prior_adjusted_class_fractions(probs, priors)),
+        (
+            "prior-adjusted (EM) class fractions:",
+            prior_adjusted_class_fractions(probs, model.training_priors),
+        ),
     ):
         print(label, {k: round(v, 3) for k, v in fractions.items()})
 

@@ -680,3 +680,10 @@ def test_prior_adjusted_class_fractions_undo_the_training_priors():
         prior_adjusted_class_fractions(posterior, [0, 1, 1, 1, 1, 1])
     with pytest.raises(ValueError, match="lack the class"):
         prior_adjusted_class_fractions(posterior, {"prompt": 1.0})
+
+
+def test_training_priors_are_the_reweighted_training_class_totals():
+    model = load_model("electron")
+    totals = model.metadata["training"]["reweighting"]["train"]["class_totals"]
+    assert model.training_priors == [float(t) for t in totals]
+    assert len(model.training_priors) == len(model.class_names) == 6

@@ -210,7 +210,8 @@ def prior_adjusted_class_fractions(
     training_priors
         The class priors the network was trained with (six values, or a mapping by
         class name): the reweighted training class totals, normalised. Recorded in the
-        shipped models' metadata (``training.reweighting.train.class_totals``).
+        shipped models' metadata: :attr:`OnnxModel.training_priors
+        <egamma_cnn.model.onnx_model.OnnxModel.training_priors>`.
     max_iterations, tolerance
         Stop when no fraction moves by more than ``tolerance``.
 

@@ -440,6 +440,25 @@ class OnnxModel(PathPickled, nonserializable_attribute, numpy_call_wrapper):
             WorkingPoints.from_dict(wp) if wp is not None else None
         )
 
+    @property
+    def training_priors(self) -> list[float] | None:
+        """The class priors the network was trained with, or None if not recorded.
+
+        The class totals of the reweighted training sample
+        (``training.reweighting.train.class_totals`` in the metadata), one positive value
+        per class: what :func:`~egamma_cnn.model.prior_adjusted_class_fractions` takes
+        out of the network's probabilities.
+        """
+        try:
+            totals = [
+                float(t) for t in self.metadata["training"]["reweighting"]["train"]["class_totals"]
+            ]
+        except (KeyError, TypeError, ValueError):
+            return None
+        if len(totals) != len(self.class_names) or not all(t > 0 for t in totals):
+            return None
+        return totals
+
     # -- the session: lazy, per process, never pickled -------------------------------------
     def _create_session(self) -> Any:
         """The ``onnxruntime.InferenceSession`` of this process (``self.session``).

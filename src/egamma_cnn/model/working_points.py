@@ -40,6 +40,7 @@ Defined behaviour at the edges:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -228,25 +229,23 @@ class WorkingPoints:
                 return None
             return target_cuts(sig_scores[lo:hi][ok], sig_weights[lo:hi][ok], denominator)
 
-        # bins are ordered E_T-major, so the signal of E_T row i is one contiguous slice
-        for i in range(shape[0]):  # loops over bins (tens), not candidates
-            row_cuts: dict | None = None
-            row_derived = False  # the row's cuts are derived once, when a sparse bin needs them
-            for j in range(shape[1]):
-                b = i * shape[1] + j
-                found = slice_cuts(starts[b], starts[b + 1])
-                if found is None:
-                    if not row_derived:
-                        row_cuts = slice_cuts(starts[i * shape[1]], starts[(i + 1) * shape[1]])
-                        row_derived = True
-                    found = row_cuts
-                    from_et_row[i, j] = found is not None
-                if found is None:
-                    continue
-                from_inclusive[i, j] = False
-                for name, (cut, reached) in found.items():
-                    cuts[name][i, j] = cut
-                    unreachable[name][i, j] = not reached
+        # bins are ordered E_T-major, so the signal of E_T row i is one contiguous slice;
+        # a row's cuts are derived once, when a sparse bin of it needs them
+        row_cuts = functools.cache(
+            lambda i: slice_cuts(starts[i * shape[1]], starts[(i + 1) * shape[1]])
+        )
+        for i, j in np.ndindex(shape):  # loops over bins (tens), not candidates
+            b = i * shape[1] + j
+            found = slice_cuts(starts[b], starts[b + 1])
+            if found is None:
+                found = row_cuts(i)
+                from_et_row[i, j] = found is not None
+            if found is None:
+                continue
+            from_inclusive[i, j] = False
+            for name, (cut, reached) in found.items():
+                cuts[name][i, j] = cut
+                unreachable[name][i, j] = not reached
         if prerequisite is None:
             unreachable = {}
         return cls(

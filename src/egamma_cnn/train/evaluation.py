@@ -834,7 +834,7 @@ def _evaluate_into(data_dir: Path, models: Path, out: Path) -> dict[str, Any]:
         test.arrays["process"],
         test.processes,
         metrics,
-        training_priors=_training_priors(cnn),
+        training_priors=cnn.training_priors,
     )
     metrics["working_points"] = _working_point_efficiencies(
         {"CNN": cnn, "FCN": fcn}, scores["signal"], llh_wps, labels, et, eta
@@ -861,17 +861,6 @@ def _evaluate_into(data_dir: Path, models: Path, out: Path) -> dict[str, Any]:
     write_json(metrics, out / "metrics.json")
     (out / "tables.md").write_text(markdown_tables(metrics))
     return metrics
-
-
-def _training_priors(model: OnnxModel) -> list[float] | None:
-    """The class priors the network was trained with: its reweighted training class
-    totals (``training.reweighting.train.class_totals``), or None if not recorded."""
-    try:
-        totals = model.metadata["training"]["reweighting"]["train"]["class_totals"]
-    except (KeyError, TypeError):
-        return None
-    totals = [float(t) for t in totals]
-    return totals if len(totals) == 6 and all(t > 0 for t in totals) else None
 
 
 def _working_point_efficiencies(networks, signal_scores, llh_wps, labels, et, eta):
